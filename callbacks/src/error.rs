@@ -1,0 +1,123 @@
+//! Why a request was not handled, and the HTTP status and body each reason gets.
+
+use crate::common::Response;
+
+/// Why the dispatcher did not hand a request to a handler, or why the handler failed.
+///
+/// Every variant is answered with a `FAIL` body in the vendor's format, its `ErrorInfo` being this
+/// error's message and its `ErrorCode` being 1, with the status of [`DispatchError::status`]:
+///
+/// | status | variants |
+/// |---|---|
+/// | 400 Bad Request | [`MissingParameter`], [`RepeatedParameter`], [`InvalidParameter`], [`CommandMismatch`], [`InvalidBody`] |
+/// | 401 Unauthorized | [`MissingSignature`], [`InvalidRequestTime`], [`StaleRequestTime`], [`BadSignature`] |
+/// | 403 Forbidden | [`WrongAppId`] |
+/// | 413 Payload Too Large | [`BodyTooLarge`] |
+/// | 500 Internal Server Error | [`HandlerFailed`], [`HandlerPanicked`] |
+///
+/// [`MissingParameter`]: DispatchError::MissingParameter
+/// [`RepeatedParameter`]: DispatchError::RepeatedParameter
+/// [`InvalidParameter`]: DispatchError::InvalidParameter
+/// [`CommandMismatch`]: DispatchError::CommandMismatch
+/// [`InvalidBody`]: DispatchError::InvalidBody
+/// [`MissingSignature`]: DispatchError::MissingSignature
+/// [`InvalidRequestTime`]: DispatchError::InvalidRequestTime
+/// [`StaleRequestTime`]: DispatchError::StaleRequestTime
+/// [`BadSignature`]: DispatchError::BadSignature
+/// [`WrongAppId`]: DispatchError::WrongAppId
+/// [`BodyTooLarge`]: DispatchError::BodyTooLarge
+/// [`HandlerFailed`]: DispatchError::HandlerFailed
+/// [`HandlerPanicked`]: DispatchError::HandlerPanicked
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DispatchError {
+    /// A required query parameter (`SdkAppid` or `CallbackCommand`) is absent.
+    #[error("missing query parameter `{0}`")]
+    MissingParameter(&'static str),
+    /// A query parameter the dispatcher reads appears more than once.
+    #[error("query parameter `{0}` appears more than once")]
+    RepeatedParameter(&'static str),
+    /// A query parameter is malformed.
+    #[error("query parameter `{name}` is invalid: {reason}")]
+    InvalidParameter {
+        /// The parameter.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `SdkAppid` is not the app id the dispatcher was configured with.
+    #[error("SdkAppid `{0}` is not this app's")]
+    WrongAppId(String),
+    /// A token is configured but the request has no `Sign` or no `RequestTime`.
+    #[error("missing `Sign` or `RequestTime`: this endpoint requires webhook authentication")]
+    MissingSignature,
+    /// `RequestTime` is not a Unix time in seconds.
+    #[error("`RequestTime` is not a Unix time in seconds")]
+    InvalidRequestTime,
+    /// `RequestTime` is too far from the receiver's clock.
+    #[error("`RequestTime` is {skew_secs} s away from this server's clock; at most {max_secs} s is allowed")]
+    StaleRequestTime {
+        /// How far it is, in seconds.
+        skew_secs: u64,
+        /// The configured maximum, in seconds.
+        max_secs: u64,
+    },
+    /// `Sign` is not the signature of the configured token and `RequestTime`.
+    #[error("`Sign` does not match the configured token")]
+    BadSignature,
+    /// The body's `CallbackCommand` differs from the query's.
+    #[error("the body's CallbackCommand `{body}` differs from the query's `{query}`")]
+    CommandMismatch {
+        /// The command in the query string.
+        query: String,
+        /// The command in the body.
+        body: String,
+    },
+    /// The body is not valid JSON, or not of the command's type.
+    #[error("the body is not a valid `{command}`: at `{path}`: {message}")]
+    InvalidBody {
+        /// The command the body was decoded for.
+        command: String,
+        /// Where decoding failed, e.g. `MemberList[0].Member_Account`, or `.` for the whole body.
+        path: String,
+        /// What is wrong there.
+        message: String,
+    },
+    /// The body is larger than the configured limit.
+    #[error("the body is larger than the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The handler returned an error.
+    #[error("the handler failed: {0}")]
+    HandlerFailed(String),
+    /// The handler panicked.
+    #[error("the handler panicked")]
+    HandlerPanicked,
+}
+
+impl DispatchError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            DispatchError::MissingParameter(_)
+            | DispatchError::RepeatedParameter(_)
+            | DispatchError::InvalidParameter { .. }
+            | DispatchError::CommandMismatch { .. }
+            | DispatchError::InvalidBody { .. } => 400,
+            DispatchError::MissingSignature
+            | DispatchError::InvalidRequestTime
+            | DispatchError::StaleRequestTime { .. }
+            | DispatchError::BadSignature => 401,
+            DispatchError::WrongAppId(_) => 403,
+            DispatchError::BodyTooLarge { .. } => 413,
+            DispatchError::HandlerFailed(_) | DispatchError::HandlerPanicked => 500,
+        }
+    }
+
+    /// The body this error is answered with.
+    pub fn response(&self) -> Response {
+        Response::fail(1, self.to_string())
+    }
+}

@@ -1,0 +1,120 @@
+//! Typed, signature-checked receivers for Tencent Cloud Chat (IM) webhook callbacks.
+//!
+//! Tencent Cloud Chat calls an app's backend with an HTTP POST per event: the query string says
+//! which app and command (`SdkAppid`, `CallbackCommand`, …) and, with authentication on, carries a
+//! `Sign`; the JSON body is the event. This crate turns such a request into a typed event, calls
+//! your handler, and answers in the vendor's format, refusing what is not for you.
+//!
+//! Every event type is generated from the JSON Schemas in the repository's `schema/` directory:
+//! one module per namespace ([`group`], [`official_account`], …), one type per command
+//! (`Group.CallbackAfterCreateGroup` → [`group::AfterCreateGroup`]), shared types in [`common`].
+//!
+//! # Handlers with the macro
+//!
+//! ```
+//! use tencent_chat_callbacks::{group, handlers, Context, Dispatcher};
+//!
+//! struct App;
+//!
+//! #[handlers]
+//! impl App {
+//!     #[on("Group.CallbackAfterCreateGroup")]
+//!     async fn group_created(&self, event: group::AfterCreateGroup, ctx: Context) {
+//!         println!("{} created {} (app {})", event.operator_account, event.group_id, ctx.app_id);
+//!     }
+//!
+//!     #[on("Group.CallbackAfterChangeGroupOwner")]
+//!     async fn owner_changed(&self, event: group::AfterChangeGroupOwner) {
+//!         println!("{} now owns {}", event.new_owner_account, event.group_id);
+//!     }
+//! }
+//!
+//! let dispatcher = Dispatcher::builder().app_id(1400000000).token("secret").handlers(App).build()?;
+//! # Ok::<(), tencent_chat_callbacks::BuildError>(())
+//! ```
+//!
+//! The macro checks at compile time that each command exists (suggesting the closest name when
+//! it does not), that the handler's event type is the command's, and that no command has two
+//! handlers. Without it, register handlers one by one with [`DispatcherBuilder::on`].
+//!
+//! # Serving
+//!
+//! [`Dispatcher::dispatch`] takes the raw query string and body and returns an [`HttpReply`], so
+//! any HTTP server can host it; [`axum::router`] does it for axum.
+//!
+//! # What is refused, and how
+//!
+//! | condition | status | `ErrorInfo` says |
+//! |---|---|---|
+//! | body larger than the limit (default 1 MiB) | 413 | the limit |
+//! | `SdkAppid` / `CallbackCommand` missing, malformed or repeated | 400 | which parameter |
+//! | `SdkAppid` is not the configured app | 403 | the app id |
+//! | with a token: `Sign`/`RequestTime` missing, `RequestTime` not digits or more than 5 min off, `Sign` wrong | 401 | which check failed |
+//! | body not JSON, not of the command's type | 400 | the failing field path, e.g. `MemberList[0].Member_Account` |
+//! | body's `CallbackCommand` differs from the query's | 400 | both commands |
+//! | handler returned `Err` or panicked | 500 | the error, or that it panicked |
+//! | no handler for the command (unknown or unregistered) | 200 `OK` | — (or the fallback handler's answer) |
+//!
+//! Every answer is JSON: `{"ActionStatus":"OK"|"FAIL","ErrorCode":0|1,"ErrorInfo":"…"}`.
+//! Unknown body fields are ignored, and an unknown value of an enum (a new group type or platform)
+//! decodes to its `Other` variant, so vendor additions never break decoding. `EventTime` is
+//! accepted both as a number and as a string of digits, as the vendor sends both.
+//!
+//! # Authentication
+//!
+//! With [`DispatcherBuilder::token`], `Sign` must be the lowercase hex SHA-256 of the token
+//! followed by `RequestTime` (see [`signature`]), compared in constant time, and `RequestTime`
+//! must be within [`DispatcherBuilder::max_clock_skew`] of the clock (default ±5 minutes; the
+//! vendor documents no window, and the signature does not cover the body, so the window bounds
+//! replays). Without a token, `Sign` is not checked.
+//!
+//! # Features
+//!
+//! | feature | what | default |
+//! |---|---|---|
+//! | `axum` | [`axum::router`], serving a dispatcher with axum | yes |
+//! | `macros` | the [`handlers`] attribute macro | yes |
+//!
+//! With no features the crate has no web framework and no proc-macro dependency.
+
+#![deny(missing_docs)]
+
+// Generated code names this crate by its absolute path, also from inside it.
+extern crate self as tencent_chat_callbacks;
+
+mod callback;
+mod context;
+mod dispatcher;
+mod error;
+#[rustfmt::skip]
+mod generated;
+mod handler;
+mod query;
+mod response;
+pub mod signature;
+
+#[cfg(feature = "axum")]
+pub mod axum;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use callback::{Callback, CallbackKind, CommandTag};
+pub use common::Response;
+pub use context::{Context, UnhandledEvent};
+pub use dispatcher::{BuildError, DEFAULT_MAX_BODY_BYTES, Dispatcher, DispatcherBuilder, Handlers};
+pub use error::DispatchError;
+pub use generated::*;
+pub use handler::{FallbackHandler, Handler};
+pub use query::CallbackQuery;
+pub use response::{BoxError, HttpReply, IntoResponse};
+
+/// Registers the handler methods of an impl block; see the crate documentation.
+///
+/// Each method marked `#[on("Command")]` takes `&self`, the command's event type and optionally a
+/// [`Context`], and returns what [`IntoResponse`] allows. The block gains an implementation of
+/// [`Handlers`], so `Dispatcher::builder().handlers(value)` registers them all. It expands to one
+/// [`DispatcherBuilder::on`] call per method.
+#[cfg(feature = "macros")]
+pub use tencent_chat_callbacks_macros::handlers;

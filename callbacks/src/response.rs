@@ -1,0 +1,83 @@
+//! Building the vendor's answer: [`Response`] helpers, [`IntoResponse`] and [`HttpReply`].
+
+use bytes::Bytes;
+
+use crate::common::{ActionStatus, Response};
+
+impl Response {
+    /// `{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}`: the callback was handled.
+    pub fn ok() -> Response {
+        Response { action_status: ActionStatus::Ok, error_code: 0, error_info: String::new() }
+    }
+
+    /// `{"ActionStatus":"FAIL",…}` with the given code and reason.
+    pub fn fail(error_code: i64, error_info: impl Into<String>) -> Response {
+        Response { action_status: ActionStatus::Fail, error_code, error_info: error_info.into() }
+    }
+}
+
+/// An error a handler returns; its message becomes the `ErrorInfo` of the reply.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a handler may return, for a callback answered with `R`.
+///
+/// For after-event callbacks (`R` = [`Response`]) a handler returns `()`, a [`Response`], or a
+/// `Result` of either whose error converts into [`BoxError`] (any `std::error::Error`, a `String`,
+/// `anyhow::Error`, …). An `Err` is answered with status 500 and a `FAIL` body.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned by a handler whose callback answers with `{R}`",
+    note = "return `()`, a `{R}`, or a `Result` of either whose error converts into `BoxError`"
+)]
+pub trait IntoResponse<R> {
+    /// Converts into the reply body, or the handler's error.
+    fn into_response(self) -> Result<R, BoxError>;
+}
+
+impl IntoResponse<Response> for () {
+    fn into_response(self) -> Result<Response, BoxError> {
+        Ok(Response::ok())
+    }
+}
+
+impl IntoResponse<Response> for Response {
+    fn into_response(self) -> Result<Response, BoxError> {
+        Ok(self)
+    }
+}
+
+impl<R, T: IntoResponse<R>, E: Into<BoxError>> IntoResponse<R> for Result<T, E> {
+    fn into_response(self) -> Result<R, BoxError> {
+        self.map_err(Into::into).and_then(T::into_response)
+    }
+}
+
+/// The HTTP answer to one callback request: a status and a JSON body in the vendor's format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpReply {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The JSON body.
+    pub body: Bytes,
+}
+
+impl HttpReply {
+    /// A reply with status 200 and `body` encoded as JSON.
+    pub fn ok<T: serde::Serialize>(body: &T) -> HttpReply {
+        match serde_json::to_vec(body) {
+            Ok(json) => HttpReply { status: 200, body: Bytes::from(json) },
+            Err(e) => {
+                HttpReply::from(&crate::DispatchError::HandlerFailed(format!("the reply could not be encoded: {e}")))
+            }
+        }
+    }
+
+    /// The content type of every reply.
+    pub const CONTENT_TYPE: &'static str = "application/json";
+}
+
+impl From<&crate::DispatchError> for HttpReply {
+    fn from(error: &crate::DispatchError) -> HttpReply {
+        let json = serde_json::to_vec(&error.response()).unwrap_or_default();
+        HttpReply { status: error.status(), body: Bytes::from(json) }
+    }
+}

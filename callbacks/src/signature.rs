@@ -1,0 +1,103 @@
+//! Webhook authentication: `Sign = lowercase hex SHA-256(token ‖ RequestTime)`.
+//!
+//! The vendor signs only the token and the timestamp, never the body, and documents no freshness
+//! window. [`verify`] therefore also bounds how far `RequestTime` may be from the receiver's clock,
+//! which limits how long a captured URL can be replayed.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::DispatchError;
+
+/// The default largest distance between `RequestTime` and the receiver's clock: 5 minutes
+/// either way, which absorbs clock skew and the vendor's retries while bounding replays.
+pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
+
+/// Computes the signature the vendor sends for `token` and `request_time`: 64 lowercase hex digits.
+pub fn sign(token: &str, request_time: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(token.as_bytes());
+    hasher.update(request_time.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// Checks a request's `Sign` and `RequestTime` against the token, at time `now`.
+///
+/// - `RequestTime` must be a Unix time in seconds, within `max_skew` of `now` (`None` skips this).
+/// - `Sign` must equal [`sign`]`(token, RequestTime)` exactly: lowercase hex, compared in constant time.
+pub fn verify(
+    token: &str,
+    request_time: &str,
+    sign_param: &str,
+    now: SystemTime,
+    max_skew: Option<Duration>,
+) -> Result<(), DispatchError> {
+    let sent_at = parse_request_time(request_time)?;
+    if let Some(max_skew) = max_skew {
+        let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let skew = now.abs_diff(sent_at);
+        if skew > max_skew.as_secs() {
+            return Err(DispatchError::StaleRequestTime { skew_secs: skew, max_secs: max_skew.as_secs() });
+        }
+    }
+    let expected = sign(token, request_time);
+    if bool::from(expected.as_bytes().ct_eq(sign_param.as_bytes())) { Ok(()) } else { Err(DispatchError::BadSignature) }
+}
+
+/// `RequestTime` is ASCII digits only: no sign, no spaces, no exponent.
+fn parse_request_time(request_time: &str) -> Result<u64, DispatchError> {
+    let digits =
+        !request_time.is_empty() && request_time.len() <= 19 && request_time.bytes().all(|b| b.is_ascii_digit());
+    digits.then(|| request_time.parse().ok()).flatten().ok_or(DispatchError::InvalidRequestTime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "xxxxyyyy";
+    const TIME: &str = "1669872112";
+    /// The worked example of the vendor's webhook overview.
+    const VENDOR_SIGN: &str = "17773bc39a671d7b9aa835458704d2a6db81360a5940292b587d6d760d484061";
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn the_vendor_worked_example_signs_and_verifies() {
+        assert_eq!(sign(TOKEN, TIME), VENDOR_SIGN);
+        assert_eq!(verify(TOKEN, TIME, VENDOR_SIGN, at(1669872112), Some(DEFAULT_MAX_CLOCK_SKEW)), Ok(()));
+    }
+
+    #[test]
+    fn a_wrong_uppercase_or_short_sign_is_refused() {
+        let now = at(1669872112);
+        let wrong = VENDOR_SIGN.replace('7', "8");
+        for bad in [wrong.as_str(), &VENDOR_SIGN.to_uppercase(), &VENDOR_SIGN[..63], "", "not hex"] {
+            assert_eq!(verify(TOKEN, TIME, bad, now, None), Err(DispatchError::BadSignature), "{bad:?}");
+        }
+        assert_eq!(verify("other-token", TIME, VENDOR_SIGN, now, None), Err(DispatchError::BadSignature));
+    }
+
+    #[test]
+    fn request_time_must_be_digits_within_the_window() {
+        let window = Some(Duration::from_secs(300));
+        assert_eq!(verify(TOKEN, TIME, VENDOR_SIGN, at(1669872112 + 300), window), Ok(()));
+        assert_eq!(verify(TOKEN, TIME, VENDOR_SIGN, at(1669872112 - 300), window), Ok(()));
+        assert_eq!(
+            verify(TOKEN, TIME, VENDOR_SIGN, at(1669872112 + 301), window),
+            Err(DispatchError::StaleRequestTime { skew_secs: 301, max_secs: 300 })
+        );
+        assert_eq!(
+            verify(TOKEN, TIME, VENDOR_SIGN, at(1669872112 - 301), window),
+            Err(DispatchError::StaleRequestTime { skew_secs: 301, max_secs: 300 })
+        );
+        assert_eq!(verify(TOKEN, TIME, VENDOR_SIGN, at(0), None), Ok(()));
+        for bad in ["", "-1", "+1669872112", " 1669872112", "1.5", "1e9", "99999999999999999999"] {
+            assert_eq!(verify(TOKEN, bad, VENDOR_SIGN, at(0), None), Err(DispatchError::InvalidRequestTime), "{bad:?}");
+        }
+    }
+}

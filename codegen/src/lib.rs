@@ -1,0 +1,159 @@
+//! The code generator of `tencent-chat-callbacks`.
+//!
+//! It reads the JSON Schemas in `schema/` (the source of truth) and writes:
+//!
+//! - `callbacks/src/generated/`: one module per namespace, `common.rs` and `mod.rs`;
+//! - `callbacks/macros/src/generated/commands.rs`: the command table the proc-macro checks
+//!   handler registrations against.
+//!
+//! Output is deterministic and formatted with `prettyplease`, so [`check`] can compare it byte
+//! for byte with what is checked in. This crate depends on nothing else in the workspace.
+
+mod emit;
+mod model;
+mod naming;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Where the generator reads and writes, relative to a root directory.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The directory of schemas.
+    pub schema_dir: PathBuf,
+    /// The directory of generated Rust modules; it holds nothing but generated files.
+    pub rust_dir: PathBuf,
+    /// The macro crate's generated command table.
+    pub macro_table: PathBuf,
+}
+
+impl Layout {
+    /// The layout of this workspace, rooted at `root`.
+    pub fn workspace(root: &Path) -> Layout {
+        Layout {
+            schema_dir: root.join("schema"),
+            rust_dir: root.join("callbacks/src/generated"),
+            macro_table: root.join("callbacks/macros/src/generated/commands.rs"),
+        }
+    }
+}
+
+/// One generated file, with its full contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedFile {
+    /// Where the file goes.
+    pub path: PathBuf,
+    /// Its contents.
+    pub contents: String,
+}
+
+/// What can go wrong while generating.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A schema is invalid or uses a form the generator does not support.
+    #[error("schema/{file}{}: {message}", if pointer.is_empty() { String::new() } else { format!(" at {pointer}") })]
+    Schema {
+        /// The schema file's name.
+        file: String,
+        /// The JSON pointer of the offending part, empty for the whole file.
+        pointer: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// Generated files differ from what the schemas produce.
+    #[error("generated code is stale; run `cargo codegen` to update:\n{}", list(stale))]
+    Stale {
+        /// Files that differ, are missing, or should no longer exist.
+        stale: Vec<PathBuf>,
+    },
+    /// The generator produced invalid Rust: a bug in the generator.
+    #[error("internal error: generated invalid Rust in {0}")]
+    Internal(String),
+}
+
+fn list(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| format!("  {}", p.display())).collect::<Vec<_>>().join("\n")
+}
+
+impl Error {
+    pub(crate) fn schema(file: &str, pointer: &str, message: impl Into<String>) -> Error {
+        Error::Schema { file: file.to_owned(), pointer: pointer.to_owned(), message: message.into() }
+    }
+
+    pub(crate) fn io(path: &Path, source: io::Error) -> Error {
+        Error::Io { path: path.to_owned(), source }
+    }
+}
+
+/// Generates every output file from the schemas, without touching the disk beyond reading them.
+pub fn generate(layout: &Layout) -> Result<Vec<GeneratedFile>, Error> {
+    let catalog = model::Catalog::load(&layout.schema_dir)?;
+    let mut files: Vec<GeneratedFile> = emit::rust_modules(&catalog)?
+        .into_iter()
+        .map(|e| GeneratedFile { path: layout.rust_dir.join(e.relative_path), contents: e.contents })
+        .collect();
+    let table = emit::macro_table(&catalog)?;
+    files.push(GeneratedFile { path: layout.macro_table.clone(), contents: table.contents });
+    Ok(files)
+}
+
+/// Regenerates and writes every file, removing generated modules the schemas no longer produce.
+/// Returns the files whose contents changed.
+pub fn write(layout: &Layout) -> Result<Vec<PathBuf>, Error> {
+    let files = generate(layout)?;
+    let mut changed = Vec::new();
+    for file in &files {
+        if fs::read_to_string(&file.path).ok().as_deref() != Some(file.contents.as_str()) {
+            if let Some(parent) = file.path.parent() {
+                fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+            fs::write(&file.path, &file.contents).map_err(|e| Error::io(&file.path, e))?;
+            changed.push(file.path.clone());
+        }
+    }
+    for leftover in leftovers(layout, &files)? {
+        fs::remove_file(&leftover).map_err(|e| Error::io(&leftover, e))?;
+        changed.push(leftover);
+    }
+    Ok(changed)
+}
+
+/// Fails with [`Error::Stale`] naming every file that [`write`] would change. Writes nothing.
+pub fn check(layout: &Layout) -> Result<(), Error> {
+    let files = generate(layout)?;
+    let mut stale: Vec<PathBuf> = files
+        .iter()
+        .filter(|f| fs::read_to_string(&f.path).ok().as_deref() != Some(f.contents.as_str()))
+        .map(|f| f.path.clone())
+        .collect();
+    stale.extend(leftovers(layout, &files)?);
+    if stale.is_empty() { Ok(()) } else { Err(Error::Stale { stale }) }
+}
+
+/// Files in the generated Rust directory that the schemas no longer produce.
+fn leftovers(layout: &Layout, files: &[GeneratedFile]) -> Result<Vec<PathBuf>, Error> {
+    let entries = match fs::read_dir(&layout.rust_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(&layout.rust_dir, e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| Error::io(&layout.rust_dir, e))?.path();
+        if !files.iter().any(|f| f.path == path) {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}

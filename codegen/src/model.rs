@@ -1,0 +1,485 @@
+//! Reads the schema directory into a small model of the types to generate.
+//!
+//! The generator understands a deliberate subset of JSON Schema and refuses everything else with
+//! an error naming the file and the JSON pointer, so a schema edit can never be silently
+//! mistranslated. The subset:
+//!
+//! - objects with `properties` and `required` (nested objects must be named `$defs`);
+//! - `string`, `boolean`, `integer` (`minimum: 0` makes it unsigned), `number`, `array` of any of these;
+//! - `$ref` to `#/$defs/Name` in the same file or `common.json#/$defs/Name`;
+//! - an integer that may also arrive as a string of digits: `anyOf: [{integer}, {string, pattern}]`;
+//! - an open string enum: `type: string` with `anyOf` of `const` members and one catch-all
+//!   `{type: string}`, so that values added later by the vendor still decode;
+//! - `const` on the `CallbackCommand` property of a callback.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::Error;
+use crate::naming;
+
+/// The file holding the definitions shared by every callback.
+pub(crate) const COMMON_FILE: &str = "common.json";
+
+/// Everything generated from one schema directory.
+#[derive(Debug)]
+pub(crate) struct Catalog {
+    /// Named types from `common.json`, in file order.
+    pub(crate) common: Vec<TypeDef>,
+    /// One entry per callback schema, sorted by command.
+    pub(crate) callbacks: Vec<CallbackDef>,
+}
+
+/// One callback, read from `schema/<CallbackCommand>.json`.
+#[derive(Debug)]
+pub(crate) struct CallbackDef {
+    pub(crate) file: String,
+    pub(crate) command: String,
+    pub(crate) namespace: String,
+    pub(crate) kind: Kind,
+    pub(crate) doc_url: String,
+    pub(crate) doc_updated: String,
+    /// The request body; its name is the Rust type name of the callback.
+    pub(crate) request: StructDef,
+    /// Other named types the callback's schema defines for itself.
+    pub(crate) defs: Vec<TypeDef>,
+    /// The type of the reply body.
+    pub(crate) response: TypeRef,
+}
+
+/// Whether a callback reports an action or lets the app decide it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Before,
+    After,
+}
+
+#[derive(Debug)]
+pub(crate) enum TypeDef {
+    Struct(StructDef),
+    Enum(EnumDef),
+}
+
+impl TypeDef {
+    pub(crate) fn name(&self) -> &str {
+        match self {
+            TypeDef::Struct(s) => &s.name,
+            TypeDef::Enum(e) => &e.name,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct StructDef {
+    pub(crate) name: String,
+    pub(crate) title: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) fields: Vec<Field>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Field {
+    pub(crate) wire_name: String,
+    pub(crate) rust_name: String,
+    pub(crate) description: Option<String>,
+    pub(crate) ty: Ty,
+    pub(crate) required: bool,
+}
+
+/// An open string enum: known values plus a catch-all for values added later.
+#[derive(Debug)]
+pub(crate) struct EnumDef {
+    pub(crate) name: String,
+    pub(crate) title: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) variants: Vec<Variant>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Variant {
+    pub(crate) wire_name: String,
+    pub(crate) rust_name: String,
+    pub(crate) description: Option<String>,
+    /// Other spellings that decode to this variant.
+    pub(crate) aliases: Vec<String>,
+}
+
+/// The Rust type of a field.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Ty {
+    String,
+    Bool,
+    I64,
+    U64,
+    F64,
+    /// An unsigned integer that may arrive as a string of digits.
+    LenientU64,
+    Vec(Box<Ty>),
+    Named(TypeRef),
+    /// The `CallbackCommand` const of the callback's own request type.
+    CommandTag,
+}
+
+/// A named generated type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TypeRef {
+    pub(crate) scope: Scope,
+    pub(crate) name: String,
+}
+
+/// Where a named type is generated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// In the `common` module.
+    Common,
+    /// In the module of the namespace being generated.
+    Local,
+}
+
+impl Catalog {
+    /// Reads every `*.json` file of `dir`: `common.json` plus one file per callback.
+    pub(crate) fn load(dir: &Path) -> Result<Catalog, Error> {
+        let mut files = BTreeMap::new();
+        let entries = fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        for entry in entries {
+            let path = entry.map_err(|e| Error::io(dir, e))?.path();
+            if path.extension().is_some_and(|ext| ext == "json") {
+                let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+                let json: Value = serde_json::from_str(&text)
+                    .map_err(|e| Error::schema(&name, "", format!("not valid JSON: {e}")))?;
+                files.insert(name, json);
+            }
+        }
+        let common_json = files
+            .remove(COMMON_FILE)
+            .ok_or_else(|| Error::schema(COMMON_FILE, "", "the shared definitions file is missing"))?;
+
+        let common = Reader { file: COMMON_FILE, root: &common_json, common: &common_json, scope: Scope::Common };
+        let common_defs = common.named_defs(&[])?;
+
+        let mut callbacks = Vec::new();
+        for (file, json) in &files {
+            let reader = Reader { file, root: json, common: &common_json, scope: Scope::Local };
+            callbacks.push(reader.callback()?);
+        }
+        check_unique_names(&callbacks)?;
+        Ok(Catalog { common: common_defs, callbacks })
+    }
+
+    /// The namespaces in use, sorted, each with its callbacks.
+    pub(crate) fn namespaces(&self) -> BTreeMap<&str, Vec<&CallbackDef>> {
+        let mut map: BTreeMap<&str, Vec<&CallbackDef>> = BTreeMap::new();
+        for callback in &self.callbacks {
+            map.entry(&callback.namespace).or_default().push(callback);
+        }
+        map
+    }
+}
+
+/// Two callbacks of one namespace must not generate two types of the same name.
+fn check_unique_names(callbacks: &[CallbackDef]) -> Result<(), Error> {
+    let mut seen: BTreeMap<(&str, &str), &str> = BTreeMap::new();
+    for callback in callbacks {
+        let names = std::iter::once(callback.request.name.as_str()).chain(callback.defs.iter().map(TypeDef::name));
+        for name in names {
+            if let Some(other) = seen.insert((&callback.namespace, name), &callback.file) {
+                return Err(Error::schema(
+                    &callback.file,
+                    "",
+                    format!("type `{name}` is also generated from {other}; rename one of the definitions"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads one schema file.
+struct Reader<'a> {
+    file: &'a str,
+    root: &'a Value,
+    common: &'a Value,
+    /// Where `#/$defs/…` references of this file are generated.
+    scope: Scope,
+}
+
+impl<'a> Reader<'a> {
+    fn err(&self, pointer: &str, message: impl Into<String>) -> Error {
+        Error::schema(self.file, pointer, message)
+    }
+
+    fn callback(&self) -> Result<CallbackDef, Error> {
+        let meta = self.root.get("x-callback").ok_or_else(|| self.err("", "missing `x-callback`"))?;
+        let command = self.meta_str(meta, "command")?;
+        if format!("{command}.json") != self.file {
+            return Err(
+                self.err("/x-callback/command", format!("the file of `{command}` must be named `{command}.json`"))
+            );
+        }
+        let (namespace, type_name) = naming::split_command(&command).ok_or_else(|| {
+            self.err("/x-callback/command", format!("`{command}` is not of the form `Namespace.Name`"))
+        })?;
+        let kind = match self.meta_str(meta, "kind")?.as_str() {
+            "before" => Kind::Before,
+            "after" => Kind::After,
+            other => return Err(self.err("/x-callback/kind", format!("`{other}` is neither `before` nor `after`"))),
+        };
+        let doc_url = self.meta_str(meta, "docUrl")?;
+        let doc_updated = self.meta_str(meta, "docUpdated")?;
+
+        let request = self.struct_def(&type_name, self.root, "", Some(&command))?;
+        if !request.fields.iter().any(|f| f.ty == Ty::CommandTag)
+            && self.root.pointer("/properties/CallbackCommand").is_some()
+        {
+            return Err(self.err("/properties/CallbackCommand", "must be `{\"const\": <the command>}`"));
+        }
+
+        let response_schema = self
+            .root
+            .pointer("/$defs/Response")
+            .ok_or_else(|| self.err("/$defs", "missing the `Response` definition"))?;
+        let response = match response_schema.get("$ref").and_then(Value::as_str) {
+            Some(reference) => match self.resolve(reference, "/$defs/Response")? {
+                Ty::Named(r) => r,
+                _ => return Err(self.err("/$defs/Response", "must refer to an object definition")),
+            },
+            None => TypeRef { scope: Scope::Local, name: format!("{type_name}Response") },
+        };
+        let defs = self.named_defs(&["Response"])?;
+        let mut defs = defs;
+        if response_schema.get("$ref").is_none() {
+            defs.push(TypeDef::Struct(self.struct_def(&response.name, response_schema, "/$defs/Response", None)?));
+        }
+
+        Ok(CallbackDef {
+            file: self.file.to_owned(),
+            command,
+            namespace,
+            kind,
+            doc_url,
+            doc_updated,
+            request,
+            defs,
+            response,
+        })
+    }
+
+    fn meta_str(&self, meta: &Value, key: &str) -> Result<String, Error> {
+        meta.get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| self.err(&format!("/x-callback/{key}"), "missing or not a string"))
+    }
+
+    /// The struct and enum definitions under `$defs`, in file order, less those named in `skip`.
+    /// Definitions of other shapes (such as the event time) are inlined where they are used.
+    fn named_defs(&self, skip: &[&str]) -> Result<Vec<TypeDef>, Error> {
+        let Some(defs) = self.root.get("$defs") else { return Ok(Vec::new()) };
+        let defs = defs.as_object().ok_or_else(|| self.err("/$defs", "must be an object"))?;
+        let mut out = Vec::new();
+        for (name, schema) in defs {
+            if skip.contains(&name.as_str()) {
+                continue;
+            }
+            let pointer = format!("/$defs/{name}");
+            if is_object(schema) {
+                out.push(TypeDef::Struct(self.struct_def(name, schema, &pointer, None)?));
+            } else if is_open_enum(schema) {
+                out.push(TypeDef::Enum(self.enum_def(name, schema, &pointer)?));
+            } else {
+                // Checks that the definition is of a supported shape.
+                self.ty(schema, &pointer, None)?;
+            }
+        }
+        Ok(out)
+    }
+
+    fn struct_def(&self, name: &str, schema: &Value, pointer: &str, command: Option<&str>) -> Result<StructDef, Error> {
+        let empty = Map::new();
+        let properties = match schema.get("properties") {
+            Some(p) => p.as_object().ok_or_else(|| self.err(pointer, "`properties` must be an object"))?,
+            None => &empty,
+        };
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if let Some(missing) = required.iter().find(|r| !properties.contains_key(**r)) {
+            return Err(self.err(pointer, format!("`{missing}` is required but not a property")));
+        }
+        let mut fields = Vec::new();
+        for (wire_name, property) in properties {
+            let field_pointer = format!("{pointer}/properties/{wire_name}");
+            let ty = self.ty(property, &field_pointer, command.filter(|_| wire_name == "CallbackCommand"))?;
+            if matches!(&ty, Ty::Vec(item) if **item == Ty::LenientU64) {
+                return Err(self.err(&field_pointer, "a list of integers-or-digit-strings is not supported"));
+            }
+            let description = self.description_of(property)?;
+            if description.is_none() && ty != Ty::CommandTag {
+                return Err(
+                    self.err(&field_pointer, "every property needs a `description` (it becomes the field's doc)")
+                );
+            }
+            fields.push(Field {
+                wire_name: wire_name.clone(),
+                rust_name: naming::field_name(wire_name),
+                description,
+                ty,
+                required: required.contains(&wire_name.as_str()),
+            });
+        }
+        Ok(StructDef {
+            name: name.to_owned(),
+            title: text(schema, "title"),
+            description: text(schema, "description"),
+            fields,
+        })
+    }
+
+    fn enum_def(&self, name: &str, schema: &Value, pointer: &str) -> Result<EnumDef, Error> {
+        let mut variants = Vec::new();
+        for member in schema["anyOf"].as_array().into_iter().flatten() {
+            let Some(value) = member.get("const") else { continue };
+            let wire_name = value.as_str().ok_or_else(|| self.err(pointer, "enum members must be string constants"))?;
+            let rust_name = match member.get("x-rust-name") {
+                Some(n) => n.as_str().ok_or_else(|| self.err(pointer, "`x-rust-name` must be a string"))?.to_owned(),
+                None => naming::variant_name(wire_name),
+            };
+            let aliases = member
+                .get("x-aliases")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .unwrap_or_default();
+            variants.push(Variant {
+                wire_name: wire_name.to_owned(),
+                rust_name,
+                description: text(member, "description"),
+                aliases,
+            });
+        }
+        if variants.iter().any(|v| v.rust_name == naming::OTHER_VARIANT) {
+            return Err(self
+                .err(pointer, format!("`{}` is reserved for values the schema does not list", naming::OTHER_VARIANT)));
+        }
+        Ok(EnumDef {
+            name: name.to_owned(),
+            title: text(schema, "title"),
+            description: text(schema, "description"),
+            variants,
+        })
+    }
+
+    /// The description of a property: its own, or else that of the definition it refers to.
+    fn description_of(&self, property: &Value) -> Result<Option<String>, Error> {
+        if let Some(d) = text(property, "description") {
+            return Ok(Some(d));
+        }
+        let reference = property.get("$ref").or_else(|| property.pointer("/items/$ref")).and_then(Value::as_str);
+        Ok(match reference {
+            Some(r) => {
+                // A named type documents itself, so the field gets its title; an inlined
+                // definition (such as the event time) lends its whole description.
+                let (target, _) = self.target(r, "")?;
+                if is_object(target) || is_open_enum(target) {
+                    text(target, "title").map(|t| format!("{t}."))
+                } else {
+                    text(target, "description")
+                }
+            }
+            None => None,
+        })
+    }
+
+    /// The Rust type of a property schema.
+    fn ty(&self, schema: &Value, pointer: &str, command: Option<&str>) -> Result<Ty, Error> {
+        if let Some(value) = schema.get("const") {
+            return match command {
+                Some(command) if value == command => Ok(Ty::CommandTag),
+                Some(command) => Err(self.err(pointer, format!("must be the command `{command}`"))),
+                None => Err(self.err(pointer, "`const` is only supported on `CallbackCommand`")),
+            };
+        }
+        if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+            return self.resolve(reference, pointer);
+        }
+        if is_lenient_integer(schema) {
+            return Ok(Ty::LenientU64);
+        }
+        match schema.get("type").and_then(Value::as_str) {
+            Some("string") if schema.get("anyOf").is_none() => Ok(Ty::String),
+            Some("boolean") => Ok(Ty::Bool),
+            Some("number") => Ok(Ty::F64),
+            Some("integer") if schema.get("minimum").and_then(Value::as_i64).is_some_and(|m| m >= 0) => Ok(Ty::U64),
+            Some("integer") => Ok(Ty::I64),
+            Some("array") => {
+                let items = schema.get("items").ok_or_else(|| self.err(pointer, "an array needs `items`"))?;
+                Ok(Ty::Vec(Box::new(self.ty(items, &format!("{pointer}/items"), None)?)))
+            }
+            Some("object") => Err(self.err(pointer, "name this object under `$defs` and refer to it with `$ref`")),
+            _ => Err(self.err(pointer, "unsupported schema; see the list of supported forms in codegen/src/model.rs")),
+        }
+    }
+
+    /// Resolves a `$ref` to a named type, or to the inlined type of a scalar definition.
+    fn resolve(&self, reference: &str, pointer: &str) -> Result<Ty, Error> {
+        let (target, scope) = self.target(reference, pointer)?;
+        let name = reference.rsplit('/').next().unwrap_or_default().to_owned();
+        if is_object(target) || is_open_enum(target) {
+            Ok(Ty::Named(TypeRef { scope, name }))
+        } else {
+            let reader = Reader {
+                file: self.file,
+                root: if scope == Scope::Common { self.common } else { self.root },
+                common: self.common,
+                scope,
+            };
+            reader.ty(target, pointer, None)
+        }
+    }
+
+    fn target(&self, reference: &str, pointer: &str) -> Result<(&'a Value, Scope), Error> {
+        let (root, scope, local) = if let Some(local) = reference.strip_prefix(&format!("{COMMON_FILE}#")) {
+            (self.common, Scope::Common, local)
+        } else if let Some(local) = reference.strip_prefix('#') {
+            (self.root, self.scope.clone(), local)
+        } else {
+            return Err(self
+                .err(pointer, format!("`{reference}`: only `#/$defs/…` and `{COMMON_FILE}#/$defs/…` are supported")));
+        };
+        if !local.starts_with("/$defs/") || local.matches('/').count() != 2 {
+            return Err(self.err(pointer, format!("`{reference}` must point at a top-level `$defs` entry")));
+        }
+        let target =
+            root.pointer(local).ok_or_else(|| self.err(pointer, format!("`{reference}` points at nothing")))?;
+        Ok((target, scope))
+    }
+}
+
+fn text(schema: &Value, key: &str) -> Option<String> {
+    schema.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn is_object(schema: &Value) -> bool {
+    schema.get("type").and_then(Value::as_str) == Some("object")
+}
+
+/// `type: string` with `anyOf` of string constants and one catch-all `{type: string}`.
+fn is_open_enum(schema: &Value) -> bool {
+    let Some(members) = schema.get("anyOf").and_then(Value::as_array) else { return false };
+    let catch_all = |m: &Value| m.get("type").and_then(Value::as_str) == Some("string") && m.get("const").is_none();
+    schema.get("type").and_then(Value::as_str) == Some("string")
+        && members.iter().filter(|m| catch_all(m)).count() == 1
+        && members.iter().all(|m| catch_all(m) || m.get("const").is_some_and(Value::is_string))
+}
+
+/// `anyOf: [{type: integer}, {type: string, pattern}]`: a number the vendor sometimes quotes.
+fn is_lenient_integer(schema: &Value) -> bool {
+    let Some([a, b]) = schema.get("anyOf").and_then(Value::as_array).map(Vec::as_slice) else { return false };
+    let has_type = |m: &Value, t: &str| m.get("type").and_then(Value::as_str) == Some(t);
+    has_type(a, "integer") && has_type(b, "string") && b.get("pattern").is_some()
+}
