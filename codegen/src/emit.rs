@@ -80,6 +80,11 @@ fn mod_rs(catalog: &Catalog) -> TokenStream {
         let title = c.request.title.as_deref().unwrap_or_default();
         doc_attrs(&format!("`{}`: {title}. Decodes into [`{}::{}`].", c.command, c.namespace, c.request.name))
     });
+    let types = catalog.callbacks.iter().map(|c| {
+        let (module, name) = (ident(&c.namespace), ident(&c.request.name));
+        quote!(#module::#name)
+    });
+    let event_docs = catalog.callbacks.iter().map(|c| doc_attrs(&format!("A `{}` event.", c.command)));
     quote! {
         pub mod common;
         #(pub mod #modules;)*
@@ -118,6 +123,32 @@ fn mod_rs(catalog: &Catalog) -> TokenStream {
                     #(#commands => ::core::option::Option::Some(Command::#variants),)*
                     _ => ::core::option::Option::None,
                 }
+            }
+        }
+
+        /// A decoded callback of any command this version knows, for code that prefers one `match`
+        /// to a handler per command.
+        #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+        #[serde(untagged)]
+        #[non_exhaustive]
+        pub enum Event {
+            #(#event_docs #variants(#types),)*
+        }
+
+        impl Event {
+            /// Decodes `body` as the event of `command`. `Ok(None)` means the command is unknown to
+            /// this version; an error means the body is not that command's event.
+            pub fn from_json(command: &str, body: &[u8]) -> ::core::result::Result<::core::option::Option<Event>, ::serde_json::Error> {
+                let event = match Command::from_name(command) {
+                    #(::core::option::Option::Some(Command::#variants) => Event::#variants(::serde_json::from_slice(body)?),)*
+                    ::core::option::Option::None => return ::core::result::Result::Ok(::core::option::Option::None),
+                };
+                ::core::result::Result::Ok(::core::option::Option::Some(event))
+            }
+
+            /// The command of this event.
+            pub fn command(&self) -> Command {
+                match self { #(Event::#variants(_) => Command::#variants,)* }
             }
         }
 

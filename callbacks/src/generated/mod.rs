@@ -111,6 +111,71 @@ impl Command {
         }
     }
 }
+/// A decoded callback of any command this version knows, for code that prefers one `match`
+/// to a handler per command.
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum Event {
+    /// A `Group.CallbackAfterChangeGroupOwner` event.
+    GroupAfterChangeGroupOwner(group::AfterChangeGroupOwner),
+    /// A `Group.CallbackAfterCreateGroup` event.
+    GroupAfterCreateGroup(group::AfterCreateGroup),
+    /// A `Group.CallbackAfterGroupAttrChanged` event.
+    GroupAfterGroupAttrChanged(group::AfterGroupAttrChanged),
+    /// A `Group.CallbackAfterGroupInfoChanged` event.
+    GroupAfterGroupInfoChanged(group::AfterGroupInfoChanged),
+    /// A `OfficialAccount.CallbackAfterOfficialAccountInfoChanged` event.
+    OfficialAccountAfterOfficialAccountInfoChanged(
+        official_account::AfterOfficialAccountInfoChanged,
+    ),
+}
+impl Event {
+    /// Decodes `body` as the event of `command`. `Ok(None)` means the command is unknown to
+    /// this version; an error means the body is not that command's event.
+    pub fn from_json(
+        command: &str,
+        body: &[u8],
+    ) -> ::core::result::Result<::core::option::Option<Event>, ::serde_json::Error> {
+        let event = match Command::from_name(command) {
+            ::core::option::Option::Some(Command::GroupAfterChangeGroupOwner) => {
+                Event::GroupAfterChangeGroupOwner(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::GroupAfterCreateGroup) => {
+                Event::GroupAfterCreateGroup(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::GroupAfterGroupAttrChanged) => {
+                Event::GroupAfterGroupAttrChanged(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::GroupAfterGroupInfoChanged) => {
+                Event::GroupAfterGroupInfoChanged(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(
+                Command::OfficialAccountAfterOfficialAccountInfoChanged,
+            ) => {
+                Event::OfficialAccountAfterOfficialAccountInfoChanged(
+                    ::serde_json::from_slice(body)?,
+                )
+            }
+            ::core::option::Option::None => {
+                return ::core::result::Result::Ok(::core::option::Option::None);
+            }
+        };
+        ::core::result::Result::Ok(::core::option::Option::Some(event))
+    }
+    /// The command of this event.
+    pub fn command(&self) -> Command {
+        match self {
+            Event::GroupAfterChangeGroupOwner(_) => Command::GroupAfterChangeGroupOwner,
+            Event::GroupAfterCreateGroup(_) => Command::GroupAfterCreateGroup,
+            Event::GroupAfterGroupAttrChanged(_) => Command::GroupAfterGroupAttrChanged,
+            Event::GroupAfterGroupInfoChanged(_) => Command::GroupAfterGroupInfoChanged,
+            Event::OfficialAccountAfterOfficialAccountInfoChanged(_) => {
+                Command::OfficialAccountAfterOfficialAccountInfoChanged
+            }
+        }
+    }
+}
 impl ::core::fmt::Display for Command {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
         f.write_str(self.name())

@@ -1,0 +1,138 @@
+//! The generator on small schemas: expected output (snapshots), errors, and freshness of the
+//! workspace's own generated code.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use tencent_chat_callbacks_codegen::{check, generate, write, Error, Layout};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+fn case_layout(case: &str) -> Layout {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases").join(case);
+    Layout { schema_dir: dir.join("schema"), rust_dir: dir.join("expected"), macro_table: dir.join("commands.rs") }
+}
+
+/// The workspace's checked-in generated code is what the schemas produce. Run `cargo codegen`
+/// when this fails.
+#[test]
+fn workspace_generated_code_is_fresh() {
+    if let Err(error) = check(&Layout::workspace(&workspace_root())) {
+        panic!("{error}");
+    }
+}
+
+/// `tests/cases/*/expected/` is the output for `tests/cases/*/schema/`; it is also compiled by the
+/// `tests` crate. Set `UPDATE_EXPECT=1` to rewrite it after an intended change.
+#[test]
+fn snapshots_match() {
+    for case in ["basic"] {
+        let layout = case_layout(case);
+        if std::env::var_os("UPDATE_EXPECT").is_some() {
+            write(&layout).unwrap();
+        }
+        if let Err(error) = check(&layout) {
+            panic!("case `{case}`: {error}\n(set UPDATE_EXPECT=1 to accept the new output)");
+        }
+    }
+}
+
+#[test]
+fn output_is_deterministic() {
+    let layout = case_layout("basic");
+    assert_eq!(generate(&layout).unwrap(), generate(&layout).unwrap());
+}
+
+#[test]
+fn check_names_stale_missing_and_leftover_files_and_write_repairs_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = case_layout("basic");
+    let layout = Layout {
+        schema_dir: source.schema_dir.clone(),
+        rust_dir: dir.path().join("generated"),
+        macro_table: dir.path().join("commands.rs"),
+    };
+    let Err(Error::Stale { stale }) = check(&layout) else { panic!("an empty directory must be stale") };
+    assert!(stale.contains(&layout.rust_dir.join("demo.rs")), "{stale:?}");
+
+    write(&layout).unwrap();
+    check(&layout).unwrap();
+
+    fs::write(layout.rust_dir.join("demo.rs"), "// edited by hand\n").unwrap();
+    fs::write(layout.rust_dir.join("removed.rs"), "").unwrap();
+    let Err(Error::Stale { stale }) = check(&layout) else { panic!("edits must be caught") };
+    assert_eq!(stale, vec![layout.rust_dir.join("demo.rs"), layout.rust_dir.join("removed.rs")]);
+    let message = Error::Stale { stale }.to_string();
+    assert!(message.contains("run `cargo codegen`"), "{message}");
+
+    write(&layout).unwrap();
+    check(&layout).unwrap();
+    assert!(!layout.rust_dir.join("removed.rs").exists());
+}
+
+/// Generates from `common.json` (from the basic case) and one callback schema, returning the error.
+fn error_for(file: &str, schema: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let schema_dir = dir.path().join("schema");
+    fs::create_dir(&schema_dir).unwrap();
+    fs::copy(case_layout("basic").schema_dir.join("common.json"), schema_dir.join("common.json")).unwrap();
+    fs::write(schema_dir.join(file), schema).unwrap();
+    let layout = Layout { schema_dir, rust_dir: dir.path().join("out"), macro_table: dir.path().join("t.rs") };
+    match generate(&layout) {
+        Ok(_) => panic!("{file} should not generate"),
+        Err(error) => error.to_string(),
+    }
+}
+
+fn callback(command: &str, properties: &str, required: &str) -> String {
+    format!(
+        r##"{{
+  "x-callback": {{ "command": "{command}", "kind": "after", "docUrl": "u", "docUpdated": "d" }},
+  "type": "object",
+  "properties": {{ "CallbackCommand": {{ "const": "{command}" }}{properties} }},
+  "required": [{required}],
+  "$defs": {{ "Response": {{ "$ref": "common.json#/$defs/Response" }} }}
+}}"##
+    )
+}
+
+#[test]
+fn unsupported_or_inconsistent_schemas_fail_naming_file_and_pointer() {
+    let cases = [
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", r#", "Nested": { "description": "d", "type": "object" }"#, ""),
+            "schema/X.CallbackA.json at /properties/Nested: name this object under `$defs`",
+        ),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", r#", "Bare": { "type": "string" }"#, ""),
+            "at /properties/Bare: every property needs a `description`",
+        ),
+        ("X.CallbackA.json", callback("X.CallbackA", "", r#""Missing""#), "`Missing` is required but not a property"),
+        ("X.CallbackB.json", callback("X.CallbackA", "", ""), "the file of `X.CallbackA` must be named `X.CallbackA.json`"),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", r#", "R": { "description": "d", "$ref": "other.json#/$defs/Y" }"#, ""),
+            "only `#/$defs/…` and `common.json#/$defs/…` are supported",
+        ),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", r##", "R": { "description": "d", "$ref": "#/$defs/Nope" }"##, ""),
+            "`#/$defs/Nope` points at nothing",
+        ),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", r#", "C": { "description": "d", "const": "fixed" }"#, ""),
+            "`const` is only supported on `CallbackCommand`",
+        ),
+        ("X.CallbackA.json", "{ not json".to_owned(), "schema/X.CallbackA.json: not valid JSON"),
+        ("X.CallbackA.json", r#"{ "type": "object" }"#.to_owned(), "missing `x-callback`"),
+    ];
+    for (file, schema, expected) in cases {
+        let error = error_for(file, &schema);
+        assert!(error.contains(expected), "expected `{expected}` in:\n{error}");
+    }
+}
