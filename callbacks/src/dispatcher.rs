@@ -163,6 +163,14 @@ fn parse_app_id(value: &str) -> Result<u64, DispatchError> {
 /// Decodes a body as `C`, reporting where it fails. A body that fails because it is another
 /// callback's is reported as [`DispatchError::CommandMismatch`].
 fn decode<C: Callback>(body: &[u8]) -> Result<C, DispatchError> {
+    // serde would also read a struct from a JSON array of its fields in order; bodies are objects.
+    if body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|&first| first != b'{') {
+        return Err(DispatchError::InvalidBody {
+            command: C::COMMAND.to_owned(),
+            path: ".".to_owned(),
+            message: "expected a JSON object".to_owned(),
+        });
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let result = serde_path_to_error::deserialize::<_, C>(&mut deserializer)
         .map_err(|e| (e.path().to_string(), e.into_inner()))

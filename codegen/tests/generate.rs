@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use tencent_chat_callbacks_codegen::{check, generate, write, Error, Layout};
+use tencent_chat_callbacks_codegen::{Error, Layout, check, generate, write};
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
@@ -112,7 +112,11 @@ fn unsupported_or_inconsistent_schemas_fail_naming_file_and_pointer() {
             "at /properties/Bare: every property needs a `description`",
         ),
         ("X.CallbackA.json", callback("X.CallbackA", "", r#""Missing""#), "`Missing` is required but not a property"),
-        ("X.CallbackB.json", callback("X.CallbackA", "", ""), "the file of `X.CallbackA` must be named `X.CallbackA.json`"),
+        (
+            "X.CallbackB.json",
+            callback("X.CallbackA", "", ""),
+            "the file of `X.CallbackA` must be named `X.CallbackA.json`",
+        ),
         (
             "X.CallbackA.json",
             callback("X.CallbackA", r#", "R": { "description": "d", "$ref": "other.json#/$defs/Y" }"#, ""),

@@ -44,7 +44,8 @@ pub fn fixtures() -> Vec<Fixture> {
         .expect("tests/fixtures exists")
         .map(|entry| {
             let path = entry.expect("readable entry").path();
-            let read = |name: &str| fs::read(path.join(name)).unwrap_or_else(|e| panic!("{}: {e}", path.join(name).display()));
+            let read =
+                |name: &str| fs::read(path.join(name)).unwrap_or_else(|e| panic!("{}: {e}", path.join(name).display()));
             Fixture {
                 command: path.file_name().expect("named").to_string_lossy().into_owned(),
                 sample: read("sample.json"),

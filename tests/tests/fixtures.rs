@@ -33,7 +33,8 @@ fn validator(schema: &Value) -> jsonschema::Validator {
 }
 
 fn assert_valid(validator: &jsonschema::Validator, instance: &Value, what: &str) {
-    let errors: Vec<String> = validator.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    let errors: Vec<String> =
+        validator.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(errors.is_empty(), "{what}:\n{}", errors.join("\n"));
 }
 
@@ -121,7 +122,8 @@ fn schemas_fixtures_and_commands_match_one_to_one() {
 #[test]
 fn schemas_reject_what_the_types_reject() {
     let validator = validator(&schema("Group.CallbackAfterCreateGroup"));
-    let mut sample = fixtures().into_iter().find(|f| f.command == "Group.CallbackAfterCreateGroup").unwrap().sample_json();
+    let mut sample =
+        fixtures().into_iter().find(|f| f.command == "Group.CallbackAfterCreateGroup").unwrap().sample_json();
     sample["EventTime"] = Value::from("12a");
     assert!(!validator.is_valid(&sample), "a non-digit EventTime string");
     sample["EventTime"] = Value::from(-1);

@@ -1,0 +1,48 @@
+//! The generator's expected output for `codegen/tests/cases/basic` compiles and behaves: an open
+//! enum keeps unknown values, aliases decode, quoted integers are read by value, and a body of
+//! another command is refused.
+
+#[rustfmt::skip]
+#[path = "../../codegen/tests/cases/basic/expected/mod.rs"]
+#[allow(dead_code, unreachable_pub, missing_docs)]
+mod basic;
+
+use basic::common::Colour;
+use basic::demo::{AfterThing, Mode};
+use basic::other::StateChangeResponse;
+use basic::{Command, Event};
+use serde_json::json;
+use tencent_chat_callbacks::{Callback, CallbackKind};
+
+#[test]
+fn the_snapshot_decodes_every_field_form() {
+    let body = json!({
+        "CallbackCommand": "Demo.CallbackAfterThing", "Name": "n", "Type": "t", "Count": 3, "Delta": -2,
+        "Ratio": 0.5, "Tags": ["a"], "EventTime": "17", "LaterTime": 18, "Colour": "green",
+        "Pairs": [{"Key": "k"}], "Mode": "sideways", "Unknown": true
+    });
+    let event: AfterThing = serde_json::from_value(body).unwrap();
+    assert_eq!(event.type_, "t");
+    assert_eq!((event.event_time, event.later_time), (17, Some(18)));
+    assert_eq!(event.colour, Colour::Green, "an alias decodes to its variant");
+    assert_eq!(event.mode, Some(Mode::Other("sideways".into())));
+    assert_eq!(event.flag, None);
+    assert_eq!(serde_json::to_value(&event).unwrap()["Colour"], "GREEN", "encodes the canonical value");
+
+    let other = json!({"CallbackCommand": "Other.StateChange", "Name": "n", "Type": "t", "Count": 3, "EventTime": 1, "Colour": "red"});
+    assert!(serde_json::from_value::<AfterThing>(other).is_err());
+}
+
+#[test]
+fn the_snapshot_tables_agree() {
+    assert_eq!(Command::ALL.len(), 2);
+    assert_eq!(Command::from_name("Other.StateChange"), Some(Command::OtherStateChange));
+    assert_eq!(Command::OtherStateChange.kind(), CallbackKind::Before);
+    assert_eq!(<AfterThing as Callback>::COMMAND, "Demo.CallbackAfterThing");
+    let event = Event::from_json("Other.StateChange", br#"{"CallbackCommand":"Other.StateChange","Who":"w"}"#).unwrap();
+    assert_eq!(event.map(|e| e.command()), Some(Command::OtherStateChange));
+    assert!(Event::from_json("Nope.Nope", b"{}").unwrap().is_none());
+    let response =
+        StateChangeResponse { action_status: "OK".into(), error_code: 0, error_info: String::new(), refused: None };
+    assert_eq!(serde_json::to_value(response).unwrap(), json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}));
+}
