@@ -71,7 +71,7 @@ fn file(relative_path: &str, sources: &str, summary: &str, body: TokenStream) ->
 
 /// `mod.rs`: the modules and the `Command` enum.
 fn mod_rs(catalog: &Catalog) -> TokenStream {
-    let modules = catalog.namespaces().into_keys().map(|m| ident(m));
+    let modules = catalog.namespaces().into_keys().map(ident);
     let variants: Vec<Ident> = catalog.callbacks.iter().map(command_variant).collect();
     let commands: Vec<&str> = catalog.callbacks.iter().map(|c| c.command.as_str()).collect();
     let urls = catalog.callbacks.iter().map(|c| c.doc_url.as_str());

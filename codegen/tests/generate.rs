@@ -28,8 +28,10 @@ fn workspace_generated_code_is_fresh() {
 /// `tests` crate. Set `UPDATE_EXPECT=1` to rewrite it after an intended change.
 #[test]
 fn snapshots_match() {
-    for case in ["basic"] {
-        let layout = case_layout(case);
+    let cases = fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")).unwrap();
+    for case in cases {
+        let case = case.unwrap().file_name().to_string_lossy().into_owned();
+        let layout = case_layout(&case);
         if std::env::var_os("UPDATE_EXPECT").is_some() {
             write(&layout).unwrap();
         }

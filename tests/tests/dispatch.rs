@@ -159,7 +159,7 @@ async fn authentication_failures_get_401() {
     let base = format!("SdkAppid={APP_ID}&CallbackCommand={CREATE}&contenttype=json");
     let good = sign(TOKEN, NOW);
     let cases = [
-        (format!("{base}"), "missing `Sign` or `RequestTime`"),
+        (base.clone(), "missing `Sign` or `RequestTime`"),
         (format!("{base}&RequestTime={NOW}"), "missing `Sign` or `RequestTime`"),
         (format!("{base}&Sign={good}"), "missing `Sign` or `RequestTime`"),
         (format!("{base}&Sign={}&RequestTime={NOW}", sign("wrong-token", NOW)), "`Sign` does not match"),

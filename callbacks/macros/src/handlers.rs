@@ -43,6 +43,8 @@ struct Handler {
     event_ty: Type,
     /// Whether the method takes a `Context` after the event.
     takes_context: bool,
+    /// Where the method's return type is written, for errors about it.
+    output_span: Span,
 }
 
 #[derive(Default)]
@@ -153,7 +155,11 @@ fn check_signature(method: &ImplItemFn, event: (&'static str, &'static str), err
         errors.push(syn::Error::new_spanned(extra, format!("too many arguments; {shape}")));
         return None;
     }
-    Some(Handler { method: sig.ident.clone(), event, event_ty: (*event_arg.ty).clone(), takes_context })
+    let output_span = match &sig.output {
+        syn::ReturnType::Type(_, ty) => ty.span(),
+        syn::ReturnType::Default => sig.ident.span(),
+    };
+    Some(Handler { method: sig.ident.clone(), event, event_ty: (*event_arg.ty).clone(), takes_context, output_span })
 }
 
 /// `impl Handlers for Self`, registering each handler with `DispatcherBuilder::on`.
@@ -181,6 +187,10 @@ fn register_impl(item: &ItemImpl, handlers: &[Handler]) -> TokenStream {
         } else {
             quote!({ let _ = ctx; this.#method(#event).await })
         };
+        // Spanned on the user's return type, so that an unsupported one is reported there.
+        let call = quote_spanned!(handler.output_span=>
+            #krate::__private::into_response::<<#expected as #krate::Callback>::Response, _>(#call)
+        );
         quote! {
             let builder = {
                 let this = ::std::sync::Arc::clone(&self);

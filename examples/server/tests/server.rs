@@ -1,0 +1,127 @@
+//! Drives the real `example-server` binary over loopback, as the vendor would: every vendor
+//! sample, signed, in each form the vendor sends, and the refusals a stranger would meet.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tests::{APP_ID, TOKEN, fixtures, now, post, signed_query};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+/// A running server, killed when dropped.
+struct Server {
+    _child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+    address: SocketAddr,
+    start_log: Vec<String>,
+}
+
+impl Server {
+    async fn start(configure: impl FnOnce(&mut Command)) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_example-server"));
+        command
+            .args(["--listen", "127.0.0.1:0"])
+            .env_remove("TENCENT_CHAT_SDKAPPID")
+            .env_remove("TENCENT_CHAT_TOKEN")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true);
+        configure(&mut command);
+        let mut child = command.spawn().expect("example-server starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut start_log = Vec::new();
+        let address = loop {
+            let line = next_line(&mut lines).await;
+            start_log.push(line.clone());
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                break rest.trim_end_matches("/callback").parse().expect("an address");
+            }
+        };
+        Server { _child: child, lines, address, start_log }
+    }
+
+    async fn post(&self, query: &str, body: &[u8]) -> (u16, Value) {
+        let (status, body) = post(self.address, &format!("/callback?{query}"), body).await;
+        (status, serde_json::from_str(&body).expect("a JSON reply"))
+    }
+}
+
+async fn next_line(lines: &mut Lines<BufReader<ChildStdout>>) -> String {
+    tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the server writes a line in time")
+        .expect("stdout is readable")
+        .expect("the server is still running")
+}
+
+#[tokio::test]
+async fn every_vendor_sample_is_accepted_and_logged_as_a_typed_event() {
+    let mut server = Server::start(|c| {
+        c.env("TENCENT_CHAT_SDKAPPID", APP_ID.to_string()).args(["--token", TOKEN]);
+    })
+    .await;
+    assert!(server.start_log.iter().any(|l| l.contains(&format!("accepting callbacks for SdkAppid {APP_ID}"))));
+
+    for fixture in fixtures() {
+        let mut body = fixture.sample_json();
+        let time = body["EventTime"].to_string().trim_matches('"').to_owned();
+        body["SomeFutureField"] = json!("ignored");
+        let forms = [json!(time.parse::<u64>().unwrap()), json!(time)];
+        for event_time in forms {
+            body["EventTime"] = event_time;
+            let query = format!("{}&NotYetDocumented=1", signed_query(&fixture.command, now()));
+            let (status, reply) = server.post(&query, &serde_json::to_vec(&body).unwrap()).await;
+            assert_eq!((status, reply), (200, json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""})));
+
+            let line = next_line(&mut server.lines).await;
+            let type_name = fixture.command.split(".Callback").nth(1).unwrap();
+            assert!(line.contains(&fixture.command), "{line}");
+            assert!(line.contains(&format!("{type_name} {{")), "the typed event is logged: {line}");
+            assert!(line.contains(&format!("event_time: {time}")), "{line}");
+            assert!(line.contains("platform=iOS ip=203.0.113.7"), "{line}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn strangers_are_refused_with_the_documented_status() {
+    let server = Server::start(|c| {
+        c.args(["--sdkappid", &APP_ID.to_string(), "--token", TOKEN]);
+    })
+    .await;
+    let create = fixtures().into_iter().find(|f| f.command == "Group.CallbackAfterCreateGroup").unwrap();
+    let query = signed_query(&create.command, now());
+    let cases = [
+        (query.replace("Sign=", "Sign=f"), create.sample.clone(), 401, "`Sign` does not match"),
+        (query.replace(&APP_ID.to_string(), "1400000001"), create.sample.clone(), 403, "is not this app's"),
+        (
+            query.replace("Group.CallbackAfterCreateGroup", "Group.CallbackAfterGroupInfoChanged"),
+            create.sample.clone(),
+            400,
+            "differs from the query's",
+        ),
+        (query.clone(), b"{\"CallbackCommand\": ".to_vec(), 400, "the body is not a valid"),
+    ];
+    for (query, body, status, info) in cases {
+        let (got, reply) = server.post(&query, &body).await;
+        assert_eq!(got, status, "{reply}");
+        assert_eq!(reply["ActionStatus"], "FAIL");
+        assert!(reply["ErrorInfo"].as_str().unwrap().contains(info), "{reply}");
+    }
+}
+
+#[tokio::test]
+async fn without_an_app_id_every_app_is_accepted_and_it_says_so() {
+    let server = Server::start(|_| {}).await;
+    assert!(
+        server.start_log.iter().any(|l| l.contains("accepting callbacks for ANY SdkAppid")),
+        "{:?}",
+        server.start_log
+    );
+    let create = fixtures().into_iter().find(|f| f.command == "Group.CallbackAfterCreateGroup").unwrap();
+    let query = "SdkAppid=1&CallbackCommand=Group.CallbackAfterCreateGroup&contenttype=json";
+    let (status, _) = server.post(query, &create.sample).await;
+    assert_eq!(status, 200);
+}
