@@ -55,7 +55,7 @@ struct Inner {
     max_body_bytes: usize,
     clock: Clock,
     routes: HashMap<&'static str, Box<dyn Route>>,
-    fallback: Option<Box<dyn Fallback>>,
+    fallback: Option<Box<dyn Route>>,
 }
 
 impl fmt::Debug for Dispatcher {
@@ -125,11 +125,10 @@ impl Dispatcher {
         }
         let command = query.callback_command.as_deref().ok_or(DispatchError::MissingParameter("CallbackCommand"))?;
 
-        let route = inner.routes.get(command);
-        if route.is_none() && inner.fallback.is_none() {
+        let Some(route) = inner.routes.get(command).or(inner.fallback.as_ref()) else {
             tracing::debug!(%command, "no handler for this command; answering OK");
             return Ok(Prepared::Reply(HttpReply::ok(&Response::ok())));
-        }
+        };
         let ctx = Context {
             app_id,
             command: command.to_owned(),
@@ -139,11 +138,7 @@ impl Dispatcher {
             request_id: query.request_id.map(Cow::into_owned),
             raw_body: body,
         };
-        match (route, &inner.fallback) {
-            (Some(route), _) => route.call(ctx).map(Prepared::Route),
-            (None, Some(fallback)) => fallback.call(ctx).map(Prepared::Route),
-            (None, None) => unreachable!("answered above"),
-        }
+        route.call(ctx).map(Prepared::Route)
     }
 }
 
@@ -190,16 +185,23 @@ fn decode<C: Callback>(body: &[u8]) -> Result<C, DispatchError> {
     })
 }
 
-/// Runs a handler's future, turning a panic or an error into a [`DispatchError`].
-async fn run<R: serde::Serialize>(
-    future: impl Future<Output = impl IntoResponse<R>>,
-) -> Result<HttpReply, DispatchError> {
-    let output = AssertUnwindSafe(future).catch_unwind().await.map_err(|_| DispatchError::HandlerPanicked)?;
-    let response = output.into_response().map_err(|e| DispatchError::HandlerFailed(e.to_string()))?;
-    Ok(HttpReply::ok(&response))
+/// Calls a handler and returns the future of its reply. A panic, while the handler creates its
+/// future (a closure may do work before its `async` block) or while the future runs, and an error
+/// the handler returns become a [`DispatchError`].
+fn start<R, Fut>(call: impl FnOnce() -> Fut) -> Result<BoxFuture<Result<HttpReply, DispatchError>>, DispatchError>
+where
+    R: serde::Serialize,
+    Fut: Future<Output: IntoResponse<R>> + Send + 'static,
+{
+    let future = std::panic::catch_unwind(AssertUnwindSafe(call)).map_err(|_| DispatchError::HandlerPanicked)?;
+    Ok(Box::pin(async move {
+        let output = AssertUnwindSafe(future).catch_unwind().await.map_err(|_| DispatchError::HandlerPanicked)?;
+        let response = output.into_response().map_err(|e| DispatchError::HandlerFailed(e.to_string()))?;
+        Ok(HttpReply::ok(&response))
+    }))
 }
 
-/// A type-erased handler for one command.
+/// A type-erased handler: a typed one for one command, or the fallback.
 trait Route: Send + Sync {
     fn call(&self, ctx: Context) -> Result<BoxFuture<Result<HttpReply, DispatchError>>, DispatchError>;
 }
@@ -212,21 +214,13 @@ struct TypedRoute<C, H> {
 impl<C: Callback, H: Handler<C>> Route for TypedRoute<C, H> {
     fn call(&self, ctx: Context) -> Result<BoxFuture<Result<HttpReply, DispatchError>>, DispatchError> {
         let event = decode::<C>(&ctx.raw_body)?;
-        // Creating the future runs user code too (a closure may do work before its `async` block).
-        let future = std::panic::catch_unwind(AssertUnwindSafe(|| self.handler.call(event, ctx)))
-            .map_err(|_| DispatchError::HandlerPanicked)?;
-        Ok(Box::pin(run(future)))
+        start(|| self.handler.call(event, ctx))
     }
-}
-
-/// The type-erased fallback handler.
-trait Fallback: Send + Sync {
-    fn call(&self, ctx: Context) -> Result<BoxFuture<Result<HttpReply, DispatchError>>, DispatchError>;
 }
 
 struct TypedFallback<H>(H);
 
-impl<H: FallbackHandler> Fallback for TypedFallback<H> {
+impl<H: FallbackHandler> Route for TypedFallback<H> {
     fn call(&self, ctx: Context) -> Result<BoxFuture<Result<HttpReply, DispatchError>>, DispatchError> {
         let body = serde_json::from_slice(&ctx.raw_body).map_err(|e| DispatchError::InvalidBody {
             command: ctx.command.clone(),
@@ -234,9 +228,7 @@ impl<H: FallbackHandler> Fallback for TypedFallback<H> {
             message: e.to_string(),
         })?;
         let event = UnhandledEvent { command: ctx.command.clone(), body };
-        let future = std::panic::catch_unwind(AssertUnwindSafe(|| self.0.call(event, ctx)))
-            .map_err(|_| DispatchError::HandlerPanicked)?;
-        Ok(Box::pin(run(future)))
+        start(|| self.0.call(event, ctx))
     }
 }
 
@@ -269,7 +261,7 @@ pub struct DispatcherBuilder {
     max_body_bytes: usize,
     clock: Clock,
     routes: HashMap<&'static str, Box<dyn Route>>,
-    fallback: Option<Box<dyn Fallback>>,
+    fallback: Option<Box<dyn Route>>,
     duplicate: Option<&'static str>,
 }
 

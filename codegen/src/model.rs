@@ -249,8 +249,7 @@ impl<'a> Reader<'a> {
             },
             None => TypeRef { scope: Scope::Local, name: format!("{type_name}Response") },
         };
-        let defs = self.named_defs(&["Response"])?;
-        let mut defs = defs;
+        let mut defs = self.named_defs(&["Response"])?;
         if response_schema.get("$ref").is_none() {
             defs.push(TypeDef::Struct(self.struct_def(&response.name, response_schema, "/$defs/Response", None)?));
         }
