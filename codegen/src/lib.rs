@@ -8,10 +8,19 @@
 //!
 //! Output is deterministic and formatted with `prettyplease`, so [`check`] can compare it byte
 //! for byte with what is checked in. This crate depends on nothing else in the workspace.
+//!
+//! It also reads the vendor's documentation pages: [`import`] drafts a schema from a page, and
+//! [`drift`] reports where a page and `schema/` disagree.
 
+pub mod drift;
 mod emit;
+pub mod import;
 mod model;
 mod naming;
+pub mod page;
+mod repair;
+
+pub use repair::Repair;
 
 use std::fs;
 use std::io;
@@ -75,6 +84,14 @@ pub enum Error {
     Stale {
         /// Files that differ, are missing, or should no longer exist.
         stale: Vec<PathBuf>,
+    },
+    /// A vendor documentation page cannot be read.
+    #[error("{page}: {message}")]
+    Page {
+        /// The page's path.
+        page: String,
+        /// Why it cannot be read.
+        message: String,
     },
     /// The generator produced invalid Rust: a bug in the generator.
     #[error("internal error: generated invalid Rust in {0}")]
