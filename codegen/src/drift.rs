@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use jsonschema::{Retrieve, Uri};
 use serde_json::Value;
 
+use crate::Error;
 use crate::model::COMMON_FILE;
 use crate::page::{DocType, Page};
-use crate::Error;
 
 /// One disagreement between a page and its schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,10 +134,8 @@ pub fn drift(page: &Page, schema_dir: &Path) -> Result<Report, Error> {
         .with_retriever(SchemaDir(schema_dir.to_owned()))
         .build(&schema)
         .map_err(|e| Error::schema(&format!("{}.json", page.command), "", e.to_string()))?;
-    let errors: Vec<String> = validator
-        .iter_errors(&page.sample)
-        .map(|e| format!("at `{}`: {e}", e.instance_path()))
-        .collect();
+    let errors: Vec<String> =
+        validator.iter_errors(&page.sample).map(|e| format!("at `{}`: {e}", e.instance_path())).collect();
     if !errors.is_empty() {
         findings.push(Finding::SampleInvalid(errors));
     }

@@ -6,7 +6,7 @@
 //! sample is required), and the descriptions are the vendor's; both are to be reviewed, and the
 //! descriptions rewritten, before the draft joins `schema/`.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::page::{DocType, Page};
 
@@ -51,7 +51,8 @@ pub fn draft(page: &Page) -> Value {
         properties.insert(name, Value::Object(property));
     }
 
-    let extras: Vec<_> = page.response_fields.iter().filter(|f| !STANDARD_RESPONSE.contains(&f.name.as_str())).collect();
+    let extras: Vec<_> =
+        page.response_fields.iter().filter(|f| !STANDARD_RESPONSE.contains(&f.name.as_str())).collect();
     let response = if extras.is_empty() {
         json!({ "$ref": "common.json#/$defs/Response" })
     } else {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tencent_chat_callbacks_codegen::page::Page;
-use tencent_chat_callbacks_codegen::{check, drift, import, write, Error, Layout};
+use tencent_chat_callbacks_codegen::{Error, Layout, check, drift, import, write};
 
 /// Generates the typed callbacks and the macro's command table from the JSON Schemas in `schema/`.
 #[derive(Parser)]

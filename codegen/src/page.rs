@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::repair::{repair, Repair};
+use crate::repair::{Repair, repair};
 
 /// A field type as the vendor's tables write it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,7 +145,10 @@ impl Page {
             .unwrap_or(lines.len());
         let fields = table(&lines[fields_at + 1..fields_end]);
         if fields.is_empty() {
-            return Err(err(format!("line {}: the request field table has no rows of name, type, description", fields_at + 1)));
+            return Err(err(format!(
+                "line {}: the request field table has no rows of name, type, description",
+                fields_at + 1
+            )));
         }
 
         let response_fields = match find_heading(&lines, fields_end, RESPONSE_FIELD_HEADINGS) {
@@ -166,7 +169,17 @@ impl Page {
         let title = updated_at.and_then(|i| title_before(&lines[..i])).unwrap_or_else(|| command.clone());
         let doc_url = lines.iter().find_map(|l| doc_url_in(l));
 
-        Ok(Page { source: source.to_owned(), title, command, doc_url, updated, fields, response_fields, sample, repairs })
+        Ok(Page {
+            source: source.to_owned(),
+            title,
+            command,
+            doc_url,
+            updated,
+            fields,
+            response_fields,
+            sample,
+            repairs,
+        })
     }
 
     /// The type the table gives `name` (matched without regard to case).
@@ -293,7 +306,7 @@ fn date_in(line: &str) -> Option<String> {
 fn title_before(lines: &[&str]) -> Option<String> {
     lines.iter().rev().take(8).find_map(|line| {
         let latin_words = line.split_whitespace().filter(|w| w.chars().any(|c| c.is_ascii_alphabetic())).count();
-        (latin_words >= 2 && line.chars().all(|c| c.is_ascii())).then(|| line.to_string())
+        (latin_words >= 2 && line.is_ascii()).then(|| line.to_string())
     })
 }
 

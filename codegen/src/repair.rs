@@ -84,7 +84,9 @@ pub(crate) fn repair(text: &str, first_line: usize) -> Result<(Value, Vec<Repair
         previous = Some(token);
     }
     repairs.sort_by_key(|r| match r {
-        Repair::CommentStripped { line } | Repair::CommaInserted { line } | Repair::TrailingCommaRemoved { line } => *line,
+        Repair::CommentStripped { line } | Repair::CommaInserted { line } | Repair::TrailingCommaRemoved { line } => {
+            *line
+        }
     });
     let value = serde_json::from_str(&out).map_err(|e| format!("the sample is not JSON even after repair: {e}"))?;
     Ok((value, repairs))
