@@ -66,7 +66,11 @@ pub fn draft(page: &Page) -> Value {
             property.insert("description".into(), Value::from(field.description.clone()));
             properties.insert(field.name.clone(), Value::Object(property));
         }
-        json!({ "type": "object", "properties": properties, "required": STANDARD_RESPONSE })
+        let required = STANDARD_RESPONSE
+            .iter()
+            .map(|name| name.to_string())
+            .chain(extras.iter().filter(|f| f.required == Some(true)).map(|f| f.name.clone()));
+        json!({ "type": "object", "properties": properties, "required": required.collect::<Vec<_>>() })
     };
 
     json!({
