@@ -117,3 +117,70 @@ pub mod lenient_u64 {
         }
     }
 }
+
+/// A tagged union generated from a schema: the tag property selects how the content decodes.
+pub trait TaggedUnion: Sized {
+    /// The tag property, e.g. `MsgType`.
+    const TAG: &'static str;
+    /// The content property, e.g. `MsgContent`.
+    const CONTENT: &'static str;
+
+    /// Decodes the content of an element whose tag is `tag`.
+    fn content<'de, D: Deserializer<'de>>(tag: &str, content: D) -> Result<Self, D::Error>;
+}
+
+/// Decodes a tagged union: reads the tag, then decodes the content as the tag's type, streaming
+/// when the tag comes first (as the vendor sends it) and from a buffer otherwise. Other keys are
+/// ignored; a missing content decodes as `null`.
+pub fn deserialize_tagged<'de, D: Deserializer<'de>, T: TaggedUnion>(deserializer: D) -> Result<T, D::Error> {
+    struct UnionVisitor<T>(PhantomData<fn() -> T>);
+
+    struct ContentSeed<'a, T>(&'a str, PhantomData<fn() -> T>);
+
+    impl<'de, T: TaggedUnion> de::DeserializeSeed<'de> for ContentSeed<'_, T> {
+        type Value = T;
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<T, D::Error> {
+            T::content(self.0, deserializer)
+        }
+    }
+
+    impl<'de, T: TaggedUnion> Visitor<'de> for UnionVisitor<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "an object with `{}` and `{}`", T::TAG, T::CONTENT)
+        }
+
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+            let mut tag: Option<String> = None;
+            let mut decoded: Option<T> = None;
+            let mut buffered: Option<serde_json::Value> = None;
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if key == T::TAG {
+                    if tag.is_some() {
+                        return Err(de::Error::duplicate_field(T::TAG));
+                    }
+                    tag = Some(map.next_value()?);
+                } else if key == T::CONTENT {
+                    if decoded.is_some() || buffered.is_some() {
+                        return Err(de::Error::duplicate_field(T::CONTENT));
+                    }
+                    match &tag {
+                        Some(tag) => decoded = Some(map.next_value_seed(ContentSeed::<T>(tag, PhantomData))?),
+                        None => buffered = Some(map.next_value()?),
+                    }
+                } else {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+            let tag = tag.ok_or_else(|| de::Error::missing_field(T::TAG))?;
+            match decoded {
+                Some(value) => Ok(value),
+                None => T::content(&tag, buffered.unwrap_or(serde_json::Value::Null)).map_err(de::Error::custom),
+            }
+        }
+    }
+
+    deserializer.deserialize_map(UnionVisitor(PhantomData))
+}

@@ -5,7 +5,9 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::Error;
-use crate::model::{COMMON_FILE, CallbackDef, Catalog, EnumDef, Field, Kind, Scope, StructDef, Ty, TypeDef, TypeRef};
+use crate::model::{
+    COMMON_FILE, CallbackDef, Catalog, EnumDef, Field, Kind, Scope, StructDef, Ty, TypeDef, TypeRef, UnionDef,
+};
 use crate::naming;
 
 /// Column at which doc comments are wrapped.
@@ -211,6 +213,7 @@ fn type_def(def: &TypeDef, scope: &Scope) -> TokenStream {
     match def {
         TypeDef::Struct(s) => struct_tokens(s, &title_and_description(&s.title, &s.description), scope),
         TypeDef::Enum(e) => enum_tokens(e),
+        TypeDef::Union(u) => union_tokens(u, scope),
     }
 }
 
@@ -392,6 +395,120 @@ fn enum_tokens(def: &EnumDef) -> TokenStream {
                 ::schemars::json_schema!({
                     "type": "string",
                     "anyOf": [#(#schema_members,)* { "type": "string" }]
+                })
+            }
+        }
+    }
+}
+
+/// A tagged union: a variant per known tag holding its typed content, `Other` for the rest with
+/// the content kept as JSON. Decoding reads the tag and then decodes the content as that tag's
+/// type (see `__private::deserialize_tagged`); it never guesses from the content's shape.
+fn union_tokens(def: &UnionDef, scope: &Scope) -> TokenStream {
+    let name = ident(&def.name);
+    let (tag, content) = (&def.tag, &def.content);
+    let docs = doc_attrs(&format!(
+        "{}\n\nThe `{tag}` field selects the variant and `{content}` is decoded as its type. A `{tag}` this \
+         version does not know decodes to [`{}::{}`], with the content kept as sent.",
+        title_and_description(&def.title, &def.description),
+        def.name,
+        naming::OTHER_VARIANT
+    ));
+    let other = ident(naming::OTHER_VARIANT);
+    let tag_field = ident(&naming::field_name(tag));
+    let content_field = ident(&naming::field_name(content));
+    let variants: Vec<Ident> = def.variants.iter().map(|v| ident(&v.rust_name)).collect();
+    let tags: Vec<&str> = def.variants.iter().map(|v| v.tag_value.as_str()).collect();
+    let types: Vec<TokenStream> = def.variants.iter().map(|v| rust_type(&v.content, scope)).collect();
+    let variant_docs = def.variants.iter().map(|v| {
+        doc_attrs(&format!(
+            "`{}`{}",
+            v.tag_value,
+            v.description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+        ))
+    });
+    let other_docs =
+        doc_attrs(def.other_description.as_deref().unwrap_or("An element type this version does not know."));
+    let tag_doc = format!(" The `{tag}` value, as sent.");
+    let content_doc = format!(" The `{content}` value, as sent.");
+    quote! {
+        #docs
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum #name {
+            #(#variant_docs #variants(#types),)*
+            #other_docs
+            #other {
+                #[doc = #tag_doc]
+                #tag_field: ::std::string::String,
+                #[doc = #content_doc]
+                #content_field: ::serde_json::Value,
+            },
+        }
+
+        impl #name {
+            #[doc = #tag_doc]
+            pub fn tag(&self) -> &str {
+                match self {
+                    #(#name::#variants(_) => #tags,)*
+                    #name::#other { #tag_field, .. } => #tag_field,
+                }
+            }
+        }
+
+        impl ::tencent_chat_callbacks::__private::TaggedUnion for #name {
+            const TAG: &'static str = #tag;
+            const CONTENT: &'static str = #content;
+
+            fn content<'de, D: ::serde::Deserializer<'de>>(tag: &str, content: D) -> ::core::result::Result<Self, D::Error> {
+                match tag {
+                    #(#tags => ::serde::Deserialize::deserialize(content).map(#name::#variants),)*
+                    other => ::core::result::Result::Ok(#name::#other {
+                        #tag_field: other.to_owned(),
+                        #content_field: ::serde::Deserialize::deserialize(content)?,
+                    }),
+                }
+            }
+        }
+
+        impl ::serde::Serialize for #name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::core::result::Result<S::Ok, S::Error> {
+                use ::serde::ser::SerializeMap;
+                let mut map = serializer.serialize_map(::core::option::Option::Some(2))?;
+                map.serialize_entry(#tag, self.tag())?;
+                match self {
+                    #(#name::#variants(content) => map.serialize_entry(#content, content)?,)*
+                    #name::#other { #content_field, .. } => map.serialize_entry(#content, #content_field)?,
+                }
+                map.end()
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::core::result::Result<Self, D::Error> {
+                ::tencent_chat_callbacks::__private::deserialize_tagged(deserializer)
+            }
+        }
+
+        impl ::schemars::JsonSchema for #name {
+            fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(stringify!(#name))
+            }
+
+            fn json_schema(generator: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
+                ::schemars::json_schema!({
+                    "type": "object",
+                    "oneOf": [
+                        #({
+                            "type": "object",
+                            "properties": { #tag: { "const": #tags }, #content: generator.subschema_for::<#types>() },
+                            "required": [#tag, #content]
+                        },)*
+                        {
+                            "type": "object",
+                            "properties": { #tag: { "type": "string", "not": { "enum": [#(#tags),*] } } },
+                            "required": [#tag]
+                        }
+                    ]
                 })
             }
         }

@@ -10,7 +10,11 @@
 //! - an integer that may also arrive as a string of digits: `anyOf: [{integer}, {string, pattern}]`;
 //! - an open string enum: `type: string` with `anyOf` of `const` members and one catch-all
 //!   `{type: string}`, so that values added later by the vendor still decode;
-//! - `const` on the `CallbackCommand` property of a callback.
+//! - `const` on the `CallbackCommand` property of a callback;
+//! - a tagged union: `oneOf` of objects that each hold a `const` tag property and a content
+//!   property (the same two names in every member, each member with a `title` naming its variant),
+//!   plus one catch-all member whose tag is `{"type": "string", "not": {"enum": [...]}}`, so that an
+//!   element type added later still decodes, with its content kept as sent.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -61,6 +65,7 @@ pub(crate) enum Kind {
 pub(crate) enum TypeDef {
     Struct(StructDef),
     Enum(EnumDef),
+    Union(UnionDef),
 }
 
 impl TypeDef {
@@ -68,6 +73,7 @@ impl TypeDef {
         match self {
             TypeDef::Struct(s) => &s.name,
             TypeDef::Enum(e) => &e.name,
+            TypeDef::Union(u) => &u.name,
         }
     }
 }
@@ -105,6 +111,31 @@ pub(crate) struct Variant {
     pub(crate) description: Option<String>,
     /// Other spellings that decode to this variant.
     pub(crate) aliases: Vec<String>,
+}
+
+/// A tagged union: the tag property selects the type of the content property.
+#[derive(Debug)]
+pub(crate) struct UnionDef {
+    pub(crate) name: String,
+    pub(crate) title: Option<String>,
+    pub(crate) description: Option<String>,
+    /// The wire name of the tag property, e.g. `MsgType`.
+    pub(crate) tag: String,
+    /// The wire name of the content property, e.g. `MsgContent`.
+    pub(crate) content: String,
+    pub(crate) variants: Vec<UnionVariant>,
+    /// The description of the catch-all member.
+    pub(crate) other_description: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct UnionVariant {
+    /// The tag value, e.g. `TIMTextElem`.
+    pub(crate) tag_value: String,
+    pub(crate) rust_name: String,
+    pub(crate) description: Option<String>,
+    /// The type of the content.
+    pub(crate) content: Ty,
 }
 
 /// The Rust type of a field.
@@ -289,6 +320,8 @@ impl<'a> Reader<'a> {
                 out.push(TypeDef::Struct(self.struct_def(name, schema, &pointer, None)?));
             } else if is_open_enum(schema) {
                 out.push(TypeDef::Enum(self.enum_def(name, schema, &pointer)?));
+            } else if schema.get("oneOf").is_some() {
+                out.push(TypeDef::Union(self.union_def(name, schema, &pointer)?));
             } else {
                 // Checks that the definition is of a supported shape.
                 self.ty(schema, &pointer, None)?;
@@ -373,6 +406,78 @@ impl<'a> Reader<'a> {
         })
     }
 
+    fn union_def(&self, name: &str, schema: &Value, pointer: &str) -> Result<UnionDef, Error> {
+        let members = schema["oneOf"].as_array().ok_or_else(|| self.err(pointer, "`oneOf` must be an array"))?;
+        let shape = "each `oneOf` member must be an object with a `const` tag property and a content property";
+        let mut tag: Option<String> = None;
+        let mut content: Option<String> = None;
+        let mut variants = Vec::new();
+        let mut other_description = None;
+        let mut catch_alls = 0;
+        for (i, member) in members.iter().enumerate() {
+            let member_pointer = format!("{pointer}/oneOf/{i}");
+            let properties =
+                member.get("properties").and_then(Value::as_object).ok_or_else(|| self.err(&member_pointer, shape))?;
+            let tag_name = properties
+                .iter()
+                .find(|(_, p)| p.get("const").is_some() || p.get("not").is_some())
+                .map(|(k, _)| k.clone())
+                .ok_or_else(|| self.err(&member_pointer, shape))?;
+            let content_name = properties.keys().find(|k| **k != tag_name).cloned();
+            if properties.len() > 2 {
+                return Err(self.err(&member_pointer, shape));
+            }
+            if tag.get_or_insert_with(|| tag_name.clone()) != &tag_name {
+                return Err(self.err(&member_pointer, "every member must use the same tag property"));
+            }
+            if let Some(content_name) = &content_name
+                && content.get_or_insert_with(|| content_name.clone()) != content_name
+            {
+                return Err(self.err(&member_pointer, "every member must use the same content property"));
+            }
+            match properties[&tag_name].get("const") {
+                Some(value) => {
+                    let tag_value =
+                        value.as_str().ok_or_else(|| self.err(&member_pointer, "the tag must be a string"))?;
+                    let content_name = content_name.ok_or_else(|| self.err(&member_pointer, shape))?;
+                    let rust_name = text(member, "x-rust-name")
+                        .or_else(|| text(member, "title"))
+                        .ok_or_else(|| self.err(&member_pointer, "a member needs a `title`: its variant's name"))?;
+                    let rust_name = naming::variant_name(&rust_name);
+                    let content_pointer = format!("{member_pointer}/properties/{content_name}");
+                    variants.push(UnionVariant {
+                        tag_value: tag_value.to_owned(),
+                        rust_name,
+                        description: text(member, "description"),
+                        content: self.ty(&properties[&content_name], &content_pointer, None)?,
+                    });
+                }
+                None => {
+                    catch_alls += 1;
+                    other_description = text(member, "description");
+                }
+            }
+        }
+        if catch_alls != 1 {
+            return Err(self.err(
+                pointer,
+                "a tagged union needs exactly one catch-all member, whose tag is `{\"not\": {\"enum\": [...]}}`",
+            ));
+        }
+        if variants.iter().any(|v| v.rust_name == naming::OTHER_VARIANT) {
+            return Err(self.err(pointer, format!("`{}` is reserved for the catch-all member", naming::OTHER_VARIANT)));
+        }
+        Ok(UnionDef {
+            name: name.to_owned(),
+            title: text(schema, "title"),
+            description: text(schema, "description"),
+            tag: tag.unwrap_or_default(),
+            content: content.ok_or_else(|| self.err(pointer, shape))?,
+            variants,
+            other_description,
+        })
+    }
+
     /// The description of a property: its own, or else that of the definition it refers to.
     fn description_of(&self, property: &Value) -> Result<Option<String>, Error> {
         if let Some(d) = text(property, "description") {
@@ -384,7 +489,7 @@ impl<'a> Reader<'a> {
                 // A named type documents itself, so the field gets its title; an inlined
                 // definition (such as the event time) lends its whole description.
                 let (target, _) = self.target(r, "")?;
-                if is_object(target) || is_open_enum(target) {
+                if is_object(target) || is_open_enum(target) || is_union(target) {
                     text(target, "title").map(|t| format!("{t}."))
                 } else {
                     text(target, "description")
@@ -428,7 +533,7 @@ impl<'a> Reader<'a> {
     fn resolve(&self, reference: &str, pointer: &str) -> Result<Ty, Error> {
         let (target, scope) = self.target(reference, pointer)?;
         let name = reference.rsplit('/').next().unwrap_or_default().to_owned();
-        if is_object(target) || is_open_enum(target) {
+        if is_object(target) || is_open_enum(target) || is_union(target) {
             Ok(Ty::Named(TypeRef { scope, name }))
         } else {
             let reader = Reader {
@@ -464,7 +569,11 @@ fn text(schema: &Value, key: &str) -> Option<String> {
 }
 
 fn is_object(schema: &Value) -> bool {
-    schema.get("type").and_then(Value::as_str) == Some("object")
+    schema.get("type").and_then(Value::as_str) == Some("object") && schema.get("oneOf").is_none()
+}
+
+fn is_union(schema: &Value) -> bool {
+    schema.get("oneOf").is_some()
 }
 
 /// `type: string` with `anyOf` of string constants and one catch-all `{type: string}`.

@@ -100,6 +100,14 @@ fn callback(command: &str, properties: &str, required: &str) -> String {
     )
 }
 
+/// A callback whose `$defs` hold a tagged union with the given `oneOf` members.
+fn union_callback(members: &str) -> String {
+    callback("X.CallbackA", "", "").replace(
+        r#""$defs": {"#,
+        &format!(r#""$defs": {{ "U": {{ "description": "d", "type": "object", "oneOf": [{members}] }},"#),
+    )
+}
+
 #[test]
 fn unsupported_or_inconsistent_schemas_fail_naming_file_and_pointer() {
     let cases = [
@@ -133,6 +141,30 @@ fn unsupported_or_inconsistent_schemas_fail_naming_file_and_pointer() {
             "X.CallbackA.json",
             callback("X.CallbackA", r#", "C": { "description": "d", "const": "fixed" }"#, ""),
             "`const` is only supported on `CallbackCommand`",
+        ),
+        (
+            "X.CallbackA.json",
+            union_callback(
+                r#"{ "title": "T", "properties": { "Kind": { "const": "t" }, "Body": { "type": "string" } } }"#,
+            ),
+            "a tagged union needs exactly one catch-all member",
+        ),
+        (
+            "X.CallbackA.json",
+            union_callback(
+                r#"{ "properties": { "Kind": { "const": "t" }, "Body": { "type": "string" } } },
+                   { "properties": { "Kind": { "not": { "enum": ["t"] } } } }"#,
+            ),
+            "a member needs a `title`: its variant's name",
+        ),
+        (
+            "X.CallbackA.json",
+            union_callback(
+                r#"{ "title": "T", "properties": { "Kind": { "const": "t" }, "Body": { "type": "string" } } },
+                   { "title": "U", "properties": { "Sort": { "const": "u" }, "Body": { "type": "string" } } },
+                   { "properties": { "Kind": { "not": { "enum": ["t"] } } } }"#,
+            ),
+            "every member must use the same tag property",
         ),
         ("X.CallbackA.json", "{ not json".to_owned(), "schema/X.CallbackA.json: not valid JSON"),
         ("X.CallbackA.json", r#"{ "type": "object" }"#.to_owned(), "missing `x-callback`"),

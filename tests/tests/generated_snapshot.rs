@@ -7,7 +7,7 @@
 #[allow(dead_code, unreachable_pub, missing_docs)]
 mod basic;
 
-use basic::common::Colour;
+use basic::common::{Colour, Part, PartText};
 use basic::demo::{AfterThing, Mode};
 use basic::other::StateChangeResponse;
 use basic::{Command, Event};
@@ -45,4 +45,29 @@ fn the_snapshot_tables_agree() {
     let response =
         StateChangeResponse { action_status: "OK".into(), error_code: 0, error_info: String::new(), refused: None };
     assert_eq!(serde_json::to_value(response).unwrap(), json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}));
+}
+
+#[test]
+fn a_tagged_union_reads_its_tag_and_keeps_unknown_content() {
+    let parts: Vec<Part> = serde_json::from_value(json!([
+        {"Kind": "text", "Body": {"Text": "hi"}},
+        {"Body": 7, "Kind": "count"},
+        {"Kind": "picture", "Body": {"Url": "u"}, "Extra": 1},
+        {"Kind": "count", "Body": 8, "Ignored": [1]}
+    ]))
+    .unwrap();
+    assert_eq!(parts[0], Part::Text(PartText { text: "hi".into() }));
+    assert_eq!(parts[1], Part::Count(7), "content before the tag is buffered");
+    assert_eq!(parts[2], Part::Other { kind: "picture".into(), body: json!({"Url": "u"}) });
+    assert_eq!(parts[3].tag(), "count");
+    assert_eq!(
+        serde_json::to_value(&parts[..3]).unwrap(),
+        json!([{"Kind": "text", "Body": {"Text": "hi"}}, {"Kind": "count", "Body": 7}, {"Kind": "picture", "Body": {"Url": "u"}}])
+    );
+
+    // The tag decides the type; the content's shape is never guessed from.
+    let wrong = serde_json::from_value::<Part>(json!({"Kind": "count", "Body": {"Text": "hi"}})).unwrap_err();
+    assert!(wrong.to_string().contains("invalid type: map, expected u64"), "{wrong}");
+    let untagged = serde_json::from_value::<Part>(json!({"Body": 1})).unwrap_err();
+    assert!(untagged.to_string().contains("missing field `Kind`"), "{untagged}");
 }

@@ -107,3 +107,107 @@ pub struct Pair {
     #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
     pub value: ::core::option::Option<::std::string::String>,
 }
+/// Part text.
+///
+/// The content of a text part.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema
+)]
+pub struct PartText {
+    /// The words.
+    #[serde(rename = "Text")]
+    pub text: ::std::string::String,
+}
+/// Part.
+///
+/// A tagged union: `Kind` selects what `Body` holds.
+///
+/// The `Kind` field selects the variant and `Body` is decoded as its type. A `Kind` this version
+/// does not know decodes to [`Part::Other`], with the content kept as sent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    /// `text`: Words.
+    Text(PartText),
+    /// `count`: A number.
+    Count(u64),
+    /// A kind this schema does not know.
+    Other {
+        /// The `Kind` value, as sent.
+        kind: ::std::string::String,
+        /// The `Body` value, as sent.
+        body: ::serde_json::Value,
+    },
+}
+impl Part {
+    /// The `Kind` value, as sent.
+    pub fn tag(&self) -> &str {
+        match self {
+            Part::Text(_) => "text",
+            Part::Count(_) => "count",
+            Part::Other { kind, .. } => kind,
+        }
+    }
+}
+impl ::tencent_chat_callbacks::__private::TaggedUnion for Part {
+    const TAG: &'static str = "Kind";
+    const CONTENT: &'static str = "Body";
+    fn content<'de, D: ::serde::Deserializer<'de>>(
+        tag: &str,
+        content: D,
+    ) -> ::core::result::Result<Self, D::Error> {
+        match tag {
+            "text" => ::serde::Deserialize::deserialize(content).map(Part::Text),
+            "count" => ::serde::Deserialize::deserialize(content).map(Part::Count),
+            other => {
+                ::core::result::Result::Ok(Part::Other {
+                    kind: other.to_owned(),
+                    body: ::serde::Deserialize::deserialize(content)?,
+                })
+            }
+        }
+    }
+}
+impl ::serde::Serialize for Part {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::core::result::Result<S::Ok, S::Error> {
+        use ::serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(::core::option::Option::Some(2))?;
+        map.serialize_entry("Kind", self.tag())?;
+        match self {
+            Part::Text(content) => map.serialize_entry("Body", content)?,
+            Part::Count(content) => map.serialize_entry("Body", content)?,
+            Part::Other { body, .. } => map.serialize_entry("Body", body)?,
+        }
+        map.end()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for Part {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::tencent_chat_callbacks::__private::deserialize_tagged(deserializer)
+    }
+}
+impl ::schemars::JsonSchema for Part {
+    fn schema_name() -> ::std::borrow::Cow<'static, str> {
+        ::std::borrow::Cow::Borrowed(stringify!(Part))
+    }
+    fn json_schema(generator: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
+        ::schemars::json_schema!(
+            { "type" : "object", "oneOf" : [{ "type" : "object", "properties" : { "Kind"
+            : { "const" : "text" }, "Body" : generator.subschema_for:: < PartText > () },
+            "required" : ["Kind", "Body"] }, { "type" : "object", "properties" : { "Kind"
+            : { "const" : "count" }, "Body" : generator.subschema_for:: < u64 > () },
+            "required" : ["Kind", "Body"] }, { "type" : "object", "properties" : { "Kind"
+            : { "type" : "string", "not" : { "enum" : ["text", "count"] } } }, "required"
+            : ["Kind"] }] }
+        )
+    }
+}

@@ -71,6 +71,10 @@ pub struct AfterThing {
     #[serde(rename = "Mode")]
     #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
     pub mode: ::core::option::Option<Mode>,
+    /// A list of tagged unions.
+    #[serde(rename = "Parts")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub parts: ::core::option::Option<::std::vec::Vec<super::common::Part>>,
 }
 impl ::tencent_chat_callbacks::Callback for AfterThing {
     const COMMAND: &'static str = "Demo.CallbackAfterThing";
