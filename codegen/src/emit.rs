@@ -133,6 +133,7 @@ fn mod_rs(catalog: &Catalog) -> TokenStream {
         #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
         #[serde(untagged)]
         #[non_exhaustive]
+        #[allow(clippy::large_enum_variant)]
         pub enum Event {
             #(#event_docs #variants(#types),)*
         }

@@ -60,6 +60,7 @@ impl Command {
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[serde(untagged)]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)]
 pub enum Event {
     /// A `Demo.CallbackAfterThing` event.
     DemoAfterThing(demo::AfterThing),
