@@ -116,6 +116,7 @@ impl Command {
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[serde(untagged)]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)]
 pub enum Event {
     /// A `Group.CallbackAfterChangeGroupOwner` event.
     GroupAfterChangeGroupOwner(group::AfterChangeGroupOwner),
