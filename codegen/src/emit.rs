@@ -82,10 +82,15 @@ fn mod_rs(catalog: &Catalog) -> TokenStream {
         let title = c.request.title.as_deref().unwrap_or_default();
         doc_attrs(&format!("`{}`: {title}. Decodes into [`{}::{}`].", c.command, c.namespace, c.request.name))
     });
-    let types = catalog.callbacks.iter().map(|c| {
-        let (module, name) = (ident(&c.namespace), ident(&c.request.name));
-        quote!(#module::#name)
-    });
+    let types: Vec<TokenStream> = catalog
+        .callbacks
+        .iter()
+        .map(|c| {
+            let (module, name) = (ident(&c.namespace), ident(&c.request.name));
+            quote!(#module::#name)
+        })
+        .collect();
+    let types_for_schema = types.clone();
     let event_docs = catalog.callbacks.iter().map(|c| doc_attrs(&format!("A `{}` event.", c.command)));
     quote! {
         pub mod common;
@@ -117,6 +122,11 @@ fn mod_rs(catalog: &Catalog) -> TokenStream {
             /// The vendor's documentation page for the callback.
             pub const fn doc_url(self) -> &'static str {
                 match self { #(Command::#variants => #urls,)* }
+            }
+
+            /// The JSON Schema of the command's request body, derived from its Rust type.
+            pub fn json_schema(self) -> ::schemars::Schema {
+                match self { #(Command::#variants => ::schemars::schema_for!(#types_for_schema),)* }
             }
 
             /// Looks a command up by its name; `None` for commands this version does not know.
@@ -163,10 +173,11 @@ fn mod_rs(catalog: &Catalog) -> TokenStream {
     }
 }
 
-/// `Group.CallbackAfterCreateGroup` → `GroupAfterCreateGroup`.
+/// `Group.CallbackAfterCreateGroup` → `GroupAfterCreateGroup`, `C2C.CallbackAfterMsgReport` →
+/// `C2CAfterMsgReport`.
 fn command_variant(callback: &CallbackDef) -> Ident {
     let namespace = callback.command.split('.').next().unwrap_or_default();
-    format_ident!("{}{}", naming::variant_name(namespace), callback.request.name)
+    format_ident!("{namespace}{}", callback.request.name)
 }
 
 fn kind(kind: Kind) -> TokenStream {

@@ -15,8 +15,14 @@ pub(crate) fn split_command(command: &str) -> Option<(String, String)> {
     if !valid(namespace) || !valid(name) {
         return None;
     }
+    // Commands are already UpperCamelCase; keeping the name verbatim keeps acronyms as the
+    // vendor writes them (`AfterC2CMsgExtension`).
     let type_name = name.strip_prefix("Callback").filter(|rest| !rest.is_empty()).unwrap_or(name);
-    Some((module_name(namespace), type_name.to_upper_camel_case()))
+    let type_name = match type_name.chars().next() {
+        Some(first) if first.is_ascii_uppercase() => type_name.to_owned(),
+        _ => type_name.to_upper_camel_case(),
+    };
+    Some((module_name(namespace), type_name))
 }
 
 /// `OfficialAccount` → `official_account`, `C2C` → `c2c`.
@@ -51,6 +57,8 @@ mod tests {
             ("C2C.CallbackBeforeSendMsg", "c2c", "BeforeSendMsg"),
             ("Sns.CallbackPrevFriendAdd", "sns", "PrevFriendAdd"),
             ("State.StateChange", "state", "StateChange"),
+            ("C2C.CallbackAfterC2CMsgExtension", "c2c", "AfterC2CMsgExtension"),
+            ("Bot.OnC2CMessage", "bot", "OnC2CMessage"),
         ];
         for (command, module, type_name) in cases {
             assert_eq!(split_command(command), Some((module.to_owned(), type_name.to_owned())), "{command}");

@@ -2,110 +2,618 @@
 //!
 //! Types generated from the schemas.
 pub mod common;
+pub mod alert;
+pub mod c2c;
+pub mod follow;
 pub mod group;
 pub mod official_account;
+pub mod profile;
+pub mod sns;
+pub mod state;
 /// Every callback command this version of the crate has a type for.
 ///
 /// Commands not listed here still reach the dispatcher's fallback handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Command {
+    /// `Alert.RequestOverLimit`: REST API call rate alarm. Decodes into [`alert::RequestOverLimit`].
+    AlertRequestOverLimit,
+    /// `C2C.CallbackAfterC2CMsgExtension`: After a one-to-one message's extensions change. Decodes into
+    /// [`c2c::AfterC2CMsgExtension`].
+    C2CAfterC2CMsgExtension,
+    /// `C2C.CallbackAfterMsgReport`: After one-to-one messages are marked as read. Decodes into
+    /// [`c2c::AfterMsgReport`].
+    C2CAfterMsgReport,
+    /// `C2C.CallbackAfterMsgWithDraw`: After a one-to-one message is recalled. Decodes into
+    /// [`c2c::AfterMsgWithDraw`].
+    C2CAfterMsgWithDraw,
+    /// `Follow.CallbackAfterFollowAdd`: After users are followed. Decodes into
+    /// [`follow::AfterFollowAdd`].
+    FollowAfterFollowAdd,
+    /// `Follow.CallbackAfterFollowDelete`: After users are unfollowed. Decodes into
+    /// [`follow::AfterFollowDelete`].
+    FollowAfterFollowDelete,
     /// `Group.CallbackAfterChangeGroupOwner`: After a group's owner changes. Decodes into
     /// [`group::AfterChangeGroupOwner`].
     GroupAfterChangeGroupOwner,
     /// `Group.CallbackAfterCreateGroup`: After a group is created. Decodes into
     /// [`group::AfterCreateGroup`].
     GroupAfterCreateGroup,
+    /// `Group.CallbackAfterCreateTopic`: After a topic is created. Decodes into
+    /// [`group::AfterCreateTopic`].
+    GroupAfterCreateTopic,
     /// `Group.CallbackAfterGroupAttrChanged`: After group attributes change. Decodes into
     /// [`group::AfterGroupAttrChanged`].
     GroupAfterGroupAttrChanged,
+    /// `Group.CallbackAfterGroupDestroyed`: After a group is disbanded. Decodes into
+    /// [`group::AfterGroupDestroyed`].
+    GroupAfterGroupDestroyed,
+    /// `Group.CallbackAfterGroupFull`: After a group becomes full. Decodes into
+    /// [`group::AfterGroupFull`].
+    GroupAfterGroupFull,
     /// `Group.CallbackAfterGroupInfoChanged`: After a group's profile changes. Decodes into
     /// [`group::AfterGroupInfoChanged`].
     GroupAfterGroupInfoChanged,
+    /// `Group.CallbackAfterGroupMsgExtension`: After a group message's extensions change. Decodes into
+    /// [`group::AfterGroupMsgExtension`].
+    GroupAfterGroupMsgExtension,
+    /// `Group.CallbackAfterMemberFieldChanged`: After a group member's profile changes. Decodes into
+    /// [`group::AfterMemberFieldChanged`].
+    GroupAfterMemberFieldChanged,
+    /// `Group.CallbackAfterReadReceipt`: After group messages are read. Decodes into
+    /// [`group::AfterReadReceipt`].
+    GroupAfterReadReceipt,
+    /// `Group.CallbackAfterRecallMsg`: After group messages are recalled. Decodes into
+    /// [`group::AfterRecallMsg`].
+    GroupAfterRecallMsg,
+    /// `Group.CallbackAfterTopicDestroyed`: After topics are deleted. Decodes into
+    /// [`group::AfterTopicDestroyed`].
+    GroupAfterTopicDestroyed,
+    /// `Group.CallbackAfterTopicInfoChanged`: After a topic's profile changes. Decodes into
+    /// [`group::AfterTopicInfoChanged`].
+    GroupAfterTopicInfoChanged,
+    /// `Group.CallbackOnDailyGroupQuotaAlarm`: When the daily group quota nears its limit. Decodes into
+    /// [`group::OnDailyGroupQuotaAlarm`].
+    GroupOnDailyGroupQuotaAlarm,
+    /// `Group.CallbackOnMemberStateChange`: When audio-video group members go online or offline.
+    /// Decodes into [`group::OnMemberStateChange`].
+    GroupOnMemberStateChange,
+    /// `OfficialAccount.CallbackAfterAddSubscriber`: After users subscribe to an official account.
+    /// Decodes into [`official_account::AfterAddSubscriber`].
+    OfficialAccountAfterAddSubscriber,
+    /// `OfficialAccount.CallbackAfterCreateOfficialAccount`: After an official account is created.
+    /// Decodes into [`official_account::AfterCreateOfficialAccount`].
+    OfficialAccountAfterCreateOfficialAccount,
+    /// `OfficialAccount.CallbackAfterDeleteSubscriber`: After users unsubscribe from an official
+    /// account. Decodes into [`official_account::AfterDeleteSubscriber`].
+    OfficialAccountAfterDeleteSubscriber,
+    /// `OfficialAccount.CallbackAfterMsgWithDraw`: After official account messages are recalled.
+    /// Decodes into [`official_account::AfterMsgWithDraw`].
+    OfficialAccountAfterMsgWithDraw,
+    /// `OfficialAccount.CallbackAfterOfficialAccountDestroyed`: After an official account is destroyed.
+    /// Decodes into [`official_account::AfterOfficialAccountDestroyed`].
+    OfficialAccountAfterOfficialAccountDestroyed,
+    /// `OfficialAccount.CallbackAfterOfficialAccountFull`: After an official account is full. Decodes
+    /// into [`official_account::AfterOfficialAccountFull`].
+    OfficialAccountAfterOfficialAccountFull,
     /// `OfficialAccount.CallbackAfterOfficialAccountInfoChanged`: After an official account's profile
     /// changes. Decodes into [`official_account::AfterOfficialAccountInfoChanged`].
     OfficialAccountAfterOfficialAccountInfoChanged,
+    /// `Profile.CallbackPortraitSet`: After a user's profile is updated. Decodes into
+    /// [`profile::PortraitSet`].
+    ProfilePortraitSet,
+    /// `Sns.CallbackBlackListAdd`: After users are blocklisted. Decodes into [`sns::BlackListAdd`].
+    SnsBlackListAdd,
+    /// `Sns.CallbackBlackListDelete`: After users are taken off a blocklist. Decodes into
+    /// [`sns::BlackListDelete`].
+    SnsBlackListDelete,
+    /// `Sns.CallbackFriendAdd`: After friends are added. Decodes into [`sns::FriendAdd`].
+    SnsFriendAdd,
+    /// `Sns.CallbackFriendDelete`: After friends are deleted. Decodes into [`sns::FriendDelete`].
+    SnsFriendDelete,
+    /// `State.StateChange`: After a user's online status changes. Decodes into [`state::StateChange`].
+    StateStateChange,
 }
 impl Command {
     /// All commands, sorted by name.
     pub const ALL: &'static [Command] = &[
+        Command::AlertRequestOverLimit,
+        Command::C2CAfterC2CMsgExtension,
+        Command::C2CAfterMsgReport,
+        Command::C2CAfterMsgWithDraw,
+        Command::FollowAfterFollowAdd,
+        Command::FollowAfterFollowDelete,
         Command::GroupAfterChangeGroupOwner,
         Command::GroupAfterCreateGroup,
+        Command::GroupAfterCreateTopic,
         Command::GroupAfterGroupAttrChanged,
+        Command::GroupAfterGroupDestroyed,
+        Command::GroupAfterGroupFull,
         Command::GroupAfterGroupInfoChanged,
+        Command::GroupAfterGroupMsgExtension,
+        Command::GroupAfterMemberFieldChanged,
+        Command::GroupAfterReadReceipt,
+        Command::GroupAfterRecallMsg,
+        Command::GroupAfterTopicDestroyed,
+        Command::GroupAfterTopicInfoChanged,
+        Command::GroupOnDailyGroupQuotaAlarm,
+        Command::GroupOnMemberStateChange,
+        Command::OfficialAccountAfterAddSubscriber,
+        Command::OfficialAccountAfterCreateOfficialAccount,
+        Command::OfficialAccountAfterDeleteSubscriber,
+        Command::OfficialAccountAfterMsgWithDraw,
+        Command::OfficialAccountAfterOfficialAccountDestroyed,
+        Command::OfficialAccountAfterOfficialAccountFull,
         Command::OfficialAccountAfterOfficialAccountInfoChanged,
+        Command::ProfilePortraitSet,
+        Command::SnsBlackListAdd,
+        Command::SnsBlackListDelete,
+        Command::SnsFriendAdd,
+        Command::SnsFriendDelete,
+        Command::StateStateChange,
     ];
     /// The command as it appears in the `CallbackCommand` query parameter.
     pub const fn name(self) -> &'static str {
         match self {
+            Command::AlertRequestOverLimit => "Alert.RequestOverLimit",
+            Command::C2CAfterC2CMsgExtension => "C2C.CallbackAfterC2CMsgExtension",
+            Command::C2CAfterMsgReport => "C2C.CallbackAfterMsgReport",
+            Command::C2CAfterMsgWithDraw => "C2C.CallbackAfterMsgWithDraw",
+            Command::FollowAfterFollowAdd => "Follow.CallbackAfterFollowAdd",
+            Command::FollowAfterFollowDelete => "Follow.CallbackAfterFollowDelete",
             Command::GroupAfterChangeGroupOwner => "Group.CallbackAfterChangeGroupOwner",
             Command::GroupAfterCreateGroup => "Group.CallbackAfterCreateGroup",
+            Command::GroupAfterCreateTopic => "Group.CallbackAfterCreateTopic",
             Command::GroupAfterGroupAttrChanged => "Group.CallbackAfterGroupAttrChanged",
+            Command::GroupAfterGroupDestroyed => "Group.CallbackAfterGroupDestroyed",
+            Command::GroupAfterGroupFull => "Group.CallbackAfterGroupFull",
             Command::GroupAfterGroupInfoChanged => "Group.CallbackAfterGroupInfoChanged",
+            Command::GroupAfterGroupMsgExtension => {
+                "Group.CallbackAfterGroupMsgExtension"
+            }
+            Command::GroupAfterMemberFieldChanged => {
+                "Group.CallbackAfterMemberFieldChanged"
+            }
+            Command::GroupAfterReadReceipt => "Group.CallbackAfterReadReceipt",
+            Command::GroupAfterRecallMsg => "Group.CallbackAfterRecallMsg",
+            Command::GroupAfterTopicDestroyed => "Group.CallbackAfterTopicDestroyed",
+            Command::GroupAfterTopicInfoChanged => "Group.CallbackAfterTopicInfoChanged",
+            Command::GroupOnDailyGroupQuotaAlarm => {
+                "Group.CallbackOnDailyGroupQuotaAlarm"
+            }
+            Command::GroupOnMemberStateChange => "Group.CallbackOnMemberStateChange",
+            Command::OfficialAccountAfterAddSubscriber => {
+                "OfficialAccount.CallbackAfterAddSubscriber"
+            }
+            Command::OfficialAccountAfterCreateOfficialAccount => {
+                "OfficialAccount.CallbackAfterCreateOfficialAccount"
+            }
+            Command::OfficialAccountAfterDeleteSubscriber => {
+                "OfficialAccount.CallbackAfterDeleteSubscriber"
+            }
+            Command::OfficialAccountAfterMsgWithDraw => {
+                "OfficialAccount.CallbackAfterMsgWithDraw"
+            }
+            Command::OfficialAccountAfterOfficialAccountDestroyed => {
+                "OfficialAccount.CallbackAfterOfficialAccountDestroyed"
+            }
+            Command::OfficialAccountAfterOfficialAccountFull => {
+                "OfficialAccount.CallbackAfterOfficialAccountFull"
+            }
             Command::OfficialAccountAfterOfficialAccountInfoChanged => {
                 "OfficialAccount.CallbackAfterOfficialAccountInfoChanged"
             }
+            Command::ProfilePortraitSet => "Profile.CallbackPortraitSet",
+            Command::SnsBlackListAdd => "Sns.CallbackBlackListAdd",
+            Command::SnsBlackListDelete => "Sns.CallbackBlackListDelete",
+            Command::SnsFriendAdd => "Sns.CallbackFriendAdd",
+            Command::SnsFriendDelete => "Sns.CallbackFriendDelete",
+            Command::StateStateChange => "State.StateChange",
         }
     }
     /// Whether the callback reports an action or decides it.
     pub const fn kind(self) -> ::tencent_chat_callbacks::CallbackKind {
         match self {
+            Command::AlertRequestOverLimit => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::C2CAfterC2CMsgExtension => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::C2CAfterMsgReport => ::tencent_chat_callbacks::CallbackKind::After,
+            Command::C2CAfterMsgWithDraw => ::tencent_chat_callbacks::CallbackKind::After,
+            Command::FollowAfterFollowAdd => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::FollowAfterFollowDelete => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
             Command::GroupAfterChangeGroupOwner => {
                 ::tencent_chat_callbacks::CallbackKind::After
             }
             Command::GroupAfterCreateGroup => {
                 ::tencent_chat_callbacks::CallbackKind::After
             }
+            Command::GroupAfterCreateTopic => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
             Command::GroupAfterGroupAttrChanged => {
                 ::tencent_chat_callbacks::CallbackKind::After
             }
+            Command::GroupAfterGroupDestroyed => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::GroupAfterGroupFull => ::tencent_chat_callbacks::CallbackKind::After,
             Command::GroupAfterGroupInfoChanged => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::GroupAfterGroupMsgExtension => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::GroupAfterMemberFieldChanged => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::GroupAfterReadReceipt => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::GroupAfterRecallMsg => ::tencent_chat_callbacks::CallbackKind::After,
+            Command::GroupAfterTopicDestroyed => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::GroupAfterTopicInfoChanged => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::GroupOnDailyGroupQuotaAlarm => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::GroupOnMemberStateChange => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::OfficialAccountAfterAddSubscriber => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::OfficialAccountAfterCreateOfficialAccount => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::OfficialAccountAfterDeleteSubscriber => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::OfficialAccountAfterMsgWithDraw => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::OfficialAccountAfterOfficialAccountDestroyed => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::OfficialAccountAfterOfficialAccountFull => {
                 ::tencent_chat_callbacks::CallbackKind::After
             }
             Command::OfficialAccountAfterOfficialAccountInfoChanged => {
                 ::tencent_chat_callbacks::CallbackKind::After
             }
+            Command::ProfilePortraitSet => ::tencent_chat_callbacks::CallbackKind::After,
+            Command::SnsBlackListAdd => ::tencent_chat_callbacks::CallbackKind::After,
+            Command::SnsBlackListDelete => ::tencent_chat_callbacks::CallbackKind::After,
+            Command::SnsFriendAdd => ::tencent_chat_callbacks::CallbackKind::After,
+            Command::SnsFriendDelete => ::tencent_chat_callbacks::CallbackKind::After,
+            Command::StateStateChange => ::tencent_chat_callbacks::CallbackKind::After,
         }
     }
     /// The vendor's documentation page for the callback.
     pub const fn doc_url(self) -> &'static str {
         match self {
+            Command::AlertRequestOverLimit => {
+                "https://www.tencentcloud.com/document/product/1047/60256"
+            }
+            Command::C2CAfterC2CMsgExtension => {
+                "https://www.tencentcloud.com/document/product/1047/76006"
+            }
+            Command::C2CAfterMsgReport => {
+                "https://www.tencentcloud.com/document/product/1047/43465"
+            }
+            Command::C2CAfterMsgWithDraw => {
+                "https://www.tencentcloud.com/document/product/1047/43466"
+            }
+            Command::FollowAfterFollowAdd => {
+                "https://www.tencentcloud.com/document/product/1047/70355"
+            }
+            Command::FollowAfterFollowDelete => {
+                "https://www.tencentcloud.com/document/product/1047/70356"
+            }
             Command::GroupAfterChangeGroupOwner => {
                 "https://www.tencentcloud.com/document/product/1047/60396"
             }
             Command::GroupAfterCreateGroup => {
                 "https://www.tencentcloud.com/document/product/1047/34369"
             }
+            Command::GroupAfterCreateTopic => {
+                "https://www.tencentcloud.com/document/product/1047/49464"
+            }
             Command::GroupAfterGroupAttrChanged => {
                 "https://www.tencentcloud.com/document/product/1047/60394"
+            }
+            Command::GroupAfterGroupDestroyed => {
+                "https://www.tencentcloud.com/document/product/1047/34377"
+            }
+            Command::GroupAfterGroupFull => {
+                "https://www.tencentcloud.com/document/product/1047/34376"
             }
             Command::GroupAfterGroupInfoChanged => {
                 "https://www.tencentcloud.com/document/product/1047/34378"
             }
+            Command::GroupAfterGroupMsgExtension => {
+                "https://www.tencentcloud.com/document/product/1047/76007"
+            }
+            Command::GroupAfterMemberFieldChanged => {
+                "https://www.tencentcloud.com/document/product/1047/60393"
+            }
+            Command::GroupAfterReadReceipt => {
+                "https://www.tencentcloud.com/document/product/1047/60395"
+            }
+            Command::GroupAfterRecallMsg => {
+                "https://www.tencentcloud.com/document/product/1047/46979"
+            }
+            Command::GroupAfterTopicDestroyed => {
+                "https://www.tencentcloud.com/document/product/1047/49465"
+            }
+            Command::GroupAfterTopicInfoChanged => {
+                "https://www.tencentcloud.com/document/product/1047/49466"
+            }
+            Command::GroupOnDailyGroupQuotaAlarm => {
+                "https://www.tencentcloud.com/document/product/1047/57455"
+            }
+            Command::GroupOnMemberStateChange => {
+                "https://www.tencentcloud.com/document/product/1047/48734"
+            }
+            Command::OfficialAccountAfterAddSubscriber => {
+                "https://www.tencentcloud.com/document/product/1047/60800"
+            }
+            Command::OfficialAccountAfterCreateOfficialAccount => {
+                "https://www.tencentcloud.com/document/product/1047/60796"
+            }
+            Command::OfficialAccountAfterDeleteSubscriber => {
+                "https://www.tencentcloud.com/document/product/1047/60802"
+            }
+            Command::OfficialAccountAfterMsgWithDraw => {
+                "https://www.tencentcloud.com/document/product/1047/60805"
+            }
+            Command::OfficialAccountAfterOfficialAccountDestroyed => {
+                "https://www.tencentcloud.com/document/product/1047/60798"
+            }
+            Command::OfficialAccountAfterOfficialAccountFull => {
+                "https://www.tencentcloud.com/document/product/1047/60801"
+            }
             Command::OfficialAccountAfterOfficialAccountInfoChanged => {
                 "https://www.tencentcloud.com/document/product/1047/60797"
             }
+            Command::ProfilePortraitSet => {
+                "https://www.tencentcloud.com/document/product/1047/48733"
+            }
+            Command::SnsBlackListAdd => {
+                "https://www.tencentcloud.com/document/product/1047/34361"
+            }
+            Command::SnsBlackListDelete => {
+                "https://www.tencentcloud.com/document/product/1047/34362"
+            }
+            Command::SnsFriendAdd => {
+                "https://www.tencentcloud.com/document/product/1047/34359"
+            }
+            Command::SnsFriendDelete => {
+                "https://www.tencentcloud.com/document/product/1047/34360"
+            }
+            Command::StateStateChange => {
+                "https://www.tencentcloud.com/document/product/1047/34357"
+            }
+        }
+    }
+    /// The JSON Schema of the command's request body, derived from its Rust type.
+    pub fn json_schema(self) -> ::schemars::Schema {
+        match self {
+            Command::AlertRequestOverLimit => {
+                ::schemars::schema_for!(alert::RequestOverLimit)
+            }
+            Command::C2CAfterC2CMsgExtension => {
+                ::schemars::schema_for!(c2c::AfterC2CMsgExtension)
+            }
+            Command::C2CAfterMsgReport => ::schemars::schema_for!(c2c::AfterMsgReport),
+            Command::C2CAfterMsgWithDraw => {
+                ::schemars::schema_for!(c2c::AfterMsgWithDraw)
+            }
+            Command::FollowAfterFollowAdd => {
+                ::schemars::schema_for!(follow::AfterFollowAdd)
+            }
+            Command::FollowAfterFollowDelete => {
+                ::schemars::schema_for!(follow::AfterFollowDelete)
+            }
+            Command::GroupAfterChangeGroupOwner => {
+                ::schemars::schema_for!(group::AfterChangeGroupOwner)
+            }
+            Command::GroupAfterCreateGroup => {
+                ::schemars::schema_for!(group::AfterCreateGroup)
+            }
+            Command::GroupAfterCreateTopic => {
+                ::schemars::schema_for!(group::AfterCreateTopic)
+            }
+            Command::GroupAfterGroupAttrChanged => {
+                ::schemars::schema_for!(group::AfterGroupAttrChanged)
+            }
+            Command::GroupAfterGroupDestroyed => {
+                ::schemars::schema_for!(group::AfterGroupDestroyed)
+            }
+            Command::GroupAfterGroupFull => {
+                ::schemars::schema_for!(group::AfterGroupFull)
+            }
+            Command::GroupAfterGroupInfoChanged => {
+                ::schemars::schema_for!(group::AfterGroupInfoChanged)
+            }
+            Command::GroupAfterGroupMsgExtension => {
+                ::schemars::schema_for!(group::AfterGroupMsgExtension)
+            }
+            Command::GroupAfterMemberFieldChanged => {
+                ::schemars::schema_for!(group::AfterMemberFieldChanged)
+            }
+            Command::GroupAfterReadReceipt => {
+                ::schemars::schema_for!(group::AfterReadReceipt)
+            }
+            Command::GroupAfterRecallMsg => {
+                ::schemars::schema_for!(group::AfterRecallMsg)
+            }
+            Command::GroupAfterTopicDestroyed => {
+                ::schemars::schema_for!(group::AfterTopicDestroyed)
+            }
+            Command::GroupAfterTopicInfoChanged => {
+                ::schemars::schema_for!(group::AfterTopicInfoChanged)
+            }
+            Command::GroupOnDailyGroupQuotaAlarm => {
+                ::schemars::schema_for!(group::OnDailyGroupQuotaAlarm)
+            }
+            Command::GroupOnMemberStateChange => {
+                ::schemars::schema_for!(group::OnMemberStateChange)
+            }
+            Command::OfficialAccountAfterAddSubscriber => {
+                ::schemars::schema_for!(official_account::AfterAddSubscriber)
+            }
+            Command::OfficialAccountAfterCreateOfficialAccount => {
+                ::schemars::schema_for!(official_account::AfterCreateOfficialAccount)
+            }
+            Command::OfficialAccountAfterDeleteSubscriber => {
+                ::schemars::schema_for!(official_account::AfterDeleteSubscriber)
+            }
+            Command::OfficialAccountAfterMsgWithDraw => {
+                ::schemars::schema_for!(official_account::AfterMsgWithDraw)
+            }
+            Command::OfficialAccountAfterOfficialAccountDestroyed => {
+                ::schemars::schema_for!(official_account::AfterOfficialAccountDestroyed)
+            }
+            Command::OfficialAccountAfterOfficialAccountFull => {
+                ::schemars::schema_for!(official_account::AfterOfficialAccountFull)
+            }
+            Command::OfficialAccountAfterOfficialAccountInfoChanged => {
+                ::schemars::schema_for!(
+                    official_account::AfterOfficialAccountInfoChanged
+                )
+            }
+            Command::ProfilePortraitSet => ::schemars::schema_for!(profile::PortraitSet),
+            Command::SnsBlackListAdd => ::schemars::schema_for!(sns::BlackListAdd),
+            Command::SnsBlackListDelete => ::schemars::schema_for!(sns::BlackListDelete),
+            Command::SnsFriendAdd => ::schemars::schema_for!(sns::FriendAdd),
+            Command::SnsFriendDelete => ::schemars::schema_for!(sns::FriendDelete),
+            Command::StateStateChange => ::schemars::schema_for!(state::StateChange),
         }
     }
     /// Looks a command up by its name; `None` for commands this version does not know.
     pub fn from_name(name: &str) -> ::core::option::Option<Command> {
         match name {
+            "Alert.RequestOverLimit" => {
+                ::core::option::Option::Some(Command::AlertRequestOverLimit)
+            }
+            "C2C.CallbackAfterC2CMsgExtension" => {
+                ::core::option::Option::Some(Command::C2CAfterC2CMsgExtension)
+            }
+            "C2C.CallbackAfterMsgReport" => {
+                ::core::option::Option::Some(Command::C2CAfterMsgReport)
+            }
+            "C2C.CallbackAfterMsgWithDraw" => {
+                ::core::option::Option::Some(Command::C2CAfterMsgWithDraw)
+            }
+            "Follow.CallbackAfterFollowAdd" => {
+                ::core::option::Option::Some(Command::FollowAfterFollowAdd)
+            }
+            "Follow.CallbackAfterFollowDelete" => {
+                ::core::option::Option::Some(Command::FollowAfterFollowDelete)
+            }
             "Group.CallbackAfterChangeGroupOwner" => {
                 ::core::option::Option::Some(Command::GroupAfterChangeGroupOwner)
             }
             "Group.CallbackAfterCreateGroup" => {
                 ::core::option::Option::Some(Command::GroupAfterCreateGroup)
             }
+            "Group.CallbackAfterCreateTopic" => {
+                ::core::option::Option::Some(Command::GroupAfterCreateTopic)
+            }
             "Group.CallbackAfterGroupAttrChanged" => {
                 ::core::option::Option::Some(Command::GroupAfterGroupAttrChanged)
             }
+            "Group.CallbackAfterGroupDestroyed" => {
+                ::core::option::Option::Some(Command::GroupAfterGroupDestroyed)
+            }
+            "Group.CallbackAfterGroupFull" => {
+                ::core::option::Option::Some(Command::GroupAfterGroupFull)
+            }
             "Group.CallbackAfterGroupInfoChanged" => {
                 ::core::option::Option::Some(Command::GroupAfterGroupInfoChanged)
+            }
+            "Group.CallbackAfterGroupMsgExtension" => {
+                ::core::option::Option::Some(Command::GroupAfterGroupMsgExtension)
+            }
+            "Group.CallbackAfterMemberFieldChanged" => {
+                ::core::option::Option::Some(Command::GroupAfterMemberFieldChanged)
+            }
+            "Group.CallbackAfterReadReceipt" => {
+                ::core::option::Option::Some(Command::GroupAfterReadReceipt)
+            }
+            "Group.CallbackAfterRecallMsg" => {
+                ::core::option::Option::Some(Command::GroupAfterRecallMsg)
+            }
+            "Group.CallbackAfterTopicDestroyed" => {
+                ::core::option::Option::Some(Command::GroupAfterTopicDestroyed)
+            }
+            "Group.CallbackAfterTopicInfoChanged" => {
+                ::core::option::Option::Some(Command::GroupAfterTopicInfoChanged)
+            }
+            "Group.CallbackOnDailyGroupQuotaAlarm" => {
+                ::core::option::Option::Some(Command::GroupOnDailyGroupQuotaAlarm)
+            }
+            "Group.CallbackOnMemberStateChange" => {
+                ::core::option::Option::Some(Command::GroupOnMemberStateChange)
+            }
+            "OfficialAccount.CallbackAfterAddSubscriber" => {
+                ::core::option::Option::Some(Command::OfficialAccountAfterAddSubscriber)
+            }
+            "OfficialAccount.CallbackAfterCreateOfficialAccount" => {
+                ::core::option::Option::Some(
+                    Command::OfficialAccountAfterCreateOfficialAccount,
+                )
+            }
+            "OfficialAccount.CallbackAfterDeleteSubscriber" => {
+                ::core::option::Option::Some(
+                    Command::OfficialAccountAfterDeleteSubscriber,
+                )
+            }
+            "OfficialAccount.CallbackAfterMsgWithDraw" => {
+                ::core::option::Option::Some(Command::OfficialAccountAfterMsgWithDraw)
+            }
+            "OfficialAccount.CallbackAfterOfficialAccountDestroyed" => {
+                ::core::option::Option::Some(
+                    Command::OfficialAccountAfterOfficialAccountDestroyed,
+                )
+            }
+            "OfficialAccount.CallbackAfterOfficialAccountFull" => {
+                ::core::option::Option::Some(
+                    Command::OfficialAccountAfterOfficialAccountFull,
+                )
             }
             "OfficialAccount.CallbackAfterOfficialAccountInfoChanged" => {
                 ::core::option::Option::Some(
                     Command::OfficialAccountAfterOfficialAccountInfoChanged,
                 )
+            }
+            "Profile.CallbackPortraitSet" => {
+                ::core::option::Option::Some(Command::ProfilePortraitSet)
+            }
+            "Sns.CallbackBlackListAdd" => {
+                ::core::option::Option::Some(Command::SnsBlackListAdd)
+            }
+            "Sns.CallbackBlackListDelete" => {
+                ::core::option::Option::Some(Command::SnsBlackListDelete)
+            }
+            "Sns.CallbackFriendAdd" => {
+                ::core::option::Option::Some(Command::SnsFriendAdd)
+            }
+            "Sns.CallbackFriendDelete" => {
+                ::core::option::Option::Some(Command::SnsFriendDelete)
+            }
+            "State.StateChange" => {
+                ::core::option::Option::Some(Command::StateStateChange)
             }
             _ => ::core::option::Option::None,
         }
@@ -118,18 +626,80 @@ impl Command {
 #[non_exhaustive]
 #[allow(clippy::large_enum_variant)]
 pub enum Event {
+    /// A `Alert.RequestOverLimit` event.
+    AlertRequestOverLimit(alert::RequestOverLimit),
+    /// A `C2C.CallbackAfterC2CMsgExtension` event.
+    C2CAfterC2CMsgExtension(c2c::AfterC2CMsgExtension),
+    /// A `C2C.CallbackAfterMsgReport` event.
+    C2CAfterMsgReport(c2c::AfterMsgReport),
+    /// A `C2C.CallbackAfterMsgWithDraw` event.
+    C2CAfterMsgWithDraw(c2c::AfterMsgWithDraw),
+    /// A `Follow.CallbackAfterFollowAdd` event.
+    FollowAfterFollowAdd(follow::AfterFollowAdd),
+    /// A `Follow.CallbackAfterFollowDelete` event.
+    FollowAfterFollowDelete(follow::AfterFollowDelete),
     /// A `Group.CallbackAfterChangeGroupOwner` event.
     GroupAfterChangeGroupOwner(group::AfterChangeGroupOwner),
     /// A `Group.CallbackAfterCreateGroup` event.
     GroupAfterCreateGroup(group::AfterCreateGroup),
+    /// A `Group.CallbackAfterCreateTopic` event.
+    GroupAfterCreateTopic(group::AfterCreateTopic),
     /// A `Group.CallbackAfterGroupAttrChanged` event.
     GroupAfterGroupAttrChanged(group::AfterGroupAttrChanged),
+    /// A `Group.CallbackAfterGroupDestroyed` event.
+    GroupAfterGroupDestroyed(group::AfterGroupDestroyed),
+    /// A `Group.CallbackAfterGroupFull` event.
+    GroupAfterGroupFull(group::AfterGroupFull),
     /// A `Group.CallbackAfterGroupInfoChanged` event.
     GroupAfterGroupInfoChanged(group::AfterGroupInfoChanged),
+    /// A `Group.CallbackAfterGroupMsgExtension` event.
+    GroupAfterGroupMsgExtension(group::AfterGroupMsgExtension),
+    /// A `Group.CallbackAfterMemberFieldChanged` event.
+    GroupAfterMemberFieldChanged(group::AfterMemberFieldChanged),
+    /// A `Group.CallbackAfterReadReceipt` event.
+    GroupAfterReadReceipt(group::AfterReadReceipt),
+    /// A `Group.CallbackAfterRecallMsg` event.
+    GroupAfterRecallMsg(group::AfterRecallMsg),
+    /// A `Group.CallbackAfterTopicDestroyed` event.
+    GroupAfterTopicDestroyed(group::AfterTopicDestroyed),
+    /// A `Group.CallbackAfterTopicInfoChanged` event.
+    GroupAfterTopicInfoChanged(group::AfterTopicInfoChanged),
+    /// A `Group.CallbackOnDailyGroupQuotaAlarm` event.
+    GroupOnDailyGroupQuotaAlarm(group::OnDailyGroupQuotaAlarm),
+    /// A `Group.CallbackOnMemberStateChange` event.
+    GroupOnMemberStateChange(group::OnMemberStateChange),
+    /// A `OfficialAccount.CallbackAfterAddSubscriber` event.
+    OfficialAccountAfterAddSubscriber(official_account::AfterAddSubscriber),
+    /// A `OfficialAccount.CallbackAfterCreateOfficialAccount` event.
+    OfficialAccountAfterCreateOfficialAccount(
+        official_account::AfterCreateOfficialAccount,
+    ),
+    /// A `OfficialAccount.CallbackAfterDeleteSubscriber` event.
+    OfficialAccountAfterDeleteSubscriber(official_account::AfterDeleteSubscriber),
+    /// A `OfficialAccount.CallbackAfterMsgWithDraw` event.
+    OfficialAccountAfterMsgWithDraw(official_account::AfterMsgWithDraw),
+    /// A `OfficialAccount.CallbackAfterOfficialAccountDestroyed` event.
+    OfficialAccountAfterOfficialAccountDestroyed(
+        official_account::AfterOfficialAccountDestroyed,
+    ),
+    /// A `OfficialAccount.CallbackAfterOfficialAccountFull` event.
+    OfficialAccountAfterOfficialAccountFull(official_account::AfterOfficialAccountFull),
     /// A `OfficialAccount.CallbackAfterOfficialAccountInfoChanged` event.
     OfficialAccountAfterOfficialAccountInfoChanged(
         official_account::AfterOfficialAccountInfoChanged,
     ),
+    /// A `Profile.CallbackPortraitSet` event.
+    ProfilePortraitSet(profile::PortraitSet),
+    /// A `Sns.CallbackBlackListAdd` event.
+    SnsBlackListAdd(sns::BlackListAdd),
+    /// A `Sns.CallbackBlackListDelete` event.
+    SnsBlackListDelete(sns::BlackListDelete),
+    /// A `Sns.CallbackFriendAdd` event.
+    SnsFriendAdd(sns::FriendAdd),
+    /// A `Sns.CallbackFriendDelete` event.
+    SnsFriendDelete(sns::FriendDelete),
+    /// A `State.StateChange` event.
+    StateStateChange(state::StateChange),
 }
 impl Event {
     /// Decodes `body` as the event of `command`. `Ok(None)` means the command is unknown to
@@ -139,17 +709,102 @@ impl Event {
         body: &[u8],
     ) -> ::core::result::Result<::core::option::Option<Event>, ::serde_json::Error> {
         let event = match Command::from_name(command) {
+            ::core::option::Option::Some(Command::AlertRequestOverLimit) => {
+                Event::AlertRequestOverLimit(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::C2CAfterC2CMsgExtension) => {
+                Event::C2CAfterC2CMsgExtension(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::C2CAfterMsgReport) => {
+                Event::C2CAfterMsgReport(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::C2CAfterMsgWithDraw) => {
+                Event::C2CAfterMsgWithDraw(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::FollowAfterFollowAdd) => {
+                Event::FollowAfterFollowAdd(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::FollowAfterFollowDelete) => {
+                Event::FollowAfterFollowDelete(::serde_json::from_slice(body)?)
+            }
             ::core::option::Option::Some(Command::GroupAfterChangeGroupOwner) => {
                 Event::GroupAfterChangeGroupOwner(::serde_json::from_slice(body)?)
             }
             ::core::option::Option::Some(Command::GroupAfterCreateGroup) => {
                 Event::GroupAfterCreateGroup(::serde_json::from_slice(body)?)
             }
+            ::core::option::Option::Some(Command::GroupAfterCreateTopic) => {
+                Event::GroupAfterCreateTopic(::serde_json::from_slice(body)?)
+            }
             ::core::option::Option::Some(Command::GroupAfterGroupAttrChanged) => {
                 Event::GroupAfterGroupAttrChanged(::serde_json::from_slice(body)?)
             }
+            ::core::option::Option::Some(Command::GroupAfterGroupDestroyed) => {
+                Event::GroupAfterGroupDestroyed(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::GroupAfterGroupFull) => {
+                Event::GroupAfterGroupFull(::serde_json::from_slice(body)?)
+            }
             ::core::option::Option::Some(Command::GroupAfterGroupInfoChanged) => {
                 Event::GroupAfterGroupInfoChanged(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::GroupAfterGroupMsgExtension) => {
+                Event::GroupAfterGroupMsgExtension(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::GroupAfterMemberFieldChanged) => {
+                Event::GroupAfterMemberFieldChanged(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::GroupAfterReadReceipt) => {
+                Event::GroupAfterReadReceipt(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::GroupAfterRecallMsg) => {
+                Event::GroupAfterRecallMsg(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::GroupAfterTopicDestroyed) => {
+                Event::GroupAfterTopicDestroyed(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::GroupAfterTopicInfoChanged) => {
+                Event::GroupAfterTopicInfoChanged(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::GroupOnDailyGroupQuotaAlarm) => {
+                Event::GroupOnDailyGroupQuotaAlarm(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::GroupOnMemberStateChange) => {
+                Event::GroupOnMemberStateChange(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::OfficialAccountAfterAddSubscriber) => {
+                Event::OfficialAccountAfterAddSubscriber(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(
+                Command::OfficialAccountAfterCreateOfficialAccount,
+            ) => {
+                Event::OfficialAccountAfterCreateOfficialAccount(
+                    ::serde_json::from_slice(body)?,
+                )
+            }
+            ::core::option::Option::Some(
+                Command::OfficialAccountAfterDeleteSubscriber,
+            ) => {
+                Event::OfficialAccountAfterDeleteSubscriber(
+                    ::serde_json::from_slice(body)?,
+                )
+            }
+            ::core::option::Option::Some(Command::OfficialAccountAfterMsgWithDraw) => {
+                Event::OfficialAccountAfterMsgWithDraw(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(
+                Command::OfficialAccountAfterOfficialAccountDestroyed,
+            ) => {
+                Event::OfficialAccountAfterOfficialAccountDestroyed(
+                    ::serde_json::from_slice(body)?,
+                )
+            }
+            ::core::option::Option::Some(
+                Command::OfficialAccountAfterOfficialAccountFull,
+            ) => {
+                Event::OfficialAccountAfterOfficialAccountFull(
+                    ::serde_json::from_slice(body)?,
+                )
             }
             ::core::option::Option::Some(
                 Command::OfficialAccountAfterOfficialAccountInfoChanged,
@@ -157,6 +812,24 @@ impl Event {
                 Event::OfficialAccountAfterOfficialAccountInfoChanged(
                     ::serde_json::from_slice(body)?,
                 )
+            }
+            ::core::option::Option::Some(Command::ProfilePortraitSet) => {
+                Event::ProfilePortraitSet(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::SnsBlackListAdd) => {
+                Event::SnsBlackListAdd(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::SnsBlackListDelete) => {
+                Event::SnsBlackListDelete(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::SnsFriendAdd) => {
+                Event::SnsFriendAdd(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::SnsFriendDelete) => {
+                Event::SnsFriendDelete(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::StateStateChange) => {
+                Event::StateStateChange(::serde_json::from_slice(body)?)
             }
             ::core::option::Option::None => {
                 return ::core::result::Result::Ok(::core::option::Option::None);
@@ -167,13 +840,56 @@ impl Event {
     /// The command of this event.
     pub fn command(&self) -> Command {
         match self {
+            Event::AlertRequestOverLimit(_) => Command::AlertRequestOverLimit,
+            Event::C2CAfterC2CMsgExtension(_) => Command::C2CAfterC2CMsgExtension,
+            Event::C2CAfterMsgReport(_) => Command::C2CAfterMsgReport,
+            Event::C2CAfterMsgWithDraw(_) => Command::C2CAfterMsgWithDraw,
+            Event::FollowAfterFollowAdd(_) => Command::FollowAfterFollowAdd,
+            Event::FollowAfterFollowDelete(_) => Command::FollowAfterFollowDelete,
             Event::GroupAfterChangeGroupOwner(_) => Command::GroupAfterChangeGroupOwner,
             Event::GroupAfterCreateGroup(_) => Command::GroupAfterCreateGroup,
+            Event::GroupAfterCreateTopic(_) => Command::GroupAfterCreateTopic,
             Event::GroupAfterGroupAttrChanged(_) => Command::GroupAfterGroupAttrChanged,
+            Event::GroupAfterGroupDestroyed(_) => Command::GroupAfterGroupDestroyed,
+            Event::GroupAfterGroupFull(_) => Command::GroupAfterGroupFull,
             Event::GroupAfterGroupInfoChanged(_) => Command::GroupAfterGroupInfoChanged,
+            Event::GroupAfterGroupMsgExtension(_) => Command::GroupAfterGroupMsgExtension,
+            Event::GroupAfterMemberFieldChanged(_) => {
+                Command::GroupAfterMemberFieldChanged
+            }
+            Event::GroupAfterReadReceipt(_) => Command::GroupAfterReadReceipt,
+            Event::GroupAfterRecallMsg(_) => Command::GroupAfterRecallMsg,
+            Event::GroupAfterTopicDestroyed(_) => Command::GroupAfterTopicDestroyed,
+            Event::GroupAfterTopicInfoChanged(_) => Command::GroupAfterTopicInfoChanged,
+            Event::GroupOnDailyGroupQuotaAlarm(_) => Command::GroupOnDailyGroupQuotaAlarm,
+            Event::GroupOnMemberStateChange(_) => Command::GroupOnMemberStateChange,
+            Event::OfficialAccountAfterAddSubscriber(_) => {
+                Command::OfficialAccountAfterAddSubscriber
+            }
+            Event::OfficialAccountAfterCreateOfficialAccount(_) => {
+                Command::OfficialAccountAfterCreateOfficialAccount
+            }
+            Event::OfficialAccountAfterDeleteSubscriber(_) => {
+                Command::OfficialAccountAfterDeleteSubscriber
+            }
+            Event::OfficialAccountAfterMsgWithDraw(_) => {
+                Command::OfficialAccountAfterMsgWithDraw
+            }
+            Event::OfficialAccountAfterOfficialAccountDestroyed(_) => {
+                Command::OfficialAccountAfterOfficialAccountDestroyed
+            }
+            Event::OfficialAccountAfterOfficialAccountFull(_) => {
+                Command::OfficialAccountAfterOfficialAccountFull
+            }
             Event::OfficialAccountAfterOfficialAccountInfoChanged(_) => {
                 Command::OfficialAccountAfterOfficialAccountInfoChanged
             }
+            Event::ProfilePortraitSet(_) => Command::ProfilePortraitSet,
+            Event::SnsBlackListAdd(_) => Command::SnsBlackListAdd,
+            Event::SnsBlackListDelete(_) => Command::SnsBlackListDelete,
+            Event::SnsFriendAdd(_) => Command::SnsFriendAdd,
+            Event::SnsFriendDelete(_) => Command::SnsFriendDelete,
+            Event::StateStateChange(_) => Command::StateStateChange,
         }
     }
 }

@@ -1,7 +1,9 @@
 // Run with: cargo run -p example-server
 //
-//! A webhook receiver for Tencent Cloud Chat: it accepts every typed callback at
-//! `POST /callback` and logs each decoded event as one line.
+//! A webhook receiver for Tencent Cloud Chat: it accepts every callback at `POST /callback` and
+//! logs each decoded event as one line. Five commands have handlers of their own, registered with
+//! the `#[handlers]` macro; every other known command is decoded through [`Event`] by the
+//! fallback, and an unknown one is logged with its raw JSON.
 //!
 //! ```text
 //! cargo run -p example-server -- --listen 0.0.0.0:8080 --sdkappid 1400000000 --token secret
@@ -10,7 +12,7 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
-use tencent_chat_callbacks::{Context, Dispatcher, group, handlers, official_account};
+use tencent_chat_callbacks::{Context, Dispatcher, Event, UnhandledEvent, group, handlers, official_account};
 use tracing::info;
 
 /// Receives Tencent Cloud Chat webhooks and logs each typed event.
@@ -68,8 +70,17 @@ fn log(ctx: &Context, event: &impl std::fmt::Debug) {
     info!(target: "event", "{} app={} platform={platform} ip={client_ip} {event:?}", ctx.command, ctx.app_id);
 }
 
+/// Every command without a handler of its own: decoded into its type when this version knows it.
+async fn log_other(event: UnhandledEvent, ctx: Context) -> Result<(), serde_json::Error> {
+    match Event::from_json(&ctx.command, &ctx.raw_body)? {
+        Some(typed) => log(&ctx, &typed),
+        None => log(&ctx, &event.body),
+    }
+    Ok(())
+}
+
 fn dispatcher(args: &Args) -> Result<Dispatcher, tencent_chat_callbacks::BuildError> {
-    let mut builder = Dispatcher::builder().handlers(EventLog);
+    let mut builder = Dispatcher::builder().handlers(EventLog).fallback(log_other);
     builder = match args.sdkappid {
         Some(app_id) => builder.app_id(app_id),
         None => builder.accept_any_app_id(),

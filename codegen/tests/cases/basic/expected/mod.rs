@@ -42,6 +42,13 @@ impl Command {
             Command::OtherStateChange => "https://example.test/state",
         }
     }
+    /// The JSON Schema of the command's request body, derived from its Rust type.
+    pub fn json_schema(self) -> ::schemars::Schema {
+        match self {
+            Command::DemoAfterThing => ::schemars::schema_for!(demo::AfterThing),
+            Command::OtherStateChange => ::schemars::schema_for!(other::StateChange),
+        }
+    }
     /// Looks a command up by its name; `None` for commands this version does not know.
     pub fn from_name(name: &str) -> ::core::option::Option<Command> {
         match name {
