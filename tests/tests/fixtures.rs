@@ -123,3 +123,23 @@ fn schemas_reject_what_the_types_reject() {
     sample.as_object_mut().unwrap().remove("GroupId");
     assert!(!validator.is_valid(&sample), "a missing GroupId");
 }
+
+/// One element of every message type the schema knows, plus one it does not: valid under the
+/// schema, decoded into the right variants, re-encoded unchanged.
+#[test]
+fn every_message_element_type_decodes_by_its_tag() {
+    use tencent_chat_callbacks::common::MsgBodyElement;
+    let elements: Value =
+        serde_json::from_slice(&fs::read(workspace_root().join("tests/data/msg-body-elements.json")).unwrap()).unwrap();
+    let schema = serde_json::json!({ "type": "array", "items": { "$ref": format!("{ID_PREFIX}common.json#/$defs/MsgBodyElement") } });
+    assert_valid(&validator(&schema), &elements, "msg-body-elements.json");
+
+    let decoded: Vec<MsgBodyElement> = serde_json::from_value(elements.clone()).unwrap();
+    let tags: Vec<&str> = decoded.iter().map(MsgBodyElement::tag).collect();
+    let expected: Vec<&str> = elements.as_array().unwrap().iter().map(|e| e["MsgType"].as_str().unwrap()).collect();
+    assert_eq!(tags, expected);
+    assert!(matches!(decoded[0], MsgBodyElement::Text(_)), "{:?}", decoded[0]);
+    let last = decoded.last().unwrap();
+    assert!(matches!(last, MsgBodyElement::Other { .. }), "an unknown type is kept: {last:?}");
+    assert_eq!(numbers_by_value(serde_json::to_value(&decoded).unwrap()), numbers_by_value(elements));
+}

@@ -37,7 +37,7 @@ pub struct AfterC2CMsgExtension {
     /// The keys the operation touched. After a delete their values are empty strings; after a clear the
     /// list is empty.
     #[serde(rename = "ExtensionList")]
-    pub extension_list: ::std::vec::Vec<MsgExtensionEntry>,
+    pub extension_list: ::std::vec::Vec<super::common::MsgExtension>,
     /// The version of the message's whole set of extensions after this change.
     #[serde(rename = "Seq")]
     pub seq: u64,
@@ -53,28 +53,6 @@ impl ::tencent_chat_callbacks::Callback for AfterC2CMsgExtension {
     const COMMAND: &'static str = "C2C.CallbackAfterC2CMsgExtension";
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
     type Response = super::common::Response;
-}
-/// Message extension entry.
-///
-/// One key/value extension of a message, with its own version number.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::serde::Serialize,
-    ::serde::Deserialize,
-    ::schemars::JsonSchema
-)]
-pub struct MsgExtensionEntry {
-    /// The extension's key.
-    #[serde(rename = "Key")]
-    pub key: ::std::string::String,
-    /// The extension's value; empty when the key was deleted.
-    #[serde(rename = "Value")]
-    pub value: ::std::string::String,
-    /// The version of this one key after the change.
-    #[serde(rename = "Seq")]
-    pub seq: u64,
 }
 /// After one-to-one messages are marked as read.
 ///

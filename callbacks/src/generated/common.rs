@@ -314,3 +314,619 @@ pub struct GroupAttribute {
     /// The attribute's value.
     pub value: ::std::string::String,
 }
+/// Text content.
+///
+/// The content of a plain-text element. When the recipient's app is in the background, this text is
+/// what the offline push notification shows.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema
+)]
+pub struct TextContent {
+    /// The text of the element.
+    #[serde(rename = "Text")]
+    pub text: ::std::string::String,
+}
+/// Location content.
+///
+/// The content of a location element: a point given by latitude and longitude, with an optional
+/// caption. Offline pushes show a fixed placeholder such as `[Location]` instead of the
+/// coordinates.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema
+)]
+pub struct LocationContent {
+    /// A caption for the place, such as an address or name. Every vendor sample has it, but nothing
+    /// says it must be sent, so it is optional here.
+    #[serde(rename = "Desc")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub desc: ::core::option::Option<::std::string::String>,
+    /// Latitude in decimal degrees.
+    #[serde(rename = "Latitude")]
+    pub latitude: f64,
+    /// Longitude in decimal degrees.
+    #[serde(rename = "Longitude")]
+    pub longitude: f64,
+}
+/// Emoji content.
+///
+/// The content of an emoji (sticker) element. The meaning of the index and of the extra data is
+/// defined by the app, not by the vendor. Offline pushes show a fixed placeholder such as `[Face]`.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema
+)]
+pub struct FaceContent {
+    /// Which emoji, as an index into the app's own emoji set. The vendor does not restrict its range,
+    /// so it is signed here.
+    #[serde(rename = "Index")]
+    pub index: i64,
+    /// Extra app-defined data sent with the emoji; may hold any bytes the sender put in a string.
+    #[serde(rename = "Data")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub data: ::core::option::Option<::std::string::String>,
+}
+/// Custom content.
+///
+/// The content of a custom element, whose payload the app defines for itself. A message may hold at
+/// most one custom element. All four fields are optional: vendor samples show every combination
+/// from `Data` alone to all four.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomContent {
+    /// The app-defined payload, often a JSON document encoded as a string. It is not passed to the push
+    /// services.
+    #[serde(rename = "Data")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub data: ::core::option::Option<::std::string::String>,
+    /// Text for the offline push notification of this element. A message-level push description, when
+    /// the sender gives one, takes precedence.
+    #[serde(rename = "Desc")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub desc: ::core::option::Option<::std::string::String>,
+    /// An app-defined string handed to the push services, for example as the `ext` entry of an APNs
+    /// payload.
+    #[serde(rename = "Ext")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub ext: ::core::option::Option<::std::string::String>,
+    /// The name of a sound file for the iOS push notification to play.
+    #[serde(rename = "Sound")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub sound: ::core::option::Option<::std::string::String>,
+}
+/// Voice content.
+///
+/// The content of a voice (audio) element. Chat SDK 4.x and later and the REST API send a download
+/// URL and a download flag; SDK 2.x and 3.x send only the identifier, size and length, so every
+/// field is optional.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema
+)]
+pub struct SoundContent {
+    /// Where the audio file can be downloaded. Missing in elements sent by SDK 2.x and 3.x.
+    #[serde(rename = "Url")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub url: ::core::option::Option<::std::string::String>,
+    /// A globally unique identifier the clients use as the key of this audio file, often its MD5 hash.
+    /// One vendor example of a callback leaves it out.
+    #[serde(rename = "UUID")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub uuid: ::core::option::Option<::std::string::String>,
+    /// The size of the audio data in bytes.
+    #[serde(rename = "Size")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub size: ::core::option::Option<u64>,
+    /// The length of the recording in seconds.
+    #[serde(rename = "Second")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub second: ::core::option::Option<u64>,
+    /// How the audio is to be downloaded. The only documented value is 2: fetch it from `Url`.
+    #[serde(rename = "Download_Flag")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub download_flag: ::core::option::Option<i64>,
+}
+/// Image variant.
+///
+/// One stored version of an image (original, large or thumbnail) with its download address. The
+/// vendor sometimes leaves out the size and dimensions of the large version, or gives them as 0, so
+/// they are optional.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema
+)]
+pub struct ImageInfo {
+    /// Which version this is: 1 is the original image, 2 the large (resized) image and 3 the thumbnail.
+    /// An integer rather than an enumeration, so that other values still decode.
+    #[serde(rename = "Type")]
+    pub type_: i64,
+    /// The size of this version's data in bytes; 0 when the vendor does not report it.
+    #[serde(rename = "Size")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub size: ::core::option::Option<u64>,
+    /// The width of this version in pixels; 0 when the vendor does not report it.
+    #[serde(rename = "Width")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub width: ::core::option::Option<u64>,
+    /// The height of this version in pixels; 0 when the vendor does not report it.
+    #[serde(rename = "Height")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub height: ::core::option::Option<u64>,
+    /// Where this version can be downloaded. Note the all-capitals spelling, unlike `Url` in other
+    /// elements.
+    #[serde(rename = "URL")]
+    pub url: ::std::string::String,
+}
+/// Image content.
+///
+/// The content of an image element: an identifier, the file format, and the download information of
+/// up to three versions of the image.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema
+)]
+pub struct ImageContent {
+    /// A globally unique identifier the clients use as the key of this image, often its MD5 hash.
+    #[serde(rename = "UUID")]
+    pub uuid: ::std::string::String,
+    /// The file format as a number: 1 is JPG, 2 GIF, 3 PNG, 4 BMP and 255 any other format.
+    #[serde(rename = "ImageFormat")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub image_format: ::core::option::Option<i64>,
+    /// The stored versions of the image, usually the original, a large version and a thumbnail, in that
+    /// order.
+    #[serde(rename = "ImageInfoArray")]
+    pub image_info_array: ::std::vec::Vec<ImageInfo>,
+}
+/// File content.
+///
+/// The content of a file element. Chat SDK 4.x and later and the REST API send a download URL and a
+/// download flag; SDK 2.x and 3.x send only the identifier, size and name.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema
+)]
+pub struct FileContent {
+    /// Where the file can be downloaded. Missing in elements sent by SDK 2.x and 3.x.
+    #[serde(rename = "Url")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub url: ::core::option::Option<::std::string::String>,
+    /// A globally unique identifier the clients use as the key of this file, often its MD5 hash.
+    #[serde(rename = "UUID")]
+    pub uuid: ::std::string::String,
+    /// The size of the file in bytes.
+    #[serde(rename = "FileSize")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub file_size: ::core::option::Option<u64>,
+    /// The file's name. Some clients send a full local path or `file://` URL here. (The vendor's field
+    /// table spells it `fileName`; every sample uses `FileName`.)
+    #[serde(rename = "FileName")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub file_name: ::core::option::Option<::std::string::String>,
+    /// How the file is to be downloaded. The only documented value is 2: fetch it from `Url`.
+    #[serde(rename = "Download_Flag")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub download_flag: ::core::option::Option<i64>,
+}
+/// Video content.
+///
+/// The content of a video element: the video file and a still thumbnail image, each with its own
+/// identifier and download information. SDK 2.x and 3.x leave out both URLs and both download
+/// flags.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema
+)]
+pub struct VideoFileContent {
+    /// Where the video file can be downloaded. Missing in elements sent by SDK 2.x and 3.x.
+    #[serde(rename = "VideoUrl")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub video_url: ::core::option::Option<::std::string::String>,
+    /// A globally unique identifier the clients use as the key of the video file, often its MD5 hash.
+    #[serde(rename = "VideoUUID")]
+    pub video_uuid: ::std::string::String,
+    /// The size of the video file in bytes.
+    #[serde(rename = "VideoSize")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub video_size: ::core::option::Option<u64>,
+    /// The length of the video in seconds. Web clients cannot measure it and send 0.
+    #[serde(rename = "VideoSecond")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub video_second: ::core::option::Option<u64>,
+    /// The container format of the video, such as `mp4`.
+    #[serde(rename = "VideoFormat")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub video_format: ::core::option::Option<::std::string::String>,
+    /// How the video is to be downloaded. The only documented value is 2: fetch it from `VideoUrl`.
+    #[serde(rename = "VideoDownloadFlag")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub video_download_flag: ::core::option::Option<i64>,
+    /// Where the thumbnail image can be downloaded. Missing in elements sent by SDK 2.x and 3.x.
+    #[serde(rename = "ThumbUrl")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub thumb_url: ::core::option::Option<::std::string::String>,
+    /// A globally unique identifier the clients use as the key of the thumbnail, often its MD5 hash.
+    #[serde(rename = "ThumbUUID")]
+    pub thumb_uuid: ::std::string::String,
+    /// The size of the thumbnail image in bytes.
+    #[serde(rename = "ThumbSize")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub thumb_size: ::core::option::Option<u64>,
+    /// The width of the thumbnail in pixels.
+    #[serde(rename = "ThumbWidth")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub thumb_width: ::core::option::Option<u64>,
+    /// The height of the thumbnail in pixels.
+    #[serde(rename = "ThumbHeight")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub thumb_height: ::core::option::Option<u64>,
+    /// The image format of the thumbnail, such as `JPG`. Unlike `ImageFormat` of an image element, this
+    /// is a name, not a number.
+    #[serde(rename = "ThumbFormat")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub thumb_format: ::core::option::Option<::std::string::String>,
+    /// How the thumbnail is to be downloaded. The only documented value is 2: fetch it from `ThumbUrl`.
+    #[serde(rename = "ThumbDownloadFlag")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub thumb_download_flag: ::core::option::Option<i64>,
+}
+/// Forwarded message.
+///
+/// One of the original messages bundled into a combined (merged and forwarded) message. Its body
+/// may itself hold a combined message, so bundles can nest.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema
+)]
+pub struct RelayedMessage {
+    /// The UserID of whoever sent the original message.
+    #[serde(rename = "From_Account")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub from_account: ::core::option::Option<::std::string::String>,
+    /// The UserID of the original recipient; present only when the original was a one-to-one message.
+    #[serde(rename = "To_Account")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub to_account: ::core::option::Option<::std::string::String>,
+    /// The group the original was sent to; present only when the original was a group message.
+    #[serde(rename = "GroupId")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub group_id: ::core::option::Option<::std::string::String>,
+    /// The sequence number of the original message (32-bit unsigned).
+    #[serde(rename = "MsgSeq")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub msg_seq: ::core::option::Option<u64>,
+    /// The random number of the original message (32-bit unsigned).
+    #[serde(rename = "MsgRandom")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub msg_random: ::core::option::Option<u64>,
+    /// When the original message was sent, as Unix time in seconds.
+    #[serde(rename = "MsgTimeStamp")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub msg_time_stamp: ::core::option::Option<u64>,
+    /// The elements of the original message, in order.
+    #[serde(rename = "MsgBody")]
+    pub msg_body: ::std::vec::Vec<MsgBodyElement>,
+    /// The app-defined data stored with the original message, if it had any.
+    #[serde(rename = "CloudCustomData")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub cloud_custom_data: ::core::option::Option<::std::string::String>,
+}
+/// Combined message content.
+///
+/// The content of a combined-forward element: several earlier messages bundled into one, with a
+/// title and short summary lines to show before the recipient opens it. The bundled messages arrive
+/// inline in `MsgList` when they are small (the vendor gives 12 KB in total; older pages say 8 KB);
+/// otherwise only `JsonMsgKey` is sent and the list must be fetched separately. Only native SDK
+/// 5.2.210 and later and Web SDK 2.10.1 and later can send and show these.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema
+)]
+pub struct RelayContent {
+    /// The heading shown for the bundle, such as whose chat history it is.
+    #[serde(rename = "Title")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub title: ::core::option::Option<::std::string::String>,
+    /// How many messages were bundled.
+    #[serde(rename = "MsgNum")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub msg_num: ::core::option::Option<u64>,
+    /// Plain text that the backend delivers instead of the bundle to clients too old to show combined
+    /// messages.
+    #[serde(rename = "CompatibleText")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub compatible_text: ::core::option::Option<::std::string::String>,
+    /// Short summary lines shown in the chat before the bundle is opened, usually one per message (the
+    /// client SDKs allow at most five).
+    #[serde(rename = "AbstractList")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub abstract_list: ::core::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// The bundled messages themselves. Present only when they are small enough to send inline; never
+    /// together with `JsonMsgKey`.
+    #[serde(rename = "MsgList")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub msg_list: ::core::option::Option<::std::vec::Vec<RelayedMessage>>,
+    /// A key under which the backend stores the bundled messages when they are too large to send
+    /// inline; never together with `MsgList`.
+    #[serde(rename = "JsonMsgKey")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub json_msg_key: ::core::option::Option<::std::string::String>,
+}
+/// Message element.
+///
+/// One element of a message body. A message is a list of these, shown in order, so one message can
+/// mix text, emoji, images and so on (but hold at most one custom element). `MsgType` names the
+/// kind of element and decides the shape of `MsgContent`. Element types added by the vendor after
+/// this schema was written still decode, with their content kept as sent.
+///
+/// The `MsgType` field selects the variant and `MsgContent` is decoded as its type. A `MsgType`
+/// this version does not know decodes to [`MsgBodyElement::Other`], with the content kept as sent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MsgBodyElement {
+    /// `TIMTextElem`: Plain text.
+    Text(TextContent),
+    /// `TIMLocationElem`: A geographic location.
+    Location(LocationContent),
+    /// `TIMFaceElem`: An emoji or sticker from the app's own set.
+    Face(FaceContent),
+    /// `TIMCustomElem`: A payload defined by the app.
+    Custom(CustomContent),
+    /// `TIMSoundElem`: A voice recording.
+    Sound(SoundContent),
+    /// `TIMImageElem`: An image.
+    Image(ImageContent),
+    /// `TIMFileElem`: A file.
+    File(FileContent),
+    /// `TIMVideoFileElem`: A video with its thumbnail.
+    VideoFile(VideoFileContent),
+    /// `TIMRelayElem`: Several earlier messages combined and forwarded as one.
+    Relay(RelayContent),
+    /// An element type this schema does not know yet; its content is kept as sent.
+    Other {
+        /// The `MsgType` value, as sent.
+        msg_type: ::std::string::String,
+        /// The `MsgContent` value, as sent.
+        msg_content: ::serde_json::Value,
+    },
+}
+impl MsgBodyElement {
+    /// The `MsgType` value, as sent.
+    pub fn tag(&self) -> &str {
+        match self {
+            MsgBodyElement::Text(_) => "TIMTextElem",
+            MsgBodyElement::Location(_) => "TIMLocationElem",
+            MsgBodyElement::Face(_) => "TIMFaceElem",
+            MsgBodyElement::Custom(_) => "TIMCustomElem",
+            MsgBodyElement::Sound(_) => "TIMSoundElem",
+            MsgBodyElement::Image(_) => "TIMImageElem",
+            MsgBodyElement::File(_) => "TIMFileElem",
+            MsgBodyElement::VideoFile(_) => "TIMVideoFileElem",
+            MsgBodyElement::Relay(_) => "TIMRelayElem",
+            MsgBodyElement::Other { msg_type, .. } => msg_type,
+        }
+    }
+}
+impl ::tencent_chat_callbacks::__private::TaggedUnion for MsgBodyElement {
+    const TAG: &'static str = "MsgType";
+    const CONTENT: &'static str = "MsgContent";
+    fn content<'de, D: ::serde::Deserializer<'de>>(
+        tag: &str,
+        content: D,
+    ) -> ::core::result::Result<Self, D::Error> {
+        match tag {
+            "TIMTextElem" => {
+                ::serde::Deserialize::deserialize(content).map(MsgBodyElement::Text)
+            }
+            "TIMLocationElem" => {
+                ::serde::Deserialize::deserialize(content).map(MsgBodyElement::Location)
+            }
+            "TIMFaceElem" => {
+                ::serde::Deserialize::deserialize(content).map(MsgBodyElement::Face)
+            }
+            "TIMCustomElem" => {
+                ::serde::Deserialize::deserialize(content).map(MsgBodyElement::Custom)
+            }
+            "TIMSoundElem" => {
+                ::serde::Deserialize::deserialize(content).map(MsgBodyElement::Sound)
+            }
+            "TIMImageElem" => {
+                ::serde::Deserialize::deserialize(content).map(MsgBodyElement::Image)
+            }
+            "TIMFileElem" => {
+                ::serde::Deserialize::deserialize(content).map(MsgBodyElement::File)
+            }
+            "TIMVideoFileElem" => {
+                ::serde::Deserialize::deserialize(content).map(MsgBodyElement::VideoFile)
+            }
+            "TIMRelayElem" => {
+                ::serde::Deserialize::deserialize(content).map(MsgBodyElement::Relay)
+            }
+            other => {
+                ::core::result::Result::Ok(MsgBodyElement::Other {
+                    msg_type: other.to_owned(),
+                    msg_content: ::serde::Deserialize::deserialize(content)?,
+                })
+            }
+        }
+    }
+}
+impl ::serde::Serialize for MsgBodyElement {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::core::result::Result<S::Ok, S::Error> {
+        use ::serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(::core::option::Option::Some(2))?;
+        map.serialize_entry("MsgType", self.tag())?;
+        match self {
+            MsgBodyElement::Text(content) => map.serialize_entry("MsgContent", content)?,
+            MsgBodyElement::Location(content) => {
+                map.serialize_entry("MsgContent", content)?
+            }
+            MsgBodyElement::Face(content) => map.serialize_entry("MsgContent", content)?,
+            MsgBodyElement::Custom(content) => {
+                map.serialize_entry("MsgContent", content)?
+            }
+            MsgBodyElement::Sound(content) => map.serialize_entry("MsgContent", content)?,
+            MsgBodyElement::Image(content) => map.serialize_entry("MsgContent", content)?,
+            MsgBodyElement::File(content) => map.serialize_entry("MsgContent", content)?,
+            MsgBodyElement::VideoFile(content) => {
+                map.serialize_entry("MsgContent", content)?
+            }
+            MsgBodyElement::Relay(content) => map.serialize_entry("MsgContent", content)?,
+            MsgBodyElement::Other { msg_content, .. } => {
+                map.serialize_entry("MsgContent", msg_content)?
+            }
+        }
+        map.end()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MsgBodyElement {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::tencent_chat_callbacks::__private::deserialize_tagged(deserializer)
+    }
+}
+impl ::schemars::JsonSchema for MsgBodyElement {
+    fn schema_name() -> ::std::borrow::Cow<'static, str> {
+        ::std::borrow::Cow::Borrowed(stringify!(MsgBodyElement))
+    }
+    fn json_schema(generator: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
+        ::schemars::json_schema!(
+            { "type" : "object", "oneOf" : [{ "type" : "object", "properties" : {
+            "MsgType" : { "const" : "TIMTextElem" }, "MsgContent" : generator
+            .subschema_for:: < TextContent > () }, "required" : ["MsgType", "MsgContent"]
+            }, { "type" : "object", "properties" : { "MsgType" : { "const" :
+            "TIMLocationElem" }, "MsgContent" : generator.subschema_for:: <
+            LocationContent > () }, "required" : ["MsgType", "MsgContent"] }, { "type" :
+            "object", "properties" : { "MsgType" : { "const" : "TIMFaceElem" },
+            "MsgContent" : generator.subschema_for:: < FaceContent > () }, "required" :
+            ["MsgType", "MsgContent"] }, { "type" : "object", "properties" : { "MsgType"
+            : { "const" : "TIMCustomElem" }, "MsgContent" : generator.subschema_for:: <
+            CustomContent > () }, "required" : ["MsgType", "MsgContent"] }, { "type" :
+            "object", "properties" : { "MsgType" : { "const" : "TIMSoundElem" },
+            "MsgContent" : generator.subschema_for:: < SoundContent > () }, "required" :
+            ["MsgType", "MsgContent"] }, { "type" : "object", "properties" : { "MsgType"
+            : { "const" : "TIMImageElem" }, "MsgContent" : generator.subschema_for:: <
+            ImageContent > () }, "required" : ["MsgType", "MsgContent"] }, { "type" :
+            "object", "properties" : { "MsgType" : { "const" : "TIMFileElem" },
+            "MsgContent" : generator.subschema_for:: < FileContent > () }, "required" :
+            ["MsgType", "MsgContent"] }, { "type" : "object", "properties" : { "MsgType"
+            : { "const" : "TIMVideoFileElem" }, "MsgContent" : generator.subschema_for::
+            < VideoFileContent > () }, "required" : ["MsgType", "MsgContent"] }, { "type"
+            : "object", "properties" : { "MsgType" : { "const" : "TIMRelayElem" },
+            "MsgContent" : generator.subschema_for:: < RelayContent > () }, "required" :
+            ["MsgType", "MsgContent"] }, { "type" : "object", "properties" : { "MsgType"
+            : { "type" : "string", "not" : { "enum" : ["TIMTextElem", "TIMLocationElem",
+            "TIMFaceElem", "TIMCustomElem", "TIMSoundElem", "TIMImageElem",
+            "TIMFileElem", "TIMVideoFileElem", "TIMRelayElem"] } } }, "required" :
+            ["MsgType"] }] }
+        )
+    }
+}
+/// Account pair.
+///
+/// Two users in a relationship: the one who acted or owns the list, and the other one.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema
+)]
+pub struct AccountPair {
+    /// UserID of the user who owns the relationship or the list.
+    #[serde(rename = "From_Account")]
+    pub from_account: ::std::string::String,
+    /// UserID of the other user.
+    #[serde(rename = "To_Account")]
+    pub to_account: ::std::string::String,
+}
+/// Message extension.
+///
+/// One key/value extension attached to a message, with the version number the extension had after
+/// the change.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema
+)]
+pub struct MsgExtension {
+    /// The extension's key.
+    #[serde(rename = "Key")]
+    pub key: ::std::string::String,
+    /// The extension's value; empty when the key was deleted.
+    #[serde(rename = "Value")]
+    pub value: ::std::string::String,
+    /// The version of this one key after the change.
+    #[serde(rename = "Seq")]
+    pub seq: u64,
+}
+/// Subscriber.
+///
+/// One subscriber of an official account.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema
+)]
+pub struct Subscriber {
+    /// The subscriber's UserID.
+    #[serde(rename = "Subscriber_Account")]
+    pub subscriber_account: ::std::string::String,
+}

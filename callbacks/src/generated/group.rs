@@ -457,7 +457,7 @@ pub struct AfterGroupMsgExtension {
     /// The keys the operation touched, each with its new version. Deleted keys come with an empty
     /// value; a clear sends an empty list.
     #[serde(rename = "ExtensionList")]
-    pub extension_list: ::std::vec::Vec<GroupMsgExtensionItem>,
+    pub extension_list: ::std::vec::Vec<super::common::MsgExtension>,
     /// The version of the message's whole set of extensions after the operation.
     #[serde(rename = "Seq")]
     pub seq: u64,
@@ -473,28 +473,6 @@ impl ::tencent_chat_callbacks::Callback for AfterGroupMsgExtension {
     const COMMAND: &'static str = "Group.CallbackAfterGroupMsgExtension";
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
     type Response = super::common::Response;
-}
-/// Group message extension.
-///
-/// One key-value extension of a group message, with its version.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::serde::Serialize,
-    ::serde::Deserialize,
-    ::schemars::JsonSchema
-)]
-pub struct GroupMsgExtensionItem {
-    /// The extension's key.
-    #[serde(rename = "Key")]
-    pub key: ::std::string::String,
-    /// The extension's value; empty when the key was deleted.
-    #[serde(rename = "Value")]
-    pub value: ::std::string::String,
-    /// The version of this key after the operation.
-    #[serde(rename = "Seq")]
-    pub seq: u64,
 }
 /// After a group member's profile changes.
 ///

@@ -28,7 +28,7 @@ pub struct AfterAddSubscriber {
     pub operator_account: ::std::string::String,
     /// The users who became subscribers.
     #[serde(rename = "SubscribeAccountList")]
-    pub subscribe_account_list: ::std::vec::Vec<NewSubscriber>,
+    pub subscribe_account_list: ::std::vec::Vec<super::common::Subscriber>,
     /// When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     /// but several samples send the same value as a string of digits, so both forms are accepted and
     /// mean the same instant.
@@ -41,22 +41,6 @@ impl ::tencent_chat_callbacks::Callback for AfterAddSubscriber {
     const COMMAND: &'static str = "OfficialAccount.CallbackAfterAddSubscriber";
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
     type Response = super::common::Response;
-}
-/// New subscriber.
-///
-/// One user who has just subscribed to an official account.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::serde::Serialize,
-    ::serde::Deserialize,
-    ::schemars::JsonSchema
-)]
-pub struct NewSubscriber {
-    /// The subscriber's UserID.
-    #[serde(rename = "Subscriber_Account")]
-    pub subscriber_account: ::std::string::String,
 }
 /// After an official account is created.
 ///
@@ -131,7 +115,7 @@ pub struct AfterDeleteSubscriber {
     pub operator_account: ::std::string::String,
     /// The users whose subscription ended.
     #[serde(rename = "SubscribeAccountList")]
-    pub subscribe_account_list: ::std::vec::Vec<FormerSubscriber>,
+    pub subscribe_account_list: ::std::vec::Vec<super::common::Subscriber>,
     /// When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     /// but several samples send the same value as a string of digits, so both forms are accepted and
     /// mean the same instant.
@@ -144,22 +128,6 @@ impl ::tencent_chat_callbacks::Callback for AfterDeleteSubscriber {
     const COMMAND: &'static str = "OfficialAccount.CallbackAfterDeleteSubscriber";
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
     type Response = super::common::Response;
-}
-/// Former subscriber.
-///
-/// One user whose subscription to an official account has just ended.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::serde::Serialize,
-    ::serde::Deserialize,
-    ::schemars::JsonSchema
-)]
-pub struct FormerSubscriber {
-    /// The former subscriber's UserID.
-    #[serde(rename = "Subscriber_Account")]
-    pub subscriber_account: ::std::string::String,
 }
 /// After official account messages are recalled.
 ///

@@ -22,31 +22,12 @@ pub struct BlackListAdd {
     pub callback_command: ::tencent_chat_callbacks::CommandTag<BlackListAdd>,
     /// The blocklist entries that were added.
     #[serde(rename = "PairList")]
-    pub pair_list: ::std::vec::Vec<BlocklistAddedPair>,
+    pub pair_list: ::std::vec::Vec<super::common::AccountPair>,
 }
 impl ::tencent_chat_callbacks::Callback for BlackListAdd {
     const COMMAND: &'static str = "Sns.CallbackBlackListAdd";
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
     type Response = super::common::Response;
-}
-/// Blocklisted pair.
-///
-/// One new blocklist entry: `From_Account` now blocks `To_Account`.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::serde::Serialize,
-    ::serde::Deserialize,
-    ::schemars::JsonSchema
-)]
-pub struct BlocklistAddedPair {
-    /// UserID of the user who blocked someone.
-    #[serde(rename = "From_Account")]
-    pub from_account: ::std::string::String,
-    /// UserID of the user who was blocked.
-    #[serde(rename = "To_Account")]
-    pub to_account: ::std::string::String,
 }
 /// After users are taken off a blocklist.
 ///
@@ -69,31 +50,12 @@ pub struct BlackListDelete {
     pub callback_command: ::tencent_chat_callbacks::CommandTag<BlackListDelete>,
     /// The blocklist entries that were removed.
     #[serde(rename = "PairList")]
-    pub pair_list: ::std::vec::Vec<BlocklistRemovedPair>,
+    pub pair_list: ::std::vec::Vec<super::common::AccountPair>,
 }
 impl ::tencent_chat_callbacks::Callback for BlackListDelete {
     const COMMAND: &'static str = "Sns.CallbackBlackListDelete";
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
     type Response = super::common::Response;
-}
-/// Unblocked pair.
-///
-/// One removed blocklist entry: `From_Account` no longer blocks `To_Account`.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::serde::Serialize,
-    ::serde::Deserialize,
-    ::schemars::JsonSchema
-)]
-pub struct BlocklistRemovedPair {
-    /// UserID of the user whose blocklist lost an entry.
-    #[serde(rename = "From_Account")]
-    pub from_account: ::std::string::String,
-    /// UserID of the user who was unblocked.
-    #[serde(rename = "To_Account")]
-    pub to_account: ::std::string::String,
 }
 /// After friends are added.
 ///
@@ -251,30 +213,10 @@ pub struct FriendDelete {
     pub callback_command: ::tencent_chat_callbacks::CommandTag<FriendDelete>,
     /// The friend relationships that were removed, one entry per direction.
     #[serde(rename = "PairList")]
-    pub pair_list: ::std::vec::Vec<FriendDeletedPair>,
+    pub pair_list: ::std::vec::Vec<super::common::AccountPair>,
 }
 impl ::tencent_chat_callbacks::Callback for FriendDelete {
     const COMMAND: &'static str = "Sns.CallbackFriendDelete";
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
     type Response = super::common::Response;
-}
-/// Deleted friend pair.
-///
-/// One removed friend relationship, seen from one side: `To_Account` is no longer on
-/// `From_Account`'s friend list.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::serde::Serialize,
-    ::serde::Deserialize,
-    ::schemars::JsonSchema
-)]
-pub struct FriendDeletedPair {
-    /// UserID of the user whose friend list lost an entry.
-    #[serde(rename = "From_Account")]
-    pub from_account: ::std::string::String,
-    /// UserID of the user who was taken off that friend list.
-    #[serde(rename = "To_Account")]
-    pub to_account: ::std::string::String,
 }
