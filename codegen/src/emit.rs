@@ -241,7 +241,7 @@ fn title_and_description(title: &Option<String>, description: &Option<String>) -
 fn struct_tokens(def: &StructDef, doc: &str, scope: &Scope) -> TokenStream {
     let name = ident(&def.name);
     let docs = doc_attrs(doc);
-    let fields = def.fields.iter().map(|f| field_tokens(f, &def.name, scope));
+    let fields = def.fields.iter().map(|f| field_tokens(f, scope));
     quote! {
         #docs
         #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
@@ -251,20 +251,20 @@ fn struct_tokens(def: &StructDef, doc: &str, scope: &Scope) -> TokenStream {
     }
 }
 
-fn field_tokens(field: &Field, owner: &str, scope: &Scope) -> TokenStream {
+fn field_tokens(field: &Field, scope: &Scope) -> TokenStream {
     let name = ident(&field.rust_name);
     let wire = &field.wire_name;
     let rename = (field.rust_name != field.wire_name).then(|| quote!(#[serde(rename = #wire)]));
     let description = match (&field.ty, &field.description) {
-        (Ty::CommandTag, _) => format!("The command word, `{wire}`; always this callback's own command."),
+        (Ty::CommandTag(_), _) => format!("The command word, `{wire}`; always this callback's own command."),
         (_, Some(d)) => d.clone(),
         (_, None) => String::new(),
     };
     let docs = doc_attrs(&description);
     let (ty, attrs) = match &field.ty {
-        Ty::CommandTag => {
-            let owner = ident(owner);
-            (quote!(::tencent_chat_callbacks::CommandTag<#owner>), quote!())
+        Ty::CommandTag(request) => {
+            let request = ident(request);
+            (quote!(::tencent_chat_callbacks::CommandTag<#request>), quote!())
         }
         Ty::LenientU64 if field.required => (
             quote!(u64),
@@ -311,7 +311,7 @@ fn rust_type(ty: &Ty, scope: &Scope) -> TokenStream {
             quote!(::std::vec::Vec<#item>)
         }
         Ty::Named(r) => type_ref(r, scope),
-        Ty::CommandTag => unreachable!("handled by field_tokens"),
+        Ty::CommandTag(_) => unreachable!("handled by field_tokens"),
     }
 }
 

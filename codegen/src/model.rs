@@ -150,8 +150,9 @@ pub(crate) enum Ty {
     LenientU64,
     Vec(Box<Ty>),
     Named(TypeRef),
-    /// The `CallbackCommand` const of the callback's own request type.
-    CommandTag,
+    /// A `CallbackCommand` const equal to the callback's own command, in the request or in an
+    /// object nested in it (batched events repeat it); holds the request type's name.
+    CommandTag(String),
 }
 
 /// A named generated type.
@@ -189,12 +190,18 @@ impl Catalog {
             .remove(COMMON_FILE)
             .ok_or_else(|| Error::schema(COMMON_FILE, "", "the shared definitions file is missing"))?;
 
-        let common = Reader { file: COMMON_FILE, root: &common_json, common: &common_json, scope: Scope::Common };
+        let common = Reader {
+            file: COMMON_FILE,
+            root: &common_json,
+            common: &common_json,
+            scope: Scope::Common,
+            callback: None,
+        };
         let common_defs = common.named_defs(&[])?;
 
         let mut callbacks = Vec::new();
         for (file, json) in &files {
-            let reader = Reader { file, root: json, common: &common_json, scope: Scope::Local };
+            let reader = Reader { file, root: json, common: &common_json, scope: Scope::Local, callback: None };
             callbacks.push(reader.callback()?);
         }
         check_unique_names(&callbacks)?;
@@ -236,6 +243,8 @@ struct Reader<'a> {
     common: &'a Value,
     /// Where `#/$defs/…` references of this file are generated.
     scope: Scope,
+    /// For a callback's file: its command and request type name.
+    callback: Option<(&'a str, &'a str)>,
 }
 
 impl<'a> Reader<'a> {
@@ -262,8 +271,15 @@ impl<'a> Reader<'a> {
         let doc_url = self.meta_str(meta, "docUrl")?;
         let doc_updated = self.meta_str(meta, "docUpdated")?;
 
-        let request = self.struct_def(&type_name, self.root, "", Some(&command))?;
-        if !request.fields.iter().any(|f| f.ty == Ty::CommandTag)
+        let this = Reader {
+            file: self.file,
+            root: self.root,
+            common: self.common,
+            scope: self.scope.clone(),
+            callback: Some((&command, &type_name)),
+        };
+        let request = this.struct_def(&type_name, self.root, "")?;
+        if !request.fields.iter().any(|f| matches!(f.ty, Ty::CommandTag(_)))
             && self.root.pointer("/properties/CallbackCommand").is_some()
         {
             return Err(self.err("/properties/CallbackCommand", "must be `{\"const\": <the command>}`"));
@@ -274,15 +290,15 @@ impl<'a> Reader<'a> {
             .pointer("/$defs/Response")
             .ok_or_else(|| self.err("/$defs", "missing the `Response` definition"))?;
         let response = match response_schema.get("$ref").and_then(Value::as_str) {
-            Some(reference) => match self.resolve(reference, "/$defs/Response")? {
+            Some(reference) => match this.resolve(reference, "/$defs/Response")? {
                 Ty::Named(r) => r,
                 _ => return Err(self.err("/$defs/Response", "must refer to an object definition")),
             },
             None => TypeRef { scope: Scope::Local, name: format!("{type_name}Response") },
         };
-        let mut defs = self.named_defs(&["Response"])?;
+        let mut defs = this.named_defs(&["Response"])?;
         if response_schema.get("$ref").is_none() {
-            defs.push(TypeDef::Struct(self.struct_def(&response.name, response_schema, "/$defs/Response", None)?));
+            defs.push(TypeDef::Struct(this.struct_def(&response.name, response_schema, "/$defs/Response")?));
         }
 
         Ok(CallbackDef {
@@ -317,20 +333,20 @@ impl<'a> Reader<'a> {
             }
             let pointer = format!("/$defs/{name}");
             if is_object(schema) {
-                out.push(TypeDef::Struct(self.struct_def(name, schema, &pointer, None)?));
+                out.push(TypeDef::Struct(self.struct_def(name, schema, &pointer)?));
             } else if is_open_enum(schema) {
                 out.push(TypeDef::Enum(self.enum_def(name, schema, &pointer)?));
             } else if schema.get("oneOf").is_some() {
                 out.push(TypeDef::Union(self.union_def(name, schema, &pointer)?));
             } else {
                 // Checks that the definition is of a supported shape.
-                self.ty(schema, &pointer, None)?;
+                self.ty(schema, &pointer, false)?;
             }
         }
         Ok(out)
     }
 
-    fn struct_def(&self, name: &str, schema: &Value, pointer: &str, command: Option<&str>) -> Result<StructDef, Error> {
+    fn struct_def(&self, name: &str, schema: &Value, pointer: &str) -> Result<StructDef, Error> {
         let empty = Map::new();
         let properties = match schema.get("properties") {
             Some(p) => p.as_object().ok_or_else(|| self.err(pointer, "`properties` must be an object"))?,
@@ -347,12 +363,12 @@ impl<'a> Reader<'a> {
         let mut fields = Vec::new();
         for (wire_name, property) in properties {
             let field_pointer = format!("{pointer}/properties/{wire_name}");
-            let ty = self.ty(property, &field_pointer, command.filter(|_| wire_name == "CallbackCommand"))?;
+            let ty = self.ty(property, &field_pointer, wire_name == "CallbackCommand")?;
             if matches!(&ty, Ty::Vec(item) if **item == Ty::LenientU64) {
                 return Err(self.err(&field_pointer, "a list of integers-or-digit-strings is not supported"));
             }
             let description = self.description_of(property)?;
-            if description.is_none() && ty != Ty::CommandTag {
+            if description.is_none() && !matches!(ty, Ty::CommandTag(_)) {
                 return Err(
                     self.err(&field_pointer, "every property needs a `description` (it becomes the field's doc)")
                 );
@@ -449,7 +465,7 @@ impl<'a> Reader<'a> {
                         tag_value: tag_value.to_owned(),
                         rust_name,
                         description: text(member, "description"),
-                        content: self.ty(&properties[&content_name], &content_pointer, None)?,
+                        content: self.ty(&properties[&content_name], &content_pointer, false)?,
                     });
                 }
                 None => {
@@ -500,12 +516,12 @@ impl<'a> Reader<'a> {
     }
 
     /// The Rust type of a property schema.
-    fn ty(&self, schema: &Value, pointer: &str, command: Option<&str>) -> Result<Ty, Error> {
+    fn ty(&self, schema: &Value, pointer: &str, command_property: bool) -> Result<Ty, Error> {
         if let Some(value) = schema.get("const") {
-            return match command {
-                Some(command) if value == command => Ok(Ty::CommandTag),
-                Some(command) => Err(self.err(pointer, format!("must be the command `{command}`"))),
-                None => Err(self.err(pointer, "`const` is only supported on `CallbackCommand`")),
+            return match self.callback.filter(|_| command_property) {
+                Some((command, request)) if value == command => Ok(Ty::CommandTag(request.to_owned())),
+                Some((command, _)) => Err(self.err(pointer, format!("must be the command `{command}`"))),
+                None => Err(self.err(pointer, "`const` is only supported on a callback's `CallbackCommand`")),
             };
         }
         if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
@@ -522,7 +538,7 @@ impl<'a> Reader<'a> {
             Some("integer") => Ok(Ty::I64),
             Some("array") => {
                 let items = schema.get("items").ok_or_else(|| self.err(pointer, "an array needs `items`"))?;
-                Ok(Ty::Vec(Box::new(self.ty(items, &format!("{pointer}/items"), None)?)))
+                Ok(Ty::Vec(Box::new(self.ty(items, &format!("{pointer}/items"), false)?)))
             }
             Some("object") => Err(self.err(pointer, "name this object under `$defs` and refer to it with `$ref`")),
             _ => Err(self.err(pointer, "unsupported schema; see the list of supported forms in codegen/src/model.rs")),
@@ -541,8 +557,9 @@ impl<'a> Reader<'a> {
                 root: if scope == Scope::Common { self.common } else { self.root },
                 common: self.common,
                 scope,
+                callback: None,
             };
-            reader.ty(target, pointer, None)
+            reader.ty(target, pointer, false)
         }
     }
 

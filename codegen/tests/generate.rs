@@ -140,7 +140,7 @@ fn unsupported_or_inconsistent_schemas_fail_naming_file_and_pointer() {
         (
             "X.CallbackA.json",
             callback("X.CallbackA", r#", "C": { "description": "d", "const": "fixed" }"#, ""),
-            "`const` is only supported on `CallbackCommand`",
+            "`const` is only supported on a callback's `CallbackCommand`",
         ),
         (
             "X.CallbackA.json",

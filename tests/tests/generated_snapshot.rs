@@ -41,6 +41,11 @@ fn the_snapshot_tables_agree() {
     assert_eq!(<AfterThing as Callback>::COMMAND, "Demo.CallbackAfterThing");
     let event = Event::from_json("Other.StateChange", br#"{"CallbackCommand":"Other.StateChange","Who":"w"}"#).unwrap();
     assert_eq!(event.map(|e| e.command()), Some(Command::OtherStateChange));
+    let batch =
+        br#"{"CallbackCommand":"Other.StateChange","Who":"w","Changes":[{"CallbackCommand":"Other.StateChange"}]}"#;
+    assert!(Event::from_json("Other.StateChange", batch).unwrap().is_some(), "a nested command tag");
+    let wrong = br#"{"CallbackCommand":"Other.StateChange","Who":"w","Changes":[{"CallbackCommand":"Demo.CallbackAfterThing"}]}"#;
+    assert!(Event::from_json("Other.StateChange", wrong).is_err(), "a nested tag of another command");
     assert!(Event::from_json("Nope.Nope", b"{}").unwrap().is_none());
     let response =
         StateChangeResponse { action_status: "OK".into(), error_code: 0, error_info: String::new(), refused: None };

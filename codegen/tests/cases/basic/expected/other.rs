@@ -22,11 +22,35 @@ pub struct StateChange {
     /// Whose state changed.
     #[serde(rename = "Who")]
     pub who: ::std::string::String,
+    /// Batched events, each repeating the command.
+    #[serde(rename = "Changes")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub changes: ::core::option::Option<::std::vec::Vec<StateChangeEvent>>,
 }
 impl ::tencent_chat_callbacks::Callback for StateChange {
     const COMMAND: &'static str = "Other.StateChange";
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::Before;
     type Response = StateChangeResponse;
+}
+/// State change event.
+///
+/// One event of a batch.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::schemars::JsonSchema
+)]
+pub struct StateChangeEvent {
+    /// The command word, `CallbackCommand`; always this callback's own command.
+    #[serde(rename = "CallbackCommand")]
+    pub callback_command: ::tencent_chat_callbacks::CommandTag<StateChange>,
+    /// When, in seconds.
+    #[serde(rename = "Seconds")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub seconds: ::core::option::Option<u64>,
 }
 /// State change response.
 ///
