@@ -84,6 +84,7 @@ extern crate self as tencent_chat_callbacks;
 
 mod callback;
 mod context;
+mod decision;
 mod dispatcher;
 mod error;
 #[rustfmt::skip]
@@ -103,6 +104,7 @@ pub mod __private;
 pub use callback::{Callback, CallbackKind, CommandTag};
 pub use common::Response;
 pub use context::{Context, UnhandledEvent};
+pub use decision::{AppErrorCode, ErrorCodeOutOfRange};
 pub use dispatcher::{BuildError, DEFAULT_MAX_BODY_BYTES, Dispatcher, DispatcherBuilder, Handlers};
 pub use error::DispatchError;
 pub use generated::*;

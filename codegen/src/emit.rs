@@ -6,7 +6,8 @@ use quote::{format_ident, quote};
 
 use crate::Error;
 use crate::model::{
-    COMMON_FILE, CallbackDef, Catalog, EnumDef, Field, Kind, Scope, StructDef, Ty, TypeDef, TypeRef, UnionDef,
+    COMMON_FILE, CallbackDef, Catalog, DecisionDef, EnumDef, Field, Kind, Scope, StructDef, Ty, TypeDef, TypeRef,
+    UnionDef,
 };
 use crate::naming;
 
@@ -208,6 +209,7 @@ fn callback_items(callback: &CallbackDef) -> TokenStream {
     let command = &callback.command;
     let kind = kind(callback.kind);
     let response = type_ref(&callback.response, &scope);
+    let decision = callback.decision.as_ref().map(|d| decision_tokens(callback, d));
     quote! {
         #request_struct
 
@@ -218,6 +220,161 @@ fn callback_items(callback: &CallbackDef) -> TokenStream {
         }
 
         #(#defs)*
+        #decision
+    }
+}
+
+/// Fields of a response other than `ActionStatus`, `ErrorCode` and `ErrorInfo`.
+fn response_extras(response: &StructDef) -> impl Iterator<Item = &Field> {
+    response.fields.iter().filter(|f| !["ActionStatus", "ErrorCode", "ErrorInfo"].contains(&f.wire_name.as_str()))
+}
+
+/// A before-callback's decision enum: one variant per answer the command accepts, each documented
+/// with what the vendor does with it, and its conversion into the response.
+fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStream {
+    let scope = Scope::Local;
+    let response = callback
+        .defs
+        .iter()
+        .find_map(|d| match d {
+            TypeDef::Struct(s) if s.name == callback.response.name => Some(s),
+            _ => None,
+        })
+        .expect("model checks that a before-callback has its own response object");
+    let base = &callback.request.name;
+    let name = format_ident!("{base}Decision");
+    let response_name = ident(&response.name);
+    let command = &callback.command;
+    let (changed, extra): (Vec<&Field>, Vec<&Field>) =
+        response_extras(response).partition(|f| decision.modifiable.contains(&f.wire_name));
+
+    let mut variants = vec![quote! {
+        /// Allow it unchanged: `ErrorCode` 0. A command without a handler gets this answer too.
+        Allow,
+    }];
+    let mut arms = Vec::new();
+    let all_fields: Vec<Ident> = response_extras(response).map(|f| ident(&f.rust_name)).collect();
+    let reply = |code: TokenStream, info: TokenStream, set: &[Ident], from: TokenStream| {
+        let unset = all_fields.iter().filter(|f| !set.contains(f));
+        quote! {
+            #response_name {
+                action_status: super::common::ActionStatus::Ok,
+                error_code: #code,
+                error_info: #info,
+                #(#set: #from.#set,)*
+                #(#unset: ::core::option::Option::None,)*
+            }
+        }
+    };
+    arms.push({
+        let body = reply(quote!(0), quote!(::std::string::String::new()), &[], quote!(_));
+        quote!(#name::Allow => #body)
+    });
+    let mut items = Vec::new();
+    for (fields, variant, suffix, doc) in [
+        (
+            &changed,
+            "Modify",
+            "Changes",
+            "Allow it with changed content: `ErrorCode` 0 with the fields given. Changes are applied only with `ErrorCode` 0, which this sends.",
+        ),
+        (
+            &extra,
+            "AllowWith",
+            "Answer",
+            "Allow it, with the command's extra answers: `ErrorCode` 0 with the fields given.",
+        ),
+    ] {
+        if fields.is_empty() {
+            continue;
+        }
+        let variant = ident(variant);
+        let payload = format_ident!("{base}{suffix}");
+        let doc = doc_attrs(doc);
+        variants.push(quote!(#doc #variant(#payload),));
+        let set: Vec<Ident> = fields.iter().map(|f| ident(&f.rust_name)).collect();
+        let body = reply(quote!(0), quote!(::std::string::String::new()), &set, quote!(payload));
+        arms.push(quote!(#name::#variant(payload) => #body));
+        let struct_doc = doc_attrs(&format!("The fields of [`{name}::{variant}`]; a field left `None` is not sent."));
+        let field_tokens = fields.iter().map(|f| {
+            let docs = doc_attrs(f.description.as_deref().unwrap_or_default());
+            let field = ident(&f.rust_name);
+            let ty = rust_type(&f.ty, &scope);
+            quote!(#docs pub #field: ::core::option::Option<#ty>,)
+        });
+        items.push(quote! {
+            #struct_doc
+            #[derive(Debug, Clone, PartialEq, Default)]
+            pub struct #payload { #(#field_tokens)* }
+        });
+    }
+    if decision.refuse {
+        let client =
+            decision.refused_client_error.map(|code| format!("; the client gets error {code}")).unwrap_or_default();
+        let doc = doc_attrs(&format!("Refuse it: `ErrorCode` 1{client}."));
+        variants.push(quote!(#doc Refuse,));
+        let body = reply(quote!(1), quote!(::std::string::String::new()), &[], quote!(_));
+        arms.push(quote!(#name::Refuse => #body));
+    }
+    if decision.drop {
+        variants.push(quote! {
+            /// Drop it silently: `ErrorCode` 2; the sender is told it succeeded, and nobody receives it.
+            Drop,
+        });
+        let body = reply(quote!(2), quote!(::std::string::String::new()), &[], quote!(_));
+        arms.push(quote!(#name::Drop => #body));
+    }
+    let mut constructors = Vec::new();
+    if let (true, Some((min, max))) = (decision.refuse, decision.app_error_codes) {
+        let doc = doc_attrs(&format!(
+            "Refuse it with an app-defined code in {min}..={max}, which the client receives with the reason. \
+             Build it with [`{name}::refuse_with`], which checks the range."
+        ));
+        let (min, max) = (proc_macro2::Literal::i64_unsuffixed(min), proc_macro2::Literal::i64_unsuffixed(max));
+        let code_ty = quote!(::tencent_chat_callbacks::AppErrorCode<#min, #max>);
+        variants.push(quote!(#doc RefuseWithCode(#code_ty, ::std::string::String),));
+        let body = reply(quote!(code.get()), quote!(reason), &[], quote!(_));
+        arms.push(quote!(#name::RefuseWithCode(code, reason) => #body));
+        let ctor_doc =
+            doc_attrs(&format!("[`{name}::RefuseWithCode`], or an error when `code` is outside {min}..={max}."));
+        constructors.push(quote! {
+            impl #name {
+                #ctor_doc
+                pub fn refuse_with(
+                    code: i64,
+                    reason: impl ::core::convert::Into<::std::string::String>,
+                ) -> ::core::result::Result<Self, ::tencent_chat_callbacks::ErrorCodeOutOfRange> {
+                    ::core::result::Result::Ok(#name::RefuseWithCode(<#code_ty>::new(code)?, reason.into()))
+                }
+            }
+        });
+    }
+    let doc = doc_attrs(&format!(
+        "The app's answer to a `{command}` callback. Return it from the handler; it is sent as [`{}`].",
+        response.name
+    ));
+    quote! {
+        #doc
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum #name {
+            #(#variants)*
+        }
+
+        #(#constructors)*
+
+        impl ::core::convert::From<#name> for #response_name {
+            fn from(decision: #name) -> Self {
+                match decision { #(#arms,)* }
+            }
+        }
+
+        impl ::tencent_chat_callbacks::IntoResponse<#response_name> for #name {
+            fn into_response(self) -> ::core::result::Result<#response_name, ::tencent_chat_callbacks::BoxError> {
+                ::core::result::Result::Ok(self.into())
+            }
+        }
+
+        #(#items)*
     }
 }
 

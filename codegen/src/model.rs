@@ -52,6 +52,23 @@ pub(crate) struct CallbackDef {
     pub(crate) defs: Vec<TypeDef>,
     /// The type of the reply body.
     pub(crate) response: TypeRef,
+    /// For a before-callback: the answers it accepts.
+    pub(crate) decision: Option<DecisionDef>,
+}
+
+/// What a before-callback's answer can do, from `x-callback.decision`.
+#[derive(Debug)]
+pub(crate) struct DecisionDef {
+    /// `ErrorCode` 1 refuses the action.
+    pub(crate) refuse: bool,
+    /// The error the client sees on a refusal, when documented.
+    pub(crate) refused_client_error: Option<i64>,
+    /// `ErrorCode` 2 drops the action silently.
+    pub(crate) drop: bool,
+    /// The range of app-defined codes passed to the client, when documented.
+    pub(crate) app_error_codes: Option<(i64, i64)>,
+    /// Response fields that carry modified content.
+    pub(crate) modifiable: Vec<String>,
 }
 
 /// Whether a callback reports an action or lets the app decide it.
@@ -301,6 +318,8 @@ impl<'a> Reader<'a> {
             defs.push(TypeDef::Struct(this.struct_def(&response.name, response_schema, "/$defs/Response")?));
         }
 
+        let decision = this.decision(meta, kind, response_schema)?;
+
         Ok(CallbackDef {
             file: self.file.to_owned(),
             command,
@@ -311,7 +330,59 @@ impl<'a> Reader<'a> {
             request,
             defs,
             response,
+            decision,
         })
+    }
+
+    /// Reads `x-callback.decision`: required for a before-callback, whose response must be its own
+    /// object with the three standard fields; refused for an after-callback.
+    fn decision(&self, meta: &Value, kind: Kind, response: &Value) -> Result<Option<DecisionDef>, Error> {
+        let pointer = "/x-callback/decision";
+        let decision = match (kind, meta.get("decision")) {
+            (Kind::After, None) => return Ok(None),
+            (Kind::After, Some(_)) => return Err(self.err(pointer, "only a before-callback takes decisions")),
+            (Kind::Before, None) => {
+                return Err(self.err(pointer, "a before-callback must say which decisions it accepts"));
+            }
+            (Kind::Before, Some(decision)) => decision,
+        };
+        let properties = response.get("properties").and_then(Value::as_object);
+        let standard = ["ActionStatus", "ErrorCode", "ErrorInfo"];
+        if properties.is_none_or(|p| standard.iter().any(|f| !p.contains_key(*f))) {
+            return Err(self.err(
+                "/$defs/Response",
+                "a before-callback's response is an object with ActionStatus, ErrorCode and ErrorInfo",
+            ));
+        }
+        let action_status = response.pointer("/properties/ActionStatus/$ref").and_then(Value::as_str);
+        if action_status != Some("common.json#/$defs/ActionStatus") {
+            return Err(
+                self.err("/$defs/Response/properties/ActionStatus", "must be `common.json#/$defs/ActionStatus`")
+            );
+        }
+        let flag = |key: &str| decision.get(key).and_then(Value::as_bool).unwrap_or(false);
+        let app_error_codes = match decision.get("appErrorCodes") {
+            None => None,
+            Some(range) => match range.as_array().map(|r| r.iter().map(Value::as_i64).collect::<Vec<_>>()).as_deref() {
+                Some([Some(min), Some(max)]) if min <= max => Some((*min, *max)),
+                _ => return Err(self.err(&format!("{pointer}/appErrorCodes"), "must be `[min, max]`")),
+            },
+        };
+        let modifiable: Vec<String> = decision
+            .get("modifiable")
+            .and_then(Value::as_array)
+            .map(|m| m.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default();
+        if let Some(unknown) = modifiable.iter().find(|m| properties.is_some_and(|p| !p.contains_key(*m))) {
+            return Err(self.err(&format!("{pointer}/modifiable"), format!("`{unknown}` is not a response property")));
+        }
+        Ok(Some(DecisionDef {
+            refuse: flag("refuse"),
+            refused_client_error: decision.get("refusedClientError").and_then(Value::as_i64),
+            drop: flag("drop"),
+            app_error_codes,
+            modifiable,
+        }))
     }
 
     fn meta_str(&self, meta: &Value, key: &str) -> Result<String, Error> {

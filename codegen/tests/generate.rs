@@ -166,6 +166,21 @@ fn unsupported_or_inconsistent_schemas_fail_naming_file_and_pointer() {
             ),
             "every member must use the same tag property",
         ),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", "", "").replace(r#""kind": "after","#, r#""kind": "after", "decision": {},"#),
+            "at /x-callback/decision: only a before-callback takes decisions",
+        ),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", "", "").replace(r#""kind": "after""#, r#""kind": "before""#),
+            "a before-callback must say which decisions it accepts",
+        ),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", "", "").replace(r#""kind": "after""#, r#""kind": "before", "decision": {}"#),
+            "a before-callback's response is an object with ActionStatus, ErrorCode and ErrorInfo",
+        ),
         ("X.CallbackA.json", "{ not json".to_owned(), "schema/X.CallbackA.json: not valid JSON"),
         ("X.CallbackA.json", r#"{ "type": "object" }"#.to_owned(), "missing `x-callback`"),
     ];

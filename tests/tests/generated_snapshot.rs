@@ -9,7 +9,7 @@ mod basic;
 
 use basic::common::{Colour, Part, PartText};
 use basic::demo::{AfterThing, Mode};
-use basic::other::StateChangeResponse;
+use basic::other::{StateChangeAnswer, StateChangeChanges, StateChangeDecision, StateChangeResponse};
 use basic::{Command, Event};
 use serde_json::json;
 use tencent_chat_callbacks::{Callback, CallbackKind};
@@ -47,9 +47,17 @@ fn the_snapshot_tables_agree() {
     let wrong = br#"{"CallbackCommand":"Other.StateChange","Who":"w","Changes":[{"CallbackCommand":"Demo.CallbackAfterThing"}]}"#;
     assert!(Event::from_json("Other.StateChange", wrong).is_err(), "a nested tag of another command");
     assert!(Event::from_json("Nope.Nope", b"{}").unwrap().is_none());
-    let response =
-        StateChangeResponse { action_status: "OK".into(), error_code: 0, error_info: String::new(), refused: None };
-    assert_eq!(serde_json::to_value(response).unwrap(), json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}));
+    let reply = |decision: StateChangeDecision| serde_json::to_value(StateChangeResponse::from(decision)).unwrap();
+    assert_eq!(reply(StateChangeDecision::Allow), json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}));
+    assert_eq!(reply(StateChangeDecision::Refuse), json!({"ActionStatus": "OK", "ErrorCode": 1, "ErrorInfo": ""}));
+    assert_eq!(reply(StateChangeDecision::Drop), json!({"ActionStatus": "OK", "ErrorCode": 2, "ErrorInfo": ""}));
+    let changes = StateChangeChanges { note: Some("n".into()) };
+    assert_eq!(reply(StateChangeDecision::Modify(changes))["Note"], "n");
+    let answer = StateChangeAnswer { refused: Some(vec!["u".into()]) };
+    assert_eq!(reply(StateChangeDecision::AllowWith(answer))["Refused"], json!(["u"]));
+    let coded = StateChangeDecision::refuse_with(150, "not now").unwrap();
+    assert_eq!(reply(coded), json!({"ActionStatus": "OK", "ErrorCode": 150, "ErrorInfo": "not now"}));
+    assert_eq!(StateChangeDecision::refuse_with(201, "").unwrap_err().max, 200);
 }
 
 #[test]

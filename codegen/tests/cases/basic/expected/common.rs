@@ -211,3 +211,67 @@ impl ::schemars::JsonSchema for Part {
         )
     }
 }
+/// Action status.
+///
+/// OK or FAIL.
+///
+/// A value this version does not know decodes to [`ActionStatus::Other`] and is kept as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ActionStatus {
+    /// `OK`: Handled.
+    Ok,
+    /// `FAIL`: Failed.
+    Fail,
+    /// A value this version of the schema does not list, kept as sent.
+    Other(::std::string::String),
+}
+impl ActionStatus {
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ActionStatus::Ok => "OK",
+            ActionStatus::Fail => "FAIL",
+            ActionStatus::Other(value) => value,
+        }
+    }
+}
+impl ::core::convert::From<&str> for ActionStatus {
+    fn from(value: &str) -> Self {
+        match value {
+            "OK" => ActionStatus::Ok,
+            "FAIL" => ActionStatus::Fail,
+            other => ActionStatus::Other(other.to_owned()),
+        }
+    }
+}
+impl ::core::fmt::Display for ActionStatus {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for ActionStatus {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::core::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ActionStatus {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::tencent_chat_callbacks::__private::deserialize_str_into(deserializer)
+    }
+}
+impl ::schemars::JsonSchema for ActionStatus {
+    fn schema_name() -> ::std::borrow::Cow<'static, str> {
+        ::std::borrow::Cow::Borrowed("ActionStatus")
+    }
+    fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
+        ::schemars::json_schema!(
+            { "type" : "string", "anyOf" : [{ "const" : "OK" }, { "const" : "FAIL" }, {
+            "type" : "string" }] }
+        )
+    }
+}

@@ -64,9 +64,9 @@ pub struct StateChangeEvent {
     ::schemars::JsonSchema
 )]
 pub struct StateChangeResponse {
-    /// OK or FAIL.
+    /// Action status.
     #[serde(rename = "ActionStatus")]
-    pub action_status: ::std::string::String,
+    pub action_status: super::common::ActionStatus,
     /// The code.
     #[serde(rename = "ErrorCode")]
     pub error_code: i64,
@@ -76,5 +76,128 @@ pub struct StateChangeResponse {
     /// Who is refused.
     #[serde(rename = "Refused")]
     #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub refused: ::core::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// A replacement note.
+    #[serde(rename = "Note")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub note: ::core::option::Option<::std::string::String>,
+}
+/// The app's answer to a `Other.StateChange` callback. Return it from the handler; it is sent as
+/// [`StateChangeResponse`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum StateChangeDecision {
+    /// Allow it unchanged: `ErrorCode` 0. A command without a handler gets this answer too.
+    Allow,
+    /// Allow it with changed content: `ErrorCode` 0 with the fields given. Changes are applied only
+    /// with `ErrorCode` 0, which this sends.
+    Modify(StateChangeChanges),
+    /// Allow it, with the command's extra answers: `ErrorCode` 0 with the fields given.
+    AllowWith(StateChangeAnswer),
+    /// Refuse it: `ErrorCode` 1; the client gets error 10016.
+    Refuse,
+    /// Drop it silently: `ErrorCode` 2; the sender is told it succeeded, and nobody receives it.
+    Drop,
+    /// Refuse it with an app-defined code in 100..=200, which the client receives with the reason.
+    /// Build it with [`StateChangeDecision::refuse_with`], which checks the range.
+    RefuseWithCode(
+        ::tencent_chat_callbacks::AppErrorCode<100, 200>,
+        ::std::string::String,
+    ),
+}
+impl StateChangeDecision {
+    /// [`StateChangeDecision::RefuseWithCode`], or an error when `code` is outside 100..=200.
+    pub fn refuse_with(
+        code: i64,
+        reason: impl ::core::convert::Into<::std::string::String>,
+    ) -> ::core::result::Result<Self, ::tencent_chat_callbacks::ErrorCodeOutOfRange> {
+        ::core::result::Result::Ok(
+            StateChangeDecision::RefuseWithCode(
+                <::tencent_chat_callbacks::AppErrorCode<100, 200>>::new(code)?,
+                reason.into(),
+            ),
+        )
+    }
+}
+impl ::core::convert::From<StateChangeDecision> for StateChangeResponse {
+    fn from(decision: StateChangeDecision) -> Self {
+        match decision {
+            StateChangeDecision::Allow => {
+                StateChangeResponse {
+                    action_status: super::common::ActionStatus::Ok,
+                    error_code: 0,
+                    error_info: ::std::string::String::new(),
+                    refused: ::core::option::Option::None,
+                    note: ::core::option::Option::None,
+                }
+            }
+            StateChangeDecision::Modify(payload) => {
+                StateChangeResponse {
+                    action_status: super::common::ActionStatus::Ok,
+                    error_code: 0,
+                    error_info: ::std::string::String::new(),
+                    note: payload.note,
+                    refused: ::core::option::Option::None,
+                }
+            }
+            StateChangeDecision::AllowWith(payload) => {
+                StateChangeResponse {
+                    action_status: super::common::ActionStatus::Ok,
+                    error_code: 0,
+                    error_info: ::std::string::String::new(),
+                    refused: payload.refused,
+                    note: ::core::option::Option::None,
+                }
+            }
+            StateChangeDecision::Refuse => {
+                StateChangeResponse {
+                    action_status: super::common::ActionStatus::Ok,
+                    error_code: 1,
+                    error_info: ::std::string::String::new(),
+                    refused: ::core::option::Option::None,
+                    note: ::core::option::Option::None,
+                }
+            }
+            StateChangeDecision::Drop => {
+                StateChangeResponse {
+                    action_status: super::common::ActionStatus::Ok,
+                    error_code: 2,
+                    error_info: ::std::string::String::new(),
+                    refused: ::core::option::Option::None,
+                    note: ::core::option::Option::None,
+                }
+            }
+            StateChangeDecision::RefuseWithCode(code, reason) => {
+                StateChangeResponse {
+                    action_status: super::common::ActionStatus::Ok,
+                    error_code: code.get(),
+                    error_info: reason,
+                    refused: ::core::option::Option::None,
+                    note: ::core::option::Option::None,
+                }
+            }
+        }
+    }
+}
+impl ::tencent_chat_callbacks::IntoResponse<StateChangeResponse>
+for StateChangeDecision {
+    fn into_response(
+        self,
+    ) -> ::core::result::Result<
+        StateChangeResponse,
+        ::tencent_chat_callbacks::BoxError,
+    > {
+        ::core::result::Result::Ok(self.into())
+    }
+}
+/// The fields of [`StateChangeDecision::Modify`]; a field left `None` is not sent.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StateChangeChanges {
+    /// A replacement note.
+    pub note: ::core::option::Option<::std::string::String>,
+}
+/// The fields of [`StateChangeDecision::AllowWith`]; a field left `None` is not sent.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StateChangeAnswer {
+    /// Who is refused.
     pub refused: ::core::option::Option<::std::vec::Vec<::std::string::String>>,
 }
