@@ -35,6 +35,9 @@ pub struct Layout {
     pub rust_dir: PathBuf,
     /// The macro crate's generated command table.
     pub macro_table: PathBuf,
+    /// A Markdown file whose coverage table, between `<!-- coverage:start… -->` and
+    /// `<!-- coverage:end -->`, is generated; `None` for none.
+    pub readme: Option<PathBuf>,
 }
 
 impl Layout {
@@ -44,6 +47,7 @@ impl Layout {
             schema_dir: root.join("schema"),
             rust_dir: root.join("callbacks/src/generated"),
             macro_table: root.join("callbacks/macros/src/generated/commands.rs"),
+            readme: Some(root.join("README.md")),
         }
     }
 }
@@ -121,6 +125,12 @@ pub fn generate(layout: &Layout) -> Result<Vec<GeneratedFile>, Error> {
         .collect();
     let table = emit::macro_table(&catalog)?;
     files.push(GeneratedFile { path: layout.macro_table.clone(), contents: table.contents });
+    if let Some(readme) = &layout.readme {
+        let text = fs::read_to_string(readme).map_err(|e| Error::io(readme, e))?;
+        let contents = emit::coverage_table(&catalog, &text)
+            .ok_or_else(|| Error::Internal(format!("{} has no coverage markers", readme.display())))?;
+        files.push(GeneratedFile { path: readme.clone(), contents });
+    }
     Ok(files)
 }
 

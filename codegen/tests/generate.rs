@@ -12,7 +12,12 @@ fn workspace_root() -> PathBuf {
 
 fn case_layout(case: &str) -> Layout {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases").join(case);
-    Layout { schema_dir: dir.join("schema"), rust_dir: dir.join("expected"), macro_table: dir.join("commands.rs") }
+    Layout {
+        schema_dir: dir.join("schema"),
+        rust_dir: dir.join("expected"),
+        macro_table: dir.join("commands.rs"),
+        readme: Some(dir.join("README.md")),
+    }
 }
 
 /// The workspace's checked-in generated code is what the schemas produce. Run `cargo codegen`
@@ -55,6 +60,7 @@ fn check_names_stale_missing_and_leftover_files_and_write_repairs_them() {
         schema_dir: source.schema_dir.clone(),
         rust_dir: dir.path().join("generated"),
         macro_table: dir.path().join("commands.rs"),
+        readme: None,
     };
     let Err(Error::Stale { stale }) = check(&layout) else { panic!("an empty directory must be stale") };
     assert!(stale.contains(&layout.rust_dir.join("demo.rs")), "{stale:?}");
@@ -81,7 +87,8 @@ fn error_for(file: &str, schema: &str) -> String {
     fs::create_dir(&schema_dir).unwrap();
     fs::copy(case_layout("basic").schema_dir.join("common.json"), schema_dir.join("common.json")).unwrap();
     fs::write(schema_dir.join(file), schema).unwrap();
-    let layout = Layout { schema_dir, rust_dir: dir.path().join("out"), macro_table: dir.path().join("t.rs") };
+    let layout =
+        Layout { schema_dir, rust_dir: dir.path().join("out"), macro_table: dir.path().join("t.rs"), readme: None };
     match generate(&layout) {
         Ok(_) => panic!("{file} should not generate"),
         Err(error) => error.to_string(),
