@@ -115,8 +115,13 @@ pub use response::{BoxError, HttpReply, IntoResponse};
 /// Registers the handler methods of an impl block; see the crate documentation.
 ///
 /// Each method marked `#[on("Command")]` takes `&self`, the command's event type and optionally a
-/// [`Context`], and returns what [`IntoResponse`] allows. The block gains an implementation of
+/// [`Context`], and returns what [`IntoResponse`] allows: for a before-callback, its decision
+/// type (e.g. [`c2c::BeforeSendMsgDecision`](crate::c2c)). The block gains an implementation of
 /// [`Handlers`], so `Dispatcher::builder().handlers(value)` registers them all. It expands to one
 /// [`DispatcherBuilder::on`] call per method.
+///
+/// `#[handlers(exhaustive, ignore("Group.CallbackAfterGroupFull", …))]` also asks that every
+/// command this version knows has a handler or is ignored on purpose; the compile error lists the
+/// commands missing, so upgrading the crate points at the callbacks that are new.
 #[cfg(feature = "macros")]
 pub use tencent_chat_callbacks_macros::handlers;

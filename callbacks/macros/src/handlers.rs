@@ -19,10 +19,9 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
         }
     };
     let mut errors = Errors::default();
-    if !args.is_empty() {
-        errors.push(syn::Error::new_spanned(&args, "`#[handlers]` takes no arguments"));
-    }
+    let options = parse_options(args, &mut errors);
     let handlers = collect(&mut item, &mut errors);
+    check_exhaustive(&options, &handlers, &mut errors);
     let registration = match errors.combined() {
         None => register_impl(&item, &handlers),
         Some(error) => error.into_compile_error(),
@@ -33,8 +32,72 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     }
 }
 
+/// The macro's arguments: `#[handlers]`, or `#[handlers(exhaustive, ignore("…", …))]`.
+#[derive(Default)]
+struct Options {
+    /// Where `exhaustive` was written, when it was.
+    exhaustive: Option<Span>,
+    /// Commands explicitly left to the fallback.
+    ignored: Vec<LitStr>,
+}
+
+fn parse_options(args: TokenStream, errors: &mut Errors) -> Options {
+    let mut options = Options::default();
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("exhaustive") {
+            options.exhaustive = Some(meta.path.span());
+            Ok(())
+        } else if meta.path.is_ident("ignore") {
+            let content;
+            syn::parenthesized!(content in meta.input);
+            options.ignored.extend(content.parse_terminated(<LitStr as syn::parse::Parse>::parse, syn::Token![,])?);
+            Ok(())
+        } else {
+            Err(meta.error("unknown option; `#[handlers]` takes `exhaustive` and `ignore(\"Command\", …)`"))
+        }
+    });
+    if let Err(error) = syn::parse::Parser::parse2(parser, args) {
+        errors.push(error);
+    }
+    if let (None, Some(first)) = (options.exhaustive, options.ignored.first()) {
+        errors.push(syn::Error::new_spanned(first, "`ignore(…)` only makes sense with `exhaustive`"));
+    }
+    options
+}
+
+/// With `exhaustive`, every known command must have a handler or be listed in `ignore(…)`.
+fn check_exhaustive(options: &Options, handlers: &[Handler], errors: &mut Errors) {
+    let Some(span) = options.exhaustive else { return };
+    for ignored in &options.ignored {
+        if lookup(ignored, errors).is_some() && handlers.iter().any(|h| h.command == ignored.value()) {
+            errors.push(syn::Error::new_spanned(
+                ignored,
+                format!("`{}` has a handler; do not also ignore it", ignored.value()),
+            ));
+        }
+    }
+    let missing: Vec<&str> = COMMANDS
+        .iter()
+        .map(|(command, _, _)| *command)
+        .filter(|c| !handlers.iter().any(|h| h.command == *c) && !options.ignored.iter().any(|i| i.value() == *c))
+        .collect();
+    if !missing.is_empty() {
+        let list: String = missing.iter().map(|c| format!("\n  {c}")).collect();
+        errors.push(syn::Error::new(
+            span,
+            format!(
+                "`exhaustive`: {} known command(s) have no handler and are not ignored; add an `#[on(\"…\")]` method \
+                 or list them in `ignore(…)`:{list}",
+                missing.len()
+            ),
+        ));
+    }
+}
+
 /// One `#[on("…")]` method.
 struct Handler {
+    /// The command it handles.
+    command: String,
     /// The method's name.
     method: syn::Ident,
     /// `(module, type)` of the command's event type.
@@ -100,7 +163,7 @@ fn collect(item: &mut ItemImpl, errors: &mut Errors) -> Vec<Handler> {
                 continue;
             }
             seen.insert(command.value(), method.sig.ident.clone());
-            if let Some(handler) = check_signature(method, event, errors) {
+            if let Some(handler) = check_signature(method, command.value(), event, errors) {
                 handlers.push(handler);
             }
         }
@@ -128,7 +191,12 @@ fn lookup(command: &LitStr, errors: &mut Errors) -> Option<(&'static str, &'stat
 }
 
 /// A handler is `async fn name(&self, event: Event)` or `async fn name(&self, event: Event, ctx: Context)`.
-fn check_signature(method: &ImplItemFn, event: (&'static str, &'static str), errors: &mut Errors) -> Option<Handler> {
+fn check_signature(
+    method: &ImplItemFn,
+    command: String,
+    event: (&'static str, &'static str),
+    errors: &mut Errors,
+) -> Option<Handler> {
     let sig = &method.sig;
     let shape = "a handler is `async fn name(&self, event: <event type>)`, optionally followed by `ctx: Context`";
     if sig.asyncness.is_none() {
@@ -159,7 +227,14 @@ fn check_signature(method: &ImplItemFn, event: (&'static str, &'static str), err
         syn::ReturnType::Type(_, ty) => ty.span(),
         syn::ReturnType::Default => sig.ident.span(),
     };
-    Some(Handler { method: sig.ident.clone(), event, event_ty: (*event_arg.ty).clone(), takes_context, output_span })
+    Some(Handler {
+        command,
+        method: sig.ident.clone(),
+        event,
+        event_ty: (*event_arg.ty).clone(),
+        takes_context,
+        output_span,
+    })
 }
 
 /// `impl Handlers for Self`, registering each handler with `DispatcherBuilder::on`.
