@@ -235,6 +235,16 @@ fn callback_items(callback: &CallbackDef) -> TokenStream {
     let kind = kind(callback.kind);
     let response = type_ref(&callback.response, &scope);
     let decision = callback.decision.as_ref().map(|d| decision_tokens(callback, d));
+    // A callback's own response type can always be returned by its handler as it is.
+    let own_response = (callback.response.scope == Scope::Local).then(|| {
+        quote! {
+            impl ::tencent_chat_callbacks::IntoResponse<#response> for #response {
+                fn into_response(self) -> ::core::result::Result<Self, ::tencent_chat_callbacks::BoxError> {
+                    ::core::result::Result::Ok(self)
+                }
+            }
+        }
+    });
     quote! {
         #request_struct
 
@@ -245,6 +255,7 @@ fn callback_items(callback: &CallbackDef) -> TokenStream {
         }
 
         #(#defs)*
+        #own_response
         #decision
     }
 }

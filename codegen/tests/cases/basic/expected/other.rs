@@ -82,6 +82,14 @@ pub struct StateChangeResponse {
     #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
     pub note: ::core::option::Option<::std::string::String>,
 }
+impl ::tencent_chat_callbacks::IntoResponse<StateChangeResponse>
+for StateChangeResponse {
+    fn into_response(
+        self,
+    ) -> ::core::result::Result<Self, ::tencent_chat_callbacks::BoxError> {
+        ::core::result::Result::Ok(self)
+    }
+}
 /// The app's answer to a `Other.StateChange` callback. Return it from the handler; it is sent as
 /// [`StateChangeResponse`].
 #[derive(Debug, Clone, PartialEq)]
