@@ -238,6 +238,7 @@ fn callback_items(callback: &CallbackDef) -> TokenStream {
     // A callback's own response type can always be returned by its handler as it is.
     let own_response = (callback.response.scope == Scope::Local).then(|| {
         quote! {
+            #[diagnostic::do_not_recommend]
             impl ::tencent_chat_callbacks::IntoResponse<#response> for #response {
                 fn into_response(self) -> ::core::result::Result<Self, ::tencent_chat_callbacks::BoxError> {
                     ::core::result::Result::Ok(self)
@@ -404,6 +405,7 @@ fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStrea
             }
         }
 
+        #[diagnostic::do_not_recommend]
         impl ::tencent_chat_callbacks::IntoResponse<#response_name> for #name {
             fn into_response(self) -> ::core::result::Result<#response_name, ::tencent_chat_callbacks::BoxError> {
                 ::core::result::Result::Ok(self.into())

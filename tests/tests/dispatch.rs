@@ -266,7 +266,8 @@ async fn the_app_id_must_be_ours() {
 async fn a_body_of_another_command_is_refused() {
     let (dispatcher, seen) = dispatcher();
     for fixture in fixtures().into_iter().filter(|f| RECORDED.contains(&f.command.as_str())) {
-        for other in fixtures().into_iter().filter(|o| o.command != fixture.command) {
+        let tagged = |o: &tests::Fixture| o.sample_json().get("CallbackCommand").is_some();
+        for other in fixtures().into_iter().filter(|o| o.command != fixture.command && tagged(o)) {
             let query = signed_query(&fixture.command, NOW);
             let info = format!(
                 "the body's CallbackCommand `{}` differs from the query's `{}`",

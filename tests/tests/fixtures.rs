@@ -84,7 +84,10 @@ fn the_types_derived_schemas_accept_every_fixture() {
 #[test]
 fn the_vendor_samples_are_kept_as_published() {
     for fixture in fixtures() {
-        assert!(fixture.vendor_sample.contains(&format!("\"{}\"", fixture.command)), "{}", fixture.command);
+        // Some bodies carry no command (it is only in the query string, or inside batched events).
+        if fixture.sample_json().get("CallbackCommand").is_some() {
+            assert!(fixture.vendor_sample.contains(&format!("\"{}\"", fixture.command)), "{}", fixture.command);
+        }
         // Every key of the cleaned sample is in the vendor's text: cleaning only removed defects.
         for key in fixture.sample_json().as_object().unwrap().keys() {
             assert!(fixture.vendor_sample.contains(&format!("\"{key}\"")), "{}: `{key}`", fixture.command);

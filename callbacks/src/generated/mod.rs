@@ -3,11 +3,15 @@
 //! Types generated from the schemas.
 pub mod common;
 pub mod alert;
+pub mod bot;
 pub mod c2c;
+pub mod chatbot;
+pub mod content_callback;
 pub mod follow;
 pub mod group;
 pub mod official_account;
 pub mod profile;
+pub mod push;
 pub mod sns;
 pub mod state;
 /// Every callback command this version of the crate has a type for.
@@ -18,6 +22,12 @@ pub mod state;
 pub enum Command {
     /// `Alert.RequestOverLimit`: REST API call rate alarm. Decodes into [`alert::RequestOverLimit`].
     AlertRequestOverLimit,
+    /// `Bot.OnC2CMessage`: After a one-to-one message is sent to a chatbot. Decodes into
+    /// [`bot::OnC2CMessage`].
+    BotOnC2CMessage,
+    /// `Bot.OnGroupMessage`: After a chatbot is mentioned in a group. Decodes into
+    /// [`bot::OnGroupMessage`].
+    BotOnGroupMessage,
     /// `C2C.CallbackAfterC2CMsgExtension`: After a one-to-one message's extensions change. Decodes into
     /// [`c2c::AfterC2CMsgExtension`].
     C2CAfterC2CMsgExtension,
@@ -27,6 +37,18 @@ pub enum Command {
     /// `C2C.CallbackAfterMsgWithDraw`: After a one-to-one message is recalled. Decodes into
     /// [`c2c::AfterMsgWithDraw`].
     C2CAfterMsgWithDraw,
+    /// `C2C.CallbackAfterSendMsg`: After a one-to-one message is sent. Decodes into
+    /// [`c2c::AfterSendMsg`].
+    C2CAfterSendMsg,
+    /// `C2C.CallbackBeforeSendMsg`: Before a one-to-one message is sent. Decodes into
+    /// [`c2c::BeforeSendMsg`].
+    C2CBeforeSendMsg,
+    /// `Chatbot.OnC2CSignalMessage`: Custom pass-through message to a chatbot. Decodes into
+    /// [`chatbot::OnC2CSignalMessage`].
+    ChatbotOnC2CSignalMessage,
+    /// `ContentCallback.ResultNotify`: Cloud moderation result. Decodes into
+    /// [`content_callback::ResultNotify`].
+    ContentCallbackResultNotify,
     /// `Follow.CallbackAfterFollowAdd`: After users are followed. Decodes into
     /// [`follow::AfterFollowAdd`].
     FollowAfterFollowAdd,
@@ -66,18 +88,39 @@ pub enum Command {
     /// `Group.CallbackAfterRecallMsg`: After group messages are recalled. Decodes into
     /// [`group::AfterRecallMsg`].
     GroupAfterRecallMsg,
+    /// `Group.CallbackAfterSendMsg`: After a group message is sent. Decodes into
+    /// [`group::AfterSendMsg`].
+    GroupAfterSendMsg,
     /// `Group.CallbackAfterTopicDestroyed`: After topics are deleted. Decodes into
     /// [`group::AfterTopicDestroyed`].
     GroupAfterTopicDestroyed,
     /// `Group.CallbackAfterTopicInfoChanged`: After a topic's profile changes. Decodes into
     /// [`group::AfterTopicInfoChanged`].
     GroupAfterTopicInfoChanged,
+    /// `Group.CallbackBeforeApplyJoinGroup`: Before a user applies to join a group. Decodes into
+    /// [`group::BeforeApplyJoinGroup`].
+    GroupBeforeApplyJoinGroup,
+    /// `Group.CallbackBeforeCreateGroup`: Before a group is created. Decodes into
+    /// [`group::BeforeCreateGroup`].
+    GroupBeforeCreateGroup,
+    /// `Group.CallbackBeforeCreateTopic`: Before a topic is created. Decodes into
+    /// [`group::BeforeCreateTopic`].
+    GroupBeforeCreateTopic,
+    /// `Group.CallbackBeforeInviteJoinGroup`: Before users are invited into a group. Decodes into
+    /// [`group::BeforeInviteJoinGroup`].
+    GroupBeforeInviteJoinGroup,
+    /// `Group.CallbackBeforeSendMsg`: Before a group message is sent. Decodes into
+    /// [`group::BeforeSendMsg`].
+    GroupBeforeSendMsg,
     /// `Group.CallbackOnDailyGroupQuotaAlarm`: When the daily group quota nears its limit. Decodes into
     /// [`group::OnDailyGroupQuotaAlarm`].
     GroupOnDailyGroupQuotaAlarm,
     /// `Group.CallbackOnMemberStateChange`: When audio-video group members go online or offline.
     /// Decodes into [`group::OnMemberStateChange`].
     GroupOnMemberStateChange,
+    /// `Group.CallbackSendMsgException`: When a group message fails to be sent. Decodes into
+    /// [`group::SendMsgException`].
+    GroupSendMsgException,
     /// `OfficialAccount.CallbackAfterAddSubscriber`: After users subscribe to an official account.
     /// Decodes into [`official_account::AfterAddSubscriber`].
     OfficialAccountAfterAddSubscriber,
@@ -99,9 +142,26 @@ pub enum Command {
     /// `OfficialAccount.CallbackAfterOfficialAccountInfoChanged`: After an official account's profile
     /// changes. Decodes into [`official_account::AfterOfficialAccountInfoChanged`].
     OfficialAccountAfterOfficialAccountInfoChanged,
+    /// `OfficialAccount.CallbackAfterSendMsg`: After an official account message is sent. Decodes into
+    /// [`official_account::AfterSendMsg`].
+    OfficialAccountAfterSendMsg,
+    /// `OfficialAccount.CallbackBeforeAddSubscriber`: Before users subscribe to an official account.
+    /// Decodes into [`official_account::BeforeAddSubscriber`].
+    OfficialAccountBeforeAddSubscriber,
+    /// `OfficialAccount.CallbackBeforeCreateOfficialAccount`: Before an official account is created.
+    /// Decodes into [`official_account::BeforeCreateOfficialAccount`].
+    OfficialAccountBeforeCreateOfficialAccount,
+    /// `OfficialAccount.CallbackBeforeSendMsg`: Before an official account message is sent. Decodes
+    /// into [`official_account::BeforeSendMsg`].
+    OfficialAccountBeforeSendMsg,
     /// `Profile.CallbackPortraitSet`: After a user's profile is updated. Decodes into
     /// [`profile::PortraitSet`].
     ProfilePortraitSet,
+    /// `Push.AllMemberPush`: Push results for all-user, tag and single-user push tasks. Decodes into
+    /// [`push::AllMemberPush`].
+    PushAllMemberPush,
+    /// `Push.OfflinePush`: Offline push results for chat messages. Decodes into [`push::OfflinePush`].
+    PushOfflinePush,
     /// `Sns.CallbackBlackListAdd`: After users are blocklisted. Decodes into [`sns::BlackListAdd`].
     SnsBlackListAdd,
     /// `Sns.CallbackBlackListDelete`: After users are taken off a blocklist. Decodes into
@@ -111,6 +171,11 @@ pub enum Command {
     SnsFriendAdd,
     /// `Sns.CallbackFriendDelete`: After friends are deleted. Decodes into [`sns::FriendDelete`].
     SnsFriendDelete,
+    /// `Sns.CallbackPrevFriendAdd`: Before friends are added. Decodes into [`sns::PrevFriendAdd`].
+    SnsPrevFriendAdd,
+    /// `Sns.CallbackPrevFriendResponse`: Before friend requests are answered. Decodes into
+    /// [`sns::PrevFriendResponse`].
+    SnsPrevFriendResponse,
     /// `State.StateChange`: After a user's online status changes. Decodes into [`state::StateChange`].
     StateStateChange,
 }
@@ -118,9 +183,15 @@ impl Command {
     /// All commands, sorted by name.
     pub const ALL: &'static [Command] = &[
         Command::AlertRequestOverLimit,
+        Command::BotOnC2CMessage,
+        Command::BotOnGroupMessage,
         Command::C2CAfterC2CMsgExtension,
         Command::C2CAfterMsgReport,
         Command::C2CAfterMsgWithDraw,
+        Command::C2CAfterSendMsg,
+        Command::C2CBeforeSendMsg,
+        Command::ChatbotOnC2CSignalMessage,
+        Command::ContentCallbackResultNotify,
         Command::FollowAfterFollowAdd,
         Command::FollowAfterFollowDelete,
         Command::GroupAfterChangeGroupOwner,
@@ -134,10 +205,17 @@ impl Command {
         Command::GroupAfterMemberFieldChanged,
         Command::GroupAfterReadReceipt,
         Command::GroupAfterRecallMsg,
+        Command::GroupAfterSendMsg,
         Command::GroupAfterTopicDestroyed,
         Command::GroupAfterTopicInfoChanged,
+        Command::GroupBeforeApplyJoinGroup,
+        Command::GroupBeforeCreateGroup,
+        Command::GroupBeforeCreateTopic,
+        Command::GroupBeforeInviteJoinGroup,
+        Command::GroupBeforeSendMsg,
         Command::GroupOnDailyGroupQuotaAlarm,
         Command::GroupOnMemberStateChange,
+        Command::GroupSendMsgException,
         Command::OfficialAccountAfterAddSubscriber,
         Command::OfficialAccountAfterCreateOfficialAccount,
         Command::OfficialAccountAfterDeleteSubscriber,
@@ -145,20 +223,34 @@ impl Command {
         Command::OfficialAccountAfterOfficialAccountDestroyed,
         Command::OfficialAccountAfterOfficialAccountFull,
         Command::OfficialAccountAfterOfficialAccountInfoChanged,
+        Command::OfficialAccountAfterSendMsg,
+        Command::OfficialAccountBeforeAddSubscriber,
+        Command::OfficialAccountBeforeCreateOfficialAccount,
+        Command::OfficialAccountBeforeSendMsg,
         Command::ProfilePortraitSet,
+        Command::PushAllMemberPush,
+        Command::PushOfflinePush,
         Command::SnsBlackListAdd,
         Command::SnsBlackListDelete,
         Command::SnsFriendAdd,
         Command::SnsFriendDelete,
+        Command::SnsPrevFriendAdd,
+        Command::SnsPrevFriendResponse,
         Command::StateStateChange,
     ];
     /// The command as it appears in the `CallbackCommand` query parameter.
     pub const fn name(self) -> &'static str {
         match self {
             Command::AlertRequestOverLimit => "Alert.RequestOverLimit",
+            Command::BotOnC2CMessage => "Bot.OnC2CMessage",
+            Command::BotOnGroupMessage => "Bot.OnGroupMessage",
             Command::C2CAfterC2CMsgExtension => "C2C.CallbackAfterC2CMsgExtension",
             Command::C2CAfterMsgReport => "C2C.CallbackAfterMsgReport",
             Command::C2CAfterMsgWithDraw => "C2C.CallbackAfterMsgWithDraw",
+            Command::C2CAfterSendMsg => "C2C.CallbackAfterSendMsg",
+            Command::C2CBeforeSendMsg => "C2C.CallbackBeforeSendMsg",
+            Command::ChatbotOnC2CSignalMessage => "Chatbot.OnC2CSignalMessage",
+            Command::ContentCallbackResultNotify => "ContentCallback.ResultNotify",
             Command::FollowAfterFollowAdd => "Follow.CallbackAfterFollowAdd",
             Command::FollowAfterFollowDelete => "Follow.CallbackAfterFollowDelete",
             Command::GroupAfterChangeGroupOwner => "Group.CallbackAfterChangeGroupOwner",
@@ -176,12 +268,19 @@ impl Command {
             }
             Command::GroupAfterReadReceipt => "Group.CallbackAfterReadReceipt",
             Command::GroupAfterRecallMsg => "Group.CallbackAfterRecallMsg",
+            Command::GroupAfterSendMsg => "Group.CallbackAfterSendMsg",
             Command::GroupAfterTopicDestroyed => "Group.CallbackAfterTopicDestroyed",
             Command::GroupAfterTopicInfoChanged => "Group.CallbackAfterTopicInfoChanged",
+            Command::GroupBeforeApplyJoinGroup => "Group.CallbackBeforeApplyJoinGroup",
+            Command::GroupBeforeCreateGroup => "Group.CallbackBeforeCreateGroup",
+            Command::GroupBeforeCreateTopic => "Group.CallbackBeforeCreateTopic",
+            Command::GroupBeforeInviteJoinGroup => "Group.CallbackBeforeInviteJoinGroup",
+            Command::GroupBeforeSendMsg => "Group.CallbackBeforeSendMsg",
             Command::GroupOnDailyGroupQuotaAlarm => {
                 "Group.CallbackOnDailyGroupQuotaAlarm"
             }
             Command::GroupOnMemberStateChange => "Group.CallbackOnMemberStateChange",
+            Command::GroupSendMsgException => "Group.CallbackSendMsgException",
             Command::OfficialAccountAfterAddSubscriber => {
                 "OfficialAccount.CallbackAfterAddSubscriber"
             }
@@ -203,11 +302,27 @@ impl Command {
             Command::OfficialAccountAfterOfficialAccountInfoChanged => {
                 "OfficialAccount.CallbackAfterOfficialAccountInfoChanged"
             }
+            Command::OfficialAccountAfterSendMsg => {
+                "OfficialAccount.CallbackAfterSendMsg"
+            }
+            Command::OfficialAccountBeforeAddSubscriber => {
+                "OfficialAccount.CallbackBeforeAddSubscriber"
+            }
+            Command::OfficialAccountBeforeCreateOfficialAccount => {
+                "OfficialAccount.CallbackBeforeCreateOfficialAccount"
+            }
+            Command::OfficialAccountBeforeSendMsg => {
+                "OfficialAccount.CallbackBeforeSendMsg"
+            }
             Command::ProfilePortraitSet => "Profile.CallbackPortraitSet",
+            Command::PushAllMemberPush => "Push.AllMemberPush",
+            Command::PushOfflinePush => "Push.OfflinePush",
             Command::SnsBlackListAdd => "Sns.CallbackBlackListAdd",
             Command::SnsBlackListDelete => "Sns.CallbackBlackListDelete",
             Command::SnsFriendAdd => "Sns.CallbackFriendAdd",
             Command::SnsFriendDelete => "Sns.CallbackFriendDelete",
+            Command::SnsPrevFriendAdd => "Sns.CallbackPrevFriendAdd",
+            Command::SnsPrevFriendResponse => "Sns.CallbackPrevFriendResponse",
             Command::StateStateChange => "State.StateChange",
         }
     }
@@ -217,11 +332,21 @@ impl Command {
             Command::AlertRequestOverLimit => {
                 ::tencent_chat_callbacks::CallbackKind::After
             }
+            Command::BotOnC2CMessage => ::tencent_chat_callbacks::CallbackKind::After,
+            Command::BotOnGroupMessage => ::tencent_chat_callbacks::CallbackKind::After,
             Command::C2CAfterC2CMsgExtension => {
                 ::tencent_chat_callbacks::CallbackKind::After
             }
             Command::C2CAfterMsgReport => ::tencent_chat_callbacks::CallbackKind::After,
             Command::C2CAfterMsgWithDraw => ::tencent_chat_callbacks::CallbackKind::After,
+            Command::C2CAfterSendMsg => ::tencent_chat_callbacks::CallbackKind::After,
+            Command::C2CBeforeSendMsg => ::tencent_chat_callbacks::CallbackKind::Before,
+            Command::ChatbotOnC2CSignalMessage => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::ContentCallbackResultNotify => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
             Command::FollowAfterFollowAdd => {
                 ::tencent_chat_callbacks::CallbackKind::After
             }
@@ -257,16 +382,33 @@ impl Command {
                 ::tencent_chat_callbacks::CallbackKind::After
             }
             Command::GroupAfterRecallMsg => ::tencent_chat_callbacks::CallbackKind::After,
+            Command::GroupAfterSendMsg => ::tencent_chat_callbacks::CallbackKind::After,
             Command::GroupAfterTopicDestroyed => {
                 ::tencent_chat_callbacks::CallbackKind::After
             }
             Command::GroupAfterTopicInfoChanged => {
                 ::tencent_chat_callbacks::CallbackKind::After
             }
+            Command::GroupBeforeApplyJoinGroup => {
+                ::tencent_chat_callbacks::CallbackKind::Before
+            }
+            Command::GroupBeforeCreateGroup => {
+                ::tencent_chat_callbacks::CallbackKind::Before
+            }
+            Command::GroupBeforeCreateTopic => {
+                ::tencent_chat_callbacks::CallbackKind::Before
+            }
+            Command::GroupBeforeInviteJoinGroup => {
+                ::tencent_chat_callbacks::CallbackKind::Before
+            }
+            Command::GroupBeforeSendMsg => ::tencent_chat_callbacks::CallbackKind::Before,
             Command::GroupOnDailyGroupQuotaAlarm => {
                 ::tencent_chat_callbacks::CallbackKind::After
             }
             Command::GroupOnMemberStateChange => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::GroupSendMsgException => {
                 ::tencent_chat_callbacks::CallbackKind::After
             }
             Command::OfficialAccountAfterAddSubscriber => {
@@ -290,11 +432,29 @@ impl Command {
             Command::OfficialAccountAfterOfficialAccountInfoChanged => {
                 ::tencent_chat_callbacks::CallbackKind::After
             }
+            Command::OfficialAccountAfterSendMsg => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::OfficialAccountBeforeAddSubscriber => {
+                ::tencent_chat_callbacks::CallbackKind::Before
+            }
+            Command::OfficialAccountBeforeCreateOfficialAccount => {
+                ::tencent_chat_callbacks::CallbackKind::Before
+            }
+            Command::OfficialAccountBeforeSendMsg => {
+                ::tencent_chat_callbacks::CallbackKind::Before
+            }
             Command::ProfilePortraitSet => ::tencent_chat_callbacks::CallbackKind::After,
+            Command::PushAllMemberPush => ::tencent_chat_callbacks::CallbackKind::After,
+            Command::PushOfflinePush => ::tencent_chat_callbacks::CallbackKind::After,
             Command::SnsBlackListAdd => ::tencent_chat_callbacks::CallbackKind::After,
             Command::SnsBlackListDelete => ::tencent_chat_callbacks::CallbackKind::After,
             Command::SnsFriendAdd => ::tencent_chat_callbacks::CallbackKind::After,
             Command::SnsFriendDelete => ::tencent_chat_callbacks::CallbackKind::After,
+            Command::SnsPrevFriendAdd => ::tencent_chat_callbacks::CallbackKind::Before,
+            Command::SnsPrevFriendResponse => {
+                ::tencent_chat_callbacks::CallbackKind::Before
+            }
             Command::StateStateChange => ::tencent_chat_callbacks::CallbackKind::After,
         }
     }
@@ -304,6 +464,12 @@ impl Command {
             Command::AlertRequestOverLimit => {
                 "https://www.tencentcloud.com/document/product/1047/60256"
             }
+            Command::BotOnC2CMessage => {
+                "https://www.tencentcloud.com/document/product/1047/68952"
+            }
+            Command::BotOnGroupMessage => {
+                "https://www.tencentcloud.com/document/product/1047/68953"
+            }
             Command::C2CAfterC2CMsgExtension => {
                 "https://www.tencentcloud.com/document/product/1047/76006"
             }
@@ -312,6 +478,18 @@ impl Command {
             }
             Command::C2CAfterMsgWithDraw => {
                 "https://www.tencentcloud.com/document/product/1047/43466"
+            }
+            Command::C2CAfterSendMsg => {
+                "https://www.tencentcloud.com/document/product/1047/34365"
+            }
+            Command::C2CBeforeSendMsg => {
+                "https://www.tencentcloud.com/document/product/1047/34364"
+            }
+            Command::ChatbotOnC2CSignalMessage => {
+                "https://www.tencentcloud.com/document/product/1047/59057"
+            }
+            Command::ContentCallbackResultNotify => {
+                "https://www.tencentcloud.com/document/product/1047/78240"
             }
             Command::FollowAfterFollowAdd => {
                 "https://www.tencentcloud.com/document/product/1047/70355"
@@ -352,17 +530,38 @@ impl Command {
             Command::GroupAfterRecallMsg => {
                 "https://www.tencentcloud.com/document/product/1047/46979"
             }
+            Command::GroupAfterSendMsg => {
+                "https://www.tencentcloud.com/document/product/1047/34375"
+            }
             Command::GroupAfterTopicDestroyed => {
                 "https://www.tencentcloud.com/document/product/1047/49465"
             }
             Command::GroupAfterTopicInfoChanged => {
                 "https://www.tencentcloud.com/document/product/1047/49466"
             }
+            Command::GroupBeforeApplyJoinGroup => {
+                "https://www.tencentcloud.com/document/product/1047/34370"
+            }
+            Command::GroupBeforeCreateGroup => {
+                "https://www.tencentcloud.com/document/product/1047/34368"
+            }
+            Command::GroupBeforeCreateTopic => {
+                "https://www.tencentcloud.com/document/product/1047/49463"
+            }
+            Command::GroupBeforeInviteJoinGroup => {
+                "https://www.tencentcloud.com/document/product/1047/34371"
+            }
+            Command::GroupBeforeSendMsg => {
+                "https://www.tencentcloud.com/document/product/1047/34374"
+            }
             Command::GroupOnDailyGroupQuotaAlarm => {
                 "https://www.tencentcloud.com/document/product/1047/57455"
             }
             Command::GroupOnMemberStateChange => {
                 "https://www.tencentcloud.com/document/product/1047/48734"
+            }
+            Command::GroupSendMsgException => {
+                "https://www.tencentcloud.com/document/product/1047/49462"
             }
             Command::OfficialAccountAfterAddSubscriber => {
                 "https://www.tencentcloud.com/document/product/1047/60800"
@@ -385,8 +584,26 @@ impl Command {
             Command::OfficialAccountAfterOfficialAccountInfoChanged => {
                 "https://www.tencentcloud.com/document/product/1047/60797"
             }
+            Command::OfficialAccountAfterSendMsg => {
+                "https://www.tencentcloud.com/document/product/1047/60804"
+            }
+            Command::OfficialAccountBeforeAddSubscriber => {
+                "https://www.tencentcloud.com/document/product/1047/60799"
+            }
+            Command::OfficialAccountBeforeCreateOfficialAccount => {
+                "https://www.tencentcloud.com/document/product/1047/60795"
+            }
+            Command::OfficialAccountBeforeSendMsg => {
+                "https://www.tencentcloud.com/document/product/1047/60803"
+            }
             Command::ProfilePortraitSet => {
                 "https://www.tencentcloud.com/document/product/1047/48733"
+            }
+            Command::PushAllMemberPush => {
+                "https://www.tencentcloud.com/document/product/1047/67551"
+            }
+            Command::PushOfflinePush => {
+                "https://www.tencentcloud.com/document/product/1047/67552"
             }
             Command::SnsBlackListAdd => {
                 "https://www.tencentcloud.com/document/product/1047/34361"
@@ -400,6 +617,12 @@ impl Command {
             Command::SnsFriendDelete => {
                 "https://www.tencentcloud.com/document/product/1047/34360"
             }
+            Command::SnsPrevFriendAdd => {
+                "https://www.tencentcloud.com/document/product/1047/43468"
+            }
+            Command::SnsPrevFriendResponse => {
+                "https://www.tencentcloud.com/document/product/1047/43467"
+            }
             Command::StateStateChange => {
                 "https://www.tencentcloud.com/document/product/1047/34357"
             }
@@ -411,12 +634,22 @@ impl Command {
             Command::AlertRequestOverLimit => {
                 ::schemars::schema_for!(alert::RequestOverLimit)
             }
+            Command::BotOnC2CMessage => ::schemars::schema_for!(bot::OnC2CMessage),
+            Command::BotOnGroupMessage => ::schemars::schema_for!(bot::OnGroupMessage),
             Command::C2CAfterC2CMsgExtension => {
                 ::schemars::schema_for!(c2c::AfterC2CMsgExtension)
             }
             Command::C2CAfterMsgReport => ::schemars::schema_for!(c2c::AfterMsgReport),
             Command::C2CAfterMsgWithDraw => {
                 ::schemars::schema_for!(c2c::AfterMsgWithDraw)
+            }
+            Command::C2CAfterSendMsg => ::schemars::schema_for!(c2c::AfterSendMsg),
+            Command::C2CBeforeSendMsg => ::schemars::schema_for!(c2c::BeforeSendMsg),
+            Command::ChatbotOnC2CSignalMessage => {
+                ::schemars::schema_for!(chatbot::OnC2CSignalMessage)
+            }
+            Command::ContentCallbackResultNotify => {
+                ::schemars::schema_for!(content_callback::ResultNotify)
             }
             Command::FollowAfterFollowAdd => {
                 ::schemars::schema_for!(follow::AfterFollowAdd)
@@ -457,17 +690,34 @@ impl Command {
             Command::GroupAfterRecallMsg => {
                 ::schemars::schema_for!(group::AfterRecallMsg)
             }
+            Command::GroupAfterSendMsg => ::schemars::schema_for!(group::AfterSendMsg),
             Command::GroupAfterTopicDestroyed => {
                 ::schemars::schema_for!(group::AfterTopicDestroyed)
             }
             Command::GroupAfterTopicInfoChanged => {
                 ::schemars::schema_for!(group::AfterTopicInfoChanged)
             }
+            Command::GroupBeforeApplyJoinGroup => {
+                ::schemars::schema_for!(group::BeforeApplyJoinGroup)
+            }
+            Command::GroupBeforeCreateGroup => {
+                ::schemars::schema_for!(group::BeforeCreateGroup)
+            }
+            Command::GroupBeforeCreateTopic => {
+                ::schemars::schema_for!(group::BeforeCreateTopic)
+            }
+            Command::GroupBeforeInviteJoinGroup => {
+                ::schemars::schema_for!(group::BeforeInviteJoinGroup)
+            }
+            Command::GroupBeforeSendMsg => ::schemars::schema_for!(group::BeforeSendMsg),
             Command::GroupOnDailyGroupQuotaAlarm => {
                 ::schemars::schema_for!(group::OnDailyGroupQuotaAlarm)
             }
             Command::GroupOnMemberStateChange => {
                 ::schemars::schema_for!(group::OnMemberStateChange)
+            }
+            Command::GroupSendMsgException => {
+                ::schemars::schema_for!(group::SendMsgException)
             }
             Command::OfficialAccountAfterAddSubscriber => {
                 ::schemars::schema_for!(official_account::AfterAddSubscriber)
@@ -492,11 +742,29 @@ impl Command {
                     official_account::AfterOfficialAccountInfoChanged
                 )
             }
+            Command::OfficialAccountAfterSendMsg => {
+                ::schemars::schema_for!(official_account::AfterSendMsg)
+            }
+            Command::OfficialAccountBeforeAddSubscriber => {
+                ::schemars::schema_for!(official_account::BeforeAddSubscriber)
+            }
+            Command::OfficialAccountBeforeCreateOfficialAccount => {
+                ::schemars::schema_for!(official_account::BeforeCreateOfficialAccount)
+            }
+            Command::OfficialAccountBeforeSendMsg => {
+                ::schemars::schema_for!(official_account::BeforeSendMsg)
+            }
             Command::ProfilePortraitSet => ::schemars::schema_for!(profile::PortraitSet),
+            Command::PushAllMemberPush => ::schemars::schema_for!(push::AllMemberPush),
+            Command::PushOfflinePush => ::schemars::schema_for!(push::OfflinePush),
             Command::SnsBlackListAdd => ::schemars::schema_for!(sns::BlackListAdd),
             Command::SnsBlackListDelete => ::schemars::schema_for!(sns::BlackListDelete),
             Command::SnsFriendAdd => ::schemars::schema_for!(sns::FriendAdd),
             Command::SnsFriendDelete => ::schemars::schema_for!(sns::FriendDelete),
+            Command::SnsPrevFriendAdd => ::schemars::schema_for!(sns::PrevFriendAdd),
+            Command::SnsPrevFriendResponse => {
+                ::schemars::schema_for!(sns::PrevFriendResponse)
+            }
             Command::StateStateChange => ::schemars::schema_for!(state::StateChange),
         }
     }
@@ -506,6 +774,10 @@ impl Command {
             "Alert.RequestOverLimit" => {
                 ::core::option::Option::Some(Command::AlertRequestOverLimit)
             }
+            "Bot.OnC2CMessage" => ::core::option::Option::Some(Command::BotOnC2CMessage),
+            "Bot.OnGroupMessage" => {
+                ::core::option::Option::Some(Command::BotOnGroupMessage)
+            }
             "C2C.CallbackAfterC2CMsgExtension" => {
                 ::core::option::Option::Some(Command::C2CAfterC2CMsgExtension)
             }
@@ -514,6 +786,18 @@ impl Command {
             }
             "C2C.CallbackAfterMsgWithDraw" => {
                 ::core::option::Option::Some(Command::C2CAfterMsgWithDraw)
+            }
+            "C2C.CallbackAfterSendMsg" => {
+                ::core::option::Option::Some(Command::C2CAfterSendMsg)
+            }
+            "C2C.CallbackBeforeSendMsg" => {
+                ::core::option::Option::Some(Command::C2CBeforeSendMsg)
+            }
+            "Chatbot.OnC2CSignalMessage" => {
+                ::core::option::Option::Some(Command::ChatbotOnC2CSignalMessage)
+            }
+            "ContentCallback.ResultNotify" => {
+                ::core::option::Option::Some(Command::ContentCallbackResultNotify)
             }
             "Follow.CallbackAfterFollowAdd" => {
                 ::core::option::Option::Some(Command::FollowAfterFollowAdd)
@@ -554,17 +838,38 @@ impl Command {
             "Group.CallbackAfterRecallMsg" => {
                 ::core::option::Option::Some(Command::GroupAfterRecallMsg)
             }
+            "Group.CallbackAfterSendMsg" => {
+                ::core::option::Option::Some(Command::GroupAfterSendMsg)
+            }
             "Group.CallbackAfterTopicDestroyed" => {
                 ::core::option::Option::Some(Command::GroupAfterTopicDestroyed)
             }
             "Group.CallbackAfterTopicInfoChanged" => {
                 ::core::option::Option::Some(Command::GroupAfterTopicInfoChanged)
             }
+            "Group.CallbackBeforeApplyJoinGroup" => {
+                ::core::option::Option::Some(Command::GroupBeforeApplyJoinGroup)
+            }
+            "Group.CallbackBeforeCreateGroup" => {
+                ::core::option::Option::Some(Command::GroupBeforeCreateGroup)
+            }
+            "Group.CallbackBeforeCreateTopic" => {
+                ::core::option::Option::Some(Command::GroupBeforeCreateTopic)
+            }
+            "Group.CallbackBeforeInviteJoinGroup" => {
+                ::core::option::Option::Some(Command::GroupBeforeInviteJoinGroup)
+            }
+            "Group.CallbackBeforeSendMsg" => {
+                ::core::option::Option::Some(Command::GroupBeforeSendMsg)
+            }
             "Group.CallbackOnDailyGroupQuotaAlarm" => {
                 ::core::option::Option::Some(Command::GroupOnDailyGroupQuotaAlarm)
             }
             "Group.CallbackOnMemberStateChange" => {
                 ::core::option::Option::Some(Command::GroupOnMemberStateChange)
+            }
+            "Group.CallbackSendMsgException" => {
+                ::core::option::Option::Some(Command::GroupSendMsgException)
             }
             "OfficialAccount.CallbackAfterAddSubscriber" => {
                 ::core::option::Option::Some(Command::OfficialAccountAfterAddSubscriber)
@@ -597,9 +902,27 @@ impl Command {
                     Command::OfficialAccountAfterOfficialAccountInfoChanged,
                 )
             }
+            "OfficialAccount.CallbackAfterSendMsg" => {
+                ::core::option::Option::Some(Command::OfficialAccountAfterSendMsg)
+            }
+            "OfficialAccount.CallbackBeforeAddSubscriber" => {
+                ::core::option::Option::Some(Command::OfficialAccountBeforeAddSubscriber)
+            }
+            "OfficialAccount.CallbackBeforeCreateOfficialAccount" => {
+                ::core::option::Option::Some(
+                    Command::OfficialAccountBeforeCreateOfficialAccount,
+                )
+            }
+            "OfficialAccount.CallbackBeforeSendMsg" => {
+                ::core::option::Option::Some(Command::OfficialAccountBeforeSendMsg)
+            }
             "Profile.CallbackPortraitSet" => {
                 ::core::option::Option::Some(Command::ProfilePortraitSet)
             }
+            "Push.AllMemberPush" => {
+                ::core::option::Option::Some(Command::PushAllMemberPush)
+            }
+            "Push.OfflinePush" => ::core::option::Option::Some(Command::PushOfflinePush),
             "Sns.CallbackBlackListAdd" => {
                 ::core::option::Option::Some(Command::SnsBlackListAdd)
             }
@@ -611,6 +934,12 @@ impl Command {
             }
             "Sns.CallbackFriendDelete" => {
                 ::core::option::Option::Some(Command::SnsFriendDelete)
+            }
+            "Sns.CallbackPrevFriendAdd" => {
+                ::core::option::Option::Some(Command::SnsPrevFriendAdd)
+            }
+            "Sns.CallbackPrevFriendResponse" => {
+                ::core::option::Option::Some(Command::SnsPrevFriendResponse)
             }
             "State.StateChange" => {
                 ::core::option::Option::Some(Command::StateStateChange)
@@ -628,12 +957,24 @@ impl Command {
 pub enum Event {
     /// A `Alert.RequestOverLimit` event.
     AlertRequestOverLimit(alert::RequestOverLimit),
+    /// A `Bot.OnC2CMessage` event.
+    BotOnC2CMessage(bot::OnC2CMessage),
+    /// A `Bot.OnGroupMessage` event.
+    BotOnGroupMessage(bot::OnGroupMessage),
     /// A `C2C.CallbackAfterC2CMsgExtension` event.
     C2CAfterC2CMsgExtension(c2c::AfterC2CMsgExtension),
     /// A `C2C.CallbackAfterMsgReport` event.
     C2CAfterMsgReport(c2c::AfterMsgReport),
     /// A `C2C.CallbackAfterMsgWithDraw` event.
     C2CAfterMsgWithDraw(c2c::AfterMsgWithDraw),
+    /// A `C2C.CallbackAfterSendMsg` event.
+    C2CAfterSendMsg(c2c::AfterSendMsg),
+    /// A `C2C.CallbackBeforeSendMsg` event.
+    C2CBeforeSendMsg(c2c::BeforeSendMsg),
+    /// A `Chatbot.OnC2CSignalMessage` event.
+    ChatbotOnC2CSignalMessage(chatbot::OnC2CSignalMessage),
+    /// A `ContentCallback.ResultNotify` event.
+    ContentCallbackResultNotify(content_callback::ResultNotify),
     /// A `Follow.CallbackAfterFollowAdd` event.
     FollowAfterFollowAdd(follow::AfterFollowAdd),
     /// A `Follow.CallbackAfterFollowDelete` event.
@@ -660,14 +1001,28 @@ pub enum Event {
     GroupAfterReadReceipt(group::AfterReadReceipt),
     /// A `Group.CallbackAfterRecallMsg` event.
     GroupAfterRecallMsg(group::AfterRecallMsg),
+    /// A `Group.CallbackAfterSendMsg` event.
+    GroupAfterSendMsg(group::AfterSendMsg),
     /// A `Group.CallbackAfterTopicDestroyed` event.
     GroupAfterTopicDestroyed(group::AfterTopicDestroyed),
     /// A `Group.CallbackAfterTopicInfoChanged` event.
     GroupAfterTopicInfoChanged(group::AfterTopicInfoChanged),
+    /// A `Group.CallbackBeforeApplyJoinGroup` event.
+    GroupBeforeApplyJoinGroup(group::BeforeApplyJoinGroup),
+    /// A `Group.CallbackBeforeCreateGroup` event.
+    GroupBeforeCreateGroup(group::BeforeCreateGroup),
+    /// A `Group.CallbackBeforeCreateTopic` event.
+    GroupBeforeCreateTopic(group::BeforeCreateTopic),
+    /// A `Group.CallbackBeforeInviteJoinGroup` event.
+    GroupBeforeInviteJoinGroup(group::BeforeInviteJoinGroup),
+    /// A `Group.CallbackBeforeSendMsg` event.
+    GroupBeforeSendMsg(group::BeforeSendMsg),
     /// A `Group.CallbackOnDailyGroupQuotaAlarm` event.
     GroupOnDailyGroupQuotaAlarm(group::OnDailyGroupQuotaAlarm),
     /// A `Group.CallbackOnMemberStateChange` event.
     GroupOnMemberStateChange(group::OnMemberStateChange),
+    /// A `Group.CallbackSendMsgException` event.
+    GroupSendMsgException(group::SendMsgException),
     /// A `OfficialAccount.CallbackAfterAddSubscriber` event.
     OfficialAccountAfterAddSubscriber(official_account::AfterAddSubscriber),
     /// A `OfficialAccount.CallbackAfterCreateOfficialAccount` event.
@@ -688,8 +1043,22 @@ pub enum Event {
     OfficialAccountAfterOfficialAccountInfoChanged(
         official_account::AfterOfficialAccountInfoChanged,
     ),
+    /// A `OfficialAccount.CallbackAfterSendMsg` event.
+    OfficialAccountAfterSendMsg(official_account::AfterSendMsg),
+    /// A `OfficialAccount.CallbackBeforeAddSubscriber` event.
+    OfficialAccountBeforeAddSubscriber(official_account::BeforeAddSubscriber),
+    /// A `OfficialAccount.CallbackBeforeCreateOfficialAccount` event.
+    OfficialAccountBeforeCreateOfficialAccount(
+        official_account::BeforeCreateOfficialAccount,
+    ),
+    /// A `OfficialAccount.CallbackBeforeSendMsg` event.
+    OfficialAccountBeforeSendMsg(official_account::BeforeSendMsg),
     /// A `Profile.CallbackPortraitSet` event.
     ProfilePortraitSet(profile::PortraitSet),
+    /// A `Push.AllMemberPush` event.
+    PushAllMemberPush(push::AllMemberPush),
+    /// A `Push.OfflinePush` event.
+    PushOfflinePush(push::OfflinePush),
     /// A `Sns.CallbackBlackListAdd` event.
     SnsBlackListAdd(sns::BlackListAdd),
     /// A `Sns.CallbackBlackListDelete` event.
@@ -698,6 +1067,10 @@ pub enum Event {
     SnsFriendAdd(sns::FriendAdd),
     /// A `Sns.CallbackFriendDelete` event.
     SnsFriendDelete(sns::FriendDelete),
+    /// A `Sns.CallbackPrevFriendAdd` event.
+    SnsPrevFriendAdd(sns::PrevFriendAdd),
+    /// A `Sns.CallbackPrevFriendResponse` event.
+    SnsPrevFriendResponse(sns::PrevFriendResponse),
     /// A `State.StateChange` event.
     StateStateChange(state::StateChange),
 }
@@ -712,6 +1085,12 @@ impl Event {
             ::core::option::Option::Some(Command::AlertRequestOverLimit) => {
                 Event::AlertRequestOverLimit(::serde_json::from_slice(body)?)
             }
+            ::core::option::Option::Some(Command::BotOnC2CMessage) => {
+                Event::BotOnC2CMessage(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::BotOnGroupMessage) => {
+                Event::BotOnGroupMessage(::serde_json::from_slice(body)?)
+            }
             ::core::option::Option::Some(Command::C2CAfterC2CMsgExtension) => {
                 Event::C2CAfterC2CMsgExtension(::serde_json::from_slice(body)?)
             }
@@ -720,6 +1099,18 @@ impl Event {
             }
             ::core::option::Option::Some(Command::C2CAfterMsgWithDraw) => {
                 Event::C2CAfterMsgWithDraw(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::C2CAfterSendMsg) => {
+                Event::C2CAfterSendMsg(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::C2CBeforeSendMsg) => {
+                Event::C2CBeforeSendMsg(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::ChatbotOnC2CSignalMessage) => {
+                Event::ChatbotOnC2CSignalMessage(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::ContentCallbackResultNotify) => {
+                Event::ContentCallbackResultNotify(::serde_json::from_slice(body)?)
             }
             ::core::option::Option::Some(Command::FollowAfterFollowAdd) => {
                 Event::FollowAfterFollowAdd(::serde_json::from_slice(body)?)
@@ -760,17 +1151,38 @@ impl Event {
             ::core::option::Option::Some(Command::GroupAfterRecallMsg) => {
                 Event::GroupAfterRecallMsg(::serde_json::from_slice(body)?)
             }
+            ::core::option::Option::Some(Command::GroupAfterSendMsg) => {
+                Event::GroupAfterSendMsg(::serde_json::from_slice(body)?)
+            }
             ::core::option::Option::Some(Command::GroupAfterTopicDestroyed) => {
                 Event::GroupAfterTopicDestroyed(::serde_json::from_slice(body)?)
             }
             ::core::option::Option::Some(Command::GroupAfterTopicInfoChanged) => {
                 Event::GroupAfterTopicInfoChanged(::serde_json::from_slice(body)?)
             }
+            ::core::option::Option::Some(Command::GroupBeforeApplyJoinGroup) => {
+                Event::GroupBeforeApplyJoinGroup(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::GroupBeforeCreateGroup) => {
+                Event::GroupBeforeCreateGroup(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::GroupBeforeCreateTopic) => {
+                Event::GroupBeforeCreateTopic(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::GroupBeforeInviteJoinGroup) => {
+                Event::GroupBeforeInviteJoinGroup(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::GroupBeforeSendMsg) => {
+                Event::GroupBeforeSendMsg(::serde_json::from_slice(body)?)
+            }
             ::core::option::Option::Some(Command::GroupOnDailyGroupQuotaAlarm) => {
                 Event::GroupOnDailyGroupQuotaAlarm(::serde_json::from_slice(body)?)
             }
             ::core::option::Option::Some(Command::GroupOnMemberStateChange) => {
                 Event::GroupOnMemberStateChange(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::GroupSendMsgException) => {
+                Event::GroupSendMsgException(::serde_json::from_slice(body)?)
             }
             ::core::option::Option::Some(Command::OfficialAccountAfterAddSubscriber) => {
                 Event::OfficialAccountAfterAddSubscriber(::serde_json::from_slice(body)?)
@@ -813,8 +1225,32 @@ impl Event {
                     ::serde_json::from_slice(body)?,
                 )
             }
+            ::core::option::Option::Some(Command::OfficialAccountAfterSendMsg) => {
+                Event::OfficialAccountAfterSendMsg(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::OfficialAccountBeforeAddSubscriber) => {
+                Event::OfficialAccountBeforeAddSubscriber(
+                    ::serde_json::from_slice(body)?,
+                )
+            }
+            ::core::option::Option::Some(
+                Command::OfficialAccountBeforeCreateOfficialAccount,
+            ) => {
+                Event::OfficialAccountBeforeCreateOfficialAccount(
+                    ::serde_json::from_slice(body)?,
+                )
+            }
+            ::core::option::Option::Some(Command::OfficialAccountBeforeSendMsg) => {
+                Event::OfficialAccountBeforeSendMsg(::serde_json::from_slice(body)?)
+            }
             ::core::option::Option::Some(Command::ProfilePortraitSet) => {
                 Event::ProfilePortraitSet(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::PushAllMemberPush) => {
+                Event::PushAllMemberPush(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::PushOfflinePush) => {
+                Event::PushOfflinePush(::serde_json::from_slice(body)?)
             }
             ::core::option::Option::Some(Command::SnsBlackListAdd) => {
                 Event::SnsBlackListAdd(::serde_json::from_slice(body)?)
@@ -827,6 +1263,12 @@ impl Event {
             }
             ::core::option::Option::Some(Command::SnsFriendDelete) => {
                 Event::SnsFriendDelete(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::SnsPrevFriendAdd) => {
+                Event::SnsPrevFriendAdd(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::SnsPrevFriendResponse) => {
+                Event::SnsPrevFriendResponse(::serde_json::from_slice(body)?)
             }
             ::core::option::Option::Some(Command::StateStateChange) => {
                 Event::StateStateChange(::serde_json::from_slice(body)?)
@@ -841,9 +1283,15 @@ impl Event {
     pub fn command(&self) -> Command {
         match self {
             Event::AlertRequestOverLimit(_) => Command::AlertRequestOverLimit,
+            Event::BotOnC2CMessage(_) => Command::BotOnC2CMessage,
+            Event::BotOnGroupMessage(_) => Command::BotOnGroupMessage,
             Event::C2CAfterC2CMsgExtension(_) => Command::C2CAfterC2CMsgExtension,
             Event::C2CAfterMsgReport(_) => Command::C2CAfterMsgReport,
             Event::C2CAfterMsgWithDraw(_) => Command::C2CAfterMsgWithDraw,
+            Event::C2CAfterSendMsg(_) => Command::C2CAfterSendMsg,
+            Event::C2CBeforeSendMsg(_) => Command::C2CBeforeSendMsg,
+            Event::ChatbotOnC2CSignalMessage(_) => Command::ChatbotOnC2CSignalMessage,
+            Event::ContentCallbackResultNotify(_) => Command::ContentCallbackResultNotify,
             Event::FollowAfterFollowAdd(_) => Command::FollowAfterFollowAdd,
             Event::FollowAfterFollowDelete(_) => Command::FollowAfterFollowDelete,
             Event::GroupAfterChangeGroupOwner(_) => Command::GroupAfterChangeGroupOwner,
@@ -859,10 +1307,17 @@ impl Event {
             }
             Event::GroupAfterReadReceipt(_) => Command::GroupAfterReadReceipt,
             Event::GroupAfterRecallMsg(_) => Command::GroupAfterRecallMsg,
+            Event::GroupAfterSendMsg(_) => Command::GroupAfterSendMsg,
             Event::GroupAfterTopicDestroyed(_) => Command::GroupAfterTopicDestroyed,
             Event::GroupAfterTopicInfoChanged(_) => Command::GroupAfterTopicInfoChanged,
+            Event::GroupBeforeApplyJoinGroup(_) => Command::GroupBeforeApplyJoinGroup,
+            Event::GroupBeforeCreateGroup(_) => Command::GroupBeforeCreateGroup,
+            Event::GroupBeforeCreateTopic(_) => Command::GroupBeforeCreateTopic,
+            Event::GroupBeforeInviteJoinGroup(_) => Command::GroupBeforeInviteJoinGroup,
+            Event::GroupBeforeSendMsg(_) => Command::GroupBeforeSendMsg,
             Event::GroupOnDailyGroupQuotaAlarm(_) => Command::GroupOnDailyGroupQuotaAlarm,
             Event::GroupOnMemberStateChange(_) => Command::GroupOnMemberStateChange,
+            Event::GroupSendMsgException(_) => Command::GroupSendMsgException,
             Event::OfficialAccountAfterAddSubscriber(_) => {
                 Command::OfficialAccountAfterAddSubscriber
             }
@@ -884,11 +1339,25 @@ impl Event {
             Event::OfficialAccountAfterOfficialAccountInfoChanged(_) => {
                 Command::OfficialAccountAfterOfficialAccountInfoChanged
             }
+            Event::OfficialAccountAfterSendMsg(_) => Command::OfficialAccountAfterSendMsg,
+            Event::OfficialAccountBeforeAddSubscriber(_) => {
+                Command::OfficialAccountBeforeAddSubscriber
+            }
+            Event::OfficialAccountBeforeCreateOfficialAccount(_) => {
+                Command::OfficialAccountBeforeCreateOfficialAccount
+            }
+            Event::OfficialAccountBeforeSendMsg(_) => {
+                Command::OfficialAccountBeforeSendMsg
+            }
             Event::ProfilePortraitSet(_) => Command::ProfilePortraitSet,
+            Event::PushAllMemberPush(_) => Command::PushAllMemberPush,
+            Event::PushOfflinePush(_) => Command::PushOfflinePush,
             Event::SnsBlackListAdd(_) => Command::SnsBlackListAdd,
             Event::SnsBlackListDelete(_) => Command::SnsBlackListDelete,
             Event::SnsFriendAdd(_) => Command::SnsFriendAdd,
             Event::SnsFriendDelete(_) => Command::SnsFriendDelete,
+            Event::SnsPrevFriendAdd(_) => Command::SnsPrevFriendAdd,
+            Event::SnsPrevFriendResponse(_) => Command::SnsPrevFriendResponse,
             Event::StateStateChange(_) => Command::StateStateChange,
         }
     }

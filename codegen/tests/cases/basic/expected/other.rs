@@ -82,6 +82,7 @@ pub struct StateChangeResponse {
     #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
     pub note: ::core::option::Option<::std::string::String>,
 }
+#[diagnostic::do_not_recommend]
 impl ::tencent_chat_callbacks::IntoResponse<StateChangeResponse>
 for StateChangeResponse {
     fn into_response(
@@ -186,6 +187,7 @@ impl ::core::convert::From<StateChangeDecision> for StateChangeResponse {
         }
     }
 }
+#[diagnostic::do_not_recommend]
 impl ::tencent_chat_callbacks::IntoResponse<StateChangeResponse>
 for StateChangeDecision {
     fn into_response(
