@@ -37,6 +37,37 @@
 //! it does not), that the handler's event type is the command's, and that no command has two
 //! handlers. Without it, register handlers one by one with [`DispatcherBuilder::on`].
 //!
+//! # Before-callbacks
+//!
+//! A before-callback lets the app decide an action. Its handler returns the command's decision
+//! type, which offers only the answers that command accepts:
+//!
+//! ```
+//! use tencent_chat_callbacks::common::{MsgBodyElement, TextContent};
+//! use tencent_chat_callbacks::{c2c, Context, Dispatcher};
+//!
+//! async fn moderate(event: c2c::BeforeSendMsg, _ctx: Context) -> c2c::BeforeSendMsgDecision {
+//!     match event.msg_body.first() {
+//!         Some(MsgBodyElement::Text(t)) if t.text.contains("spam") => c2c::BeforeSendMsgDecision::Refuse,
+//!         Some(MsgBodyElement::Text(t)) if t.text.contains("darn") => {
+//!             c2c::BeforeSendMsgDecision::Modify(c2c::BeforeSendMsgChanges {
+//!                 msg_body: Some(vec![MsgBodyElement::Text(TextContent { text: t.text.replace("darn", "d**n") })]),
+//!                 cloud_custom_data: None,
+//!             })
+//!         }
+//!         Some(MsgBodyElement::Text(t)) if t.text.contains("muted") => {
+//!             c2c::BeforeSendMsgDecision::refuse_with(120001, "you are muted").expect("in 120001..=130000")
+//!         }
+//!         _ => c2c::BeforeSendMsgDecision::Allow,
+//!     }
+//! }
+//!
+//! let dispatcher = Dispatcher::builder().app_id(1400000000).on::<c2c::BeforeSendMsg>(moderate).build()?;
+//! # Ok::<(), tencent_chat_callbacks::BuildError>(())
+//! ```
+//!
+//! A before-callback without a handler is answered allow (`ErrorCode` 0).
+//!
 //! # Serving
 //!
 //! [`Dispatcher::dispatch`] takes the raw query string and body and returns an [`HttpReply`], so
