@@ -12,13 +12,16 @@
 //! It also reads the vendor's documentation pages: [`import`] drafts a schema from a page, and
 //! [`drift`] reports where a page and `schema/` disagree.
 
+pub mod diff;
 pub mod drift;
 mod emit;
 pub mod import;
 mod model;
 mod naming;
 pub mod page;
+mod publish;
 mod repair;
+mod typescript;
 
 pub use repair::Repair;
 
@@ -38,6 +41,8 @@ pub struct Layout {
     /// A Markdown file whose coverage table, between `<!-- coverage:start… -->` and
     /// `<!-- coverage:end -->`, is generated; `None` for none.
     pub readme: Option<PathBuf>,
+    /// The directory of published schemas and packages for other languages; `None` for none.
+    pub dist_dir: Option<PathBuf>,
 }
 
 impl Layout {
@@ -48,6 +53,7 @@ impl Layout {
             rust_dir: root.join("callbacks/src/generated"),
             macro_table: root.join("callbacks/macros/src/generated/commands.rs"),
             readme: Some(root.join("README.md")),
+            dist_dir: Some(root.join("schema/dist")),
         }
     }
 }
@@ -131,6 +137,11 @@ pub fn generate(layout: &Layout) -> Result<Vec<GeneratedFile>, Error> {
             .ok_or_else(|| Error::Internal(format!("{} has no coverage markers", readme.display())))?;
         files.push(GeneratedFile { path: readme.clone(), contents });
     }
+    if let Some(dist) = &layout.dist_dir {
+        for file in publish::publish(&catalog, env!("CARGO_PKG_VERSION")) {
+            files.push(GeneratedFile { path: dist.join(file.relative_path), contents: file.contents });
+        }
+    }
     Ok(files)
 }
 
@@ -167,18 +178,23 @@ pub fn check(layout: &Layout) -> Result<(), Error> {
     if stale.is_empty() { Ok(()) } else { Err(Error::Stale { stale }) }
 }
 
-/// Files in the generated Rust directory that the schemas no longer produce.
+/// Files in the directories that hold nothing but generated files (the Rust modules, the
+/// published per-command schemas) that the schemas no longer produce.
 fn leftovers(layout: &Layout, files: &[GeneratedFile]) -> Result<Vec<PathBuf>, Error> {
-    let entries = match fs::read_dir(&layout.rust_dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(&layout.rust_dir, e)),
-    };
+    let mut dirs = vec![layout.rust_dir.clone()];
+    dirs.extend(layout.dist_dir.as_ref().map(|d| d.join("commands")));
     let mut out = Vec::new();
-    for entry in entries {
-        let path = entry.map_err(|e| Error::io(&layout.rust_dir, e))?.path();
-        if !files.iter().any(|f| f.path == path) {
-            out.push(path);
+    for dir in dirs {
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(&dir, e)),
+        };
+        for entry in entries {
+            let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+            if !files.iter().any(|f| f.path == path) {
+                out.push(path);
+            }
         }
     }
     out.sort();

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tencent_chat_callbacks_codegen::page::Page;
-use tencent_chat_callbacks_codegen::{Error, Layout, check, drift, import, write};
+use tencent_chat_callbacks_codegen::{Error, Layout, check, diff, drift, import, write};
 
 /// Generates the typed callbacks and the macro's command table from the JSON Schemas in `schema/`.
 #[derive(Parser)]
@@ -41,6 +41,14 @@ enum Command {
         /// The directory of pages.
         pages_dir: PathBuf,
     },
+    /// Classifies the change from OLD to NEW (schema directories or published bundles) as a
+    /// patch, minor or major version bump for consumers, field by field.
+    Diff {
+        /// The old schemas.
+        old: PathBuf,
+        /// The new schemas.
+        new: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -56,6 +64,7 @@ fn main() -> ExitCode {
             run_import(&pages, &out.unwrap_or_else(|| args.root.join("target/schema-drafts")))
         }
         Some(Command::Drift { pages_dir }) => run_drift(&pages_dir, &layout.schema_dir),
+        Some(Command::Diff { old, new }) => run_diff(&old, &new),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error}");
@@ -94,4 +103,16 @@ fn run_drift(pages_dir: &Path, schema_dir: &Path) -> Result<ExitCode, Error> {
     let drifted = reports.iter().filter(|r| !r.findings.is_empty()).count();
     println!("{drifted} of {} page(s) drifted", reports.len());
     Ok(if drifted == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn run_diff(old: &Path, new: &Path) -> Result<ExitCode, Error> {
+    let changes = diff::diff(old, new)?;
+    for change in &changes {
+        println!("{change}");
+    }
+    match diff::overall(&changes) {
+        Some(bump) => println!("overall: {bump} ({} change(s))", changes.len()),
+        None => println!("overall: no change"),
+    }
+    Ok(ExitCode::SUCCESS)
 }

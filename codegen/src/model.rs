@@ -35,6 +35,10 @@ pub(crate) struct Catalog {
     pub(crate) common: Vec<TypeDef>,
     /// One entry per callback schema, sorted by command.
     pub(crate) callbacks: Vec<CallbackDef>,
+    /// `common.json` as written.
+    pub(crate) common_json: Value,
+    /// Each callback's schema as written, by command, sorted.
+    pub(crate) callback_json: BTreeMap<String, Value>,
 }
 
 /// One callback, read from `schema/<CallbackCommand>.json`.
@@ -222,7 +226,11 @@ impl Catalog {
             callbacks.push(reader.callback()?);
         }
         check_unique_names(&callbacks)?;
-        Ok(Catalog { common: common_defs, callbacks })
+        let callback_json = files
+            .into_iter()
+            .map(|(file, json)| (file.strip_suffix(".json").unwrap_or(&file).to_owned(), json))
+            .collect();
+        Ok(Catalog { common: common_defs, callbacks, common_json, callback_json })
     }
 
     /// The namespaces in use, sorted, each with its callbacks.

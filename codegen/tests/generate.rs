@@ -17,6 +17,7 @@ fn case_layout(case: &str) -> Layout {
         rust_dir: dir.join("expected"),
         macro_table: dir.join("commands.rs"),
         readme: Some(dir.join("README.md")),
+        dist_dir: Some(dir.join("dist")),
     }
 }
 
@@ -61,6 +62,7 @@ fn check_names_stale_missing_and_leftover_files_and_write_repairs_them() {
         rust_dir: dir.path().join("generated"),
         macro_table: dir.path().join("commands.rs"),
         readme: None,
+        dist_dir: None,
     };
     let Err(Error::Stale { stale }) = check(&layout) else { panic!("an empty directory must be stale") };
     assert!(stale.contains(&layout.rust_dir.join("demo.rs")), "{stale:?}");
@@ -87,8 +89,13 @@ fn error_for(file: &str, schema: &str) -> String {
     fs::create_dir(&schema_dir).unwrap();
     fs::copy(case_layout("basic").schema_dir.join("common.json"), schema_dir.join("common.json")).unwrap();
     fs::write(schema_dir.join(file), schema).unwrap();
-    let layout =
-        Layout { schema_dir, rust_dir: dir.path().join("out"), macro_table: dir.path().join("t.rs"), readme: None };
+    let layout = Layout {
+        schema_dir,
+        rust_dir: dir.path().join("out"),
+        macro_table: dir.path().join("t.rs"),
+        readme: None,
+        dist_dir: None,
+    };
     match generate(&layout) {
         Ok(_) => panic!("{file} should not generate"),
         Err(error) => error.to_string(),

@@ -1,0 +1,410 @@
+//! The published form of the schemas, for other languages: written under `schema/dist/` by
+//! `cargo codegen` and fresh-checked like the Rust output.
+//!
+//! - `callbacks.schema.json`: one bundle, every callback and shared definition under `$defs`
+//!   (`Group.CallbackAfterCreateGroup`, `Group.CallbackAfterCreateGroup.Response`,
+//!   `common.EventTime`, …) and a top-level `oneOf` over the callbacks whose body carries its
+//!   `CallbackCommand` const, so the const discriminates;
+//! - `commands/<Command>.schema.json`: one self-contained schema per command, holding the shared
+//!   definitions it uses under its own `$defs` (recursive types, such as a relayed message
+//!   holding messages, stay references within the file);
+//! - `asyncapi.json`: an AsyncAPI 3.0 document of the webhook;
+//! - `npm/` and `python/`: packages carrying the bundle, with TypeScript declarations and a
+//!   Python loader.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value, json};
+
+use crate::model::{COMMON_FILE, Catalog, Kind};
+use crate::typescript;
+
+/// The `$id` prefix of the published files.
+const DIST_ID: &str = "https://tencent-chat-callbacks.example/schema/dist/";
+/// The published bundle's file name.
+pub(crate) const BUNDLE: &str = "callbacks.schema.json";
+
+/// A published file, relative to `schema/dist/`.
+pub(crate) struct Published {
+    pub(crate) relative_path: String,
+    pub(crate) contents: String,
+}
+
+/// Every published file.
+pub(crate) fn publish(catalog: &Catalog, version: &str) -> Vec<Published> {
+    let bundle = bundle(catalog, version);
+    let bundle_text = pretty(&bundle);
+    let mut files = vec![Published { relative_path: BUNDLE.into(), contents: bundle_text.clone() }];
+    for command in catalog.callback_json.keys() {
+        files.push(Published {
+            relative_path: format!("commands/{command}.schema.json"),
+            contents: pretty(&self_contained(&bundle, command)),
+        });
+    }
+    files.push(Published {
+        relative_path: "asyncapi.json".into(),
+        contents: pretty(&asyncapi(catalog, &bundle, version)),
+    });
+
+    let declarations = typescript::declarations(catalog);
+    files.extend([
+        Published { relative_path: format!("npm/{BUNDLE}"), contents: bundle_text.clone() },
+        Published { relative_path: "npm/index.d.ts".into(), contents: declarations },
+        Published { relative_path: "npm/index.js".into(), contents: NPM_INDEX.into() },
+        Published { relative_path: "npm/package.json".into(), contents: pretty(&npm_package(version)) },
+        Published {
+            relative_path: format!("python/src/tencent_chat_callbacks_schema/{BUNDLE}"),
+            contents: bundle_text,
+        },
+        Published {
+            relative_path: "python/src/tencent_chat_callbacks_schema/__init__.py".into(),
+            contents: PYTHON_INIT.replace("{version}", version),
+        },
+        Published { relative_path: "python/pyproject.toml".into(), contents: PYPROJECT.replace("{version}", version) },
+    ]);
+    files
+}
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).expect("a JSON value encodes") + "\n"
+}
+
+/// The bundle: every definition under `$defs`, references rewritten to point inside it.
+fn bundle(catalog: &Catalog, version: &str) -> Value {
+    let (defs, discriminated) = bundle_defs(&catalog.common_json, &catalog.callback_json);
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": format!("{DIST_ID}{BUNDLE}"),
+        "title": "Tencent Cloud Chat callbacks",
+        "description": "Every Tencent Cloud Chat webhook callback body, by command: `$defs` holds each callback under its CallbackCommand (its reply under `<Command>.Response`) and the shared definitions as `common.<Name>`. The top-level `oneOf` accepts any body that carries its CallbackCommand; bodies without one (batched Push events, content moderation results) are validated against their command's definition, the command coming from the query string.",
+        "x-version": version,
+        "oneOf": discriminated,
+        "$defs": defs,
+    })
+}
+
+/// The bundle's `$defs` from `common.json` and the callbacks' schemas (by command), and the
+/// references to the callbacks whose body carries its command.
+pub(crate) fn bundle_defs(common: &Value, callbacks: &BTreeMap<String, Value>) -> (Map<String, Value>, Vec<Value>) {
+    let mut defs = Map::new();
+    for (name, schema) in common["$defs"].as_object().into_iter().flatten() {
+        defs.insert(format!("common.{name}"), rewrite_refs(schema, "common", "#/$defs/"));
+    }
+    let mut discriminated = Vec::new();
+    for (command, schema) in callbacks {
+        let mut schema = schema.clone();
+        let object = schema.as_object_mut().expect("a callback schema is an object");
+        object.remove("$schema");
+        object.remove("$id");
+        if let Some(Value::Object(local)) = object.remove("$defs") {
+            for (name, def) in local {
+                defs.insert(format!("{command}.{name}"), rewrite_refs(&def, command, "#/$defs/"));
+            }
+        }
+        if schema.pointer("/properties/CallbackCommand/const").is_some() {
+            discriminated.push(json!({ "$ref": format!("#/$defs/{command}") }));
+        }
+        defs.insert(command.clone(), rewrite_refs(&schema, command, "#/$defs/"));
+    }
+    (defs, discriminated)
+}
+
+/// Rewrites `$ref`s of a schema from file `owner` (a command, or `common`) to `prefix` + the
+/// bundled name.
+fn rewrite_refs(schema: &Value, owner: &str, prefix: &str) -> Value {
+    match schema {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| {
+                    let value = match (key.as_str(), value.as_str()) {
+                        ("$ref", Some(reference)) => Value::from(bundled_ref(reference, owner, prefix)),
+                        _ => rewrite_refs(value, owner, prefix),
+                    };
+                    (key.clone(), value)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(|v| rewrite_refs(v, owner, prefix)).collect()),
+        other => other.clone(),
+    }
+}
+
+fn bundled_ref(reference: &str, owner: &str, prefix: &str) -> String {
+    let (file, pointer) = reference.split_once('#').unwrap_or((reference, ""));
+    let scope = if file == COMMON_FILE { "common" } else { owner };
+    match pointer.strip_prefix("/$defs/") {
+        Some(name) => format!("{prefix}{scope}.{name}"),
+        None => reference.to_owned(),
+    }
+}
+
+/// One command's schema with the definitions it reaches copied in, so it stands alone.
+fn self_contained(bundle: &Value, command: &str) -> Value {
+    let defs = bundle["$defs"].as_object().expect("the bundle has $defs");
+    let mut schema = defs[command].clone();
+    let mut reached = BTreeSet::new();
+    let mut pending = vec![schema.clone()];
+    while let Some(next) = pending.pop() {
+        for name in refs_in(&next) {
+            if reached.insert(name.clone()) {
+                pending.push(defs[&name].clone());
+            }
+        }
+    }
+    let object = schema.as_object_mut().expect("a callback schema is an object");
+    let mut own = Map::new();
+    own.insert("$schema".into(), Value::from("https://json-schema.org/draft/2020-12/schema"));
+    own.insert("$id".into(), Value::from(format!("{DIST_ID}commands/{command}.schema.json")));
+    own.extend(std::mem::take(object));
+    let response = format!("{command}.Response");
+    reached.insert(response.clone());
+    own.insert("$defs".into(), Value::Object(reached.into_iter().map(|n| (n.clone(), defs[&n].clone())).collect()));
+    Value::Object(own)
+}
+
+/// The bundled names a schema refers to.
+fn refs_in(schema: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![schema];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                if let Some(name) = map.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
+                    out.insert(name.to_owned());
+                }
+                stack.extend(map.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The AsyncAPI 3.0 document: the app's endpoint receives one operation per command, each with
+/// its request message, its reply, and the query parameters as its HTTP binding.
+fn asyncapi(catalog: &Catalog, bundle: &Value, version: &str) -> Value {
+    let mut schemas = Map::new();
+    for (name, schema) in bundle["$defs"].as_object().into_iter().flatten() {
+        schemas.insert(name.clone(), to_components(schema));
+    }
+    let mut messages = Map::new();
+    let mut channel_messages = Map::new();
+    let mut operations = Map::new();
+    for callback in &catalog.callbacks {
+        let command = &callback.command;
+        let title = callback.request.title.clone().unwrap_or_default();
+        let request = command.clone();
+        let reply = format!("{command}.Response");
+        messages.insert(
+            request.clone(),
+            json!({
+                "name": command,
+                "title": title,
+                "summary": format!("The body of a `{command}` callback."),
+                "contentType": "application/json",
+                "payload": { "$ref": format!("#/components/schemas/{command}") },
+                "externalDocs": { "url": callback.doc_url },
+            }),
+        );
+        let response_schema = match callback.response.scope {
+            crate::model::Scope::Common => format!("common.{}", callback.response.name),
+            crate::model::Scope::Local => reply.clone(),
+        };
+        messages.insert(
+            reply.clone(),
+            json!({
+                "name": reply,
+                "title": format!("Reply to {command}"),
+                "contentType": "application/json",
+                "payload": { "$ref": format!("#/components/schemas/{response_schema}") },
+            }),
+        );
+        for name in [&request, &reply] {
+            channel_messages.insert(name.clone(), json!({ "$ref": format!("#/components/messages/{name}") }));
+        }
+        let kind = match callback.kind {
+            Kind::Before => "A before-callback: the reply decides the action.",
+            Kind::After => "An after-callback: the reply is only acknowledged.",
+        };
+        operations.insert(
+            command.clone(),
+            json!({
+                "action": "receive",
+                "title": title,
+                "summary": kind,
+                "channel": { "$ref": "#/channels/callback" },
+                "messages": [{ "$ref": format!("#/channels/callback/messages/{request}") }],
+                "reply": {
+                    "channel": { "$ref": "#/channels/callback" },
+                    "messages": [{ "$ref": format!("#/channels/callback/messages/{reply}") }],
+                },
+                "security": [{ "$ref": "#/components/securitySchemes/sign" }],
+                "bindings": { "http": { "method": "POST", "query": query_schema(command), "bindingVersion": "0.3.0" } },
+            }),
+        );
+    }
+    json!({
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Tencent Cloud Chat callbacks",
+            "version": version,
+            "description": "The webhooks Tencent Cloud Chat sends to an app's backend: an HTTP POST per event to the app's callback URL, with the app id, the command and (with authentication on) a signature in the query string and the event as the JSON body. The app replies within 2 seconds.",
+        },
+        "defaultContentType": "application/json",
+        "servers": {
+            "app": {
+                "host": "app.example.com",
+                "protocol": "https",
+                "description": "The app's own endpoint, configured in the Tencent Cloud Chat console. Plain HTTP is also possible.",
+            }
+        },
+        "channels": {
+            "callback": {
+                "address": "/callback",
+                "title": "The callback URL",
+                "description": "The single URL configured for the app; every command arrives here and is told apart by the `CallbackCommand` query parameter.",
+                "messages": channel_messages,
+            }
+        },
+        "operations": operations,
+        "components": {
+            "schemas": schemas,
+            "messages": messages,
+            "securitySchemes": {
+                "sign": {
+                    "type": "httpApiKey",
+                    "name": "Sign",
+                    "in": "query",
+                    "description": "With webhook authentication on, `Sign` is the lowercase hex SHA-256 of the token set in the console followed directly by the `RequestTime` query parameter (Unix seconds). The body is not signed; receivers should also bound how far `RequestTime` may be from their clock.",
+                }
+            },
+        },
+    })
+}
+
+/// A bundled schema moved under `components/schemas`.
+fn to_components(schema: &Value) -> Value {
+    match schema {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| {
+                    let value = match (key.as_str(), value.as_str()) {
+                        ("$ref", Some(reference)) => {
+                            Value::from(reference.replace("#/$defs/", "#/components/schemas/"))
+                        }
+                        _ => to_components(value),
+                    };
+                    (key.clone(), value)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(to_components).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The query parameters of a command's request.
+fn query_schema(command: &str) -> Value {
+    let text = |description: &str| json!({ "type": "string", "description": description });
+    let properties: BTreeMap<&str, Value> = BTreeMap::from([
+        (
+            "SdkAppid",
+            json!({ "type": "string", "pattern": "^[0-9]+$", "description": "The app's SDKAppID; receivers must check it is their own." }),
+        ),
+        ("CallbackCommand", json!({ "const": command, "description": "The command." })),
+        ("contenttype", text("Always `json`.")),
+        ("ClientIP", text("The IP of the client that caused the event; absent for some commands.")),
+        ("OptPlatform", text("The client platform that caused the event; absent for some commands.")),
+        ("Sign", text("With authentication on: lowercase hex SHA-256 of the token followed by RequestTime.")),
+        (
+            "RequestTime",
+            json!({ "type": "string", "pattern": "^[0-9]+$", "description": "With authentication on: the signing time, Unix seconds." }),
+        ),
+        ("RequestID", text("Undocumented; a per-request id seen in real traffic.")),
+    ]);
+    json!({ "type": "object", "properties": properties, "required": ["SdkAppid", "CallbackCommand"] })
+}
+
+fn npm_package(version: &str) -> Value {
+    json!({
+        "name": "tencent-chat-callbacks-schema",
+        "version": version,
+        "description": "JSON Schemas and TypeScript types for Tencent Cloud Chat (IM) webhook callbacks.",
+        "license": "MIT OR Apache-2.0",
+        "main": "index.js",
+        "types": "index.d.ts",
+        "files": ["index.js", "index.d.ts", BUNDLE],
+        "keywords": ["tencent", "im", "webhook", "json-schema"],
+    })
+}
+
+const NPM_INDEX: &str = r##"// @generated by `cargo codegen`; do not edit.
+"use strict";
+
+const bundle = require("./callbacks.schema.json");
+
+/** The bundled JSON Schema of every callback. */
+exports.bundle = bundle;
+
+/** The commands with a schema, sorted. */
+exports.commands = Object.keys(bundle.$defs).filter((name) => !name.startsWith("common.") && !name.includes(".Response") && name.split(".").length === 2);
+
+/** The schema of one command's body, as a reference into the bundle, for validators that take a bundle. */
+exports.schemaRef = (command) => `${bundle.$id}#/$defs/${command}`;
+"##;
+
+const PYTHON_INIT: &str = r##""""JSON Schemas for Tencent Cloud Chat (IM) webhook callbacks.
+
+@generated by `cargo codegen`; do not edit.
+
+    >>> import tencent_chat_callbacks_schema as schemas
+    >>> validator = schemas.validator("Group.CallbackAfterCreateGroup")  # needs `jsonschema`
+    >>> validator.is_valid({"CallbackCommand": "Group.CallbackAfterCreateGroup"})
+    False
+"""
+
+import json
+from importlib import resources
+
+__version__ = "{version}"
+
+BUNDLE = json.loads(resources.files(__name__).joinpath("callbacks.schema.json").read_text(encoding="utf-8"))
+"""The bundled JSON Schema of every callback."""
+
+COMMANDS = sorted(
+    name for name in BUNDLE["$defs"] if not name.startswith("common.") and name.count(".") == 1
+)
+"""The commands with a schema."""
+
+
+def schema(command):
+    """The schema of one command's body: a reference into the bundle, with the bundle's definitions."""
+    if command not in COMMANDS:
+        raise KeyError(f"no schema for {command!r}")
+    return {"$ref": f"#/$defs/{command}", "$defs": BUNDLE["$defs"]}
+
+
+def validator(command):
+    """A `jsonschema` validator for one command's body (install `jsonschema` to use it)."""
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema(command))
+"##;
+
+const PYPROJECT: &str = r##"# @generated by `cargo codegen`; do not edit.
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "tencent-chat-callbacks-schema"
+version = "{version}"
+description = "JSON Schemas for Tencent Cloud Chat (IM) webhook callbacks."
+license = { text = "MIT OR Apache-2.0" }
+requires-python = ">=3.9"
+optional-dependencies = { validate = ["jsonschema>=4.18"] }
+
+[tool.setuptools.package-data]
+tencent_chat_callbacks_schema = ["callbacks.schema.json"]
+"##;
