@@ -10,7 +10,9 @@
 //!
 //! Besides the dispatcher's own answers (see [`DispatchError`]), a request with another method
 //! than POST gets 405, and a body that cannot be read in full gets 400 (413 past the size limit),
-//! each with a `FAIL` body in the vendor's format.
+//! each with a `FAIL` body in the vendor's format. A handler that takes longer than
+//! [`Dispatcher::handler_deadline`] is answered [`Dispatcher::deadline_reply`] (`OK`, or the
+//! configured decision for a before-callback) while it goes on to finish in the background.
 
 use axum::Router;
 use axum::body::Body;
@@ -51,7 +53,19 @@ async fn handle(State(dispatcher): State<Dispatcher>, RawQuery(query): RawQuery,
             return reply(HttpReply::from(&error));
         }
     };
-    reply(dispatcher.dispatch(query.as_deref().unwrap_or_default(), body).await)
+    let query = query.unwrap_or_default();
+    // The handler runs in its own task: past the deadline the vendor gets the default answer,
+    // and the handler still finishes, so a slow handler never loses the event.
+    let deadline = dispatcher.handler_deadline();
+    let task = tokio::spawn({
+        let (dispatcher, query) = (dispatcher.clone(), query.clone());
+        async move { dispatcher.dispatch(&query, body).await }
+    });
+    match tokio::time::timeout(deadline, task).await {
+        Ok(Ok(answer)) => reply(answer),
+        Ok(Err(_)) => reply(HttpReply::from(&DispatchError::HandlerPanicked)),
+        Err(_) => reply(dispatcher.deadline_reply(&query)),
+    }
 }
 
 async fn method_not_allowed() -> Response {

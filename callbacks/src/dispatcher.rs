@@ -20,6 +20,20 @@ use crate::query::CallbackQuery;
 use crate::signature::{self, DEFAULT_MAX_CLOCK_SKEW};
 use crate::{Callback, DispatchError, HttpReply, IntoResponse, Response};
 
+/// The default time a handler gets before an adapter answers without it: 1.5 s, inside the 2 s
+/// the vendor waits, leaving room for the network.
+pub const DEFAULT_HANDLER_DEADLINE: Duration = Duration::from_millis(1500);
+
+/// What a before-callback is answered when its handler misses the deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeadlineDecision {
+    /// Allow the action (`ErrorCode` 0), as the vendor itself does by default on a timeout.
+    #[default]
+    Allow,
+    /// Refuse the action (`ErrorCode` 1).
+    Refuse,
+}
+
 /// The default largest body accepted: 1 MiB. Vendor bodies are a few kilobytes; the largest,
 /// a batch of 100 push events, stays well below this.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
@@ -38,8 +52,9 @@ type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// 3. refused with 403 if `SdkAppid` is not the configured app id;
 /// 4. when a token is configured, refused with 401 if `Sign` or `RequestTime` is missing, if
 ///    `RequestTime` is too far from the clock, or if `Sign` does not match;
-/// 5. answered `OK` at once if no handler takes the command and there is no fallback;
-/// 6. refused with 400 if the body is not JSON of the command's type, or names another command;
+/// 5. refused with 400 if the body names another command than the query, and otherwise answered
+///    `OK` at once if no handler takes the command and there is no fallback;
+/// 6. refused with 400 if the body is not JSON of the command's type;
 /// 7. handed to the handler, whose result is the reply; a handler error or panic gives 500.
 ///
 /// See [`DispatchError`] for the body of each refusal.
@@ -53,6 +68,8 @@ struct Inner {
     token: Option<String>,
     max_clock_skew: Option<Duration>,
     max_body_bytes: usize,
+    handler_deadline: Duration,
+    deadline_decision: DeadlineDecision,
     clock: Clock,
     routes: HashMap<&'static str, Box<dyn Route>>,
     fallback: Option<Box<dyn Route>>,
@@ -82,6 +99,31 @@ impl Dispatcher {
     /// The largest body this dispatcher accepts, for adapters that read the body.
     pub fn max_body_bytes(&self) -> usize {
         self.inner.max_body_bytes
+    }
+
+    /// How long an adapter lets [`Dispatcher::dispatch`] run before answering with
+    /// [`Dispatcher::deadline_reply`]. The core has no timer of its own: the axum adapter applies
+    /// it, and lets the handler finish in the background.
+    pub fn handler_deadline(&self) -> Duration {
+        self.inner.handler_deadline
+    }
+
+    /// The answer for a request whose handler missed the deadline: for a before-callback, the
+    /// configured [`DeadlineDecision`]; for anything else, `OK`.
+    pub fn deadline_reply(&self, query: &str) -> HttpReply {
+        let command = CallbackQuery::parse(query).ok().and_then(|q| q.callback_command.map(Cow::into_owned));
+        let before = command
+            .as_deref()
+            .and_then(crate::Command::from_name)
+            .is_some_and(|c| c.kind() == crate::CallbackKind::Before);
+        tracing::warn!(
+            command = command.as_deref().unwrap_or("-"),
+            "the handler missed its deadline; answering without it"
+        );
+        match (before, self.inner.deadline_decision) {
+            (true, DeadlineDecision::Refuse) => HttpReply::ok(&Response { error_code: 1, ..Response::ok() }),
+            _ => HttpReply::ok(&Response::ok()),
+        }
     }
 
     /// Handles one request: `query` is the raw query string (without `?`), `body` the raw body.
@@ -126,6 +168,8 @@ impl Dispatcher {
         let command = query.callback_command.as_deref().ok_or(DispatchError::MissingParameter("CallbackCommand"))?;
 
         let Some(route) = inner.routes.get(command).or(inner.fallback.as_ref()) else {
+            // Even unhandled, a body of another command is refused, never acknowledged.
+            check_body_command(command, &body)?;
             tracing::debug!(%command, "no handler for this command; answering OK");
             return Ok(Prepared::Reply(HttpReply::ok(&Response::ok())));
         };
@@ -171,18 +215,28 @@ fn decode<C: Callback>(body: &[u8]) -> Result<C, DispatchError> {
         .map_err(|e| (e.path().to_string(), e.into_inner()))
         .and_then(|event| deserializer.end().map(|()| event).map_err(|e| (".".to_owned(), e)));
     result.map_err(|(path, error)| {
-        #[derive(Deserialize)]
-        struct Peek<'a> {
-            #[serde(rename = "CallbackCommand", borrow)]
-            command: Option<Cow<'a, str>>,
-        }
-        match serde_json::from_slice::<Peek<'_>>(body) {
-            Ok(Peek { command: Some(command) }) if command != C::COMMAND => {
-                DispatchError::CommandMismatch { query: C::COMMAND.to_owned(), body: command.into_owned() }
-            }
-            _ => DispatchError::InvalidBody { command: C::COMMAND.to_owned(), path, message: error.to_string() },
-        }
+        check_body_command(C::COMMAND, body).err().unwrap_or_else(|| DispatchError::InvalidBody {
+            command: C::COMMAND.to_owned(),
+            path,
+            message: error.to_string(),
+        })
     })
+}
+
+/// Refuses a body whose own `CallbackCommand` names another command than the query. A body that
+/// is not JSON, or carries no command, passes: this check reads nothing else.
+fn check_body_command(query_command: &str, body: &[u8]) -> Result<(), DispatchError> {
+    #[derive(Deserialize)]
+    struct Peek<'a> {
+        #[serde(rename = "CallbackCommand", borrow)]
+        command: Option<Cow<'a, str>>,
+    }
+    match serde_json::from_slice::<Peek<'_>>(body) {
+        Ok(Peek { command: Some(command) }) if command != query_command => {
+            Err(DispatchError::CommandMismatch { query: query_command.to_owned(), body: command.into_owned() })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Calls a handler and returns the future of its reply. A panic, while the handler creates its
@@ -227,6 +281,7 @@ impl<H: FallbackHandler> Route for TypedFallback<H> {
             path: ".".to_owned(),
             message: e.to_string(),
         })?;
+        check_body_command(&ctx.command, &ctx.raw_body)?;
         let event = UnhandledEvent { command: ctx.command.clone(), body };
         start(|| self.0.call(event, ctx))
     }
@@ -259,6 +314,8 @@ pub struct DispatcherBuilder {
     token: Option<String>,
     max_clock_skew: Option<Duration>,
     max_body_bytes: usize,
+    handler_deadline: Duration,
+    deadline_decision: DeadlineDecision,
     clock: Clock,
     routes: HashMap<&'static str, Box<dyn Route>>,
     fallback: Option<Box<dyn Route>>,
@@ -272,6 +329,8 @@ impl Default for DispatcherBuilder {
             token: None,
             max_clock_skew: Some(DEFAULT_MAX_CLOCK_SKEW),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            handler_deadline: DEFAULT_HANDLER_DEADLINE,
+            deadline_decision: DeadlineDecision::Allow,
             clock: Arc::new(SystemTime::now),
             routes: HashMap::new(),
             fallback: None,
@@ -325,6 +384,19 @@ impl DispatcherBuilder {
         self
     }
 
+    /// How long a handler may take before the adapter answers without it. Default:
+    /// [`DEFAULT_HANDLER_DEADLINE`] (1.5 s; the vendor waits 2 s).
+    pub fn handler_deadline(mut self, deadline: Duration) -> Self {
+        self.handler_deadline = deadline;
+        self
+    }
+
+    /// What a before-callback gets when its handler misses the deadline. Default: allow.
+    pub fn deadline_decision(mut self, decision: DeadlineDecision) -> Self {
+        self.deadline_decision = decision;
+        self
+    }
+
     /// Registers `handler` for callback `C`.
     ///
     /// ```
@@ -375,6 +447,8 @@ impl DispatcherBuilder {
                 token: self.token,
                 max_clock_skew: self.max_clock_skew,
                 max_body_bytes: self.max_body_bytes,
+                handler_deadline: self.handler_deadline,
+                deadline_decision: self.deadline_decision,
                 clock: self.clock,
                 routes: self.routes,
                 fallback: self.fallback,

@@ -85,6 +85,7 @@
 //! | body's `CallbackCommand` differs from the query's | 400 | both commands |
 //! | handler returned `Err` or panicked | 500 | the error, or that it panicked |
 //! | no handler for the command (unknown or unregistered) | 200 `OK` | — (or the fallback handler's answer) |
+//! | handler slower than [`DispatcherBuilder::handler_deadline`] (default 1.5 s; axum adapter) | 200 `OK` | — (before-callbacks: the configured [`DeadlineDecision`]); the handler still finishes |
 //!
 //! Every answer is JSON: `{"ActionStatus":"OK"|"FAIL","ErrorCode":0|1,"ErrorInfo":"…"}`.
 //! Unknown body fields are ignored, and an unknown value of an enum (a new group type or platform)
@@ -136,7 +137,10 @@ pub use callback::{Callback, CallbackKind, CommandTag};
 pub use common::Response;
 pub use context::{Context, UnhandledEvent};
 pub use decision::{AppErrorCode, ErrorCodeOutOfRange};
-pub use dispatcher::{BuildError, DEFAULT_MAX_BODY_BYTES, Dispatcher, DispatcherBuilder, Handlers};
+pub use dispatcher::{
+    BuildError, DEFAULT_HANDLER_DEADLINE, DEFAULT_MAX_BODY_BYTES, DeadlineDecision, Dispatcher, DispatcherBuilder,
+    Handlers,
+};
 pub use error::DispatchError;
 pub use generated::*;
 pub use handler::{FallbackHandler, Handler};
