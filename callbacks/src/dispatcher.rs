@@ -250,7 +250,11 @@ where
     let future = std::panic::catch_unwind(AssertUnwindSafe(call)).map_err(|_| DispatchError::HandlerPanicked)?;
     Ok(Box::pin(async move {
         let output = AssertUnwindSafe(future).catch_unwind().await.map_err(|_| DispatchError::HandlerPanicked)?;
-        let response = output.into_response().map_err(|e| DispatchError::HandlerFailed(e.to_string()))?;
+        // A handler may refuse a request itself by returning a `DispatchError`, which keeps its status.
+        let response = output.into_response().map_err(|e| match e.downcast::<DispatchError>() {
+            Ok(refusal) => *refusal,
+            Err(e) => DispatchError::HandlerFailed(e.to_string()),
+        })?;
         Ok(HttpReply::ok(&response))
     }))
 }

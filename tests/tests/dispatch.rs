@@ -439,3 +439,19 @@ fn every_error_knows_its_status() {
         assert_eq!(error.response().error_info, error.to_string());
     }
 }
+
+#[tokio::test]
+async fn a_handler_returning_a_dispatch_error_keeps_its_status() {
+    let dispatcher = Dispatcher::builder()
+        .accept_any_app_id()
+        .fallback(|event: UnhandledEvent, _: Context| async move {
+            Err::<(), _>(DispatchError::InvalidBody {
+                command: event.command,
+                path: ".".into(),
+                message: "not mine".into(),
+            })
+        })
+        .build()
+        .unwrap();
+    assert_refused(&dispatcher, "SdkAppid=1&CallbackCommand=Brand.New", b"{}", 400, "at `.`: not mine").await;
+}

@@ -12,7 +12,9 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
-use tencent_chat_callbacks::{Context, Dispatcher, Event, UnhandledEvent, group, handlers, official_account};
+use tencent_chat_callbacks::{
+    Context, DispatchError, Dispatcher, Event, UnhandledEvent, group, handlers, official_account,
+};
 use tracing::info;
 
 /// Receives Tencent Cloud Chat webhooks and logs each typed event.
@@ -71,10 +73,15 @@ fn log(ctx: &Context, event: &impl std::fmt::Debug) {
 }
 
 /// Every command without a handler of its own: decoded into its type when this version knows it.
-async fn log_other(event: UnhandledEvent, ctx: Context) -> Result<(), serde_json::Error> {
-    match Event::from_json(&ctx.command, &ctx.raw_body)? {
-        Some(typed) => log(&ctx, &typed),
-        None => log(&ctx, &event.body),
+/// A body that is not its command's is the sender's fault, so it is refused with 400, not 500.
+async fn log_other(event: UnhandledEvent, ctx: Context) -> Result<(), DispatchError> {
+    match Event::from_json(&ctx.command, &ctx.raw_body) {
+        Ok(Some(typed)) => log(&ctx, &typed),
+        Ok(None) => log(&ctx, &event.body),
+        Err(error) => {
+            let (command, message) = (ctx.command, error.to_string());
+            return Err(DispatchError::InvalidBody { command, path: ".".into(), message });
+        }
     }
     Ok(())
 }
