@@ -54,17 +54,18 @@ async fn handle(State(dispatcher): State<Dispatcher>, RawQuery(query): RawQuery,
         }
     };
     let query = query.unwrap_or_default();
-    // The handler runs in its own task: past the deadline the vendor gets the default answer,
-    // and the handler still finishes, so a slow handler never loses the event.
-    let deadline = dispatcher.handler_deadline();
-    let task = tokio::spawn({
+    // Past the deadline the vendor gets the default answer and the handler goes on in a task of
+    // its own, so a slow handler never loses its event; in time, nothing is spawned.
+    let mut work = Box::pin({
         let (dispatcher, query) = (dispatcher.clone(), query.clone());
         async move { dispatcher.dispatch(&query, body).await }
     });
-    match tokio::time::timeout(deadline, task).await {
-        Ok(Ok(answer)) => reply(answer),
-        Ok(Err(_)) => reply(HttpReply::from(&DispatchError::HandlerPanicked)),
-        Err(_) => reply(dispatcher.deadline_reply(&query)),
+    tokio::select! {
+        answer = &mut work => reply(answer),
+        () = tokio::time::sleep(dispatcher.handler_deadline()) => {
+            tokio::spawn(work);
+            reply(dispatcher.deadline_reply(&query))
+        }
     }
 }
 

@@ -210,11 +210,14 @@ fn decode<C: Callback>(body: &[u8]) -> Result<C, DispatchError> {
             message: "expected a JSON object".to_owned(),
         });
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let result = serde_path_to_error::deserialize::<_, C>(&mut deserializer)
-        .map_err(|e| (e.path().to_string(), e.into_inner()))
-        .and_then(|event| deserializer.end().map(|()| event).map_err(|e| (".".to_owned(), e)));
-    result.map_err(|(path, error)| {
+    // Decoding runs without tracking where it is; only a failure is decoded again, tracked, to
+    // name the failing field, so valid bodies pay nothing for the error path.
+    serde_json::from_slice(body).map_err(|error| {
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        let path = match serde_path_to_error::deserialize::<_, C>(&mut deserializer) {
+            Err(tracked) => tracked.path().to_string(),
+            Ok(_) => ".".to_owned(), // the failure came after the value: trailing characters
+        };
         check_body_command(C::COMMAND, body).err().unwrap_or_else(|| DispatchError::InvalidBody {
             command: C::COMMAND.to_owned(),
             path,
@@ -244,7 +247,7 @@ fn check_body_command(query_command: &str, body: &[u8]) -> Result<(), DispatchEr
 /// the handler returns become a [`DispatchError`].
 fn start<R, Fut>(call: impl FnOnce() -> Fut) -> Result<BoxFuture<Result<HttpReply, DispatchError>>, DispatchError>
 where
-    R: serde::Serialize,
+    R: serde::Serialize + 'static,
     Fut: Future<Output: IntoResponse<R>> + Send + 'static,
 {
     let future = std::panic::catch_unwind(AssertUnwindSafe(call)).map_err(|_| DispatchError::HandlerPanicked)?;

@@ -64,7 +64,12 @@ pub struct HttpReply {
 
 impl HttpReply {
     /// A reply with status 200 and `body` encoded as JSON.
-    pub fn ok<T: serde::Serialize>(body: &T) -> HttpReply {
+    pub fn ok<T: serde::Serialize + 'static>(body: &T) -> HttpReply {
+        // The plain acknowledgement is most replies: it is encoded once, at compile time.
+        const ACKNOWLEDGED: &[u8] = br#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}"#;
+        if (body as &dyn std::any::Any).downcast_ref::<Response>().is_some_and(|r| *r == Response::ok()) {
+            return HttpReply { status: 200, body: Bytes::from_static(ACKNOWLEDGED) };
+        }
         match serde_json::to_vec(body) {
             Ok(json) => HttpReply { status: 200, body: Bytes::from(json) },
             Err(e) => {

@@ -42,8 +42,15 @@ pub fn verify(
             return Err(DispatchError::StaleRequestTime { skew_secs: skew, max_secs: max_skew.as_secs() });
         }
     }
-    let expected = sign(token, request_time);
-    if bool::from(expected.as_bytes().ct_eq(sign_param.as_bytes())) { Ok(()) } else { Err(DispatchError::BadSignature) }
+    // Compare digests, not hex strings: decode `Sign` (only 64 lowercase hex digits qualify,
+    // which is public, so checking that first leaks nothing) and compare 32 bytes.
+    let lowercase_hex = sign_param.len() == 64 && sign_param.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let mut sent = [0u8; 32];
+    if !lowercase_hex || hex::decode_to_slice(sign_param, &mut sent).is_err() {
+        return Err(DispatchError::BadSignature);
+    }
+    let expected: [u8; 32] = Sha256::new().chain_update(token).chain_update(request_time).finalize().into();
+    if bool::from(expected.ct_eq(&sent)) { Ok(()) } else { Err(DispatchError::BadSignature) }
 }
 
 /// `RequestTime` is ASCII digits only: no sign, no spaces, no exponent.

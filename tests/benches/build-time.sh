@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# What the typed catalogue adds to a dependent crate's clean (debug) build, over serde +
+# serde_json alone, and what a crate generated from only the five seed callbacks would take: the
+# most that per-namespace cargo features could save. Each build is clean, with its own target
+# directory, on the jobs cargo picks for this machine.
+# Usage: tests/benches/build-time.sh     (takes a few minutes)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# A copy of the runtime crate generated from the five seed schemas only.
+mkdir -p "$work/five/schema"
+git -C "$root" archive HEAD | tar -x -C "$work/five"
+( cd "$work/five/schema" && ls | grep -v -E '^(common|Group\.CallbackAfter(CreateGroup|ChangeGroupOwner|GroupInfoChanged|GroupAttrChanged)|OfficialAccount\.CallbackAfterOfficialAccountInfoChanged)\.json$|^dist$|CHANGELOG' | xargs rm -f )
+(cd "$root" && cargo run --quiet --locked -p tencent-chat-callbacks-codegen -- --root "$work/five" >/dev/null 2>&1)
+
+dependent() { # name, dependency line
+  mkdir -p "$work/$1/src"
+  cat >"$work/$1/Cargo.toml" <<TOML
+[package]
+name = "$1"
+version = "0.0.0"
+edition = "2024"
+publish = false
+
+[dependencies]
+$2
+
+[workspace]
+TOML
+  echo 'fn main() {}' >"$work/$1/src/main.rs"
+  cp "$root/Cargo.lock" "$work/$1/Cargo.lock"
+  (cd "$work/$1" && cargo fetch --quiet 2>/dev/null || true)
+  local start end
+  start=$(date +%s.%N)
+  (cd "$work/$1" && cargo build --quiet --offline)
+  end=$(date +%s.%N)
+  printf '%-44s %6.1f s\n' "$1" "$(echo "$end - $start" | bc)"
+}
+
+echo "clean debug builds of a binary depending on:"
+dependent serde-and-serde-json 'serde = { version = "1", features = ["derive"] }
+serde_json = "1"'
+dependent full-catalogue-no-default-features "tencent-chat-callbacks = { path = \"$root/callbacks\", default-features = false }"
+dependent five-callbacks-no-default-features "tencent-chat-callbacks = { path = \"$work/five/callbacks\", default-features = false }"
+dependent full-catalogue-default-features "tencent-chat-callbacks = { path = \"$root/callbacks\" }"

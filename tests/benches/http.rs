@@ -1,0 +1,109 @@
+//! Requests per second over loopback HTTP: the axum adapter (signature check, typed decoding, a
+//! handler, the vendor's reply) against a bare axum handler that only parses the same JSON into
+//! the same struct, with the same load generator in the same run. Rounds alternate between the
+//! two so that drift on a busy machine affects both (see BENCHMARKS.md).
+//!
+//! Run with: cargo bench -p tests --bench http        (ROUNDS and SECONDS adjust the run)
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::RawQuery;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::post;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tencent_chat_callbacks::{Context, Dispatcher, group};
+use tests::{APP_ID, TOKEN, fixtures, now, signed_query};
+
+const COMMAND: &str = "Group.CallbackAfterChangeGroupOwner";
+const CONNECTIONS: usize = 32;
+
+/// The bare floor: parse the body into the generated struct and answer the fixed JSON.
+async fn bare(RawQuery(_query): RawQuery, body: Bytes) -> impl IntoResponse {
+    match serde_json::from_slice::<group::AfterChangeGroupOwner>(&body) {
+        Ok(event) => {
+            std::hint::black_box(event);
+            (StatusCode::OK, [("content-type", "application/json")], r#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}"#)
+        }
+        Err(_) => (StatusCode::BAD_REQUEST, [("content-type", "application/json")], r#"{"ActionStatus":"FAIL"}"#),
+    }
+}
+
+async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    address
+}
+
+/// Requests per second from `CONNECTIONS` concurrent senders during `seconds`.
+async fn load(address: SocketAddr, body: Bytes, seconds: f64) -> f64 {
+    let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(CONNECTIONS).build_http::<Full<Bytes>>();
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let (client, body, done, stop) = (client.clone(), body.clone(), done.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    // Signed per request, as the vendor does; the same for both servers.
+                    let uri = format!("http://{address}/callback?{}", signed_query(COMMAND, now()));
+                    let request = hyper::Request::post(uri).body(Full::new(body.clone())).unwrap();
+                    let response = client.request(request).await.expect("the server answers");
+                    assert_eq!(response.status(), 200);
+                    response.into_body().collect().await.unwrap();
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    let seconds: f64 = std::env::var("SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3.0);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let body = Bytes::from(fixtures().into_iter().find(|f| f.command == COMMAND).unwrap().sample);
+        let dispatcher = Dispatcher::builder()
+            .app_id(APP_ID)
+            .token(TOKEN)
+            .on::<group::AfterChangeGroupOwner>(|event: group::AfterChangeGroupOwner, _: Context| async move {
+                std::hint::black_box(event);
+            })
+            .build()
+            .unwrap();
+        let adapter = serve(tencent_chat_callbacks::axum::router("/callback", dispatcher)).await;
+        let floor = serve(Router::new().route("/callback", post(bare))).await;
+
+        load(adapter, body.clone(), 0.5).await; // warm-up
+        load(floor, body.clone(), 0.5).await;
+        let (mut ours, mut bare) = (Vec::new(), Vec::new());
+        for round in 1..=rounds {
+            ours.push(load(adapter, body.clone(), seconds).await);
+            bare.push(load(floor, body.clone(), seconds).await);
+            println!("round {round}: axum adapter {:.0} req/s, bare axum {:.0} req/s", ours[round - 1], bare[round - 1]);
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let (ours, bare) = (mean(&ours), mean(&bare));
+        println!(
+            "{COMMAND}, {CONNECTIONS} connections, {rounds} x {seconds} s each: axum adapter {ours:.0} req/s, \
+             bare axum {bare:.0} req/s, ratio {:.3}",
+            ours / bare
+        );
+    });
+}
