@@ -24,19 +24,31 @@ const NOW: u64 = 1_700_000_000;
 fn without_token() -> Dispatcher {
     Dispatcher::builder()
         .app_id(APP_ID)
-        .on::<group::AfterCreateGroup>(|e: group::AfterCreateGroup, _: Context| async move { black_box(e); })
-        .on::<group::AfterChangeGroupOwner>(|e: group::AfterChangeGroupOwner, _: Context| async move { black_box(e); })
-        .on::<group::AfterGroupInfoChanged>(|e: group::AfterGroupInfoChanged, _: Context| async move { black_box(e); })
-        .on::<group::AfterGroupAttrChanged>(|e: group::AfterGroupAttrChanged, _: Context| async move { black_box(e); })
+        .on::<group::AfterCreateGroup>(|e: group::AfterCreateGroup, _: Context| async move {
+            black_box(e);
+        })
+        .on::<group::AfterChangeGroupOwner>(|e: group::AfterChangeGroupOwner, _: Context| async move {
+            black_box(e);
+        })
+        .on::<group::AfterGroupInfoChanged>(|e: group::AfterGroupInfoChanged, _: Context| async move {
+            black_box(e);
+        })
+        .on::<group::AfterGroupAttrChanged>(|e: group::AfterGroupAttrChanged, _: Context| async move {
+            black_box(e);
+        })
         .on::<official_account::AfterOfficialAccountInfoChanged>(
-            |e: official_account::AfterOfficialAccountInfoChanged, _: Context| async move { black_box(e); },
+            |e: official_account::AfterOfficialAccountInfoChanged, _: Context| async move {
+                black_box(e);
+            },
         )
         .build()
         .unwrap()
 }
 
 fn dispatcher() -> Dispatcher {
-    fn noop<C: Callback>(builder: tencent_chat_callbacks::DispatcherBuilder) -> tencent_chat_callbacks::DispatcherBuilder
+    fn noop<C: Callback>(
+        builder: tencent_chat_callbacks::DispatcherBuilder,
+    ) -> tencent_chat_callbacks::DispatcherBuilder
     where
         (): tencent_chat_callbacks::IntoResponse<C::Response>,
     {
@@ -69,7 +81,10 @@ fn bench_command<C: Callback + DeserializeOwned>(c: &mut Criterion, dispatcher: 
     group.bench_function("dispatch", |b| {
         b.iter(|| dispatcher.dispatch(black_box(&query), black_box(body.clone())).now_or_never().unwrap())
     });
-    let unsigned = format!("SdkAppid={APP_ID}&CallbackCommand={}&contenttype=json&ClientIP=203.0.113.7&OptPlatform=iOS", C::COMMAND);
+    let unsigned = format!(
+        "SdkAppid={APP_ID}&CallbackCommand={}&contenttype=json&ClientIP=203.0.113.7&OptPlatform=iOS",
+        C::COMMAND
+    );
     let without_token = without_token();
     group.bench_function("dispatch_without_token", |b| {
         b.iter(|| without_token.dispatch(black_box(&unsigned), black_box(body.clone())).now_or_never().unwrap())

@@ -30,7 +30,11 @@ async fn bare(RawQuery(_query): RawQuery, body: Bytes) -> impl IntoResponse {
     match serde_json::from_slice::<group::AfterChangeGroupOwner>(&body) {
         Ok(event) => {
             std::hint::black_box(event);
-            (StatusCode::OK, [("content-type", "application/json")], r#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}"#)
+            (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                r#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}"#,
+            )
         }
         Err(_) => (StatusCode::BAD_REQUEST, [("content-type", "application/json")], r#"{"ActionStatus":"FAIL"}"#),
     }
@@ -96,7 +100,11 @@ fn main() {
         for round in 1..=rounds {
             ours.push(load(adapter, body.clone(), seconds).await);
             bare.push(load(floor, body.clone(), seconds).await);
-            println!("round {round}: axum adapter {:.0} req/s, bare axum {:.0} req/s", ours[round - 1], bare[round - 1]);
+            println!(
+                "round {round}: axum adapter {:.0} req/s, bare axum {:.0} req/s",
+                ours[round - 1],
+                bare[round - 1]
+            );
         }
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         let (ours, bare) = (mean(&ours), mean(&bare));
