@@ -65,14 +65,32 @@ pub struct Dispatcher {
 
 struct Inner {
     app_id: Option<u64>,
+    settings: Settings,
+    routes: HashMap<&'static str, Box<dyn Route>>,
+    fallback: Option<Box<dyn Route>>,
+}
+
+/// The settings a builder collects and a dispatcher keeps as they are.
+struct Settings {
     token: Option<String>,
     max_clock_skew: Option<Duration>,
     max_body_bytes: usize,
     handler_deadline: Duration,
     deadline_decision: DeadlineDecision,
     clock: Clock,
-    routes: HashMap<&'static str, Box<dyn Route>>,
-    fallback: Option<Box<dyn Route>>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            token: None,
+            max_clock_skew: Some(DEFAULT_MAX_CLOCK_SKEW),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            handler_deadline: DEFAULT_HANDLER_DEADLINE,
+            deadline_decision: DeadlineDecision::Allow,
+            clock: Arc::new(SystemTime::now),
+        }
+    }
 }
 
 impl fmt::Debug for Dispatcher {
@@ -81,9 +99,9 @@ impl fmt::Debug for Dispatcher {
         commands.sort();
         f.debug_struct("Dispatcher")
             .field("app_id", &self.inner.app_id)
-            .field("token", &self.inner.token.as_ref().map(|_| "<redacted>"))
-            .field("max_clock_skew", &self.inner.max_clock_skew)
-            .field("max_body_bytes", &self.inner.max_body_bytes)
+            .field("token", &self.inner.settings.token.as_ref().map(|_| "<redacted>"))
+            .field("max_clock_skew", &self.inner.settings.max_clock_skew)
+            .field("max_body_bytes", &self.inner.settings.max_body_bytes)
             .field("commands", &commands)
             .field("fallback", &self.inner.fallback.is_some())
             .finish()
@@ -98,14 +116,14 @@ impl Dispatcher {
 
     /// The largest body this dispatcher accepts, for adapters that read the body.
     pub fn max_body_bytes(&self) -> usize {
-        self.inner.max_body_bytes
+        self.inner.settings.max_body_bytes
     }
 
     /// How long an adapter lets [`Dispatcher::dispatch`] run before answering with
     /// [`Dispatcher::deadline_reply`]. The core has no timer of its own: the axum adapter applies
     /// it, and lets the handler finish in the background.
     pub fn handler_deadline(&self) -> Duration {
-        self.inner.handler_deadline
+        self.inner.settings.handler_deadline
     }
 
     /// The answer for a request whose handler missed the deadline: for a before-callback, the
@@ -120,7 +138,7 @@ impl Dispatcher {
             command = command.as_deref().unwrap_or("-"),
             "the handler missed its deadline; answering without it"
         );
-        match (before, self.inner.deadline_decision) {
+        match (before, self.inner.settings.deadline_decision) {
             (true, DeadlineDecision::Refuse) => HttpReply::ok(&Response { error_code: 1, ..Response::ok() }),
             _ => HttpReply::ok(&Response::ok()),
         }
@@ -150,8 +168,9 @@ impl Dispatcher {
     /// Everything up to the handler call, synchronously.
     fn prepare(&self, query: &str, body: Bytes) -> Result<Prepared, DispatchError> {
         let inner = &*self.inner;
-        if body.len() > inner.max_body_bytes {
-            return Err(DispatchError::BodyTooLarge { limit: inner.max_body_bytes });
+        let settings = &inner.settings;
+        if body.len() > settings.max_body_bytes {
+            return Err(DispatchError::BodyTooLarge { limit: settings.max_body_bytes });
         }
         let query = CallbackQuery::parse(query)?;
         let app_id = query.sdk_app_id.as_deref().ok_or(DispatchError::MissingParameter("SdkAppid"))?;
@@ -159,11 +178,11 @@ impl Dispatcher {
         if inner.app_id.is_some_and(|expected| expected != app_id) {
             return Err(DispatchError::WrongAppId(app_id.to_string()));
         }
-        if let Some(token) = &inner.token {
+        if let Some(token) = &settings.token {
             let (Some(sign), Some(request_time)) = (&query.sign, &query.request_time) else {
                 return Err(DispatchError::MissingSignature);
             };
-            signature::verify(token, request_time, sign, (inner.clock)(), inner.max_clock_skew)?;
+            signature::verify(token, request_time, sign, (settings.clock)(), settings.max_clock_skew)?;
         }
         let command = query.callback_command.as_deref().ok_or(DispatchError::MissingParameter("CallbackCommand"))?;
 
@@ -316,34 +335,13 @@ pub enum BuildError {
 }
 
 /// Configures and builds a [`Dispatcher`].
+#[derive(Default)]
 pub struct DispatcherBuilder {
     app_id: Option<Option<u64>>,
-    token: Option<String>,
-    max_clock_skew: Option<Duration>,
-    max_body_bytes: usize,
-    handler_deadline: Duration,
-    deadline_decision: DeadlineDecision,
-    clock: Clock,
+    settings: Settings,
     routes: HashMap<&'static str, Box<dyn Route>>,
     fallback: Option<Box<dyn Route>>,
     duplicate: Option<&'static str>,
-}
-
-impl Default for DispatcherBuilder {
-    fn default() -> Self {
-        DispatcherBuilder {
-            app_id: None,
-            token: None,
-            max_clock_skew: Some(DEFAULT_MAX_CLOCK_SKEW),
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            handler_deadline: DEFAULT_HANDLER_DEADLINE,
-            deadline_decision: DeadlineDecision::Allow,
-            clock: Arc::new(SystemTime::now),
-            routes: HashMap::new(),
-            fallback: None,
-            duplicate: None,
-        }
-    }
 }
 
 impl fmt::Debug for DispatcherBuilder {
@@ -368,39 +366,39 @@ impl DispatcherBuilder {
     /// Turns on webhook authentication with the token set in the console: every request must then
     /// carry a valid `Sign` and a fresh `RequestTime`, or it gets 401.
     pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(token.into());
+        self.settings.token = Some(token.into());
         self
     }
 
     /// How far `RequestTime` may be from the clock, either way; `None` turns the check off.
     /// Default: [`DEFAULT_MAX_CLOCK_SKEW`] (5 minutes). Only used with a token.
     pub fn max_clock_skew(mut self, max: Option<Duration>) -> Self {
-        self.max_clock_skew = max;
+        self.settings.max_clock_skew = max;
         self
     }
 
     /// The clock `RequestTime` is compared with. Default: the system clock.
     pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
-        self.clock = Arc::new(clock);
+        self.settings.clock = Arc::new(clock);
         self
     }
 
     /// The largest body accepted; larger ones get 413. Default: [`DEFAULT_MAX_BODY_BYTES`] (1 MiB).
     pub fn max_body_bytes(mut self, max: usize) -> Self {
-        self.max_body_bytes = max;
+        self.settings.max_body_bytes = max;
         self
     }
 
     /// How long a handler may take before the adapter answers without it. Default:
     /// [`DEFAULT_HANDLER_DEADLINE`] (1.5 s; the vendor waits 2 s).
     pub fn handler_deadline(mut self, deadline: Duration) -> Self {
-        self.handler_deadline = deadline;
+        self.settings.handler_deadline = deadline;
         self
     }
 
     /// What a before-callback gets when its handler misses the deadline. Default: allow.
     pub fn deadline_decision(mut self, decision: DeadlineDecision) -> Self {
-        self.deadline_decision = decision;
+        self.settings.deadline_decision = decision;
         self
     }
 
@@ -445,21 +443,11 @@ impl DispatcherBuilder {
         if let Some(command) = self.duplicate {
             return Err(BuildError::DuplicateHandler(command));
         }
-        if self.token.as_deref() == Some("") {
+        if self.settings.token.as_deref() == Some("") {
             return Err(BuildError::EmptyToken);
         }
         Ok(Dispatcher {
-            inner: Arc::new(Inner {
-                app_id,
-                token: self.token,
-                max_clock_skew: self.max_clock_skew,
-                max_body_bytes: self.max_body_bytes,
-                handler_deadline: self.handler_deadline,
-                deadline_decision: self.deadline_decision,
-                clock: self.clock,
-                routes: self.routes,
-                fallback: self.fallback,
-            }),
+            inner: Arc::new(Inner { app_id, settings: self.settings, routes: self.routes, fallback: self.fallback }),
         })
     }
 }
