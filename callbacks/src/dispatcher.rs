@@ -197,7 +197,7 @@ impl Dispatcher {
             command: command.to_owned(),
             client_ip: query.client_ip.map(Cow::into_owned),
             platform: query.opt_platform.as_deref().map(Into::into),
-            request_time: query.request_time.as_deref().and_then(|t| t.parse().ok()),
+            request_time: query.request_time.as_deref().and_then(crate::__private::parse_digits),
             request_id: query.request_id.map(Cow::into_owned),
             raw_body: body,
         };
@@ -211,8 +211,7 @@ enum Prepared {
 }
 
 fn parse_app_id(value: &str) -> Result<u64, DispatchError> {
-    let digits = !value.is_empty() && value.len() <= 19 && value.bytes().all(|b| b.is_ascii_digit());
-    digits.then(|| value.parse().ok()).flatten().ok_or_else(|| DispatchError::InvalidParameter {
+    crate::__private::parse_digits(value).ok_or_else(|| DispatchError::InvalidParameter {
         name: "SdkAppid",
         reason: format!("`{value}` is not a number"),
     })

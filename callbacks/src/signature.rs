@@ -55,9 +55,7 @@ pub fn verify(
 
 /// `RequestTime` is ASCII digits only: no sign, no spaces, no exponent.
 fn parse_request_time(request_time: &str) -> Result<u64, DispatchError> {
-    let digits =
-        !request_time.is_empty() && request_time.len() <= 19 && request_time.bytes().all(|b| b.is_ascii_digit());
-    digits.then(|| request_time.parse().ok()).flatten().ok_or(DispatchError::InvalidRequestTime)
+    crate::__private::parse_digits(request_time).ok_or(DispatchError::InvalidRequestTime)
 }
 
 #[cfg(test)]
