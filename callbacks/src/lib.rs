@@ -114,11 +114,17 @@
 // Generated code names this crate by its absolute path, also from inside it.
 extern crate self as tencent_chat_callbacks;
 
+mod background;
+mod batch;
 mod callback;
 mod context;
+pub mod dead_letter;
 mod decision;
 mod dispatcher;
 mod error;
+mod log_safe;
+mod policy;
+mod telemetry;
 #[rustfmt::skip]
 mod generated;
 mod handler;
@@ -138,13 +144,13 @@ pub use common::Response;
 pub use context::{Context, UnhandledEvent};
 pub use decision::{AppErrorCode, ErrorCodeOutOfRange};
 pub use dispatcher::{
-    BuildError, DEFAULT_HANDLER_DEADLINE, DEFAULT_MAX_BODY_BYTES, DeadlineDecision, Dispatcher, DispatcherBuilder,
-    Handlers,
+    Admitted, BuildError, DEFAULT_HANDLER_DEADLINE, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT, Dispatcher,
+    DispatcherBuilder, Handlers,
 };
 pub use error::DispatchError;
 pub use generated::*;
 pub use handler::{FallbackHandler, Handler};
-pub use query::CallbackQuery;
+pub use policy::{FailurePolicy, UnknownFailurePolicy};
 pub use response::{BoxError, HttpReply, IntoResponse};
 
 /// Registers the handler methods of an impl block; see the crate documentation.

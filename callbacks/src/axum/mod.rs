@@ -1,18 +1,24 @@
 //! Serving a [`Dispatcher`] with axum (feature `axum`, on by default).
 //!
+//! [`Server`] is the ready-made way: it serves the dispatcher with the limits a public endpoint
+//! needs (header and body read timeouts, a connection cap) and shuts down gracefully on SIGTERM
+//! or Ctrl-C, letting handlers finish. [`router`] and [`method_router`] are for mounting the
+//! dispatcher in an application of your own.
+//!
 //! ```no_run
 //! # async fn run(dispatcher: tencent_chat_callbacks::Dispatcher) -> std::io::Result<()> {
-//! let app = tencent_chat_callbacks::axum::router("/callback", dispatcher);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, app).await
+//! tencent_chat_callbacks::axum::Server::new(dispatcher).serve(listener).await
 //! # }
 //! ```
 //!
-//! Besides the dispatcher's own answers (see [`DispatchError`]), a request with another method
-//! than POST gets 405, and a body that cannot be read in full gets 400 (413 past the size limit),
-//! each with a `FAIL` body in the vendor's format. A handler that takes longer than
-//! [`Dispatcher::handler_deadline`] is answered [`Dispatcher::deadline_reply`] (`OK`, or the
-//! configured decision for a before-callback) while it goes on to finish in the background.
+//! The query string is checked before the body is read: a request that fails authentication, or
+//! announces a `Content-Length` over the limit, is answered at once, without reading the body and
+//! without a `100 Continue`. Besides the dispatcher's own answers (see [`DispatchError`]), a
+//! request with another method than POST gets 405, and a body that cannot be read in full gets 400
+//! (413 past the size limit), each with a `FAIL` body in the vendor's format.
+
+mod serve;
 
 use axum::Router;
 use axum::body::Body;
@@ -22,6 +28,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
 
 use crate::{DispatchError, Dispatcher, HttpReply};
+
+pub use serve::{
+    DEFAULT_BODY_READ_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+};
+pub use serve::{Server, shutdown_signal};
 
 /// A router serving `dispatcher` at `path`, for POST requests.
 pub fn router(path: &str, dispatcher: Dispatcher) -> Router {
@@ -34,7 +45,16 @@ pub fn method_router<S: Clone + Send + Sync + 'static>(dispatcher: Dispatcher) -
 }
 
 async fn handle(State(dispatcher): State<Dispatcher>, RawQuery(query): RawQuery, request: Request) -> Response {
+    // Nothing of the body is read (so no `100 Continue` is sent) before the query string passed.
+    let admitted = match dispatcher.admit(query.as_deref().unwrap_or_default()) {
+        Ok(admitted) => admitted,
+        Err(refusal) => return reply(refusal),
+    };
     let limit = dispatcher.max_body_bytes();
+    let announced = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > limit as u64) {
+        return reply(dispatcher.refuse_admitted(admitted, DispatchError::BodyTooLarge { limit }));
+    }
     let body = match axum::body::to_bytes(request.into_body(), limit).await {
         Ok(body) => body,
         Err(error) => {
@@ -44,29 +64,15 @@ async fn handle(State(dispatcher): State<Dispatcher>, RawQuery(query): RawQuery,
                 DispatchError::BodyTooLarge { limit }
             } else {
                 DispatchError::InvalidBody {
-                    command: "-".to_owned(),
+                    command: admitted.command().to_owned(),
                     path: ".".to_owned(),
                     message: format!("unreadable body: {error}"),
                 }
             };
-            tracing::warn!(%error, "callback refused");
-            return reply(HttpReply::from(&error));
+            return reply(dispatcher.refuse_admitted(admitted, error));
         }
     };
-    let query = query.unwrap_or_default();
-    // Past the deadline the vendor gets the default answer and the handler goes on in a task of
-    // its own, so a slow handler never loses its event; in time, nothing is spawned.
-    let mut work = Box::pin({
-        let (dispatcher, query) = (dispatcher.clone(), query.clone());
-        async move { dispatcher.dispatch(&query, body).await }
-    });
-    tokio::select! {
-        answer = &mut work => reply(answer),
-        () = tokio::time::sleep(dispatcher.handler_deadline()) => {
-            tokio::spawn(work);
-            reply(dispatcher.deadline_reply(&query))
-        }
-    }
+    reply(dispatcher.dispatch_admitted(admitted, body).await)
 }
 
 async fn method_not_allowed() -> Response {
@@ -76,6 +82,5 @@ async fn method_not_allowed() -> Response {
 }
 
 fn reply(reply: HttpReply) -> Response {
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, [(header::CONTENT_TYPE, HttpReply::CONTENT_TYPE)], Body::from(reply.body)).into_response()
+    (reply.status, [(header::CONTENT_TYPE, HttpReply::CONTENT_TYPE)], Body::from(reply.body)).into_response()
 }
