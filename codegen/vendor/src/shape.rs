@@ -31,15 +31,13 @@ impl fmt::Display for Shape {
 }
 
 /// Recognises the shape of `text` from its content, never from a file name: HTML opens with a
-/// doctype or an `<html>` element (or has a `<body>`), Markdown has an ATX heading, a code fence
-/// or a table delimiter row on a line of its own; anything else is plain text.
+/// doctype or an `<html>` element (or has a `<body>`); Markdown has an ATX heading, a code fence
+/// or a table delimiter row on a line of its own; a fragment that opens with a tag and closes
+/// one is HTML too; anything else is plain text.
 pub fn detect(text: &str) -> Shape {
     let start = text.trim_start_matches('\u{feff}').trim_start();
     let head: String = start.chars().take(512).collect::<String>().to_ascii_lowercase();
     if head.starts_with("<!doctype html") || head.starts_with("<html") || head.contains("<body") {
-        return Shape::Html;
-    }
-    if start.starts_with('<') && start.contains("</") && start.contains('>') {
         return Shape::Html;
     }
     let markdown_line = |line: &str| {
@@ -50,7 +48,13 @@ pub fn detect(text: &str) -> Shape {
         let delimiter = line.starts_with('|') && line.contains("---");
         heading || fence || delimiter
     };
-    if start.lines().any(markdown_line) { Shape::Markdown } else { Shape::Text }
+    if start.lines().any(markdown_line) {
+        Shape::Markdown
+    } else if start.starts_with('<') && start.contains("</") {
+        Shape::Html
+    } else {
+        Shape::Text
+    }
 }
 
 /// Reads `text` in the shape it has. Returns the shape too, for reports.
@@ -77,5 +81,6 @@ mod tests {
         assert_eq!(detect("| a | b |\n|---|---|\n| 1 | 2 |\n"), Shape::Markdown);
         assert_eq!(detect("Title\n#hashtag is not a heading\nSample request\n{\n}\n"), Shape::Text);
         assert_eq!(detect("a < b and c > d </ no"), Shape::Text);
+        assert_eq!(detect("<!-- note -->\n# Title\n\nText with <b>bold</b>\n"), Shape::Markdown);
     }
 }
