@@ -124,10 +124,12 @@ impl Fetcher {
         let mut attempts = 0;
         let mut response = loop {
             attempts += 1;
-            let failure = match self.attempt(url, previous.as_ref()) {
-                Ok(response) if retryable(response.status().as_u16()) => format!("HTTP {}", response.status()),
+            let (failure, asked) = match self.attempt(url, previous.as_ref()) {
+                Ok(response) if retryable(response.status().as_u16()) => {
+                    (format!("HTTP {}", response.status()), retry_after(&response))
+                }
                 Ok(response) => break response,
-                Err(error) => error.to_string(),
+                Err(error) => (error.to_string(), None),
             };
             if attempts > self.options.retries {
                 return Err(Error::Fetch {
@@ -135,7 +137,7 @@ impl Fetcher {
                     message: format!("{failure} (after {attempts} attempts)"),
                 });
             }
-            thread::sleep(self.options.backoff.saturating_mul(1 << (attempts - 1).min(16)));
+            thread::sleep(self.delay(attempts, asked));
         };
 
         let now = rfc3339(SystemTime::now());
@@ -186,6 +188,14 @@ impl Fetcher {
         Ok(Fetched { url: url.to_owned(), path, outcome: Outcome::Downloaded, attempts, sidecar })
     }
 
+    /// The wait after failed attempt number `attempt` (from 1): the back-off doubled for each
+    /// earlier failure, or longer when the server asked for it with `Retry-After` (at most a
+    /// minute).
+    fn delay(&self, attempt: u32, asked: Option<Duration>) -> Duration {
+        let backoff = self.options.backoff.saturating_mul(1 << (attempt - 1).min(16));
+        backoff.max(asked.unwrap_or_default().min(MAX_RETRY_AFTER))
+    }
+
     fn attempt(&self, url: &str, previous: Option<&Sidecar>) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let mut request = self.agent.get(url);
         if let Some(previous) = previous {
@@ -198,6 +208,15 @@ impl Fetcher {
         }
         request.call()
     }
+}
+
+/// The longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// A `Retry-After` given in seconds.
+fn retry_after(response: &ureq::http::Response<ureq::Body>) -> Option<Duration> {
+    let value = response.headers().get("retry-after")?.to_str().ok()?;
+    value.trim().parse().ok().map(Duration::from_secs)
 }
 
 /// Answers worth another try: the server's trouble or its asking us to slow down.
@@ -250,6 +269,16 @@ mod tests {
         assert_eq!(extension("text/html; charset=utf-8"), "html");
         assert_eq!(extension("text/markdown"), "md");
         assert_eq!(extension(""), "txt");
+    }
+
+    #[test]
+    fn the_back_off_doubles_and_honours_retry_after_up_to_a_minute() {
+        let fetcher = Fetcher::new(Options { backoff: Duration::from_millis(100), ..Options::default() });
+        let delays: Vec<u128> = (1..=4).map(|n| fetcher.delay(n, None).as_millis()).collect();
+        assert_eq!(delays, [100, 200, 400, 800]);
+        assert_eq!(fetcher.delay(1, Some(Duration::from_secs(3))), Duration::from_secs(3));
+        assert_eq!(fetcher.delay(3, Some(Duration::ZERO)), Duration::from_millis(400));
+        assert_eq!(fetcher.delay(1, Some(Duration::from_secs(3600))), MAX_RETRY_AFTER);
     }
 
     #[test]

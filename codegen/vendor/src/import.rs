@@ -200,9 +200,7 @@ impl Drafter<'_> {
         let origin = path.join(".") + if items { "[]" } else { "" };
         let mut name = base.clone();
         let mut parents = path[..path.len() - 1].iter().rev();
-        while name == "Response"
-            || self.defs.get(&name).is_some_and(|d| d["x-import-path"] != Value::from(origin.as_str()))
-        {
+        while name == "Response" || self.defs.get(&name).is_some_and(|d| d["x-import-path"] != origin.as_str()) {
             name = match parents.next() {
                 Some(parent) => format!("{}{name}", parent.to_upper_camel_case()),
                 None => format!("{name}{}", self.defs.len()),
@@ -228,7 +226,7 @@ impl Drafter<'_> {
             ("ErrorInfo".to_owned(), json!({ "type": "string" })),
         ]);
         for field in &extras {
-            let mut property = self.property(fields, &[field.name.clone()], Some(field), None);
+            let mut property = self.property(fields, std::slice::from_ref(&field.name), Some(field), None);
             property.insert("description".into(), Value::from(field.description.clone()));
             properties.insert(field.name.clone(), Value::Object(property));
         }

@@ -95,7 +95,7 @@ fn parse_type(cell: &str) -> Option<(DocType, Option<DocType>)> {
     let array = |items: &str| {
         let items = items.trim();
         // `Array of Strings`: the plural only counts after `of`.
-        let singular = items.strip_suffix('s').filter(|_| !DocType::base(items).is_some());
+        let singular = items.strip_suffix('s').filter(|_| DocType::base(items).is_none());
         DocType::base(items).or_else(|| singular.and_then(DocType::base)).map(|items| (DocType::Array, Some(items)))
     };
     if let Some(items) = lower.strip_suffix("[]") {
