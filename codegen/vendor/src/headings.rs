@@ -89,7 +89,6 @@ const ZH: &[(&str, Side, Part)] = &[
     ("示例", Side::Either, Part::Sample),
     ("示例代码", Side::Either, Part::Sample),
     ("字段说明", Side::Either, Part::Fields),
-    ("字段", Side::Either, Part::Fields),
 ];
 
 const END: &[&str] = &["reference", "references", "参考", "参考文档", "相关文档"];
@@ -127,5 +126,8 @@ mod tests {
         assert_eq!(classify("Sample request URL"), None);
         assert_eq!(classify("请求参数说明"), None);
         assert_eq!(classify("Request parameters"), None);
+        // Table header cells are not headings.
+        assert_eq!(classify("字段"), None);
+        assert_eq!(classify("Field"), None);
     }
 }

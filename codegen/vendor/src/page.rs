@@ -439,12 +439,16 @@ fn date_in(line: &str) -> Option<String> {
 }
 
 /// The title of a page without a level-1 heading: the nearest prose above the date with at
-/// least two Latin words, other than the `PDF` button and the like.
+/// least two Latin words, other than the `PDF` button and the like; failing that, the nearest
+/// with at least five Chinese characters (a page in Chinese; buttons such as `专注模式` have four).
 fn title_before(prose: &[&str]) -> Option<String> {
-    prose.iter().rev().take(8).find_map(|line| {
+    let near = || prose.iter().rev().take(8);
+    let latin = near().find(|line| {
         let latin_words = line.split_whitespace().filter(|w| w.chars().any(|c| c.is_ascii_alphabetic())).count();
-        (latin_words >= 2 && line.is_ascii()).then(|| line.to_string())
-    })
+        latin_words >= 2 && line.is_ascii()
+    });
+    let han = || near().find(|line| line.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).count() >= 5);
+    latin.or_else(han).map(|line| line.to_string())
 }
 
 /// The command the `CallbackCommand` row of the field table, or the prose next to the word

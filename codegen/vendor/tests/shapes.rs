@@ -1,7 +1,7 @@
 //! The importer on one synthetic callback page written in each published shape — Markdown in
-//! English, Markdown in Chinese, the vendor site's HTML — (the plain-text shape is covered by
-//! `pages.rs`): the shape is recognised, the parts found, nested fields drafted as nested
-//! objects, every repair reported with its line, and the drafts agree with each other.
+//! English, Markdown in Chinese, the vendor site's HTML, plain text in Chinese (`pages.rs` has
+//! more in plain text): the shape is recognised, the parts found, nested fields drafted as
+//! nested objects, every repair reported with its line, and the drafts agree with each other.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -61,6 +61,7 @@ fn each_shape_is_recognised_and_its_parts_found() {
             "After a Gadget Is Renamed",
             Some("https://docs.example.test/document/product/9/3"),
         ),
+        ("gadget-rename.zh.txt", Shape::Text, "小部件改名之后回调", None),
     ];
     for (file, shape, title, url) in cases {
         let page = Page::read(&test_page(file)).unwrap();
@@ -78,7 +79,7 @@ fn each_shape_is_recognised_and_its_parts_found() {
 
 #[test]
 fn every_repair_is_reported_on_its_line_in_each_shape() {
-    for file in ["gadget-rename.en.md", "gadget-rename.zh.md"] {
+    for file in ["gadget-rename.en.md", "gadget-rename.zh.md", "gadget-rename.zh.txt"] {
         let page = Page::read(&test_page(file)).unwrap();
         assert_eq!(page.sample_line, Some(line_of(file, "\"CallbackCommand\"") - 1), "{file}");
         let expected =
@@ -94,10 +95,11 @@ fn every_repair_is_reported_on_its_line_in_each_shape() {
 
 #[test]
 fn the_three_shapes_draft_the_same_fields() {
-    let drafts: Vec<Value> = ["gadget-rename.en.md", "gadget-rename.zh.md", "gadget-rename.html"]
-        .iter()
-        .map(|file| draft(&Page::read(&test_page(file)).unwrap()))
-        .collect();
+    let drafts: Vec<Value> =
+        ["gadget-rename.en.md", "gadget-rename.zh.md", "gadget-rename.html", "gadget-rename.zh.txt"]
+            .iter()
+            .map(|file| draft(&Page::read(&test_page(file)).unwrap()))
+            .collect();
     let expected: Vec<(String, String)> = [
         ("CallbackCommand", "string"),
         ("EventTime", "integer"),
@@ -125,13 +127,15 @@ fn the_three_shapes_draft_the_same_fields() {
         assert_eq!(draft["properties"]["Tags"]["items"]["type"], "string");
         assert_eq!(draft["examples"][0]["Events"][0]["Kind"], 1);
     }
-    let (en, zh, html) = (&drafts[0], &drafts[1], &drafts[2]);
+    let (en, zh, html, text) = (&drafts[0], &drafts[1], &drafts[2], &drafts[3]);
     // The English tables document the nested rows; the descriptions follow them.
     for d in [en, html] {
         assert_eq!(d["$defs"]["Event"]["properties"]["At"]["description"], "When the step ran, in seconds");
         assert_eq!(d["$defs"]["Info"]["required"], json!(["Action", "Reason"]));
         assert!(d["$defs"]["Info"]["properties"]["Action"].get("x-import-note").is_none());
     }
+    assert_eq!(text["$defs"]["Event"]["properties"]["At"]["description"], "步骤执行的时间， 单位为秒");
+    assert_eq!(text["$defs"]["Info"]["properties"]["Action"]["description"], "改动的类型");
     // The Chinese table documents the top level only: the sample shows the nesting.
     assert_eq!(zh["$defs"]["Info"]["properties"]["Action"]["x-import-note"], "in the sample, not in the field table");
     assert_eq!(zh["properties"]["Gadget_Account"]["description"], "被改名的小部件");
@@ -148,20 +152,20 @@ fn drift_reads_every_shape_and_nested_fields() {
     let schemas = tempfile::tempdir().unwrap();
     let pages = tempfile::tempdir().unwrap();
     fs::write(schemas.path().join("common.json"), common().to_string()).unwrap();
-    for file in ["gadget-rename.en.md", "gadget-rename.zh.md", "gadget-rename.html"] {
+    for file in ["gadget-rename.en.md", "gadget-rename.zh.md", "gadget-rename.html", "gadget-rename.zh.txt"] {
         fs::copy(test_page(file), pages.path().join(file)).unwrap();
     }
     let schema_path = schemas.path().join(format!("{COMMAND}.json"));
     let mut schema = draft(&Page::read(&test_page("gadget-rename.en.md")).unwrap());
     fs::write(&schema_path, schema.to_string()).unwrap();
     let report = drift_dir(pages.path(), schemas.path()).unwrap();
-    assert_eq!((report.pages.len(), report.drifted()), (3, 0), "{report}");
+    assert_eq!((report.pages.len(), report.drifted()), (4, 0), "{report}");
 
     schema["$defs"]["Info"]["properties"].as_object_mut().unwrap().remove("Reason");
     schema["$defs"]["Event"]["properties"]["Kind"] = json!({ "type": "string" });
     fs::write(&schema_path, schema.to_string()).unwrap();
     let report = drift_dir(pages.path(), schemas.path()).unwrap();
-    assert_eq!(report.drifted(), 3, "{report}");
+    assert_eq!(report.drifted(), 4, "{report}");
     for page in &report.pages {
         let findings = &page.findings;
         assert!(findings.iter().any(|f| matches!(f, Finding::SampleInvalid(_))), "{page}");
