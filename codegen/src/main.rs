@@ -66,6 +66,9 @@ enum Command {
         /// The wait before the first retry, in milliseconds; it doubles for each further one.
         #[arg(long, default_value_t = 2000)]
         backoff_ms: u64,
+        /// The pause between two pages, in milliseconds, to spare the vendor's site.
+        #[arg(long, default_value_t = 1000)]
+        pause_ms: u64,
     },
     /// Classifies the change from OLD to NEW (schema directories or published bundles) as a
     /// patch, minor or major version bump for consumers, field by field.
@@ -94,14 +97,15 @@ fn main() -> ExitCode {
             run_import(&pages, &out.unwrap_or_else(|| args.root.join("target/schema-drafts")))
         }
         Some(Command::Drift { pages_dir }) => run_drift(&pages_dir, &layout.schema_dir),
-        Some(Command::Fetch { urls, out, timeout, retries, backoff_ms }) => {
+        Some(Command::Fetch { urls, out, timeout, retries, backoff_ms, pause_ms }) => {
             let options = fetch::Options {
                 timeout: Duration::from_secs(timeout),
                 retries,
                 backoff: Duration::from_millis(backoff_ms),
                 ..fetch::Options::default()
             };
-            Ok(run_fetch(&urls, &out.unwrap_or_else(|| args.root.join("target/vendor-pages")), options))
+            let out = out.unwrap_or_else(|| args.root.join("target/vendor-pages"));
+            Ok(run_fetch(&urls, &out, options, Duration::from_millis(pause_ms)))
         }
         Some(Command::Diff { old, new }) => run_diff(&old, &new),
     };
@@ -141,10 +145,13 @@ fn run_drift(pages_dir: &Path, schema_dir: &Path) -> Result<ExitCode> {
     Ok(if report.drifted() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-fn run_fetch(urls: &[String], out: &Path, options: fetch::Options) -> ExitCode {
+fn run_fetch(urls: &[String], out: &Path, options: fetch::Options, pause: Duration) -> ExitCode {
     let fetcher = Fetcher::new(options);
     let mut failed = 0;
-    for url in urls {
+    for (n, url) in urls.iter().enumerate() {
+        if n > 0 {
+            std::thread::sleep(pause);
+        }
         match fetcher.fetch(url, out) {
             Ok(page) => {
                 let outcome = match page.outcome {

@@ -111,7 +111,14 @@ fn fetch_exit_status_and_report() {
     let fetch = |urls: &[String]| {
         let mut args = vec!["fetch".to_owned()];
         args.extend(urls.iter().cloned());
-        args.extend(["--out".into(), out.path().display().to_string(), "--backoff-ms".into(), "1".into()]);
+        args.extend([
+            "--out".into(),
+            out.path().display().to_string(),
+            "--backoff-ms".into(),
+            "1".into(),
+            "--pause-ms".into(),
+            "0".into(),
+        ]);
         run(&args.iter().map(String::as_str).collect::<Vec<_>>())
     };
     let (code, output) = fetch(&[server.url("/list")]);

@@ -18,6 +18,9 @@ const SKIPPED: &[&str] = &[
 /// ARIA roles of page furniture.
 const SKIPPED_ROLES: &[&str] = &["navigation", "menu", "menubar", "banner", "contentinfo", "search", "complementary"];
 
+/// Words that mark a class or id as page furniture (`top-menu`, `sidebar`, `breadcrumb`).
+const FURNITURE: &[&str] = &["nav", "navbar", "menu", "sidebar", "breadcrumb", "breadcrumbs", "toc", "footer"];
+
 /// Elements whose text is one block, unless they hold blocks of their own.
 const PROSE: &[&str] = &["p", "li", "dt", "dd", "caption", "figcaption", "blockquote", "summary"];
 
@@ -59,6 +62,9 @@ fn skipped(element: ElementRef<'_>) -> bool {
         || e.attr("hidden").is_some()
         || e.attr("aria-hidden") == Some("true")
         || e.attr("role").is_some_and(|r| SKIPPED_ROLES.contains(&r))
+        || e.classes()
+            .chain(e.id())
+            .any(|name| name.split(['-', '_']).any(|w| FURNITURE.contains(&w.to_ascii_lowercase().as_str())))
 }
 
 fn walk(element: ElementRef<'_>, doc: &mut Document) {
@@ -146,8 +152,9 @@ mod tests {
         let text = r#"<!DOCTYPE html><html><head><title>T | Site</title>
             <link rel="canonical" href="https://docs.example.test/document/product/1/2"></head>
             <body><nav><ul><li>Menu Group.CallbackAfterX</li></ul></nav>
+            <div class="doc-side-menu"><h2>Menu</h2><ul><li>Group.CallbackAfterY</li></ul></div>
             <script>var x = "<h2>not a heading</h2>";</script>
-            <main><h1>Widget &amp; Co</h1><p>Last updated: <span>2026-02-03</span></p>
+            <main><div id="breadcrumb">Docs &gt; Widgets</div><h1>Widget &amp; Co</h1><p>Last updated: <span>2026-02-03</span></p>
             <h3>Sample request</h3><pre><code>{
   "A": 1 // one
 }</code></pre>
