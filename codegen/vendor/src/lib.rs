@@ -8,7 +8,7 @@
 //! after that works on the document alone:
 //!
 //! - [`page`] finds a callback page's parts (title, date, command, field tables, the sample,
-//!   repaired into JSON by [`repair`]);
+//!   repaired into JSON, each change reported as a [`Repair`]);
 //! - [`import`] drafts a schema from a page, nested fields as nested objects;
 //! - [`commands`] reads a command-list page (a table or list of `Namespace.Command` names);
 //! - [`drift`] compares pages and command lists with `schema/`;

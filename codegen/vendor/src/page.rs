@@ -2,7 +2,7 @@
 //!
 //! A page has a title, a last-updated date, a request sample (with `//` comments and other
 //! slips, repaired into JSON), a request field table and usually a response field table. Each
-//! part is found by its heading ([`crate::headings`]): the first code block after the request
+//! part is found by its heading (`headings.rs`): the first code block after the request
 //! sample heading, the table rows after a field-table heading. A page that lacks a part this
 //! reader needs fails with the reason, never with an empty result.
 
