@@ -366,13 +366,13 @@ struct Parts {
 
 impl Parts {
     /// Walks the blocks, tracking the section each is in. A section runs until the next
-    /// heading that announces something, or an unknown heading of the same or a higher level
-    /// (a deeper one, such as a sub-table's title, stays in the section).
+    /// heading that announces something, or an unknown heading of the same or a higher level.
+    /// A deeper one stays in the section; when it names an object or array field of the table
+    /// above (`#### MsgBody`), the rows of the tables under it are that field's (`MsgBody.X`).
     fn find(doc: &Document) -> Parts {
         let mut parts = Parts::default();
-        let mut response_sample_seen = false;
-        let mut response_fields_seen = false;
         let mut section: Option<(Side, Part, Option<u8>)> = None;
+        let mut within: Option<String> = None;
         for block in &doc.blocks {
             match block {
                 Block::Heading { text, level } => match classify(text) {
@@ -383,20 +383,19 @@ impl Parts {
                             (Side::Either, _) => Side::Request,
                             (side, _) => side,
                         };
-                        let first = match (side, part) {
-                            (Side::Request, Part::Sample) => parts.sample_heading.is_none(),
-                            (Side::Request, Part::Fields) => parts.fields_heading.is_none(),
-                            (_, Part::Sample) => !std::mem::replace(&mut response_sample_seen, true),
-                            (_, Part::Fields) => !std::mem::replace(&mut response_fields_seen, true),
-                        };
                         match (side, part) {
-                            (Side::Request, Part::Sample) if first => parts.sample_heading = Some(text.clone()),
-                            (Side::Request, Part::Fields) if first => parts.fields_heading = Some(text.clone()),
+                            (Side::Request, Part::Sample) if parts.sample_heading.is_none() => {
+                                parts.sample_heading = Some(text.clone());
+                            }
+                            (Side::Request, Part::Fields) if parts.fields_heading.is_none() => {
+                                parts.fields_heading = Some(text.clone());
+                            }
                             _ => {}
                         }
                         section = Some((side, part, *level));
+                        within = None;
                     }
-                    Some(Role::End) => section = None,
+                    Some(Role::End) => (section, within) = (None, None),
                     None => {
                         if section.is_some_and(|(.., open)| match (open, level) {
                             (Some(open), Some(level)) => *level <= open,
@@ -404,6 +403,11 @@ impl Parts {
                         }) {
                             section = None;
                         }
+                        within = match section {
+                            Some((Side::Request, Part::Fields, _)) => container_named(text, &parts.fields),
+                            Some((Side::Response, Part::Fields, _)) => container_named(text, &parts.response_fields),
+                            _ => None,
+                        };
                     }
                 },
                 Block::Code { text, line } => {
@@ -417,13 +421,31 @@ impl Parts {
                         Some((Side::Response, Part::Fields, _)) => &mut parts.response_fields,
                         _ => continue,
                     };
-                    target.extend(rows.iter().filter_map(|row| DocField::from_row(row)));
+                    let rows = rows.iter().filter_map(|row| DocField::from_row(row));
+                    target.extend(rows.map(|mut field| {
+                        if let Some(container) = &within {
+                            field.name = format!("{container}.{}", field.name);
+                        }
+                        field
+                    }));
                 }
                 Block::Text(_) => {}
             }
         }
         parts
     }
+}
+
+/// The path prefix for rows under a sub-heading that names an object or array field already in
+/// the table (`MsgBody` → `MsgBody[]` for an array).
+fn container_named(heading: &str, fields: &[DocField]) -> Option<String> {
+    heading.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| !w.is_empty()).find_map(|word| {
+        let field = fields.iter().rev().find(|f| {
+            matches!(f.ty, DocType::Object | DocType::Array)
+                && f.path().last().is_some_and(|last| last.eq_ignore_ascii_case(word))
+        })?;
+        Some(if field.ty == DocType::Array { format!("{}[]", field.name) } else { field.name.clone() })
+    })
 }
 
 /// A `YYYY-MM-DD` date in the line.
@@ -485,6 +507,21 @@ mod tests {
         assert_eq!(parse_type("整数"), Some((DocType::Integer, None)));
         assert_eq!(parse_type("Type"), None);
         assert_eq!(parse_type("类型"), None);
+    }
+
+    #[test]
+    fn sub_tables_under_a_field_named_heading_are_that_fields() {
+        let text = "## Request packet fields\n\n| Field | Type | Description |\n|---|---|---|\n\
+                    | MsgBody | Array | The message |\n| Info | Object | More |\n\n\
+                    ### MsgBody elements\n\n| Field | Type | Description |\n|---|---|---|\n| MsgType | String | Kind |\n\n\
+                    ### Info 说明\n\n| Field | Type | Description |\n|---|---|---|\n| Note | String | A note |\n\n\
+                    ### Remarks\n\n| Field | Type | Description |\n|---|---|---|\n| Plain | String | Top level |\n\n\
+                    ## Response packet fields\n\n| Field | Type | Description |\n|---|---|---|\n| Extra | String | x |\n";
+        let (_, doc) = crate::shape::read(text);
+        let parts = Parts::find(&doc);
+        let names: Vec<&str> = parts.fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["MsgBody", "Info", "MsgBody[].MsgType", "Info.Note", "Plain"]);
+        assert_eq!(parts.response_fields[0].name, "Extra");
     }
 
     #[test]
