@@ -68,6 +68,12 @@ pub struct Sidecar {
     pub last_modified_rfc3339: Option<String>,
 }
 
+/// The sidecar of the page at `path`, if `fetch` left one (`page.html` → `page.fetch.json`).
+pub fn sidecar_of(path: &Path) -> Option<Sidecar> {
+    let text = fs::read_to_string(path.with_extension("fetch.json")).ok()?;
+    serde_json::from_str::<Sidecar>(&text).ok().filter(|s| path.file_name().is_some_and(|name| name == s.file.as_str()))
+}
+
 /// What a fetch did with one page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

@@ -217,10 +217,15 @@ pub struct Page {
 }
 
 impl Page {
-    /// Reads the page at `path`.
+    /// Reads the page at `path`. A page that does not state its address takes it from the
+    /// sidecar `fetch` left beside it, if any.
     pub fn read(path: &Path) -> Result<Page, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Page::parse(&path.display().to_string(), &text)
+        let mut page = Page::parse(&path.display().to_string(), &text)?;
+        if page.doc_url.is_none() {
+            page.doc_url = crate::fetch::sidecar_of(path).map(|sidecar| sidecar.url);
+        }
+        Ok(page)
     }
 
     /// Reads a page's text in whatever shape it has; `source` names it in errors.

@@ -10,6 +10,7 @@ use std::time::Duration;
 use support::server::{Served, Server};
 use tencent_chat_callbacks_vendor::drift::VendorPage;
 use tencent_chat_callbacks_vendor::fetch::{self, Fetcher, Outcome, Sidecar};
+use tencent_chat_callbacks_vendor::page::Page;
 
 fn fetcher(retries: u32) -> Fetcher {
     // A short back-off keeps the test quick; nothing here measures time.
@@ -116,6 +117,18 @@ fn markdown_and_text_pages_keep_their_kind() {
     let list = fetcher(0).fetch(&server.url("/list.md"), out.path()).unwrap();
     assert_eq!(list.path, out.path().join("list.md"));
     assert!(matches!(VendorPage::read(&list.path).unwrap(), VendorPage::CommandList(_)));
+    server.put(
+        "/gadget",
+        Served {
+            body: saved_page("gadget-rename.en.md"),
+            content_type: "text/markdown; charset=utf-8",
+            etag: None,
+            last_modified: None,
+        },
+    );
+    let gadget = fetcher(0).fetch(&server.url("/gadget"), out.path()).unwrap();
+    // The page does not state its address; the sidecar does.
+    assert_eq!(Page::read(&gadget.path).unwrap().doc_url, Some(server.url("/gadget")));
     let plain = fetcher(0).fetch(&server.url("/plain"), out.path()).unwrap();
     assert_eq!(plain.path, out.path().join("plain.txt"));
     // Without validators, every fetch downloads.
