@@ -31,6 +31,9 @@ const EN: &[(&str, Side, Part)] = &[
     ("sample request", Side::Request, Part::Sample),
     ("sample request packet", Side::Request, Part::Sample),
     ("sample request packets", Side::Request, Part::Sample),
+    ("sample requests", Side::Request, Part::Sample),
+    ("request samples", Side::Request, Part::Sample),
+    ("request examples", Side::Request, Part::Sample),
     ("sample request body", Side::Request, Part::Sample),
     ("request packet example", Side::Request, Part::Sample),
     ("request packet sample", Side::Request, Part::Sample),
@@ -47,6 +50,9 @@ const EN: &[(&str, Side, Part)] = &[
     ("sample response", Side::Response, Part::Sample),
     ("sample response packet", Side::Response, Part::Sample),
     ("sample response packets", Side::Response, Part::Sample),
+    ("sample responses", Side::Response, Part::Sample),
+    ("response samples", Side::Response, Part::Sample),
+    ("response examples", Side::Response, Part::Sample),
     ("response packet example", Side::Response, Part::Sample),
     ("response packet sample", Side::Response, Part::Sample),
     ("response example", Side::Response, Part::Sample),
@@ -117,6 +123,7 @@ mod tests {
     #[test]
     fn headings_in_both_languages() {
         assert_eq!(classify("Sample request packets"), Some(Role::Part(Side::Request, Part::Sample)));
+        assert_eq!(classify("Sample requests"), Some(Role::Part(Side::Request, Part::Sample)));
         assert_eq!(classify(" 请求包字段说明： "), Some(Role::Part(Side::Request, Part::Fields)));
         assert_eq!(classify("3. 应答包 示例"), Some(Role::Part(Side::Response, Part::Sample)));
         assert_eq!(classify("Response Packet Fields:"), Some(Role::Part(Side::Response, Part::Fields)));

@@ -478,12 +478,22 @@ fn title_before(prose: &[&str]) -> Option<String> {
     latin.or_else(han).map(|line| line.to_string())
 }
 
-/// The command the `CallbackCommand` row of the field table, or the prose next to the word
+/// The command the `CallbackCommand` row of the field table or of any other table (the query
+/// parameters: `Fixed value: Group.CallbackAfterSendMsg`), or the prose next to the word
 /// `CallbackCommand`, names.
 fn command_from_text(doc: &Document, fields: &[DocField]) -> Option<String> {
     let row = fields.iter().find(|f| f.name == "CallbackCommand");
     if let Some(command) = row.and_then(|f| crate::commands::find_commands(&f.description).next()) {
         return Some(command);
+    }
+    let rows = doc.blocks.iter().flat_map(|b| match b {
+        Block::Table(rows) => rows.as_slice(),
+        _ => &[],
+    });
+    for row in rows.filter(|row| row.first().is_some_and(|c| c == "CallbackCommand")) {
+        if let Some(command) = row[1..].iter().find_map(|cell| crate::commands::find_commands(cell).next()) {
+            return Some(command);
+        }
     }
     let prose: Vec<&str> = doc.prose().collect();
     let at = prose.iter().position(|l| l.contains("CallbackCommand"))?;
@@ -527,6 +537,17 @@ mod tests {
         let names: Vec<&str> = parts.fields.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["MsgBody", "Info", "MsgBody[].MsgType", "Info.Note", "Plain"]);
         assert_eq!(parts.response_fields[0].name, "Extra");
+    }
+
+    #[test]
+    fn the_command_from_the_query_parameter_table_when_the_sample_has_none() {
+        let text = "<html><body><main><h1>T</h1><table><tr><td>CallbackCommand</td>\
+                    <td>Fixed value: Group.CallbackAfterX.</td></tr></table><h3>Sample requests</h3>\
+                    <pre>{\"A\": 1}</pre><h3>Request fields</h3><table><tr><td>A</td><td>Integer</td>\
+                    <td>a</td></tr></table></main></body></html>";
+        let page = Page::parse("p.html", text).unwrap();
+        assert_eq!(page.command, "Group.CallbackAfterX");
+        assert_eq!(page.title, "T");
     }
 
     #[test]
