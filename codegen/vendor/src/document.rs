@@ -64,6 +64,12 @@ impl Document {
         }
     }
 
+    /// Appends a code block. Non-breaking spaces (which HTML pages put in indentation) become
+    /// plain spaces, so the sample repair sees only JSON's whitespace.
+    pub(crate) fn push_code(&mut self, text: &str, line: Option<usize>) {
+        self.blocks.push(Block::Code { text: text.replace('\u{a0}', " "), line });
+    }
+
     /// Every piece of prose text: headings and text blocks, in order.
     pub fn prose(&self) -> impl Iterator<Item = &str> {
         self.blocks.iter().filter_map(|b| match b {

@@ -89,7 +89,7 @@ fn block(element: ElementRef<'_>, doc: &mut Document) {
             let level = name[1..].parse().ok();
             doc.push_heading(&text_of(element), level);
         }
-        "pre" => doc.blocks.push(Block::Code { text: element.text().collect(), line: None }),
+        "pre" => doc.push_code(&element.text().collect::<String>(), None),
         "table" => {
             let rows = element
                 .select(&selector("tr"))
@@ -156,7 +156,7 @@ mod tests {
             <script>var x = "<h2>not a heading</h2>";</script>
             <main><div id="breadcrumb">Docs &gt; Widgets</div><h1>Widget &amp; Co</h1><p>Last updated: <span>2026-02-03</span></p>
             <h3>Sample request</h3><pre><code>{
-  "A": 1 // one
+&nbsp;&nbsp;"A": 1 // one
 }</code></pre>
             <table><thead><tr><th>Field</th><th>Type</th></tr></thead>
             <tbody><tr><td>A</td><td>Integer<br>number</td></tr></tbody></table>

@@ -35,7 +35,7 @@ pub(super) fn read(text: &str) -> Document {
             }
             Event::End(TagEnd::CodeBlock) => {
                 let line = code.take().flatten();
-                doc.blocks.push(Block::Code { text: std::mem::take(&mut buf), line });
+                doc.push_code(&std::mem::take(&mut buf), line);
             }
             Event::Start(Tag::Table(_)) => {
                 doc.push_text(&std::mem::take(&mut buf));
