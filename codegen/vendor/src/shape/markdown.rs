@@ -2,7 +2,7 @@
 
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
-use crate::document::{Block, Document};
+use crate::document::Document;
 
 /// Reads a Markdown page. Headings, tables and code blocks become blocks; paragraphs and list
 /// items become text; raw HTML blocks are skipped (a `<br>` inside a table cell is a space).
@@ -87,6 +87,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::document::Block;
 
     #[test]
     fn blocks_in_reading_order_with_code_lines() {
