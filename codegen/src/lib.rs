@@ -7,23 +7,16 @@
 //!   handler registrations against.
 //!
 //! Output is deterministic and formatted with `prettyplease`, so [`check`] can compare it byte
-//! for byte with what is checked in. This crate depends on nothing else in the workspace.
-//!
-//! It also reads the vendor's documentation pages: [`import`] drafts a schema from a page, and
-//! [`drift`] reports where a page and `schema/` disagree.
+//! for byte with what is checked in. The library depends on nothing else in the workspace; the
+//! `codegen` binary also runs the vendor-page tooling of `tencent-chat-callbacks-vendor`
+//! (`import`, `drift`, `fetch`).
 
 pub mod diff;
-pub mod drift;
 mod emit;
-pub mod import;
 mod model;
 mod naming;
-pub mod page;
 mod publish;
-mod repair;
 mod typescript;
-
-pub use repair::Repair;
 
 use std::fs;
 use std::io;
