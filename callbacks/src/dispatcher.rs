@@ -450,7 +450,7 @@ impl Dispatcher {
             let letter = self.letter(head, reason.as_str(), error.to_string(), body);
             self.write_dead_letter(&letter);
         }
-        self.answer(Some(&head.command), head.kind, &error, reason, &request_id)
+        self.answer(Some(&head.command), head.kind, &error, reason, &request_id, true)
     }
 
     /// The answer to a request whose query string failed a check: logged at most
@@ -463,7 +463,8 @@ impl Dispatcher {
         error: DispatchError,
     ) -> HttpReply {
         let request_id = query.request_id.as_deref().unwrap_or("-");
-        if let Admit::Log { suppressed } = self.inner.refusals.admit() {
+        let admitted = self.inner.refusals.admit();
+        if let Admit::Log { suppressed } = admitted {
             tracing::warn!(
                 command = %Clipped(command.unwrap_or("-")),
                 client_ip = %Clipped(query.client_ip.as_deref().unwrap_or("-")),
@@ -474,12 +475,14 @@ impl Dispatcher {
             );
         }
         let kind = command.and_then(Command::from_name).map(Command::kind);
-        let reply = self.answer(command, kind, &error, Reason::Refused, request_id);
+        let log = matches!(admitted, Admit::Log { .. });
+        let reply = self.answer(command, kind, &error, Reason::Refused, request_id, log);
         telemetry::request_finished(command.unwrap_or("-"), Duration::ZERO, outcome_of(&reply));
         reply
     }
 
-    /// The reply to a failure: its own status, or for a before-callback the failure policy's answer.
+    /// The reply to a failure: its own status, or for a before-callback the failure policy's answer
+    /// (logged when `log`: the caller rate-limits what strangers cause).
     fn answer(
         &self,
         command: Option<&str>,
@@ -487,6 +490,7 @@ impl Dispatcher {
         error: &DispatchError,
         reason: Reason,
         request_id: &str,
+        log: bool,
     ) -> HttpReply {
         let own = || match error {
             // The handler's own words go to the log, not to whoever sent the request.
@@ -499,13 +503,15 @@ impl Dispatcher {
         let (Some(command), Some(CallbackKind::Before)) = (command, kind) else { return own() };
         let policy = self.failure_policy(command);
         telemetry::failure_policy_used(command, policy, reason.as_str());
-        tracing::error!(
-            command = %Clipped(command),
-            request_id = %Clipped(request_id),
-            reason = reason.as_str(),
-            policy = policy.as_str(),
-            "a before-callback could not be decided; answering by the failure policy"
-        );
+        if log {
+            tracing::error!(
+                command = %Clipped(command),
+                request_id = %Clipped(request_id),
+                reason = reason.as_str(),
+                policy = policy.as_str(),
+                "a before-callback could not be decided; answering by the failure policy"
+            );
+        }
         match policy {
             FailurePolicy::Allow => HttpReply::ok(&Response::ok()),
             FailurePolicy::Refuse => {

@@ -87,8 +87,9 @@ impl EventLog {
 /// One line per event. Every value is written with `Debug`, which escapes line breaks and
 /// control characters: request values never reach the log raw.
 fn log(ctx: &Context, event: &impl std::fmt::Debug) {
-    let platform = ctx.platform.as_ref().map(|p| p.as_str());
-    info!(target: "event", command = ?ctx.command, app = ctx.app_id, ?platform, client_ip = ?ctx.client_ip, "{event:?}");
+    let platform = ctx.platform.as_ref().map_or("-", |p| p.as_str());
+    let client_ip = ctx.client_ip.as_deref().unwrap_or("-");
+    info!(target: "event", command = ?ctx.command, app = ctx.app_id, ?platform, ?client_ip, "{event:?}");
 }
 
 /// Every command without a handler of its own: decoded into its type when this version knows it.
@@ -124,8 +125,7 @@ fn dispatcher(args: &Args) -> Result<Dispatcher, Box<dyn std::error::Error>> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let args = Args::parse();
     if std::env::args().any(|arg| arg == "--token" || arg.starts_with("--token=")) {
