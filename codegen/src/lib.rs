@@ -144,7 +144,8 @@ pub fn generate(layout: &Layout) -> Result<Vec<GeneratedFile>, Error> {
         // The first-party packages carry the bundle as published.
         let bundle = published.iter().find(|f| f.relative_path == publish::BUNDLE).map(|f| f.contents.clone());
         let bundle = bundle.ok_or_else(|| Error::Internal(format!("no {}", publish::BUNDLE)))?;
-        let packages = python::package(&catalog, version, &bundle);
+        let mut packages = python::package(&catalog, version, &bundle);
+        packages.extend(typescript::package(&catalog, version, &bundle));
         for file in published.into_iter().chain(packages) {
             files.push(GeneratedFile { path: dist.join(file.relative_path), contents: file.contents });
         }
@@ -190,7 +191,7 @@ pub fn check(layout: &Layout) -> Result<(), Error> {
 fn leftovers(layout: &Layout, files: &[GeneratedFile]) -> Result<Vec<PathBuf>, Error> {
     let mut dirs = vec![layout.rust_dir.clone()];
     if let Some(dist) = &layout.dist_dir {
-        dirs.extend([dist.join("commands"), dist.join(python::PACKAGE_DIR)]);
+        dirs.extend([dist.join("commands"), dist.join(python::PACKAGE_DIR), dist.join(typescript::DIR)]);
     }
     let mut out = Vec::new();
     for dir in dirs {
