@@ -86,7 +86,7 @@ fn decisions(out: &mut String, catalog: &Catalog) {
                 continue;
             }
             let params: Vec<String> =
-                fields.iter().map(|f| format!("{:?}?: {}", f.wire_name, ts_type(&f.ty, command))).collect();
+                fields.iter().map(|f| format!("{:?}?: {}", f.wire_name, ts_type_in(&f.ty, command, Some(&callback.namespace)))).collect();
             let _ = writeln!(out, "    /** {doc} */\n    {name}(fields: {{ {} }}): {reply};", params.join("; "));
         }
         if decision.refuse {
@@ -170,15 +170,23 @@ fn field_def(out: &mut String, field: &Field, command: Option<&str>) {
 }
 
 fn ts_type(ty: &Ty, command: Option<&str>) -> String {
+    ts_type_in(ty, command, None)
+}
+
+/// The TypeScript type, with types local to a namespace qualified by `ns` when given.
+fn ts_type_in(ty: &Ty, command: Option<&str>, ns: Option<&str>) -> String {
     match ty {
         Ty::String => "string".into(),
         Ty::Bool => "boolean".into(),
         Ty::I64 | Ty::U64 | Ty::F64 => "number".into(),
         Ty::LenientU64 => "number | string".into(),
-        Ty::Vec(item) => format!("Array<{}>", ts_type(item, command)),
+        Ty::Vec(item) => format!("Array<{}>", ts_type_in(item, command, ns)),
         Ty::Named(r) => match r.scope {
             Scope::Common => format!("common.{}", r.name),
-            Scope::Local => r.name.clone(),
+            Scope::Local => match ns {
+                Some(ns) => format!("{ns}.{}", r.name),
+                None => r.name.clone(),
+            },
         },
         Ty::CommandTag(_) => format!("{:?}", command.unwrap_or_default()),
     }

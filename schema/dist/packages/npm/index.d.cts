@@ -1724,13 +1724,13 @@ export interface Decisions {
     /** Allow it unchanged: `ErrorCode` 0. */
     allow(): CallbackResponses["Sns.CallbackPrevFriendAdd"];
     /** Allow it, with the command's extra answers: `ErrorCode` 0 with the fields given. */
-    allowWith(fields: { "ResultItem"?: Array<PrevFriendAddResultItem> }): CallbackResponses["Sns.CallbackPrevFriendAdd"];
+    allowWith(fields: { "ResultItem"?: Array<sns.PrevFriendAddResultItem> }): CallbackResponses["Sns.CallbackPrevFriendAdd"];
   };
   "Sns.CallbackPrevFriendResponse": {
     /** Allow it unchanged: `ErrorCode` 0. */
     allow(): CallbackResponses["Sns.CallbackPrevFriendResponse"];
     /** Allow it, with the command's extra answers: `ErrorCode` 0 with the fields given. */
-    allowWith(fields: { "ResultItem"?: Array<PrevFriendResponseResultItem> }): CallbackResponses["Sns.CallbackPrevFriendResponse"];
+    allowWith(fields: { "ResultItem"?: Array<sns.PrevFriendResponseResultItem> }): CallbackResponses["Sns.CallbackPrevFriendResponse"];
   };
 }
 
