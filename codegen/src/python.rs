@@ -64,32 +64,39 @@ pub(crate) fn package(catalog: &Catalog, version: &str, bundle: &str) -> Vec<Pub
 }
 
 /// The module text before its definitions.
-fn preamble(doc: &str, in_common: bool) -> String {
+/// The names of `_base` the generated modules may use.
+const BASE_NAMES: &[&str] =
+    &["F64", "I64", "U64", "Bool", "Callback", "CallbackModel", "Decision", "LenientU64", "OpenEnum", "Str", "tagged"];
+
+/// The module's docstring and imports (only the names `body` uses), then `body`.
+fn module(doc: &str, in_common: bool, body: &str) -> String {
     let mut out = format!("\"\"\"{}\n\n{HEADER}\n\"\"\"\n\n", escape_doc(doc));
     out.push_str("from __future__ import annotations\n\nimport typing as _t\n\nfrom pydantic import Field\n\n");
-    out.push_str(
-        "from ._base import (\n    F64,\n    I64,\n    U64,\n    Bool,\n    Callback,\n    CallbackModel,\n    Decision,\n    LenientU64,\n    OpenEnum,\n    Str,\n    tagged,\n)\n",
-    );
+    let tokens: std::collections::BTreeSet<&str> =
+        body.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
+    let used: Vec<&str> = BASE_NAMES.iter().copied().filter(|name| tokens.contains(name)).collect();
+    let _ = writeln!(out, "from ._base import {}", used.join(", "));
     if !in_common {
         out.push_str("from . import common\n");
     }
+    out.push_str(body);
     out
 }
 
 fn common_module(catalog: &Catalog) -> String {
-    let mut out = preamble("Definitions shared by several callbacks.", true);
+    let mut out = String::new();
     let mut names = Vec::new();
     for def in &catalog.common {
         type_def(&mut out, def, true, None, &mut names);
     }
     finish(&mut out, &names);
-    out
+    module("Definitions shared by several callbacks.", true, &out)
 }
 
 fn namespace_module(callbacks: &[&CallbackDef]) -> String {
     let commands: Vec<&str> = callbacks.iter().map(|c| c.command.as_str()).collect();
     let doc = format!("The `{}` callbacks: {}.", callbacks[0].namespace, commands.join(", "));
-    let mut out = preamble(&doc, false);
+    let mut out = String::new();
     let mut names = Vec::new();
     for callback in callbacks {
         for def in &callback.defs {
@@ -103,7 +110,7 @@ fn namespace_module(callbacks: &[&CallbackDef]) -> String {
         }
     }
     finish(&mut out, &names);
-    out
+    module(&doc, false, &out)
 }
 
 /// `__all__` and the rebuild of every model, once all names of the module exist.
@@ -116,7 +123,9 @@ fn finish(out: &mut String, names: &[String]) {
     }
     out.push_str("]\n\n# Resolve the forward references between the models of this module.\n");
     out.push_str("for _model in list(globals().values()):\n");
-    out.push_str("    if isinstance(_model, type) and issubclass(_model, CallbackModel) and _model.__module__ == __name__:\n");
+    out.push_str(
+        "    if isinstance(_model, type) and issubclass(_model, CallbackModel) and _model.__module__ == __name__:\n",
+    );
     out.push_str("        _model.model_rebuild()\n");
     while out.contains("\n\n\n\n") {
         *out = out.replace("\n\n\n\n", "\n\n\n");
@@ -186,7 +195,8 @@ fn field_def(out: &mut String, field: &Field, in_common: bool, command: Option<&
     } else {
         let _ = writeln!(out, "    {name}: _t.Optional[{ty}] = Field(default=None, alias={alias})");
     }
-    let tag_doc = command.filter(|_| matches!(field.ty, Ty::CommandTag(_))).map(|c| format!("The command: always `{c}`."));
+    let tag_doc =
+        command.filter(|_| matches!(field.ty, Ty::CommandTag(_))).map(|c| format!("The command: always `{c}`."));
     if let Some(doc) = field.description.as_deref().filter(|d| !d.is_empty()).or(tag_doc.as_deref()) {
         let _ = writeln!(out, "    \"\"\"{}\"\"\"\n", escape_doc(&wrap(doc, "    ")));
     }
@@ -200,11 +210,8 @@ fn enum_def(out: &mut String, def: &EnumDef) {
         out,
         &[title, description, Some("A value this version does not list is kept as sent, as a member of its own.")],
     );
-    let aliases: Vec<(String, String)> = def
-        .variants
-        .iter()
-        .flat_map(|v| v.aliases.iter().map(move |a| (a.clone(), v.wire_name.clone())))
-        .collect();
+    let aliases: Vec<(String, String)> =
+        def.variants.iter().flat_map(|v| v.aliases.iter().map(move |a| (a.clone(), v.wire_name.clone()))).collect();
     if !aliases.is_empty() {
         let pairs: Vec<String> = aliases.iter().map(|(a, v)| format!("{}: {}", py_str(a), py_str(v))).collect();
         let _ = writeln!(out, "    __aliases__ = {{{}}}\n", pairs.join(", "));
@@ -226,8 +233,14 @@ fn union_def(out: &mut String, def: &UnionDef, in_common: bool, command: Option<
         let _ = writeln!(out, "\n\nclass {class}(CallbackModel):");
         let own = format!("`{}` = `{}`.", def.tag, variant.tag_value);
         class_doc(out, &[variant.description.as_deref(), Some(&own)]);
-        let _ = writeln!(out, "    {tag}: _t.Literal[{}] = Field(alias={})", py_str(&variant.tag_value), py_str(&def.tag));
-        let _ = writeln!(out, "    {content}: {} = Field(alias={})", py_type(&variant.content, in_common, command), py_str(&def.content));
+        let _ =
+            writeln!(out, "    {tag}: _t.Literal[{}] = Field(alias={})", py_str(&variant.tag_value), py_str(&def.tag));
+        let _ = writeln!(
+            out,
+            "    {content}: {} = Field(alias={})",
+            py_type(&variant.content, in_common, command),
+            py_str(&def.content)
+        );
         members.push((variant.tag_value.clone(), class.clone()));
         names.push(class);
     }
@@ -245,7 +258,13 @@ fn union_def(out: &mut String, def: &UnionDef, in_common: bool, command: Option<
     let description = def.description.as_deref().filter(|d| Some(*d) != title);
     let doc: Vec<&str> = [title, description].into_iter().flatten().collect();
     let known: Vec<String> = members.iter().map(|(tag, class)| format!("({}, {class})", py_str(tag))).collect();
-    let _ = writeln!(out, "\n\n{} = tagged(\n    {},\n    [{}],\n    {other},\n)", def.name, py_str(&def.tag), known.join(", "));
+    let _ = writeln!(
+        out,
+        "\n\n{} = tagged(\n    {},\n    [{}],\n    {other},\n)",
+        def.name,
+        py_str(&def.tag),
+        known.join(", ")
+    );
     let _ = writeln!(out, "\"\"\"{}\"\"\"", escape_doc(&doc.join("\n\n")));
     names.push(def.name.clone());
 }
@@ -310,9 +329,20 @@ fn decision_class(out: &mut String, callback: &CallbackDef, decision: &DecisionD
     );
     class_doc(out, &[Some(&doc)]);
     let _ = writeln!(out, "    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = {}", response.name);
-    method(out, &name, "allow", "", "Allow it unchanged: `ErrorCode` 0. A command without a handler gets this answer too.", "cls(0)");
+    method(
+        out,
+        &name,
+        "allow",
+        "",
+        "Allow it unchanged: `ErrorCode` 0. A command without a handler gets this answer too.",
+        "cls(0)",
+    );
     for (fields, method_name, doc) in [
-        (&changed, "modify", "Allow it with changed content: `ErrorCode` 0 with the fields given; a field left `None` is not sent."),
+        (
+            &changed,
+            "modify",
+            "Allow it with changed content: `ErrorCode` 0 with the fields given; a field left `None` is not sent.",
+        ),
         (&answers, "allow_with", "Allow it, with the command's extra answers: `ErrorCode` 0 with the fields given."),
     ] {
         if fields.is_empty() {
@@ -322,16 +352,32 @@ fn decision_class(out: &mut String, callback: &CallbackDef, decision: &DecisionD
             .iter()
             .map(|f| format!("{}: _t.Optional[{}] = None", attribute_name(&f.wire_name), py_type(&f.ty, false, None)))
             .collect();
-        let values: Vec<String> =
-            fields.iter().map(|f| format!("{0}: {1}", py_str(&attribute_name(&f.wire_name)), attribute_name(&f.wire_name))).collect();
-        method(out, &name, method_name, &format!("*, {}", params.join(", ")), doc, &format!("cls(0, fields={{{}}})", values.join(", ")));
+        let values: Vec<String> = fields
+            .iter()
+            .map(|f| format!("{0}: {1}", py_str(&attribute_name(&f.wire_name)), attribute_name(&f.wire_name)))
+            .collect();
+        method(
+            out,
+            &name,
+            method_name,
+            &format!("*, {}", params.join(", ")),
+            doc,
+            &format!("cls(0, fields={{{}}})", values.join(", ")),
+        );
     }
     if decision.refuse {
         let client = decision.refused_client_error.map(|c| format!("; the client gets error {c}")).unwrap_or_default();
         method(out, &name, "refuse", "", &format!("Refuse it: `ErrorCode` 1{client}."), "cls(1)");
     }
     if decision.drop {
-        method(out, &name, "drop", "", "Drop it silently: `ErrorCode` 2; the sender is told it succeeded, and nobody receives it.", "cls(2)");
+        method(
+            out,
+            &name,
+            "drop",
+            "",
+            "Drop it silently: `ErrorCode` 2; the sender is told it succeeded, and nobody receives it.",
+            "cls(2)",
+        );
     }
     if let (true, Some((min, max))) = (decision.refuse, decision.app_error_codes) {
         method(
@@ -339,7 +385,9 @@ fn decision_class(out: &mut String, callback: &CallbackDef, decision: &DecisionD
             &name,
             "refuse_with",
             "code: int, reason: str",
-            &format!("Refuse it with an app-defined code in {min}..={max}, which the client receives with the reason. Raises `ValueError` for a code outside that range."),
+            &format!(
+                "Refuse it with an app-defined code in {min}..={max}, which the client receives with the reason. Raises `ValueError` for a code outside that range."
+            ),
             &format!("cls._app_code(code, reason, {min}, {max})"),
         );
     }
@@ -372,11 +420,56 @@ fn py_type(ty: &Ty, in_common: bool, command: Option<&str>) -> String {
 /// Names a Python attribute may not take: keywords, the names the generated annotations use, and
 /// pydantic's own model attributes.
 const RESERVED: &[&str] = &[
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
-    "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal",
-    "not", "or", "pass", "raise", "return", "try", "while", "with", "yield", "common", "copy", "dict", "json",
-    "schema", "schema_json", "construct", "validate", "parse_obj", "parse_raw", "parse_file", "from_orm",
-    "update_forward_refs", "fields", "Field",
+    "False",
+    "None",
+    "True",
+    "and",
+    "as",
+    "assert",
+    "async",
+    "await",
+    "break",
+    "class",
+    "continue",
+    "def",
+    "del",
+    "elif",
+    "else",
+    "except",
+    "finally",
+    "for",
+    "from",
+    "global",
+    "if",
+    "import",
+    "in",
+    "is",
+    "lambda",
+    "nonlocal",
+    "not",
+    "or",
+    "pass",
+    "raise",
+    "return",
+    "try",
+    "while",
+    "with",
+    "yield",
+    "common",
+    "copy",
+    "dict",
+    "json",
+    "schema",
+    "schema_json",
+    "construct",
+    "validate",
+    "parse_obj",
+    "parse_raw",
+    "parse_file",
+    "from_orm",
+    "update_forward_refs",
+    "fields",
+    "Field",
 ];
 
 /// `Operator_Account` → `operator_account`; a reserved name gets a trailing underscore.
@@ -404,7 +497,11 @@ fn wrap(text: &str, indent: &str) -> String {
     let options = textwrap::Options::new(100 - indent.len()).break_words(false);
     text.split("\n\n")
         .map(|p| {
-            textwrap::wrap(p.trim(), &options).iter().map(|l| l.to_string()).collect::<Vec<_>>().join(&format!("\n{indent}"))
+            textwrap::wrap(p.trim(), &options)
+                .iter()
+                .map(|l| l.to_string())
+                .collect::<Vec<_>>()
+                .join(&format!("\n{indent}"))
         })
         .collect::<Vec<_>>()
         .join(&format!("\n\n{indent}"))

@@ -85,12 +85,15 @@ fn decisions(out: &mut String, catalog: &Catalog) {
             if fields.is_empty() {
                 continue;
             }
-            let params: Vec<String> =
-                fields.iter().map(|f| format!("{:?}?: {}", f.wire_name, ts_type_in(&f.ty, command, Some(&callback.namespace)))).collect();
+            let params: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{:?}?: {}", f.wire_name, ts_type_in(&f.ty, command, Some(&callback.namespace))))
+                .collect();
             let _ = writeln!(out, "    /** {doc} */\n    {name}(fields: {{ {} }}): {reply};", params.join("; "));
         }
         if decision.refuse {
-            let client = decision.refused_client_error.map(|c| format!("; the client gets error {c}")).unwrap_or_default();
+            let client =
+                decision.refused_client_error.map(|c| format!("; the client gets error {c}")).unwrap_or_default();
             let _ = writeln!(out, "    /** Refuse it: `ErrorCode` 1{client}. */\n    refuse(): {reply};");
         }
         if decision.drop {
@@ -107,12 +110,17 @@ fn decisions(out: &mut String, catalog: &Catalog) {
         }
         out.push_str("  };\n");
     }
-    out.push_str("}\n\n/** The commands that let the app decide. */\nexport type BeforeCallbackCommand = keyof Decisions;\n");
+    out.push_str(
+        "}\n\n/** The commands that let the app decide. */\nexport type BeforeCallbackCommand = keyof Decisions;\n",
+    );
 }
 
 /// The response fields of a before-callback besides the standard three: those that carry changed
 /// content, and the other answers.
-pub(crate) fn decision_fields<'a>(callback: &'a CallbackDef, decision: &DecisionDef) -> (Vec<&'a Field>, Vec<&'a Field>) {
+pub(crate) fn decision_fields<'a>(
+    callback: &'a CallbackDef,
+    decision: &DecisionDef,
+) -> (Vec<&'a Field>, Vec<&'a Field>) {
     let response = callback
         .defs
         .iter()
@@ -217,8 +225,13 @@ fn union_def(out: &mut String, def: &UnionDef, command: Option<&str>) {
             ts_type(&variant.content, command)
         );
     }
-    doc(out, "  ", Some("A member this version does not list (check with the type guards first); its content as sent."));
-    let _ = writeln!(out, "  export interface {}Other {{ {:?}: string; {:?}?: unknown }}", def.name, def.tag, def.content);
+    doc(
+        out,
+        "  ",
+        Some("A member this version does not list (check with the type guards first); its content as sent."),
+    );
+    let _ =
+        writeln!(out, "  export interface {}Other {{ {:?}: string; {:?}?: unknown }}", def.name, def.tag, def.content);
 }
 
 /// Where the npm package is written, under `schema/dist/`.
@@ -406,11 +419,8 @@ fn shape(def: &TypeDef, ns: &str, command: Option<&str>) -> serde_json::Value {
 }
 
 fn shape_struct(def: &StructDef, ns: &str, command: Option<&str>) -> serde_json::Value {
-    let fields: Vec<serde_json::Value> = def
-        .fields
-        .iter()
-        .map(|f| serde_json::json!([f.wire_name, shape_ty(&f.ty, ns, command), f.required]))
-        .collect();
+    let fields: Vec<serde_json::Value> =
+        def.fields.iter().map(|f| serde_json::json!([f.wire_name, shape_ty(&f.ty, ns, command), f.required])).collect();
     serde_json::json!({ "struct": fields })
 }
 

@@ -108,7 +108,11 @@ fn the_python_package_builds_installs_and_answers_like_the_rust_dispatcher() {
     let copy = dir.join("src");
     copy_dir(&source, &copy);
     let dist = dir.join("dist");
-    run(&dir, "python3", &["-m", "build", "--no-isolation", "--outdir", &dist.to_string_lossy(), &copy.to_string_lossy()]);
+    run(
+        &dir,
+        "python3",
+        &["-m", "build", "--no-isolation", "--outdir", &dist.to_string_lossy(), &copy.to_string_lossy()],
+    );
     let wheel = only_file(&dist, ".whl");
     only_file(&dist, ".tar.gz");
     for leftover in ["build", "dist", "src/tencent_chat_callbacks.egg-info"] {

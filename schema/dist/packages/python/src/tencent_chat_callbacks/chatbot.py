@@ -9,19 +9,7 @@ import typing as _t
 
 from pydantic import Field
 
-from ._base import (
-    F64,
-    I64,
-    U64,
-    Bool,
-    Callback,
-    CallbackModel,
-    Decision,
-    LenientU64,
-    OpenEnum,
-    Str,
-    tagged,
-)
+from ._base import I64, U64, Callback, CallbackModel, LenientU64, Str
 from . import common
 
 
