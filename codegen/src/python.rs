@@ -65,15 +65,30 @@ pub(crate) fn package(catalog: &Catalog, version: &str, bundle: &str) -> Vec<Pub
 
 /// The module text before its definitions.
 /// The names of `_base` the generated modules may use.
-const BASE_NAMES: &[&str] =
-    &["F64", "I64", "U64", "Bool", "Callback", "CallbackModel", "Decision", "LenientU64", "OpenEnum", "Str", "tagged"];
+const BASE_NAMES: &[&str] = &[
+    "F64",
+    "I64",
+    "U64",
+    "Bool",
+    "Callback",
+    "CallbackModel",
+    "Decision",
+    "LenientU64",
+    "OpenEnum",
+    "Str",
+    "OTHER_TAG",
+    "tag_of",
+];
 
 /// The module's docstring and imports (only the names `body` uses), then `body`.
 fn module(doc: &str, in_common: bool, body: &str) -> String {
     let mut out = format!("\"\"\"{}\n\n{HEADER}\n\"\"\"\n\n", escape_doc(doc));
-    out.push_str("from __future__ import annotations\n\nimport typing as _t\n\nfrom pydantic import Field\n\n");
+    out.push_str("from __future__ import annotations\n\nimport typing as _t\n\n");
     let tokens: std::collections::BTreeSet<&str> =
         body.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
+    let pydantic: Vec<&str> =
+        ["Discriminator", "Field", "Tag"].into_iter().filter(|name| tokens.contains(name)).collect();
+    let _ = writeln!(out, "from pydantic import {}\n", pydantic.join(", "));
     let used: Vec<&str> = BASE_NAMES.iter().copied().filter(|name| tokens.contains(name)).collect();
     let _ = writeln!(out, "from ._base import {}", used.join(", "));
     if !in_common {
@@ -191,9 +206,12 @@ fn field_def(out: &mut String, field: &Field, in_common: bool, command: Option<&
     let name = attribute_name(&field.wire_name);
     let alias = py_str(&field.wire_name);
     if field.required {
-        let _ = writeln!(out, "    {name}: {ty} = Field(alias={alias})");
+        let _ = writeln!(out, "    {name}: {ty} = Field(validation_alias={alias}, serialization_alias={alias})");
     } else {
-        let _ = writeln!(out, "    {name}: _t.Optional[{ty}] = Field(default=None, alias={alias})");
+        let _ = writeln!(
+            out,
+            "    {name}: _t.Optional[{ty}] = Field(default=None, validation_alias={alias}, serialization_alias={alias})"
+        );
     }
     let tag_doc =
         command.filter(|_| matches!(field.ty, Ty::CommandTag(_))).map(|c| format!("The command: always `{c}`."));
@@ -233,13 +251,12 @@ fn union_def(out: &mut String, def: &UnionDef, in_common: bool, command: Option<
         let _ = writeln!(out, "\n\nclass {class}(CallbackModel):");
         let own = format!("`{}` = `{}`.", def.tag, variant.tag_value);
         class_doc(out, &[variant.description.as_deref(), Some(&own)]);
-        let _ =
-            writeln!(out, "    {tag}: _t.Literal[{}] = Field(alias={})", py_str(&variant.tag_value), py_str(&def.tag));
+        let _ = writeln!(out, "    {tag}: _t.Literal[{}] = Field({})", py_str(&variant.tag_value), aliases(&def.tag));
         let _ = writeln!(
             out,
-            "    {content}: {} = Field(alias={})",
+            "    {content}: {} = Field({})",
             py_type(&variant.content, in_common, command),
-            py_str(&def.content)
+            aliases(&def.content)
         );
         members.push((variant.tag_value.clone(), class.clone()));
         names.push(class);
@@ -250,20 +267,25 @@ fn union_def(out: &mut String, def: &UnionDef, in_common: bool, command: Option<
         out,
         &[def.other_description.as_deref(), Some("A member this version does not list: its content is kept as sent.")],
     );
-    let _ = writeln!(out, "    {tag}: Str = Field(alias={})", py_str(&def.tag));
-    let _ = writeln!(out, "    {content}: _t.Any = Field(default=None, alias={})", py_str(&def.content));
+    let _ = writeln!(out, "    {tag}: Str = Field({})", aliases(&def.tag));
+    let _ = writeln!(out, "    {content}: _t.Any = Field(default=None, {})", aliases(&def.content));
     names.push(other.clone());
 
     let title = def.title.as_deref();
     let description = def.description.as_deref().filter(|d| Some(*d) != title);
     let doc: Vec<&str> = [title, description].into_iter().flatten().collect();
-    let known: Vec<String> = members.iter().map(|(tag, class)| format!("({}, {class})", py_str(tag))).collect();
+    let known: Vec<String> = members.iter().map(|(tag, _)| format!("{}, ", py_str(tag))).collect();
+    let _ = writeln!(out, "\n\n{} = _t.Annotated[\n    _t.Union[", def.name);
+    for (tag, class) in &members {
+        let _ = writeln!(out, "        _t.Annotated[{class}, Tag({})],", py_str(tag));
+    }
+    let _ = writeln!(out, "        _t.Annotated[{other}, Tag(OTHER_TAG)],\n    ],");
     let _ = writeln!(
         out,
-        "\n\n{} = tagged(\n    {},\n    [{}],\n    {other},\n)",
-        def.name,
+        "    Discriminator(tag_of({}, {}, ({}))),\n]",
         py_str(&def.tag),
-        known.join(", ")
+        py_str(&tag),
+        known.concat().trim_end()
     );
     let _ = writeln!(out, "\"\"\"{}\"\"\"", escape_doc(&doc.join("\n\n")));
     names.push(def.name.clone());
@@ -481,6 +503,13 @@ pub(crate) fn attribute_name(wire_name: &str) -> String {
 /// `AvChatRoom` → `AV_CHAT_ROOM`.
 fn member_name(rust_name: &str) -> String {
     rust_name.to_shouty_snake_case()
+}
+
+/// The `Field` arguments reading and writing `wire_name`. Not `alias`: with it, type checkers
+/// would make the vendor's name the constructor's parameter instead of the attribute's.
+fn aliases(wire_name: &str) -> String {
+    let alias = py_str(wire_name);
+    format!("validation_alias={alias}, serialization_alias={alias}")
 }
 
 /// A Python string literal (JSON's escapes are Python's).

@@ -3,7 +3,8 @@
 //!
 //! - Python: a wheel and an sdist built by `python -m build` from a copy of the package (the
 //!   wheel is built from the sdist, so the sdist is complete), the wheel installed into a fresh
-//!   virtual environment with uvicorn, then `check_package.py` run by that environment;
+//!   virtual environment with uvicorn and mypy, the package and `check_package.py` checked by
+//!   `mypy --strict`, then `check_package.py` run by that environment;
 //! - npm: `npm pack`, the tarball installed into a scratch project, compiled with TypeScript
 //!   `strict: true` (ESM and CommonJS), then run.
 //!
@@ -12,7 +13,7 @@
 //! `build`, `hatchling` and `venv` (tests/packages/python/requirements.txt) and `node` with
 //! `npm ci` run in `tests/packages/npm`; `.ci/run` installs both and sets
 //! `CONSUMER_CHECKS=required`, under which a missing tool fails the test; elsewhere it is skipped
-//! with a notice. Installing pydantic and uvicorn into the environment needs the package index.
+//! with a notice. Installing pydantic, uvicorn and mypy into the environment needs the package index.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -20,8 +21,9 @@ use std::process::Command;
 
 use tests::workspace_root;
 
-/// uvicorn, for the ASGI check, installed into the environment next to the wheel.
-const UVICORN: &str = "uvicorn==0.34.3";
+/// uvicorn, for the ASGI check, and mypy, for the types a consumer sees (`py.typed`), installed
+/// into the environment next to the wheel.
+const PYTHON_TOOLS: [&str; 2] = ["uvicorn==0.34.3", "mypy==2.4.1"];
 
 fn required() -> bool {
     std::env::var("CONSUMER_CHECKS").is_ok_and(|v| v == "required")
@@ -123,9 +125,13 @@ fn the_python_package_builds_installs_and_answers_like_the_rust_dispatcher() {
     run(&dir, "python3", &["-m", "venv", &venv.to_string_lossy()]);
     let python = venv.join("bin/python");
     let wheel = wheel.to_string_lossy();
-    let install = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", &wheel, UVICORN];
-    run(&dir, &python, &install);
+    let install = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", &wheel];
+    run(&dir, &python, &[&install[..], &PYTHON_TOOLS[..]].concat());
     let check = root.join("tests/packages/python/check_package.py");
+    // The installed package and a consumer of it (the check itself) type-check strictly.
+    let check_file = check.to_string_lossy();
+    run(&dir, &python, &["-m", "mypy", "--strict", "-p", "tencent_chat_callbacks"]);
+    run(&dir, &python, &["-m", "mypy", "--strict", &check_file]);
     let stdout = run(&dir, &python, &[&check.to_string_lossy(), &root.to_string_lossy()]);
     assert_all_passed(&stdout);
 }

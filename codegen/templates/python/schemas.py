@@ -23,6 +23,6 @@ def schema(command: str) -> _t.Dict[str, _t.Any]:
 
 def validator(command: str) -> _t.Any:
     """A `jsonschema.Draft202012Validator` for one command's body, or `<Command>.Response`."""
-    import jsonschema
+    import jsonschema  # type: ignore[import-untyped,unused-ignore]
 
     return jsonschema.Draft202012Validator(schema(command))

@@ -12,7 +12,7 @@ import enum
 import re
 import typing as _t
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, StrictBool, StrictFloat, StrictStr, Tag
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictStr
 
 Str = StrictStr
 """A JSON string."""
@@ -93,25 +93,23 @@ class OpenEnum(str, enum.Enum):
         return str(self.value)
 
 
-_OTHER = "__other__"
+OTHER_TAG = "__other__"
+"""The discriminator value of the catch-all member of every tagged union."""
 
 
-def tagged(tag: str, members: _t.Sequence[_t.Tuple[str, type]], other: type) -> _t.Any:
-    """A union told apart by the value of its `tag` field: each known value selects its member,
-    any other value selects `other`, which keeps the content as sent."""
-    known = {value for value, _ in members}
-    attribute = other.model_fields and next(
-        name for name, field in other.model_fields.items() if field.alias == tag
-    )
+def tag_of(tag: str, attribute: str, known: _t.Tuple[str, ...]) -> _t.Callable[[_t.Any], str]:
+    """The discriminator of a union told apart by its `tag` field (`attribute` on a model): each
+    known value selects its member; any other value, or none, selects the catch-all member, which
+    keeps the content as sent (and refuses a missing or non-string tag)."""
 
-    def which(value: _t.Any) -> _t.Optional[str]:
+    def which(value: _t.Any) -> str:
         found = value.get(tag, value.get(attribute)) if isinstance(value, dict) else getattr(value, attribute, None)
-        if not isinstance(found, str):
-            return _OTHER
-        return found if found in known else _OTHER
+        return found if isinstance(found, str) and found in known else OTHER_TAG
 
-    choices = tuple(_t.Annotated[member, Tag(value)] for value, member in members)
-    return _t.Annotated[_t.Union[choices + (_t.Annotated[other, Tag(_OTHER)],)], Discriminator(which)]
+    return which
+
+
+D = _t.TypeVar("D", bound="Decision")
 
 
 class Decision:
@@ -132,19 +130,21 @@ class Decision:
         self.fields = {k: v for k, v in (fields or {}).items() if v is not None}
 
     @classmethod
-    def _app_code(cls, code: int, reason: str, low: int, high: int) -> _t.Any:
+    def _app_code(cls: _t.Type[D], code: int, reason: str, low: int, high: int) -> D:
         if isinstance(code, bool) or not isinstance(code, int) or not low <= code <= high:
             raise ValueError(f"error code {code!r} is outside the range {low}..={high} this command accepts")
         return cls(code, reason)
 
     def to_response(self) -> CallbackModel:
         """The reply this decision is sent as."""
-        return self.RESPONSE(action_status="OK", error_code=self.error_code, error_info=self.error_info, **self.fields)
+        fields = {"action_status": "OK", "error_code": self.error_code, "error_info": self.error_info, **self.fields}
+        return self.RESPONSE.model_validate(fields)
 
     def __eq__(self, other: object) -> bool:
         return (
             type(other) is type(self)
-            and (self.error_code, self.error_info, self.fields) == (other.error_code, other.error_info, other.fields)  # type: ignore[attr-defined]
+            and isinstance(other, Decision)
+            and (self.error_code, self.error_info, self.fields) == (other.error_code, other.error_info, other.fields)
         )
 
     def __hash__(self) -> int:

@@ -27,19 +27,19 @@ class RequestOverLimit(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60256"
 
-    callback_command: _t.Literal["Alert.RequestOverLimit"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Alert.RequestOverLimit"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Alert.RequestOverLimit`."""
 
-    service_name: Str = Field(alias="ServiceName")
+    service_name: Str = Field(validation_alias="ServiceName", serialization_alias="ServiceName")
     """The vendor's internal name of the service the API belongs to, such as `openim`."""
 
-    command: Str = Field(alias="Command")
+    command: Str = Field(validation_alias="Command", serialization_alias="Command")
     """The API's command word, such as `batchsendmsg`; together with `ServiceName` it names the API."""
 
-    request: U64 = Field(alias="Request")
+    request: U64 = Field(validation_alias="Request", serialization_alias="Request")
     """The API's observed call rate, in requests per second."""
 
-    limit: U64 = Field(alias="Limit")
+    limit: U64 = Field(validation_alias="Limit", serialization_alias="Limit")
     """The API's rate limit, in requests per second."""
 
 

@@ -30,51 +30,51 @@ class OnC2CMessage(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/68952"
 
-    callback_command: _t.Literal["Bot.OnC2CMessage"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Bot.OnC2CMessage"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Bot.OnC2CMessage`."""
 
-    from_account: Str = Field(alias="From_Account")
+    from_account: Str = Field(validation_alias="From_Account", serialization_alias="From_Account")
     """UserID of the user who wrote to the chatbot."""
 
-    to_account: Str = Field(alias="To_Account")
+    to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the chatbot that received the message (chatbot IDs start with `@RBT#`, although the
     vendor's sample uses a plain name)."""
 
-    msg_seq: U64 = Field(alias="MsgSeq")
+    msg_seq: U64 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number (32-bit unsigned)."""
 
-    msg_random: U64 = Field(alias="MsgRandom")
+    msg_random: U64 = Field(validation_alias="MsgRandom", serialization_alias="MsgRandom")
     """The message's random number (32-bit unsigned)."""
 
-    msg_time: U64 = Field(alias="MsgTime")
+    msg_time: U64 = Field(validation_alias="MsgTime", serialization_alias="MsgTime")
     """When the message was sent, as Unix time in seconds."""
 
-    msg_key: Str = Field(alias="MsgKey")
+    msg_key: Str = Field(validation_alias="MsgKey", serialization_alias="MsgKey")
     """The key that uniquely identifies the message; the REST API takes it to recall the message."""
 
-    msg_id: _t.Optional[Str] = Field(default=None, alias="MsgId")
+    msg_id: _t.Optional[Str] = Field(default=None, validation_alias="MsgId", serialization_alias="MsgId")
     """The message's unique identifier on the client side. Only the mainland-China page (product 269)
     shows it, so it is optional."""
 
-    online_only_flag: U64 = Field(alias="OnlineOnlyFlag")
+    online_only_flag: U64 = Field(validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
     """1 when the message was meant only for online users, otherwise 0."""
 
-    send_msg_result: I64 = Field(alias="SendMsgResult")
+    send_msg_result: I64 = Field(validation_alias="SendMsgResult", serialization_alias="SendMsgResult")
     """The delivery outcome: 0 when the message was delivered, otherwise the vendor's error code for
     the failure."""
 
-    error_info: Str = Field(alias="ErrorInfo")
+    error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """Text describing the delivery outcome: `send msg succeed` on success, an error message otherwise.
     Part of the request, unrelated to the response field of the same name."""
 
-    msg_body: _t.List[common.MsgBodyElement] = Field(alias="MsgBody")
+    msg_body: _t.List[common.MsgBodyElement] = Field(validation_alias="MsgBody", serialization_alias="MsgBody")
     """The message's elements, in order."""
 
-    cloud_custom_data: _t.Optional[Str] = Field(default=None, alias="CloudCustomData")
+    cloud_custom_data: _t.Optional[Str] = Field(default=None, validation_alias="CloudCustomData", serialization_alias="CloudCustomData")
     """App-defined data stored with the message in the cloud. Other message callbacks leave it out when
     none was set, so it is optional."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -94,51 +94,51 @@ class OnGroupMessage(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/68953"
 
-    callback_command: _t.Literal["Bot.OnGroupMessage"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Bot.OnGroupMessage"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Bot.OnGroupMessage`."""
 
-    group_id: Str = Field(alias="GroupId")
+    group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The group the message was sent in."""
 
-    type: common.GroupType = Field(alias="Type")
+    type: common.GroupType = Field(validation_alias="Type", serialization_alias="Type")
     """Group type."""
 
-    from_account: Str = Field(alias="From_Account")
+    from_account: Str = Field(validation_alias="From_Account", serialization_alias="From_Account")
     """UserID of the message's sender."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever made the send request; it tells an administrator's request from the sender's
     own."""
 
-    random: U64 = Field(alias="Random")
+    random: U64 = Field(validation_alias="Random", serialization_alias="Random")
     """The 32-bit random number of the send request."""
 
-    msg_seq: U64 = Field(alias="MsgSeq")
+    msg_seq: U64 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number in the group (32-bit unsigned); group messages are ordered by it."""
 
-    msg_time: U64 = Field(alias="MsgTime")
+    msg_time: U64 = Field(validation_alias="MsgTime", serialization_alias="MsgTime")
     """When the message was sent, as the backend's Unix time in seconds."""
 
-    online_only_flag: U64 = Field(alias="OnlineOnlyFlag")
+    online_only_flag: U64 = Field(validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
     """1 when the message was meant only for online members, otherwise 0; audio-video (live) groups
     ignore the flag and always report 0."""
 
-    msg_body: _t.List[common.MsgBodyElement] = Field(alias="MsgBody")
+    msg_body: _t.List[common.MsgBodyElement] = Field(validation_alias="MsgBody", serialization_alias="MsgBody")
     """The message's elements, in order; the text usually contains the mention itself."""
 
-    at_robots_account: _t.List[Str] = Field(alias="AtRobots_Account")
+    at_robots_account: _t.List[Str] = Field(validation_alias="AtRobots_Account", serialization_alias="AtRobots_Account")
     """UserIDs of the chatbots the message mentions (IDs start with `@RBT#`); a message may mention
     several chatbots of the group."""
 
-    cloud_custom_data: _t.Optional[Str] = Field(default=None, alias="CloudCustomData")
+    cloud_custom_data: _t.Optional[Str] = Field(default=None, validation_alias="CloudCustomData", serialization_alias="CloudCustomData")
     """App-defined data stored with the message in the cloud. Other message callbacks leave it out when
     none was set, so it is optional."""
 
-    topic_id: _t.Optional[Str] = Field(default=None, alias="TopicId")
+    topic_id: _t.Optional[Str] = Field(default=None, validation_alias="TopicId", serialization_alias="TopicId")
     """The topic the message was sent in; only for topic-enabled communities. In the field table but
     not in the sample."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""

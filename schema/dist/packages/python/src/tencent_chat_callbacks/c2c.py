@@ -28,30 +28,30 @@ class AfterC2CMsgExtension(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/76006"
 
-    callback_command: _t.Literal["C2C.CallbackAfterC2CMsgExtension"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["C2C.CallbackAfterC2CMsgExtension"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `C2C.CallbackAfterC2CMsgExtension`."""
 
-    from_account: Str = Field(alias="From_Account")
+    from_account: Str = Field(validation_alias="From_Account", serialization_alias="From_Account")
     """UserID of the sender of the message whose extensions changed."""
 
-    to_account: Str = Field(alias="To_Account")
+    to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the recipient of the message whose extensions changed."""
 
-    msg_key: Str = Field(alias="MsgKey")
+    msg_key: Str = Field(validation_alias="MsgKey", serialization_alias="MsgKey")
     """The key that identifies the message whose extensions changed."""
 
-    operate_type: U64 = Field(alias="OperateType")
+    operate_type: U64 = Field(validation_alias="OperateType", serialization_alias="OperateType")
     """What was done: 1 set (add or update) the listed keys, 2 deleted the listed keys, 3 cleared every
     key of the message. Other values may be added by the vendor."""
 
-    extension_list: _t.List[common.MsgExtension] = Field(alias="ExtensionList")
+    extension_list: _t.List[common.MsgExtension] = Field(validation_alias="ExtensionList", serialization_alias="ExtensionList")
     """The keys the operation touched. After a delete their values are empty strings; after a clear the
     list is empty."""
 
-    seq: U64 = Field(alias="Seq")
+    seq: U64 = Field(validation_alias="Seq", serialization_alias="Seq")
     """The version of the message's whole set of extensions after this change."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -70,24 +70,24 @@ class AfterMsgReport(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/43465"
 
-    callback_command: _t.Literal["C2C.CallbackAfterMsgReport"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["C2C.CallbackAfterMsgReport"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `C2C.CallbackAfterMsgReport`."""
 
-    report_account: Str = Field(alias="Report_Account")
+    report_account: Str = Field(validation_alias="Report_Account", serialization_alias="Report_Account")
     """UserID of the user who read the messages."""
 
-    peer_account: Str = Field(alias="Peer_Account")
+    peer_account: Str = Field(validation_alias="Peer_Account", serialization_alias="Peer_Account")
     """UserID of the other user in the conversation."""
 
-    last_read_time: U64 = Field(alias="LastReadTime")
+    last_read_time: U64 = Field(validation_alias="LastReadTime", serialization_alias="LastReadTime")
     """When the conversation was read, as Unix time in seconds."""
 
-    unread_msg_num: _t.Optional[I64] = Field(default=None, alias="UnreadMsgNum")
+    unread_msg_num: _t.Optional[I64] = Field(default=None, validation_alias="UnreadMsgNum", serialization_alias="UnreadMsgNum")
     """How many one-to-one messages `Report_Account` still has unread, over all of its one-to-one
     conversations. In the English page's table and sample; the mainland-China page (product 269)
     sends `EventTime` instead and leaves it out, so it is optional."""
 
-    event_time: _t.Optional[LenientU64] = Field(default=None, alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the read report happened, as Unix time in milliseconds. Not in the English page, but in the
     table and sample of the mainland-China page (product 269), so it is optional; a number or a
     string of digits."""
@@ -106,24 +106,24 @@ class AfterMsgWithDraw(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/43466"
 
-    callback_command: _t.Literal["C2C.CallbackAfterMsgWithDraw"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["C2C.CallbackAfterMsgWithDraw"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `C2C.CallbackAfterMsgWithDraw`."""
 
-    from_account: Str = Field(alias="From_Account")
+    from_account: Str = Field(validation_alias="From_Account", serialization_alias="From_Account")
     """UserID of the recalled message's sender."""
 
-    to_account: Str = Field(alias="To_Account")
+    to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the recalled message's recipient."""
 
-    msg_key: Str = Field(alias="MsgKey")
+    msg_key: Str = Field(validation_alias="MsgKey", serialization_alias="MsgKey")
     """The key that uniquely identifies the recalled message, as reported when it was sent."""
 
-    unread_msg_num: _t.Optional[I64] = Field(default=None, alias="UnreadMsgNum")
+    unread_msg_num: _t.Optional[I64] = Field(default=None, validation_alias="UnreadMsgNum", serialization_alias="UnreadMsgNum")
     """How many one-to-one messages `To_Account` has unread, over all of its one-to-one conversations.
     In the English page's table and sample; the mainland-China page (product 269) sends `EventTime`
     instead and leaves it out, so it is optional."""
 
-    event_time: _t.Optional[LenientU64] = Field(default=None, alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the message was recalled, as Unix time in milliseconds. Not in the English page, but in the
     table and sample of the mainland-China page (product 269), so it is optional; a number or a
     string of digits."""
@@ -145,55 +145,55 @@ class AfterSendMsg(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34365"
 
-    callback_command: _t.Literal["C2C.CallbackAfterSendMsg"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["C2C.CallbackAfterSendMsg"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `C2C.CallbackAfterSendMsg`."""
 
-    from_account: Str = Field(alias="From_Account")
+    from_account: Str = Field(validation_alias="From_Account", serialization_alias="From_Account")
     """UserID of the message's sender."""
 
-    to_account: Str = Field(alias="To_Account")
+    to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the message's recipient."""
 
-    msg_seq: U64 = Field(alias="MsgSeq")
+    msg_seq: U64 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number (32-bit unsigned). Messages of one conversation sent in the same
     second are ordered by it."""
 
-    msg_random: U64 = Field(alias="MsgRandom")
+    msg_random: U64 = Field(validation_alias="MsgRandom", serialization_alias="MsgRandom")
     """The message's random number (32-bit unsigned)."""
 
-    msg_time: U64 = Field(alias="MsgTime")
+    msg_time: U64 = Field(validation_alias="MsgTime", serialization_alias="MsgTime")
     """When the message was sent, as Unix time in seconds. One-to-one messages are ordered by this
     first."""
 
-    msg_key: Str = Field(alias="MsgKey")
+    msg_key: Str = Field(validation_alias="MsgKey", serialization_alias="MsgKey")
     """The key that uniquely identifies the message; the REST API takes it to recall the message."""
 
-    msg_id: _t.Optional[Str] = Field(default=None, alias="MsgId")
+    msg_id: _t.Optional[Str] = Field(default=None, validation_alias="MsgId", serialization_alias="MsgId")
     """The message's unique identifier on the client side. Only the mainland-China page (product 269)
     shows it, so it is optional."""
 
-    online_only_flag: _t.Optional[U64] = Field(default=None, alias="OnlineOnlyFlag")
+    online_only_flag: _t.Optional[U64] = Field(default=None, validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
     """1 when the message was meant only for online users (no offline storage or push), otherwise 0.
     Missing from the field table and sample of the 2024 English page, but present in newer mirrors
     of it and in the mainland-China page, so it is optional."""
 
-    send_msg_result: I64 = Field(alias="SendMsgResult")
+    send_msg_result: I64 = Field(validation_alias="SendMsgResult", serialization_alias="SendMsgResult")
     """The delivery outcome: 0 when the message was delivered, otherwise the vendor's error code for
     the failure. Despite the name, it describes the message, not this callback."""
 
-    error_info: Str = Field(alias="ErrorInfo")
+    error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """Text describing the delivery outcome: the vendor sends `send msg succeed` on success and an
     error message otherwise. It shares its name with the response field but here it is part of the
     request."""
 
-    unread_msg_num: I64 = Field(alias="UnreadMsgNum")
+    unread_msg_num: I64 = Field(validation_alias="UnreadMsgNum", serialization_alias="UnreadMsgNum")
     """How many one-to-one messages `To_Account` has unread, over all of its one-to-one conversations;
     -1 when delivery failed, so it is signed."""
 
-    msg_body: _t.List[common.MsgBodyElement] = Field(alias="MsgBody")
+    msg_body: _t.List[common.MsgBodyElement] = Field(validation_alias="MsgBody", serialization_alias="MsgBody")
     """The message's elements, in order (after any rewrite by the before-send callback)."""
 
-    cloud_custom_data: _t.Optional[Str] = Field(default=None, alias="CloudCustomData")
+    cloud_custom_data: _t.Optional[Str] = Field(default=None, validation_alias="CloudCustomData", serialization_alias="CloudCustomData")
     """App-defined data stored with the message in the cloud, if the sender set any. Not in the English
     page's table or sample, but in the mainland-China page, so it is optional."""
 
@@ -206,21 +206,21 @@ class BeforeSendMsgResponse(CallbackModel):
     told it was sent, and a code from 120001 to 130000 refuses it and passes that code and
     `ErrorInfo` on to the sender."""
 
-    action_status: common.ActionStatus = Field(alias="ActionStatus")
+    action_status: common.ActionStatus = Field(validation_alias="ActionStatus", serialization_alias="ActionStatus")
     """Action status."""
 
-    error_code: I64 = Field(alias="ErrorCode")
+    error_code: I64 = Field(validation_alias="ErrorCode", serialization_alias="ErrorCode")
     """The decision: 0 deliver, 1 refuse, 2 drop silently, or an app-defined refusal code from 120001
     to 130000 that the sender receives."""
 
-    error_info: Str = Field(alias="ErrorInfo")
+    error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """The reason given with an app-defined refusal code; otherwise usually empty."""
 
-    msg_body: _t.Optional[_t.List[common.MsgBodyElement]] = Field(default=None, alias="MsgBody")
+    msg_body: _t.Optional[_t.List[common.MsgBodyElement]] = Field(default=None, validation_alias="MsgBody", serialization_alias="MsgBody")
     """A replacement body to deliver instead of the one sent, for example with words filtered out or an
     element added. Used only when `ErrorCode` is 0; leave it out to deliver the original."""
 
-    cloud_custom_data: _t.Optional[Str] = Field(default=None, alias="CloudCustomData")
+    cloud_custom_data: _t.Optional[Str] = Field(default=None, validation_alias="CloudCustomData", serialization_alias="CloudCustomData")
     """Replacement custom data to store and deliver with the message. Used only when `ErrorCode` is 0;
     leave it out to keep the original."""
 
@@ -242,37 +242,37 @@ class BeforeSendMsg(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeSendMsgResponse
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34364"
 
-    callback_command: _t.Literal["C2C.CallbackBeforeSendMsg"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["C2C.CallbackBeforeSendMsg"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `C2C.CallbackBeforeSendMsg`."""
 
-    from_account: Str = Field(alias="From_Account")
+    from_account: Str = Field(validation_alias="From_Account", serialization_alias="From_Account")
     """UserID of the sender."""
 
-    to_account: Str = Field(alias="To_Account")
+    to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the recipient."""
 
-    msg_seq: U64 = Field(alias="MsgSeq")
+    msg_seq: U64 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number, a random 32-bit unsigned value that helps identify it. Messages
     sent within the same second are ordered by it."""
 
-    msg_random: U64 = Field(alias="MsgRandom")
+    msg_random: U64 = Field(validation_alias="MsgRandom", serialization_alias="MsgRandom")
     """The message's random number (32-bit unsigned), which also helps identify it."""
 
-    msg_time: U64 = Field(alias="MsgTime")
+    msg_time: U64 = Field(validation_alias="MsgTime", serialization_alias="MsgTime")
     """When the message was sent, as Unix time in seconds. One-to-one messages are ordered by this time
     first."""
 
-    msg_key: Str = Field(alias="MsgKey")
+    msg_key: Str = Field(validation_alias="MsgKey", serialization_alias="MsgKey")
     """A key that identifies the message uniquely; the REST API takes it to recall the message."""
 
-    online_only_flag: _t.Optional[U64] = Field(default=None, alias="OnlineOnlyFlag")
+    online_only_flag: _t.Optional[U64] = Field(default=None, validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
     """1 for an online-only message (delivered only to recipients who are online, and not stored), 0
     otherwise. Missing from the vendor's older sample, so optional here."""
 
-    msg_body: _t.List[common.MsgBodyElement] = Field(alias="MsgBody")
+    msg_body: _t.List[common.MsgBodyElement] = Field(validation_alias="MsgBody", serialization_alias="MsgBody")
     """The elements of the message, in order."""
 
-    cloud_custom_data: _t.Optional[Str] = Field(default=None, alias="CloudCustomData")
+    cloud_custom_data: _t.Optional[Str] = Field(default=None, validation_alias="CloudCustomData", serialization_alias="CloudCustomData")
     """App-defined data stored with the message on the server and delivered to the recipient; present
     only when the sender attached some."""
 

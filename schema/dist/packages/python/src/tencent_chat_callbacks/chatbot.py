@@ -19,17 +19,17 @@ class OnC2CSignalMessageResponse(CallbackModel):
     The answer to this callback. Besides the usual three fields it carries the content to hand back
     to the chatbot."""
 
-    action_status: common.ActionStatus = Field(alias="ActionStatus")
+    action_status: common.ActionStatus = Field(validation_alias="ActionStatus", serialization_alias="ActionStatus")
     """Action status."""
 
-    error_code: I64 = Field(alias="ErrorCode")
+    error_code: I64 = Field(validation_alias="ErrorCode", serialization_alias="ErrorCode")
     """0 when the app handled the callback, in which case `RspData` is handed to the chatbot; 1 when it
     failed, in which case `RspData` is ignored."""
 
-    error_info: Str = Field(alias="ErrorInfo")
+    error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """A human-readable reason, empty on success."""
 
-    rsp_data: Str = Field(alias="RspData")
+    rsp_data: Str = Field(validation_alias="RspData", serialization_alias="RspData")
     """The custom pass-through content to reply to the chatbot with, often a JSON document encoded as a
     string. The vendor marks it as always required, even when `ErrorCode` is 1."""
 
@@ -50,30 +50,30 @@ class OnC2CSignalMessage(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = OnC2CSignalMessageResponse
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/59057"
 
-    callback_command: _t.Literal["Chatbot.OnC2CSignalMessage"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Chatbot.OnC2CSignalMessage"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Chatbot.OnC2CSignalMessage`."""
 
-    from_account: Str = Field(alias="From_Account")
+    from_account: Str = Field(validation_alias="From_Account", serialization_alias="From_Account")
     """UserID of the user who sent the content."""
 
-    to_account: Str = Field(alias="To_Account")
+    to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the chatbot it was sent to, such as `@RBT#chatbot`."""
 
-    msg_seq: U64 = Field(alias="MsgSeq")
+    msg_seq: U64 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number (32-bit unsigned)."""
 
-    msg_random: U64 = Field(alias="MsgRandom")
+    msg_random: U64 = Field(validation_alias="MsgRandom", serialization_alias="MsgRandom")
     """The message's random number (32-bit unsigned)."""
 
-    msg_key: Str = Field(alias="MsgKey")
+    msg_key: Str = Field(validation_alias="MsgKey", serialization_alias="MsgKey")
     """The unique key of the message, usable to recall it through the REST API."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
 
-    data: Str = Field(alias="Data")
+    data: Str = Field(validation_alias="Data", serialization_alias="Data")
     """The `data` field of the custom pass-through content, exactly as the sender gave it; often a JSON
     document encoded as a string."""
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import typing as _t
 
-from pydantic import Field
+from pydantic import Discriminator, Field, Tag
 
-from ._base import F64, I64, U64, CallbackModel, OpenEnum, Str, tagged
+from ._base import F64, I64, U64, CallbackModel, OpenEnum, Str, OTHER_TAG, tag_of
 
 
 class GroupType(OpenEnum):
@@ -93,14 +93,14 @@ class Response(CallbackModel):
     The body every callback answers with. For an after-event callback the vendor reads nothing but
     the fact that a JSON answer came back in time."""
 
-    action_status: ActionStatus = Field(alias="ActionStatus")
+    action_status: ActionStatus = Field(validation_alias="ActionStatus", serialization_alias="ActionStatus")
     """Action status."""
 
-    error_code: I64 = Field(alias="ErrorCode")
+    error_code: I64 = Field(validation_alias="ErrorCode", serialization_alias="ErrorCode")
     """0 when the callback was handled; any other value reports a failure. After-event callbacks ignore
     it."""
 
-    error_info: Str = Field(alias="ErrorInfo")
+    error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """A human-readable reason, empty on success."""
 
 
@@ -109,7 +109,7 @@ class GroupMember(CallbackModel):
 
     One member in a list of group members."""
 
-    member_account: Str = Field(alias="Member_Account")
+    member_account: Str = Field(validation_alias="Member_Account", serialization_alias="Member_Account")
     """The member's UserID."""
 
 
@@ -119,10 +119,10 @@ class UserDefinedData(CallbackModel):
     One app-defined group field, as a name and value. These lists spell their keys `Key` and
     `Value`, with capitals; compare `GroupAttribute`."""
 
-    key: Str = Field(alias="Key")
+    key: Str = Field(validation_alias="Key", serialization_alias="Key")
     """The field's name, as configured in the console."""
 
-    value: Str = Field(alias="Value")
+    value: Str = Field(validation_alias="Value", serialization_alias="Value")
     """The field's value."""
 
 
@@ -132,10 +132,10 @@ class GroupAttribute(CallbackModel):
     One custom group attribute. Unlike other key/value lists, attribute lists spell their keys in
     lowercase: `key` and `value`."""
 
-    key: Str = Field(alias="key")
+    key: Str = Field(validation_alias="key", serialization_alias="key")
     """The attribute's name."""
 
-    value: Str = Field(alias="value")
+    value: Str = Field(validation_alias="value", serialization_alias="value")
     """The attribute's value."""
 
 
@@ -145,7 +145,7 @@ class TextContent(CallbackModel):
     The content of a plain-text element. When the recipient's app is in the background, this text is
     what the offline push notification shows."""
 
-    text: Str = Field(alias="Text")
+    text: Str = Field(validation_alias="Text", serialization_alias="Text")
     """The text of the element."""
 
 
@@ -156,14 +156,14 @@ class LocationContent(CallbackModel):
     caption. Offline pushes show a fixed placeholder such as `[Location]` instead of the
     coordinates."""
 
-    desc: _t.Optional[Str] = Field(default=None, alias="Desc")
+    desc: _t.Optional[Str] = Field(default=None, validation_alias="Desc", serialization_alias="Desc")
     """A caption for the place, such as an address or name. Every vendor sample has it, but nothing
     says it must be sent, so it is optional here."""
 
-    latitude: F64 = Field(alias="Latitude")
+    latitude: F64 = Field(validation_alias="Latitude", serialization_alias="Latitude")
     """Latitude in decimal degrees."""
 
-    longitude: F64 = Field(alias="Longitude")
+    longitude: F64 = Field(validation_alias="Longitude", serialization_alias="Longitude")
     """Longitude in decimal degrees."""
 
 
@@ -173,11 +173,11 @@ class FaceContent(CallbackModel):
     The content of an emoji (sticker) element. The meaning of the index and of the extra data is
     defined by the app, not by the vendor. Offline pushes show a fixed placeholder such as `[Face]`."""
 
-    index: I64 = Field(alias="Index")
+    index: I64 = Field(validation_alias="Index", serialization_alias="Index")
     """Which emoji, as an index into the app's own emoji set. The vendor does not restrict its range,
     so it is signed here."""
 
-    data: _t.Optional[Str] = Field(default=None, alias="Data")
+    data: _t.Optional[Str] = Field(default=None, validation_alias="Data", serialization_alias="Data")
     """Extra app-defined data sent with the emoji; may hold any bytes the sender put in a string."""
 
 
@@ -188,19 +188,19 @@ class CustomContent(CallbackModel):
     most one custom element. All four fields are optional: vendor samples show every combination
     from `Data` alone to all four."""
 
-    data: _t.Optional[Str] = Field(default=None, alias="Data")
+    data: _t.Optional[Str] = Field(default=None, validation_alias="Data", serialization_alias="Data")
     """The app-defined payload, often a JSON document encoded as a string. It is not passed to the push
     services."""
 
-    desc: _t.Optional[Str] = Field(default=None, alias="Desc")
+    desc: _t.Optional[Str] = Field(default=None, validation_alias="Desc", serialization_alias="Desc")
     """Text for the offline push notification of this element. A message-level push description, when
     the sender gives one, takes precedence."""
 
-    ext: _t.Optional[Str] = Field(default=None, alias="Ext")
+    ext: _t.Optional[Str] = Field(default=None, validation_alias="Ext", serialization_alias="Ext")
     """An app-defined string handed to the push services, for example as the `ext` entry of an APNs
     payload."""
 
-    sound: _t.Optional[Str] = Field(default=None, alias="Sound")
+    sound: _t.Optional[Str] = Field(default=None, validation_alias="Sound", serialization_alias="Sound")
     """The name of a sound file for the iOS push notification to play."""
 
 
@@ -211,20 +211,20 @@ class SoundContent(CallbackModel):
     URL and a download flag; SDK 2.x and 3.x send only the identifier, size and length, so every
     field is optional."""
 
-    url: _t.Optional[Str] = Field(default=None, alias="Url")
+    url: _t.Optional[Str] = Field(default=None, validation_alias="Url", serialization_alias="Url")
     """Where the audio file can be downloaded. Missing in elements sent by SDK 2.x and 3.x."""
 
-    uuid: _t.Optional[Str] = Field(default=None, alias="UUID")
+    uuid: _t.Optional[Str] = Field(default=None, validation_alias="UUID", serialization_alias="UUID")
     """A globally unique identifier the clients use as the key of this audio file, often its MD5 hash.
     One vendor example of a callback leaves it out."""
 
-    size: _t.Optional[U64] = Field(default=None, alias="Size")
+    size: _t.Optional[U64] = Field(default=None, validation_alias="Size", serialization_alias="Size")
     """The size of the audio data in bytes."""
 
-    second: _t.Optional[U64] = Field(default=None, alias="Second")
+    second: _t.Optional[U64] = Field(default=None, validation_alias="Second", serialization_alias="Second")
     """The length of the recording in seconds."""
 
-    download_flag: _t.Optional[I64] = Field(default=None, alias="Download_Flag")
+    download_flag: _t.Optional[I64] = Field(default=None, validation_alias="Download_Flag", serialization_alias="Download_Flag")
     """How the audio is to be downloaded. The only documented value is 2: fetch it from `Url`."""
 
 
@@ -235,20 +235,20 @@ class ImageInfo(CallbackModel):
     vendor sometimes leaves out the size and dimensions of the large version, or gives them as 0, so
     they are optional."""
 
-    type: I64 = Field(alias="Type")
+    type: I64 = Field(validation_alias="Type", serialization_alias="Type")
     """Which version this is: 1 is the original image, 2 the large (resized) image and 3 the thumbnail.
     An integer rather than an enumeration, so that other values still decode."""
 
-    size: _t.Optional[U64] = Field(default=None, alias="Size")
+    size: _t.Optional[U64] = Field(default=None, validation_alias="Size", serialization_alias="Size")
     """The size of this version's data in bytes; 0 when the vendor does not report it."""
 
-    width: _t.Optional[U64] = Field(default=None, alias="Width")
+    width: _t.Optional[U64] = Field(default=None, validation_alias="Width", serialization_alias="Width")
     """The width of this version in pixels; 0 when the vendor does not report it."""
 
-    height: _t.Optional[U64] = Field(default=None, alias="Height")
+    height: _t.Optional[U64] = Field(default=None, validation_alias="Height", serialization_alias="Height")
     """The height of this version in pixels; 0 when the vendor does not report it."""
 
-    url: Str = Field(alias="URL")
+    url: Str = Field(validation_alias="URL", serialization_alias="URL")
     """Where this version can be downloaded. Note the all-capitals spelling, unlike `Url` in other
     elements."""
 
@@ -259,13 +259,13 @@ class ImageContent(CallbackModel):
     The content of an image element: an identifier, the file format, and the download information of
     up to three versions of the image."""
 
-    uuid: Str = Field(alias="UUID")
+    uuid: Str = Field(validation_alias="UUID", serialization_alias="UUID")
     """A globally unique identifier the clients use as the key of this image, often its MD5 hash."""
 
-    image_format: _t.Optional[I64] = Field(default=None, alias="ImageFormat")
+    image_format: _t.Optional[I64] = Field(default=None, validation_alias="ImageFormat", serialization_alias="ImageFormat")
     """The file format as a number: 1 is JPG, 2 GIF, 3 PNG, 4 BMP and 255 any other format."""
 
-    image_info_array: _t.List[ImageInfo] = Field(alias="ImageInfoArray")
+    image_info_array: _t.List[ImageInfo] = Field(validation_alias="ImageInfoArray", serialization_alias="ImageInfoArray")
     """The stored versions of the image, usually the original, a large version and a thumbnail, in that
     order."""
 
@@ -276,20 +276,20 @@ class FileContent(CallbackModel):
     The content of a file element. Chat SDK 4.x and later and the REST API send a download URL and a
     download flag; SDK 2.x and 3.x send only the identifier, size and name."""
 
-    url: _t.Optional[Str] = Field(default=None, alias="Url")
+    url: _t.Optional[Str] = Field(default=None, validation_alias="Url", serialization_alias="Url")
     """Where the file can be downloaded. Missing in elements sent by SDK 2.x and 3.x."""
 
-    uuid: Str = Field(alias="UUID")
+    uuid: Str = Field(validation_alias="UUID", serialization_alias="UUID")
     """A globally unique identifier the clients use as the key of this file, often its MD5 hash."""
 
-    file_size: _t.Optional[U64] = Field(default=None, alias="FileSize")
+    file_size: _t.Optional[U64] = Field(default=None, validation_alias="FileSize", serialization_alias="FileSize")
     """The size of the file in bytes."""
 
-    file_name: _t.Optional[Str] = Field(default=None, alias="FileName")
+    file_name: _t.Optional[Str] = Field(default=None, validation_alias="FileName", serialization_alias="FileName")
     """The file's name. Some clients send a full local path or `file://` URL here. (The vendor's field
     table spells it `fileName`; every sample uses `FileName`.)"""
 
-    download_flag: _t.Optional[I64] = Field(default=None, alias="Download_Flag")
+    download_flag: _t.Optional[I64] = Field(default=None, validation_alias="Download_Flag", serialization_alias="Download_Flag")
     """How the file is to be downloaded. The only documented value is 2: fetch it from `Url`."""
 
 
@@ -300,44 +300,44 @@ class VideoFileContent(CallbackModel):
     identifier and download information. SDK 2.x and 3.x leave out both URLs and both download
     flags."""
 
-    video_url: _t.Optional[Str] = Field(default=None, alias="VideoUrl")
+    video_url: _t.Optional[Str] = Field(default=None, validation_alias="VideoUrl", serialization_alias="VideoUrl")
     """Where the video file can be downloaded. Missing in elements sent by SDK 2.x and 3.x."""
 
-    video_uuid: Str = Field(alias="VideoUUID")
+    video_uuid: Str = Field(validation_alias="VideoUUID", serialization_alias="VideoUUID")
     """A globally unique identifier the clients use as the key of the video file, often its MD5 hash."""
 
-    video_size: _t.Optional[U64] = Field(default=None, alias="VideoSize")
+    video_size: _t.Optional[U64] = Field(default=None, validation_alias="VideoSize", serialization_alias="VideoSize")
     """The size of the video file in bytes."""
 
-    video_second: _t.Optional[U64] = Field(default=None, alias="VideoSecond")
+    video_second: _t.Optional[U64] = Field(default=None, validation_alias="VideoSecond", serialization_alias="VideoSecond")
     """The length of the video in seconds. Web clients cannot measure it and send 0."""
 
-    video_format: _t.Optional[Str] = Field(default=None, alias="VideoFormat")
+    video_format: _t.Optional[Str] = Field(default=None, validation_alias="VideoFormat", serialization_alias="VideoFormat")
     """The container format of the video, such as `mp4`."""
 
-    video_download_flag: _t.Optional[I64] = Field(default=None, alias="VideoDownloadFlag")
+    video_download_flag: _t.Optional[I64] = Field(default=None, validation_alias="VideoDownloadFlag", serialization_alias="VideoDownloadFlag")
     """How the video is to be downloaded. The only documented value is 2: fetch it from `VideoUrl`."""
 
-    thumb_url: _t.Optional[Str] = Field(default=None, alias="ThumbUrl")
+    thumb_url: _t.Optional[Str] = Field(default=None, validation_alias="ThumbUrl", serialization_alias="ThumbUrl")
     """Where the thumbnail image can be downloaded. Missing in elements sent by SDK 2.x and 3.x."""
 
-    thumb_uuid: Str = Field(alias="ThumbUUID")
+    thumb_uuid: Str = Field(validation_alias="ThumbUUID", serialization_alias="ThumbUUID")
     """A globally unique identifier the clients use as the key of the thumbnail, often its MD5 hash."""
 
-    thumb_size: _t.Optional[U64] = Field(default=None, alias="ThumbSize")
+    thumb_size: _t.Optional[U64] = Field(default=None, validation_alias="ThumbSize", serialization_alias="ThumbSize")
     """The size of the thumbnail image in bytes."""
 
-    thumb_width: _t.Optional[U64] = Field(default=None, alias="ThumbWidth")
+    thumb_width: _t.Optional[U64] = Field(default=None, validation_alias="ThumbWidth", serialization_alias="ThumbWidth")
     """The width of the thumbnail in pixels."""
 
-    thumb_height: _t.Optional[U64] = Field(default=None, alias="ThumbHeight")
+    thumb_height: _t.Optional[U64] = Field(default=None, validation_alias="ThumbHeight", serialization_alias="ThumbHeight")
     """The height of the thumbnail in pixels."""
 
-    thumb_format: _t.Optional[Str] = Field(default=None, alias="ThumbFormat")
+    thumb_format: _t.Optional[Str] = Field(default=None, validation_alias="ThumbFormat", serialization_alias="ThumbFormat")
     """The image format of the thumbnail, such as `JPG`. Unlike `ImageFormat` of an image element, this
     is a name, not a number."""
 
-    thumb_download_flag: _t.Optional[I64] = Field(default=None, alias="ThumbDownloadFlag")
+    thumb_download_flag: _t.Optional[I64] = Field(default=None, validation_alias="ThumbDownloadFlag", serialization_alias="ThumbDownloadFlag")
     """How the thumbnail is to be downloaded. The only documented value is 2: fetch it from `ThumbUrl`."""
 
 
@@ -347,28 +347,28 @@ class RelayedMessage(CallbackModel):
     One of the original messages bundled into a combined (merged and forwarded) message. Its body
     may itself hold a combined message, so bundles can nest."""
 
-    from_account: _t.Optional[Str] = Field(default=None, alias="From_Account")
+    from_account: _t.Optional[Str] = Field(default=None, validation_alias="From_Account", serialization_alias="From_Account")
     """The UserID of whoever sent the original message."""
 
-    to_account: _t.Optional[Str] = Field(default=None, alias="To_Account")
+    to_account: _t.Optional[Str] = Field(default=None, validation_alias="To_Account", serialization_alias="To_Account")
     """The UserID of the original recipient; present only when the original was a one-to-one message."""
 
-    group_id: _t.Optional[Str] = Field(default=None, alias="GroupId")
+    group_id: _t.Optional[Str] = Field(default=None, validation_alias="GroupId", serialization_alias="GroupId")
     """The group the original was sent to; present only when the original was a group message."""
 
-    msg_seq: _t.Optional[U64] = Field(default=None, alias="MsgSeq")
+    msg_seq: _t.Optional[U64] = Field(default=None, validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The sequence number of the original message (32-bit unsigned)."""
 
-    msg_random: _t.Optional[U64] = Field(default=None, alias="MsgRandom")
+    msg_random: _t.Optional[U64] = Field(default=None, validation_alias="MsgRandom", serialization_alias="MsgRandom")
     """The random number of the original message (32-bit unsigned)."""
 
-    msg_time_stamp: _t.Optional[U64] = Field(default=None, alias="MsgTimeStamp")
+    msg_time_stamp: _t.Optional[U64] = Field(default=None, validation_alias="MsgTimeStamp", serialization_alias="MsgTimeStamp")
     """When the original message was sent, as Unix time in seconds."""
 
-    msg_body: _t.List[MsgBodyElement] = Field(alias="MsgBody")
+    msg_body: _t.List[MsgBodyElement] = Field(validation_alias="MsgBody", serialization_alias="MsgBody")
     """The elements of the original message, in order."""
 
-    cloud_custom_data: _t.Optional[Str] = Field(default=None, alias="CloudCustomData")
+    cloud_custom_data: _t.Optional[Str] = Field(default=None, validation_alias="CloudCustomData", serialization_alias="CloudCustomData")
     """The app-defined data stored with the original message, if it had any."""
 
 
@@ -381,25 +381,25 @@ class RelayContent(CallbackModel):
     otherwise only `JsonMsgKey` is sent and the list must be fetched separately. Only native SDK
     5.2.210 and later and Web SDK 2.10.1 and later can send and show these."""
 
-    title: _t.Optional[Str] = Field(default=None, alias="Title")
+    title: _t.Optional[Str] = Field(default=None, validation_alias="Title", serialization_alias="Title")
     """The heading shown for the bundle, such as whose chat history it is."""
 
-    msg_num: _t.Optional[U64] = Field(default=None, alias="MsgNum")
+    msg_num: _t.Optional[U64] = Field(default=None, validation_alias="MsgNum", serialization_alias="MsgNum")
     """How many messages were bundled."""
 
-    compatible_text: _t.Optional[Str] = Field(default=None, alias="CompatibleText")
+    compatible_text: _t.Optional[Str] = Field(default=None, validation_alias="CompatibleText", serialization_alias="CompatibleText")
     """Plain text that the backend delivers instead of the bundle to clients too old to show combined
     messages."""
 
-    abstract_list: _t.Optional[_t.List[Str]] = Field(default=None, alias="AbstractList")
+    abstract_list: _t.Optional[_t.List[Str]] = Field(default=None, validation_alias="AbstractList", serialization_alias="AbstractList")
     """Short summary lines shown in the chat before the bundle is opened, usually one per message (the
     client SDKs allow at most five)."""
 
-    msg_list: _t.Optional[_t.List[RelayedMessage]] = Field(default=None, alias="MsgList")
+    msg_list: _t.Optional[_t.List[RelayedMessage]] = Field(default=None, validation_alias="MsgList", serialization_alias="MsgList")
     """The bundled messages themselves. Present only when they are small enough to send inline; never
     together with `JsonMsgKey`."""
 
-    json_msg_key: _t.Optional[Str] = Field(default=None, alias="JsonMsgKey")
+    json_msg_key: _t.Optional[Str] = Field(default=None, validation_alias="JsonMsgKey", serialization_alias="JsonMsgKey")
     """A key under which the backend stores the bundled messages when they are too large to send
     inline; never together with `MsgList`."""
 
@@ -409,8 +409,8 @@ class MsgBodyElementText(CallbackModel):
 
     `MsgType` = `TIMTextElem`."""
 
-    msg_type: _t.Literal["TIMTextElem"] = Field(alias="MsgType")
-    msg_content: TextContent = Field(alias="MsgContent")
+    msg_type: _t.Literal["TIMTextElem"] = Field(validation_alias="MsgType", serialization_alias="MsgType")
+    msg_content: TextContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
 class MsgBodyElementLocation(CallbackModel):
@@ -418,8 +418,8 @@ class MsgBodyElementLocation(CallbackModel):
 
     `MsgType` = `TIMLocationElem`."""
 
-    msg_type: _t.Literal["TIMLocationElem"] = Field(alias="MsgType")
-    msg_content: LocationContent = Field(alias="MsgContent")
+    msg_type: _t.Literal["TIMLocationElem"] = Field(validation_alias="MsgType", serialization_alias="MsgType")
+    msg_content: LocationContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
 class MsgBodyElementFace(CallbackModel):
@@ -427,8 +427,8 @@ class MsgBodyElementFace(CallbackModel):
 
     `MsgType` = `TIMFaceElem`."""
 
-    msg_type: _t.Literal["TIMFaceElem"] = Field(alias="MsgType")
-    msg_content: FaceContent = Field(alias="MsgContent")
+    msg_type: _t.Literal["TIMFaceElem"] = Field(validation_alias="MsgType", serialization_alias="MsgType")
+    msg_content: FaceContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
 class MsgBodyElementCustom(CallbackModel):
@@ -436,8 +436,8 @@ class MsgBodyElementCustom(CallbackModel):
 
     `MsgType` = `TIMCustomElem`."""
 
-    msg_type: _t.Literal["TIMCustomElem"] = Field(alias="MsgType")
-    msg_content: CustomContent = Field(alias="MsgContent")
+    msg_type: _t.Literal["TIMCustomElem"] = Field(validation_alias="MsgType", serialization_alias="MsgType")
+    msg_content: CustomContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
 class MsgBodyElementSound(CallbackModel):
@@ -445,8 +445,8 @@ class MsgBodyElementSound(CallbackModel):
 
     `MsgType` = `TIMSoundElem`."""
 
-    msg_type: _t.Literal["TIMSoundElem"] = Field(alias="MsgType")
-    msg_content: SoundContent = Field(alias="MsgContent")
+    msg_type: _t.Literal["TIMSoundElem"] = Field(validation_alias="MsgType", serialization_alias="MsgType")
+    msg_content: SoundContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
 class MsgBodyElementImage(CallbackModel):
@@ -454,8 +454,8 @@ class MsgBodyElementImage(CallbackModel):
 
     `MsgType` = `TIMImageElem`."""
 
-    msg_type: _t.Literal["TIMImageElem"] = Field(alias="MsgType")
-    msg_content: ImageContent = Field(alias="MsgContent")
+    msg_type: _t.Literal["TIMImageElem"] = Field(validation_alias="MsgType", serialization_alias="MsgType")
+    msg_content: ImageContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
 class MsgBodyElementFile(CallbackModel):
@@ -463,8 +463,8 @@ class MsgBodyElementFile(CallbackModel):
 
     `MsgType` = `TIMFileElem`."""
 
-    msg_type: _t.Literal["TIMFileElem"] = Field(alias="MsgType")
-    msg_content: FileContent = Field(alias="MsgContent")
+    msg_type: _t.Literal["TIMFileElem"] = Field(validation_alias="MsgType", serialization_alias="MsgType")
+    msg_content: FileContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
 class MsgBodyElementVideoFile(CallbackModel):
@@ -472,8 +472,8 @@ class MsgBodyElementVideoFile(CallbackModel):
 
     `MsgType` = `TIMVideoFileElem`."""
 
-    msg_type: _t.Literal["TIMVideoFileElem"] = Field(alias="MsgType")
-    msg_content: VideoFileContent = Field(alias="MsgContent")
+    msg_type: _t.Literal["TIMVideoFileElem"] = Field(validation_alias="MsgType", serialization_alias="MsgType")
+    msg_content: VideoFileContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
 class MsgBodyElementRelay(CallbackModel):
@@ -481,8 +481,8 @@ class MsgBodyElementRelay(CallbackModel):
 
     `MsgType` = `TIMRelayElem`."""
 
-    msg_type: _t.Literal["TIMRelayElem"] = Field(alias="MsgType")
-    msg_content: RelayContent = Field(alias="MsgContent")
+    msg_type: _t.Literal["TIMRelayElem"] = Field(validation_alias="MsgType", serialization_alias="MsgType")
+    msg_content: RelayContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
 class MsgBodyElementOther(CallbackModel):
@@ -490,15 +490,25 @@ class MsgBodyElementOther(CallbackModel):
 
     A member this version does not list: its content is kept as sent."""
 
-    msg_type: Str = Field(alias="MsgType")
-    msg_content: _t.Any = Field(default=None, alias="MsgContent")
+    msg_type: Str = Field(validation_alias="MsgType", serialization_alias="MsgType")
+    msg_content: _t.Any = Field(default=None, validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
-MsgBodyElement = tagged(
-    "MsgType",
-    [("TIMTextElem", MsgBodyElementText), ("TIMLocationElem", MsgBodyElementLocation), ("TIMFaceElem", MsgBodyElementFace), ("TIMCustomElem", MsgBodyElementCustom), ("TIMSoundElem", MsgBodyElementSound), ("TIMImageElem", MsgBodyElementImage), ("TIMFileElem", MsgBodyElementFile), ("TIMVideoFileElem", MsgBodyElementVideoFile), ("TIMRelayElem", MsgBodyElementRelay)],
-    MsgBodyElementOther,
-)
+MsgBodyElement = _t.Annotated[
+    _t.Union[
+        _t.Annotated[MsgBodyElementText, Tag("TIMTextElem")],
+        _t.Annotated[MsgBodyElementLocation, Tag("TIMLocationElem")],
+        _t.Annotated[MsgBodyElementFace, Tag("TIMFaceElem")],
+        _t.Annotated[MsgBodyElementCustom, Tag("TIMCustomElem")],
+        _t.Annotated[MsgBodyElementSound, Tag("TIMSoundElem")],
+        _t.Annotated[MsgBodyElementImage, Tag("TIMImageElem")],
+        _t.Annotated[MsgBodyElementFile, Tag("TIMFileElem")],
+        _t.Annotated[MsgBodyElementVideoFile, Tag("TIMVideoFileElem")],
+        _t.Annotated[MsgBodyElementRelay, Tag("TIMRelayElem")],
+        _t.Annotated[MsgBodyElementOther, Tag(OTHER_TAG)],
+    ],
+    Discriminator(tag_of("MsgType", "msg_type", ("TIMTextElem", "TIMLocationElem", "TIMFaceElem", "TIMCustomElem", "TIMSoundElem", "TIMImageElem", "TIMFileElem", "TIMVideoFileElem", "TIMRelayElem",))),
+]
 """Message element
 
 One element of a message body. A message is a list of these, shown in order, so one message can mix text, emoji, images and so on (but hold at most one custom element). `MsgType` names the kind of element and decides the shape of `MsgContent`. Element types added by the vendor after this schema was written still decode, with their content kept as sent."""
@@ -509,10 +519,10 @@ class AccountPair(CallbackModel):
 
     Two users in a relationship: the one who acted or owns the list, and the other one."""
 
-    from_account: Str = Field(alias="From_Account")
+    from_account: Str = Field(validation_alias="From_Account", serialization_alias="From_Account")
     """UserID of the user who owns the relationship or the list."""
 
-    to_account: Str = Field(alias="To_Account")
+    to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the other user."""
 
 
@@ -522,13 +532,13 @@ class MsgExtension(CallbackModel):
     One key/value extension attached to a message, with the version number the extension had after
     the change."""
 
-    key: Str = Field(alias="Key")
+    key: Str = Field(validation_alias="Key", serialization_alias="Key")
     """The extension's key."""
 
-    value: Str = Field(alias="Value")
+    value: Str = Field(validation_alias="Value", serialization_alias="Value")
     """The extension's value; empty when the key was deleted."""
 
-    seq: U64 = Field(alias="Seq")
+    seq: U64 = Field(validation_alias="Seq", serialization_alias="Seq")
     """The version of this one key after the change."""
 
 
@@ -537,7 +547,7 @@ class Subscriber(CallbackModel):
 
     One subscriber of an official account."""
 
-    subscriber_account: Str = Field(alias="Subscriber_Account")
+    subscriber_account: Str = Field(validation_alias="Subscriber_Account", serialization_alias="Subscriber_Account")
     """The subscriber's UserID."""
 
 

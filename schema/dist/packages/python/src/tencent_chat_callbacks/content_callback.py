@@ -73,14 +73,14 @@ class ModerationContactItem(CallbackModel):
     The conversation a moderated message was sent in: a user for a one-to-one message, a group for a
     group message."""
 
-    contact_type: U64 = Field(alias="ContactType")
+    contact_type: U64 = Field(validation_alias="ContactType", serialization_alias="ContactType")
     """Which kind of conversation: 1 one-to-one, 2 group. An integer rather than an enumeration, so
     that other values still decode."""
 
-    to_account: _t.Optional[Str] = Field(default=None, alias="To_Account")
+    to_account: _t.Optional[Str] = Field(default=None, validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the recipient; sent when `ContactType` is 1."""
 
-    to_group_id: _t.Optional[Str] = Field(default=None, alias="ToGroupId")
+    to_group_id: _t.Optional[Str] = Field(default=None, validation_alias="ToGroupId", serialization_alias="ToGroupId")
     """ID of the group; sent when `ContactType` is 2."""
 
 
@@ -101,61 +101,61 @@ class ResultNotify(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/78240"
 
-    scene: ModerationScene = Field(alias="Scene")
+    scene: ModerationScene = Field(validation_alias="Scene", serialization_alias="Scene")
     """Moderation scene."""
 
-    sdk_app_id: _t.Optional[U64] = Field(default=None, alias="SdkAppId")
+    sdk_app_id: _t.Optional[U64] = Field(default=None, validation_alias="SdkAppId", serialization_alias="SdkAppId")
     """The app's SDKAppID, repeated in the body. Present in every vendor sample but not in the field
     table, so it is optional here."""
 
-    from_account: Str = Field(alias="From_Account")
+    from_account: Str = Field(validation_alias="From_Account", serialization_alias="From_Account")
     """UserID of the user who wrote or sent the moderated content."""
 
-    contact_item: _t.Optional[ModerationContactItem] = Field(default=None, alias="ContactItem")
+    contact_item: _t.Optional[ModerationContactItem] = Field(default=None, validation_alias="ContactItem", serialization_alias="ContactItem")
     """For a moderated message: whom it was sent to."""
 
-    content_type: ModerationContentType = Field(alias="ContentType")
+    content_type: ModerationContentType = Field(validation_alias="ContentType", serialization_alias="ContentType")
     """Moderated content type."""
 
-    text_content: _t.Optional[_t.List[Str]] = Field(default=None, alias="TextContent")
+    text_content: _t.Optional[_t.List[Str]] = Field(default=None, validation_alias="TextContent", serialization_alias="TextContent")
     """The moderated text, when `ContentType` is `Text`. A custom message may contribute several
     pieces; other content gives one. One vendor page types it as a single string, but its samples
     and the other pages send a list of strings."""
 
-    file_url: _t.Optional[Str] = Field(default=None, alias="FileURL")
+    file_url: _t.Optional[Str] = Field(default=None, validation_alias="FileURL", serialization_alias="FileURL")
     """Where the moderated file can be fetched, when `ContentType` is `Image`, `Audio` or `Video`."""
 
-    msg_id: _t.Optional[Str] = Field(default=None, alias="MsgID")
+    msg_id: _t.Optional[Str] = Field(default=None, validation_alias="MsgID", serialization_alias="MsgID")
     """Which message was moderated: for a one-to-one message its `MsgKey`, for a group message its
     `MsgSeq` (as a string)."""
 
-    ctxcb_result: U64 = Field(alias="CtxcbResult")
+    ctxcb_result: U64 = Field(validation_alias="CtxcbResult", serialization_alias="CtxcbResult")
     """What the chat service did with the content: 1 blocked it, 0 let it through."""
 
-    ctxcb_request_id: _t.Optional[Str] = Field(default=None, alias="CtxcbRequestId")
+    ctxcb_request_id: _t.Optional[Str] = Field(default=None, validation_alias="CtxcbRequestId", serialization_alias="CtxcbRequestId")
     """The moderation service's identifier of this moderation request."""
 
-    ctxcb_keywords: _t.Optional[_t.List[Str]] = Field(default=None, alias="CtxcbKeywords")
+    ctxcb_keywords: _t.Optional[_t.List[Str]] = Field(default=None, validation_alias="CtxcbKeywords", serialization_alias="CtxcbKeywords")
     """The sensitive words found in the text, if any."""
 
-    ctxcb_suggestion: _t.Optional[Str] = Field(default=None, alias="CtxcbSuggestion")
+    ctxcb_suggestion: _t.Optional[Str] = Field(default=None, validation_alias="CtxcbSuggestion", serialization_alias="CtxcbSuggestion")
     """What the moderation service recommends, such as `Block` or `Review`. Kept as plain text because
     the full list of values could not be confirmed."""
 
-    ctxcb_label: _t.Optional[Str] = Field(default=None, alias="CtxcbLabel")
+    ctxcb_label: _t.Optional[Str] = Field(default=None, validation_alias="CtxcbLabel", serialization_alias="CtxcbLabel")
     """The category of problem the content was judged to fall under, such as `Sexy`, `Porn`, `Ad` or
     `Abuse`. Kept as plain text because the moderation service defines the list."""
 
-    ctxcb_sub_label: _t.Optional[Str] = Field(default=None, alias="CtxcbSubLabel")
+    ctxcb_sub_label: _t.Optional[Str] = Field(default=None, validation_alias="CtxcbSubLabel", serialization_alias="CtxcbSubLabel")
     """A finer category within `CtxcbLabel`, such as `InsinuationPorn`."""
 
-    ctxcb_sub_label_desc: _t.Optional[Str] = Field(default=None, alias="CtxcbSubLabelDesc")
+    ctxcb_sub_label_desc: _t.Optional[Str] = Field(default=None, validation_alias="CtxcbSubLabelDesc", serialization_alias="CtxcbSubLabelDesc")
     """A human-readable explanation of `CtxcbSubLabel`."""
 
-    ctxcb_lib_name: _t.Optional[Str] = Field(default=None, alias="CtxcbLibName")
+    ctxcb_lib_name: _t.Optional[Str] = Field(default=None, validation_alias="CtxcbLibName", serialization_alias="CtxcbLibName")
     """The name of the app's custom word or image library that matched, if one did."""
 
-    cloud_custom_data: _t.Optional[Str] = Field(default=None, alias="CloudCustomData")
+    cloud_custom_data: _t.Optional[Str] = Field(default=None, validation_alias="CloudCustomData", serialization_alias="CloudCustomData")
     """For a moderated message: the message's app-defined `CloudCustomData`, passed back unchanged.
     Empty for other content."""
 

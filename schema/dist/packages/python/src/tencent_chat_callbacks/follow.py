@@ -19,7 +19,7 @@ class FollowedUser(CallbackModel):
     One user who was followed. Unlike `Follow.CallbackAfterFollowDelete`, which sends plain UserIDs,
     this list holds objects."""
 
-    to_account: Str = Field(alias="To_Account")
+    to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the followed user."""
 
 
@@ -36,16 +36,16 @@ class AfterFollowAdd(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/70355"
 
-    callback_command: _t.Literal["Follow.CallbackAfterFollowAdd"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Follow.CallbackAfterFollowAdd"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Follow.CallbackAfterFollowAdd`."""
 
-    from_account: Str = Field(alias="From_Account")
+    from_account: Str = Field(validation_alias="From_Account", serialization_alias="From_Account")
     """UserID of the user who followed."""
 
-    follow_list: _t.List[FollowedUser] = Field(alias="FollowList")
+    follow_list: _t.List[FollowedUser] = Field(validation_alias="FollowList", serialization_alias="FollowList")
     """The users who are now followed; only the follows that succeeded are listed."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -65,18 +65,18 @@ class AfterFollowDelete(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/70356"
 
-    callback_command: _t.Literal["Follow.CallbackAfterFollowDelete"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Follow.CallbackAfterFollowDelete"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Follow.CallbackAfterFollowDelete`."""
 
-    from_account: Str = Field(alias="From_Account")
+    from_account: Str = Field(validation_alias="From_Account", serialization_alias="From_Account")
     """UserID of the user who unfollowed."""
 
-    to_account: _t.List[Str] = Field(alias="To_Account")
+    to_account: _t.List[Str] = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserIDs of the users who are no longer followed. A plain list of strings: the vendor's table
     calls it a list of user objects, but its sample, like the unfollow REST API, sends bare UserIDs,
     unlike the `FollowList` objects of `Follow.CallbackAfterFollowAdd`."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""

@@ -26,25 +26,25 @@ class AfterChangeGroupOwner(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60396"
 
-    callback_command: _t.Literal["Group.CallbackAfterChangeGroupOwner"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackAfterChangeGroupOwner"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackAfterChangeGroupOwner`."""
 
-    group_id: Str = Field(alias="GroupId")
+    group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The group whose owner changed."""
 
-    type: common.GroupType = Field(alias="Type")
+    type: common.GroupType = Field(validation_alias="Type", serialization_alias="Type")
     """Group type."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever transferred the ownership."""
 
-    old_owner_account: Str = Field(alias="OldOwner_Account")
+    old_owner_account: Str = Field(validation_alias="OldOwner_Account", serialization_alias="OldOwner_Account")
     """UserID of the previous owner."""
 
-    new_owner_account: Str = Field(alias="NewOwner_Account")
+    new_owner_account: Str = Field(validation_alias="NewOwner_Account", serialization_alias="NewOwner_Account")
     """UserID of the new owner."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -64,33 +64,33 @@ class AfterCreateGroup(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34369"
 
-    callback_command: _t.Literal["Group.CallbackAfterCreateGroup"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackAfterCreateGroup"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackAfterCreateGroup`."""
 
-    group_id: Str = Field(alias="GroupId")
+    group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The new group's ID. The vendor's field table spells it `groupID`; the wire and the sample use
     `GroupId`."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever created the group."""
 
-    owner_account: Str = Field(alias="Owner_Account")
+    owner_account: Str = Field(validation_alias="Owner_Account", serialization_alias="Owner_Account")
     """UserID of the new group's owner."""
 
-    type: common.GroupType = Field(alias="Type")
+    type: common.GroupType = Field(validation_alias="Type", serialization_alias="Type")
     """Group type."""
 
-    name: Str = Field(alias="Name")
+    name: Str = Field(validation_alias="Name", serialization_alias="Name")
     """The new group's name."""
 
-    member_list: _t.Optional[_t.List[common.GroupMember]] = Field(default=None, alias="MemberList")
+    member_list: _t.Optional[_t.List[common.GroupMember]] = Field(default=None, validation_alias="MemberList", serialization_alias="MemberList")
     """The members the group was created with."""
 
-    user_defined_data_list: _t.Optional[_t.List[common.UserDefinedData]] = Field(default=None, alias="UserDefinedDataList")
+    user_defined_data_list: _t.Optional[_t.List[common.UserDefinedData]] = Field(default=None, validation_alias="UserDefinedDataList", serialization_alias="UserDefinedDataList")
     """Custom group fields given at creation. Sent only when custom group fields are enabled for the
     app."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -112,28 +112,28 @@ class AfterCreateTopic(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/49464"
 
-    callback_command: _t.Literal["Group.CallbackAfterCreateTopic"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackAfterCreateTopic"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackAfterCreateTopic`."""
 
-    group_id: Str = Field(alias="GroupId")
+    group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The community the topic belongs to."""
 
-    topic_id: Str = Field(alias="TopicId")
+    topic_id: Str = Field(validation_alias="TopicId", serialization_alias="TopicId")
     """The new topic's ID."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever created the topic."""
 
-    owner_account: Str = Field(alias="Owner_Account")
+    owner_account: Str = Field(validation_alias="Owner_Account", serialization_alias="Owner_Account")
     """UserID of the community's owner."""
 
-    type: common.GroupType = Field(alias="Type")
+    type: common.GroupType = Field(validation_alias="Type", serialization_alias="Type")
     """The type of the group the topic belongs to; always `Community` for topics."""
 
-    name: Str = Field(alias="Name")
+    name: Str = Field(validation_alias="Name", serialization_alias="Name")
     """The new topic's name."""
 
-    user_defined_data_list: _t.Optional[_t.List[common.UserDefinedData]] = Field(default=None, alias="UserDefinedDataList")
+    user_defined_data_list: _t.Optional[_t.List[common.UserDefinedData]] = Field(default=None, validation_alias="UserDefinedDataList", serialization_alias="UserDefinedDataList")
     """Custom topic fields given at creation. Sent only when custom fields are enabled for the app."""
 
 
@@ -171,26 +171,26 @@ class AfterGroupAttrChanged(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60394"
 
-    callback_command: _t.Literal["Group.CallbackAfterGroupAttrChanged"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackAfterGroupAttrChanged"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackAfterGroupAttrChanged`."""
 
-    group_id: Str = Field(alias="GroupId")
+    group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The group whose attributes changed."""
 
-    type: common.GroupType = Field(alias="Type")
+    type: common.GroupType = Field(validation_alias="Type", serialization_alias="Type")
     """Group type."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever changed the attributes."""
 
-    option_type: _t.Optional[GroupAttrOperation] = Field(default=None, alias="OptionType")
+    option_type: _t.Optional[GroupAttrOperation] = Field(default=None, validation_alias="OptionType", serialization_alias="OptionType")
     """What was done to the attributes. Present in the vendor's sample, though missing from its field
     table."""
 
-    group_attr: _t.Optional[_t.List[common.GroupAttribute]] = Field(default=None, alias="GroupAttr")
+    group_attr: _t.Optional[_t.List[common.GroupAttribute]] = Field(default=None, validation_alias="GroupAttr", serialization_alias="GroupAttr")
     """The attributes the operation touched."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -210,25 +210,25 @@ class AfterGroupDestroyed(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34377"
 
-    callback_command: _t.Literal["Group.CallbackAfterGroupDestroyed"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackAfterGroupDestroyed"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackAfterGroupDestroyed`."""
 
-    group_id: Str = Field(alias="GroupId")
+    group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The group that was disbanded."""
 
-    type: common.GroupType = Field(alias="Type")
+    type: common.GroupType = Field(validation_alias="Type", serialization_alias="Type")
     """Group type."""
 
-    owner_account: Str = Field(alias="Owner_Account")
+    owner_account: Str = Field(validation_alias="Owner_Account", serialization_alias="Owner_Account")
     """UserID of the group's owner at the time it was disbanded."""
 
-    name: _t.Optional[Str] = Field(default=None, alias="Name")
+    name: _t.Optional[Str] = Field(default=None, validation_alias="Name", serialization_alias="Name")
     """The disbanded group's name. Present in the vendor's sample, though missing from its field table."""
 
-    member_list: _t.Optional[_t.List[common.GroupMember]] = Field(default=None, alias="MemberList")
+    member_list: _t.Optional[_t.List[common.GroupMember]] = Field(default=None, validation_alias="MemberList", serialization_alias="MemberList")
     """The members the group had when it was disbanded. Left out for communities."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -248,13 +248,13 @@ class AfterGroupFull(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34376"
 
-    callback_command: _t.Literal["Group.CallbackAfterGroupFull"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackAfterGroupFull"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackAfterGroupFull`."""
 
-    group_id: Str = Field(alias="GroupId")
+    group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The group that is full."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -275,31 +275,31 @@ class AfterGroupInfoChanged(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34378"
 
-    callback_command: _t.Literal["Group.CallbackAfterGroupInfoChanged"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackAfterGroupInfoChanged"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackAfterGroupInfoChanged`."""
 
-    group_id: Str = Field(alias="GroupId")
+    group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The group whose profile changed."""
 
-    type: common.GroupType = Field(alias="Type")
+    type: common.GroupType = Field(validation_alias="Type", serialization_alias="Type")
     """Group type."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever made the change."""
 
-    name: _t.Optional[Str] = Field(default=None, alias="Name")
+    name: _t.Optional[Str] = Field(default=None, validation_alias="Name", serialization_alias="Name")
     """The new group name, when it changed."""
 
-    introduction: _t.Optional[Str] = Field(default=None, alias="Introduction")
+    introduction: _t.Optional[Str] = Field(default=None, validation_alias="Introduction", serialization_alias="Introduction")
     """The new group introduction, when it changed."""
 
-    notification: _t.Optional[Str] = Field(default=None, alias="Notification")
+    notification: _t.Optional[Str] = Field(default=None, validation_alias="Notification", serialization_alias="Notification")
     """The new group notice, when it changed."""
 
-    face_url: _t.Optional[Str] = Field(default=None, alias="FaceUrl")
+    face_url: _t.Optional[Str] = Field(default=None, validation_alias="FaceUrl", serialization_alias="FaceUrl")
     """The new group profile photo URL, when it changed."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -320,27 +320,27 @@ class AfterGroupMsgExtension(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/76007"
 
-    callback_command: _t.Literal["Group.CallbackAfterGroupMsgExtension"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackAfterGroupMsgExtension"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackAfterGroupMsgExtension`."""
 
-    group_id: Str = Field(alias="GroupId")
+    group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The group the message was sent in."""
 
-    msg_seq: U64 = Field(alias="MsgSeq")
+    msg_seq: U64 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number in the group."""
 
-    operate_type: U64 = Field(alias="OperateType")
+    operate_type: U64 = Field(validation_alias="OperateType", serialization_alias="OperateType")
     """What was done: 1 set the listed keys, 2 deleted the listed keys, 3 cleared every key (the list
     is then empty)."""
 
-    extension_list: _t.List[common.MsgExtension] = Field(alias="ExtensionList")
+    extension_list: _t.List[common.MsgExtension] = Field(validation_alias="ExtensionList", serialization_alias="ExtensionList")
     """The keys the operation touched, each with its new version. Deleted keys come with an empty
     value; a clear sends an empty list."""
 
-    seq: U64 = Field(alias="Seq")
+    seq: U64 = Field(validation_alias="Seq", serialization_alias="Seq")
     """The version of the message's whole set of extensions after the operation."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -375,28 +375,28 @@ class AfterMemberFieldChanged(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60393"
 
-    callback_command: _t.Literal["Group.CallbackAfterMemberFieldChanged"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackAfterMemberFieldChanged"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackAfterMemberFieldChanged`."""
 
-    group_id: Str = Field(alias="GroupId")
+    group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The group the member belongs to."""
 
-    type: common.GroupType = Field(alias="Type")
+    type: common.GroupType = Field(validation_alias="Type", serialization_alias="Type")
     """Group type."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever made the change."""
 
-    member_account: Str = Field(alias="Member_Account")
+    member_account: Str = Field(validation_alias="Member_Account", serialization_alias="Member_Account")
     """UserID of the member whose profile changed."""
 
-    role: _t.Optional[MemberFieldChangedRole] = Field(default=None, alias="Role")
+    role: _t.Optional[MemberFieldChangedRole] = Field(default=None, validation_alias="Role", serialization_alias="Role")
     """The member's new role, when it changed."""
 
-    name_card: _t.Optional[Str] = Field(default=None, alias="NameCard")
+    name_card: _t.Optional[Str] = Field(default=None, validation_alias="NameCard", serialization_alias="NameCard")
     """The member's new group nickname (name card), when it changed."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -407,16 +407,16 @@ class ReadReceiptGroupMessage(CallbackModel):
 
     How many members have and have not read one group message, and who has."""
 
-    msg_seq: U64 = Field(alias="MsgSeq")
+    msg_seq: U64 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number in the group."""
 
-    read_num: U64 = Field(alias="ReadNum")
+    read_num: U64 = Field(validation_alias="ReadNum", serialization_alias="ReadNum")
     """How many members have read the message."""
 
-    unread_num: U64 = Field(alias="UnreadNum")
+    unread_num: U64 = Field(validation_alias="UnreadNum", serialization_alias="UnreadNum")
     """How many members have not read it yet."""
 
-    read_receipt_members: _t.Optional[_t.List[common.GroupMember]] = Field(default=None, alias="ReadReceiptMembers")
+    read_receipt_members: _t.Optional[_t.List[common.GroupMember]] = Field(default=None, validation_alias="ReadReceiptMembers", serialization_alias="ReadReceiptMembers")
     """The members who have read the message."""
 
 
@@ -435,19 +435,19 @@ class AfterReadReceipt(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60395"
 
-    callback_command: _t.Literal["Group.CallbackAfterReadReceipt"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackAfterReadReceipt"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackAfterReadReceipt`."""
 
-    group_id: Str = Field(alias="GroupId")
+    group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The group the messages were sent in."""
 
-    type: common.GroupType = Field(alias="Type")
+    type: common.GroupType = Field(validation_alias="Type", serialization_alias="Type")
     """Group type."""
 
-    group_msg_receipt_list: _t.List[ReadReceiptGroupMessage] = Field(alias="GroupMsgReceiptList")
+    group_msg_receipt_list: _t.List[ReadReceiptGroupMessage] = Field(validation_alias="GroupMsgReceiptList", serialization_alias="GroupMsgReceiptList")
     """The read state of each message concerned."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -458,7 +458,7 @@ class RecalledGroupMessage(CallbackModel):
 
     One recalled group message."""
 
-    msg_seq: U64 = Field(alias="MsgSeq")
+    msg_seq: U64 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number in the group."""
 
 
@@ -475,25 +475,25 @@ class AfterRecallMsg(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/46979"
 
-    callback_command: _t.Literal["Group.CallbackAfterRecallMsg"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackAfterRecallMsg"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackAfterRecallMsg`."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever recalled the messages."""
 
-    type: common.GroupType = Field(alias="Type")
+    type: common.GroupType = Field(validation_alias="Type", serialization_alias="Type")
     """Group type."""
 
-    group_id: Str = Field(alias="GroupId")
+    group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The group the messages were sent in."""
 
-    msg_seq_list: _t.List[RecalledGroupMessage] = Field(alias="MsgSeqList")
+    msg_seq_list: _t.List[RecalledGroupMessage] = Field(validation_alias="MsgSeqList", serialization_alias="MsgSeqList")
     """The recalled messages."""
 
-    topic_id: _t.Optional[Str] = Field(default=None, alias="TopicId")
+    topic_id: _t.Optional[Str] = Field(default=None, validation_alias="TopicId", serialization_alias="TopicId")
     """The topic the messages were sent in; only for topic-enabled communities."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -504,10 +504,10 @@ class GroupMsgMention(CallbackModel):
 
     One @-mention in a group message: either everyone in the group or one member."""
 
-    group_at_all_flag: U64 = Field(alias="GroupAtAllFlag")
+    group_at_all_flag: U64 = Field(validation_alias="GroupAtAllFlag", serialization_alias="GroupAtAllFlag")
     """1 when the mention is @all (every member), 0 when it names one member in `GroupAt_Account`."""
 
-    group_at_account: _t.Optional[Str] = Field(default=None, alias="GroupAt_Account")
+    group_at_account: _t.Optional[Str] = Field(default=None, validation_alias="GroupAt_Account", serialization_alias="GroupAt_Account")
     """UserID of the mentioned member; absent for an @all mention."""
 
 
@@ -526,63 +526,63 @@ class AfterSendMsg(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34375"
 
-    callback_command: _t.Literal["Group.CallbackAfterSendMsg"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackAfterSendMsg"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackAfterSendMsg`."""
 
-    group_id: Str = Field(alias="GroupId")
+    group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The group the message was sent in."""
 
-    type: common.GroupType = Field(alias="Type")
+    type: common.GroupType = Field(validation_alias="Type", serialization_alias="Type")
     """Group type."""
 
-    from_account: Str = Field(alias="From_Account")
+    from_account: Str = Field(validation_alias="From_Account", serialization_alias="From_Account")
     """UserID of the message's sender. A captured admin send through the REST API without a sender
     showed `@TLS#NOT_FOUND` here."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever made the send request; it tells an administrator's request from the sender's
     own."""
 
-    random: U64 = Field(alias="Random")
+    random: U64 = Field(validation_alias="Random", serialization_alias="Random")
     """The 32-bit random number of the send request."""
 
-    msg_seq: U64 = Field(alias="MsgSeq")
+    msg_seq: U64 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number in the group (32-bit unsigned); group messages are ordered by it,
     later ones having larger numbers."""
 
-    msg_id: _t.Optional[Str] = Field(default=None, alias="MsgId")
+    msg_id: _t.Optional[Str] = Field(default=None, validation_alias="MsgId", serialization_alias="MsgId")
     """The message's unique identifier on the client side. Shown in the samples of the mainland-China
     page (product 269) and of the TRTC live-room page, not in the English page, so it is optional."""
 
-    msg_time: U64 = Field(alias="MsgTime")
+    msg_time: U64 = Field(validation_alias="MsgTime", serialization_alias="MsgTime")
     """When the message was sent, as the backend's Unix time in seconds."""
 
-    online_only_flag: _t.Optional[U64] = Field(default=None, alias="OnlineOnlyFlag")
+    online_only_flag: _t.Optional[U64] = Field(default=None, validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
     """1 when the message was meant only for online members (no offline storage or push), otherwise 0;
     always 0 in audio-video groups. Documented and seen in captured traffic, but one copy of the
     TRTC live-room variant's sample leaves it out, so it is optional."""
 
-    msg_priority: _t.Optional[Str] = Field(default=None, alias="MsgPriority")
+    msg_priority: _t.Optional[Str] = Field(default=None, validation_alias="MsgPriority", serialization_alias="MsgPriority")
     """Undocumented for this callback: captured traffic from an audio-video group carried `Normal`. The
     REST API for sending group messages knows `High`, `Normal`, `Low` and `Lowest`; any other string
     is kept as sent."""
 
-    msg_body: _t.List[common.MsgBodyElement] = Field(alias="MsgBody")
+    msg_body: _t.List[common.MsgBodyElement] = Field(validation_alias="MsgBody", serialization_alias="MsgBody")
     """The message's elements, in order."""
 
-    cloud_custom_data: _t.Optional[Str] = Field(default=None, alias="CloudCustomData")
+    cloud_custom_data: _t.Optional[Str] = Field(default=None, validation_alias="CloudCustomData", serialization_alias="CloudCustomData")
     """App-defined data stored with the message in the cloud. Captured traffic leaves it out when the
     sender set none, so it is optional."""
 
-    topic_id: _t.Optional[Str] = Field(default=None, alias="TopicId")
+    topic_id: _t.Optional[Str] = Field(default=None, validation_alias="TopicId", serialization_alias="TopicId")
     """The topic the message was sent in; only for topic-enabled communities. Listed by the mainland-
     China page (product 269); not in the English page's sample."""
 
-    group_at_info: _t.Optional[_t.List[GroupMsgMention]] = Field(default=None, alias="GroupAtInfo")
+    group_at_info: _t.Optional[_t.List[GroupMsgMention]] = Field(default=None, validation_alias="GroupAtInfo", serialization_alias="GroupAtInfo")
     """Who the message @-mentions, one entry per mention in the order they appear in the text. Only the
     mainland-China page (product 269) documents it, so it is optional."""
 
-    event_time: _t.Optional[LenientU64] = Field(default=None, alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the callback was triggered, as Unix time in milliseconds: a string of digits in the English
     sample, a number in the mainland-China sample and in captured traffic. Missing from older copies
     of the page, so it is optional."""
@@ -603,16 +603,16 @@ class AfterTopicDestroyed(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/49465"
 
-    callback_command: _t.Literal["Group.CallbackAfterTopicDestroyed"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackAfterTopicDestroyed"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackAfterTopicDestroyed`."""
 
-    group_id: Str = Field(alias="GroupId")
+    group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The community the deleted topics belonged to."""
 
-    type: common.GroupType = Field(alias="Type")
+    type: common.GroupType = Field(validation_alias="Type", serialization_alias="Type")
     """The type of the group the topics belonged to; always `Community` for topics."""
 
-    topic_id_list: _t.List[Str] = Field(alias="TopicIdList")
+    topic_id_list: _t.List[Str] = Field(validation_alias="TopicIdList", serialization_alias="TopicIdList")
     """The IDs of the deleted topics. The vendor's field table calls this a string, but its sample
     sends a list of strings."""
 
@@ -634,28 +634,28 @@ class AfterTopicInfoChanged(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/49466"
 
-    callback_command: _t.Literal["Group.CallbackAfterTopicInfoChanged"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackAfterTopicInfoChanged"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackAfterTopicInfoChanged`."""
 
-    group_id: Str = Field(alias="GroupId")
+    group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The community whose topic changed."""
 
-    type: common.GroupType = Field(alias="Type")
+    type: common.GroupType = Field(validation_alias="Type", serialization_alias="Type")
     """The type of the group the topic belongs to; always `Community` for topics."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever made the change."""
 
-    name: _t.Optional[Str] = Field(default=None, alias="Name")
+    name: _t.Optional[Str] = Field(default=None, validation_alias="Name", serialization_alias="Name")
     """The new topic name, when it changed."""
 
-    introduction: _t.Optional[Str] = Field(default=None, alias="Introduction")
+    introduction: _t.Optional[Str] = Field(default=None, validation_alias="Introduction", serialization_alias="Introduction")
     """The new topic introduction, when it changed."""
 
-    notification: _t.Optional[Str] = Field(default=None, alias="Notification")
+    notification: _t.Optional[Str] = Field(default=None, validation_alias="Notification", serialization_alias="Notification")
     """The new topic notice, when it changed."""
 
-    face_url: _t.Optional[Str] = Field(default=None, alias="FaceUrl")
+    face_url: _t.Optional[Str] = Field(default=None, validation_alias="FaceUrl", serialization_alias="FaceUrl")
     """The new topic profile photo URL, when it changed."""
 
 
@@ -666,14 +666,14 @@ class BeforeApplyJoinGroupResponse(CallbackModel):
     is still needed), 1 rejects it and the user gets error 10016, and a code from 10100 to 10200
     rejects it and passes that code and `ErrorInfo` on to the user."""
 
-    action_status: common.ActionStatus = Field(alias="ActionStatus")
+    action_status: common.ActionStatus = Field(validation_alias="ActionStatus", serialization_alias="ActionStatus")
     """Action status."""
 
-    error_code: I64 = Field(alias="ErrorCode")
+    error_code: I64 = Field(validation_alias="ErrorCode", serialization_alias="ErrorCode")
     """The decision: 0 let the request go on, 1 reject it, or an app-defined rejection code from 10100
     to 10200 that the user receives."""
 
-    error_info: Str = Field(alias="ErrorInfo")
+    error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """The reason given with an app-defined rejection code; otherwise usually empty."""
 
 
@@ -692,19 +692,19 @@ class BeforeApplyJoinGroup(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeApplyJoinGroupResponse
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34370"
 
-    callback_command: _t.Literal["Group.CallbackBeforeApplyJoinGroup"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackBeforeApplyJoinGroup"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackBeforeApplyJoinGroup`."""
 
-    group_id: Str = Field(alias="GroupId")
+    group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The group the user asks to join."""
 
-    type: common.GroupType = Field(alias="Type")
+    type: common.GroupType = Field(validation_alias="Type", serialization_alias="Type")
     """Group type."""
 
-    requestor_account: Str = Field(alias="Requestor_Account")
+    requestor_account: Str = Field(validation_alias="Requestor_Account", serialization_alias="Requestor_Account")
     """UserID of the user asking to join (the vendor spells the field `Requestor`)."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -741,14 +741,14 @@ class BeforeCreateGroupResponse(CallbackModel):
     error 10016, and a code from 10100 to 10200 refuses it and passes that code and `ErrorInfo` on
     to the caller."""
 
-    action_status: common.ActionStatus = Field(alias="ActionStatus")
+    action_status: common.ActionStatus = Field(validation_alias="ActionStatus", serialization_alias="ActionStatus")
     """Action status."""
 
-    error_code: I64 = Field(alias="ErrorCode")
+    error_code: I64 = Field(validation_alias="ErrorCode", serialization_alias="ErrorCode")
     """The decision: 0 create the group, 1 refuse, or an app-defined refusal code from 10100 to 10200
     that the caller receives."""
 
-    error_info: Str = Field(alias="ErrorInfo")
+    error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """The reason given with an app-defined refusal code; otherwise usually empty."""
 
 
@@ -766,30 +766,30 @@ class BeforeCreateGroup(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeCreateGroupResponse
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34368"
 
-    callback_command: _t.Literal["Group.CallbackBeforeCreateGroup"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackBeforeCreateGroup"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackBeforeCreateGroup`."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever asked for the group to be created."""
 
-    owner_account: Str = Field(alias="Owner_Account")
+    owner_account: Str = Field(validation_alias="Owner_Account", serialization_alias="Owner_Account")
     """UserID of the owner the new group would have."""
 
-    type: common.GroupType = Field(alias="Type")
+    type: common.GroupType = Field(validation_alias="Type", serialization_alias="Type")
     """Group type."""
 
-    name: Str = Field(alias="Name")
+    name: Str = Field(validation_alias="Name", serialization_alias="Name")
     """The name the new group would have."""
 
-    create_group_num: _t.Optional[U64] = Field(default=None, alias="CreateGroupNum")
+    create_group_num: _t.Optional[U64] = Field(default=None, validation_alias="CreateGroupNum", serialization_alias="CreateGroupNum")
     """How many groups of the same type this user has already created. In the vendor's table and
     sample, but optional here: some third-party code spells it `CreatedGroupNum`, so the wire name
     is not certain."""
 
-    member_list: _t.Optional[_t.List[common.GroupMember]] = Field(default=None, alias="MemberList")
+    member_list: _t.Optional[_t.List[common.GroupMember]] = Field(default=None, validation_alias="MemberList", serialization_alias="MemberList")
     """The members the group would start with."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -826,14 +826,14 @@ class BeforeCreateTopicResponse(CallbackModel):
     error 10016, and a code from 10100 to 10200 refuses it and passes that code and `ErrorInfo` on
     to the caller."""
 
-    action_status: common.ActionStatus = Field(alias="ActionStatus")
+    action_status: common.ActionStatus = Field(validation_alias="ActionStatus", serialization_alias="ActionStatus")
     """Action status."""
 
-    error_code: I64 = Field(alias="ErrorCode")
+    error_code: I64 = Field(validation_alias="ErrorCode", serialization_alias="ErrorCode")
     """The decision: 0 create the topic, 1 refuse, or an app-defined refusal code from 10100 to 10200
     that the caller receives."""
 
-    error_info: Str = Field(alias="ErrorInfo")
+    error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """The reason given with an app-defined refusal code; otherwise usually empty."""
 
 
@@ -853,16 +853,16 @@ class BeforeCreateTopic(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeCreateTopicResponse
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/49463"
 
-    callback_command: _t.Literal["Group.CallbackBeforeCreateTopic"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackBeforeCreateTopic"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackBeforeCreateTopic`."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever asked for the topic to be created."""
 
-    type: common.GroupType = Field(alias="Type")
+    type: common.GroupType = Field(validation_alias="Type", serialization_alias="Type")
     """The type of the group the topic would belong to; always `Community` for topics."""
 
-    name: Str = Field(alias="Name")
+    name: Str = Field(validation_alias="Name", serialization_alias="Name")
     """The name the new topic would have."""
 
 
@@ -897,17 +897,17 @@ class BeforeInviteJoinGroupResponse(CallbackModel):
     `RefusedMembers_Account`, 1 rejects the whole request, and a code from 10100 to 10200 rejects it
     and passes that code and `ErrorInfo` on to the client."""
 
-    action_status: common.ActionStatus = Field(alias="ActionStatus")
+    action_status: common.ActionStatus = Field(validation_alias="ActionStatus", serialization_alias="ActionStatus")
     """Action status."""
 
-    error_code: I64 = Field(alias="ErrorCode")
+    error_code: I64 = Field(validation_alias="ErrorCode", serialization_alias="ErrorCode")
     """The decision: 0 let the request go on, 1 reject it entirely, or an app-defined rejection code
     from 10100 to 10200 that the client receives."""
 
-    error_info: Str = Field(alias="ErrorInfo")
+    error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """The reason given with an app-defined rejection code; otherwise usually empty."""
 
-    refused_members_account: _t.Optional[_t.List[Str]] = Field(default=None, alias="RefusedMembers_Account")
+    refused_members_account: _t.Optional[_t.List[Str]] = Field(default=None, validation_alias="RefusedMembers_Account", serialization_alias="RefusedMembers_Account")
     """UserIDs of invited users who must not be added; the others are added. Used with `ErrorCode` 0."""
 
 
@@ -926,22 +926,22 @@ class BeforeInviteJoinGroup(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeInviteJoinGroupResponse
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34371"
 
-    callback_command: _t.Literal["Group.CallbackBeforeInviteJoinGroup"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackBeforeInviteJoinGroup"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackBeforeInviteJoinGroup`."""
 
-    group_id: Str = Field(alias="GroupId")
+    group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The group the users are invited into."""
 
-    type: common.GroupType = Field(alias="Type")
+    type: common.GroupType = Field(validation_alias="Type", serialization_alias="Type")
     """Group type."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever sent the invitation or made the REST API request."""
 
-    destination_members: _t.List[common.GroupMember] = Field(alias="DestinationMembers")
+    destination_members: _t.List[common.GroupMember] = Field(validation_alias="DestinationMembers", serialization_alias="DestinationMembers")
     """The users who would be added."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -984,22 +984,22 @@ class BeforeSendMsgResponse(CallbackModel):
     told it was sent, and a code from 10100 to 10200 refuses it and passes that code and `ErrorInfo`
     on to the sender."""
 
-    action_status: common.ActionStatus = Field(alias="ActionStatus")
+    action_status: common.ActionStatus = Field(validation_alias="ActionStatus", serialization_alias="ActionStatus")
     """Action status."""
 
-    error_code: I64 = Field(alias="ErrorCode")
+    error_code: I64 = Field(validation_alias="ErrorCode", serialization_alias="ErrorCode")
     """The decision: 0 deliver, 1 refuse, 2 drop silently, or an app-defined refusal code from 10100 to
     10200 that the sender receives."""
 
-    error_info: Str = Field(alias="ErrorInfo")
+    error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """The reason given with an app-defined refusal code; otherwise usually empty."""
 
-    msg_body: _t.Optional[_t.List[common.MsgBodyElement]] = Field(default=None, alias="MsgBody")
+    msg_body: _t.Optional[_t.List[common.MsgBodyElement]] = Field(default=None, validation_alias="MsgBody", serialization_alias="MsgBody")
     """A replacement body to deliver to the group instead of the one sent, for example with the
     sender's level or title added. Used only when `ErrorCode` is 0; leave it out to deliver the
     original."""
 
-    cloud_custom_data: _t.Optional[Str] = Field(default=None, alias="CloudCustomData")
+    cloud_custom_data: _t.Optional[Str] = Field(default=None, validation_alias="CloudCustomData", serialization_alias="CloudCustomData")
     """Replacement custom data to store and deliver with the message. Used only when `ErrorCode` is 0;
     leave it out to keep the original."""
 
@@ -1021,46 +1021,46 @@ class BeforeSendMsg(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeSendMsgResponse
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34374"
 
-    callback_command: _t.Literal["Group.CallbackBeforeSendMsg"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackBeforeSendMsg"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackBeforeSendMsg`."""
 
-    group_id: Str = Field(alias="GroupId")
+    group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The group the message is sent to."""
 
-    type: common.GroupType = Field(alias="Type")
+    type: common.GroupType = Field(validation_alias="Type", serialization_alias="Type")
     """Group type."""
 
-    from_account: Str = Field(alias="From_Account")
+    from_account: Str = Field(validation_alias="From_Account", serialization_alias="From_Account")
     """UserID of the sender. An administrator's REST API send without a sender has been seen to carry
     `@TLS#NOT_FOUND` here."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever made the send request; lets the app tell a send by an administrator from one
     by the member."""
 
-    random: U64 = Field(alias="Random")
+    random: U64 = Field(validation_alias="Random", serialization_alias="Random")
     """The 32-bit random number from the send request."""
 
-    online_only_flag: _t.Optional[U64] = Field(default=None, alias="OnlineOnlyFlag")
+    online_only_flag: _t.Optional[U64] = Field(default=None, validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
     """1 for an online-only message (delivered only to members who are online, and not stored), 0
     otherwise; always 0 in audio-video groups. Missing from one older vendor sample, so optional
     here."""
 
-    msg_body: _t.List[common.MsgBodyElement] = Field(alias="MsgBody")
+    msg_body: _t.List[common.MsgBodyElement] = Field(validation_alias="MsgBody", serialization_alias="MsgBody")
     """The elements of the message, in order."""
 
-    cloud_custom_data: _t.Optional[Str] = Field(default=None, alias="CloudCustomData")
+    cloud_custom_data: _t.Optional[Str] = Field(default=None, validation_alias="CloudCustomData", serialization_alias="CloudCustomData")
     """App-defined data stored with the message on the server and delivered to the members; present
     only when the sender attached some."""
 
-    topic_id: _t.Optional[Str] = Field(default=None, alias="TopicId")
+    topic_id: _t.Optional[Str] = Field(default=None, validation_alias="TopicId", serialization_alias="TopicId")
     """The topic the message is sent in; only for topic-enabled communities."""
 
-    msg_priority: _t.Optional[Str] = Field(default=None, alias="MsgPriority")
+    msg_priority: _t.Optional[Str] = Field(default=None, validation_alias="MsgPriority", serialization_alias="MsgPriority")
     """Not in the vendor's documentation: the message's priority (for example `Normal`), seen in real
     audio-video group traffic."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -1116,16 +1116,16 @@ class OnDailyGroupQuotaAlarm(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/57455"
 
-    callback_command: _t.Literal["Group.CallbackOnDailyGroupQuotaAlarm"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackOnDailyGroupQuotaAlarm"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackOnDailyGroupQuotaAlarm`."""
 
-    quota_used: U64 = Field(alias="QuotaUsed")
+    quota_used: U64 = Field(validation_alias="QuotaUsed", serialization_alias="QuotaUsed")
     """The net number of groups created so far today."""
 
-    quota: U64 = Field(alias="Quota")
+    quota: U64 = Field(validation_alias="Quota", serialization_alias="Quota")
     """The daily limit on the net number of new groups."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -1180,23 +1180,23 @@ class OnMemberStateChange(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/48734"
 
-    callback_command: _t.Literal["Group.CallbackOnMemberStateChange"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackOnMemberStateChange"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackOnMemberStateChange`."""
 
-    group_id: Str = Field(alias="GroupId")
+    group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The audio-video group the members belong to."""
 
-    event_type: MemberStateEventType = Field(alias="EventType")
+    event_type: MemberStateEventType = Field(validation_alias="EventType", serialization_alias="EventType")
     """Whether the listed members are now online or offline in the group."""
 
-    event_cause: _t.Optional[MemberStateEventCause] = Field(default=None, alias="EventCause")
+    event_cause: _t.Optional[MemberStateEventCause] = Field(default=None, validation_alias="EventCause", serialization_alias="EventCause")
     """Why the state changed. Listed in the vendor's field table, but its sample shows it only in a
     comment, so it may be missing."""
 
-    member_list: _t.List[common.GroupMember] = Field(alias="MemberList")
+    member_list: _t.List[common.GroupMember] = Field(validation_alias="MemberList", serialization_alias="MemberList")
     """The members whose state changed."""
 
-    event_time: _t.Optional[LenientU64] = Field(default=None, alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the change happened, as Unix time in milliseconds (a number or a string of digits). Present
     in the vendor's sample but missing from its field table, and from older copies of the page, so
     it may be absent."""
@@ -1220,44 +1220,44 @@ class SendMsgException(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/49462"
 
-    callback_command: _t.Literal["Group.CallbackSendMsgException"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Group.CallbackSendMsgException"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Group.CallbackSendMsgException`."""
 
-    group_id: Str = Field(alias="GroupId")
+    group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The group the message was meant for."""
 
-    type: common.GroupType = Field(alias="Type")
+    type: common.GroupType = Field(validation_alias="Type", serialization_alias="Type")
     """Group type."""
 
-    from_account: Str = Field(alias="From_Account")
+    from_account: Str = Field(validation_alias="From_Account", serialization_alias="From_Account")
     """UserID of the message's sender."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever made the send request; it tells an administrator's request from the sender's
     own."""
 
-    random: U64 = Field(alias="Random")
+    random: U64 = Field(validation_alias="Random", serialization_alias="Random")
     """The 32-bit random number of the send request."""
 
-    online_only_flag: U64 = Field(alias="OnlineOnlyFlag")
+    online_only_flag: U64 = Field(validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
     """1 when the message was meant only for online members, otherwise 0; always 0 in audio-video
     groups."""
 
-    msg_body: _t.List[common.MsgBodyElement] = Field(alias="MsgBody")
+    msg_body: _t.List[common.MsgBodyElement] = Field(validation_alias="MsgBody", serialization_alias="MsgBody")
     """The elements of the message that failed, in order."""
 
-    cloud_custom_data: _t.Optional[Str] = Field(default=None, alias="CloudCustomData")
+    cloud_custom_data: _t.Optional[Str] = Field(default=None, validation_alias="CloudCustomData", serialization_alias="CloudCustomData")
     """App-defined data the sender attached to the message, if any. Other message callbacks leave it
     out when none was set, so it is optional."""
 
-    error_code: I64 = Field(alias="ErrorCode")
+    error_code: I64 = Field(validation_alias="ErrorCode", serialization_alias="ErrorCode")
     """The vendor's error code for why the send failed, for example 10023 when messages are sent too
     fast (see the vendor's group error codes). The field table spells its type `Interger`."""
 
-    error_info: Str = Field(alias="ErrorInfo")
+    error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """A human-readable explanation of the failure."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the failure was reported, as Unix time in milliseconds; the vendor's sample sends a string
     of digits."""
 

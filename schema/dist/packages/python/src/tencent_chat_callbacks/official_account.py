@@ -27,19 +27,19 @@ class AfterAddSubscriber(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60800"
 
-    callback_command: _t.Literal["OfficialAccount.CallbackAfterAddSubscriber"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["OfficialAccount.CallbackAfterAddSubscriber"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `OfficialAccount.CallbackAfterAddSubscriber`."""
 
-    official_account: Str = Field(alias="Official_Account")
+    official_account: Str = Field(validation_alias="Official_Account", serialization_alias="Official_Account")
     """The official account that gained subscribers."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever initiated the subscription request."""
 
-    subscribe_account_list: _t.List[common.Subscriber] = Field(alias="SubscribeAccountList")
+    subscribe_account_list: _t.List[common.Subscriber] = Field(validation_alias="SubscribeAccountList", serialization_alias="SubscribeAccountList")
     """The users who became subscribers."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -59,22 +59,22 @@ class AfterCreateOfficialAccount(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60796"
 
-    callback_command: _t.Literal["OfficialAccount.CallbackAfterCreateOfficialAccount"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["OfficialAccount.CallbackAfterCreateOfficialAccount"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `OfficialAccount.CallbackAfterCreateOfficialAccount`."""
 
-    official_account: Str = Field(alias="Official_Account")
+    official_account: Str = Field(validation_alias="Official_Account", serialization_alias="Official_Account")
     """The ID of the new official account; the vendor's samples show IDs starting with `@TOA#_`."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever asked for the account to be created."""
 
-    owner_account: Str = Field(alias="Owner_Account")
+    owner_account: Str = Field(validation_alias="Owner_Account", serialization_alias="Owner_Account")
     """UserID of the new account's owner, who is also the one recorded as its creator."""
 
-    name: Str = Field(alias="Name")
+    name: Str = Field(validation_alias="Name", serialization_alias="Name")
     """The new official account's name."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -94,19 +94,19 @@ class AfterDeleteSubscriber(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60802"
 
-    callback_command: _t.Literal["OfficialAccount.CallbackAfterDeleteSubscriber"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["OfficialAccount.CallbackAfterDeleteSubscriber"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `OfficialAccount.CallbackAfterDeleteSubscriber`."""
 
-    official_account: Str = Field(alias="Official_Account")
+    official_account: Str = Field(validation_alias="Official_Account", serialization_alias="Official_Account")
     """The official account that lost subscribers."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever initiated the unsubscription request."""
 
-    subscribe_account_list: _t.List[common.Subscriber] = Field(alias="SubscribeAccountList")
+    subscribe_account_list: _t.List[common.Subscriber] = Field(validation_alias="SubscribeAccountList", serialization_alias="SubscribeAccountList")
     """The users whose subscription ended."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -117,7 +117,7 @@ class RecalledMessage(CallbackModel):
 
     One official account message that was recalled."""
 
-    msg_key: Str = Field(alias="MsgKey")
+    msg_key: Str = Field(validation_alias="MsgKey", serialization_alias="MsgKey")
     """The key that identifies the message, as given when it was sent."""
 
 
@@ -135,17 +135,17 @@ class AfterMsgWithDraw(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60805"
 
-    callback_command: _t.Literal["OfficialAccount.CallbackAfterMsgWithDraw"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["OfficialAccount.CallbackAfterMsgWithDraw"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `OfficialAccount.CallbackAfterMsgWithDraw`."""
 
-    official_account: Str = Field(alias="Official_Account")
+    official_account: Str = Field(validation_alias="Official_Account", serialization_alias="Official_Account")
     """The official account whose messages were recalled. The vendor's sample shows an ID starting
     `#TOA#_` where other samples use `@TOA#_`; both are ordinary strings here."""
 
-    withdraw_msg_list: _t.List[RecalledMessage] = Field(alias="WithdrawMsgList")
+    withdraw_msg_list: _t.List[RecalledMessage] = Field(validation_alias="WithdrawMsgList", serialization_alias="WithdrawMsgList")
     """The recalled messages."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -165,20 +165,20 @@ class AfterOfficialAccountDestroyed(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60798"
 
-    callback_command: _t.Literal["OfficialAccount.CallbackAfterOfficialAccountDestroyed"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["OfficialAccount.CallbackAfterOfficialAccountDestroyed"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `OfficialAccount.CallbackAfterOfficialAccountDestroyed`."""
 
-    official_account: Str = Field(alias="Official_Account")
+    official_account: Str = Field(validation_alias="Official_Account", serialization_alias="Official_Account")
     """The ID of the official account that no longer exists."""
 
-    owner_account: Str = Field(alias="Owner_Account")
+    owner_account: Str = Field(validation_alias="Owner_Account", serialization_alias="Owner_Account")
     """UserID of the account's owner at the time it was destroyed."""
 
-    name: Str = Field(alias="Name")
+    name: Str = Field(validation_alias="Name", serialization_alias="Name")
     """The destroyed account's name. The vendor's sample comment calls it the group name; it is the
     official account's name."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -199,13 +199,13 @@ class AfterOfficialAccountFull(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60801"
 
-    callback_command: _t.Literal["OfficialAccount.CallbackAfterOfficialAccountFull"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["OfficialAccount.CallbackAfterOfficialAccountFull"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `OfficialAccount.CallbackAfterOfficialAccountFull`."""
 
-    official_account: Str = Field(alias="Official_Account")
+    official_account: Str = Field(validation_alias="Official_Account", serialization_alias="Official_Account")
     """The official account that reached its subscriber limit."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -226,28 +226,28 @@ class AfterOfficialAccountInfoChanged(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60797"
 
-    callback_command: _t.Literal["OfficialAccount.CallbackAfterOfficialAccountInfoChanged"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["OfficialAccount.CallbackAfterOfficialAccountInfoChanged"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `OfficialAccount.CallbackAfterOfficialAccountInfoChanged`."""
 
-    official_account: Str = Field(alias="Official_Account")
+    official_account: Str = Field(validation_alias="Official_Account", serialization_alias="Official_Account")
     """The ID of the official account that changed."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever made the change."""
 
-    introduction: _t.Optional[Str] = Field(default=None, alias="Introduction")
+    introduction: _t.Optional[Str] = Field(default=None, validation_alias="Introduction", serialization_alias="Introduction")
     """The new introduction, when it changed."""
 
-    name: _t.Optional[Str] = Field(default=None, alias="Name")
+    name: _t.Optional[Str] = Field(default=None, validation_alias="Name", serialization_alias="Name")
     """The new name, when it changed."""
 
-    face_url: _t.Optional[Str] = Field(default=None, alias="FaceUrl")
+    face_url: _t.Optional[Str] = Field(default=None, validation_alias="FaceUrl", serialization_alias="FaceUrl")
     """The new profile photo URL, when it changed."""
 
-    organization: _t.Optional[Str] = Field(default=None, alias="Organization")
+    organization: _t.Optional[Str] = Field(default=None, validation_alias="Organization", serialization_alias="Organization")
     """The new owning organization, when it changed."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -269,30 +269,30 @@ class AfterSendMsg(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60804"
 
-    callback_command: _t.Literal["OfficialAccount.CallbackAfterSendMsg"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["OfficialAccount.CallbackAfterSendMsg"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `OfficialAccount.CallbackAfterSendMsg`."""
 
-    official_account: Str = Field(alias="Official_Account")
+    official_account: Str = Field(validation_alias="Official_Account", serialization_alias="Official_Account")
     """The official account that sent the message (an ID such as `@TOA#_…`)."""
 
-    msg_key: Str = Field(alias="MsgKey")
+    msg_key: Str = Field(validation_alias="MsgKey", serialization_alias="MsgKey")
     """The key that uniquely identifies the message; the REST API takes it to recall official account
     messages."""
 
-    msg_time: U64 = Field(alias="MsgTime")
+    msg_time: U64 = Field(validation_alias="MsgTime", serialization_alias="MsgTime")
     """When the message was sent, as the backend's Unix time in seconds."""
 
-    online_only_flag: U64 = Field(alias="OnlineOnlyFlag")
+    online_only_flag: U64 = Field(validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
     """1 when the message was meant only for subscribers who are online, otherwise 0."""
 
-    msg_body: _t.List[common.MsgBodyElement] = Field(alias="MsgBody")
+    msg_body: _t.List[common.MsgBodyElement] = Field(validation_alias="MsgBody", serialization_alias="MsgBody")
     """The message's elements, in order."""
 
-    cloud_custom_data: _t.Optional[Str] = Field(default=None, alias="CloudCustomData")
+    cloud_custom_data: _t.Optional[Str] = Field(default=None, validation_alias="CloudCustomData", serialization_alias="CloudCustomData")
     """App-defined data stored with the message in the cloud. Other message callbacks leave it out when
     none was set, so it is optional."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -305,16 +305,16 @@ class BeforeAddSubscriberResponse(CallbackModel):
     `RefusedSubscribers_Account`, and 1 rejects the whole request. The vendor documents no app-
     defined codes and no client error for this callback."""
 
-    action_status: common.ActionStatus = Field(alias="ActionStatus")
+    action_status: common.ActionStatus = Field(validation_alias="ActionStatus", serialization_alias="ActionStatus")
     """Action status."""
 
-    error_code: I64 = Field(alias="ErrorCode")
+    error_code: I64 = Field(validation_alias="ErrorCode", serialization_alias="ErrorCode")
     """The decision: 0 let the request go on, 1 reject it entirely."""
 
-    error_info: Str = Field(alias="ErrorInfo")
+    error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """A human-readable reason; usually empty."""
 
-    refused_subscribers_account: _t.Optional[_t.List[Str]] = Field(default=None, alias="RefusedSubscribers_Account")
+    refused_subscribers_account: _t.Optional[_t.List[Str]] = Field(default=None, validation_alias="RefusedSubscribers_Account", serialization_alias="RefusedSubscribers_Account")
     """UserIDs of users who must not subscribe; the others are added. Used with `ErrorCode` 0. (The
     vendor's prose once calls this list `RefusedMembers_Account`; its sample and table use this
     name.)"""
@@ -335,19 +335,19 @@ class BeforeAddSubscriber(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeAddSubscriberResponse
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60799"
 
-    callback_command: _t.Literal["OfficialAccount.CallbackBeforeAddSubscriber"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["OfficialAccount.CallbackBeforeAddSubscriber"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `OfficialAccount.CallbackBeforeAddSubscriber`."""
 
-    official_account: Str = Field(alias="Official_Account")
+    official_account: Str = Field(validation_alias="Official_Account", serialization_alias="Official_Account")
     """The official account the users would subscribe to."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever made the subscription request."""
 
-    subscribe_account_list: _t.List[common.Subscriber] = Field(alias="SubscribeAccountList")
+    subscribe_account_list: _t.List[common.Subscriber] = Field(validation_alias="SubscribeAccountList", serialization_alias="SubscribeAccountList")
     """The users who would become subscribers."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -383,14 +383,14 @@ class BeforeCreateOfficialAccountResponse(CallbackModel):
     caller gets error 20006, and a code from 120001 to 130000 refuses it and passes that code and
     `ErrorInfo` on to the caller."""
 
-    action_status: common.ActionStatus = Field(alias="ActionStatus")
+    action_status: common.ActionStatus = Field(validation_alias="ActionStatus", serialization_alias="ActionStatus")
     """Action status."""
 
-    error_code: I64 = Field(alias="ErrorCode")
+    error_code: I64 = Field(validation_alias="ErrorCode", serialization_alias="ErrorCode")
     """The decision: 0 create the account, 1 refuse, or an app-defined refusal code from 120001 to
     130000 that the caller receives."""
 
-    error_info: Str = Field(alias="ErrorInfo")
+    error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """The reason given with an app-defined refusal code; otherwise usually empty."""
 
 
@@ -408,19 +408,19 @@ class BeforeCreateOfficialAccount(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeCreateOfficialAccountResponse
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60795"
 
-    callback_command: _t.Literal["OfficialAccount.CallbackBeforeCreateOfficialAccount"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["OfficialAccount.CallbackBeforeCreateOfficialAccount"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `OfficialAccount.CallbackBeforeCreateOfficialAccount`."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever asked for the account to be created."""
 
-    owner_account: Str = Field(alias="Owner_Account")
+    owner_account: Str = Field(validation_alias="Owner_Account", serialization_alias="Owner_Account")
     """UserID of the owner the new account would have, who is also recorded as its creator."""
 
-    name: Str = Field(alias="Name")
+    name: Str = Field(validation_alias="Name", serialization_alias="Name")
     """The name the new official account would have."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -458,21 +458,21 @@ class BeforeSendMsgResponse(CallbackModel):
     told it was sent, and a code from 120001 to 130000 refuses it and passes that code and
     `ErrorInfo` on to the sender."""
 
-    action_status: common.ActionStatus = Field(alias="ActionStatus")
+    action_status: common.ActionStatus = Field(validation_alias="ActionStatus", serialization_alias="ActionStatus")
     """Action status."""
 
-    error_code: I64 = Field(alias="ErrorCode")
+    error_code: I64 = Field(validation_alias="ErrorCode", serialization_alias="ErrorCode")
     """The decision: 0 deliver, 1 refuse, 2 drop silently, or an app-defined refusal code from 120001
     to 130000 that the sender receives."""
 
-    error_info: Str = Field(alias="ErrorInfo")
+    error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """The reason given with an app-defined refusal code; otherwise usually empty."""
 
-    msg_body: _t.Optional[_t.List[common.MsgBodyElement]] = Field(default=None, alias="MsgBody")
+    msg_body: _t.Optional[_t.List[common.MsgBodyElement]] = Field(default=None, validation_alias="MsgBody", serialization_alias="MsgBody")
     """A replacement body to deliver to the subscribers instead of the one sent. Used only when
     `ErrorCode` is 0; leave it out to deliver the original."""
 
-    cloud_custom_data: _t.Optional[Str] = Field(default=None, alias="CloudCustomData")
+    cloud_custom_data: _t.Optional[Str] = Field(default=None, validation_alias="CloudCustomData", serialization_alias="CloudCustomData")
     """Replacement custom data to store and deliver with the message. Used only when `ErrorCode` is 0;
     leave it out to keep the original."""
 
@@ -493,24 +493,24 @@ class BeforeSendMsg(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeSendMsgResponse
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60803"
 
-    callback_command: _t.Literal["OfficialAccount.CallbackBeforeSendMsg"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["OfficialAccount.CallbackBeforeSendMsg"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `OfficialAccount.CallbackBeforeSendMsg`."""
 
-    official_account: Str = Field(alias="Official_Account")
+    official_account: Str = Field(validation_alias="Official_Account", serialization_alias="Official_Account")
     """The official account the message is sent from."""
 
-    online_only_flag: _t.Optional[U64] = Field(default=None, alias="OnlineOnlyFlag")
+    online_only_flag: _t.Optional[U64] = Field(default=None, validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
     """1 for an online-only message (delivered only to subscribers who are online, and not stored), 0
     otherwise. Optional here, as in the other before-send callbacks."""
 
-    msg_body: _t.List[common.MsgBodyElement] = Field(alias="MsgBody")
+    msg_body: _t.List[common.MsgBodyElement] = Field(validation_alias="MsgBody", serialization_alias="MsgBody")
     """The elements of the message, in order."""
 
-    cloud_custom_data: _t.Optional[Str] = Field(default=None, alias="CloudCustomData")
+    cloud_custom_data: _t.Optional[Str] = Field(default=None, validation_alias="CloudCustomData", serialization_alias="CloudCustomData")
     """App-defined data stored with the message on the server and delivered to the subscribers; present
     only when the sender attached some."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import typing as _t
 
-from pydantic import Field
+from pydantic import Discriminator, Field, Tag
 
-from ._base import U64, Callback, CallbackModel, LenientU64, Str, tagged
+from ._base import U64, Callback, CallbackModel, LenientU64, Str, OTHER_TAG, tag_of
 from . import common
 
 
@@ -18,8 +18,8 @@ class PortraitProfileItemNick(CallbackModel):
 
     `Tag` = `Tag_Profile_IM_Nick`."""
 
-    tag: _t.Literal["Tag_Profile_IM_Nick"] = Field(alias="Tag")
-    value: Str = Field(alias="Value")
+    tag: _t.Literal["Tag_Profile_IM_Nick"] = Field(validation_alias="Tag", serialization_alias="Tag")
+    value: Str = Field(validation_alias="Value", serialization_alias="Value")
 
 
 class PortraitProfileItemGender(CallbackModel):
@@ -27,8 +27,8 @@ class PortraitProfileItemGender(CallbackModel):
 
     `Tag` = `Tag_Profile_IM_Gender`."""
 
-    tag: _t.Literal["Tag_Profile_IM_Gender"] = Field(alias="Tag")
-    value: Str = Field(alias="Value")
+    tag: _t.Literal["Tag_Profile_IM_Gender"] = Field(validation_alias="Tag", serialization_alias="Tag")
+    value: Str = Field(validation_alias="Value", serialization_alias="Value")
 
 
 class PortraitProfileItemBirthDay(CallbackModel):
@@ -36,8 +36,8 @@ class PortraitProfileItemBirthDay(CallbackModel):
 
     `Tag` = `Tag_Profile_IM_BirthDay`."""
 
-    tag: _t.Literal["Tag_Profile_IM_BirthDay"] = Field(alias="Tag")
-    value: U64 = Field(alias="Value")
+    tag: _t.Literal["Tag_Profile_IM_BirthDay"] = Field(validation_alias="Tag", serialization_alias="Tag")
+    value: U64 = Field(validation_alias="Value", serialization_alias="Value")
 
 
 class PortraitProfileItemLocation(CallbackModel):
@@ -45,8 +45,8 @@ class PortraitProfileItemLocation(CallbackModel):
 
     `Tag` = `Tag_Profile_IM_Location`."""
 
-    tag: _t.Literal["Tag_Profile_IM_Location"] = Field(alias="Tag")
-    value: Str = Field(alias="Value")
+    tag: _t.Literal["Tag_Profile_IM_Location"] = Field(validation_alias="Tag", serialization_alias="Tag")
+    value: Str = Field(validation_alias="Value", serialization_alias="Value")
 
 
 class PortraitProfileItemSelfSignature(CallbackModel):
@@ -54,8 +54,8 @@ class PortraitProfileItemSelfSignature(CallbackModel):
 
     `Tag` = `Tag_Profile_IM_SelfSignature`."""
 
-    tag: _t.Literal["Tag_Profile_IM_SelfSignature"] = Field(alias="Tag")
-    value: Str = Field(alias="Value")
+    tag: _t.Literal["Tag_Profile_IM_SelfSignature"] = Field(validation_alias="Tag", serialization_alias="Tag")
+    value: Str = Field(validation_alias="Value", serialization_alias="Value")
 
 
 class PortraitProfileItemAllowType(CallbackModel):
@@ -63,8 +63,8 @@ class PortraitProfileItemAllowType(CallbackModel):
 
     `Tag` = `Tag_Profile_IM_AllowType`."""
 
-    tag: _t.Literal["Tag_Profile_IM_AllowType"] = Field(alias="Tag")
-    value: Str = Field(alias="Value")
+    tag: _t.Literal["Tag_Profile_IM_AllowType"] = Field(validation_alias="Tag", serialization_alias="Tag")
+    value: Str = Field(validation_alias="Value", serialization_alias="Value")
 
 
 class PortraitProfileItemLanguage(CallbackModel):
@@ -72,8 +72,8 @@ class PortraitProfileItemLanguage(CallbackModel):
 
     `Tag` = `Tag_Profile_IM_Language`."""
 
-    tag: _t.Literal["Tag_Profile_IM_Language"] = Field(alias="Tag")
-    value: U64 = Field(alias="Value")
+    tag: _t.Literal["Tag_Profile_IM_Language"] = Field(validation_alias="Tag", serialization_alias="Tag")
+    value: U64 = Field(validation_alias="Value", serialization_alias="Value")
 
 
 class PortraitProfileItemImage(CallbackModel):
@@ -81,8 +81,8 @@ class PortraitProfileItemImage(CallbackModel):
 
     `Tag` = `Tag_Profile_IM_Image`."""
 
-    tag: _t.Literal["Tag_Profile_IM_Image"] = Field(alias="Tag")
-    value: Str = Field(alias="Value")
+    tag: _t.Literal["Tag_Profile_IM_Image"] = Field(validation_alias="Tag", serialization_alias="Tag")
+    value: Str = Field(validation_alias="Value", serialization_alias="Value")
 
 
 class PortraitProfileItemMsgSettings(CallbackModel):
@@ -90,8 +90,8 @@ class PortraitProfileItemMsgSettings(CallbackModel):
 
     `Tag` = `Tag_Profile_IM_MsgSettings`."""
 
-    tag: _t.Literal["Tag_Profile_IM_MsgSettings"] = Field(alias="Tag")
-    value: U64 = Field(alias="Value")
+    tag: _t.Literal["Tag_Profile_IM_MsgSettings"] = Field(validation_alias="Tag", serialization_alias="Tag")
+    value: U64 = Field(validation_alias="Value", serialization_alias="Value")
 
 
 class PortraitProfileItemAdminForbidType(CallbackModel):
@@ -100,8 +100,8 @@ class PortraitProfileItemAdminForbidType(CallbackModel):
 
     `Tag` = `Tag_Profile_IM_AdminForbidType`."""
 
-    tag: _t.Literal["Tag_Profile_IM_AdminForbidType"] = Field(alias="Tag")
-    value: Str = Field(alias="Value")
+    tag: _t.Literal["Tag_Profile_IM_AdminForbidType"] = Field(validation_alias="Tag", serialization_alias="Tag")
+    value: Str = Field(validation_alias="Value", serialization_alias="Value")
 
 
 class PortraitProfileItemLevel(CallbackModel):
@@ -109,8 +109,8 @@ class PortraitProfileItemLevel(CallbackModel):
 
     `Tag` = `Tag_Profile_IM_Level`."""
 
-    tag: _t.Literal["Tag_Profile_IM_Level"] = Field(alias="Tag")
-    value: U64 = Field(alias="Value")
+    tag: _t.Literal["Tag_Profile_IM_Level"] = Field(validation_alias="Tag", serialization_alias="Tag")
+    value: U64 = Field(validation_alias="Value", serialization_alias="Value")
 
 
 class PortraitProfileItemRole(CallbackModel):
@@ -118,8 +118,8 @@ class PortraitProfileItemRole(CallbackModel):
 
     `Tag` = `Tag_Profile_IM_Role`."""
 
-    tag: _t.Literal["Tag_Profile_IM_Role"] = Field(alias="Tag")
-    value: U64 = Field(alias="Value")
+    tag: _t.Literal["Tag_Profile_IM_Role"] = Field(validation_alias="Tag", serialization_alias="Tag")
+    value: U64 = Field(validation_alias="Value", serialization_alias="Value")
 
 
 class PortraitProfileItemOther(CallbackModel):
@@ -128,15 +128,28 @@ class PortraitProfileItemOther(CallbackModel):
 
     A member this version does not list: its content is kept as sent."""
 
-    tag: Str = Field(alias="Tag")
-    value: _t.Any = Field(default=None, alias="Value")
+    tag: Str = Field(validation_alias="Tag", serialization_alias="Tag")
+    value: _t.Any = Field(default=None, validation_alias="Value", serialization_alias="Value")
 
 
-PortraitProfileItem = tagged(
-    "Tag",
-    [("Tag_Profile_IM_Nick", PortraitProfileItemNick), ("Tag_Profile_IM_Gender", PortraitProfileItemGender), ("Tag_Profile_IM_BirthDay", PortraitProfileItemBirthDay), ("Tag_Profile_IM_Location", PortraitProfileItemLocation), ("Tag_Profile_IM_SelfSignature", PortraitProfileItemSelfSignature), ("Tag_Profile_IM_AllowType", PortraitProfileItemAllowType), ("Tag_Profile_IM_Language", PortraitProfileItemLanguage), ("Tag_Profile_IM_Image", PortraitProfileItemImage), ("Tag_Profile_IM_MsgSettings", PortraitProfileItemMsgSettings), ("Tag_Profile_IM_AdminForbidType", PortraitProfileItemAdminForbidType), ("Tag_Profile_IM_Level", PortraitProfileItemLevel), ("Tag_Profile_IM_Role", PortraitProfileItemRole)],
-    PortraitProfileItemOther,
-)
+PortraitProfileItem = _t.Annotated[
+    _t.Union[
+        _t.Annotated[PortraitProfileItemNick, Tag("Tag_Profile_IM_Nick")],
+        _t.Annotated[PortraitProfileItemGender, Tag("Tag_Profile_IM_Gender")],
+        _t.Annotated[PortraitProfileItemBirthDay, Tag("Tag_Profile_IM_BirthDay")],
+        _t.Annotated[PortraitProfileItemLocation, Tag("Tag_Profile_IM_Location")],
+        _t.Annotated[PortraitProfileItemSelfSignature, Tag("Tag_Profile_IM_SelfSignature")],
+        _t.Annotated[PortraitProfileItemAllowType, Tag("Tag_Profile_IM_AllowType")],
+        _t.Annotated[PortraitProfileItemLanguage, Tag("Tag_Profile_IM_Language")],
+        _t.Annotated[PortraitProfileItemImage, Tag("Tag_Profile_IM_Image")],
+        _t.Annotated[PortraitProfileItemMsgSettings, Tag("Tag_Profile_IM_MsgSettings")],
+        _t.Annotated[PortraitProfileItemAdminForbidType, Tag("Tag_Profile_IM_AdminForbidType")],
+        _t.Annotated[PortraitProfileItemLevel, Tag("Tag_Profile_IM_Level")],
+        _t.Annotated[PortraitProfileItemRole, Tag("Tag_Profile_IM_Role")],
+        _t.Annotated[PortraitProfileItemOther, Tag(OTHER_TAG)],
+    ],
+    Discriminator(tag_of("Tag", "tag", ("Tag_Profile_IM_Nick", "Tag_Profile_IM_Gender", "Tag_Profile_IM_BirthDay", "Tag_Profile_IM_Location", "Tag_Profile_IM_SelfSignature", "Tag_Profile_IM_AllowType", "Tag_Profile_IM_Language", "Tag_Profile_IM_Image", "Tag_Profile_IM_MsgSettings", "Tag_Profile_IM_AdminForbidType", "Tag_Profile_IM_Level", "Tag_Profile_IM_Role",))),
+]
 """Profile field
 
 One profile field and the value it was set to. `Tag` names the field and decides the type of `Value`: a string for most standard fields and for app-defined ones, an unsigned integer for a few standard fields. The callback's field table gives the value's type as "uint32/string"; its sample shows strings only. The per-field types come from the vendor's profile-management page."""
@@ -155,21 +168,21 @@ class PortraitSet(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/48733"
 
-    callback_command: _t.Literal["Profile.CallbackPortraitSet"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Profile.CallbackPortraitSet"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Profile.CallbackPortraitSet`."""
 
-    operator_account: Str = Field(alias="Operator_Account")
+    operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever made the change: the user, or an administrator account."""
 
-    from_account: Str = Field(alias="From_Account")
+    from_account: Str = Field(validation_alias="From_Account", serialization_alias="From_Account")
     """UserID of the user whose profile changed."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
 
-    profile_item: _t.List[PortraitProfileItem] = Field(alias="ProfileItem")
+    profile_item: _t.List[PortraitProfileItem] = Field(validation_alias="ProfileItem", serialization_alias="ProfileItem")
     """The profile fields that were set, each with its new value."""
 
 

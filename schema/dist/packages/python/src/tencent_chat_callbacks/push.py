@@ -18,49 +18,49 @@ class AllMemberPushEvent(CallbackModel):
 
     One step in delivering one push task's notification to one recipient."""
 
-    callback_command: _t.Literal["Push.AllMemberPush"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Push.AllMemberPush"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Push.AllMemberPush`."""
 
-    event_type: U64 = Field(alias="EventType")
+    event_type: U64 = Field(validation_alias="EventType", serialization_alias="EventType")
     """How the notification was delivered: 1 as an offline push through a push service, 2 as an online
     push over the app's own connection. An integer rather than an enumeration, so that other values
     still decode."""
 
-    task_id: Str = Field(alias="TaskId")
+    task_id: Str = Field(validation_alias="TaskId", serialization_alias="TaskId")
     """The ID of the push task, as returned by the REST API call that started it."""
 
-    data_id: _t.Optional[Str] = Field(default=None, alias="DataId")
+    data_id: _t.Optional[Str] = Field(default=None, validation_alias="DataId", serialization_alias="DataId")
     """The app's own business ID given when the task was started, passed back unchanged. Listed in the
     vendor's field table but absent from its sample, so it is optional here."""
 
-    task_time: U64 = Field(alias="TaskTime")
+    task_time: U64 = Field(validation_alias="TaskTime", serialization_alias="TaskTime")
     """When the push task was started, as Unix time in seconds."""
 
-    event_time: U64 = Field(alias="EventTime")
+    event_time: U64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When this push step happened, as Unix time in SECONDS (unlike the millisecond `EventTime` of
     other callbacks)."""
 
-    to_account: Str = Field(alias="To_Account")
+    to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the recipient."""
 
-    push_platform: U64 = Field(alias="PushPlatform")
+    push_platform: U64 = Field(validation_alias="PushPlatform", serialization_alias="PushPlatform")
     """Which push service carried the notification: 0 unknown (also used for online pushes), 1 Apple
     APNs, 2 Xiaomi, 3 Huawei, 4 Google FCM, 5 Meizu, 6 OPPO, 7 vivo, 8 Honor. An integer rather than
     an enumeration, so that services added later still decode."""
 
-    device_type: _t.Optional[U64] = Field(default=None, alias="DeviceType")
+    device_type: _t.Optional[U64] = Field(default=None, validation_alias="DeviceType", serialization_alias="DeviceType")
     """The maker of the recipient's device, as a number. Listed in the vendor's field table, whose text
     for it repeats that of `PushPlatform`, but absent from its sample; its values are not documented
     separately."""
 
-    push_stage: U64 = Field(alias="PushStage")
+    push_stage: U64 = Field(validation_alias="PushStage", serialization_alias="PushStage")
     """Which step this event reports: 1 the notification was sent, 2 it reached the device, 3 the user
     tapped it."""
 
-    err_code: I64 = Field(alias="ErrCode")
+    err_code: I64 = Field(validation_alias="ErrCode", serialization_alias="ErrCode")
     """The outcome of this step: 0 for success, anything else for a failure."""
 
-    err_info: _t.Optional[Str] = Field(default=None, alias="ErrInfo")
+    err_info: _t.Optional[Str] = Field(default=None, validation_alias="ErrInfo", serialization_alias="ErrInfo")
     """A short text describing the outcome, such as `OK`; may be empty."""
 
 
@@ -81,7 +81,7 @@ class AllMemberPush(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/67551"
 
-    events: _t.List[AllMemberPushEvent] = Field(alias="Events")
+    events: _t.List[AllMemberPushEvent] = Field(validation_alias="Events", serialization_alias="Events")
     """The push events of this request, in no documented order: at least one and at most 100."""
 
 
@@ -90,56 +90,56 @@ class OfflinePushEvent(CallbackModel):
 
     One step in the offline push of one message to one recipient's device."""
 
-    callback_command: _t.Literal["Push.OfflinePush"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Push.OfflinePush"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Push.OfflinePush`."""
 
-    event_type: U64 = Field(alias="EventType")
+    event_type: U64 = Field(validation_alias="EventType", serialization_alias="EventType")
     """What kind of message was pushed: 1 for a one-to-one message, 2 for a group message. An integer
     rather than an enumeration, so that other values still decode."""
 
-    event_time: U64 = Field(alias="EventTime")
+    event_time: U64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When this push step happened, as Unix time in SECONDS (unlike the millisecond `EventTime` of
     other callbacks)."""
 
-    from_account: Str = Field(alias="From_Account")
+    from_account: Str = Field(validation_alias="From_Account", serialization_alias="From_Account")
     """UserID of the message's sender."""
 
-    to_account: Str = Field(alias="To_Account")
+    to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the recipient the notification was pushed to."""
 
-    push_platform: U64 = Field(alias="PushPlatform")
+    push_platform: U64 = Field(validation_alias="PushPlatform", serialization_alias="PushPlatform")
     """Which push service carried the notification: 0 unknown, 1 Apple APNs, 2 Xiaomi, 3 Huawei, 4
     Google FCM, 5 Meizu, 6 OPPO, 7 vivo, 8 Honor. An integer rather than an enumeration, so that
     services added later still decode."""
 
-    push_stage: U64 = Field(alias="PushStage")
+    push_stage: U64 = Field(validation_alias="PushStage", serialization_alias="PushStage")
     """Which step this event reports: 1 the notification was sent to the push service, 2 it reached the
     device, 3 the user tapped it."""
 
-    msg_key: _t.Optional[Str] = Field(default=None, alias="MsgKey")
+    msg_key: _t.Optional[Str] = Field(default=None, validation_alias="MsgKey", serialization_alias="MsgKey")
     """The unique key of the one-to-one message; sent only when `EventType` is 1."""
 
-    group_id: _t.Optional[Str] = Field(default=None, alias="GroupID")
+    group_id: _t.Optional[Str] = Field(default=None, validation_alias="GroupID", serialization_alias="GroupID")
     """The group the message was sent in; sent only when `EventType` is 2. Note the vendor's spelling
     with a capital `ID`, unlike `GroupId` elsewhere."""
 
-    msg_seq: U64 = Field(alias="MsgSeq")
+    msg_seq: U64 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number (32-bit unsigned)."""
 
-    msg_random: _t.Optional[U64] = Field(default=None, alias="MsgRandom")
+    msg_random: _t.Optional[U64] = Field(default=None, validation_alias="MsgRandom", serialization_alias="MsgRandom")
     """The message's random number (32-bit unsigned). The vendor says it is empty for group messages,
     although its group sample carries one."""
 
-    msg_time: U64 = Field(alias="MsgTime")
+    msg_time: U64 = Field(validation_alias="MsgTime", serialization_alias="MsgTime")
     """When the message was sent, as Unix time in seconds."""
 
-    push_id: _t.Optional[Str] = Field(default=None, alias="PushID")
+    push_id: _t.Optional[Str] = Field(default=None, validation_alias="PushID", serialization_alias="PushID")
     """A unique identifier the vendor gives this push notification."""
 
-    err_code: I64 = Field(alias="ErrCode")
+    err_code: I64 = Field(validation_alias="ErrCode", serialization_alias="ErrCode")
     """The outcome of this step: 0 for success, anything else for a failure."""
 
-    err_info: _t.Optional[Str] = Field(default=None, alias="ErrInfo")
+    err_info: _t.Optional[Str] = Field(default=None, validation_alias="ErrInfo", serialization_alias="ErrInfo")
     """A short text describing the outcome, such as `OK`; may be empty."""
 
 
@@ -160,7 +160,7 @@ class OfflinePush(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/67552"
 
-    events: _t.List[OfflinePushEvent] = Field(alias="Events")
+    events: _t.List[OfflinePushEvent] = Field(validation_alias="Events", serialization_alias="Events")
     """The push events of this request, in no documented order: at least one and at most 100."""
 
 

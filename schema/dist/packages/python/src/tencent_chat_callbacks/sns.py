@@ -26,10 +26,10 @@ class BlackListAdd(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34361"
 
-    callback_command: _t.Literal["Sns.CallbackBlackListAdd"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Sns.CallbackBlackListAdd"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Sns.CallbackBlackListAdd`."""
 
-    pair_list: _t.List[common.AccountPair] = Field(alias="PairList")
+    pair_list: _t.List[common.AccountPair] = Field(validation_alias="PairList", serialization_alias="PairList")
     """The blocklist entries that were added."""
 
 
@@ -46,10 +46,10 @@ class BlackListDelete(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34362"
 
-    callback_command: _t.Literal["Sns.CallbackBlackListDelete"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Sns.CallbackBlackListDelete"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Sns.CallbackBlackListDelete`."""
 
-    pair_list: _t.List[common.AccountPair] = Field(alias="PairList")
+    pair_list: _t.List[common.AccountPair] = Field(validation_alias="PairList", serialization_alias="PairList")
     """The blocklist entries that were removed."""
 
 
@@ -59,13 +59,13 @@ class FriendAddedPair(CallbackModel):
     One new friend relationship, seen from one side: `To_Account` is now on `From_Account`'s friend
     list."""
 
-    from_account: Str = Field(alias="From_Account")
+    from_account: Str = Field(validation_alias="From_Account", serialization_alias="From_Account")
     """UserID of the user whose friend list gained an entry."""
 
-    to_account: Str = Field(alias="To_Account")
+    to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the user who was added to that friend list."""
 
-    initiator_account: _t.Optional[Str] = Field(default=None, alias="Initiator_Account")
+    initiator_account: _t.Optional[Str] = Field(default=None, validation_alias="Initiator_Account", serialization_alias="Initiator_Account")
     """UserID of the user who sent the friend request that led to this relationship."""
 
 
@@ -101,21 +101,21 @@ class FriendAdd(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34359"
 
-    callback_command: _t.Literal["Sns.CallbackFriendAdd"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Sns.CallbackFriendAdd"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Sns.CallbackFriendAdd`."""
 
-    pair_list: _t.List[FriendAddedPair] = Field(alias="PairList")
+    pair_list: _t.List[FriendAddedPair] = Field(validation_alias="PairList", serialization_alias="PairList")
     """The friend relationships that were created, one entry per direction: a two-way add gives one
     entry for each side."""
 
-    client_cmd: _t.Optional[FriendAddTrigger] = Field(default=None, alias="ClientCmd")
+    client_cmd: _t.Optional[FriendAddTrigger] = Field(default=None, validation_alias="ClientCmd", serialization_alias="ClientCmd")
     """What kind of request created the friendships: a friend request or the answer to one."""
 
-    admin_account: _t.Optional[Str] = Field(default=None, alias="Admin_Account")
+    admin_account: _t.Optional[Str] = Field(default=None, validation_alias="Admin_Account", serialization_alias="Admin_Account")
     """The administrator account that made the change through the REST API; an empty string when a user
     made it from a client."""
 
-    force_flag: _t.Optional[U64] = Field(default=None, alias="ForceFlag")
+    force_flag: _t.Optional[U64] = Field(default=None, validation_alias="ForceFlag", serialization_alias="ForceFlag")
     """1 when an administrator forced the add, skipping the other user's friend-request settings; 0 for
     an ordinary add. This is the same switch that the friend-add REST API and
     `Sns.CallbackPrevFriendAdd` call `ForceAddFlags`."""
@@ -134,10 +134,10 @@ class FriendDelete(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34360"
 
-    callback_command: _t.Literal["Sns.CallbackFriendDelete"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Sns.CallbackFriendDelete"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Sns.CallbackFriendDelete`."""
 
-    pair_list: _t.List[common.AccountPair] = Field(alias="PairList")
+    pair_list: _t.List[common.AccountPair] = Field(validation_alias="PairList", serialization_alias="PairList")
     """The friend relationships that were removed, one entry per direction."""
 
 
@@ -146,21 +146,21 @@ class PrevFriendAddItem(CallbackModel):
 
     One user `From_Account` asks to add, with the details the request carries for that user."""
 
-    to_account: Str = Field(alias="To_Account")
+    to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the user to be added."""
 
-    remark: _t.Optional[Str] = Field(default=None, alias="Remark")
+    remark: _t.Optional[Str] = Field(default=None, validation_alias="Remark", serialization_alias="Remark")
     """The remark `From_Account` would give this friend."""
 
-    group_name: _t.Optional[Str] = Field(default=None, alias="GroupName")
+    group_name: _t.Optional[Str] = Field(default=None, validation_alias="GroupName", serialization_alias="GroupName")
     """The friend list `From_Account` would put this friend in (called `TagName` in the before-response
     callback)."""
 
-    add_source: _t.Optional[Str] = Field(default=None, alias="AddSource")
+    add_source: _t.Optional[Str] = Field(default=None, validation_alias="AddSource", serialization_alias="AddSource")
     """Where the request came from, as an app-chosen string of the form `AddSource_Type_` plus a
     suffix, such as `AddSource_Type_Android`."""
 
-    add_wording: _t.Optional[Str] = Field(default=None, alias="AddWording")
+    add_wording: _t.Optional[Str] = Field(default=None, validation_alias="AddWording", serialization_alias="AddWording")
     """The message attached to the friend request."""
 
 
@@ -184,14 +184,14 @@ class PrevFriendAddResultItem(CallbackModel):
 
     The app's decision about one prospective friend."""
 
-    to_account: Str = Field(alias="To_Account")
+    to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the prospective friend this decision is about."""
 
-    result_code: I64 = Field(alias="ResultCode")
+    result_code: I64 = Field(validation_alias="ResultCode", serialization_alias="ResultCode")
     """0 lets this friend be added; any other value refuses. The vendor asks for refusal codes from
     38000 to 39000."""
 
-    result_info: Str = Field(alias="ResultInfo")
+    result_info: Str = Field(validation_alias="ResultInfo", serialization_alias="ResultInfo")
     """A reason for a refusal; empty when the add is allowed."""
 
 
@@ -202,17 +202,17 @@ class PrevFriendAddResponse(CallbackModel):
     handled the callback; any other value (the vendor asks for 38000 to 39000) reports a failure,
     which the backend ignores by default."""
 
-    action_status: common.ActionStatus = Field(alias="ActionStatus")
+    action_status: common.ActionStatus = Field(validation_alias="ActionStatus", serialization_alias="ActionStatus")
     """Action status."""
 
-    error_code: I64 = Field(alias="ErrorCode")
+    error_code: I64 = Field(validation_alias="ErrorCode", serialization_alias="ErrorCode")
     """0 when the app handled the callback; otherwise a failure code, for which the vendor asks for a
     value from 38000 to 39000. It does not decide the request."""
 
-    error_info: Str = Field(alias="ErrorInfo")
+    error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """A description of the failure; empty on success."""
 
-    result_item: _t.Optional[_t.List[PrevFriendAddResultItem]] = Field(default=None, alias="ResultItem")
+    result_item: _t.Optional[_t.List[PrevFriendAddResultItem]] = Field(default=None, validation_alias="ResultItem", serialization_alias="ResultItem")
     """One decision per prospective friend. The vendor documents this list as required."""
 
 
@@ -232,26 +232,26 @@ class PrevFriendAdd(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = PrevFriendAddResponse
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/43468"
 
-    callback_command: _t.Literal["Sns.CallbackPrevFriendAdd"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Sns.CallbackPrevFriendAdd"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Sns.CallbackPrevFriendAdd`."""
 
-    requester_account: Str = Field(alias="Requester_Account")
+    requester_account: Str = Field(validation_alias="Requester_Account", serialization_alias="Requester_Account")
     """UserID of whoever sent the request that fired the callback."""
 
-    from_account: Str = Field(alias="From_Account")
+    from_account: Str = Field(validation_alias="From_Account", serialization_alias="From_Account")
     """UserID of the user who wants to add friends."""
 
-    friend_item: _t.List[PrevFriendAddItem] = Field(alias="FriendItem")
+    friend_item: _t.List[PrevFriendAddItem] = Field(validation_alias="FriendItem", serialization_alias="FriendItem")
     """One entry per user `From_Account` wants to add."""
 
-    add_type: _t.Optional[PrevFriendAddType] = Field(default=None, alias="AddType")
+    add_type: _t.Optional[PrevFriendAddType] = Field(default=None, validation_alias="AddType", serialization_alias="AddType")
     """Whether the friendship would be one-way or two-way."""
 
-    force_add_flags: _t.Optional[U64] = Field(default=None, alias="ForceAddFlags")
+    force_add_flags: _t.Optional[U64] = Field(default=None, validation_alias="ForceAddFlags", serialization_alias="ForceAddFlags")
     """1 when an administrator forces the add, skipping the other user's friend-request settings; 0 for
     an ordinary request. The after-add callback calls the same switch `ForceFlag`."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
@@ -280,17 +280,17 @@ class PrevFriendResponseItem(CallbackModel):
 
     How `From_Account` answers one friend request."""
 
-    to_account: Str = Field(alias="To_Account")
+    to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the user who sent the friend request."""
 
-    remark: _t.Optional[Str] = Field(default=None, alias="Remark")
+    remark: _t.Optional[Str] = Field(default=None, validation_alias="Remark", serialization_alias="Remark")
     """The remark `From_Account` would give this friend."""
 
-    tag_name: _t.Optional[Str] = Field(default=None, alias="TagName")
+    tag_name: _t.Optional[Str] = Field(default=None, validation_alias="TagName", serialization_alias="TagName")
     """The friend list `From_Account` would put this friend in (called `GroupName` in the before-add
     callback)."""
 
-    response_action: PrevFriendResponseAction = Field(alias="ResponseAction")
+    response_action: PrevFriendResponseAction = Field(validation_alias="ResponseAction", serialization_alias="ResponseAction")
     """How the user answers this request."""
 
 
@@ -317,14 +317,14 @@ class PrevFriendResponseResultItem(CallbackModel):
 
     The app's decision about one answer."""
 
-    to_account: Str = Field(alias="To_Account")
+    to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the requester whose request this decision is about."""
 
-    result_code: I64 = Field(alias="ResultCode")
+    result_code: I64 = Field(validation_alias="ResultCode", serialization_alias="ResultCode")
     """0 lets the answer take effect; any other value refuses it. The vendor asks for refusal codes
     from 38000 to 39000."""
 
-    result_info: Str = Field(alias="ResultInfo")
+    result_info: Str = Field(validation_alias="ResultInfo", serialization_alias="ResultInfo")
     """A reason for a refusal; empty when the answer is allowed."""
 
 
@@ -335,17 +335,17 @@ class PrevFriendResponseResponse(CallbackModel):
     handled the callback; any other value (the vendor asks for 38000 to 39000) reports a failure,
     which the backend ignores by default."""
 
-    action_status: common.ActionStatus = Field(alias="ActionStatus")
+    action_status: common.ActionStatus = Field(validation_alias="ActionStatus", serialization_alias="ActionStatus")
     """Action status."""
 
-    error_code: I64 = Field(alias="ErrorCode")
+    error_code: I64 = Field(validation_alias="ErrorCode", serialization_alias="ErrorCode")
     """0 when the app handled the callback; otherwise a failure code, for which the vendor asks for a
     value from 38000 to 39000. It does not decide the answers."""
 
-    error_info: Str = Field(alias="ErrorInfo")
+    error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """A description of the failure; empty on success."""
 
-    result_item: _t.Optional[_t.List[PrevFriendResponseResultItem]] = Field(default=None, alias="ResultItem")
+    result_item: _t.Optional[_t.List[PrevFriendResponseResultItem]] = Field(default=None, validation_alias="ResultItem", serialization_alias="ResultItem")
     """One decision per answered friend request. The vendor documents this list as required."""
 
 
@@ -365,19 +365,19 @@ class PrevFriendResponse(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = PrevFriendResponseResponse
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/43467"
 
-    callback_command: _t.Literal["Sns.CallbackPrevFriendResponse"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Sns.CallbackPrevFriendResponse"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Sns.CallbackPrevFriendResponse`."""
 
-    requester_account: Str = Field(alias="Requester_Account")
+    requester_account: Str = Field(validation_alias="Requester_Account", serialization_alias="Requester_Account")
     """UserID of whoever sent the answering request that fired the callback."""
 
-    from_account: Str = Field(alias="From_Account")
+    from_account: Str = Field(validation_alias="From_Account", serialization_alias="From_Account")
     """UserID of the user answering the friend requests."""
 
-    response_friend_item: _t.List[PrevFriendResponseItem] = Field(alias="ResponseFriendItem")
+    response_friend_item: _t.List[PrevFriendResponseItem] = Field(validation_alias="ResponseFriendItem", serialization_alias="ResponseFriendItem")
     """One entry per friend request being answered."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""

@@ -18,13 +18,13 @@ class StateChangeInfo(CallbackModel):
 
     Who went online or offline, and why."""
 
-    action: StateChangeAction = Field(alias="Action")
+    action: StateChangeAction = Field(validation_alias="Action", serialization_alias="Action")
     """Status change action."""
 
-    to_account: Str = Field(alias="To_Account")
+    to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the user whose status changed."""
 
-    reason: _t.Optional[StateChangeReason] = Field(default=None, alias="Reason")
+    reason: _t.Optional[StateChangeReason] = Field(default=None, validation_alias="Reason", serialization_alias="Reason")
     """Status change reason."""
 
 
@@ -70,7 +70,7 @@ class StateKickedDevice(CallbackModel):
 
     One device that was forced offline by the new login."""
 
-    platform: StateKickedDevicePlatform = Field(alias="Platform")
+    platform: StateKickedDevicePlatform = Field(validation_alias="Platform", serialization_alias="Platform")
     """Kicked device platform."""
 
 
@@ -118,18 +118,18 @@ class StateChange(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34357"
 
-    callback_command: _t.Literal["State.StateChange"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["State.StateChange"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `State.StateChange`."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
     mean the same instant."""
 
-    info: StateChangeInfo = Field(alias="Info")
+    info: StateChangeInfo = Field(validation_alias="Info", serialization_alias="Info")
     """Whose status changed, in which direction, and why."""
 
-    kicked_device: _t.Optional[_t.List[StateKickedDevice]] = Field(default=None, alias="KickedDevice")
+    kicked_device: _t.Optional[_t.List[StateKickedDevice]] = Field(default=None, validation_alias="KickedDevice", serialization_alias="KickedDevice")
     """The user's other devices that this login forced offline. Sent only with a login (`Login` /
     `Register`) that kicked other devices off."""
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import typing as _t
 
-from pydantic import Field
+from pydantic import Discriminator, Field, Tag
 
-from ._base import I64, U64, CallbackModel, OpenEnum, Str, tagged
+from ._base import I64, U64, CallbackModel, OpenEnum, Str, OTHER_TAG, tag_of
 
 
 class Colour(OpenEnum):
@@ -33,13 +33,13 @@ class Response(CallbackModel):
 
     The standard answer."""
 
-    action_status: Str = Field(alias="ActionStatus")
+    action_status: Str = Field(validation_alias="ActionStatus", serialization_alias="ActionStatus")
     """OK or FAIL."""
 
-    error_code: I64 = Field(alias="ErrorCode")
+    error_code: I64 = Field(validation_alias="ErrorCode", serialization_alias="ErrorCode")
     """The code."""
 
-    error_info: Str = Field(alias="ErrorInfo")
+    error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """The reason."""
 
 
@@ -48,10 +48,10 @@ class Pair(CallbackModel):
 
     A key and a value."""
 
-    key: Str = Field(alias="Key")
+    key: Str = Field(validation_alias="Key", serialization_alias="Key")
     """The key."""
 
-    value: _t.Optional[Str] = Field(default=None, alias="Value")
+    value: _t.Optional[Str] = Field(default=None, validation_alias="Value", serialization_alias="Value")
     """The value."""
 
 
@@ -60,7 +60,7 @@ class PartText(CallbackModel):
 
     The content of a text part."""
 
-    text: Str = Field(alias="Text")
+    text: Str = Field(validation_alias="Text", serialization_alias="Text")
     """The words."""
 
 
@@ -69,8 +69,8 @@ class PartText(CallbackModel):
 
     `Kind` = `text`."""
 
-    kind: _t.Literal["text"] = Field(alias="Kind")
-    body: PartText = Field(alias="Body")
+    kind: _t.Literal["text"] = Field(validation_alias="Kind", serialization_alias="Kind")
+    body: PartText = Field(validation_alias="Body", serialization_alias="Body")
 
 
 class PartCount(CallbackModel):
@@ -78,8 +78,8 @@ class PartCount(CallbackModel):
 
     `Kind` = `count`."""
 
-    kind: _t.Literal["count"] = Field(alias="Kind")
-    body: U64 = Field(alias="Body")
+    kind: _t.Literal["count"] = Field(validation_alias="Kind", serialization_alias="Kind")
+    body: U64 = Field(validation_alias="Body", serialization_alias="Body")
 
 
 class PartOther(CallbackModel):
@@ -87,15 +87,18 @@ class PartOther(CallbackModel):
 
     A member this version does not list: its content is kept as sent."""
 
-    kind: Str = Field(alias="Kind")
-    body: _t.Any = Field(default=None, alias="Body")
+    kind: Str = Field(validation_alias="Kind", serialization_alias="Kind")
+    body: _t.Any = Field(default=None, validation_alias="Body", serialization_alias="Body")
 
 
-Part = tagged(
-    "Kind",
-    [("text", PartText), ("count", PartCount)],
-    PartOther,
-)
+Part = _t.Annotated[
+    _t.Union[
+        _t.Annotated[PartText, Tag("text")],
+        _t.Annotated[PartCount, Tag("count")],
+        _t.Annotated[PartOther, Tag(OTHER_TAG)],
+    ],
+    Discriminator(tag_of("Kind", "kind", ("text", "count",))),
+]
 """Part
 
 A tagged union: `Kind` selects what `Body` holds."""

@@ -9,7 +9,7 @@ import typing as _t
 
 from pydantic import Field
 
-from ._base import F64, I64, U64, Bool, Callback, CallbackModel, LenientU64, OpenEnum, Str, tagged
+from ._base import F64, I64, U64, Bool, Callback, CallbackModel, LenientU64, OpenEnum, Str
 from . import common
 
 
@@ -39,46 +39,46 @@ class AfterThing(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
     DOC_URL: _t.ClassVar[str] = "https://example.test/thing"
 
-    callback_command: _t.Literal["Demo.CallbackAfterThing"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Demo.CallbackAfterThing"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Demo.CallbackAfterThing`."""
 
-    name: Str = Field(alias="Name")
+    name: Str = Field(validation_alias="Name", serialization_alias="Name")
     """A required string."""
 
-    type: Str = Field(alias="Type")
+    type: Str = Field(validation_alias="Type", serialization_alias="Type")
     """A keyword as a field name."""
 
-    flag: _t.Optional[Bool] = Field(default=None, alias="Flag")
+    flag: _t.Optional[Bool] = Field(default=None, validation_alias="Flag", serialization_alias="Flag")
     """An optional boolean."""
 
-    delta: _t.Optional[I64] = Field(default=None, alias="Delta")
+    delta: _t.Optional[I64] = Field(default=None, validation_alias="Delta", serialization_alias="Delta")
     """A signed integer."""
 
-    count: U64 = Field(alias="Count")
+    count: U64 = Field(validation_alias="Count", serialization_alias="Count")
     """An unsigned integer."""
 
-    ratio: _t.Optional[F64] = Field(default=None, alias="Ratio")
+    ratio: _t.Optional[F64] = Field(default=None, validation_alias="Ratio", serialization_alias="Ratio")
     """A number."""
 
-    tags: _t.Optional[_t.List[Str]] = Field(default=None, alias="Tags")
+    tags: _t.Optional[_t.List[Str]] = Field(default=None, validation_alias="Tags", serialization_alias="Tags")
     """A list of strings."""
 
-    event_time: LenientU64 = Field(alias="EventTime")
+    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
     """A count that may arrive quoted."""
 
-    later_time: _t.Optional[LenientU64] = Field(default=None, alias="LaterTime")
+    later_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="LaterTime", serialization_alias="LaterTime")
     """An optional quoted count."""
 
-    colour: common.Colour = Field(alias="Colour")
+    colour: common.Colour = Field(validation_alias="Colour", serialization_alias="Colour")
     """Colour."""
 
-    pairs: _t.Optional[_t.List[common.Pair]] = Field(default=None, alias="Pairs")
+    pairs: _t.Optional[_t.List[common.Pair]] = Field(default=None, validation_alias="Pairs", serialization_alias="Pairs")
     """A list of shared objects."""
 
-    mode: _t.Optional[Mode] = Field(default=None, alias="Mode")
+    mode: _t.Optional[Mode] = Field(default=None, validation_alias="Mode", serialization_alias="Mode")
     """Mode."""
 
-    parts: _t.Optional[_t.List[common.Part]] = Field(default=None, alias="Parts")
+    parts: _t.Optional[_t.List[common.Part]] = Field(default=None, validation_alias="Parts", serialization_alias="Parts")
     """A list of tagged unions."""
 
 

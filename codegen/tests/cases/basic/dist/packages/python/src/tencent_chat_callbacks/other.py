@@ -18,10 +18,10 @@ class StateChangeEvent(CallbackModel):
 
     One event of a batch."""
 
-    callback_command: _t.Literal["Other.StateChange"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Other.StateChange"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Other.StateChange`."""
 
-    seconds: _t.Optional[U64] = Field(default=None, alias="Seconds")
+    seconds: _t.Optional[U64] = Field(default=None, validation_alias="Seconds", serialization_alias="Seconds")
     """When, in seconds."""
 
 
@@ -30,19 +30,19 @@ class StateChangeResponse(CallbackModel):
 
     An answer with an extra field."""
 
-    action_status: common.ActionStatus = Field(alias="ActionStatus")
+    action_status: common.ActionStatus = Field(validation_alias="ActionStatus", serialization_alias="ActionStatus")
     """Action status."""
 
-    error_code: I64 = Field(alias="ErrorCode")
+    error_code: I64 = Field(validation_alias="ErrorCode", serialization_alias="ErrorCode")
     """The code."""
 
-    error_info: Str = Field(alias="ErrorInfo")
+    error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """The reason."""
 
-    refused: _t.Optional[_t.List[Str]] = Field(default=None, alias="Refused")
+    refused: _t.Optional[_t.List[Str]] = Field(default=None, validation_alias="Refused", serialization_alias="Refused")
     """Who is refused."""
 
-    note: _t.Optional[Str] = Field(default=None, alias="Note")
+    note: _t.Optional[Str] = Field(default=None, validation_alias="Note", serialization_alias="Note")
     """A replacement note."""
 
 
@@ -58,13 +58,13 @@ class StateChange(Callback):
     RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = StateChangeResponse
     DOC_URL: _t.ClassVar[str] = "https://example.test/state"
 
-    callback_command: _t.Literal["Other.StateChange"] = Field(alias="CallbackCommand")
+    callback_command: _t.Literal["Other.StateChange"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Other.StateChange`."""
 
-    who: Str = Field(alias="Who")
+    who: Str = Field(validation_alias="Who", serialization_alias="Who")
     """Whose state changed."""
 
-    changes: _t.Optional[_t.List[StateChangeEvent]] = Field(default=None, alias="Changes")
+    changes: _t.Optional[_t.List[StateChangeEvent]] = Field(default=None, validation_alias="Changes", serialization_alias="Changes")
     """Batched events, each repeating the command."""
 
 
