@@ -227,6 +227,22 @@ def case_table() -> None:
         check("a misspelt command is refused with a suggestion", "Group.CallbackAfterCreateGroup" in str(error), error)
 
 
+def fallback() -> None:
+    seen: _t.List[str] = []
+    dispatcher = tcc.Dispatcher(app_id=1)
+
+    @dispatcher.fallback
+    def unhandled(event: tcc.UnhandledEvent, ctx: tcc.Context) -> None:
+        seen.append(f"{event.command} {ctx.command} {json.dumps(event.body)}")
+
+    reply = dispatcher.dispatch("SdkAppid=1&CallbackCommand=Future.CallbackNew", b'{"A": 1}')
+    check("fallback: an unknown command reaches it", reply.status == 200 and seen == ['Future.CallbackNew Future.CallbackNew {"A": 1}'], seen)
+    reply = dispatcher.dispatch("SdkAppid=1&CallbackCommand=Future.CallbackNew", b"{")
+    check("fallback: invalid JSON is refused", reply.status == 400, reply)
+    reply = dispatcher.dispatch("SdkAppid=1&CallbackCommand=Future.CallbackNew", b'{"CallbackCommand": "Other.Thing"}')
+    check("fallback: another command's body is refused", reply.status == 400, reply)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -294,6 +310,7 @@ def main() -> None:
     fixtures()
     models()
     case_table()
+    fallback()
     asgi_under_uvicorn()
     for failure in failed:
         print(f"FAILED {failure}")

@@ -368,8 +368,9 @@ class Webhooks {
   /**
    * A Node `http` request listener, also an Express middleware: answers POSTs to `path` (every
    * path when `path` is `null`), 405 to other methods there, and passes other paths to `next`
-   * (or answers 404 without one). Reads the body itself, unless a body parser left a Buffer or a
-   * string in `req.body` (use `express.raw({ type: "*\/*" })`, not `express.json()`).
+   * (or answers 404 without one). Reads the body itself, unless a body parser ran first: a Buffer
+   * or string in `req.body` (from `express.raw()` or `express.text()`) is used as it is, a parsed
+   * JSON body is encoded again.
    */
   middleware(options = {}) {
     const path = options.path === undefined ? "/callback" : options.path;
@@ -390,6 +391,12 @@ class Webhooks {
       const answer = (body) => this.dispatch(query, body).then((reply) => send(reply));
       if (Buffer.isBuffer(req.body) || typeof req.body === "string") {
         answer(req.body);
+        return;
+      }
+      if (req.body !== undefined && req.readableEnded) {
+        // A JSON body parser ran first and consumed the stream: its result is encoded again. The
+        // vendor signs no body, so this loses no check, only exotic spellings of the JSON.
+        answer(JSON.stringify(req.body));
         return;
       }
       const chunks = [];
