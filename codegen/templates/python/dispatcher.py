@@ -218,8 +218,9 @@ class Dispatcher:
         self._fallback = handler
         return handler
 
-    def dispatch(self, query: str, body: bytes) -> Reply:
-        """Handles one request: `query` is the raw query string (without `?`), `body` the raw body.
+    def dispatch(self, query: str, body: _t.Union[bytes, str]) -> Reply:
+        """Handles one request: `query` is the raw query string (without `?`), `body` the raw body
+        (a `str` is encoded as UTF-8).
         Handlers must be plain functions; an `async` one is answered 500 (use `dispatch_async`)."""
         try:
             prepared = self._prepare(query, body)
@@ -236,7 +237,7 @@ class Dispatcher:
         except Exception as error:  # noqa: BLE001 - any handler error becomes a 500 reply
             return DispatchError(500, f"the handler failed: {error}").reply()
 
-    async def dispatch_async(self, query: str, body: bytes) -> Reply:
+    async def dispatch_async(self, query: str, body: _t.Union[bytes, str]) -> Reply:
         """Like `dispatch`, awaiting handlers that are `async`."""
         try:
             prepared = self._prepare(query, body)
@@ -251,8 +252,10 @@ class Dispatcher:
         except Exception as error:  # noqa: BLE001 - any handler error becomes a 500 reply
             return DispatchError(500, f"the handler failed: {error}").reply()
 
-    def _prepare(self, query: str, body: bytes) -> _t.Union[Reply, _t.Callable[[], _t.Any]]:
+    def _prepare(self, query: str, body: _t.Union[bytes, str]) -> _t.Union[Reply, _t.Callable[[], _t.Any]]:
         """Everything up to the handler call: a reply, or the call to make."""
+        if isinstance(body, str):
+            body = body.encode()
         if len(body) > self.max_body_bytes:
             raise DispatchError(413, f"the body is larger than the limit of {self.max_body_bytes} bytes")
         params = parse_query(query)
