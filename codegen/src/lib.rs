@@ -16,6 +16,7 @@ mod emit;
 mod model;
 mod naming;
 mod publish;
+mod python;
 mod typescript;
 
 use std::fs;
@@ -131,7 +132,14 @@ pub fn generate(layout: &Layout) -> Result<Vec<GeneratedFile>, Error> {
         files.push(GeneratedFile { path: readme.clone(), contents });
     }
     if let Some(dist) = &layout.dist_dir {
-        for file in publish::publish(&catalog, env!("CARGO_PKG_VERSION")) {
+        let version = env!("CARGO_PKG_VERSION");
+        let published = publish::publish(&catalog, version);
+        // The first-party packages carry the bundle as published.
+        let bundle = published.iter().find(|f| f.relative_path == publish::BUNDLE).map(|f| f.contents.clone());
+        let bundle = bundle.ok_or_else(|| Error::Internal(format!("no {}", publish::BUNDLE)))?;
+        let mut packages = python::package(&catalog, version, &bundle);
+        packages.extend(typescript::package(&catalog, version, &bundle));
+        for file in published.into_iter().chain(packages) {
             files.push(GeneratedFile { path: dist.join(file.relative_path), contents: file.contents });
         }
     }
@@ -175,7 +183,9 @@ pub fn check(layout: &Layout) -> Result<(), Error> {
 /// published per-command schemas) that the schemas no longer produce.
 fn leftovers(layout: &Layout, files: &[GeneratedFile]) -> Result<Vec<PathBuf>, Error> {
     let mut dirs = vec![layout.rust_dir.clone()];
-    dirs.extend(layout.dist_dir.as_ref().map(|d| d.join("commands")));
+    if let Some(dist) = &layout.dist_dir {
+        dirs.extend([dist.join("commands"), dist.join(python::PACKAGE_DIR), dist.join(typescript::DIR)]);
+    }
     let mut out = Vec::new();
     for dir in dirs {
         let entries = match fs::read_dir(&dir) {

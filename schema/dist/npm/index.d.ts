@@ -180,17 +180,27 @@ export declare namespace common {
     "JsonMsgKey"?: string;
   }
   /** One element of a message body. A message is a list of these, shown in order, so one message can mix text, emoji, images and so on (but hold at most one custom element). `MsgType` names the kind of element and decides the shape of `MsgContent`. Element types added by the vendor after this schema was written still decode, with their content kept as sent. */
-  export type MsgBodyElement =
-    | { "MsgType": "TIMTextElem"; "MsgContent": common.TextContent }
-    | { "MsgType": "TIMLocationElem"; "MsgContent": common.LocationContent }
-    | { "MsgType": "TIMFaceElem"; "MsgContent": common.FaceContent }
-    | { "MsgType": "TIMCustomElem"; "MsgContent": common.CustomContent }
-    | { "MsgType": "TIMSoundElem"; "MsgContent": common.SoundContent }
-    | { "MsgType": "TIMImageElem"; "MsgContent": common.ImageContent }
-    | { "MsgType": "TIMFileElem"; "MsgContent": common.FileContent }
-    | { "MsgType": "TIMVideoFileElem"; "MsgContent": common.VideoFileContent }
-    | { "MsgType": "TIMRelayElem"; "MsgContent": common.RelayContent }
-    | { "MsgType": string; "MsgContent"?: unknown };
+  export type MsgBodyElement = MsgBodyElementText | MsgBodyElementLocation | MsgBodyElementFace | MsgBodyElementCustom | MsgBodyElementSound | MsgBodyElementImage | MsgBodyElementFile | MsgBodyElementVideoFile | MsgBodyElementRelay | MsgBodyElementOther;
+  /** Plain text. */
+  export interface MsgBodyElementText { "MsgType": "TIMTextElem"; "MsgContent": common.TextContent }
+  /** A geographic location. */
+  export interface MsgBodyElementLocation { "MsgType": "TIMLocationElem"; "MsgContent": common.LocationContent }
+  /** An emoji or sticker from the app's own set. */
+  export interface MsgBodyElementFace { "MsgType": "TIMFaceElem"; "MsgContent": common.FaceContent }
+  /** A payload defined by the app. */
+  export interface MsgBodyElementCustom { "MsgType": "TIMCustomElem"; "MsgContent": common.CustomContent }
+  /** A voice recording. */
+  export interface MsgBodyElementSound { "MsgType": "TIMSoundElem"; "MsgContent": common.SoundContent }
+  /** An image. */
+  export interface MsgBodyElementImage { "MsgType": "TIMImageElem"; "MsgContent": common.ImageContent }
+  /** A file. */
+  export interface MsgBodyElementFile { "MsgType": "TIMFileElem"; "MsgContent": common.FileContent }
+  /** A video with its thumbnail. */
+  export interface MsgBodyElementVideoFile { "MsgType": "TIMVideoFileElem"; "MsgContent": common.VideoFileContent }
+  /** Several earlier messages combined and forwarded as one. */
+  export interface MsgBodyElementRelay { "MsgType": "TIMRelayElem"; "MsgContent": common.RelayContent }
+  /** A member this version does not list (check with the type guards first); its content as sent. */
+  export interface MsgBodyElementOther { "MsgType": string; "MsgContent"?: unknown }
   /** Two users in a relationship: the one who acted or owns the list, and the other one. */
   export interface AccountPair {
     /** UserID of the user who owns the relationship or the list. */
@@ -1169,20 +1179,33 @@ export declare namespace profile {
     "ProfileItem": Array<PortraitProfileItem>;
   }
   /** One profile field and the value it was set to. `Tag` names the field and decides the type of `Value`: a string for most standard fields and for app-defined ones, an unsigned integer for a few standard fields. The callback's field table gives the value's type as "uint32/string"; its sample shows strings only. The per-field types come from the vendor's profile-management page. */
-  export type PortraitProfileItem =
-    | { "Tag": "Tag_Profile_IM_Nick"; "Value": string }
-    | { "Tag": "Tag_Profile_IM_Gender"; "Value": string }
-    | { "Tag": "Tag_Profile_IM_BirthDay"; "Value": number }
-    | { "Tag": "Tag_Profile_IM_Location"; "Value": string }
-    | { "Tag": "Tag_Profile_IM_SelfSignature"; "Value": string }
-    | { "Tag": "Tag_Profile_IM_AllowType"; "Value": string }
-    | { "Tag": "Tag_Profile_IM_Language"; "Value": number }
-    | { "Tag": "Tag_Profile_IM_Image"; "Value": string }
-    | { "Tag": "Tag_Profile_IM_MsgSettings"; "Value": number }
-    | { "Tag": "Tag_Profile_IM_AdminForbidType"; "Value": string }
-    | { "Tag": "Tag_Profile_IM_Level"; "Value": number }
-    | { "Tag": "Tag_Profile_IM_Role"; "Value": number }
-    | { "Tag": string; "Value"?: unknown };
+  export type PortraitProfileItem = PortraitProfileItemNick | PortraitProfileItemGender | PortraitProfileItemBirthDay | PortraitProfileItemLocation | PortraitProfileItemSelfSignature | PortraitProfileItemAllowType | PortraitProfileItemLanguage | PortraitProfileItemImage | PortraitProfileItemMsgSettings | PortraitProfileItemAdminForbidType | PortraitProfileItemLevel | PortraitProfileItemRole | PortraitProfileItemOther;
+  /** The nickname. */
+  export interface PortraitProfileItemNick { "Tag": "Tag_Profile_IM_Nick"; "Value": string }
+  /** The gender: `Gender_Type_Unknown`, `Gender_Type_Female` or `Gender_Type_Male`. */
+  export interface PortraitProfileItemGender { "Tag": "Tag_Profile_IM_Gender"; "Value": string }
+  /** The birthday, as a number such as 19700101. */
+  export interface PortraitProfileItemBirthDay { "Tag": "Tag_Profile_IM_BirthDay"; "Value": number }
+  /** The location, in a form the app chooses. */
+  export interface PortraitProfileItemLocation { "Tag": "Tag_Profile_IM_Location"; "Value": string }
+  /** The personal signature. */
+  export interface PortraitProfileItemSelfSignature { "Tag": "Tag_Profile_IM_SelfSignature"; "Value": string }
+  /** How the user's incoming friend requests are handled, such as `AllowType_Type_NeedConfirm`. */
+  export interface PortraitProfileItemAllowType { "Tag": "Tag_Profile_IM_AllowType"; "Value": string }
+  /** The language, as a number. */
+  export interface PortraitProfileItemLanguage { "Tag": "Tag_Profile_IM_Language"; "Value": number }
+  /** The profile photo URL. */
+  export interface PortraitProfileItemImage { "Tag": "Tag_Profile_IM_Image"; "Value": string }
+  /** Message settings, as bit flags. */
+  export interface PortraitProfileItemMsgSettings { "Tag": "Tag_Profile_IM_MsgSettings"; "Value": number }
+  /** Whether an administrator stops this user from sending friend requests: `AdminForbid_Type_None` or `AdminForbid_Type_SendOut`. */
+  export interface PortraitProfileItemAdminForbidType { "Tag": "Tag_Profile_IM_AdminForbidType"; "Value": string }
+  /** The user's level. */
+  export interface PortraitProfileItemLevel { "Tag": "Tag_Profile_IM_Level"; "Value": number }
+  /** The user's role. */
+  export interface PortraitProfileItemRole { "Tag": "Tag_Profile_IM_Role"; "Value": number }
+  /** A member this version does not list (check with the type guards first); its content as sent. */
+  export interface PortraitProfileItemOther { "Tag": string; "Value"?: unknown }
 }
 
 export declare namespace push {
@@ -1547,8 +1570,172 @@ export interface CallbackBodies {
   "State.StateChange": state.StateChange;
 }
 
+/** The reply type of each command. */
+export interface CallbackResponses {
+  "Alert.RequestOverLimit": common.Response;
+  "Bot.OnC2CMessage": common.Response;
+  "Bot.OnGroupMessage": common.Response;
+  "C2C.CallbackAfterC2CMsgExtension": common.Response;
+  "C2C.CallbackAfterMsgReport": common.Response;
+  "C2C.CallbackAfterMsgWithDraw": common.Response;
+  "C2C.CallbackAfterSendMsg": common.Response;
+  "C2C.CallbackBeforeSendMsg": c2c.BeforeSendMsgResponse;
+  "Chatbot.OnC2CSignalMessage": chatbot.OnC2CSignalMessageResponse;
+  "ContentCallback.ResultNotify": common.Response;
+  "Follow.CallbackAfterFollowAdd": common.Response;
+  "Follow.CallbackAfterFollowDelete": common.Response;
+  "Group.CallbackAfterChangeGroupOwner": common.Response;
+  "Group.CallbackAfterCreateGroup": common.Response;
+  "Group.CallbackAfterCreateTopic": common.Response;
+  "Group.CallbackAfterGroupAttrChanged": common.Response;
+  "Group.CallbackAfterGroupDestroyed": common.Response;
+  "Group.CallbackAfterGroupFull": common.Response;
+  "Group.CallbackAfterGroupInfoChanged": common.Response;
+  "Group.CallbackAfterGroupMsgExtension": common.Response;
+  "Group.CallbackAfterMemberFieldChanged": common.Response;
+  "Group.CallbackAfterReadReceipt": common.Response;
+  "Group.CallbackAfterRecallMsg": common.Response;
+  "Group.CallbackAfterSendMsg": common.Response;
+  "Group.CallbackAfterTopicDestroyed": common.Response;
+  "Group.CallbackAfterTopicInfoChanged": common.Response;
+  "Group.CallbackBeforeApplyJoinGroup": group.BeforeApplyJoinGroupResponse;
+  "Group.CallbackBeforeCreateGroup": group.BeforeCreateGroupResponse;
+  "Group.CallbackBeforeCreateTopic": group.BeforeCreateTopicResponse;
+  "Group.CallbackBeforeInviteJoinGroup": group.BeforeInviteJoinGroupResponse;
+  "Group.CallbackBeforeSendMsg": group.BeforeSendMsgResponse;
+  "Group.CallbackOnDailyGroupQuotaAlarm": common.Response;
+  "Group.CallbackOnMemberStateChange": common.Response;
+  "Group.CallbackSendMsgException": common.Response;
+  "OfficialAccount.CallbackAfterAddSubscriber": common.Response;
+  "OfficialAccount.CallbackAfterCreateOfficialAccount": common.Response;
+  "OfficialAccount.CallbackAfterDeleteSubscriber": common.Response;
+  "OfficialAccount.CallbackAfterMsgWithDraw": common.Response;
+  "OfficialAccount.CallbackAfterOfficialAccountDestroyed": common.Response;
+  "OfficialAccount.CallbackAfterOfficialAccountFull": common.Response;
+  "OfficialAccount.CallbackAfterOfficialAccountInfoChanged": common.Response;
+  "OfficialAccount.CallbackAfterSendMsg": common.Response;
+  "OfficialAccount.CallbackBeforeAddSubscriber": official_account.BeforeAddSubscriberResponse;
+  "OfficialAccount.CallbackBeforeCreateOfficialAccount": official_account.BeforeCreateOfficialAccountResponse;
+  "OfficialAccount.CallbackBeforeSendMsg": official_account.BeforeSendMsgResponse;
+  "Profile.CallbackPortraitSet": common.Response;
+  "Push.AllMemberPush": common.Response;
+  "Push.OfflinePush": common.Response;
+  "Sns.CallbackBlackListAdd": common.Response;
+  "Sns.CallbackBlackListDelete": common.Response;
+  "Sns.CallbackFriendAdd": common.Response;
+  "Sns.CallbackFriendDelete": common.Response;
+  "Sns.CallbackPrevFriendAdd": sns.PrevFriendAddResponse;
+  "Sns.CallbackPrevFriendResponse": sns.PrevFriendResponseResponse;
+  "State.StateChange": common.Response;
+}
+
 /** Any callback body; narrow it on `CallbackCommand` where the body carries one. */
 export type CallbackBody = CallbackBodies[CallbackCommand];
+
+/** The answers each before-callback accepts; `decision(command)` builds them, each returning the reply to send. */
+export interface Decisions {
+  "C2C.CallbackBeforeSendMsg": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["C2C.CallbackBeforeSendMsg"];
+    /** Allow it with changed content: `ErrorCode` 0 with the fields given. */
+    modify(fields: { "MsgBody"?: Array<common.MsgBodyElement>; "CloudCustomData"?: string }): CallbackResponses["C2C.CallbackBeforeSendMsg"];
+    /** Refuse it: `ErrorCode` 1; the client gets error 20006. */
+    refuse(): CallbackResponses["C2C.CallbackBeforeSendMsg"];
+    /** Drop it silently: `ErrorCode` 2; the sender is told it succeeded. */
+    drop(): CallbackResponses["C2C.CallbackBeforeSendMsg"];
+    /** Refuse it with an app-defined code in 120001..=130000, sent to the client with the reason; throws a `RangeError` outside it. */
+    refuseWith(code: number, reason: string): CallbackResponses["C2C.CallbackBeforeSendMsg"];
+  };
+  "Group.CallbackBeforeApplyJoinGroup": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["Group.CallbackBeforeApplyJoinGroup"];
+    /** Refuse it: `ErrorCode` 1; the client gets error 10016. */
+    refuse(): CallbackResponses["Group.CallbackBeforeApplyJoinGroup"];
+    /** Refuse it with an app-defined code in 10100..=10200, sent to the client with the reason; throws a `RangeError` outside it. */
+    refuseWith(code: number, reason: string): CallbackResponses["Group.CallbackBeforeApplyJoinGroup"];
+  };
+  "Group.CallbackBeforeCreateGroup": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["Group.CallbackBeforeCreateGroup"];
+    /** Refuse it: `ErrorCode` 1; the client gets error 10016. */
+    refuse(): CallbackResponses["Group.CallbackBeforeCreateGroup"];
+    /** Refuse it with an app-defined code in 10100..=10200, sent to the client with the reason; throws a `RangeError` outside it. */
+    refuseWith(code: number, reason: string): CallbackResponses["Group.CallbackBeforeCreateGroup"];
+  };
+  "Group.CallbackBeforeCreateTopic": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["Group.CallbackBeforeCreateTopic"];
+    /** Refuse it: `ErrorCode` 1; the client gets error 10016. */
+    refuse(): CallbackResponses["Group.CallbackBeforeCreateTopic"];
+    /** Refuse it with an app-defined code in 10100..=10200, sent to the client with the reason; throws a `RangeError` outside it. */
+    refuseWith(code: number, reason: string): CallbackResponses["Group.CallbackBeforeCreateTopic"];
+  };
+  "Group.CallbackBeforeInviteJoinGroup": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["Group.CallbackBeforeInviteJoinGroup"];
+    /** Allow it, with the command's extra answers: `ErrorCode` 0 with the fields given. */
+    allowWith(fields: { "RefusedMembers_Account"?: Array<string> }): CallbackResponses["Group.CallbackBeforeInviteJoinGroup"];
+    /** Refuse it: `ErrorCode` 1. */
+    refuse(): CallbackResponses["Group.CallbackBeforeInviteJoinGroup"];
+    /** Refuse it with an app-defined code in 10100..=10200, sent to the client with the reason; throws a `RangeError` outside it. */
+    refuseWith(code: number, reason: string): CallbackResponses["Group.CallbackBeforeInviteJoinGroup"];
+  };
+  "Group.CallbackBeforeSendMsg": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["Group.CallbackBeforeSendMsg"];
+    /** Allow it with changed content: `ErrorCode` 0 with the fields given. */
+    modify(fields: { "MsgBody"?: Array<common.MsgBodyElement>; "CloudCustomData"?: string }): CallbackResponses["Group.CallbackBeforeSendMsg"];
+    /** Refuse it: `ErrorCode` 1; the client gets error 10016. */
+    refuse(): CallbackResponses["Group.CallbackBeforeSendMsg"];
+    /** Drop it silently: `ErrorCode` 2; the sender is told it succeeded. */
+    drop(): CallbackResponses["Group.CallbackBeforeSendMsg"];
+    /** Refuse it with an app-defined code in 10100..=10200, sent to the client with the reason; throws a `RangeError` outside it. */
+    refuseWith(code: number, reason: string): CallbackResponses["Group.CallbackBeforeSendMsg"];
+  };
+  "OfficialAccount.CallbackBeforeAddSubscriber": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["OfficialAccount.CallbackBeforeAddSubscriber"];
+    /** Allow it, with the command's extra answers: `ErrorCode` 0 with the fields given. */
+    allowWith(fields: { "RefusedSubscribers_Account"?: Array<string> }): CallbackResponses["OfficialAccount.CallbackBeforeAddSubscriber"];
+    /** Refuse it: `ErrorCode` 1. */
+    refuse(): CallbackResponses["OfficialAccount.CallbackBeforeAddSubscriber"];
+  };
+  "OfficialAccount.CallbackBeforeCreateOfficialAccount": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["OfficialAccount.CallbackBeforeCreateOfficialAccount"];
+    /** Refuse it: `ErrorCode` 1; the client gets error 20006. */
+    refuse(): CallbackResponses["OfficialAccount.CallbackBeforeCreateOfficialAccount"];
+    /** Refuse it with an app-defined code in 120001..=130000, sent to the client with the reason; throws a `RangeError` outside it. */
+    refuseWith(code: number, reason: string): CallbackResponses["OfficialAccount.CallbackBeforeCreateOfficialAccount"];
+  };
+  "OfficialAccount.CallbackBeforeSendMsg": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["OfficialAccount.CallbackBeforeSendMsg"];
+    /** Allow it with changed content: `ErrorCode` 0 with the fields given. */
+    modify(fields: { "MsgBody"?: Array<common.MsgBodyElement>; "CloudCustomData"?: string }): CallbackResponses["OfficialAccount.CallbackBeforeSendMsg"];
+    /** Refuse it: `ErrorCode` 1; the client gets error 10016. */
+    refuse(): CallbackResponses["OfficialAccount.CallbackBeforeSendMsg"];
+    /** Drop it silently: `ErrorCode` 2; the sender is told it succeeded. */
+    drop(): CallbackResponses["OfficialAccount.CallbackBeforeSendMsg"];
+    /** Refuse it with an app-defined code in 120001..=130000, sent to the client with the reason; throws a `RangeError` outside it. */
+    refuseWith(code: number, reason: string): CallbackResponses["OfficialAccount.CallbackBeforeSendMsg"];
+  };
+  "Sns.CallbackPrevFriendAdd": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["Sns.CallbackPrevFriendAdd"];
+    /** Allow it, with the command's extra answers: `ErrorCode` 0 with the fields given. */
+    allowWith(fields: { "ResultItem"?: Array<sns.PrevFriendAddResultItem> }): CallbackResponses["Sns.CallbackPrevFriendAdd"];
+  };
+  "Sns.CallbackPrevFriendResponse": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["Sns.CallbackPrevFriendResponse"];
+    /** Allow it, with the command's extra answers: `ErrorCode` 0 with the fields given. */
+    allowWith(fields: { "ResultItem"?: Array<sns.PrevFriendResponseResultItem> }): CallbackResponses["Sns.CallbackPrevFriendResponse"];
+  };
+}
+
+/** The commands that let the app decide. */
+export type BeforeCallbackCommand = keyof Decisions;
 
 /** The bundled JSON Schema of every callback. */
 export declare const bundle: { $id: string; $defs: Record<string, unknown> };
