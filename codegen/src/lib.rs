@@ -12,6 +12,7 @@
 //! It also reads the vendor's documentation pages: [`import`] drafts a schema from a page, and
 //! [`drift`] reports where a page and `schema/` disagree.
 
+mod catalogue;
 pub mod diff;
 pub mod drift;
 mod emit;
@@ -20,6 +21,7 @@ mod model;
 mod naming;
 pub mod page;
 mod publish;
+mod published;
 mod repair;
 mod typescript;
 
@@ -138,7 +140,7 @@ pub fn generate(layout: &Layout) -> Result<Vec<GeneratedFile>, Error> {
         files.push(GeneratedFile { path: readme.clone(), contents });
     }
     if let Some(dist) = &layout.dist_dir {
-        for file in publish::publish(&catalog, env!("CARGO_PKG_VERSION")) {
+        for file in publish::publish(&catalog, env!("CARGO_PKG_VERSION"))? {
             files.push(GeneratedFile { path: dist.join(file.relative_path), contents: file.contents });
         }
     }
