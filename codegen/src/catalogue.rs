@@ -36,10 +36,8 @@ pub(crate) fn catalogue(catalog: &Catalog, schemas: &Schemas, version: &str) -> 
         let meta = catalog.callback_json[command].get("x-callback").and_then(Value::as_object);
         entry.extend(meta.into_iter().flatten().filter(|(k, _)| *k != "command").map(|(k, v)| (k.clone(), v.clone())));
         entry.insert("request".into(), json!({ "type": types.request, "schema": file }));
-        entry.insert(
-            "reply".into(),
-            json!({ "type": types.reply, "schema": format!("{file}#/$defs/{}", types.reply) }),
-        );
+        entry
+            .insert("reply".into(), json!({ "type": types.reply, "schema": format!("{file}#/$defs/{}", types.reply) }));
         commands.insert(command.clone(), Value::Object(entry));
     }
     json!({
