@@ -1,21 +1,32 @@
 // quicktype generates TypeScript and Go from the bundle, with every command's request and reply
 // and the message element as top-level types. Checked here: no numbered duplicate names, the
-// content types of message elements are generated, and `tsc --strict` compiles the TypeScript.
-// The Go goes to tests/consumers/go/, whose program decodes and re-encodes every fixture with it
-// (run by tests/tests/consumers.rs with `go run .`).
+// content types of message elements are generated, `tsc --strict` compiles the TypeScript, and
+// its converters decode and re-encode every fixture unchanged. The Go goes to
+// tests/consumers/go/, whose program does the same with it (run by tests/tests/consumers.rs with
+// `go run .`).
 // Run with: npm ci && node quicktype.mjs   (from tests/consumers/typescript)
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
-import { FetchingJSONSchemaStore, InputData, JSONSchemaInput, quicktype } from "quicktype-core";
-import { bundle, catalogue, check, finish, here, numberedDuplicates, root } from "./common.mjs";
+import { isDeepStrictEqual } from "node:util";
+import { readFile } from "node:fs/promises";
+import { InputData, JSONSchemaInput, JSONSchemaStore, quicktype } from "quicktype-core";
+import { bundle, catalogue, check, dist, elements, finish, fixtures, here, numberedDuplicates, root } from "./common.mjs";
+
+// Fetches a published file by its `$id`, as quicktype would from where the ids point; every type
+// is then read from one document, so a definition used by many commands is generated once.
+class PublishedFiles extends JSONSchemaStore {
+  async fetch(address) {
+    if (!address.startsWith(catalogue.idBase)) return undefined;
+    return JSON.parse(await readFile(new URL(address.slice(catalogue.idBase.length), dist), "utf8"));
+  }
+}
 
 // Top-level types: each command's request and reply (replies are shared), and the element.
 const tops = [...new Set(Object.values(catalogue.commands).flatMap((c) => [c.request.type, c.reply.type])), "MsgBodyElement"];
 
 async function generate(lang, rendererOptions) {
-  const input = new JSONSchemaInput(new FetchingJSONSchemaStore());
-  const text = JSON.stringify(bundle);
-  for (const type of tops) await input.addSource({ name: type, schema: text, uris: [`#/$defs/${type}`] });
+  const input = new JSONSchemaInput(new PublishedFiles());
+  for (const type of tops) await input.addSource({ name: type, uris: [`${bundle.$id}#/$defs/${type}`] });
   const inputData = new InputData();
   inputData.addInput(input);
   const { lines } = await quicktype({ inputData, lang, rendererOptions });
@@ -33,11 +44,30 @@ check("TypeScript: no numbered duplicate names", numberedDuplicates(tsNames).len
 const missing = tops.filter((type) => !tsNames.includes(type));
 check("TypeScript: every request and reply type is declared by name", missing.length === 0, missing.join(", "));
 check("TypeScript: message contents are typed (Latitude, ImageInfoArray, MsgList)", ["Latitude?: number", "ImageInfoArray", "MsgList"].every((s) => ts.includes(s)));
+let compiled = false;
 try {
-  execFileSync(process.execPath, [new URL("node_modules/typescript/bin/tsc", here).pathname, "--strict", "--noEmit", "--target", "ES2022", "--module", "NodeNext", "--moduleResolution", "NodeNext", new URL("types.ts", out).pathname], { stdio: "inherit" });
-  check("tsc --strict compiles quicktype's TypeScript", true);
+  const tsc = new URL("node_modules/typescript/bin/tsc", here).pathname;
+  execFileSync(process.execPath, [tsc, "--strict", "--target", "ES2022", "--module", "NodeNext", "--moduleResolution", "NodeNext", "--outDir", new URL("js/", out).pathname, new URL("types.ts", out).pathname], { stdio: "inherit" });
+  compiled = check("tsc --strict compiles quicktype's TypeScript", true);
 } catch {
   check("tsc --strict compiles quicktype's TypeScript", false);
+}
+// quicktype's converters check a document against the types while decoding: every fixture goes
+// through them and back unchanged.
+if (compiled) {
+  const { Convert } = await import(new URL("js/types.js", out));
+  const lower = (name) => name[0].toLowerCase() + name.slice(1);
+  const roundTrip = (name, type, value) => {
+    try {
+      const decoded = Convert[`to${type}`](JSON.stringify(value));
+      const again = JSON.parse(Convert[`${lower(type)}ToJson`](decoded));
+      check(`TypeScript converters: ${name} round-trips`, isDeepStrictEqual(again, value), JSON.stringify(again).slice(0, 500));
+    } catch (error) {
+      check(`TypeScript converters: ${name} decodes`, false, error.message);
+    }
+  };
+  for (const { command, sample } of fixtures) roundTrip(command, catalogue.commands[command].request.type, sample);
+  elements.forEach((element, i) => roundTrip(`element ${i} (${element.MsgType})`, "MsgBodyElement", element));
 }
 
 // Go, with `omitempty` on optional fields so that absent fields stay absent when re-encoded.
