@@ -9,7 +9,9 @@
 //!   decodes and re-encodes every fixture to the same JSON value;
 //! - datamodel-code-generator generates pydantic v2 models that parse every fixture and dump it
 //!   back to the same JSON value;
-//! - the AsyncAPI parser accepts the AsyncAPI document.
+//! - the AsyncAPI parser accepts the AsyncAPI document;
+//! - with no outside tool, Rust's `jsonschema` (no retriever) compiles every per-command file,
+//!   proving it stands alone, and validates its fixture.
 //!
 //! They need `node` after `npm ci` in `tests/consumers/typescript`, `python3` with
 //! `tests/consumers/python/requirements.txt`, and `go` (Debian's `golang-go`). `.ci/run`
@@ -108,5 +110,26 @@ fn pydantic_models_from_datamodel_code_generator_round_trip_every_fixture() {
 fn the_asyncapi_parser_accepts_the_asyncapi_document() {
     if node_ready() {
         run(&consumers("typescript"), "node", &["asyncapi.mjs"]);
+    }
+}
+
+/// Needs no outside tool, so it always runs: Rust's `jsonschema` compiles the bundle and every
+/// per-command file, and each fixture is valid under its command's file.
+#[test]
+fn every_per_command_file_stands_alone_and_accepts_its_fixture() {
+    let dist = workspace_root().join("schema/dist");
+    let read = |path: PathBuf| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    };
+    jsonschema::validator_for(&read(dist.join("callbacks.schema.json"))).expect("the bundle compiles");
+    let catalogue = read(dist.join("catalogue.json"));
+    for fixture in tests::fixtures() {
+        let entry = &catalogue["commands"][&fixture.command];
+        let file =
+            entry["request"]["schema"].as_str().unwrap_or_else(|| panic!("{}: not in the catalogue", fixture.command));
+        let validator = jsonschema::validator_for(&read(dist.join(file)))
+            .unwrap_or_else(|e| panic!("{file} does not compile: {e}"));
+        let errors: Vec<String> = validator.iter_errors(&fixture.sample_json()).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", fixture.command);
     }
 }
