@@ -179,8 +179,18 @@ struct Defs {
     origin: BTreeMap<String, String>,
 }
 
+/// Names the bundle gives to types of its own: its root and its two maps.
+const RESERVED: &[&str] = &["CallbackBody", "CallbackBodies", "CallbackResponses"];
+
 impl Defs {
     fn insert(&mut self, name: &str, schema: Value, file: &str, pointer: &str) -> Result<(), Error> {
+        if RESERVED.contains(&name) {
+            return Err(Error::schema(
+                file,
+                pointer,
+                format!("`{name}` is a name the published bundle uses for itself"),
+            ));
+        }
         if let Some(other) = self.origin.insert(name.to_owned(), format!("schema/{file}{pointer}")) {
             return Err(Error::schema(
                 file,
@@ -524,6 +534,15 @@ mod tests {
         let dir = schema_dir(union, &["Aa.CallbackAfterThing"], json!({}));
         let message = load(dir.path()).unwrap_err().to_string();
         assert!(message.contains("`KnownPart`") && message.contains("schema/common.json/$defs/Part"), "{message}");
+    }
+
+    #[test]
+    fn the_bundles_own_names_are_reserved() {
+        let clash =
+            json!({ "CallbackBodies": { "title": "Bodies", "description": "X.", "type": "object", "properties": {} } });
+        let dir = schema_dir(clash, &["Aa.CallbackAfterThing"], json!({}));
+        let message = load(dir.path()).unwrap_err().to_string();
+        assert!(message.contains("`CallbackBodies` is a name the published bundle uses"), "{message}");
     }
 
     #[test]
