@@ -7,8 +7,8 @@
 //!   per-command file, which `tsc --strict` compiles with a consumer;
 //! - quicktype generates TypeScript (compiled by `tsc --strict`) and Go, with which a Go program
 //!   decodes and re-encodes every fixture to the same JSON value;
-//! - datamodel-code-generator generates pydantic v2 models that parse every fixture and dump it
-//!   back to the same JSON value;
+//! - datamodel-code-generator generates well-named pydantic v2 models from the bundle and from
+//!   every per-command file, which parse every fixture and dump it back to the same JSON value;
 //! - the AsyncAPI parser accepts the AsyncAPI document;
 //! - with no outside tool, Rust's `jsonschema` (no retriever) compiles every per-command file,
 //!   proving it stands alone, and validates its fixture.
