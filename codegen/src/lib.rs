@@ -11,11 +11,13 @@
 //! `codegen` binary also runs the vendor-page tooling of `tencent-chat-callbacks-vendor`
 //! (`import`, `drift`, `fetch`).
 
+mod catalogue;
 pub mod diff;
 mod emit;
 mod model;
 mod naming;
 mod publish;
+mod published;
 mod python;
 mod typescript;
 
@@ -133,10 +135,10 @@ pub fn generate(layout: &Layout) -> Result<Vec<GeneratedFile>, Error> {
     }
     if let Some(dist) = &layout.dist_dir {
         let version = env!("CARGO_PKG_VERSION");
-        let published = publish::publish(&catalog, version);
+        let published = publish::publish(&catalog, version)?;
         // The first-party packages carry the bundle as published.
-        let bundle = published.iter().find(|f| f.relative_path == publish::BUNDLE).map(|f| f.contents.clone());
-        let bundle = bundle.ok_or_else(|| Error::Internal(format!("no {}", publish::BUNDLE)))?;
+        let bundle = published.iter().find(|f| f.relative_path == published::BUNDLE).map(|f| f.contents.clone());
+        let bundle = bundle.ok_or_else(|| Error::Internal(format!("no {}", published::BUNDLE)))?;
         let mut packages = python::package(&catalog, version, &bundle);
         packages.extend(typescript::package(&catalog, version, &bundle));
         for file in published.into_iter().chain(packages) {
