@@ -270,3 +270,36 @@ pub fn deserialize_tagged<'de, D: Deserializer<'de>, T: TaggedUnion>(deserialize
 
     deserializer.deserialize_map(UnionVisitor(PhantomData))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    struct Body {
+        #[serde(default, with = "super::string_or_list::option")]
+        texts: Option<Vec<String>>,
+        #[serde(with = "super::string_or_list")]
+        notes: Vec<String>,
+    }
+
+    fn decode(json: &str) -> Result<Body, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn string_or_list_reads_a_string_as_a_list_of_one() {
+        let body = decode(r#"{"texts": "a", "notes": ["b", "c"]}"#).unwrap();
+        assert_eq!((body.texts, body.notes), (Some(vec!["a".to_owned()]), vec!["b".to_owned(), "c".to_owned()]));
+        let body = decode(r#"{"texts": null, "notes": "x"}"#).unwrap();
+        assert_eq!((body.texts, body.notes), (None, vec!["x".to_owned()]));
+        assert_eq!(decode(r#"{"notes": []}"#).unwrap().texts, None);
+    }
+
+    #[test]
+    fn string_or_list_refuses_other_shapes() {
+        let error = decode(r#"{"notes": 5}"#).unwrap_err().to_string();
+        assert!(error.contains("a list of strings, or a string"), "{error}");
+        assert!(decode(r#"{"notes": [1]}"#).is_err());
+    }
+}

@@ -23,8 +23,9 @@ function describe(body: TencentCloudChatCallbacks): string {
 // The npm package's declarations: a map from command to body type, open enums, message unions.
 function owner(body: CallbackBodies["Group.CallbackAfterCreateGroup"]): string {
   const type: common.GroupType = body.Type;
-  const time: number | string = body.EventTime;
-  return `${body.Owner_Account} owns a ${type} group since ${time}`;
+  // Optional: copies of the pages older than December 2022 have no event time.
+  const time: number | string | undefined = body.EventTime;
+  return `${body.Owner_Account} owns a ${type} group since ${time ?? "an unknown time"}`;
 }
 
 function texts(body: CallbackBody): string[] {
