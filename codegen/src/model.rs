@@ -475,6 +475,9 @@ impl<'a> Reader<'a> {
                 return Err(self.err(&field_pointer, "a list of strings-or-lists is not supported"));
             }
             let aliases = self.aliases(property, &field_pointer)?;
+            if let Some(taken) = aliases.iter().find(|a| properties.contains_key(a.as_str())) {
+                return Err(self.err(&field_pointer, format!("the alias `{taken}` is a property of its own")));
+            }
             let required = required.contains(&wire_name.as_str());
             let defaulted = self.defaulted(property, &ty, required, &field_pointer)?;
             let description = self.description_of(property)?;
@@ -501,7 +504,7 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// A property's `x-aliases`: a list of other wire names, none of them a property of its own.
+    /// A property's `x-aliases`: a list of other wire names that decode to the same field.
     fn aliases(&self, property: &Value, pointer: &str) -> Result<Vec<String>, Error> {
         let Some(aliases) = property.get("x-aliases") else { return Ok(Vec::new()) };
         let shape = "`x-aliases` must be a list of strings";
