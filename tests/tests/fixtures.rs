@@ -185,7 +185,7 @@ fn variants() -> Vec<Variant> {
 #[test]
 fn every_variant_from_another_copy_of_a_page_is_valid_and_decodes() {
     let variants = variants();
-    assert!(variants.len() >= 4, "the member join and exit variants are found");
+    assert!(variants.len() >= 5, "the member join and exit and the group before-send variants are found");
     for variant in variants {
         let what = format!("{}/variants/{}", variant.command, variant.name);
         assert_valid(&validator(&schema(&variant.command)), &variant.sample, &what);
@@ -254,6 +254,12 @@ fn before_callbacks_decode_without_event_time() {
     {
         assert!(checked.contains(named), "{named}");
     }
+    // And the genuine older copy of page 34374, which has no `EventTime`.
+    let old = variants().into_iter().find(|v| v.command == "Group.CallbackBeforeSendMsg" && v.name == "no-eventtime");
+    let old = old.expect("the older copy's sample").sample;
+    assert!(old.get("EventTime").is_none());
+    let event: tencent_chat_callbacks::group::BeforeSendMsg = serde_json::from_value(old).unwrap();
+    assert_eq!((event.event_time, event.random), (None, Some(123456)));
 }
 
 /// Fields of before-callbacks that identify nothing the app decides on (sequence and random
