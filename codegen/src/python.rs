@@ -76,6 +76,7 @@ const BASE_NAMES: &[&str] = &[
     "LenientU64",
     "OpenEnum",
     "Str",
+    "StringOrList",
     "OTHER_TAG",
     "tag_of",
 ];
@@ -430,6 +431,7 @@ fn py_type(ty: &Ty, in_common: bool, command: Option<&str>) -> String {
         Ty::U64 => "U64".into(),
         Ty::F64 => "F64".into(),
         Ty::LenientU64 => "LenientU64".into(),
+        Ty::StringOrList => "StringOrList".into(),
         Ty::Vec(item) => format!("_t.List[{}]", py_type(item, in_common, command)),
         Ty::Named(r) => match (&r.scope, in_common) {
             (Scope::Common, false) => format!("common.{}", r.name),

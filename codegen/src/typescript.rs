@@ -175,6 +175,10 @@ fn field_def(out: &mut String, field: &Field, command: Option<&str>) {
     doc(out, "    ", field.description.as_deref());
     let optional = if field.required { "" } else { "?" };
     let _ = writeln!(out, "    {:?}{optional}: {};", field.wire_name, ts_type(&field.ty, command));
+    for alias in &field.aliases {
+        doc(out, "    ", Some(&format!("Another spelling of `{}`, sent by some versions.", field.wire_name)));
+        let _ = writeln!(out, "    {alias:?}?: {};", ts_type(&field.ty, command));
+    }
 }
 
 fn ts_type(ty: &Ty, command: Option<&str>) -> String {
@@ -188,6 +192,7 @@ fn ts_type_in(ty: &Ty, command: Option<&str>, ns: Option<&str>) -> String {
         Ty::Bool => "boolean".into(),
         Ty::I64 | Ty::U64 | Ty::F64 => "number".into(),
         Ty::LenientU64 => "number | string".into(),
+        Ty::StringOrList => "Array<string> | string".into(),
         Ty::Vec(item) => format!("Array<{}>", ts_type_in(item, command, ns)),
         Ty::Named(r) => match r.scope {
             Scope::Common => format!("common.{}", r.name),
@@ -432,6 +437,7 @@ fn shape_ty(ty: &Ty, ns: &str, command: Option<&str>) -> serde_json::Value {
         Ty::U64 => "u64".into(),
         Ty::F64 => "f64".into(),
         Ty::LenientU64 => "lenient".into(),
+        Ty::StringOrList => "stringOrList".into(),
         Ty::Vec(item) => serde_json::json!({ "array": shape_ty(item, ns, command) }),
         Ty::Named(r) => match r.scope {
             Scope::Common => format!("common.{}", r.name).into(),

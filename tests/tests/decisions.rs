@@ -114,7 +114,7 @@ async fn per_command_answers_reach_the_reply() {
                     result_info: String::new(),
                 })
                 .collect();
-            sns::PrevFriendAddDecision::AllowWith(sns::PrevFriendAddAnswer { result_item: Some(results) })
+            sns::PrevFriendAddDecision::AllowWith(sns::PrevFriendAddAnswer { result_item: results })
         })
         .on::<group::BeforeCreateGroup>(|_: group::BeforeCreateGroup, _: Context| async {
             group::BeforeCreateGroupDecision::refuse_with(10150, "quota used up")

@@ -185,7 +185,7 @@ async fn the_typed_event_carries_every_field() {
     assert_eq!(event.group_id, "@TGS#2J4SZEAEL");
     assert_eq!(event.type_, GroupType::Public);
     assert_eq!(event.owner_account, "leckie");
-    assert_eq!(event.event_time, 1670574414123);
+    assert_eq!(event.event_time, Some(1670574414123));
     let members: Vec<&str> = event.member_list.iter().flatten().map(|m| m.member_account.as_str()).collect();
     assert_eq!(members, ["bob", "peter"]);
     assert_eq!(event.user_defined_data_list.unwrap()[1].value, "world");

@@ -38,8 +38,8 @@ export declare namespace common {
   }
   /** The content of a plain-text element. When the recipient's app is in the background, this text is what the offline push notification shows. */
   export interface TextContent {
-    /** The text of the element. */
-    "Text": string;
+    /** The text of the element. A missing text reads as empty. */
+    "Text"?: string;
   }
   /** The content of a location element: a point given by latitude and longitude, with an optional caption. Offline pushes show a fixed placeholder such as `[Location]` instead of the coordinates. */
   export interface LocationContent {
@@ -84,7 +84,7 @@ export declare namespace common {
   /** One stored version of an image (original, large or thumbnail) with its download address. The vendor sometimes leaves out the size and dimensions of the large version, or gives them as 0, so they are optional. */
   export interface ImageInfo {
     /** Which version this is: 1 is the original image, 2 the large (resized) image and 3 the thumbnail. An integer rather than an enumeration, so that other values still decode. */
-    "Type": number;
+    "Type"?: number;
     /** The size of this version's data in bytes; 0 when the vendor does not report it. */
     "Size"?: number;
     /** The width of this version in pixels; 0 when the vendor does not report it. */
@@ -97,7 +97,7 @@ export declare namespace common {
   /** The content of an image element: an identifier, the file format, and the download information of up to three versions of the image. */
   export interface ImageContent {
     /** A globally unique identifier the clients use as the key of this image, often its MD5 hash. */
-    "UUID": string;
+    "UUID"?: string;
     /** The file format as a number: 1 is JPG, 2 GIF, 3 PNG, 4 BMP and 255 any other format. */
     "ImageFormat"?: number;
     /** The stored versions of the image, usually the original, a large version and a thumbnail, in that order. */
@@ -108,7 +108,7 @@ export declare namespace common {
     /** Where the file can be downloaded. Missing in elements sent by SDK 2.x and 3.x. */
     "Url"?: string;
     /** A globally unique identifier the clients use as the key of this file, often its MD5 hash. */
-    "UUID": string;
+    "UUID"?: string;
     /** The size of the file in bytes. */
     "FileSize"?: number;
     /** The file's name. Some clients send a full local path or `file://` URL here. (The vendor's field table spells it `fileName`; every sample uses `FileName`.) */
@@ -121,7 +121,7 @@ export declare namespace common {
     /** Where the video file can be downloaded. Missing in elements sent by SDK 2.x and 3.x. */
     "VideoUrl"?: string;
     /** A globally unique identifier the clients use as the key of the video file, often its MD5 hash. */
-    "VideoUUID": string;
+    "VideoUUID"?: string;
     /** The size of the video file in bytes. */
     "VideoSize"?: number;
     /** The length of the video in seconds. Web clients cannot measure it and send 0. */
@@ -133,7 +133,7 @@ export declare namespace common {
     /** Where the thumbnail image can be downloaded. Missing in elements sent by SDK 2.x and 3.x. */
     "ThumbUrl"?: string;
     /** A globally unique identifier the clients use as the key of the thumbnail, often its MD5 hash. */
-    "ThumbUUID": string;
+    "ThumbUUID"?: string;
     /** The size of the thumbnail image in bytes. */
     "ThumbSize"?: number;
     /** The width of the thumbnail in pixels. */
@@ -267,8 +267,8 @@ export declare namespace bot {
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data stored with the message in the cloud. Other message callbacks leave it out when none was set, so it is optional. */
     "CloudCustomData"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports a group message that @-mentions one or more chatbot accounts, once the console's chatbot event callback is switched on. An @all mention alone does not trigger it. The body has the shape of `Group.CallbackAfterSendMsg` plus the list of mentioned chatbots. */
   export interface OnGroupMessage {
@@ -297,8 +297,8 @@ export declare namespace bot {
     "CloudCustomData"?: string;
     /** The topic the message was sent in; only for topic-enabled communities. In the field table but not in the sample. */
     "TopicId"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
 }
 
@@ -318,8 +318,8 @@ export declare namespace c2c {
     "ExtensionList": Array<common.MsgExtension>;
     /** The version of the message's whole set of extensions after this change. */
     "Seq": number;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports that a user marked a one-to-one conversation as read, from a client or through the REST API on the user's behalf. */
   export interface AfterMsgReport {
@@ -387,13 +387,13 @@ export declare namespace c2c {
     /** UserID of the recipient. */
     "To_Account": string;
     /** The message's sequence number, a random 32-bit unsigned value that helps identify it. Messages sent within the same second are ordered by it. */
-    "MsgSeq": number;
+    "MsgSeq"?: number;
     /** The message's random number (32-bit unsigned), which also helps identify it. */
-    "MsgRandom": number;
+    "MsgRandom"?: number;
     /** When the message was sent, as Unix time in seconds. One-to-one messages are ordered by this time first. */
-    "MsgTime": number;
+    "MsgTime"?: number;
     /** A key that identifies the message uniquely; the REST API takes it to recall the message. */
-    "MsgKey": string;
+    "MsgKey"?: string;
     /** 1 for an online-only message (delivered only to recipients who are online, and not stored), 0 otherwise. Missing from the vendor's older sample, so optional here. */
     "OnlineOnlyFlag"?: number;
     /** The elements of the message, in order. */
@@ -430,8 +430,8 @@ export declare namespace chatbot {
     "MsgRandom": number;
     /** The unique key of the message, usable to recall it through the REST API. */
     "MsgKey": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
     /** The `data` field of the custom pass-through content, exactly as the sender gave it; often a JSON document encoded as a string. */
     "Data": string;
   }
@@ -461,8 +461,8 @@ export declare namespace content_callback {
     "ContactItem"?: ModerationContactItem;
     /** Moderated content type. */
     "ContentType": ModerationContentType;
-    /** The moderated text, when `ContentType` is `Text`. A custom message may contribute several pieces; other content gives one. One vendor page types it as a single string, but its samples and the other pages send a list of strings. */
-    "TextContent"?: Array<string>;
+    /** The moderated text, when `ContentType` is `Text`, as a list of pieces: a custom message may contribute several, other content one. Sent as a list in every sample; a single string, as one field table types it, reads as a list of that one piece. */
+    "TextContent"?: Array<string> | string;
     /** Where the moderated file can be fetched, when `ContentType` is `Image`, `Audio` or `Video`. */
     "FileURL"?: string;
     /** Which message was moderated: for a one-to-one message its `MsgKey`, for a group message its `MsgSeq` (as a string). */
@@ -509,8 +509,8 @@ export declare namespace follow {
     "From_Account": string;
     /** The users who are now followed; only the follows that succeeded are listed. */
     "FollowList": Array<FollowedUser>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** One user who was followed. Unlike `Follow.CallbackAfterFollowDelete`, which sends plain UserIDs, this list holds objects. */
   export interface FollowedUser {
@@ -524,8 +524,8 @@ export declare namespace follow {
     "From_Account": string;
     /** UserIDs of the users who are no longer followed. A plain list of strings: the vendor's table calls it a list of user objects, but its sample, like the unfollow REST API, sends bare UserIDs, unlike the `FollowList` objects of `Follow.CallbackAfterFollowAdd`. */
     "To_Account": Array<string>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
 }
 
@@ -543,8 +543,8 @@ export declare namespace group {
     "OldOwner_Account": string;
     /** UserID of the new owner. */
     "NewOwner_Account": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports a group that was just created, by a client or through the REST API, so the app can record it. */
   export interface AfterCreateGroup {
@@ -563,8 +563,8 @@ export declare namespace group {
     "MemberList"?: Array<common.GroupMember>;
     /** Custom group fields given at creation. Sent only when custom group fields are enabled for the app. */
     "UserDefinedDataList"?: Array<common.UserDefinedData>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports a topic that was just created in a topic-enabled community, by a client or through the REST API, so the app can record it. Shares its console switch with the after-group-created callback; the topic feature must be enabled. The vendor documents no event time for this callback. */
   export interface AfterCreateTopic {
@@ -597,8 +597,8 @@ export declare namespace group {
     "OptionType"?: GroupAttrOperation;
     /** The attributes the operation touched. */
     "GroupAttr"?: Array<common.GroupAttribute>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** The kind of change made to a group's custom attributes. */
   export type GroupAttrOperation = "set" | "modify" | "clear" | "delete" | (string & {});
@@ -615,16 +615,16 @@ export declare namespace group {
     "Name"?: string;
     /** The members the group had when it was disbanded. Left out for communities. */
     "MemberList"?: Array<common.GroupMember>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports that a group has reached its member limit: either a join just filled it, or a join failed because it was already full. An app can use it, for instance, to clear out inactive members and make room. */
   export interface AfterGroupFull {
     "CallbackCommand": "Group.CallbackAfterGroupFull";
     /** The group that is full. */
     "GroupId": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports a change to a group's name, introduction, notice or profile photo. Only the fields that changed are sent, so each of them is optional; changes to other group settings do not fire this callback. */
   export interface AfterGroupInfoChanged {
@@ -643,8 +643,8 @@ export declare namespace group {
     "Notification"?: string;
     /** The new group profile photo URL, when it changed. */
     "FaceUrl"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports that the key-value extensions of one group message were set, deleted or cleared, by a client or through the REST API. Each key carries a version number, and so does the message's whole set of extensions. The body has no group type. */
   export interface AfterGroupMsgExtension {
@@ -659,9 +659,27 @@ export declare namespace group {
     "ExtensionList": Array<common.MsgExtension>;
     /** The version of the message's whole set of extensions after the operation. */
     "Seq": number;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
+  /** Reports members who are no longer in a group, because they quit on a client or were removed by the owner or an administrator (on a client or through the REST API). Lets the app log departures or keep its own copy of the member list in step. */
+  export interface AfterMemberExit {
+    "CallbackCommand": "Group.CallbackAfterMemberExit";
+    /** The group the members left. */
+    "GroupId": string;
+    /** Group type. */
+    "Type": common.GroupType;
+    /** Whether the members quit or were removed. */
+    "ExitType"?: MemberExitType;
+    /** UserID of whoever caused the departure: the member themself when they quit, the owner or administrator who removed them otherwise. */
+    "Operator_Account": string;
+    /** The members who are no longer in the group. */
+    "ExitMemberList": Array<common.GroupMember>;
+    /** When the members left, as Unix time in milliseconds (a number or a string of digits). Missing from the oldest copy of the page, so it may be absent. */
+    "EventTime"?: number | string;
+  }
+  /** How members left a group. Any other string is a way added after this schema was written and must be accepted. */
+  export type MemberExitType = "Kicked" | "Quit" | (string & {});
   /** Reports a change to one member's profile in a group: being made or unmade an administrator, or a new group nickname (name card). Only the changed fields are expected, so `Role` and `NameCard` are each optional. */
   export interface AfterMemberFieldChanged {
     "CallbackCommand": "Group.CallbackAfterMemberFieldChanged";
@@ -677,11 +695,29 @@ export declare namespace group {
     "Role"?: MemberFieldChangedRole;
     /** The member's new group nickname (name card), when it changed. */
     "NameCard"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** The role a group member was given by a profile change. */
   export type MemberFieldChangedRole = "Admin" | "Member" | (string & {});
+  /** Reports users who have just become members of a group: a join request that was approved, an invitation by a member that took effect, or members added by the app's backend through the REST API. Lets the app keep its own copy of the member list in step. */
+  export interface AfterNewMemberJoin {
+    "CallbackCommand": "Group.CallbackAfterNewMemberJoin";
+    /** The group the users joined. */
+    "GroupId": string;
+    /** Group type. */
+    "Type": common.GroupType;
+    /** How the users came in: by an approved request or by an invitation. */
+    "JoinType"?: MemberJoinType;
+    /** UserID of whoever made the join happen: the user who asked to join, the member who invited, or the administrator account used with the REST API. */
+    "Operator_Account": string;
+    /** The users who are now members. */
+    "NewMemberList": Array<common.GroupMember>;
+    /** When the users joined, as Unix time in milliseconds (a number or a string of digits). Missing from the oldest copy of the page, so it may be absent. */
+    "EventTime"?: number | string;
+  }
+  /** How new members came into a group. Any other string is a way added after this schema was written and must be accepted. */
+  export type MemberJoinType = "Apply" | "Invited" | (string & {});
   /** Reports new read-receipt counts for group messages, after a client or the REST API sends a message that asks for receipts or marks such messages as read. Communities do not support group read receipts. */
   export interface AfterReadReceipt {
     "CallbackCommand": "Group.CallbackAfterReadReceipt";
@@ -691,8 +727,8 @@ export declare namespace group {
     "Type": common.GroupType;
     /** The read state of each message concerned. */
     "GroupMsgReceiptList": Array<ReadReceiptGroupMessage>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** How many members have and have not read one group message, and who has. */
   export interface ReadReceiptGroupMessage {
@@ -718,8 +754,8 @@ export declare namespace group {
     "MsgSeqList": Array<RecalledGroupMessage>;
     /** The topic the messages were sent in; only for topic-enabled communities. */
     "TopicId"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** One recalled group message. */
   export interface RecalledGroupMessage {
@@ -804,8 +840,8 @@ export declare namespace group {
     "Type": common.GroupType;
     /** UserID of the user asking to join (the vendor spells the field `Requestor`). */
     "Requestor_Account": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Whether the join request may go on. `ErrorCode` 0 lets it go on (an approval the group requires is still needed), 1 rejects it and the user gets error 10016, and a code from 10100 to 10200 rejects it and passes that code and `ErrorInfo` on to the user. */
   export interface BeforeApplyJoinGroupResponse {
@@ -827,12 +863,16 @@ export declare namespace group {
     "Type": common.GroupType;
     /** The name the new group would have. */
     "Name": string;
-    /** How many groups of the same type this user has already created. In the vendor's table and sample, but optional here: some third-party code spells it `CreatedGroupNum`, so the wire name is not certain. */
+    /** How many groups of the same type this user has already created. Older pages and peer libraries spell it `CreatedGroupNum` or `CreatedNum`; both decode here. The newest Chinese copy of the page no longer lists it, so it may be absent. */
     "CreateGroupNum"?: number;
+    /** Another spelling of `CreateGroupNum`, sent by some versions. */
+    "CreatedGroupNum"?: number;
+    /** Another spelling of `CreateGroupNum`, sent by some versions. */
+    "CreatedNum"?: number;
     /** The members the group would start with. */
     "MemberList"?: Array<common.GroupMember>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Whether the group may be created. `ErrorCode` 0 allows it, 1 refuses it and the caller gets error 10016, and a code from 10100 to 10200 refuses it and passes that code and `ErrorInfo` on to the caller. */
   export interface BeforeCreateGroupResponse {
@@ -873,10 +913,10 @@ export declare namespace group {
     "Operator_Account": string;
     /** The users who would be added. */
     "DestinationMembers": Array<common.GroupMember>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
-  /** Whether the invited users may join. `ErrorCode` 0 lets them in except those listed in `RefusedMembers_Account`, 1 rejects the whole request, and a code from 10100 to 10200 rejects it and passes that code and `ErrorInfo` on to the client. */
+  /** Whether the invited users may join. `ErrorCode` 0 lets them in except those listed in `RefusedMembers_Account`, 1 rejects the whole request and the client gets error 10016, and a code from 10100 to 10200 rejects it and passes that code and `ErrorInfo` on to the client. */
   export interface BeforeInviteJoinGroupResponse {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
@@ -899,7 +939,7 @@ export declare namespace group {
     /** UserID of whoever made the send request; lets the app tell a send by an administrator from one by the member. */
     "Operator_Account": string;
     /** The 32-bit random number from the send request. */
-    "Random": number;
+    "Random"?: number;
     /** 1 for an online-only message (delivered only to members who are online, and not stored), 0 otherwise; always 0 in audio-video groups. Missing from one older vendor sample, so optional here. */
     "OnlineOnlyFlag"?: number;
     /** The elements of the message, in order. */
@@ -910,8 +950,8 @@ export declare namespace group {
     "TopicId"?: string;
     /** Not in the vendor's documentation: the message's priority (for example `Normal`), seen in real audio-video group traffic. */
     "MsgPriority"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** What the app decides about the message. `ErrorCode` 0 lets it through (with the replacement fields, if given), 1 refuses it and the sender gets error 10016, 2 drops it while the sender is told it was sent, and a code from 10100 to 10200 refuses it and passes that code and `ErrorInfo` on to the sender. */
   export interface BeforeSendMsgResponse {
@@ -933,8 +973,8 @@ export declare namespace group {
     "QuotaUsed": number;
     /** The daily limit on the net number of new groups. */
     "Quota": number;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports members of an audio-video (AVChatRoom) group whose presence in the group changed: a lost or recovered heartbeat, a first entry, or a last exit. A user on several devices counts once. Needs a paid edition and the online-member-list feature switched on in the console. */
   export interface OnMemberStateChange {
@@ -978,7 +1018,7 @@ export declare namespace group {
     /** A human-readable explanation of the failure. */
     "ErrorInfo": string;
     /** When the failure was reported, as Unix time in milliseconds; the vendor's sample sends a string of digits. */
-    "EventTime": number | string;
+    "EventTime"?: number | string;
   }
 }
 
@@ -992,8 +1032,8 @@ export declare namespace official_account {
     "Operator_Account": string;
     /** The users who became subscribers. */
     "SubscribeAccountList": Array<common.Subscriber>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports an official account (official channel) that the app's backend has just created through the REST API, so the app can record it. */
   export interface AfterCreateOfficialAccount {
@@ -1006,8 +1046,8 @@ export declare namespace official_account {
     "Owner_Account": string;
     /** The new official account's name. */
     "Name": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports users who are no longer subscribers of an official account (official channel), whether they unsubscribed from a client or were removed by the app's backend through the REST API. */
   export interface AfterDeleteSubscriber {
@@ -1018,8 +1058,8 @@ export declare namespace official_account {
     "Operator_Account": string;
     /** The users whose subscription ended. */
     "SubscribeAccountList": Array<common.Subscriber>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports messages of an official account (official channel) that were recalled, from a client or through the REST API. Unlike most callbacks, the body does not say who recalled them. */
   export interface AfterMsgWithDraw {
@@ -1028,8 +1068,8 @@ export declare namespace official_account {
     "Official_Account": string;
     /** The recalled messages. */
     "WithdrawMsgList": Array<RecalledMessage>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** One official account message that was recalled. */
   export interface RecalledMessage {
@@ -1045,16 +1085,16 @@ export declare namespace official_account {
     "Owner_Account": string;
     /** The destroyed account's name. The vendor's sample comment calls it the group name; it is the official account's name. */
     "Name": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports that an official account (official channel) has reached its maximum number of subscribers, as a subscription from a client or the REST API brought it to the limit. Further subscriptions will fail until the limit is raised or subscribers leave. */
   export interface AfterOfficialAccountFull {
     "CallbackCommand": "OfficialAccount.CallbackAfterOfficialAccountFull";
     /** The official account that reached its subscriber limit. */
     "Official_Account": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports a change to an official account's (official channel's) name, introduction, photo or organization, made through the REST API. As with group profiles, only the changed fields are expected, so each of them is optional. */
   export interface AfterOfficialAccountInfoChanged {
@@ -1071,8 +1111,8 @@ export declare namespace official_account {
     "FaceUrl"?: string;
     /** The new owning organization, when it changed. */
     "Organization"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports a message that an official account (official channel) broadcast to its subscribers, once the backend has delivered it; the message may come from a client or from the app's backend through the REST API. Unlike group and one-to-one messages, the body names no sender and carries no sequence or random number: `MsgKey` identifies the message. */
   export interface AfterSendMsg {
@@ -1089,8 +1129,8 @@ export declare namespace official_account {
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data stored with the message in the cloud. Other message callbacks leave it out when none was set, so it is optional. */
     "CloudCustomData"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Asks the app about users about to become subscribers of an official account (official channel), whether they subscribe from a client or the app's backend adds them through the REST API. The app may let all of them subscribe, keep some of them out, or reject the whole request. */
   export interface BeforeAddSubscriber {
@@ -1101,8 +1141,8 @@ export declare namespace official_account {
     "Operator_Account": string;
     /** The users who would become subscribers. */
     "SubscribeAccountList": Array<common.Subscriber>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Whether the users may subscribe. `ErrorCode` 0 lets them subscribe except those listed in `RefusedSubscribers_Account`, and 1 rejects the whole request. The vendor documents no app-defined codes and no client error for this callback. */
   export interface BeforeAddSubscriberResponse {
@@ -1124,8 +1164,8 @@ export declare namespace official_account {
     "Owner_Account": string;
     /** The name the new official account would have. */
     "Name": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Whether the official account may be created. `ErrorCode` 0 allows it, 1 refuses it and the caller gets error 20006, and a code from 120001 to 130000 refuses it and passes that code and `ErrorInfo` on to the caller. */
   export interface BeforeCreateOfficialAccountResponse {
@@ -1147,8 +1187,8 @@ export declare namespace official_account {
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data stored with the message on the server and delivered to the subscribers; present only when the sender attached some. */
     "CloudCustomData"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** What the app decides about the message. `ErrorCode` 0 lets it through (with the replacement fields, if given), 1 refuses it and the sender gets error 10016, 2 drops it while the sender is told it was sent, and a code from 120001 to 130000 refuses it and passes that code and `ErrorInfo` on to the sender. */
   export interface BeforeSendMsgResponse {
@@ -1173,8 +1213,8 @@ export declare namespace profile {
     "Operator_Account": string;
     /** UserID of the user whose profile changed. */
     "From_Account": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
     /** The profile fields that were set, each with its new value. */
     "ProfileItem": Array<PortraitProfileItem>;
   }
@@ -1334,8 +1374,8 @@ export declare namespace sns {
     "AddType"?: PrevFriendAddType;
     /** 1 when an administrator forces the add, skipping the other user's friend-request settings; 0 for an ordinary request. The after-add callback calls the same switch `ForceFlag`. */
     "ForceAddFlags"?: number;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** One user `From_Account` asks to add, with the details the request carries for that user. */
   export interface PrevFriendAddItem {
@@ -1369,8 +1409,8 @@ export declare namespace sns {
     "ErrorCode": number;
     /** A description of the failure; empty on success. */
     "ErrorInfo": string;
-    /** One decision per prospective friend. The vendor documents this list as required. */
-    "ResultItem"?: Array<PrevFriendAddResultItem>;
+    /** One decision per prospective friend. The vendor requires the list in every answer, so it is always sent, empty when the app decides nothing; the vendor does not say what becomes of a request the list leaves out. */
+    "ResultItem": Array<PrevFriendAddResultItem>;
   }
   /** Asks the app about a user's answers, sent from a client, to friend requests they received, before the backend acts on them, so the app can block unwanted answers. The app decides per answer in `ResultItem`; the top-level `ErrorCode` only says whether the app handled the callback. Answers made through the REST API do not fire it. */
   export interface PrevFriendResponse {
@@ -1381,8 +1421,8 @@ export declare namespace sns {
     "From_Account": string;
     /** One entry per friend request being answered. */
     "ResponseFriendItem": Array<PrevFriendResponseItem>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** How `From_Account` answers one friend request. */
   export interface PrevFriendResponseItem {
@@ -1414,8 +1454,8 @@ export declare namespace sns {
     "ErrorCode": number;
     /** A description of the failure; empty on success. */
     "ErrorInfo": string;
-    /** One decision per answered friend request. The vendor documents this list as required. */
-    "ResultItem"?: Array<PrevFriendResponseResultItem>;
+    /** One decision per answered friend request. The vendor requires the list in every answer, so it is always sent, empty when the app decides nothing; the vendor does not say what becomes of a request the list leaves out. */
+    "ResultItem": Array<PrevFriendResponseResultItem>;
   }
 }
 
@@ -1423,8 +1463,8 @@ export declare namespace state {
   /** Reports a user going online or offline: a client logging in or out, its connection dropping, or its heartbeat timing out. The feature switch for status notifications must be on. In this callback only, the `OptPlatform` query parameter spells iOS as `IOS`. */
   export interface StateChange {
     "CallbackCommand": "State.StateChange";
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
     /** Whose status changed, in which direction, and why. */
     "Info": StateChangeInfo;
     /** The user's other devices that this login forced offline. Sent only with a login (`Login` / `Register`) that kicked other devices off. */
@@ -1474,7 +1514,9 @@ export type CallbackCommand =
   | "Group.CallbackAfterGroupFull"
   | "Group.CallbackAfterGroupInfoChanged"
   | "Group.CallbackAfterGroupMsgExtension"
+  | "Group.CallbackAfterMemberExit"
   | "Group.CallbackAfterMemberFieldChanged"
+  | "Group.CallbackAfterNewMemberJoin"
   | "Group.CallbackAfterReadReceipt"
   | "Group.CallbackAfterRecallMsg"
   | "Group.CallbackAfterSendMsg"
@@ -1533,7 +1575,9 @@ export interface CallbackBodies {
   "Group.CallbackAfterGroupFull": group.AfterGroupFull;
   "Group.CallbackAfterGroupInfoChanged": group.AfterGroupInfoChanged;
   "Group.CallbackAfterGroupMsgExtension": group.AfterGroupMsgExtension;
+  "Group.CallbackAfterMemberExit": group.AfterMemberExit;
   "Group.CallbackAfterMemberFieldChanged": group.AfterMemberFieldChanged;
+  "Group.CallbackAfterNewMemberJoin": group.AfterNewMemberJoin;
   "Group.CallbackAfterReadReceipt": group.AfterReadReceipt;
   "Group.CallbackAfterRecallMsg": group.AfterRecallMsg;
   "Group.CallbackAfterSendMsg": group.AfterSendMsg;
@@ -1592,7 +1636,9 @@ export interface CallbackResponses {
   "Group.CallbackAfterGroupFull": common.Response;
   "Group.CallbackAfterGroupInfoChanged": common.Response;
   "Group.CallbackAfterGroupMsgExtension": common.Response;
+  "Group.CallbackAfterMemberExit": common.Response;
   "Group.CallbackAfterMemberFieldChanged": common.Response;
+  "Group.CallbackAfterNewMemberJoin": common.Response;
   "Group.CallbackAfterReadReceipt": common.Response;
   "Group.CallbackAfterRecallMsg": common.Response;
   "Group.CallbackAfterSendMsg": common.Response;
@@ -1675,7 +1721,7 @@ export interface Decisions {
     allow(): CallbackResponses["Group.CallbackBeforeInviteJoinGroup"];
     /** Allow it, with the command's extra answers: `ErrorCode` 0 with the fields given. */
     allowWith(fields: { "RefusedMembers_Account"?: Array<string> }): CallbackResponses["Group.CallbackBeforeInviteJoinGroup"];
-    /** Refuse it: `ErrorCode` 1. */
+    /** Refuse it: `ErrorCode` 1; the client gets error 10016. */
     refuse(): CallbackResponses["Group.CallbackBeforeInviteJoinGroup"];
     /** Refuse it with an app-defined code in 10100..=10200, sent to the client with the reason; throws a `RangeError` outside it. */
     refuseWith(code: number, reason: string): CallbackResponses["Group.CallbackBeforeInviteJoinGroup"];

@@ -73,7 +73,7 @@ exports.types = {
       [
         "Text",
         "string",
-        true
+        false
       ]
     ]
   },
@@ -168,7 +168,7 @@ exports.types = {
       [
         "Type",
         "i64",
-        true
+        false
       ],
       [
         "Size",
@@ -197,7 +197,7 @@ exports.types = {
       [
         "UUID",
         "string",
-        true
+        false
       ],
       [
         "ImageFormat",
@@ -223,7 +223,7 @@ exports.types = {
       [
         "UUID",
         "string",
-        true
+        false
       ],
       [
         "FileSize",
@@ -252,7 +252,7 @@ exports.types = {
       [
         "VideoUUID",
         "string",
-        true
+        false
       ],
       [
         "VideoSize",
@@ -282,7 +282,7 @@ exports.types = {
       [
         "ThumbUUID",
         "string",
-        true
+        false
       ],
       [
         "ThumbSize",
@@ -559,7 +559,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -639,7 +639,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -687,7 +687,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -863,22 +863,22 @@ exports.types = {
       [
         "MsgSeq",
         "u64",
-        true
+        false
       ],
       [
         "MsgRandom",
         "u64",
-        true
+        false
       ],
       [
         "MsgTime",
         "u64",
-        true
+        false
       ],
       [
         "MsgKey",
         "string",
-        true
+        false
       ],
       [
         "OnlineOnlyFlag",
@@ -967,7 +967,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ],
       [
         "Data",
@@ -1029,9 +1029,7 @@ exports.types = {
       ],
       [
         "TextContent",
-        {
-          "array": "string"
-        },
+        "stringOrList",
         false
       ],
       [
@@ -1142,7 +1140,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -1179,7 +1177,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -1220,7 +1218,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -1275,7 +1273,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -1366,7 +1364,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -1412,7 +1410,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -1433,7 +1431,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -1484,7 +1482,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -1527,9 +1525,55 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
+  },
+  "group.AfterMemberExit": {
+    "struct": [
+      [
+        "CallbackCommand",
+        {
+          "const": "Group.CallbackAfterMemberExit"
+        },
+        true
+      ],
+      [
+        "GroupId",
+        "string",
+        true
+      ],
+      [
+        "Type",
+        "common.GroupType",
+        true
+      ],
+      [
+        "ExitType",
+        "group.MemberExitType",
+        false
+      ],
+      [
+        "Operator_Account",
+        "string",
+        true
+      ],
+      [
+        "ExitMemberList",
+        {
+          "array": "common.GroupMember"
+        },
+        true
+      ],
+      [
+        "EventTime",
+        "lenient",
+        false
+      ]
+    ]
+  },
+  "group.MemberExitType": {
+    "enum": true
   },
   "group.AfterMemberFieldChanged": {
     "struct": [
@@ -1573,11 +1617,57 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
   "group.MemberFieldChangedRole": {
+    "enum": true
+  },
+  "group.AfterNewMemberJoin": {
+    "struct": [
+      [
+        "CallbackCommand",
+        {
+          "const": "Group.CallbackAfterNewMemberJoin"
+        },
+        true
+      ],
+      [
+        "GroupId",
+        "string",
+        true
+      ],
+      [
+        "Type",
+        "common.GroupType",
+        true
+      ],
+      [
+        "JoinType",
+        "group.MemberJoinType",
+        false
+      ],
+      [
+        "Operator_Account",
+        "string",
+        true
+      ],
+      [
+        "NewMemberList",
+        {
+          "array": "common.GroupMember"
+        },
+        true
+      ],
+      [
+        "EventTime",
+        "lenient",
+        false
+      ]
+    ]
+  },
+  "group.MemberJoinType": {
     "enum": true
   },
   "group.AfterReadReceipt": {
@@ -1609,7 +1699,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -1678,7 +1768,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -1896,7 +1986,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -1963,7 +2053,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -2065,7 +2155,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -2127,7 +2217,7 @@ exports.types = {
       [
         "Random",
         "u64",
-        true
+        false
       ],
       [
         "OnlineOnlyFlag",
@@ -2159,7 +2249,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -2216,7 +2306,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -2328,7 +2418,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -2361,7 +2451,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -2397,7 +2487,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -2430,7 +2520,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -2458,7 +2548,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -2498,7 +2588,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -2519,7 +2609,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -2565,7 +2655,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -2613,7 +2703,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -2646,7 +2736,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -2703,7 +2793,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -2760,7 +2850,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -2817,7 +2907,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ],
       [
         "ProfileItem",
@@ -3165,7 +3255,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -3242,7 +3332,7 @@ exports.types = {
         {
           "array": "sns.PrevFriendAddResultItem"
         },
-        false
+        true
       ]
     ]
   },
@@ -3275,7 +3365,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ]
     ]
   },
@@ -3347,7 +3437,7 @@ exports.types = {
         {
           "array": "sns.PrevFriendResponseResultItem"
         },
-        false
+        true
       ]
     ]
   },
@@ -3363,7 +3453,7 @@ exports.types = {
       [
         "EventTime",
         "lenient",
-        true
+        false
       ],
       [
         "Info",
@@ -3531,8 +3621,18 @@ exports.commands = {
     "kind": "after",
     "decision": null
   },
+  "Group.CallbackAfterMemberExit": {
+    "type": "group.AfterMemberExit",
+    "kind": "after",
+    "decision": null
+  },
   "Group.CallbackAfterMemberFieldChanged": {
     "type": "group.AfterMemberFieldChanged",
+    "kind": "after",
+    "decision": null
+  },
+  "Group.CallbackAfterNewMemberJoin": {
+    "type": "group.AfterNewMemberJoin",
     "kind": "after",
     "decision": null
   },

@@ -74,10 +74,11 @@ class OnC2CMessage(Callback):
     """App-defined data stored with the message in the cloud. Other message callbacks leave it out when
     none was set, so it is optional."""
 
-    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant."""
+    mean the same instant. Never required: older copies of most pages have no such field, and an
+    event means the same without it."""
 
 
 class OnGroupMessage(Callback):
@@ -138,10 +139,11 @@ class OnGroupMessage(Callback):
     """The topic the message was sent in; only for topic-enabled communities. In the field table but
     not in the sample."""
 
-    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant."""
+    mean the same instant. Never required: older copies of most pages have no such field, and an
+    event means the same without it."""
 
 
 __all__ = [

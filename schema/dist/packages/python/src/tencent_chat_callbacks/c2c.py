@@ -51,10 +51,11 @@ class AfterC2CMsgExtension(Callback):
     seq: U64 = Field(validation_alias="Seq", serialization_alias="Seq")
     """The version of the message's whole set of extensions after this change."""
 
-    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant."""
+    mean the same instant. Never required: older copies of most pages have no such field, and an
+    event means the same without it."""
 
 
 class AfterMsgReport(Callback):
@@ -251,18 +252,18 @@ class BeforeSendMsg(Callback):
     to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the recipient."""
 
-    msg_seq: U64 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
+    msg_seq: _t.Optional[U64] = Field(default=None, validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number, a random 32-bit unsigned value that helps identify it. Messages
     sent within the same second are ordered by it."""
 
-    msg_random: U64 = Field(validation_alias="MsgRandom", serialization_alias="MsgRandom")
+    msg_random: _t.Optional[U64] = Field(default=None, validation_alias="MsgRandom", serialization_alias="MsgRandom")
     """The message's random number (32-bit unsigned), which also helps identify it."""
 
-    msg_time: U64 = Field(validation_alias="MsgTime", serialization_alias="MsgTime")
+    msg_time: _t.Optional[U64] = Field(default=None, validation_alias="MsgTime", serialization_alias="MsgTime")
     """When the message was sent, as Unix time in seconds. One-to-one messages are ordered by this time
     first."""
 
-    msg_key: Str = Field(validation_alias="MsgKey", serialization_alias="MsgKey")
+    msg_key: _t.Optional[Str] = Field(default=None, validation_alias="MsgKey", serialization_alias="MsgKey")
     """A key that identifies the message uniquely; the REST API takes it to recall the message."""
 
     online_only_flag: _t.Optional[U64] = Field(default=None, validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")

@@ -145,8 +145,8 @@ class TextContent(CallbackModel):
     The content of a plain-text element. When the recipient's app is in the background, this text is
     what the offline push notification shows."""
 
-    text: Str = Field(validation_alias="Text", serialization_alias="Text")
-    """The text of the element."""
+    text: _t.Optional[Str] = Field(default=None, validation_alias="Text", serialization_alias="Text")
+    """The text of the element. A missing text reads as empty."""
 
 
 class LocationContent(CallbackModel):
@@ -235,7 +235,7 @@ class ImageInfo(CallbackModel):
     vendor sometimes leaves out the size and dimensions of the large version, or gives them as 0, so
     they are optional."""
 
-    type: I64 = Field(validation_alias="Type", serialization_alias="Type")
+    type: _t.Optional[I64] = Field(default=None, validation_alias="Type", serialization_alias="Type")
     """Which version this is: 1 is the original image, 2 the large (resized) image and 3 the thumbnail.
     An integer rather than an enumeration, so that other values still decode."""
 
@@ -259,7 +259,7 @@ class ImageContent(CallbackModel):
     The content of an image element: an identifier, the file format, and the download information of
     up to three versions of the image."""
 
-    uuid: Str = Field(validation_alias="UUID", serialization_alias="UUID")
+    uuid: _t.Optional[Str] = Field(default=None, validation_alias="UUID", serialization_alias="UUID")
     """A globally unique identifier the clients use as the key of this image, often its MD5 hash."""
 
     image_format: _t.Optional[I64] = Field(default=None, validation_alias="ImageFormat", serialization_alias="ImageFormat")
@@ -279,7 +279,7 @@ class FileContent(CallbackModel):
     url: _t.Optional[Str] = Field(default=None, validation_alias="Url", serialization_alias="Url")
     """Where the file can be downloaded. Missing in elements sent by SDK 2.x and 3.x."""
 
-    uuid: Str = Field(validation_alias="UUID", serialization_alias="UUID")
+    uuid: _t.Optional[Str] = Field(default=None, validation_alias="UUID", serialization_alias="UUID")
     """A globally unique identifier the clients use as the key of this file, often its MD5 hash."""
 
     file_size: _t.Optional[U64] = Field(default=None, validation_alias="FileSize", serialization_alias="FileSize")
@@ -303,7 +303,7 @@ class VideoFileContent(CallbackModel):
     video_url: _t.Optional[Str] = Field(default=None, validation_alias="VideoUrl", serialization_alias="VideoUrl")
     """Where the video file can be downloaded. Missing in elements sent by SDK 2.x and 3.x."""
 
-    video_uuid: Str = Field(validation_alias="VideoUUID", serialization_alias="VideoUUID")
+    video_uuid: _t.Optional[Str] = Field(default=None, validation_alias="VideoUUID", serialization_alias="VideoUUID")
     """A globally unique identifier the clients use as the key of the video file, often its MD5 hash."""
 
     video_size: _t.Optional[U64] = Field(default=None, validation_alias="VideoSize", serialization_alias="VideoSize")
@@ -321,7 +321,7 @@ class VideoFileContent(CallbackModel):
     thumb_url: _t.Optional[Str] = Field(default=None, validation_alias="ThumbUrl", serialization_alias="ThumbUrl")
     """Where the thumbnail image can be downloaded. Missing in elements sent by SDK 2.x and 3.x."""
 
-    thumb_uuid: Str = Field(validation_alias="ThumbUUID", serialization_alias="ThumbUUID")
+    thumb_uuid: _t.Optional[Str] = Field(default=None, validation_alias="ThumbUUID", serialization_alias="ThumbUUID")
     """A globally unique identifier the clients use as the key of the thumbnail, often its MD5 hash."""
 
     thumb_size: _t.Optional[U64] = Field(default=None, validation_alias="ThumbSize", serialization_alias="ThumbSize")

@@ -9,7 +9,7 @@ import typing as _t
 
 from pydantic import Field
 
-from ._base import U64, Callback, CallbackModel, OpenEnum, Str
+from ._base import U64, Callback, CallbackModel, OpenEnum, Str, StringOrList
 from . import common
 
 
@@ -117,10 +117,10 @@ class ResultNotify(Callback):
     content_type: ModerationContentType = Field(validation_alias="ContentType", serialization_alias="ContentType")
     """Moderated content type."""
 
-    text_content: _t.Optional[_t.List[Str]] = Field(default=None, validation_alias="TextContent", serialization_alias="TextContent")
-    """The moderated text, when `ContentType` is `Text`. A custom message may contribute several
-    pieces; other content gives one. One vendor page types it as a single string, but its samples
-    and the other pages send a list of strings."""
+    text_content: _t.Optional[StringOrList] = Field(default=None, validation_alias="TextContent", serialization_alias="TextContent")
+    """The moderated text, when `ContentType` is `Text`, as a list of pieces: a custom message may
+    contribute several, other content one. Sent as a list in every sample; a single string, as one
+    field table types it, reads as a list of that one piece."""
 
     file_url: _t.Optional[Str] = Field(default=None, validation_alias="FileURL", serialization_alias="FileURL")
     """Where the moderated file can be fetched, when `ContentType` is `Image`, `Audio` or `Video`."""

@@ -45,10 +45,11 @@ class AfterFollowAdd(Callback):
     follow_list: _t.List[FollowedUser] = Field(validation_alias="FollowList", serialization_alias="FollowList")
     """The users who are now followed; only the follows that succeeded are listed."""
 
-    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant."""
+    mean the same instant. Never required: older copies of most pages have no such field, and an
+    event means the same without it."""
 
 
 class AfterFollowDelete(Callback):
@@ -76,10 +77,11 @@ class AfterFollowDelete(Callback):
     calls it a list of user objects, but its sample, like the unfollow REST API, sends bare UserIDs,
     unlike the `FollowList` objects of `Follow.CallbackAfterFollowAdd`."""
 
-    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant."""
+    mean the same instant. Never required: older copies of most pages have no such field, and an
+    event means the same without it."""
 
 
 __all__ = [

@@ -39,10 +39,11 @@ class AfterAddSubscriber(Callback):
     subscribe_account_list: _t.List[common.Subscriber] = Field(validation_alias="SubscribeAccountList", serialization_alias="SubscribeAccountList")
     """The users who became subscribers."""
 
-    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant."""
+    mean the same instant. Never required: older copies of most pages have no such field, and an
+    event means the same without it."""
 
 
 class AfterCreateOfficialAccount(Callback):
@@ -74,10 +75,11 @@ class AfterCreateOfficialAccount(Callback):
     name: Str = Field(validation_alias="Name", serialization_alias="Name")
     """The new official account's name."""
 
-    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant."""
+    mean the same instant. Never required: older copies of most pages have no such field, and an
+    event means the same without it."""
 
 
 class AfterDeleteSubscriber(Callback):
@@ -106,10 +108,11 @@ class AfterDeleteSubscriber(Callback):
     subscribe_account_list: _t.List[common.Subscriber] = Field(validation_alias="SubscribeAccountList", serialization_alias="SubscribeAccountList")
     """The users whose subscription ended."""
 
-    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant."""
+    mean the same instant. Never required: older copies of most pages have no such field, and an
+    event means the same without it."""
 
 
 class RecalledMessage(CallbackModel):
@@ -145,10 +148,11 @@ class AfterMsgWithDraw(Callback):
     withdraw_msg_list: _t.List[RecalledMessage] = Field(validation_alias="WithdrawMsgList", serialization_alias="WithdrawMsgList")
     """The recalled messages."""
 
-    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant."""
+    mean the same instant. Never required: older copies of most pages have no such field, and an
+    event means the same without it."""
 
 
 class AfterOfficialAccountDestroyed(Callback):
@@ -178,10 +182,11 @@ class AfterOfficialAccountDestroyed(Callback):
     """The destroyed account's name. The vendor's sample comment calls it the group name; it is the
     official account's name."""
 
-    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant."""
+    mean the same instant. Never required: older copies of most pages have no such field, and an
+    event means the same without it."""
 
 
 class AfterOfficialAccountFull(Callback):
@@ -205,10 +210,11 @@ class AfterOfficialAccountFull(Callback):
     official_account: Str = Field(validation_alias="Official_Account", serialization_alias="Official_Account")
     """The official account that reached its subscriber limit."""
 
-    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant."""
+    mean the same instant. Never required: older copies of most pages have no such field, and an
+    event means the same without it."""
 
 
 class AfterOfficialAccountInfoChanged(Callback):
@@ -247,10 +253,11 @@ class AfterOfficialAccountInfoChanged(Callback):
     organization: _t.Optional[Str] = Field(default=None, validation_alias="Organization", serialization_alias="Organization")
     """The new owning organization, when it changed."""
 
-    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant."""
+    mean the same instant. Never required: older copies of most pages have no such field, and an
+    event means the same without it."""
 
 
 class AfterSendMsg(Callback):
@@ -292,10 +299,11 @@ class AfterSendMsg(Callback):
     """App-defined data stored with the message in the cloud. Other message callbacks leave it out when
     none was set, so it is optional."""
 
-    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant."""
+    mean the same instant. Never required: older copies of most pages have no such field, and an
+    event means the same without it."""
 
 
 class BeforeAddSubscriberResponse(CallbackModel):
@@ -347,10 +355,11 @@ class BeforeAddSubscriber(Callback):
     subscribe_account_list: _t.List[common.Subscriber] = Field(validation_alias="SubscribeAccountList", serialization_alias="SubscribeAccountList")
     """The users who would become subscribers."""
 
-    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant."""
+    mean the same instant. Never required: older copies of most pages have no such field, and an
+    event means the same without it."""
 
 
 class BeforeAddSubscriberDecision(Decision):
@@ -420,10 +429,11 @@ class BeforeCreateOfficialAccount(Callback):
     name: Str = Field(validation_alias="Name", serialization_alias="Name")
     """The name the new official account would have."""
 
-    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant."""
+    mean the same instant. Never required: older copies of most pages have no such field, and an
+    event means the same without it."""
 
 
 class BeforeCreateOfficialAccountDecision(Decision):
@@ -510,10 +520,11 @@ class BeforeSendMsg(Callback):
     """App-defined data stored with the message on the server and delivered to the subscribers; present
     only when the sender attached some."""
 
-    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant."""
+    mean the same instant. Never required: older copies of most pages have no such field, and an
+    event means the same without it."""
 
 
 class BeforeSendMsgDecision(Decision):

@@ -212,8 +212,10 @@ class PrevFriendAddResponse(CallbackModel):
     error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """A description of the failure; empty on success."""
 
-    result_item: _t.Optional[_t.List[PrevFriendAddResultItem]] = Field(default=None, validation_alias="ResultItem", serialization_alias="ResultItem")
-    """One decision per prospective friend. The vendor documents this list as required."""
+    result_item: _t.List[PrevFriendAddResultItem] = Field(validation_alias="ResultItem", serialization_alias="ResultItem")
+    """One decision per prospective friend. The vendor requires the list in every answer, so it is
+    always sent, empty when the app decides nothing; the vendor does not say what becomes of a
+    request the list leaves out."""
 
 
 class PrevFriendAdd(Callback):
@@ -251,10 +253,11 @@ class PrevFriendAdd(Callback):
     """1 when an administrator forces the add, skipping the other user's friend-request settings; 0 for
     an ordinary request. The after-add callback calls the same switch `ForceFlag`."""
 
-    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant."""
+    mean the same instant. Never required: older copies of most pages have no such field, and an
+    event means the same without it."""
 
 
 class PrevFriendAddDecision(Decision):
@@ -345,8 +348,10 @@ class PrevFriendResponseResponse(CallbackModel):
     error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """A description of the failure; empty on success."""
 
-    result_item: _t.Optional[_t.List[PrevFriendResponseResultItem]] = Field(default=None, validation_alias="ResultItem", serialization_alias="ResultItem")
-    """One decision per answered friend request. The vendor documents this list as required."""
+    result_item: _t.List[PrevFriendResponseResultItem] = Field(validation_alias="ResultItem", serialization_alias="ResultItem")
+    """One decision per answered friend request. The vendor requires the list in every answer, so it is
+    always sent, empty when the app decides nothing; the vendor does not say what becomes of a
+    request the list leaves out."""
 
 
 class PrevFriendResponse(Callback):
@@ -377,10 +382,11 @@ class PrevFriendResponse(Callback):
     response_friend_item: _t.List[PrevFriendResponseItem] = Field(validation_alias="ResponseFriendItem", serialization_alias="ResponseFriendItem")
     """One entry per friend request being answered."""
 
-    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant."""
+    mean the same instant. Never required: older copies of most pages have no such field, and an
+    event means the same without it."""
 
 
 class PrevFriendResponseDecision(Decision):

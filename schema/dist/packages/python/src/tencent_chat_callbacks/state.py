@@ -121,10 +121,11 @@ class StateChange(Callback):
     callback_command: _t.Literal["State.StateChange"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `State.StateChange`."""
 
-    event_time: LenientU64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant."""
+    mean the same instant. Never required: older copies of most pages have no such field, and an
+    event means the same without it."""
 
     info: StateChangeInfo = Field(validation_alias="Info", serialization_alias="Info")
     """Whose status changed, in which direction, and why."""
