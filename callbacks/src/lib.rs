@@ -117,6 +117,7 @@ mod telemetry;
 #[rustfmt::skip]
 mod generated;
 mod handler;
+mod lenient;
 mod query;
 mod response;
 pub mod signature;
