@@ -115,6 +115,7 @@
 extern crate self as tencent_chat_callbacks;
 
 mod callback;
+mod catalogue;
 mod context;
 mod decision;
 mod dispatcher;
@@ -125,6 +126,7 @@ mod handler;
 mod query;
 mod response;
 pub mod signature;
+pub mod testing;
 
 #[cfg(feature = "axum")]
 pub mod axum;
@@ -135,7 +137,7 @@ pub mod __private;
 
 pub use callback::{Callback, CallbackKind, CommandTag};
 pub use common::Response;
-pub use context::{Context, UnhandledEvent};
+pub use context::{Context, ContextBuilder, UnhandledEvent};
 pub use decision::{AppErrorCode, ErrorCodeOutOfRange};
 pub use dispatcher::{
     BuildError, DEFAULT_HANDLER_DEADLINE, DEFAULT_MAX_BODY_BYTES, DeadlineDecision, Dispatcher, DispatcherBuilder,

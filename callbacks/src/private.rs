@@ -5,6 +5,9 @@ use std::marker::PhantomData;
 
 use serde::de::{self, Deserializer, Visitor};
 
+pub use crate::__catalogue as catalogue;
+pub use {serde, serde_json};
+
 /// Converts a handler's output, where the `#[handlers]` macro can point errors at its return type.
 pub fn into_response<R, T: crate::IntoResponse<R>>(output: T) -> Result<R, crate::BoxError> {
     output.into_response()
@@ -41,8 +44,10 @@ pub(crate) fn parse_digits(value: &str) -> Option<u64> {
 }
 
 /// The schema of an integer that may arrive as a string of digits.
+#[cfg(feature = "schemars")]
 pub struct LenientU64;
 
+#[cfg(feature = "schemars")]
 impl schemars::JsonSchema for LenientU64 {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "LenientU64".into()

@@ -7,7 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde_json::{Value, json};
 use tencent_chat_callbacks::common::{ClientPlatform, GroupType};
 use tencent_chat_callbacks::{
-    BuildError, Context, DispatchError, Dispatcher, DispatcherBuilder, Event, HttpReply, UnhandledEvent, group,
+    BuildError, Context, DispatchError, Dispatcher, DispatcherBuilder, Command, Event, HttpReply, UnhandledEvent, group,
     handlers, official_account,
 };
 use tests::{APP_ID, TOKEN, fixtures, sign, signed_query};
@@ -148,7 +148,8 @@ async fn every_fixture_reaches_a_typed_event_through_the_dispatcher() {
         .fallback(move |_event: UnhandledEvent, ctx: Context| {
             let sink = sink.clone();
             async move {
-                let event = Event::from_json(&ctx.command, &ctx.raw_body)?.ok_or("unknown command")?;
+                let event = Event::from_json(&ctx.command, &ctx.raw_body)?;
+                event.command().ok_or("unknown command")?;
                 sink.lock().unwrap().push(event);
                 Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
             }
@@ -162,7 +163,7 @@ async fn every_fixture_reaches_a_typed_event_through_the_dispatcher() {
             dispatcher.dispatch(&signed_query(&fixture.command, NOW), serde_json::to_vec(&body).unwrap().into()).await;
         assert_eq!(reply.status, 200, "{}: {}", fixture.command, body_of(&reply));
         let event = decoded.lock().unwrap().pop().unwrap();
-        assert_eq!(event.command().name(), fixture.command);
+        assert_eq!(event.command().map(Command::name), Some(fixture.command.as_str()));
     }
 }
 

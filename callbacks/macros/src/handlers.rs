@@ -208,7 +208,7 @@ fn check_signature(
     }
     let mut inputs = sig.inputs.iter();
     match inputs.next() {
-        Some(FnArg::Receiver(receiver)) if receiver.reference.is_some() && receiver.mutability.is_none() => {}
+        Some(FnArg::Receiver(receiver)) if matches!(receiver.kind, syn::ReceiverKind::Reference(_, _, None)) => {}
         _ => {
             errors.push(syn::Error::new_spanned(&sig.inputs, format!("handlers take `&self`; {shape}")));
             return None;

@@ -257,7 +257,7 @@ export declare namespace bot {
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data stored with the message in the cloud. Other message callbacks leave it out when none was set, so it is optional. */
     "CloudCustomData"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Reports a group message that @-mentions one or more chatbot accounts, once the console's chatbot event callback is switched on. An @all mention alone does not trigger it. The body has the shape of `Group.CallbackAfterSendMsg` plus the list of mentioned chatbots. */
@@ -287,7 +287,7 @@ export declare namespace bot {
     "CloudCustomData"?: string;
     /** The topic the message was sent in; only for topic-enabled communities. In the field table but not in the sample. */
     "TopicId"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
 }
@@ -308,7 +308,7 @@ export declare namespace c2c {
     "ExtensionList": Array<common.MsgExtension>;
     /** The version of the message's whole set of extensions after this change. */
     "Seq": number;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Reports that a user marked a one-to-one conversation as read, from a client or through the REST API on the user's behalf. */
@@ -420,7 +420,7 @@ export declare namespace chatbot {
     "MsgRandom": number;
     /** The unique key of the message, usable to recall it through the REST API. */
     "MsgKey": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
     /** The `data` field of the custom pass-through content, exactly as the sender gave it; often a JSON document encoded as a string. */
     "Data": string;
@@ -499,7 +499,7 @@ export declare namespace follow {
     "From_Account": string;
     /** The users who are now followed; only the follows that succeeded are listed. */
     "FollowList": Array<FollowedUser>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** One user who was followed. Unlike `Follow.CallbackAfterFollowDelete`, which sends plain UserIDs, this list holds objects. */
@@ -514,7 +514,7 @@ export declare namespace follow {
     "From_Account": string;
     /** UserIDs of the users who are no longer followed. A plain list of strings: the vendor's table calls it a list of user objects, but its sample, like the unfollow REST API, sends bare UserIDs, unlike the `FollowList` objects of `Follow.CallbackAfterFollowAdd`. */
     "To_Account": Array<string>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
 }
@@ -533,7 +533,7 @@ export declare namespace group {
     "OldOwner_Account": string;
     /** UserID of the new owner. */
     "NewOwner_Account": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Reports a group that was just created, by a client or through the REST API, so the app can record it. */
@@ -553,7 +553,7 @@ export declare namespace group {
     "MemberList"?: Array<common.GroupMember>;
     /** Custom group fields given at creation. Sent only when custom group fields are enabled for the app. */
     "UserDefinedDataList"?: Array<common.UserDefinedData>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Reports a topic that was just created in a topic-enabled community, by a client or through the REST API, so the app can record it. Shares its console switch with the after-group-created callback; the topic feature must be enabled. The vendor documents no event time for this callback. */
@@ -587,7 +587,7 @@ export declare namespace group {
     "OptionType"?: GroupAttrOperation;
     /** The attributes the operation touched. */
     "GroupAttr"?: Array<common.GroupAttribute>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** The kind of change made to a group's custom attributes. */
@@ -605,7 +605,7 @@ export declare namespace group {
     "Name"?: string;
     /** The members the group had when it was disbanded. Left out for communities. */
     "MemberList"?: Array<common.GroupMember>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Reports that a group has reached its member limit: either a join just filled it, or a join failed because it was already full. An app can use it, for instance, to clear out inactive members and make room. */
@@ -613,7 +613,7 @@ export declare namespace group {
     "CallbackCommand": "Group.CallbackAfterGroupFull";
     /** The group that is full. */
     "GroupId": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Reports a change to a group's name, introduction, notice or profile photo. Only the fields that changed are sent, so each of them is optional; changes to other group settings do not fire this callback. */
@@ -633,7 +633,7 @@ export declare namespace group {
     "Notification"?: string;
     /** The new group profile photo URL, when it changed. */
     "FaceUrl"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Reports that the key-value extensions of one group message were set, deleted or cleared, by a client or through the REST API. Each key carries a version number, and so does the message's whole set of extensions. The body has no group type. */
@@ -649,7 +649,7 @@ export declare namespace group {
     "ExtensionList": Array<common.MsgExtension>;
     /** The version of the message's whole set of extensions after the operation. */
     "Seq": number;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Reports a change to one member's profile in a group: being made or unmade an administrator, or a new group nickname (name card). Only the changed fields are expected, so `Role` and `NameCard` are each optional. */
@@ -667,7 +667,7 @@ export declare namespace group {
     "Role"?: MemberFieldChangedRole;
     /** The member's new group nickname (name card), when it changed. */
     "NameCard"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** The role a group member was given by a profile change. */
@@ -681,7 +681,7 @@ export declare namespace group {
     "Type": common.GroupType;
     /** The read state of each message concerned. */
     "GroupMsgReceiptList": Array<ReadReceiptGroupMessage>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** How many members have and have not read one group message, and who has. */
@@ -708,7 +708,7 @@ export declare namespace group {
     "MsgSeqList": Array<RecalledGroupMessage>;
     /** The topic the messages were sent in; only for topic-enabled communities. */
     "TopicId"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** One recalled group message. */
@@ -794,7 +794,7 @@ export declare namespace group {
     "Type": common.GroupType;
     /** UserID of the user asking to join (the vendor spells the field `Requestor`). */
     "Requestor_Account": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Whether the join request may go on. `ErrorCode` 0 lets it go on (an approval the group requires is still needed), 1 rejects it and the user gets error 10016, and a code from 10100 to 10200 rejects it and passes that code and `ErrorInfo` on to the user. */
@@ -821,7 +821,7 @@ export declare namespace group {
     "CreateGroupNum"?: number;
     /** The members the group would start with. */
     "MemberList"?: Array<common.GroupMember>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Whether the group may be created. `ErrorCode` 0 allows it, 1 refuses it and the caller gets error 10016, and a code from 10100 to 10200 refuses it and passes that code and `ErrorInfo` on to the caller. */
@@ -863,7 +863,7 @@ export declare namespace group {
     "Operator_Account": string;
     /** The users who would be added. */
     "DestinationMembers": Array<common.GroupMember>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Whether the invited users may join. `ErrorCode` 0 lets them in except those listed in `RefusedMembers_Account`, 1 rejects the whole request, and a code from 10100 to 10200 rejects it and passes that code and `ErrorInfo` on to the client. */
@@ -900,7 +900,7 @@ export declare namespace group {
     "TopicId"?: string;
     /** Not in the vendor's documentation: the message's priority (for example `Normal`), seen in real audio-video group traffic. */
     "MsgPriority"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** What the app decides about the message. `ErrorCode` 0 lets it through (with the replacement fields, if given), 1 refuses it and the sender gets error 10016, 2 drops it while the sender is told it was sent, and a code from 10100 to 10200 refuses it and passes that code and `ErrorInfo` on to the sender. */
@@ -923,7 +923,7 @@ export declare namespace group {
     "QuotaUsed": number;
     /** The daily limit on the net number of new groups. */
     "Quota": number;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Reports members of an audio-video (AVChatRoom) group whose presence in the group changed: a lost or recovered heartbeat, a first entry, or a last exit. A user on several devices counts once. Needs a paid edition and the online-member-list feature switched on in the console. */
@@ -982,7 +982,7 @@ export declare namespace official_account {
     "Operator_Account": string;
     /** The users who became subscribers. */
     "SubscribeAccountList": Array<common.Subscriber>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Reports an official account (official channel) that the app's backend has just created through the REST API, so the app can record it. */
@@ -996,7 +996,7 @@ export declare namespace official_account {
     "Owner_Account": string;
     /** The new official account's name. */
     "Name": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Reports users who are no longer subscribers of an official account (official channel), whether they unsubscribed from a client or were removed by the app's backend through the REST API. */
@@ -1008,7 +1008,7 @@ export declare namespace official_account {
     "Operator_Account": string;
     /** The users whose subscription ended. */
     "SubscribeAccountList": Array<common.Subscriber>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Reports messages of an official account (official channel) that were recalled, from a client or through the REST API. Unlike most callbacks, the body does not say who recalled them. */
@@ -1018,7 +1018,7 @@ export declare namespace official_account {
     "Official_Account": string;
     /** The recalled messages. */
     "WithdrawMsgList": Array<RecalledMessage>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** One official account message that was recalled. */
@@ -1035,7 +1035,7 @@ export declare namespace official_account {
     "Owner_Account": string;
     /** The destroyed account's name. The vendor's sample comment calls it the group name; it is the official account's name. */
     "Name": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Reports that an official account (official channel) has reached its maximum number of subscribers, as a subscription from a client or the REST API brought it to the limit. Further subscriptions will fail until the limit is raised or subscribers leave. */
@@ -1043,7 +1043,7 @@ export declare namespace official_account {
     "CallbackCommand": "OfficialAccount.CallbackAfterOfficialAccountFull";
     /** The official account that reached its subscriber limit. */
     "Official_Account": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Reports a change to an official account's (official channel's) name, introduction, photo or organization, made through the REST API. As with group profiles, only the changed fields are expected, so each of them is optional. */
@@ -1061,7 +1061,7 @@ export declare namespace official_account {
     "FaceUrl"?: string;
     /** The new owning organization, when it changed. */
     "Organization"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Reports a message that an official account (official channel) broadcast to its subscribers, once the backend has delivered it; the message may come from a client or from the app's backend through the REST API. Unlike group and one-to-one messages, the body names no sender and carries no sequence or random number: `MsgKey` identifies the message. */
@@ -1079,7 +1079,7 @@ export declare namespace official_account {
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data stored with the message in the cloud. Other message callbacks leave it out when none was set, so it is optional. */
     "CloudCustomData"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Asks the app about users about to become subscribers of an official account (official channel), whether they subscribe from a client or the app's backend adds them through the REST API. The app may let all of them subscribe, keep some of them out, or reject the whole request. */
@@ -1091,7 +1091,7 @@ export declare namespace official_account {
     "Operator_Account": string;
     /** The users who would become subscribers. */
     "SubscribeAccountList": Array<common.Subscriber>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Whether the users may subscribe. `ErrorCode` 0 lets them subscribe except those listed in `RefusedSubscribers_Account`, and 1 rejects the whole request. The vendor documents no app-defined codes and no client error for this callback. */
@@ -1114,7 +1114,7 @@ export declare namespace official_account {
     "Owner_Account": string;
     /** The name the new official account would have. */
     "Name": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** Whether the official account may be created. `ErrorCode` 0 allows it, 1 refuses it and the caller gets error 20006, and a code from 120001 to 130000 refuses it and passes that code and `ErrorInfo` on to the caller. */
@@ -1137,7 +1137,7 @@ export declare namespace official_account {
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data stored with the message on the server and delivered to the subscribers; present only when the sender attached some. */
     "CloudCustomData"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** What the app decides about the message. `ErrorCode` 0 lets it through (with the replacement fields, if given), 1 refuses it and the sender gets error 10016, 2 drops it while the sender is told it was sent, and a code from 120001 to 130000 refuses it and passes that code and `ErrorInfo` on to the sender. */
@@ -1163,7 +1163,7 @@ export declare namespace profile {
     "Operator_Account": string;
     /** UserID of the user whose profile changed. */
     "From_Account": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
     /** The profile fields that were set, each with its new value. */
     "ProfileItem": Array<PortraitProfileItem>;
@@ -1311,7 +1311,7 @@ export declare namespace sns {
     "AddType"?: PrevFriendAddType;
     /** 1 when an administrator forces the add, skipping the other user's friend-request settings; 0 for an ordinary request. The after-add callback calls the same switch `ForceFlag`. */
     "ForceAddFlags"?: number;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** One user `From_Account` asks to add, with the details the request carries for that user. */
@@ -1358,7 +1358,7 @@ export declare namespace sns {
     "From_Account": string;
     /** One entry per friend request being answered. */
     "ResponseFriendItem": Array<PrevFriendResponseItem>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
   }
   /** How `From_Account` answers one friend request. */
@@ -1400,7 +1400,7 @@ export declare namespace state {
   /** Reports a user going online or offline: a client logging in or out, its connection dropping, or its heartbeat timing out. The feature switch for status notifications must be on. In this callback only, the `OptPlatform` query parameter spells iOS as `IOS`. */
   export interface StateChange {
     "CallbackCommand": "State.StateChange";
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
+    /** Event time. */
     "EventTime": number | string;
     /** Whose status changed, in which direction, and why. */
     "Info": StateChangeInfo;
