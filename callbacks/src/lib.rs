@@ -50,10 +50,8 @@
 //!     match event.msg_body.first() {
 //!         Some(MsgBodyElement::Text(t)) if t.text.contains("spam") => c2c::BeforeSendMsgDecision::Refuse,
 //!         Some(MsgBodyElement::Text(t)) if t.text.contains("darn") => {
-//!             c2c::BeforeSendMsgDecision::Modify(c2c::BeforeSendMsgChanges {
-//!                 msg_body: Some(vec![MsgBodyElement::Text(TextContent { text: t.text.replace("darn", "d**n") })]),
-//!                 cloud_custom_data: None,
-//!             })
+//!             let text = TextContent::new(t.text.replace("darn", "d**n"));
+//!             c2c::BeforeSendMsgDecision::Modify(c2c::BeforeSendMsgChanges::default().msg_body(vec![MsgBodyElement::Text(text)]))
 //!         }
 //!         Some(MsgBodyElement::Text(t)) if t.text.contains("muted") => {
 //!             c2c::BeforeSendMsgDecision::refuse_with(120001, "you are muted").expect("in 120001..=130000")
@@ -62,7 +60,7 @@
 //!     }
 //! }
 //!
-//! let dispatcher = Dispatcher::builder().app_id(1400000000).on::<c2c::BeforeSendMsg>(moderate).build()?;
+//! let dispatcher = Dispatcher::builder().app_id(1400000000).on(moderate).build()?;
 //! # Ok::<(), tencent_chat_callbacks::BuildError>(())
 //! ```
 //!
@@ -106,6 +104,7 @@
 //! |---|---|---|
 //! | `axum` | [`axum::router`], serving a dispatcher with axum | yes |
 //! | `macros` | the [`handlers`] attribute macro | yes |
+//! | `schemars` | `Command::json_schema` and `schemars::JsonSchema` on every generated type | no |
 //!
 //! With no features the crate has no web framework and no proc-macro dependency.
 
@@ -145,7 +144,7 @@ pub use dispatcher::{
 };
 pub use error::DispatchError;
 pub use generated::*;
-pub use handler::{FallbackHandler, Handler};
+pub use handler::{EventOnly, FallbackHandler, Handler, WithContext};
 pub use query::CallbackQuery;
 pub use response::{BoxError, HttpReply, IntoResponse};
 

@@ -189,7 +189,8 @@ mod tests {
     #[test]
     fn a_context_carries_the_event_as_its_body() {
         let event: group::AfterChangeGroupOwner = event(serde_json::json!({
-            "GroupId": "g", "Type": "Public", "NewOwner_Account": "n", "OldOwner_Account": "o", "EventTime": 1
+            "GroupId": "g", "Type": "Public", "Operator_Account": "a", "NewOwner_Account": "n", "OldOwner_Account": "o",
+            "EventTime": 1
         }));
         let ctx = context(&event);
         assert_eq!((ctx.app_id, ctx.command.as_str()), (Request::DEFAULT_APP_ID, "Group.CallbackAfterChangeGroupOwner"));

@@ -43,7 +43,7 @@ fn with_text(text: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_c2c_message_can_be_rewritten_refused_dropped_or_refused_with_a_code() {
-    let dispatcher = Dispatcher::builder().accept_any_app_id().on::<c2c::BeforeSendMsg>(moderate).build().unwrap();
+    let dispatcher = Dispatcher::builder().accept_any_app_id().on(moderate).build().unwrap();
 
     // The vendor's sample says "red packet": the reply carries the rewritten body with ErrorCode 0,
     // the only code with which the vendor applies a change.
@@ -93,18 +93,18 @@ async fn a_before_callback_without_a_handler_is_allowed() {
 async fn per_command_answers_reach_the_reply() {
     let dispatcher = Dispatcher::builder()
         .accept_any_app_id()
-        .on::<group::BeforeInviteJoinGroup>(|event: group::BeforeInviteJoinGroup, _: Context| async move {
+        .on::<group::BeforeInviteJoinGroup, _>(|event: group::BeforeInviteJoinGroup, _: Context| async move {
             let first = event.destination_members.first().map(|m| m.member_account.clone());
             group::BeforeInviteJoinGroupDecision::AllowWith(
                 group::BeforeInviteJoinGroupAnswer::default().refused_members_account(first.into_iter().collect()),
             )
         })
-        .on::<official_account::BeforeAddSubscriber>(|_: official_account::BeforeAddSubscriber, _: Context| async {
+        .on::<official_account::BeforeAddSubscriber, _>(|_: official_account::BeforeAddSubscriber, _: Context| async {
             official_account::BeforeAddSubscriberDecision::AllowWith(
                 official_account::BeforeAddSubscriberAnswer::default().refused_subscribers_account(vec!["troll".into()]),
             )
         })
-        .on::<sns::PrevFriendAdd>(|event: sns::PrevFriendAdd, _: Context| async move {
+        .on::<sns::PrevFriendAdd, _>(|event: sns::PrevFriendAdd, _: Context| async move {
             let results = event
                 .friend_item
                 .iter()
@@ -115,7 +115,7 @@ async fn per_command_answers_reach_the_reply() {
                 .collect();
             sns::PrevFriendAddDecision::AllowWith(sns::PrevFriendAddAnswer::default().result_item(results))
         })
-        .on::<group::BeforeCreateGroup>(|_: group::BeforeCreateGroup, _: Context| async {
+        .on::<group::BeforeCreateGroup, _>(|_: group::BeforeCreateGroup, _: Context| async {
             group::BeforeCreateGroupDecision::refuse_with(10150, "quota used up")
         })
         .build()

@@ -173,7 +173,7 @@ async fn the_typed_event_carries_every_field() {
     let sink = seen.clone();
     let dispatcher = Dispatcher::builder()
         .accept_any_app_id()
-        .on::<group::AfterCreateGroup>(move |event, _ctx| {
+        .on::<group::AfterCreateGroup, _>(move |event, _ctx| {
             let sink = sink.clone();
             async move { *sink.lock().unwrap() = Some(event) }
         })
@@ -381,14 +381,14 @@ async fn unknown_and_unhandled_commands_are_acknowledged_or_go_to_the_fallback()
 async fn handler_errors_and_panics_become_fail_replies_and_the_dispatcher_keeps_serving() {
     let dispatcher = Dispatcher::builder()
         .accept_any_app_id()
-        .on::<group::AfterCreateGroup>(|event: group::AfterCreateGroup, _| async move {
+        .on::<group::AfterCreateGroup, _>(|event: group::AfterCreateGroup, _| async move {
             match event.name.as_str() {
                 "panic" => panic!("handler bug"),
                 "error" => Err("the database is down"),
                 _ => Ok(()),
             }
         })
-        .on::<group::AfterChangeGroupOwner>(|_: group::AfterChangeGroupOwner, _: Context| -> std::future::Ready<()> {
+        .on::<group::AfterChangeGroupOwner, _>(|_: group::AfterChangeGroupOwner, _: Context| -> std::future::Ready<()> {
             panic!("panics before returning a future")
         })
         .build()
@@ -420,8 +420,8 @@ fn misconfiguration_fails_the_build() {
     assert_eq!(Dispatcher::builder().accept_any_app_id().token("").build().unwrap_err(), BuildError::EmptyToken);
     let twice = Dispatcher::builder()
         .app_id(1)
-        .on::<group::AfterCreateGroup>(|_, _| async {})
-        .on::<group::AfterCreateGroup>(|_, _| async {})
+        .on::<group::AfterCreateGroup, _>(|_, _| async {})
+        .on::<group::AfterCreateGroup, _>(|_, _| async {})
         .build();
     assert_eq!(twice.unwrap_err(), BuildError::DuplicateHandler(CREATE));
 }

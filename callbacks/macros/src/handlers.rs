@@ -269,7 +269,7 @@ fn register_impl(item: &ItemImpl, handlers: &[Handler]) -> TokenStream {
         quote! {
             let builder = {
                 let this = ::std::sync::Arc::clone(&self);
-                builder.on::<#expected>(move |event: #expected, ctx: #krate::Context| {
+                builder.on::<#expected, _>(move |event: #expected, ctx: #krate::Context| {
                     let this = ::std::sync::Arc::clone(&this);
                     async move { #call }
                 })
