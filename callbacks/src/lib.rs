@@ -156,8 +156,13 @@ pub use response::{BoxError, HttpReply, IntoResponse};
 /// [`Handlers`], so `Dispatcher::builder().handlers(value)` registers them all. It expands to one
 /// [`DispatcherBuilder::on`] call per method.
 ///
-/// `#[handlers(exhaustive, ignore("Group.CallbackAfterGroupFull", …))]` also asks that every
-/// command this version knows has a handler or is ignored on purpose; the compile error lists the
-/// commands missing, so upgrading the crate points at the callbacks that are new.
+/// One method may be marked `#[fallback]` instead: it takes `&self`, an [`UnhandledEvent`] and
+/// optionally a [`Context`], and receives every callback no `#[on]` method takes, including
+/// commands this version does not know ([`DispatcherBuilder::fallback`]).
+///
+/// `#[handlers(exhaustive, ignore("Sns.*", "Group.CallbackAfterGroupFull", …))]` also asks that
+/// every command this version knows has a handler or is ignored on purpose, one by one or by
+/// namespace (`"Sns.*"`, or `"*"` for all); the compile error lists the commands missing, so
+/// upgrading the crate points at the callbacks that are new.
 #[cfg(feature = "macros")]
 pub use tencent_chat_callbacks_macros::handlers;

@@ -8,11 +8,6 @@ use serde::de::{self, Deserializer, Visitor};
 pub use crate::__catalogue as catalogue;
 pub use {serde, serde_json};
 
-/// Converts a handler's output, where the `#[handlers]` macro can point errors at its return type.
-pub fn into_response<R, T: crate::IntoResponse<R>>(output: T) -> Result<R, crate::BoxError> {
-    output.into_response()
-}
-
 /// Decodes a string into an open enum through its `From<&str>`, without allocating for known values.
 pub fn deserialize_str_into<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where

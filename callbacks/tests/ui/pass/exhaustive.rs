@@ -1,67 +1,29 @@
-use tencent_chat_callbacks::{group, handlers};
+//! Exhaustive mode with whole namespaces ignored, one handler and a fallback method.
+
+use tencent_chat_callbacks::{group, handlers, Context, Dispatcher, UnhandledEvent};
 
 struct App;
 
-// Every known command is handled or ignored; a new command makes this fail to compile.
-#[handlers(exhaustive, ignore(
-    "Alert.RequestOverLimit",
-    "Bot.OnC2CMessage",
-    "Bot.OnGroupMessage",
-    "C2C.CallbackAfterC2CMsgExtension",
-    "C2C.CallbackAfterMsgReport",
-    "C2C.CallbackAfterMsgWithDraw",
-    "C2C.CallbackAfterSendMsg",
-    "C2C.CallbackBeforeSendMsg",
-    "Chatbot.OnC2CSignalMessage",
-    "ContentCallback.ResultNotify",
-    "Follow.CallbackAfterFollowAdd",
-    "Follow.CallbackAfterFollowDelete",
-    "Group.CallbackAfterChangeGroupOwner",
-    "Group.CallbackAfterCreateTopic",
-    "Group.CallbackAfterGroupAttrChanged",
-    "Group.CallbackAfterGroupDestroyed",
-    "Group.CallbackAfterGroupFull",
-    "Group.CallbackAfterGroupInfoChanged",
-    "Group.CallbackAfterGroupMsgExtension",
-    "Group.CallbackAfterMemberFieldChanged",
-    "Group.CallbackAfterReadReceipt",
-    "Group.CallbackAfterRecallMsg",
-    "Group.CallbackAfterSendMsg",
-    "Group.CallbackAfterTopicDestroyed",
-    "Group.CallbackAfterTopicInfoChanged",
-    "Group.CallbackBeforeApplyJoinGroup",
-    "Group.CallbackBeforeCreateGroup",
-    "Group.CallbackBeforeCreateTopic",
-    "Group.CallbackBeforeInviteJoinGroup",
-    "Group.CallbackBeforeSendMsg",
-    "Group.CallbackOnDailyGroupQuotaAlarm",
-    "Group.CallbackOnMemberStateChange",
-    "Group.CallbackSendMsgException",
-    "OfficialAccount.CallbackAfterAddSubscriber",
-    "OfficialAccount.CallbackAfterCreateOfficialAccount",
-    "OfficialAccount.CallbackAfterDeleteSubscriber",
-    "OfficialAccount.CallbackAfterMsgWithDraw",
-    "OfficialAccount.CallbackAfterOfficialAccountDestroyed",
-    "OfficialAccount.CallbackAfterOfficialAccountFull",
-    "OfficialAccount.CallbackAfterOfficialAccountInfoChanged",
-    "OfficialAccount.CallbackAfterSendMsg",
-    "OfficialAccount.CallbackBeforeAddSubscriber",
-    "OfficialAccount.CallbackBeforeCreateOfficialAccount",
-    "OfficialAccount.CallbackBeforeSendMsg",
-    "Profile.CallbackPortraitSet",
-    "Push.AllMemberPush",
-    "Push.OfflinePush",
-    "Sns.CallbackBlackListAdd",
-    "Sns.CallbackBlackListDelete",
-    "Sns.CallbackFriendAdd",
-    "Sns.CallbackFriendDelete",
-    "Sns.CallbackPrevFriendAdd",
-    "Sns.CallbackPrevFriendResponse",
-    "State.StateChange"
-))]
+#[handlers(exhaustive, ignore("Alert.*", "Bot.*", "C2C.*", "Chatbot.*", "ContentCallback.*", "Follow.*", "OfficialAccount.*", "Profile.*", "Push.*", "Sns.*", "State.*", "Group.*"))]
 impl App {
     #[on("Group.CallbackAfterCreateGroup")]
     async fn created(&self, _event: group::AfterCreateGroup) {}
+
+    #[fallback]
+    async fn other(&self, event: UnhandledEvent, _ctx: Context) {
+        let _ = event.command;
+    }
 }
 
-fn main() {}
+struct Everything;
+
+#[handlers(exhaustive, ignore("*"))]
+impl Everything {
+    #[fallback]
+    async fn any(&self, _event: UnhandledEvent) {}
+}
+
+fn main() {
+    Dispatcher::builder().accept_any_app_id().handlers(App).build().unwrap();
+    Dispatcher::builder().accept_any_app_id().handlers(Everything).build().unwrap();
+}
