@@ -140,3 +140,44 @@ macro_rules! __catalogue {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{CallbackKind, Command, Event, group};
+
+    #[test]
+    fn every_row_looks_itself_up_by_name() {
+        assert!(!Command::ALL.is_empty());
+        for &command in Command::ALL {
+            assert_eq!(Command::from_name(command.name()), Some(command));
+            assert_eq!(command.to_string(), command.name());
+            assert!(command.doc_url().starts_with("https://"), "{command}");
+        }
+        assert!(Command::ALL.windows(2).all(|w| w[0].name() < w[1].name()), "sorted by name");
+        assert_eq!(Command::from_name("Group.CallbackAfterCreateGroup"), Some(Command::GroupAfterCreateGroup));
+        assert_eq!(Command::from_name("group.callbackaftercreategroup"), None, "names are exact");
+    }
+
+    #[test]
+    fn the_kind_is_the_request_types() {
+        assert_eq!(Command::GroupBeforeSendMsg.kind(), CallbackKind::Before);
+        assert_eq!(Command::GroupAfterSendMsg.kind(), CallbackKind::After);
+        let before = Command::ALL.iter().filter(|c| c.kind() == CallbackKind::Before).count();
+        assert!(before > 0 && before < Command::ALL.len());
+    }
+
+    #[test]
+    fn events_decode_by_command_and_unknown_commands_keep_their_body() {
+        let body = br#"{"CallbackCommand":"Group.CallbackAfterGroupFull","GroupId":"g","EventTime":1}"#;
+        let event = Event::from_json("Group.CallbackAfterGroupFull", body).unwrap();
+        assert!(matches!(&event, Event::GroupAfterGroupFull(full) if full.group_id == "g"));
+        assert_eq!((event.command(), event.name()), (Some(Command::GroupAfterGroupFull), "Group.CallbackAfterGroupFull"));
+        assert_eq!(serde_json::to_value(&event).unwrap()["GroupId"], "g");
+
+        let unknown = Event::from_json("Payments.Refund", br#"{"Amount":3}"#).unwrap();
+        assert_eq!((unknown.command(), unknown.name()), (None, "Payments.Refund"));
+        assert_eq!(serde_json::to_string(&unknown).unwrap(), r#"{"Amount":3}"#);
+        assert!(Event::from_json("Group.CallbackAfterGroupFull", b"{}").is_err(), "a body missing fields");
+        let _: fn(group::AfterGroupFull) -> Event = |e| Event::GroupAfterGroupFull(Box::new(e));
+    }
+}

@@ -56,7 +56,8 @@ fn the_snapshot_tables_agree() {
         other => panic!("an unknown command decoded as {other:?}"),
     }
     assert!(Event::from_json("Nope.Nope", b"not json").is_err());
-    assert_eq!(Command::DemoAfterThing.dedup_field(), None);
+    assert_eq!(Command::DemoAfterThing.dedup_field(), Some("Name"), "from `x-callback.dedupKey`");
+    assert_eq!(Command::OtherStateChange.dedup_field(), None);
     let reply = |decision: StateChangeDecision| serde_json::to_value(StateChangeResponse::from(decision)).unwrap();
     assert_eq!(reply(StateChangeDecision::Allow), json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}));
     assert_eq!(reply(StateChangeDecision::Refuse), json!({"ActionStatus": "OK", "ErrorCode": 1, "ErrorInfo": ""}));

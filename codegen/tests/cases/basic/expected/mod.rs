@@ -9,7 +9,7 @@ pub mod other;
 // One row per callback: `Command` variant(request type, command, vendor page, deduplication field).
 ::tencent_chat_callbacks::__private::catalogue! {
     /// `Demo.CallbackAfterThing`: After a thing. Decodes into [`demo::AfterThing`].
-    DemoAfterThing(demo::AfterThing, "Demo.CallbackAfterThing", "https://example.test/thing", None),
+    DemoAfterThing(demo::AfterThing, "Demo.CallbackAfterThing", "https://example.test/thing", Some("Name")),
     /// `Other.StateChange`: A state change. Decodes into [`other::StateChange`].
     OtherStateChange(other::StateChange, "Other.StateChange", "https://example.test/state", None),
 }
