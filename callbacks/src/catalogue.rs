@@ -171,7 +171,10 @@ mod tests {
         let body = br#"{"CallbackCommand":"Group.CallbackAfterGroupFull","GroupId":"g","EventTime":1}"#;
         let event = Event::from_json("Group.CallbackAfterGroupFull", body).unwrap();
         assert!(matches!(&event, Event::GroupAfterGroupFull(full) if full.group_id == "g"));
-        assert_eq!((event.command(), event.name()), (Some(Command::GroupAfterGroupFull), "Group.CallbackAfterGroupFull"));
+        assert_eq!(
+            (event.command(), event.name()),
+            (Some(Command::GroupAfterGroupFull), "Group.CallbackAfterGroupFull")
+        );
         assert_eq!(serde_json::to_value(&event).unwrap()["GroupId"], "g");
 
         let unknown = Event::from_json("Payments.Refund", br#"{"Amount":3}"#).unwrap();

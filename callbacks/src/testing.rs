@@ -182,7 +182,8 @@ mod tests {
 
     #[test]
     fn an_unsigned_query_has_no_sign() {
-        let query = Request::new("State.StateChange", serde_json::json!({})).app_id(7).param("ClientIP", "1.2.3.4").query();
+        let query =
+            Request::new("State.StateChange", serde_json::json!({})).app_id(7).param("ClientIP", "1.2.3.4").query();
         assert_eq!(query, "SdkAppid=7&CallbackCommand=State.StateChange&contenttype=json&ClientIP=1.2.3.4");
     }
 
@@ -193,7 +194,10 @@ mod tests {
             "EventTime": 1
         }));
         let ctx = context(&event);
-        assert_eq!((ctx.app_id, ctx.command.as_str()), (Request::DEFAULT_APP_ID, "Group.CallbackAfterChangeGroupOwner"));
+        assert_eq!(
+            (ctx.app_id, ctx.command.as_str()),
+            (Request::DEFAULT_APP_ID, "Group.CallbackAfterChangeGroupOwner")
+        );
         assert_eq!(serde_json::from_slice::<group::AfterChangeGroupOwner>(&ctx.raw_body).unwrap(), event);
     }
 

@@ -111,7 +111,8 @@ fn space_items(source: &str) -> String {
         if let Some(prev) = previous {
             let (p, c) = (prev.trim(), line.trim());
             let after_header = p.starts_with("//!") && !c.starts_with("//!");
-            let ends_item = p == "}" || (p.ends_with(';') && !(p.starts_with("pub mod ") && c.starts_with("pub mod ")));
+            let ends_item = p == "}"
+                || (p.ends_with(';') && !p.starts_with("//") && !(p.starts_with("pub mod ") && c.starts_with("pub mod ")));
             let starts_item = ITEM_STARTS.iter().any(|s| c.starts_with(s));
             if after_header || (ends_item && starts_item && indent(prev) == indent(line)) {
                 out.push('\n');
@@ -501,7 +502,8 @@ fn struct_tokens(def: &StructDef, doc: &str, scope: &Scope) -> TokenStream {
     let name = ident(&def.name);
     let docs = doc_attrs(doc);
     let fields = def.fields.iter().map(|f| field_tokens(f, scope));
-    let arguments: Vec<&Field> = def.fields.iter().filter(|f| f.required && !matches!(f.ty, Ty::CommandTag(_))).collect();
+    let arguments: Vec<&Field> =
+        def.fields.iter().filter(|f| f.required && !matches!(f.ty, Ty::CommandTag(_))).collect();
     let (default, constructor) = if arguments.is_empty() {
         (quote!(Default,), quote!())
     } else {

@@ -386,8 +386,13 @@ impl<'a> Reader<'a> {
                 "a before-callback's response is an object with ActionStatus, ErrorCode and ErrorInfo",
             ));
         }
-        let required: Vec<&str> =
-            response.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+        let required: Vec<&str> = response
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
         if required != standard {
             return Err(self.err(
                 "/$defs/Response/required",

@@ -67,7 +67,10 @@ fn a_removed_field_is_major() {
     let found = changes(|_, s, _| {
         s["properties"].as_object_mut().unwrap().remove("Note");
     });
-    assert_eq!(only(&found), (Major, Major, "schema major, rust major: Demo.CallbackAfterThing.Note: field removed".into()));
+    assert_eq!(
+        only(&found),
+        (Major, Major, "schema major, rust major: Demo.CallbackAfterThing.Note: field removed".into())
+    );
 }
 
 #[test]
@@ -95,7 +98,10 @@ fn changes_of_required_ness_are_major() {
         (Major, Major, "schema major, rust major: Demo.CallbackAfterThing.Count: no longer required".into())
     );
     let found = changes(|_, s, _| s["required"].as_array_mut().unwrap().push(json!("Note")));
-    assert_eq!(only(&found), (Major, Major, "schema major, rust major: Demo.CallbackAfterThing.Note: now required".into()));
+    assert_eq!(
+        only(&found),
+        (Major, Major, "schema major, rust major: Demo.CallbackAfterThing.Note: now required".into())
+    );
 }
 
 #[test]
@@ -130,7 +136,11 @@ fn an_integer_that_may_arrive_quoted_keeps_its_rust_type_but_other_widenings_do_
     let found = changes(|_, s, _| s["properties"]["Count"] = json!({ "description": "A count.", "type": "integer" }));
     assert_eq!(
         only(&found),
-        (Minor, Major, "schema minor, rust major: Demo.CallbackAfterThing.Count: type widened: unsigned integer → integer".into())
+        (
+            Minor,
+            Major,
+            "schema minor, rust major: Demo.CallbackAfterThing.Count: type widened: unsigned integer → integer".into()
+        )
     );
 }
 
@@ -140,11 +150,17 @@ fn enum_values_added_are_minor_for_both_and_removed_major() {
     let found = changes(|c, _, _| {
         c["$defs"]["Colour"]["anyOf"].as_array_mut().unwrap().insert(0, json!({ "const": "green" }));
     });
-    assert_eq!(only(&found), (Minor, Minor, "schema minor, rust minor: common.Colour: enum value \"green\" added".into()));
+    assert_eq!(
+        only(&found),
+        (Minor, Minor, "schema minor, rust minor: common.Colour: enum value \"green\" added".into())
+    );
     let found = changes(|c, _, _| {
         c["$defs"]["Colour"]["anyOf"].as_array_mut().unwrap().remove(0);
     });
-    assert_eq!(only(&found), (Major, Major, "schema major, rust major: common.Colour: enum value \"red\" removed".into()));
+    assert_eq!(
+        only(&found),
+        (Major, Major, "schema major, rust major: common.Colour: enum value \"red\" removed".into())
+    );
 }
 
 #[test]

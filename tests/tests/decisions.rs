@@ -101,7 +101,8 @@ async fn per_command_answers_reach_the_reply() {
         })
         .on::<official_account::BeforeAddSubscriber, _>(|_: official_account::BeforeAddSubscriber, _: Context| async {
             official_account::BeforeAddSubscriberDecision::AllowWith(
-                official_account::BeforeAddSubscriberAnswer::default().refused_subscribers_account(vec!["troll".into()]),
+                official_account::BeforeAddSubscriberAnswer::default()
+                    .refused_subscribers_account(vec!["troll".into()]),
             )
         })
         .on::<sns::PrevFriendAdd, _>(|event: sns::PrevFriendAdd, _: Context| async move {

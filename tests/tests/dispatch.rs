@@ -7,8 +7,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde_json::{Value, json};
 use tencent_chat_callbacks::common::{ClientPlatform, GroupType};
 use tencent_chat_callbacks::{
-    BuildError, Context, DispatchError, Dispatcher, DispatcherBuilder, Command, Event, HttpReply, UnhandledEvent, group,
-    handlers, official_account,
+    BuildError, Command, Context, DispatchError, Dispatcher, DispatcherBuilder, Event, HttpReply, UnhandledEvent,
+    group, handlers, official_account,
 };
 use tests::{APP_ID, TOKEN, fixtures, sign, signed_query};
 
@@ -388,9 +388,11 @@ async fn handler_errors_and_panics_become_fail_replies_and_the_dispatcher_keeps_
                 _ => Ok(()),
             }
         })
-        .on::<group::AfterChangeGroupOwner, _>(|_: group::AfterChangeGroupOwner, _: Context| -> std::future::Ready<()> {
-            panic!("panics before returning a future")
-        })
+        .on::<group::AfterChangeGroupOwner, _>(
+            |_: group::AfterChangeGroupOwner, _: Context| -> std::future::Ready<()> {
+                panic!("panics before returning a future")
+            },
+        )
         .build()
         .unwrap();
     let query = format!("SdkAppid=1&CallbackCommand={CREATE}");

@@ -61,8 +61,8 @@ fn every_fixture_is_valid_under_its_schema() {
 #[test]
 fn every_fixture_decodes_and_re_encodes_to_the_same_json() {
     for fixture in fixtures() {
-        let event = Event::from_json(&fixture.command, &fixture.sample)
-            .unwrap_or_else(|e| panic!("{}: {e}", fixture.command));
+        let event =
+            Event::from_json(&fixture.command, &fixture.sample).unwrap_or_else(|e| panic!("{}: {e}", fixture.command));
         assert_eq!(event.command().map(Command::name), Some(fixture.command.as_str()), "a generated type");
         let encoded = serde_json::to_value(&event).unwrap();
         assert_eq!(numbers_by_value(encoded), numbers_by_value(fixture.sample_json()), "{}", fixture.command);

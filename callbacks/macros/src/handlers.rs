@@ -61,7 +61,9 @@ fn parse_options(args: TokenStream, errors: &mut Errors) -> Options {
             options.ignored.extend(content.parse_terminated(<LitStr as syn::parse::Parse>::parse, syn::Token![,])?);
             Ok(())
         } else {
-            Err(meta.error("unknown option; `#[handlers]` takes `exhaustive` and `ignore(\"Command\", \"Namespace.*\", …)`"))
+            Err(meta.error(
+                "unknown option; `#[handlers]` takes `exhaustive` and `ignore(\"Command\", \"Namespace.*\", …)`",
+            ))
         }
     });
     if let Err(error) = syn::parse::Parser::parse2(parser, args) {
@@ -89,7 +91,10 @@ fn ignored_commands(pattern: &LitStr, errors: &mut Errors) -> Option<Vec<&'stati
             let hint = closest(namespace, namespaces.iter().copied())
                 .map(|n| format!("; did you mean `{n}.*`?"))
                 .unwrap_or_default();
-            errors.push(syn::Error::new_spanned(pattern, format!("no known command is in namespace `{namespace}`{hint}")));
+            errors.push(syn::Error::new_spanned(
+                pattern,
+                format!("no known command is in namespace `{namespace}`{hint}"),
+            ));
             return None;
         }
         return Some(matched);
@@ -208,7 +213,10 @@ fn collect(item: &mut ItemImpl, errors: &mut Errors) -> Methods {
         });
         if let Some(attr) = fallback {
             if !commands.is_empty() {
-                errors.push(syn::Error::new_spanned(attr, "a method is either `#[on(\"…\")]` or `#[fallback]`, not both"));
+                errors.push(syn::Error::new_spanned(
+                    attr,
+                    "a method is either `#[on(\"…\")]` or `#[fallback]`, not both",
+                ));
                 continue;
             }
             if let Some(first) = &methods.fallback {
@@ -216,7 +224,8 @@ fn collect(item: &mut ItemImpl, errors: &mut Errors) -> Methods {
                 errors.push(syn::Error::new_spanned(attr, message));
                 continue;
             }
-            let shape = "a fallback is `async fn name(&self, event: UnhandledEvent)`, optionally followed by `ctx: Context`";
+            let shape =
+                "a fallback is `async fn name(&self, event: UnhandledEvent)`, optionally followed by `ctx: Context`";
             if let Some((_, takes_context, output_span)) = check_signature(method, shape, errors) {
                 methods.fallback = Some(Fallback { method: method.sig.ident.clone(), takes_context, output_span });
             }
@@ -242,7 +251,8 @@ fn collect(item: &mut ItemImpl, errors: &mut Errors) -> Methods {
                 continue;
             }
             seen.insert(name, method.sig.ident.clone());
-            let shape = "a handler is `async fn name(&self, event: <event type>)`, optionally followed by `ctx: Context`";
+            let shape =
+                "a handler is `async fn name(&self, event: <event type>)`, optionally followed by `ctx: Context`";
             if let Some((event_ty, takes_context, output_span)) = check_signature(method, shape, errors) {
                 methods.handlers.push(Handler {
                     command: name,

@@ -254,7 +254,6 @@ pub struct AfterSendMsg {
     #[serde(rename = "ErrorInfo")]
     pub error_info: String,
     /// How many one-to-one messages `To_Account` has unread, over all of its one-to-one conversations;
-
     /// -1 when delivery failed, so it is signed.
     #[serde(rename = "UnreadMsgNum")]
     pub unread_msg_num: i64,
@@ -422,7 +421,6 @@ pub struct BeforeSendMsgResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msg_body: Option<Vec<super::common::MsgBodyElement>>,
     /// Replacement custom data to store and deliver with the message. Used only when `ErrorCode` is 0;
-
     /// leave it out to keep the original.
     #[serde(rename = "CloudCustomData")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -531,7 +529,6 @@ pub struct BeforeSendMsgChanges {
     /// element added. Used only when `ErrorCode` is 0; leave it out to deliver the original.
     pub msg_body: Option<Vec<super::common::MsgBodyElement>>,
     /// Replacement custom data to store and deliver with the message. Used only when `ErrorCode` is 0;
-
     /// leave it out to keep the original.
     pub cloud_custom_data: Option<String>,
 }

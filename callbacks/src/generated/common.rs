@@ -826,7 +826,6 @@ impl RelayedMessage {
 /// The content of a combined-forward element: several earlier messages bundled into one, with a
 /// title and short summary lines to show before the recipient opens it. The bundled messages arrive
 /// inline in `MsgList` when they are small (the vendor gives 12 KB in total; older pages say 8 KB);
-
 /// otherwise only `JsonMsgKey` is sent and the list must be fetched separately. Only native SDK
 /// 5.2.210 and later and Web SDK 2.10.1 and later can send and show these.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]

@@ -8,7 +8,6 @@
 /// message, a group or member profile, a relationship-chain entry or a user profile. It needs the
 /// moderation (content understanding) feature, which the vendor offers to allow-listed apps, and
 /// its result switch in the console. By default only content judged to break the rules is reported;
-
 /// the console can have every verdict reported. Unlike other callbacks the body carries no
 /// `CallbackCommand`: the command is only in the query string.
 ///

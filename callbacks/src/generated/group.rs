@@ -970,7 +970,6 @@ pub struct AfterSendMsg {
     #[serde(rename = "MsgTime")]
     pub msg_time: u64,
     /// 1 when the message was meant only for online members (no offline storage or push), otherwise 0;
-
     /// always 0 in audio-video groups. Documented and seen in captured traffic, but one copy of the
     /// TRTC live-room variant's sample leaves it out, so it is optional.
     #[serde(rename = "OnlineOnlyFlag")]
@@ -1299,7 +1298,6 @@ for BeforeApplyJoinGroupResponse {
 }
 
 /// The app's answer to a `Group.CallbackBeforeApplyJoinGroup` callback. Return it from the handler;
-
 /// it is sent as [`BeforeApplyJoinGroupResponse`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -2003,7 +2001,6 @@ pub struct BeforeSendMsgResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msg_body: Option<Vec<super::common::MsgBodyElement>>,
     /// Replacement custom data to store and deliver with the message. Used only when `ErrorCode` is 0;
-
     /// leave it out to keep the original.
     #[serde(rename = "CloudCustomData")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2113,7 +2110,6 @@ pub struct BeforeSendMsgChanges {
     /// original.
     pub msg_body: Option<Vec<super::common::MsgBodyElement>>,
     /// Replacement custom data to store and deliver with the message. Used only when `ErrorCode` is 0;
-
     /// leave it out to keep the original.
     pub cloud_custom_data: Option<String>,
 }

@@ -905,7 +905,6 @@ pub struct BeforeSendMsgResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msg_body: Option<Vec<super::common::MsgBodyElement>>,
     /// Replacement custom data to store and deliver with the message. Used only when `ErrorCode` is 0;
-
     /// leave it out to keep the original.
     #[serde(rename = "CloudCustomData")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1014,7 +1013,6 @@ pub struct BeforeSendMsgChanges {
     /// `ErrorCode` is 0; leave it out to deliver the original.
     pub msg_body: Option<Vec<super::common::MsgBodyElement>>,
     /// Replacement custom data to store and deliver with the message. Used only when `ErrorCode` is 0;
-
     /// leave it out to keep the original.
     pub cloud_custom_data: Option<String>,
 }

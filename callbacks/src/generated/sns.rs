@@ -168,7 +168,6 @@ impl FriendAddedPair {
 ///
 /// Which kind of request made the friends: a friend request that was let through at once, or a user
 /// answering a friend request. The vendor lists a snake-case and a camel-case spelling for each;
-
 /// both decode to the same variant.
 ///
 /// A value this version does not know decodes to [`FriendAddTrigger::Other`] and is kept as sent.
