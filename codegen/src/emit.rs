@@ -188,9 +188,9 @@ fn scalar_tokens(def: &ScalarDef) -> TokenStream {
         other => rust_type(other, &Scope::Common),
     };
     let derives = match &def.ty {
-        Ty::F64 => quote!(Debug, Clone, Copy, PartialEq, PartialOrd, Default),
-        Ty::String | Ty::Vec(_) | Ty::Named(_) => quote!(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default),
-        _ => quote!(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default),
+        Ty::F64 => quote!(Clone, Copy, PartialEq, PartialOrd, Default),
+        Ty::String | Ty::Vec(_) | Ty::Named(_) => quote!(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default),
+        _ => quote!(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default),
     };
     let serde = if def.ty == Ty::LenientU64 {
         quote! {
@@ -263,6 +263,13 @@ fn scalar_tokens(def: &ScalarDef) -> TokenStream {
         impl PartialEq<#inner> for #name {
             fn eq(&self, other: &#inner) -> bool {
                 self.0 == *other
+            }
+        }
+
+        /// Shows the value alone, as the field would show without the newtype.
+        impl ::core::fmt::Debug for #name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Debug::fmt(&self.0, f)
             }
         }
 

@@ -7,7 +7,7 @@
 /// When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
 /// but several samples send the same value as a string of digits, so both forms are accepted and
 /// mean the same instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct EventTime(pub u64);
 
 impl From<u64> for EventTime {
@@ -25,6 +25,13 @@ impl From<EventTime> for u64 {
 impl PartialEq<u64> for EventTime {
     fn eq(&self, other: &u64) -> bool {
         self.0 == *other
+    }
+}
+
+/// Shows the value alone, as the field would show without the newtype.
+impl ::core::fmt::Debug for EventTime {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        ::core::fmt::Debug::fmt(&self.0, f)
     }
 }
 

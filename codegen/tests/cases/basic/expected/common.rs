@@ -3,7 +3,7 @@
 //! Definitions shared by several callbacks.
 
 /// A count that may arrive quoted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Stamp(pub u64);
 
 impl From<u64> for Stamp {
@@ -21,6 +21,13 @@ impl From<Stamp> for u64 {
 impl PartialEq<u64> for Stamp {
     fn eq(&self, other: &u64) -> bool {
         self.0 == *other
+    }
+}
+
+/// Shows the value alone, as the field would show without the newtype.
+impl ::core::fmt::Debug for Stamp {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        ::core::fmt::Debug::fmt(&self.0, f)
     }
 }
 
