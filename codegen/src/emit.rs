@@ -112,7 +112,9 @@ fn space_items(source: &str) -> String {
             let (p, c) = (prev.trim(), line.trim());
             let after_header = p.starts_with("//!") && !c.starts_with("//!");
             let ends_item = p == "}"
-                || (p.ends_with(';') && !p.starts_with("//") && !(p.starts_with("pub mod ") && c.starts_with("pub mod ")));
+                || (p.ends_with(';')
+                    && !p.starts_with("//")
+                    && !(p.starts_with("pub mod ") && c.starts_with("pub mod ")));
             let starts_item = ITEM_STARTS.iter().any(|s| c.starts_with(s));
             if after_header || (ends_item && starts_item && indent(prev) == indent(line)) {
                 out.push('\n');
