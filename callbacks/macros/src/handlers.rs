@@ -331,28 +331,23 @@ fn register_impl(item: &ItemImpl, methods: &Methods) -> TokenStream {
     let self_ty = &item.self_ty;
     let registrations = methods.handlers.iter().map(|handler| {
         let (module, type_name) = handler.event;
-        let expected = {
-            let module = format_ident!("{module}");
-            let type_name = format_ident!("{type_name}");
-            quote!(#krate::#module::#type_name)
-        };
         let method = &handler.method;
         let user_ty = &handler.event_ty;
-        // Spanned on the user's type: a handler for the wrong event reads "expected
-        // `AfterCreateGroup` (the command's type), found `AfterGroupInfoChanged` (what was written)".
-        // The registration itself uses the user's type, so that this is the only error.
-        // The type's last segment, its name: spans do not join on stable, so the whole path cannot be marked.
+        // Spanned on the name of the user's type (spans do not join on stable, so a whole path
+        // cannot be marked): a handler for the wrong event reads "expected `AfterCreateGroup` (the
+        // command's type), found `AfterGroupInfoChanged` (what was written)". The registration
+        // itself uses the user's type, so that this is the only error.
         let span = match user_ty {
             Type::Path(path) => path.path.segments.last().map_or_else(|| user_ty.span(), |s| s.ident.span()),
             other => other.span(),
         };
-        let expected_here = {
+        let expected = {
             let module = format_ident!("{module}", span = span);
             let type_name = format_ident!("{type_name}", span = span);
             quote_spanned!(span=> ::tencent_chat_callbacks::#module::#type_name)
         };
         let check = quote_spanned!(span=> let _ = |found: #user_ty| {
-            let expected: #expected_here = found;
+            let expected: #expected = found;
             expected
         };);
         let call = if handler.takes_context {
