@@ -201,6 +201,21 @@ mod tests {
         assert_eq!(serde_json::from_slice::<group::AfterChangeGroupOwner>(&ctx.raw_body).unwrap(), event);
     }
 
+    #[tokio::test]
+    async fn a_signed_request_reaches_a_handler_without_context() {
+        async fn refuse(_: crate::c2c::BeforeSendMsg) -> crate::c2c::BeforeSendMsgDecision {
+            crate::c2c::BeforeSendMsgDecision::Refuse
+        }
+        let dispatcher = Dispatcher::builder().app_id(7).token("t").on(refuse).build().unwrap();
+        let body = serde_json::json!({"From_Account": "a", "To_Account": "b", "MsgSeq": 1, "MsgRandom": 2,
+            "MsgTime": 3, "MsgKey": "k", "MsgBody": []});
+        let request = Request::new("C2C.CallbackBeforeSendMsg", body).app_id(7).token("t");
+        let reply = request.dispatch(&dispatcher).await;
+        assert_eq!((reply.status, &reply.body[..]), (200, &br#"{"ActionStatus":"OK","ErrorCode":1,"ErrorInfo":""}"#[..]));
+        let wrongly_signed = request.clone().raw_body(request.body()).token("wrong").dispatch(&dispatcher).await;
+        assert_eq!(wrongly_signed.status, 401, "the signature is checked");
+    }
+
     #[test]
     #[should_panic(expected = "not a `Group.CallbackAfterChangeGroupOwner` event")]
     fn a_wrong_event_panics_naming_the_command() {
