@@ -211,7 +211,10 @@ mod tests {
             "MsgTime": 3, "MsgKey": "k", "MsgBody": []});
         let request = Request::new("C2C.CallbackBeforeSendMsg", body).app_id(7).token("t");
         let reply = request.dispatch(&dispatcher).await;
-        assert_eq!((reply.status, &reply.body[..]), (200, &br#"{"ActionStatus":"OK","ErrorCode":1,"ErrorInfo":""}"#[..]));
+        assert_eq!(
+            (reply.status, &reply.body[..]),
+            (200, &br#"{"ActionStatus":"OK","ErrorCode":1,"ErrorInfo":""}"#[..])
+        );
         let wrongly_signed = request.clone().raw_body(request.body()).token("wrong").dispatch(&dispatcher).await;
         assert_eq!(wrongly_signed.status, 401, "the signature is checked");
     }

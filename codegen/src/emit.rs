@@ -51,11 +51,13 @@ pub(crate) fn rust_modules(catalog: &Catalog) -> Result<Vec<Emitted>, Error> {
 pub(crate) fn macro_table(catalog: &Catalog) -> Result<Emitted, Error> {
     let rows = catalog.callbacks.iter().map(|c| {
         let (command, module, type_name) = (&c.command, &c.namespace, &c.request.name);
-        quote! { (#command, #module, #type_name) }
+        let before = c.kind == Kind::Before;
+        quote! { (#command, #module, #type_name, #before) }
     });
     let body = quote! {
-        /// `(command, module, type)` for every callback, sorted by command.
-        pub(crate) const COMMANDS: &[(&str, &str, &str)] = &[#(#rows),*];
+        /// `(command, module, type, before)` for every callback, sorted by command; `before` when
+        /// it is a before-callback, answered with `<type>Decision`.
+        pub(crate) const COMMANDS: &[(&str, &str, &str, bool)] = &[#(#rows),*];
     };
     file("commands.rs", "every schema in schema/", "The command table the macros check handlers against.", body)
 }

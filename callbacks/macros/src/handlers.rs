@@ -157,6 +157,9 @@ struct Handler {
     takes_context: bool,
     /// Where the method's return type is written, for errors about it.
     output_span: Span,
+    /// For a before-callback whose method returns a type named `…Decision`: that type, checked to
+    /// be the command's own decision type.
+    decision: Option<Type>,
 }
 
 /// The `#[fallback]` method.
@@ -239,7 +242,7 @@ fn collect(item: &mut ItemImpl, errors: &mut Errors) -> Methods {
                     continue;
                 }
             };
-            let Some((name, module, type_name)) = lookup(&command, errors) else {
+            let Some((name, module, type_name, before)) = lookup(&command, errors) else {
                 methods.complete = false;
                 continue;
             };
@@ -261,6 +264,7 @@ fn collect(item: &mut ItemImpl, errors: &mut Errors) -> Methods {
                     event_ty,
                     takes_context,
                     output_span,
+                    decision: decision_return(method, before),
                 });
             }
         }
@@ -278,10 +282,10 @@ fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
 }
 
 /// Finds the command in the generated table, or reports it with the closest known name.
-fn lookup(command: &LitStr, errors: &mut Errors) -> Option<(&'static str, &'static str, &'static str)> {
+fn lookup(command: &LitStr, errors: &mut Errors) -> Option<(&'static str, &'static str, &'static str, bool)> {
     let name = command.value();
-    if let Some(&row) = COMMANDS.iter().find(|(c, _, _)| *c == name) {
-        return Some(row);
+    if let Some(&(command, module, type_name, before)) = COMMANDS.iter().find(|row| row.0 == name) {
+        return Some((command, module, type_name, before));
     }
     let hint = match closest(&name, COMMANDS.iter().map(|c| c.0)) {
         Some(c) => format!("; did you mean `{c}`?"),
@@ -289,6 +293,23 @@ fn lookup(command: &LitStr, errors: &mut Errors) -> Option<(&'static str, &'stat
     };
     errors.push(syn::Error::new_spanned(command, format!("unknown callback command `{name}`{hint}")));
     None
+}
+
+/// Where a type's name is written: the last segment of a path, since spans do not join on stable.
+fn name_span(ty: &Type) -> Span {
+    match ty {
+        Type::Path(path) => path.path.segments.last().map_or_else(|| ty.span(), |s| s.ident.span()),
+        other => other.span(),
+    }
+}
+
+/// The return type of a before-callback's method when it is a plain path to a type named
+/// `…Decision`: the user meant a decision, so it is checked against the command's own.
+fn decision_return(method: &ImplItemFn, before: bool) -> Option<Type> {
+    let syn::ReturnType::Type(_, ty) = &method.sig.output else { return None };
+    let Type::Path(path) = &**ty else { return None };
+    let last = path.path.segments.last()?;
+    (before && last.ident.to_string().ends_with("Decision") && last.arguments.is_none()).then(|| (**ty).clone())
 }
 
 /// Checks `async fn name(&self, event: T)` with an optional `ctx: Context`; returns the event
@@ -337,10 +358,7 @@ fn register_impl(item: &ItemImpl, methods: &Methods) -> TokenStream {
         // cannot be marked): a handler for the wrong event reads "expected `AfterCreateGroup` (the
         // command's type), found `AfterGroupInfoChanged` (what was written)". The registration
         // itself uses the user's type, so that this is the only error.
-        let span = match user_ty {
-            Type::Path(path) => path.path.segments.last().map_or_else(|| user_ty.span(), |s| s.ident.span()),
-            other => other.span(),
-        };
+        let span = name_span(user_ty);
         let expected = {
             let module = format_ident!("{module}", span = span);
             let type_name = format_ident!("{type_name}", span = span);
@@ -354,6 +372,21 @@ fn register_impl(item: &ItemImpl, methods: &Methods) -> TokenStream {
             quote!(this.#method(event, ctx).await)
         } else {
             quote!({ let _ = ctx; this.#method(event).await })
+        };
+        // A decision of another command reads "expected `group::BeforeSendMsgDecision`, found
+        // `c2c::BeforeSendMsgDecision`" on the return type, and the call goes on with the right one.
+        let call = match &handler.decision {
+            Some(written) => {
+                let span = name_span(written);
+                let decision = format_ident!("{type_name}Decision", span = span);
+                let module = format_ident!("{module}", span = span);
+                quote_spanned!(span=> {
+                    let decision: #written = #call;
+                    let decision: ::tencent_chat_callbacks::#module::#decision = decision;
+                    decision
+                })
+            }
+            None => call,
         };
         // Spanned on the user's return type, so that an unsupported one is reported there.
         let call = quote_spanned!(handler.output_span=>

@@ -2,8 +2,9 @@
 //!
 //! The command table the macros check handlers against.
 
-/// `(command, module, type)` for every callback, sorted by command.
-pub(crate) const COMMANDS: &[(&str, &str, &str)] = &[
-    ("Demo.CallbackAfterThing", "demo", "AfterThing"),
-    ("Other.StateChange", "other", "StateChange"),
+/// `(command, module, type, before)` for every callback, sorted by command; `before` when
+/// it is a before-callback, answered with `<type>Decision`.
+pub(crate) const COMMANDS: &[(&str, &str, &str, bool)] = &[
+    ("Demo.CallbackAfterThing", "demo", "AfterThing", false),
+    ("Other.StateChange", "other", "StateChange", true),
 ];

@@ -1,12 +1,12 @@
-use tencent_chat_callbacks::{c2c, group, handlers};
+use tencent_chat_callbacks::{group, handlers};
 
 struct App;
 
 #[handlers]
 impl App {
-    #[on("Group.CallbackBeforeSendMsg")]
-    async fn moderate(&self, _event: group::BeforeSendMsg) -> c2c::BeforeSendMsgDecision {
-        c2c::BeforeSendMsgDecision::Allow
+    #[on("Group.CallbackBeforeCreateGroup")]
+    async fn create(&self, _event: group::BeforeCreateGroup) -> group::BeforeCreateTopicDecision {
+        group::BeforeCreateTopicDecision::Allow
     }
 }
 
