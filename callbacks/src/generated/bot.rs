@@ -23,8 +23,7 @@ pub struct OnC2CMessage {
     /// UserID of the user who wrote to the chatbot.
     #[serde(rename = "From_Account")]
     pub from_account: String,
-    /// UserID of the chatbot that received the message (chatbot IDs start with `@RBT#`, although the
-    /// vendor's sample uses a plain name).
+    /// UserID of the chatbot that received the message (chatbot IDs start with `@RBT#`).
     #[serde(rename = "To_Account")]
     pub to_account: String,
     /// The message's sequence number (32-bit unsigned).
@@ -39,8 +38,7 @@ pub struct OnC2CMessage {
     /// The key that uniquely identifies the message; the REST API takes it to recall the message.
     #[serde(rename = "MsgKey")]
     pub msg_key: String,
-    /// The message's unique identifier on the client side. Only the mainland-China page (product 269)
-    /// shows it, so it is optional.
+    /// The message's unique identifier on the client side, when sent.
     #[serde(rename = "MsgId")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msg_id: Option<String>,
@@ -164,8 +162,7 @@ pub struct OnGroupMessage {
     #[serde(rename = "CloudCustomData")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_custom_data: Option<String>,
-    /// The topic the message was sent in; only for topic-enabled communities. In the field table but
-    /// not in the sample.
+    /// The topic the message was sent in; only for topic-enabled communities.
     #[serde(rename = "TopicId")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic_id: Option<String>,

@@ -98,14 +98,11 @@ pub struct AfterMsgReport {
     #[serde(rename = "LastReadTime")]
     pub last_read_time: u64,
     /// How many one-to-one messages `Report_Account` still has unread, over all of its one-to-one
-    /// conversations. In the English page's table and sample; the mainland-China page (product 269)
-    /// sends `EventTime` instead and leaves it out, so it is optional.
+    /// conversations, when sent.
     #[serde(rename = "UnreadMsgNum")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unread_msg_num: Option<i64>,
-    /// When the read report happened, as Unix time in milliseconds. Not in the English page, but in the
-    /// table and sample of the mainland-China page (product 269), so it is optional; a number or a
-    /// string of digits.
+    /// When the read report happened, as Unix time in milliseconds, when sent.
     #[serde(rename = "EventTime")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_time: Option<super::common::EventTime>,
@@ -160,15 +157,12 @@ pub struct AfterMsgWithDraw {
     /// The key that uniquely identifies the recalled message, as reported when it was sent.
     #[serde(rename = "MsgKey")]
     pub msg_key: String,
-    /// How many one-to-one messages `To_Account` has unread, over all of its one-to-one conversations.
-    /// In the English page's table and sample; the mainland-China page (product 269) sends `EventTime`
-    /// instead and leaves it out, so it is optional.
+    /// How many one-to-one messages `To_Account` has unread, over all of its one-to-one conversations,
+    /// when sent.
     #[serde(rename = "UnreadMsgNum")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unread_msg_num: Option<i64>,
-    /// When the message was recalled, as Unix time in milliseconds. Not in the English page, but in the
-    /// table and sample of the mainland-China page (product 269), so it is optional; a number or a
-    /// string of digits.
+    /// When the message was recalled, as Unix time in milliseconds, when sent.
     #[serde(rename = "EventTime")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_time: Option<super::common::EventTime>,
@@ -233,14 +227,11 @@ pub struct AfterSendMsg {
     /// The key that uniquely identifies the message; the REST API takes it to recall the message.
     #[serde(rename = "MsgKey")]
     pub msg_key: String,
-    /// The message's unique identifier on the client side. Only the mainland-China page (product 269)
-    /// shows it, so it is optional.
+    /// The message's unique identifier on the client side, when sent.
     #[serde(rename = "MsgId")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msg_id: Option<String>,
     /// 1 when the message was meant only for online users (no offline storage or push), otherwise 0.
-    /// Missing from the field table and sample of the 2024 English page, but present in newer mirrors
-    /// of it and in the mainland-China page, so it is optional.
     #[serde(rename = "OnlineOnlyFlag")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub online_only_flag: Option<u64>,
@@ -260,8 +251,7 @@ pub struct AfterSendMsg {
     /// The message's elements, in order (after any rewrite by the before-send callback).
     #[serde(rename = "MsgBody")]
     pub msg_body: Vec<super::common::MsgBodyElement>,
-    /// App-defined data stored with the message in the cloud, if the sender set any. Not in the English
-    /// page's table or sample, but in the mainland-China page, so it is optional.
+    /// App-defined data stored with the message in the cloud, if the sender set any.
     #[serde(rename = "CloudCustomData")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_custom_data: Option<String>,

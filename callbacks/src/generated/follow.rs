@@ -88,9 +88,8 @@ pub struct AfterFollowDelete {
     /// UserID of the user who unfollowed.
     #[serde(rename = "From_Account")]
     pub from_account: String,
-    /// UserIDs of the users who are no longer followed. A plain list of strings: the vendor's table
-    /// calls it a list of user objects, but its sample, like the unfollow REST API, sends bare UserIDs,
-    /// unlike the `FollowList` objects of `Follow.CallbackAfterFollowAdd`.
+    /// UserIDs of the users who are no longer followed: bare UserIDs, unlike the `FollowList` objects
+    /// of `Follow.CallbackAfterFollowAdd`.
     #[serde(rename = "To_Account")]
     pub to_account: Vec<String>,
     /// Event time.

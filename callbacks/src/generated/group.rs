@@ -79,8 +79,7 @@ pub struct AfterCreateGroup {
     /// The command word, `CallbackCommand`; always this callback's own command.
     #[serde(rename = "CallbackCommand")]
     pub callback_command: ::tencent_chat_callbacks::CommandTag<AfterCreateGroup>,
-    /// The new group's ID. The vendor's field table spells it `groupID`; the wire and the sample use
-    /// `GroupId`.
+    /// The new group's ID.
     #[serde(rename = "GroupId")]
     pub group_id: String,
     /// UserID of whoever created the group.
@@ -235,8 +234,7 @@ pub struct AfterGroupAttrChanged {
     /// UserID of whoever changed the attributes.
     #[serde(rename = "Operator_Account")]
     pub operator_account: String,
-    /// What was done to the attributes. Present in the vendor's sample, though missing from its field
-    /// table.
+    /// What was done to the attributes.
     #[serde(rename = "OptionType")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub option_type: Option<GroupAttrOperation>,
@@ -382,7 +380,7 @@ pub struct AfterGroupDestroyed {
     /// UserID of the group's owner at the time it was disbanded.
     #[serde(rename = "Owner_Account")]
     pub owner_account: String,
-    /// The disbanded group's name. Present in the vendor's sample, though missing from its field table.
+    /// The disbanded group's name.
     #[serde(rename = "Name")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -961,8 +959,7 @@ pub struct AfterSendMsg {
     /// later ones having larger numbers.
     #[serde(rename = "MsgSeq")]
     pub msg_seq: u64,
-    /// The message's unique identifier on the client side. Shown in the samples of the mainland-China
-    /// page (product 269) and of the TRTC live-room page, not in the English page, so it is optional.
+    /// The message's unique identifier on the client side, when sent.
     #[serde(rename = "MsgId")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msg_id: Option<String>,
@@ -970,14 +967,12 @@ pub struct AfterSendMsg {
     #[serde(rename = "MsgTime")]
     pub msg_time: u64,
     /// 1 when the message was meant only for online members (no offline storage or push), otherwise 0;
-    /// always 0 in audio-video groups. Documented and seen in captured traffic, but one copy of the
-    /// TRTC live-room variant's sample leaves it out, so it is optional.
+    /// always 0 in audio-video groups.
     #[serde(rename = "OnlineOnlyFlag")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub online_only_flag: Option<u64>,
-    /// Undocumented for this callback: captured traffic from an audio-video group carried `Normal`. The
-    /// REST API for sending group messages knows `High`, `Normal`, `Low` and `Lowest`; any other string
-    /// is kept as sent.
+    /// The message's priority, as in the REST API for sending group messages (`High`, `Normal`, `Low`,
+    /// `Lowest`); any other string is kept as sent.
     #[serde(rename = "MsgPriority")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msg_priority: Option<String>,
@@ -989,19 +984,16 @@ pub struct AfterSendMsg {
     #[serde(rename = "CloudCustomData")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_custom_data: Option<String>,
-    /// The topic the message was sent in; only for topic-enabled communities. Listed by the mainland-
-    /// China page (product 269); not in the English page's sample.
+    /// The topic the message was sent in; only for topic-enabled communities.
     #[serde(rename = "TopicId")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic_id: Option<String>,
-    /// Who the message @-mentions, one entry per mention in the order they appear in the text. Only the
-    /// mainland-China page (product 269) documents it, so it is optional.
+    /// Who the message @-mentions, one entry per mention in the order they appear in the text, when
+    /// sent.
     #[serde(rename = "GroupAtInfo")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_at_info: Option<Vec<GroupMsgMention>>,
-    /// When the callback was triggered, as Unix time in milliseconds: a string of digits in the English
-    /// sample, a number in the mainland-China sample and in captured traffic. Missing from older copies
-    /// of the page, so it is optional.
+    /// When the callback was triggered, as Unix time in milliseconds, when sent.
     #[serde(rename = "EventTime")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_time: Option<super::common::EventTime>,
@@ -1096,8 +1088,7 @@ pub struct AfterTopicDestroyed {
     /// The type of the group the topics belonged to; always `Community` for topics.
     #[serde(rename = "Type")]
     pub type_: super::common::GroupType,
-    /// The IDs of the deleted topics. The vendor's field table calls this a string, but its sample
-    /// sends a list of strings.
+    /// The IDs of the deleted topics.
     #[serde(rename = "TopicIdList")]
     pub topic_id_list: Vec<String>,
 }
@@ -2199,17 +2190,14 @@ pub struct OnMemberStateChange {
     /// Whether the listed members are now online or offline in the group.
     #[serde(rename = "EventType")]
     pub event_type: MemberStateEventType,
-    /// Why the state changed. Listed in the vendor's field table, but its sample shows it only in a
-    /// comment, so it may be missing.
+    /// Why the state changed, when sent.
     #[serde(rename = "EventCause")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_cause: Option<MemberStateEventCause>,
     /// The members whose state changed.
     #[serde(rename = "MemberList")]
     pub member_list: Vec<super::common::GroupMember>,
-    /// When the change happened, as Unix time in milliseconds (a number or a string of digits). Present
-    /// in the vendor's sample but missing from its field table, and from older copies of the page, so
-    /// it may be absent.
+    /// When the change happened, as Unix time in milliseconds, when sent.
     #[serde(rename = "EventTime")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_time: Option<super::common::EventTime>,
@@ -2454,8 +2442,7 @@ pub struct SendMsgException {
     /// A human-readable explanation of the failure.
     #[serde(rename = "ErrorInfo")]
     pub error_info: String,
-    /// When the failure was reported, as Unix time in milliseconds; the vendor's sample sends a string
-    /// of digits.
+    /// When the failure was reported, as Unix time in milliseconds.
     #[serde(rename = "EventTime")]
     pub event_time: super::common::EventTime,
 }

@@ -185,8 +185,7 @@ pub struct AfterMsgWithDraw {
     /// The command word, `CallbackCommand`; always this callback's own command.
     #[serde(rename = "CallbackCommand")]
     pub callback_command: ::tencent_chat_callbacks::CommandTag<AfterMsgWithDraw>,
-    /// The official account whose messages were recalled. The vendor's sample shows an ID starting
-    /// `#TOA#_` where other samples use `@TOA#_`; both are ordinary strings here.
+    /// The official account whose messages were recalled.
     #[serde(rename = "Official_Account")]
     pub official_account: String,
     /// The recalled messages.
@@ -262,8 +261,7 @@ pub struct AfterOfficialAccountDestroyed {
     /// UserID of the account's owner at the time it was destroyed.
     #[serde(rename = "Owner_Account")]
     pub owner_account: String,
-    /// The destroyed account's name. The vendor's sample comment calls it the group name; it is the
-    /// official account's name.
+    /// The destroyed official account's name.
     #[serde(rename = "Name")]
     pub name: String,
     /// Event time.
@@ -557,9 +555,7 @@ pub struct BeforeAddSubscriberResponse {
     /// A human-readable reason; usually empty.
     #[serde(rename = "ErrorInfo")]
     pub error_info: String,
-    /// UserIDs of users who must not subscribe; the others are added. Used with `ErrorCode` 0. (The
-    /// vendor's prose once calls this list `RefusedMembers_Account`; its sample and table use this
-    /// name.)
+    /// UserIDs of users who must not subscribe; the others are added. Used with `ErrorCode` 0.
     #[serde(rename = "RefusedSubscribers_Account")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused_subscribers_account: Option<Vec<String>>,
@@ -636,9 +632,7 @@ for BeforeAddSubscriberDecision {
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct BeforeAddSubscriberAnswer {
-    /// UserIDs of users who must not subscribe; the others are added. Used with `ErrorCode` 0. (The
-    /// vendor's prose once calls this list `RefusedMembers_Account`; its sample and table use this
-    /// name.)
+    /// UserIDs of users who must not subscribe; the others are added. Used with `ErrorCode` 0.
     pub refused_subscribers_account: Option<Vec<String>>,
 }
 

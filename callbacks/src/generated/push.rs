@@ -55,8 +55,7 @@ pub struct AllMemberPushEvent {
     /// The ID of the push task, as returned by the REST API call that started it.
     #[serde(rename = "TaskId")]
     pub task_id: String,
-    /// The app's own business ID given when the task was started, passed back unchanged. Listed in the
-    /// vendor's field table but absent from its sample, so it is optional here.
+    /// The app's own business ID given when the task was started, passed back unchanged, when given.
     #[serde(rename = "DataId")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_id: Option<String>,
@@ -204,8 +203,7 @@ pub struct OfflinePushEvent {
     /// The message's sequence number (32-bit unsigned).
     #[serde(rename = "MsgSeq")]
     pub msg_seq: u64,
-    /// The message's random number (32-bit unsigned). The vendor says it is empty for group messages,
-    /// although its group sample carries one.
+    /// The message's random number (32-bit unsigned); may be missing for group messages.
     #[serde(rename = "MsgRandom")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msg_random: Option<u64>,

@@ -235,7 +235,7 @@ export declare namespace bot {
     "CallbackCommand": "Bot.OnC2CMessage";
     /** UserID of the user who wrote to the chatbot. */
     "From_Account": string;
-    /** UserID of the chatbot that received the message (chatbot IDs start with `@RBT#`, although the vendor's sample uses a plain name). */
+    /** UserID of the chatbot that received the message (chatbot IDs start with `@RBT#`). */
     "To_Account": string;
     /** The message's sequence number (32-bit unsigned). */
     "MsgSeq": number;
@@ -245,7 +245,7 @@ export declare namespace bot {
     "MsgTime": number;
     /** The key that uniquely identifies the message; the REST API takes it to recall the message. */
     "MsgKey": string;
-    /** The message's unique identifier on the client side. Only the mainland-China page (product 269) shows it, so it is optional. */
+    /** The message's unique identifier on the client side, when sent. */
     "MsgId"?: string;
     /** 1 when the message was meant only for online users, otherwise 0. */
     "OnlineOnlyFlag": number;
@@ -285,7 +285,7 @@ export declare namespace bot {
     "AtRobots_Account": Array<string>;
     /** App-defined data stored with the message in the cloud. Other message callbacks leave it out when none was set, so it is optional. */
     "CloudCustomData"?: string;
-    /** The topic the message was sent in; only for topic-enabled communities. In the field table but not in the sample. */
+    /** The topic the message was sent in; only for topic-enabled communities. */
     "TopicId"?: string;
     /** Event time. */
     "EventTime": number | string;
@@ -320,9 +320,9 @@ export declare namespace c2c {
     "Peer_Account": string;
     /** When the conversation was read, as Unix time in seconds. */
     "LastReadTime": number;
-    /** How many one-to-one messages `Report_Account` still has unread, over all of its one-to-one conversations. In the English page's table and sample; the mainland-China page (product 269) sends `EventTime` instead and leaves it out, so it is optional. */
+    /** How many one-to-one messages `Report_Account` still has unread, over all of its one-to-one conversations, when sent. */
     "UnreadMsgNum"?: number;
-    /** When the read report happened, as Unix time in milliseconds. Not in the English page, but in the table and sample of the mainland-China page (product 269), so it is optional; a number or a string of digits. */
+    /** When the read report happened, as Unix time in milliseconds, when sent. */
     "EventTime"?: number | string;
   }
   /** Reports a one-to-one message that its sender recalled from a client, or that the app's backend recalled through the REST API. */
@@ -334,9 +334,9 @@ export declare namespace c2c {
     "To_Account": string;
     /** The key that uniquely identifies the recalled message, as reported when it was sent. */
     "MsgKey": string;
-    /** How many one-to-one messages `To_Account` has unread, over all of its one-to-one conversations. In the English page's table and sample; the mainland-China page (product 269) sends `EventTime` instead and leaves it out, so it is optional. */
+    /** How many one-to-one messages `To_Account` has unread, over all of its one-to-one conversations, when sent. */
     "UnreadMsgNum"?: number;
-    /** When the message was recalled, as Unix time in milliseconds. Not in the English page, but in the table and sample of the mainland-China page (product 269), so it is optional; a number or a string of digits. */
+    /** When the message was recalled, as Unix time in milliseconds, when sent. */
     "EventTime"?: number | string;
   }
   /** Reports a one-to-one message after the backend tried to deliver it, whether a client sent it or the app's backend did through the REST API. It fires even when delivery failed (for example when a word filter blocked the message): `SendMsgResult`, `ErrorInfo` and `UnreadMsgNum` then say so. It does not fire when the before-send callback refused the message, and if that callback rewrote the message this body carries the rewritten content. */
@@ -354,9 +354,9 @@ export declare namespace c2c {
     "MsgTime": number;
     /** The key that uniquely identifies the message; the REST API takes it to recall the message. */
     "MsgKey": string;
-    /** The message's unique identifier on the client side. Only the mainland-China page (product 269) shows it, so it is optional. */
+    /** The message's unique identifier on the client side, when sent. */
     "MsgId"?: string;
-    /** 1 when the message was meant only for online users (no offline storage or push), otherwise 0. Missing from the field table and sample of the 2024 English page, but present in newer mirrors of it and in the mainland-China page, so it is optional. */
+    /** 1 when the message was meant only for online users (no offline storage or push), otherwise 0. */
     "OnlineOnlyFlag"?: number;
     /** The delivery outcome: 0 when the message was delivered, otherwise the vendor's error code for the failure. Despite the name, it describes the message, not this callback. */
     "SendMsgResult": number;
@@ -366,7 +366,7 @@ export declare namespace c2c {
     "UnreadMsgNum": number;
     /** The message's elements, in order (after any rewrite by the before-send callback). */
     "MsgBody": Array<common.MsgBodyElement>;
-    /** App-defined data stored with the message in the cloud, if the sender set any. Not in the English page's table or sample, but in the mainland-China page, so it is optional. */
+    /** App-defined data stored with the message in the cloud, if the sender set any. */
     "CloudCustomData"?: string;
   }
   /** Asks the app about a one-to-one message that the backend has accepted but not yet delivered, whether it came from a client or from the REST API. The app may let it through, let it through with a changed body or custom data, refuse it, or drop it while the sender is told it was sent. A refused message never reaches the after-send callback; a changed one reaches it in its changed form. The vendor's default wait for the answer is 2 seconds. */
@@ -512,7 +512,7 @@ export declare namespace follow {
     "CallbackCommand": "Follow.CallbackAfterFollowDelete";
     /** UserID of the user who unfollowed. */
     "From_Account": string;
-    /** UserIDs of the users who are no longer followed. A plain list of strings: the vendor's table calls it a list of user objects, but its sample, like the unfollow REST API, sends bare UserIDs, unlike the `FollowList` objects of `Follow.CallbackAfterFollowAdd`. */
+    /** UserIDs of the users who are no longer followed: bare UserIDs, unlike the `FollowList` objects of `Follow.CallbackAfterFollowAdd`. */
     "To_Account": Array<string>;
     /** Event time. */
     "EventTime": number | string;
@@ -539,7 +539,7 @@ export declare namespace group {
   /** Reports a group that was just created, by a client or through the REST API, so the app can record it. */
   export interface AfterCreateGroup {
     "CallbackCommand": "Group.CallbackAfterCreateGroup";
-    /** The new group's ID. The vendor's field table spells it `groupID`; the wire and the sample use `GroupId`. */
+    /** The new group's ID. */
     "GroupId": string;
     /** UserID of whoever created the group. */
     "Operator_Account": string;
@@ -583,7 +583,7 @@ export declare namespace group {
     "Type": common.GroupType;
     /** UserID of whoever changed the attributes. */
     "Operator_Account": string;
-    /** What was done to the attributes. Present in the vendor's sample, though missing from its field table. */
+    /** What was done to the attributes. */
     "OptionType"?: GroupAttrOperation;
     /** The attributes the operation touched. */
     "GroupAttr"?: Array<common.GroupAttribute>;
@@ -601,7 +601,7 @@ export declare namespace group {
     "Type": common.GroupType;
     /** UserID of the group's owner at the time it was disbanded. */
     "Owner_Account": string;
-    /** The disbanded group's name. Present in the vendor's sample, though missing from its field table. */
+    /** The disbanded group's name. */
     "Name"?: string;
     /** The members the group had when it was disbanded. Left out for communities. */
     "MemberList"?: Array<common.GroupMember>;
@@ -731,23 +731,23 @@ export declare namespace group {
     "Random": number;
     /** The message's sequence number in the group (32-bit unsigned); group messages are ordered by it, later ones having larger numbers. */
     "MsgSeq": number;
-    /** The message's unique identifier on the client side. Shown in the samples of the mainland-China page (product 269) and of the TRTC live-room page, not in the English page, so it is optional. */
+    /** The message's unique identifier on the client side, when sent. */
     "MsgId"?: string;
     /** When the message was sent, as the backend's Unix time in seconds. */
     "MsgTime": number;
-    /** 1 when the message was meant only for online members (no offline storage or push), otherwise 0; always 0 in audio-video groups. Documented and seen in captured traffic, but one copy of the TRTC live-room variant's sample leaves it out, so it is optional. */
+    /** 1 when the message was meant only for online members (no offline storage or push), otherwise 0; always 0 in audio-video groups. */
     "OnlineOnlyFlag"?: number;
-    /** Undocumented for this callback: captured traffic from an audio-video group carried `Normal`. The REST API for sending group messages knows `High`, `Normal`, `Low` and `Lowest`; any other string is kept as sent. */
+    /** The message's priority, as in the REST API for sending group messages (`High`, `Normal`, `Low`, `Lowest`); any other string is kept as sent. */
     "MsgPriority"?: string;
     /** The message's elements, in order. */
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data stored with the message in the cloud. Captured traffic leaves it out when the sender set none, so it is optional. */
     "CloudCustomData"?: string;
-    /** The topic the message was sent in; only for topic-enabled communities. Listed by the mainland-China page (product 269); not in the English page's sample. */
+    /** The topic the message was sent in; only for topic-enabled communities. */
     "TopicId"?: string;
-    /** Who the message @-mentions, one entry per mention in the order they appear in the text. Only the mainland-China page (product 269) documents it, so it is optional. */
+    /** Who the message @-mentions, one entry per mention in the order they appear in the text, when sent. */
     "GroupAtInfo"?: Array<GroupMsgMention>;
-    /** When the callback was triggered, as Unix time in milliseconds: a string of digits in the English sample, a number in the mainland-China sample and in captured traffic. Missing from older copies of the page, so it is optional. */
+    /** When the callback was triggered, as Unix time in milliseconds, when sent. */
     "EventTime"?: number | string;
   }
   /** One @-mention in a group message: either everyone in the group or one member. */
@@ -764,7 +764,7 @@ export declare namespace group {
     "GroupId": string;
     /** The type of the group the topics belonged to; always `Community` for topics. */
     "Type": common.GroupType;
-    /** The IDs of the deleted topics. The vendor's field table calls this a string, but its sample sends a list of strings. */
+    /** The IDs of the deleted topics. */
     "TopicIdList": Array<string>;
   }
   /** Reports a change to a topic's name, introduction, notice or profile photo. As with group profiles, only the changed fields are expected, so each of them is optional. Neither the vendor's field table nor its sample carries a topic ID, so the body alone does not say which topic of the community changed. Shares its console switch with the after-group-profile-changed callback. */
@@ -933,11 +933,11 @@ export declare namespace group {
     "GroupId": string;
     /** Whether the listed members are now online or offline in the group. */
     "EventType": MemberStateEventType;
-    /** Why the state changed. Listed in the vendor's field table, but its sample shows it only in a comment, so it may be missing. */
+    /** Why the state changed, when sent. */
     "EventCause"?: MemberStateEventCause;
     /** The members whose state changed. */
     "MemberList": Array<common.GroupMember>;
-    /** When the change happened, as Unix time in milliseconds (a number or a string of digits). Present in the vendor's sample but missing from its field table, and from older copies of the page, so it may be absent. */
+    /** When the change happened, as Unix time in milliseconds, when sent. */
     "EventTime"?: number | string;
   }
   /** Whether the listed members of an audio-video group are now online or offline. */
@@ -967,7 +967,7 @@ export declare namespace group {
     "ErrorCode": number;
     /** A human-readable explanation of the failure. */
     "ErrorInfo": string;
-    /** When the failure was reported, as Unix time in milliseconds; the vendor's sample sends a string of digits. */
+    /** When the failure was reported, as Unix time in milliseconds. */
     "EventTime": number | string;
   }
 }
@@ -1014,7 +1014,7 @@ export declare namespace official_account {
   /** Reports messages of an official account (official channel) that were recalled, from a client or through the REST API. Unlike most callbacks, the body does not say who recalled them. */
   export interface AfterMsgWithDraw {
     "CallbackCommand": "OfficialAccount.CallbackAfterMsgWithDraw";
-    /** The official account whose messages were recalled. The vendor's sample shows an ID starting `#TOA#_` where other samples use `@TOA#_`; both are ordinary strings here. */
+    /** The official account whose messages were recalled. */
     "Official_Account": string;
     /** The recalled messages. */
     "WithdrawMsgList": Array<RecalledMessage>;
@@ -1033,7 +1033,7 @@ export declare namespace official_account {
     "Official_Account": string;
     /** UserID of the account's owner at the time it was destroyed. */
     "Owner_Account": string;
-    /** The destroyed account's name. The vendor's sample comment calls it the group name; it is the official account's name. */
+    /** The destroyed official account's name. */
     "Name": string;
     /** Event time. */
     "EventTime": number | string;
@@ -1102,7 +1102,7 @@ export declare namespace official_account {
     "ErrorCode": number;
     /** A human-readable reason; usually empty. */
     "ErrorInfo": string;
-    /** UserIDs of users who must not subscribe; the others are added. Used with `ErrorCode` 0. (The vendor's prose once calls this list `RefusedMembers_Account`; its sample and table use this name.) */
+    /** UserIDs of users who must not subscribe; the others are added. Used with `ErrorCode` 0. */
     "RefusedSubscribers_Account"?: Array<string>;
   }
   /** Asks the app whether an official account (official channel) may be created, before the backend creates it. Only creation through the REST API fires it, and the new account has no ID yet. */
@@ -1198,7 +1198,7 @@ export declare namespace push {
     "EventType": number;
     /** The ID of the push task, as returned by the REST API call that started it. */
     "TaskId": string;
-    /** The app's own business ID given when the task was started, passed back unchanged. Listed in the vendor's field table but absent from its sample, so it is optional here. */
+    /** The app's own business ID given when the task was started, passed back unchanged, when given. */
     "DataId"?: string;
     /** When the push task was started, as Unix time in seconds. */
     "TaskTime": number;
@@ -1243,7 +1243,7 @@ export declare namespace push {
     "GroupID"?: string;
     /** The message's sequence number (32-bit unsigned). */
     "MsgSeq": number;
-    /** The message's random number (32-bit unsigned). The vendor says it is empty for group messages, although its group sample carries one. */
+    /** The message's random number (32-bit unsigned); may be missing for group messages. */
     "MsgRandom"?: number;
     /** When the message was sent, as Unix time in seconds. */
     "MsgTime": number;
