@@ -71,6 +71,12 @@
 //! [`Dispatcher::dispatch`] takes the raw query string and body and returns an [`HttpReply`], so
 //! any HTTP server can host it; [`axum::router`] does it for axum.
 //!
+//! # Testing handlers
+//!
+//! A handler is a plain async function: a unit test calls it with an event and
+//! [`testing::context`]; [`testing::Request`] sends a request signed as Tencent signs it through
+//! a [`Dispatcher`]. See [`testing`].
+//!
 //! # What is refused, and how
 //!
 //! | condition | status | `ErrorInfo` says |
