@@ -1,5 +1,6 @@
 //! The dispatcher: from a raw query string and body to an [`HttpReply`], with no web framework.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -141,34 +142,49 @@ impl fmt::Debug for Dispatcher {
 /// A request whose query string passed every check of [`Dispatcher::admit`]: it is authentic
 /// and has a slot among the requests in flight, held until it is answered.
 #[derive(Debug)]
-pub struct Admitted {
-    head: Head,
+pub struct Admitted<'q> {
+    head: Head<'q>,
     _slot: InFlightSlot,
 }
 
-impl Admitted {
+impl Admitted<'_> {
     /// `CallbackCommand`, as sent.
     pub fn command(&self) -> &str {
         &self.head.command
     }
 }
 
-/// What the query string says about a request, and when it arrived.
+/// What the query string says about a request, borrowed from it, and when it arrived.
 #[derive(Debug, Clone)]
-struct Head {
+struct Head<'q> {
     app_id: u64,
-    command: String,
-    client_ip: Option<String>,
-    platform: Option<String>,
+    command: Cow<'q, str>,
+    client_ip: Option<Cow<'q, str>>,
+    platform: Option<Cow<'q, str>>,
     request_time: Option<u64>,
-    request_id: Option<String>,
+    request_id: Option<Cow<'q, str>>,
     /// The clock's reading when authentication needed one; else derived from `started` when a
     /// failure needs it, so the hot path reads one clock, not two.
     received_at: Option<SystemTime>,
     started: Instant,
 }
 
-impl Head {
+impl Head<'_> {
+    /// A copy that owns its strings, for a handler that outlives the request.
+    fn into_owned(self) -> Head<'static> {
+        let owned = |value: Option<Cow<'_, str>>| value.map(|v| Cow::Owned(v.into_owned()));
+        Head {
+            app_id: self.app_id,
+            command: Cow::Owned(self.command.into_owned()),
+            client_ip: owned(self.client_ip),
+            platform: owned(self.platform),
+            request_time: self.request_time,
+            request_id: owned(self.request_id),
+            received_at: self.received_at,
+            started: self.started,
+        }
+    }
+
     /// The callback's kind, when this version knows the command. Only failures ask.
     fn kind(&self) -> Option<CallbackKind> {
         Command::from_name(&self.command).map(Command::kind)
@@ -266,15 +282,14 @@ impl Dispatcher {
     /// Checks a request's query string alone: app id, authentication, the command, and room among
     /// the requests in flight. An adapter calls this before reading the body, so a forged request
     /// never gets its body read (nor a `100 Continue`), then [`Dispatcher::dispatch_admitted`].
-    pub fn admit(&self, query: &str) -> Result<Admitted, HttpReply> {
+    pub fn admit<'q>(&self, query: &'q str) -> Result<Admitted<'q>, HttpReply> {
         let inner = &*self.inner;
         let started = Instant::now();
         let query = match CallbackQuery::parse(query) {
             Ok(query) => query,
             Err(error) => return Err(self.refuse_unauthenticated(None, &CallbackQuery::default(), error)),
         };
-        let command = query.callback_command.as_deref();
-        let refuse = |error| Err(self.refuse_unauthenticated(command, &query, error));
+        let refuse = |error| Err(self.refuse_unauthenticated(query.callback_command.as_deref(), &query, error));
 
         let Some(app_id) = query.sdk_app_id.as_deref() else {
             return refuse(DispatchError::MissingParameter("SdkAppid"));
@@ -297,17 +312,18 @@ impl Dispatcher {
                 return refuse(error.into());
             }
         }
-        let Some(command) = command else {
+        // Borrowed from the query string (a clone of a borrowed `Cow` copies nothing).
+        let Some(command) = query.callback_command.clone() else {
             return refuse(DispatchError::MissingParameter("CallbackCommand"));
         };
 
         let head = Head {
             app_id,
-            command: command.to_owned(),
-            client_ip: query.client_ip.map(Into::into),
-            platform: query.opt_platform.map(Into::into),
+            command,
+            client_ip: query.client_ip,
+            platform: query.opt_platform,
             request_time: query.request_time.as_deref().and_then(crate::__private::parse_digits),
-            request_id: query.request_id.map(Into::into),
+            request_id: query.request_id,
             received_at,
             started,
         };
@@ -321,7 +337,7 @@ impl Dispatcher {
     }
 
     /// Handles the body of a request that [`Dispatcher::admit`] let in.
-    pub async fn dispatch_admitted(&self, admitted: Admitted, body: Bytes) -> HttpReply {
+    pub async fn dispatch_admitted(&self, admitted: Admitted<'_>, body: Bytes) -> HttpReply {
         let head = &admitted.head;
         let reply = match self.start(head, &body) {
             Ok(Started::Reply(reply)) => reply,
@@ -333,7 +349,7 @@ impl Dispatcher {
     }
 
     /// Answers an admitted request whose body could not be read: too large, cut off, too slow.
-    pub fn refuse_admitted(&self, admitted: Admitted, error: DispatchError) -> HttpReply {
+    pub fn refuse_admitted(&self, admitted: Admitted<'_>, error: DispatchError) -> HttpReply {
         let reply = self.fail(&admitted.head, error, None);
         telemetry::request_finished(&admitted.head.command, admitted.head.started.elapsed(), outcome_of(&reply));
         reply
@@ -361,12 +377,12 @@ impl Dispatcher {
     }
 
     /// Everything up to the handler call, synchronously.
-    fn start(&self, head: &Head, body: &Bytes) -> Result<Started, DispatchError> {
+    fn start(&self, head: &Head<'_>, body: &Bytes) -> Result<Started, DispatchError> {
         let inner = &*self.inner;
         if body.len() > inner.settings.max_body_bytes {
             return Err(DispatchError::BodyTooLarge { limit: inner.settings.max_body_bytes });
         }
-        let Some(route) = inner.routes.get(head.command.as_str()).or(inner.fallback.as_ref()) else {
+        let Some(route) = inner.routes.get(&*head.command).or(inner.fallback.as_ref()) else {
             // Even unhandled, a body of another command is refused, never acknowledged.
             check_body_command(&head.command, body)?;
             tracing::debug!(command = %Clipped(&head.command), "no handler for this command; answering OK");
@@ -374,11 +390,11 @@ impl Dispatcher {
         };
         let ctx = Context {
             app_id: head.app_id,
-            command: head.command.clone(),
-            client_ip: head.client_ip.clone(),
+            command: head.command.to_string(),
+            client_ip: head.client_ip.as_deref().map(str::to_owned),
             platform: head.platform.as_deref().map(Into::into),
             request_time: head.request_time,
-            request_id: head.request_id.clone(),
+            request_id: head.request_id.as_deref().map(str::to_owned),
             raw_body: body.clone(),
         };
         let routed = route.call(ctx)?;
@@ -390,7 +406,7 @@ impl Dispatcher {
 
     /// Runs the handler up to the deadline; past it, answers without the handler and lets it
     /// finish on a task of its own.
-    async fn finish(&self, admitted: &Admitted, body: Bytes, mut work: Work) -> HttpReply {
+    async fn finish(&self, admitted: &Admitted<'_>, body: Bytes, mut work: Work) -> HttpReply {
         let head = &admitted.head;
         // Most handlers finish at their first poll: no timer, no task.
         let first_poll = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await;
@@ -410,11 +426,11 @@ impl Dispatcher {
         }
     }
 
-    fn deadline_missed(&self, head: &Head, body: Bytes, work: Work) -> HttpReply {
+    fn deadline_missed(&self, head: &Head<'_>, body: Bytes, work: Work) -> HttpReply {
         telemetry::deadline_missed(&head.command);
         let letter = self.letter(head, "shutdown", "the server shut down while the handler ran".into(), &body);
         let this = self.clone();
-        let late = Head { request_id: Some(self.request_id(head)), ..head.clone() };
+        let late = Head { request_id: Some(Cow::Owned(self.request_id(head))), ..head.clone() }.into_owned();
         self.inner.background.spawn(letter, async move {
             if let Err(error) = work.await {
                 tracing::error!(
@@ -440,7 +456,7 @@ impl Dispatcher {
 
     /// The answer to an authenticated request that failed: logged, counted, dead-lettered when
     /// its body is known, and answered by the failure policy for a before-callback.
-    fn fail(&self, head: &Head, error: DispatchError, body: Option<&Bytes>) -> HttpReply {
+    fn fail(&self, head: &Head<'_>, error: DispatchError, body: Option<&Bytes>) -> HttpReply {
         let reason = Reason::of(&error);
         let request_id = self.request_id(head);
         if error.status().is_server_error() {
@@ -544,16 +560,16 @@ impl Dispatcher {
     }
 
     /// The vendor's `RequestID`, or an id of this dispatcher's when it sent none.
-    fn request_id(&self, head: &Head) -> String {
+    fn request_id(&self, head: &Head<'_>) -> String {
         match &head.request_id {
-            Some(id) => id.clone(),
+            Some(id) => id.to_string(),
             None => {
                 format!("local-{}-{}", std::process::id(), self.inner.next_request_id.fetch_add(1, Ordering::Relaxed))
             }
         }
     }
 
-    fn letter(&self, head: &Head, reason: &str, detail: String, body: &[u8]) -> DeadLetter {
+    fn letter(&self, head: &Head<'_>, reason: &str, detail: String, body: &[u8]) -> DeadLetter {
         let mut letter = DeadLetter::new(
             &head.command,
             reason,
@@ -563,12 +579,12 @@ impl Dispatcher {
             head.received_at(),
             body,
         );
-        letter.client_ip.clone_from(&head.client_ip);
-        letter.platform.clone_from(&head.platform);
+        letter.client_ip = head.client_ip.as_deref().map(str::to_owned);
+        letter.platform = head.platform.as_deref().map(str::to_owned);
         letter
     }
 
-    fn dead_letter_batch_item(&self, head: &Head, item: RejectedItem) {
+    fn dead_letter_batch_item(&self, head: &Head<'_>, item: RejectedItem) {
         let request_id = self.request_id(head);
         tracing::error!(
             command = %Clipped(&head.command),
@@ -659,7 +675,7 @@ fn check_body_command(query_command: &str, body: &[u8]) -> Result<(), DispatchEr
     #[derive(Deserialize)]
     struct Peek<'a> {
         #[serde(rename = "CallbackCommand", borrow)]
-        command: Option<std::borrow::Cow<'a, str>>,
+        command: Option<Cow<'a, str>>,
     }
     match serde_json::from_slice::<Peek<'_>>(body) {
         Ok(Peek { command: Some(command) }) if command != query_command => {

@@ -13,7 +13,7 @@ use crate::log_safe::Clipped;
 /// | status | variants |
 /// |---|---|
 /// | 400 Bad Request | [`MissingParameter`], [`RepeatedParameter`], [`InvalidParameter`], [`CommandMismatch`], [`InvalidBody`] |
-/// | 401 Unauthorized | [`MissingSignature`], [`InvalidRequestTime`], [`StaleRequestTime`], [`BadSignature`] |
+/// | 401 Unauthorized | [`MissingSignature`], [`Signature`] |
 /// | 403 Forbidden | [`WrongAppId`] |
 /// | 413 Payload Too Large | [`BodyTooLarge`] |
 /// | 500 Internal Server Error | [`HandlerFailed`], [`HandlerPanicked`] |
@@ -31,9 +31,7 @@ use crate::log_safe::Clipped;
 /// [`CommandMismatch`]: DispatchError::CommandMismatch
 /// [`InvalidBody`]: DispatchError::InvalidBody
 /// [`MissingSignature`]: DispatchError::MissingSignature
-/// [`InvalidRequestTime`]: DispatchError::InvalidRequestTime
-/// [`StaleRequestTime`]: DispatchError::StaleRequestTime
-/// [`BadSignature`]: DispatchError::BadSignature
+/// [`Signature`]: DispatchError::Signature
 /// [`WrongAppId`]: DispatchError::WrongAppId
 /// [`BodyTooLarge`]: DispatchError::BodyTooLarge
 /// [`HandlerFailed`]: DispatchError::HandlerFailed
@@ -63,20 +61,9 @@ pub enum DispatchError {
     /// A token is configured but the request has no `Sign` or no `RequestTime`.
     #[error("missing `Sign` or `RequestTime`: this endpoint requires webhook authentication")]
     MissingSignature,
-    /// `RequestTime` is not a Unix time in seconds.
-    #[error("`RequestTime` is not a Unix time in seconds")]
-    InvalidRequestTime,
-    /// `RequestTime` is too far from the receiver's clock.
-    #[error("`RequestTime` is {skew_secs} s away from this server's clock; at most {max_secs} s is allowed")]
-    StaleRequestTime {
-        /// How far it is, in seconds.
-        skew_secs: u64,
-        /// The configured maximum, in seconds.
-        max_secs: u64,
-    },
-    /// `Sign` is not the signature of the configured token and `RequestTime`.
-    #[error("`Sign` does not match the configured token")]
-    BadSignature,
+    /// `Sign` or `RequestTime` failed [`signature::verify`](crate::signature::verify).
+    #[error(transparent)]
+    Signature(#[from] crate::signature::SignatureError),
     /// The body's `CallbackCommand` differs from the query's.
     #[error("the body's CallbackCommand `{}` differs from the query's `{}`", Clipped(.body), Clipped(.query))]
     CommandMismatch {
@@ -128,10 +115,7 @@ impl DispatchError {
             | DispatchError::InvalidParameter { .. }
             | DispatchError::CommandMismatch { .. }
             | DispatchError::InvalidBody { .. } => 400,
-            DispatchError::MissingSignature
-            | DispatchError::InvalidRequestTime
-            | DispatchError::StaleRequestTime { .. }
-            | DispatchError::BadSignature => 401,
+            DispatchError::MissingSignature | DispatchError::Signature(_) => 401,
             DispatchError::WrongAppId(_) => 403,
             DispatchError::BodyTooLarge { .. } => 413,
             DispatchError::HandlerFailed(_) | DispatchError::HandlerPanicked => 500,

@@ -9,9 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::DispatchError;
-
-/// Why [`verify`] refused a signature. Converts into the matching [`DispatchError`] (401).
+/// Why [`verify`] refused a signature; [`DispatchError::Signature`](crate::DispatchError::Signature) (401) carries it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SignatureError {
@@ -29,18 +27,6 @@ pub enum SignatureError {
     /// `Sign` is not the signature of the token and `RequestTime`.
     #[error("`Sign` does not match the configured token")]
     BadSignature,
-}
-
-impl From<SignatureError> for DispatchError {
-    fn from(error: SignatureError) -> Self {
-        match error {
-            SignatureError::InvalidRequestTime => DispatchError::InvalidRequestTime,
-            SignatureError::StaleRequestTime { skew_secs, max_secs } => {
-                DispatchError::StaleRequestTime { skew_secs, max_secs }
-            }
-            SignatureError::BadSignature => DispatchError::BadSignature,
-        }
-    }
 }
 
 /// The default largest distance between `RequestTime` and the receiver's clock: 5 minutes

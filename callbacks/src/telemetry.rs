@@ -12,8 +12,12 @@
 //! The `command` label is a command this version knows, or `unknown`: a label taken from request
 //! input as it is would let any client create series without bound.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use metrics::{Key, Label, Level, Metadata};
+
+use crate::Command;
 use crate::policy::FailurePolicy;
 
 /// How a request ended, as counted.
@@ -30,6 +34,8 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
+    const ALL: [Outcome; 4] = [Outcome::Ok, Outcome::Answered, Outcome::Refused, Outcome::Failed];
+
     fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -40,17 +46,54 @@ impl Outcome {
     }
 }
 
+/// The keys every request records, built once per command: a request then records without
+/// allocating (the metric macros build a key, labels and all, at each call).
+struct RequestKeys {
+    by_outcome: [Key; 4],
+    duration: Key,
+}
+
+impl RequestKeys {
+    fn new(command: &'static str) -> RequestKeys {
+        RequestKeys {
+            by_outcome: Outcome::ALL.map(|outcome| {
+                Key::from_parts(
+                    "tencent_chat_callbacks_requests_total",
+                    vec![Label::from_static_parts("command", command), Label::from_static_parts("outcome", outcome.as_str())],
+                )
+            }),
+            duration: Key::from_parts(
+                "tencent_chat_callbacks_request_duration_seconds",
+                vec![Label::from_static_parts("command", command)],
+            ),
+        }
+    }
+}
+
+static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// The keys of `command`: one entry per known command, in [`Command::ALL`] order, then `unknown`.
+fn request_keys(command: &str) -> &'static RequestKeys {
+    static KEYS: OnceLock<Vec<RequestKeys>> = OnceLock::new();
+    let keys = KEYS.get_or_init(|| {
+        Command::ALL.iter().map(|c| RequestKeys::new(c.name())).chain([RequestKeys::new("unknown")]).collect()
+    });
+    // `Command::ALL` lists the variants in declaration order, so a variant's discriminant is its index.
+    let index = Command::from_name(command).map_or(keys.len() - 1, |c| c as usize);
+    &keys[index]
+}
+
 /// `command` if this version knows it, else `unknown`.
 fn label(command: &str) -> &'static str {
-    crate::Command::from_name(command).map_or("unknown", crate::Command::name)
+    Command::from_name(command).map_or("unknown", Command::name)
 }
 
 pub(crate) fn request_finished(command: &str, elapsed: Duration, outcome: Outcome) {
-    let command = label(command);
-    metrics::counter!("tencent_chat_callbacks_requests_total", "command" => command, "outcome" => outcome.as_str())
-        .increment(1);
-    metrics::histogram!("tencent_chat_callbacks_request_duration_seconds", "command" => command)
-        .record(elapsed.as_secs_f64());
+    let keys = request_keys(command);
+    metrics::with_recorder(|recorder| {
+        recorder.register_counter(&keys.by_outcome[outcome as usize], &METADATA).increment(1);
+        recorder.register_histogram(&keys.duration, &METADATA).record(elapsed.as_secs_f64());
+    });
 }
 
 pub(crate) fn failure_policy_used(command: &str, policy: FailurePolicy, reason: &'static str) {
@@ -69,4 +112,19 @@ pub(crate) fn dead_lettered(command: &str, reason: &str) {
 
 pub(crate) fn deadline_missed(command: &str) {
     metrics::counter!("tencent_chat_callbacks_deadline_misses_total", "command" => label(command)).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_has_its_own_keys_and_strangers_share_one() {
+        for &command in Command::ALL {
+            let keys = request_keys(command.name());
+            assert!(keys.duration.labels().any(|l| l.value() == command.name()), "{command:?}");
+        }
+        let unknown = request_keys("Brand.New\nCommand");
+        assert!(unknown.duration.labels().any(|l| l.value() == "unknown"));
+    }
 }

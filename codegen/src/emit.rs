@@ -466,14 +466,15 @@ fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStrea
         });
     }
     // The allowing answer, from the response's constructor: a list the vendor requires starts empty.
-    let allowing = response.fields.iter().filter(|f| (f.required || f.defaulted) && !matches!(f.ty, Ty::CommandTag(_))).map(|f| {
-        match f.wire_name.as_str() {
-            "ActionStatus" => quote!(super::common::ActionStatus::Ok),
-            "ErrorCode" => quote!(0),
-            "ErrorInfo" => quote!(String::new()),
-            _ => quote!(Default::default()),
-        }
-    });
+    let allowing =
+        response.fields.iter().filter(|f| (f.required || f.defaulted) && !matches!(f.ty, Ty::CommandTag(_))).map(|f| {
+            match f.wire_name.as_str() {
+                "ActionStatus" => quote!(super::common::ActionStatus::Ok),
+                "ErrorCode" => quote!(0),
+                "ErrorInfo" => quote!(String::new()),
+                _ => quote!(Default::default()),
+            }
+        });
     let doc = doc_attrs(&format!(
         "The app's answer to a `{command}` callback. Return it from the handler; it is sent as [`{}`].",
         response.name

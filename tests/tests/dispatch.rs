@@ -436,7 +436,7 @@ fn every_error_knows_its_status() {
     let cases = [
         (DispatchError::MissingParameter("SdkAppid"), 400),
         (DispatchError::WrongAppId("1".into()), 403),
-        (DispatchError::BadSignature, 401),
+        (DispatchError::Signature(tencent_chat_callbacks::signature::SignatureError::BadSignature), 401),
         (DispatchError::BodyTooLarge { limit: 1 }, 413),
         (DispatchError::HandlerPanicked, 500),
         (DispatchError::Overloaded, 503),

@@ -2,73 +2,38 @@
 //! values never forge a line or carry terminal escapes, a flood of refusals writes a bounded log,
 //! insecure modes are loud, and metrics are served.
 
-use std::net::SocketAddr;
-use std::process::Stdio;
-use std::time::Duration;
+mod support;
 
+use support::{Server, next_line};
 use tests::{APP_ID, TOKEN, fixtures, now, post, request, signed_query};
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout, Command};
 
 const CREATE: &str = "Group.CallbackAfterCreateGroup";
 
-struct Server {
-    _child: Child,
-    lines: Lines<BufReader<ChildStdout>>,
-    address: SocketAddr,
-    start_log: Vec<String>,
-}
-
+/// Starts `example-server` with `args` and `env`.
 async fn start(args: &[&str], env: &[(&str, &str)]) -> Server {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_example-server"));
-    command
-        .args(["--listen", "127.0.0.1:0"])
-        .args(args)
-        .env_remove("TENCENT_CHAT_SDKAPPID")
-        .env_remove("TENCENT_CHAT_TOKEN")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true);
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let mut child = command.spawn().expect("example-server starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut start_log = Vec::new();
-    let address = loop {
-        let line = next_line(&mut lines).await;
-        start_log.push(line.clone());
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.trim_end_matches("/callback").parse().expect("an address");
+    Server::start(|command| {
+        command.args(args);
+        for (name, value) in env {
+            command.env(name, value);
         }
-    };
-    Server { _child: child, lines, address, start_log }
+    })
+    .await
 }
 
-async fn next_line(lines: &mut Lines<BufReader<ChildStdout>>) -> String {
-    tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("the server writes a line in time")
-        .expect("stdout is readable")
-        .expect("the server is still running")
-}
-
-impl Server {
-    /// Sends a genuine event named `marker` and returns every log line written up to its own.
-    async fn lines_until_marker(&mut self, marker: &str) -> Vec<String> {
-        let mut body = fixtures().into_iter().find(|f| f.command == CREATE).unwrap().sample_json();
-        body["Name"] = serde_json::json!(marker);
-        let query = signed_query(CREATE, now());
-        let (status, _) = post(self.address, &format!("/callback?{query}"), &serde_json::to_vec(&body).unwrap()).await;
-        assert_eq!(status, 200);
-        let mut seen = Vec::new();
-        loop {
-            let line = next_line(&mut self.lines).await;
-            let done = line.contains(marker);
-            seen.push(line);
-            if done {
-                return seen;
-            }
+/// Sends a genuine event named `marker` and returns every log line written up to its own.
+async fn lines_until_marker(server: &mut Server, marker: &str) -> Vec<String> {
+    let mut body = fixtures().into_iter().find(|f| f.command == CREATE).unwrap().sample_json();
+    body["Name"] = serde_json::json!(marker);
+    let query = signed_query(CREATE, now());
+    let (status, _) = post(server.address, &format!("/callback?{query}"), &serde_json::to_vec(&body).unwrap()).await;
+    assert_eq!(status, 200);
+    let mut seen = Vec::new();
+    loop {
+        let line = next_line(&mut server.lines).await;
+        let done = line.contains(marker);
+        seen.push(line);
+        if done {
+            return seen;
         }
     }
 }
@@ -86,7 +51,7 @@ async fn request_values_cannot_forge_log_lines_or_drive_the_terminal() {
         let (status, _) = post(server.address, &format!("/callback?{query}"), b"{}").await;
         assert!((400..500).contains(&status), "{query}: {status}");
     }
-    let lines = server.lines_until_marker("marker-forge").await;
+    let lines = lines_until_marker(&mut server, "marker-forge").await;
     assert!(lines.iter().any(|l| l.contains(r"1\nINFO FORGED")), "the refusal is logged, escaped: {lines:#?}");
     assert!(!lines.iter().any(|l| l.trim_start().starts_with("FORGED") || l.starts_with("INFO FORGED")), "{lines:#?}");
     assert!(!lines.iter().any(|l| l.contains('\u{1b}') || l.contains('\u{7}')), "{lines:#?}");
@@ -100,7 +65,7 @@ async fn a_flood_of_forged_requests_writes_a_bounded_log() {
         let (status, _) = post(server.address, &format!("/callback?{huge}"), b"{}").await;
         assert_eq!(status, 400);
     }
-    let lines = server.lines_until_marker("marker-flood").await;
+    let lines = lines_until_marker(&mut server, "marker-flood").await;
     let bytes: usize = lines.iter().map(String::len).sum();
     // Unbounded, this was 300 lines of 60 KB each (18 MB).
     assert!(bytes < 64 * 1024, "{bytes} bytes of log for 300 forged requests");
@@ -135,7 +100,7 @@ async fn the_failure_policy_is_chosen_by_flag_or_environment_and_metrics_are_ser
     let (status, reply) = post(server.address, &format!("/callback?{query}"), b"{\"MsgBody\": 1}").await;
     assert_eq!(status, 200, "{reply}");
     assert!(reply.contains(r#""ErrorCode":1"#), "{reply}");
-    server.lines_until_marker("marker-metrics").await;
+    lines_until_marker(&mut server, "marker-metrics").await;
 
     let (status, text) = request(metrics_port, "GET", "/metrics", b"").await;
     assert_eq!(status, 200);

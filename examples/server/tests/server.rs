@@ -1,60 +1,11 @@
 //! Drives the real `example-server` binary over loopback, as the vendor would: every vendor
 //! sample, signed, in each form the vendor sends, and the refusals a stranger would meet.
 
-use std::net::SocketAddr;
-use std::process::Stdio;
-use std::time::Duration;
+mod support;
 
 use serde_json::{Value, json};
-use tests::{APP_ID, TOKEN, fixtures, now, post, signed_query};
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout, Command};
-
-/// A running server, killed when dropped.
-struct Server {
-    _child: Child,
-    lines: Lines<BufReader<ChildStdout>>,
-    address: SocketAddr,
-    start_log: Vec<String>,
-}
-
-impl Server {
-    async fn start(configure: impl FnOnce(&mut Command)) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_example-server"));
-        command
-            .args(["--listen", "127.0.0.1:0"])
-            .env_remove("TENCENT_CHAT_SDKAPPID")
-            .env_remove("TENCENT_CHAT_TOKEN")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .kill_on_drop(true);
-        configure(&mut command);
-        let mut child = command.spawn().expect("example-server starts");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut start_log = Vec::new();
-        let address = loop {
-            let line = next_line(&mut lines).await;
-            start_log.push(line.clone());
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                break rest.trim_end_matches("/callback").parse().expect("an address");
-            }
-        };
-        Server { _child: child, lines, address, start_log }
-    }
-
-    async fn post(&self, query: &str, body: &[u8]) -> (u16, Value) {
-        let (status, body) = post(self.address, &format!("/callback?{query}"), body).await;
-        (status, serde_json::from_str(&body).expect("a JSON reply"))
-    }
-}
-
-async fn next_line(lines: &mut Lines<BufReader<ChildStdout>>) -> String {
-    tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("the server writes a line in time")
-        .expect("stdout is readable")
-        .expect("the server is still running")
-}
+use support::{Server, next_line};
+use tests::{APP_ID, TOKEN, fixtures, now, signed_query};
 
 #[tokio::test]
 async fn every_vendor_sample_is_accepted_and_logged_as_a_typed_event() {
