@@ -59,7 +59,10 @@ impl RequestKeys {
             by_outcome: Outcome::ALL.map(|outcome| {
                 Key::from_parts(
                     "tencent_chat_callbacks_requests_total",
-                    vec![Label::from_static_parts("command", command), Label::from_static_parts("outcome", outcome.as_str())],
+                    vec![
+                        Label::from_static_parts("command", command),
+                        Label::from_static_parts("outcome", outcome.as_str()),
+                    ],
                 )
             }),
             duration: Key::from_parts(
