@@ -106,6 +106,7 @@
 //! |---|---|---|
 //! | `axum` | [`axum::router`], serving a dispatcher with axum | yes |
 //! | `macros` | the [`handlers`] attribute macro | yes |
+//! | `redis` | `dedup::RedisStore`, the idempotency store replicas share on Redis | no |
 //!
 //! With no features the crate has no web framework and no proc-macro dependency.
 
@@ -117,7 +118,9 @@ extern crate self as tencent_chat_callbacks;
 mod callback;
 mod context;
 mod decision;
+pub mod dedup;
 mod dispatcher;
+pub mod envelope;
 mod error;
 #[rustfmt::skip]
 mod generated;
