@@ -88,10 +88,15 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts one, or returns `None` (after printing why) when `redis-server` is missing.
     pub fn start() -> Option<RedisServer> {
+        RedisServer::start_on(free_port())
+    }
+
+    /// Starts one on `port`, or returns `None` (after printing why) when `redis-server` is missing.
+    pub fn start_on(port: u16) -> Option<RedisServer> {
         if !available("redis-server", "--version") {
             return None;
         }
-        let mut server = RedisServer { child: None, port: free_port(), dir: ScratchDir::new("redis") };
+        let mut server = RedisServer { child: None, port, dir: ScratchDir::new("redis") };
         server.spawn();
         Some(server)
     }
