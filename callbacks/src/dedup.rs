@@ -19,7 +19,7 @@
 //! fresh decision.
 //!
 //! Two stores: [`MemoryStore`], bounded and per process (the default), and, with the `redis`
-//! feature, [`RedisStore`], shared by every replica.
+//! feature, `RedisStore`, shared by every replica.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
