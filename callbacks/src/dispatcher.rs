@@ -1,6 +1,5 @@
 //! The dispatcher: from a raw query string and body to an [`HttpReply`], with no web framework.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -8,38 +7,44 @@ use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::Poll;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
 use serde::Deserialize;
 
+use crate::background::Background;
+use crate::batch::{self, RejectedItem};
 use crate::context::{Context, UnhandledEvent};
+use crate::dead_letter::{DeadLetter, DeadLetterSink};
 use crate::handler::{FallbackHandler, Handler};
+use crate::log_safe::{Admit, Clipped, RefusalLimiter};
+use crate::policy::FailurePolicy;
 use crate::query::CallbackQuery;
 use crate::signature::{self, DEFAULT_MAX_CLOCK_SKEW};
-use crate::{Callback, DispatchError, HttpReply, IntoResponse, Response};
+use crate::telemetry::{self, Outcome};
+use crate::{Callback, CallbackKind, Command, DispatchError, HttpReply, IntoResponse, Response};
 
-/// The default time a handler gets before an adapter answers without it: 1.5 s, inside the 2 s
-/// the vendor waits, leaving room for the network.
+/// The default time a handler gets before the dispatcher answers without it: 1.5 s, inside the
+/// 2 s the vendor waits, leaving room for the network.
 pub const DEFAULT_HANDLER_DEADLINE: Duration = Duration::from_millis(1500);
-
-/// What a before-callback is answered when its handler misses the deadline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DeadlineDecision {
-    /// Allow the action (`ErrorCode` 0), as the vendor itself does by default on a timeout.
-    #[default]
-    Allow,
-    /// Refuse the action (`ErrorCode` 1).
-    Refuse,
-}
 
 /// The default largest body accepted: 1 MiB. Vendor bodies are a few kilobytes; the largest,
 /// a batch of 100 push events, stays well below this.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 
+/// The default number of requests handled at once; past it, requests are shed at once (503, or
+/// the failure policy for a before-callback) instead of queueing past the vendor's 2 s.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// Refusals of requests that did not authenticate are logged at most this often, so a flood of
+/// forged requests cannot flood the log; the count of dropped lines is reported.
+const REFUSAL_LOG_LINES_PER_SECOND: u32 = 20;
 
 /// Receives callbacks: checks the query string, decodes the body into its typed event, calls the
 /// handler registered for the command, and answers in the vendor's format.
@@ -47,17 +52,26 @@ type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// Built with [`Dispatcher::builder`]; cheap to clone (clones share the handlers).
 ///
 /// In order, a request is:
-/// 1. refused with 413 if the body exceeds the limit ([`DispatcherBuilder::max_body_bytes`]);
-/// 2. refused with 400 if `SdkAppid` or `CallbackCommand` is missing, malformed or repeated;
-/// 3. refused with 403 if `SdkAppid` is not the configured app id;
-/// 4. when a token is configured, refused with 401 if `Sign` or `RequestTime` is missing, if
+/// 1. refused with 400 if `SdkAppid` or `CallbackCommand` is missing, malformed or repeated;
+/// 2. refused with 403 if `SdkAppid` is not the configured app id;
+/// 3. when a token is configured, refused with 401 if `Sign` or `RequestTime` is missing, if
 ///    `RequestTime` is too far from the clock, or if `Sign` does not match;
-/// 5. refused with 400 if the body names another command than the query, and otherwise answered
+/// 4. shed with 503 if [`DispatcherBuilder::max_in_flight`] requests are already being handled;
+/// 5. refused with 413 if the body exceeds the limit ([`DispatcherBuilder::max_body_bytes`]);
+/// 6. refused with 400 if the body names another command than the query, and otherwise answered
 ///    `OK` at once if no handler takes the command and there is no fallback;
-/// 6. refused with 400 if the body is not JSON of the command's type;
-/// 7. handed to the handler, whose result is the reply; a handler error or panic gives 500.
+/// 7. refused with 400 if the body is not JSON of the command's type (a batch keeps its good
+///    events: see below);
+/// 8. handed to the handler, whose result is the reply; a handler error or panic gives 500, and a
+///    handler still running at the deadline is answered without (`OK`, and it goes on to finish).
 ///
-/// See [`DispatchError`] for the body of each refusal.
+/// Steps 1–4 read only the query string ([`Dispatcher::admit`]), so an adapter can refuse a
+/// request before reading its body.
+///
+/// For a **before-callback** every failure above is answered by the [`FailurePolicy`] instead
+/// (by default, the status above, which the vendor treats by its console policy). Every
+/// authenticated request that fails after step 4 is written to the dead-letter sink, if one is
+/// set, with its raw body.
 #[derive(Clone)]
 pub struct Dispatcher {
     inner: Arc<Inner>,
@@ -68,6 +82,10 @@ struct Inner {
     settings: Settings,
     routes: HashMap<&'static str, Box<dyn Route>>,
     fallback: Option<Box<dyn Route>>,
+    background: Arc<Background>,
+    in_flight: Arc<AtomicUsize>,
+    refusals: RefusalLimiter,
+    next_request_id: AtomicU64,
 }
 
 /// The settings a builder collects and a dispatcher keeps as they are.
@@ -75,8 +93,11 @@ struct Settings {
     token: Option<String>,
     max_clock_skew: Option<Duration>,
     max_body_bytes: usize,
+    max_in_flight: usize,
     handler_deadline: Duration,
-    deadline_decision: DeadlineDecision,
+    failure_policy: FailurePolicy,
+    failure_policy_by_command: HashMap<String, FailurePolicy>,
+    dead_letters: Option<Arc<dyn DeadLetterSink>>,
     clock: Clock,
 }
 
@@ -86,8 +107,11 @@ impl Default for Settings {
             token: None,
             max_clock_skew: Some(DEFAULT_MAX_CLOCK_SKEW),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             handler_deadline: DEFAULT_HANDLER_DEADLINE,
-            deadline_decision: DeadlineDecision::Allow,
+            failure_policy: FailurePolicy::Vendor,
+            failure_policy_by_command: HashMap::new(),
+            dead_letters: None,
             clock: Arc::new(SystemTime::now),
         }
     }
@@ -97,14 +121,100 @@ impl fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut commands: Vec<_> = self.inner.routes.keys().collect();
         commands.sort();
+        let settings = &self.inner.settings;
         f.debug_struct("Dispatcher")
             .field("app_id", &self.inner.app_id)
-            .field("token", &self.inner.settings.token.as_ref().map(|_| "<redacted>"))
-            .field("max_clock_skew", &self.inner.settings.max_clock_skew)
-            .field("max_body_bytes", &self.inner.settings.max_body_bytes)
+            .field("token", &settings.token.as_ref().map(|_| "<redacted>"))
+            .field("max_clock_skew", &settings.max_clock_skew)
+            .field("max_body_bytes", &settings.max_body_bytes)
+            .field("max_in_flight", &settings.max_in_flight)
+            .field("handler_deadline", &settings.handler_deadline)
+            .field("failure_policy", &settings.failure_policy)
+            .field("dead_letters", &settings.dead_letters.is_some())
             .field("commands", &commands)
             .field("fallback", &self.inner.fallback.is_some())
             .finish()
+    }
+}
+
+/// A request whose query string passed every check of [`Dispatcher::admit`]: it is authentic
+/// and has a slot among the requests in flight, held until it is answered.
+#[derive(Debug)]
+pub struct Admitted {
+    head: Head,
+    _slot: InFlightSlot,
+}
+
+impl Admitted {
+    /// `CallbackCommand`, as sent.
+    pub fn command(&self) -> &str {
+        &self.head.command
+    }
+}
+
+/// What the query string says about a request, and when it arrived.
+#[derive(Debug, Clone)]
+struct Head {
+    app_id: u64,
+    command: String,
+    kind: Option<CallbackKind>,
+    client_ip: Option<String>,
+    platform: Option<String>,
+    request_time: Option<u64>,
+    request_id: Option<String>,
+    received_at: SystemTime,
+    started: Instant,
+}
+
+/// A place among the requests in flight, given back when dropped.
+#[derive(Debug)]
+struct InFlightSlot(Arc<AtomicUsize>);
+
+impl Drop for InFlightSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// What went wrong with a request, as counted, logged and dead-lettered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reason {
+    /// The query string is malformed, names another app, or fails authentication.
+    Refused,
+    Overloaded,
+    BodyTooLarge,
+    CommandMismatch,
+    Undecodable,
+    HandlerFailed,
+    HandlerPanicked,
+    DeadlineMissed,
+}
+
+impl Reason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Reason::Refused => "refused",
+            Reason::Overloaded => "overloaded",
+            Reason::BodyTooLarge => "body_too_large",
+            Reason::CommandMismatch => "command_mismatch",
+            Reason::Undecodable => "undecodable",
+            Reason::HandlerFailed => "handler_failed",
+            Reason::HandlerPanicked => "handler_panicked",
+            Reason::DeadlineMissed => "deadline_missed",
+        }
+    }
+
+    fn of(error: &DispatchError) -> Reason {
+        match error {
+            DispatchError::BodyTooLarge { .. } => Reason::BodyTooLarge,
+            DispatchError::CommandMismatch { .. } => Reason::CommandMismatch,
+            DispatchError::InvalidBody { .. } => Reason::Undecodable,
+            DispatchError::HandlerFailed(_) => Reason::HandlerFailed,
+            DispatchError::HandlerPanicked => Reason::HandlerPanicked,
+            DispatchError::Overloaded => Reason::Overloaded,
+            DispatchError::DeadlineMissed => Reason::DeadlineMissed,
+            _ => Reason::Refused,
+        }
     }
 }
 
@@ -119,102 +229,378 @@ impl Dispatcher {
         self.inner.settings.max_body_bytes
     }
 
-    /// How long an adapter lets [`Dispatcher::dispatch`] run before answering with
-    /// [`Dispatcher::deadline_reply`]. The core has no timer of its own: the axum adapter applies
-    /// it, and lets the handler finish in the background.
+    /// How long a handler runs before the dispatcher answers without it.
     pub fn handler_deadline(&self) -> Duration {
         self.inner.settings.handler_deadline
     }
 
-    /// The answer for a request whose handler missed the deadline: for a before-callback, the
-    /// configured [`DeadlineDecision`]; for anything else, `OK`.
-    pub fn deadline_reply(&self, query: &str) -> HttpReply {
-        let command = CallbackQuery::parse(query).ok().and_then(|q| q.callback_command.map(Cow::into_owned));
-        let before = command
-            .as_deref()
-            .and_then(crate::Command::from_name)
-            .is_some_and(|c| c.kind() == crate::CallbackKind::Before);
-        tracing::warn!(
-            command = command.as_deref().unwrap_or("-"),
-            "the handler missed its deadline; answering without it"
-        );
-        match (before, self.inner.settings.deadline_decision) {
-            (true, DeadlineDecision::Refuse) => HttpReply::ok(&Response { error_code: 1, ..Response::ok() }),
-            _ => HttpReply::ok(&Response::ok()),
+    /// Handles one request: `query` is the raw query string (without `?`), `body` the raw body.
+    /// Never panics, whatever the input or the handler does.
+    ///
+    /// Must be polled inside a Tokio runtime when a handler may outlive the deadline: the
+    /// deadline's timer and the task that lets the handler finish are Tokio's. A handler that is
+    /// ready at its first poll needs neither.
+    pub async fn dispatch(&self, query: &str, body: Bytes) -> HttpReply {
+        match self.admit(query) {
+            Ok(admitted) => self.dispatch_admitted(admitted, body).await,
+            Err(refusal) => refusal,
         }
     }
 
-    /// Handles one request: `query` is the raw query string (without `?`), `body` the raw body.
-    /// Never panics, whatever the input or the handler does.
-    pub async fn dispatch(&self, query: &str, body: Bytes) -> HttpReply {
-        let result = match self.prepare(query, body) {
-            Ok(Prepared::Route(future)) => future.await,
-            Ok(Prepared::Reply(reply)) => Ok(reply),
-            Err(error) => Err(error),
+    /// Checks a request's query string alone: app id, authentication, the command, and room among
+    /// the requests in flight. An adapter calls this before reading the body, so a forged request
+    /// never gets its body read (nor a `100 Continue`), then [`Dispatcher::dispatch_admitted`].
+    pub fn admit(&self, query: &str) -> Result<Admitted, HttpReply> {
+        let inner = &*self.inner;
+        let started = Instant::now();
+        let query = match CallbackQuery::parse(query) {
+            Ok(query) => query,
+            Err(error) => return Err(self.refuse_unauthenticated(None, &CallbackQuery::default(), error)),
+        };
+        let command = query.callback_command.as_deref();
+        let refuse = |error| Err(self.refuse_unauthenticated(command, &query, error));
+
+        let Some(app_id) = query.sdk_app_id.as_deref() else {
+            return refuse(DispatchError::MissingParameter("SdkAppid"));
+        };
+        let Some(app_id) = crate::__private::parse_digits(app_id) else {
+            let reason = format!("`{}` is not a number", Clipped(app_id));
+            return refuse(DispatchError::InvalidParameter { name: "SdkAppid", reason });
+        };
+        if inner.app_id.is_some_and(|expected| expected != app_id) {
+            return refuse(DispatchError::WrongAppId(app_id.to_string()));
+        }
+        let received_at = (inner.settings.clock)();
+        if let Some(token) = &inner.settings.token {
+            let (Some(sign), Some(request_time)) = (&query.sign, &query.request_time) else {
+                return refuse(DispatchError::MissingSignature);
+            };
+            if let Err(error) = signature::verify(token, request_time, sign, received_at, inner.settings.max_clock_skew)
+            {
+                return refuse(error.into());
+            }
+        }
+        let Some(command) = command else {
+            return refuse(DispatchError::MissingParameter("CallbackCommand"));
+        };
+
+        let head = Head {
+            app_id,
+            command: command.to_owned(),
+            kind: Command::from_name(command).map(Command::kind),
+            client_ip: query.client_ip.map(Into::into),
+            platform: query.opt_platform.map(Into::into),
+            request_time: query.request_time.as_deref().and_then(crate::__private::parse_digits),
+            request_id: query.request_id.map(Into::into),
+            received_at,
+            started,
+        };
+        let in_flight = inner.in_flight.fetch_add(1, Ordering::AcqRel);
+        let slot = InFlightSlot(Arc::clone(&inner.in_flight));
+        if in_flight >= inner.settings.max_in_flight {
+            drop(slot);
+            return Err(self.fail(&head, DispatchError::Overloaded, None));
+        }
+        Ok(Admitted { head, _slot: slot })
+    }
+
+    /// Handles the body of a request that [`Dispatcher::admit`] let in.
+    pub async fn dispatch_admitted(&self, admitted: Admitted, body: Bytes) -> HttpReply {
+        let head = &admitted.head;
+        let reply = match self.start(head, &body) {
+            Ok(Started::Reply(reply)) => reply,
+            Ok(Started::Handler(work)) => self.finish(&admitted, body, work).await,
+            Err(error) => self.fail(head, error, Some(&body)),
+        };
+        telemetry::request_finished(&head.command, head.started.elapsed(), outcome_of(&reply));
+        reply
+    }
+
+    /// Answers an admitted request whose body could not be read: too large, cut off, too slow.
+    pub fn refuse_admitted(&self, admitted: Admitted, error: DispatchError) -> HttpReply {
+        let reply = self.fail(&admitted.head, error, None);
+        telemetry::request_finished(&admitted.head.command, admitted.head.started.elapsed(), outcome_of(&reply));
+        reply
+    }
+
+    /// Waits up to `timeout` for every handler still running past its deadline, then abandons
+    /// the rest, writing each to the dead-letter sink with reason `shutdown`. Returns how many
+    /// were abandoned. Call it when shutting down, after the server stopped taking requests.
+    pub async fn drain(&self, timeout: Duration) -> usize {
+        let abandoned = self.inner.background.drain(timeout).await;
+        for letter in &abandoned {
+            tracing::error!(
+                command = %Clipped(&letter.command),
+                request_id = %Clipped(&letter.request_id),
+                "shutting down with the handler still running; the event is dead-lettered"
+            );
+            self.write_dead_letter(letter);
+        }
+        abandoned.len()
+    }
+
+    /// How many handlers are running past their deadline right now.
+    pub fn handlers_past_deadline(&self) -> usize {
+        self.inner.background.len()
+    }
+
+    /// Everything up to the handler call, synchronously.
+    fn start(&self, head: &Head, body: &Bytes) -> Result<Started, DispatchError> {
+        let inner = &*self.inner;
+        if body.len() > inner.settings.max_body_bytes {
+            return Err(DispatchError::BodyTooLarge { limit: inner.settings.max_body_bytes });
+        }
+        let Some(route) = inner.routes.get(head.command.as_str()).or(inner.fallback.as_ref()) else {
+            // Even unhandled, a body of another command is refused, never acknowledged.
+            check_body_command(&head.command, body)?;
+            tracing::debug!(command = %Clipped(&head.command), "no handler for this command; answering OK");
+            return Ok(Started::Reply(HttpReply::ok(&Response::ok())));
+        };
+        let ctx = Context {
+            app_id: head.app_id,
+            command: head.command.clone(),
+            client_ip: head.client_ip.clone(),
+            platform: head.platform.as_deref().map(Into::into),
+            request_time: head.request_time,
+            request_id: head.request_id.clone(),
+            raw_body: body.clone(),
+        };
+        let routed = route.call(ctx)?;
+        for item in routed.rejected {
+            self.dead_letter_batch_item(head, item);
+        }
+        Ok(Started::Handler(routed.work))
+    }
+
+    /// Runs the handler up to the deadline; past it, answers without the handler and lets it
+    /// finish on a task of its own.
+    async fn finish(&self, admitted: &Admitted, body: Bytes, mut work: Work) -> HttpReply {
+        let head = &admitted.head;
+        // Most handlers finish at their first poll: no timer, no task.
+        let first_poll = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await;
+        let result = match first_poll {
+            Poll::Ready(result) => result,
+            Poll::Pending => {
+                let left = self.inner.settings.handler_deadline.saturating_sub(head.started.elapsed());
+                match tokio::time::timeout(left, &mut work).await {
+                    Ok(result) => result,
+                    Err(_) => return self.deadline_missed(head, body, work),
+                }
+            }
         };
         match result {
             Ok(reply) => reply,
-            Err(error) => {
-                if error.status() >= 500 {
-                    tracing::error!(%error, "callback failed");
-                } else {
-                    tracing::warn!(%error, "callback refused");
-                }
-                HttpReply::from(&error)
+            Err(error) => self.fail(head, error, Some(&body)),
+        }
+    }
+
+    fn deadline_missed(&self, head: &Head, body: Bytes, work: Work) -> HttpReply {
+        telemetry::deadline_missed(&head.command);
+        let letter = self.letter(head, "shutdown", "the server shut down while the handler ran".into(), &body);
+        let this = self.clone();
+        let late = Head { request_id: Some(self.request_id(head)), ..head.clone() };
+        self.inner.background.spawn(letter, async move {
+            if let Err(error) = work.await {
+                tracing::error!(
+                    command = %Clipped(&late.command),
+                    request_id = %Clipped(late.request_id.as_deref().unwrap_or_default()),
+                    %error,
+                    "a handler that missed its deadline then failed; the event is dead-lettered"
+                );
+                let letter = this.letter(&late, "deadline_then_failed", error.to_string(), &body);
+                this.write_dead_letter(&letter);
+            }
+        });
+        if head.kind == Some(CallbackKind::Before) {
+            return self.fail(head, DispatchError::DeadlineMissed, None);
+        }
+        tracing::warn!(
+            command = %Clipped(&head.command),
+            request_id = %Clipped(&self.request_id(head)),
+            "the handler missed its deadline; answering OK while it finishes"
+        );
+        HttpReply::ok(&Response::ok())
+    }
+
+    /// The answer to an authenticated request that failed: logged, counted, dead-lettered when
+    /// its body is known, and answered by the failure policy for a before-callback.
+    fn fail(&self, head: &Head, error: DispatchError, body: Option<&Bytes>) -> HttpReply {
+        let reason = Reason::of(&error);
+        let request_id = self.request_id(head);
+        if error.status().is_server_error() {
+            tracing::error!(
+                command = %Clipped(&head.command),
+                client_ip = %Clipped(head.client_ip.as_deref().unwrap_or("-")),
+                request_id = %Clipped(&request_id),
+                reason = reason.as_str(),
+                %error,
+                "callback failed"
+            );
+        } else {
+            tracing::warn!(
+                command = %Clipped(&head.command),
+                client_ip = %Clipped(head.client_ip.as_deref().unwrap_or("-")),
+                request_id = %Clipped(&request_id),
+                reason = reason.as_str(),
+                %error,
+                "callback refused"
+            );
+        }
+        if let Some(body) = body.filter(|_| reason != Reason::BodyTooLarge) {
+            let letter = self.letter(head, reason.as_str(), error.to_string(), body);
+            self.write_dead_letter(&letter);
+        }
+        self.answer(Some(&head.command), head.kind, &error, reason, &request_id, true)
+    }
+
+    /// The answer to a request whose query string failed a check: logged at most
+    /// [`REFUSAL_LOG_LINES_PER_SECOND`] times a second, never dead-lettered (nothing vouches for
+    /// it), and answered by the failure policy when it names a before-callback.
+    fn refuse_unauthenticated(
+        &self,
+        command: Option<&str>,
+        query: &CallbackQuery<'_>,
+        error: DispatchError,
+    ) -> HttpReply {
+        let request_id = query.request_id.as_deref().unwrap_or("-");
+        let admitted = self.inner.refusals.admit();
+        if let Admit::Log { suppressed } = admitted {
+            tracing::warn!(
+                command = %Clipped(command.unwrap_or("-")),
+                client_ip = %Clipped(query.client_ip.as_deref().unwrap_or("-")),
+                request_id = %Clipped(request_id),
+                suppressed_since_last = suppressed,
+                %error,
+                "callback refused"
+            );
+        }
+        let kind = command.and_then(Command::from_name).map(Command::kind);
+        let log = matches!(admitted, Admit::Log { .. });
+        let reply = self.answer(command, kind, &error, Reason::Refused, request_id, log);
+        telemetry::request_finished(command.unwrap_or("-"), Duration::ZERO, outcome_of(&reply));
+        reply
+    }
+
+    /// The reply to a failure: its own status, or for a before-callback the failure policy's answer
+    /// (logged when `log`: the caller rate-limits what strangers cause).
+    fn answer(
+        &self,
+        command: Option<&str>,
+        kind: Option<CallbackKind>,
+        error: &DispatchError,
+        reason: Reason,
+        request_id: &str,
+        log: bool,
+    ) -> HttpReply {
+        let own = || match error {
+            // The handler's own words go to the log, not to whoever sent the request.
+            DispatchError::HandlerFailed(_) | DispatchError::HandlerPanicked => {
+                let info = format!("the callback could not be handled (request {})", Clipped(request_id));
+                HttpReply::with_status(error.status(), &Response::fail(1, info))
+            }
+            _ => HttpReply::from(error),
+        };
+        let (Some(command), Some(CallbackKind::Before)) = (command, kind) else { return own() };
+        let policy = self.failure_policy(command);
+        telemetry::failure_policy_used(command, policy, reason.as_str());
+        if log {
+            tracing::error!(
+                command = %Clipped(command),
+                request_id = %Clipped(request_id),
+                reason = reason.as_str(),
+                policy = policy.as_str(),
+                "a before-callback could not be decided; answering by the failure policy"
+            );
+        }
+        match policy {
+            FailurePolicy::Allow => HttpReply::ok(&Response::ok()),
+            FailurePolicy::Refuse => {
+                let info = format!("refused by the failure policy (request {})", Clipped(request_id));
+                HttpReply::ok(&Response { error_code: 1, error_info: info, ..Response::ok() })
+            }
+            FailurePolicy::Vendor => own(),
+        }
+    }
+
+    fn failure_policy(&self, command: &str) -> FailurePolicy {
+        let settings = &self.inner.settings;
+        settings.failure_policy_by_command.get(command).copied().unwrap_or(settings.failure_policy)
+    }
+
+    /// The vendor's `RequestID`, or an id of this dispatcher's when it sent none.
+    fn request_id(&self, head: &Head) -> String {
+        match &head.request_id {
+            Some(id) => id.clone(),
+            None => {
+                format!("local-{}-{}", std::process::id(), self.inner.next_request_id.fetch_add(1, Ordering::Relaxed))
             }
         }
     }
 
-    /// Everything up to the handler call, synchronously.
-    fn prepare(&self, query: &str, body: Bytes) -> Result<Prepared, DispatchError> {
-        let inner = &*self.inner;
-        let settings = &inner.settings;
-        if body.len() > settings.max_body_bytes {
-            return Err(DispatchError::BodyTooLarge { limit: settings.max_body_bytes });
-        }
-        let query = CallbackQuery::parse(query)?;
-        let app_id = query.sdk_app_id.as_deref().ok_or(DispatchError::MissingParameter("SdkAppid"))?;
-        let app_id = parse_app_id(app_id)?;
-        if inner.app_id.is_some_and(|expected| expected != app_id) {
-            return Err(DispatchError::WrongAppId(app_id.to_string()));
-        }
-        if let Some(token) = &settings.token {
-            let (Some(sign), Some(request_time)) = (&query.sign, &query.request_time) else {
-                return Err(DispatchError::MissingSignature);
-            };
-            signature::verify(token, request_time, sign, (settings.clock)(), settings.max_clock_skew)?;
-        }
-        let command = query.callback_command.as_deref().ok_or(DispatchError::MissingParameter("CallbackCommand"))?;
+    fn letter(&self, head: &Head, reason: &str, detail: String, body: &[u8]) -> DeadLetter {
+        let mut letter =
+            DeadLetter::new(&head.command, reason, detail, head.app_id, &self.request_id(head), head.received_at, body);
+        letter.client_ip.clone_from(&head.client_ip);
+        letter.platform.clone_from(&head.platform);
+        letter
+    }
 
-        let Some(route) = inner.routes.get(command).or(inner.fallback.as_ref()) else {
-            // Even unhandled, a body of another command is refused, never acknowledged.
-            check_body_command(command, &body)?;
-            tracing::debug!(%command, "no handler for this command; answering OK");
-            return Ok(Prepared::Reply(HttpReply::ok(&Response::ok())));
+    fn dead_letter_batch_item(&self, head: &Head, item: RejectedItem) {
+        let request_id = self.request_id(head);
+        tracing::error!(
+            command = %Clipped(&head.command),
+            request_id = %Clipped(&request_id),
+            index = item.index,
+            reason = %Clipped(&item.reason),
+            "an event of a batch could not be decoded; the others are handled and it is dead-lettered"
+        );
+        let mut letter = self.letter(head, "batch_item_undecodable", item.reason, &item.body);
+        letter.index = Some(item.index);
+        self.write_dead_letter(&letter);
+    }
+
+    fn write_dead_letter(&self, letter: &DeadLetter) {
+        telemetry::dead_lettered(&letter.command, &letter.reason);
+        let Some(sink) = &self.inner.settings.dead_letters else {
+            tracing::error!(
+                command = %Clipped(&letter.command),
+                request_id = %Clipped(&letter.request_id),
+                reason = %letter.reason,
+                "no dead-letter sink is configured: this event is lost"
+            );
+            return;
         };
-        let ctx = Context {
-            app_id,
-            command: command.to_owned(),
-            client_ip: query.client_ip.map(Cow::into_owned),
-            platform: query.opt_platform.as_deref().map(Into::into),
-            request_time: query.request_time.as_deref().and_then(crate::__private::parse_digits),
-            request_id: query.request_id.map(Cow::into_owned),
-            raw_body: body,
-        };
-        route.call(ctx).map(Prepared::Route)
+        if let Err(error) = sink.write(letter) {
+            tracing::error!(
+                command = %Clipped(&letter.command),
+                request_id = %Clipped(&letter.request_id),
+                %error,
+                "the dead letter could not be written: this event is lost"
+            );
+        }
     }
 }
 
-enum Prepared {
-    Route(BoxFuture<Result<HttpReply, DispatchError>>),
+fn outcome_of(reply: &HttpReply) -> Outcome {
+    match reply.status.as_u16() {
+        200 if reply.body.starts_with(br#"{"ActionStatus":"OK","ErrorCode":0"#) => Outcome::Ok,
+        200 => Outcome::Answered,
+        400..=499 => Outcome::Refused,
+        _ => Outcome::Failed,
+    }
+}
+
+type Work = BoxFuture<Result<HttpReply, DispatchError>>;
+
+enum Started {
+    Handler(Work),
     Reply(HttpReply),
 }
 
-fn parse_app_id(value: &str) -> Result<u64, DispatchError> {
-    crate::__private::parse_digits(value).ok_or_else(|| DispatchError::InvalidParameter {
-        name: "SdkAppid",
-        reason: format!("`{value}` is not a number"),
-    })
+/// A handler call under way, with the events of a batch left out of it.
+struct Routed {
+    work: Work,
+    rejected: Vec<RejectedItem>,
 }
 
 /// Decodes a body as `C`, reporting where it fails. A body that fails because it is another
@@ -250,7 +636,7 @@ fn check_body_command(query_command: &str, body: &[u8]) -> Result<(), DispatchEr
     #[derive(Deserialize)]
     struct Peek<'a> {
         #[serde(rename = "CallbackCommand", borrow)]
-        command: Option<Cow<'a, str>>,
+        command: Option<std::borrow::Cow<'a, str>>,
     }
     match serde_json::from_slice::<Peek<'_>>(body) {
         Ok(Peek { command: Some(command) }) if command != query_command => {
@@ -263,7 +649,7 @@ fn check_body_command(query_command: &str, body: &[u8]) -> Result<(), DispatchEr
 /// Calls a handler and returns the future of its reply. A panic, while the handler creates its
 /// future (a closure may do work before its `async` block) or while the future runs, and an error
 /// the handler returns become a [`DispatchError`].
-fn start<R, Fut>(call: impl FnOnce() -> Fut) -> Result<BoxFuture<Result<HttpReply, DispatchError>>, DispatchError>
+fn start_handler<R, Fut>(call: impl FnOnce() -> Fut) -> Result<Work, DispatchError>
 where
     R: serde::Serialize + 'static,
     Fut: Future<Output: IntoResponse<R>> + Send + 'static,
@@ -282,7 +668,7 @@ where
 
 /// A type-erased handler: a typed one for one command, or the fallback.
 trait Route: Send + Sync {
-    fn call(&self, ctx: Context) -> Result<BoxFuture<Result<HttpReply, DispatchError>>, DispatchError>;
+    fn call(&self, ctx: Context) -> Result<Routed, DispatchError>;
 }
 
 struct TypedRoute<C, H> {
@@ -291,16 +677,20 @@ struct TypedRoute<C, H> {
 }
 
 impl<C: Callback, H: Handler<C>> Route for TypedRoute<C, H> {
-    fn call(&self, ctx: Context) -> Result<BoxFuture<Result<HttpReply, DispatchError>>, DispatchError> {
-        let event = decode::<C>(&ctx.raw_body)?;
-        start(|| self.handler.call(event, ctx))
+    fn call(&self, ctx: Context) -> Result<Routed, DispatchError> {
+        let (event, rejected) = match decode::<C>(&ctx.raw_body) {
+            Ok(event) => (event, Vec::new()),
+            Err(error) => batch::decode_partially::<C>(&ctx.raw_body).ok_or(error)?,
+        };
+        let work = start_handler(|| self.handler.call(event, ctx))?;
+        Ok(Routed { work, rejected })
     }
 }
 
 struct TypedFallback<H>(H);
 
 impl<H: FallbackHandler> Route for TypedFallback<H> {
-    fn call(&self, ctx: Context) -> Result<BoxFuture<Result<HttpReply, DispatchError>>, DispatchError> {
+    fn call(&self, ctx: Context) -> Result<Routed, DispatchError> {
         let body = serde_json::from_slice(&ctx.raw_body).map_err(|e| DispatchError::InvalidBody {
             command: ctx.command.clone(),
             path: ".".to_owned(),
@@ -308,7 +698,8 @@ impl<H: FallbackHandler> Route for TypedFallback<H> {
         })?;
         check_body_command(&ctx.command, &ctx.raw_body)?;
         let event = UnhandledEvent { command: ctx.command.clone(), body };
-        start(|| self.0.call(event, ctx))
+        let work = start_handler(|| self.0.call(event, ctx))?;
+        Ok(Routed { work, rejected: Vec::new() })
     }
 }
 
@@ -331,6 +722,9 @@ pub enum BuildError {
     /// The token is empty.
     #[error("the token is empty; leave it unset to turn authentication off")]
     EmptyToken,
+    /// A failure policy was set for a command that is not a known before-callback.
+    #[error("`{0}` is not a before-callback; a failure policy applies only to before-callbacks")]
+    NotABeforeCallback(String),
 }
 
 /// Configures and builds a [`Dispatcher`].
@@ -356,14 +750,16 @@ impl DispatcherBuilder {
         self
     }
 
-    /// Accepts callbacks for any `SdkAppid`. Meant for development: in production, set [`Self::app_id`].
+    /// Accepts callbacks for any `SdkAppid`. Meant for development: in production, set
+    /// [`Self::app_id`]. Building logs a warning.
     pub fn accept_any_app_id(mut self) -> Self {
         self.app_id = Some(None);
         self
     }
 
     /// Turns on webhook authentication with the token set in the console: every request must then
-    /// carry a valid `Sign` and a fresh `RequestTime`, or it gets 401.
+    /// carry a valid `Sign` and a fresh `RequestTime`, or it gets 401. Without a token anyone who
+    /// knows the URL can post callbacks; building without one logs a warning.
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.settings.token = Some(token.into());
         self
@@ -388,16 +784,39 @@ impl DispatcherBuilder {
         self
     }
 
-    /// How long a handler may take before the adapter answers without it. Default:
-    /// [`DEFAULT_HANDLER_DEADLINE`] (1.5 s; the vendor waits 2 s).
+    /// How many requests may be handled at once; past it, requests are shed at once with 503
+    /// (or the failure policy, for a before-callback). Default: [`DEFAULT_MAX_IN_FLIGHT`].
+    pub fn max_in_flight(mut self, max: usize) -> Self {
+        self.settings.max_in_flight = max;
+        self
+    }
+
+    /// How long a handler may take before the dispatcher answers without it. Default:
+    /// [`DEFAULT_HANDLER_DEADLINE`] (1.5 s; the vendor waits 2 s). Past the deadline an
+    /// after-callback is answered `OK` and its handler goes on; a before-callback is answered by
+    /// the failure policy.
     pub fn handler_deadline(mut self, deadline: Duration) -> Self {
         self.settings.handler_deadline = deadline;
         self
     }
 
-    /// What a before-callback gets when its handler misses the deadline. Default: allow.
-    pub fn deadline_decision(mut self, decision: DeadlineDecision) -> Self {
-        self.settings.deadline_decision = decision;
+    /// How every before-callback is answered when it cannot be decided; see [`FailurePolicy`].
+    /// Default: [`FailurePolicy::Vendor`].
+    pub fn on_failure(mut self, policy: FailurePolicy) -> Self {
+        self.settings.failure_policy = policy;
+        self
+    }
+
+    /// The failure policy of one before-callback, overriding [`Self::on_failure`] for it.
+    pub fn on_failure_of(mut self, command: &str, policy: FailurePolicy) -> Self {
+        self.settings.failure_policy_by_command.insert(command.to_owned(), policy);
+        self
+    }
+
+    /// Where authenticated callbacks that could not be handled are written, with their body.
+    /// Without a sink they are only logged, and building logs a warning.
+    pub fn dead_letters(mut self, sink: impl DeadLetterSink) -> Self {
+        self.settings.dead_letters = Some(Arc::new(sink));
         self
     }
 
@@ -436,7 +855,8 @@ impl DispatcherBuilder {
         self
     }
 
-    /// Builds the dispatcher.
+    /// Builds the dispatcher. Insecure settings (no token, any app id) and a missing dead-letter
+    /// sink are logged as warnings, once per dispatcher built.
     pub fn build(self) -> Result<Dispatcher, BuildError> {
         let app_id = self.app_id.ok_or(BuildError::AppIdNotSet)?;
         if let Some(command) = self.duplicate {
@@ -445,8 +865,37 @@ impl DispatcherBuilder {
         if self.settings.token.as_deref() == Some("") {
             return Err(BuildError::EmptyToken);
         }
+        if let Some(command) = self
+            .settings
+            .failure_policy_by_command
+            .keys()
+            .find(|command| Command::from_name(command).map(Command::kind) != Some(CallbackKind::Before))
+        {
+            return Err(BuildError::NotABeforeCallback(crate::log_safe::clip(command)));
+        }
+        if self.settings.token.is_none() {
+            tracing::warn!(
+                "no webhook token is set: any client that knows the URL can post callbacks and decide \
+                 before-callbacks; set the token configured in the console"
+            );
+        }
+        if app_id.is_none() {
+            tracing::warn!("callbacks for ANY SdkAppid are accepted; set the app id in production");
+        }
+        if self.settings.dead_letters.is_none() {
+            tracing::warn!("no dead-letter sink is set: callbacks that fail are only logged, not kept");
+        }
         Ok(Dispatcher {
-            inner: Arc::new(Inner { app_id, settings: self.settings, routes: self.routes, fallback: self.fallback }),
+            inner: Arc::new(Inner {
+                app_id,
+                settings: self.settings,
+                routes: self.routes,
+                fallback: self.fallback,
+                background: Arc::default(),
+                in_flight: Arc::default(),
+                refusals: RefusalLimiter::new(REFUSAL_LOG_LINES_PER_SECOND, Duration::from_secs(1)),
+                next_request_id: AtomicU64::new(0),
+            }),
         })
     }
 }

@@ -1,6 +1,9 @@
 //! Why a request was not handled, and the HTTP status and body each reason gets.
 
+use http::StatusCode;
+
 use crate::common::Response;
+use crate::log_safe::Clipped;
 
 /// Why the dispatcher did not hand a request to a handler, or why the handler failed.
 ///
@@ -14,6 +17,13 @@ use crate::common::Response;
 /// | 403 Forbidden | [`WrongAppId`] |
 /// | 413 Payload Too Large | [`BodyTooLarge`] |
 /// | 500 Internal Server Error | [`HandlerFailed`], [`HandlerPanicked`] |
+/// | 503 Service Unavailable | [`Overloaded`] |
+/// | 504 Gateway Timeout | [`DeadlineMissed`] (before-callbacks only: an after-callback is answered `OK`) |
+///
+/// For a before-callback, the [`FailurePolicy`](crate::FailurePolicy) may answer 200 instead. A
+/// handler's failure is answered with a generic `ErrorInfo` naming the request id; its own message
+/// goes to the log. Values quoted from the request are escaped and cut short, in the message and
+/// in the log.
 ///
 /// [`MissingParameter`]: DispatchError::MissingParameter
 /// [`RepeatedParameter`]: DispatchError::RepeatedParameter
@@ -28,6 +38,8 @@ use crate::common::Response;
 /// [`BodyTooLarge`]: DispatchError::BodyTooLarge
 /// [`HandlerFailed`]: DispatchError::HandlerFailed
 /// [`HandlerPanicked`]: DispatchError::HandlerPanicked
+/// [`Overloaded`]: DispatchError::Overloaded
+/// [`DeadlineMissed`]: DispatchError::DeadlineMissed
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DispatchError {
@@ -38,7 +50,7 @@ pub enum DispatchError {
     #[error("query parameter `{0}` appears more than once")]
     RepeatedParameter(&'static str),
     /// A query parameter is malformed.
-    #[error("query parameter `{name}` is invalid: {reason}")]
+    #[error("query parameter `{name}` is invalid: {}", Clipped(.reason))]
     InvalidParameter {
         /// The parameter.
         name: &'static str,
@@ -46,7 +58,7 @@ pub enum DispatchError {
         reason: String,
     },
     /// `SdkAppid` is not the app id the dispatcher was configured with.
-    #[error("SdkAppid `{0}` is not this app's")]
+    #[error("SdkAppid `{}` is not this app's", Clipped(.0))]
     WrongAppId(String),
     /// A token is configured but the request has no `Sign` or no `RequestTime`.
     #[error("missing `Sign` or `RequestTime`: this endpoint requires webhook authentication")]
@@ -66,7 +78,7 @@ pub enum DispatchError {
     #[error("`Sign` does not match the configured token")]
     BadSignature,
     /// The body's `CallbackCommand` differs from the query's.
-    #[error("the body's CallbackCommand `{body}` differs from the query's `{query}`")]
+    #[error("the body's CallbackCommand `{}` differs from the query's `{}`", Clipped(.body), Clipped(.query))]
     CommandMismatch {
         /// The command in the query string.
         query: String,
@@ -74,7 +86,7 @@ pub enum DispatchError {
         body: String,
     },
     /// The body is not valid JSON, or not of the command's type.
-    #[error("the body is not a valid `{command}`: at `{path}`: {message}")]
+    #[error("the body is not a valid `{}`: at `{}`: {}", Clipped(.command), Clipped(.path), Clipped(.message))]
     InvalidBody {
         /// The command the body was decoded for.
         command: String,
@@ -90,16 +102,26 @@ pub enum DispatchError {
         limit: usize,
     },
     /// The handler returned an error.
-    #[error("the handler failed: {0}")]
+    #[error("the handler failed: {}", Clipped(.0))]
     HandlerFailed(String),
     /// The handler panicked.
     #[error("the handler panicked")]
     HandlerPanicked,
+    /// As many requests as allowed are already being handled.
+    #[error("too many callbacks are being handled; try again later")]
+    Overloaded,
+    /// The handler of a before-callback did not decide within the deadline.
+    #[error("the handler did not decide within the deadline")]
+    DeadlineMissed,
 }
 
 impl DispatchError {
     /// The HTTP status this error is answered with.
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn status_code(&self) -> u16 {
         match self {
             DispatchError::MissingParameter(_)
             | DispatchError::RepeatedParameter(_)
@@ -113,6 +135,8 @@ impl DispatchError {
             DispatchError::WrongAppId(_) => 403,
             DispatchError::BodyTooLarge { .. } => 413,
             DispatchError::HandlerFailed(_) | DispatchError::HandlerPanicked => 500,
+            DispatchError::Overloaded => 503,
+            DispatchError::DeadlineMissed => 504,
         }
     }
 

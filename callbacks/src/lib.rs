@@ -115,13 +115,19 @@
 // Generated code names this crate by its absolute path, also from inside it.
 extern crate self as tencent_chat_callbacks;
 
+mod background;
+mod batch;
 mod callback;
 mod context;
+pub mod dead_letter;
 mod decision;
 pub mod dedup;
 mod dispatcher;
 pub mod envelope;
 mod error;
+mod log_safe;
+mod policy;
+mod telemetry;
 #[rustfmt::skip]
 mod generated;
 mod handler;
@@ -141,13 +147,13 @@ pub use common::Response;
 pub use context::{Context, UnhandledEvent};
 pub use decision::{AppErrorCode, ErrorCodeOutOfRange};
 pub use dispatcher::{
-    BuildError, DEFAULT_HANDLER_DEADLINE, DEFAULT_MAX_BODY_BYTES, DeadlineDecision, Dispatcher, DispatcherBuilder,
-    Handlers,
+    Admitted, BuildError, DEFAULT_HANDLER_DEADLINE, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT, Dispatcher,
+    DispatcherBuilder, Handlers,
 };
 pub use error::DispatchError;
 pub use generated::*;
 pub use handler::{FallbackHandler, Handler};
-pub use query::CallbackQuery;
+pub use policy::{FailurePolicy, UnknownFailurePolicy};
 pub use response::{BoxError, HttpReply, IntoResponse};
 
 /// Registers the handler methods of an impl block; see the crate documentation.

@@ -121,6 +121,89 @@ pub mod lenient_u64 {
     }
 }
 
+/// The schema of a list of strings that may arrive as a single string.
+pub struct StringOrList;
+
+impl schemars::JsonSchema for StringOrList {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "StringOrList".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "anyOf": [{ "type": "array", "items": { "type": "string" } }, { "type": "string" }] })
+    }
+}
+
+/// `#[serde(with)]` for a list of strings that one vendor page types as a single string: a string
+/// decodes as a list of that one string. It always encodes as a list.
+pub mod string_or_list {
+    use std::fmt;
+
+    use serde::de::{self, Deserializer, SeqAccess, Visitor};
+    use serde::{Serialize, Serializer};
+
+    /// Encodes as a JSON array.
+    pub fn serialize<S: Serializer>(value: &[String], serializer: S) -> Result<S::Ok, S::Error> {
+        value.serialize(serializer)
+    }
+
+    /// Decodes an array of strings, or one string as a list of one.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+        deserializer.deserialize_any(StringOrListVisitor)
+    }
+
+    struct StringOrListVisitor;
+
+    impl<'de> Visitor<'de> for StringOrListVisitor {
+        type Value = Vec<String>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of strings, or a string")
+        }
+
+        fn visit_str<E: de::Error>(self, value: &str) -> Result<Vec<String>, E> {
+            Ok(vec![value.to_owned()])
+        }
+
+        fn visit_string<E: de::Error>(self, value: String) -> Result<Vec<String>, E> {
+            Ok(vec![value])
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+            while let Some(item) = seq.next_element()? {
+                out.push(item);
+            }
+            Ok(out)
+        }
+    }
+
+    /// The same for an optional field.
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Encodes `Some` as a JSON array; `None` fields are skipped by the generated attributes.
+        pub fn serialize<S: Serializer>(value: &Option<Vec<String>>, serializer: S) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(value) => super::serialize(value, serializer),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        /// Decodes like [`super::deserialize`], and `null` as `None`; a missing field is `None`
+        /// through the generated `#[serde(default)]`.
+        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<String>>, D::Error> {
+            #[derive(Deserialize)]
+            struct Lenient(#[serde(with = "super")] Vec<String>);
+            Ok(Option::<Lenient>::deserialize(deserializer)?.map(|Lenient(value)| value))
+        }
+    }
+}
+
 /// A tagged union generated from a schema: the tag property selects how the content decodes.
 pub trait TaggedUnion: Sized {
     /// The tag property, e.g. `MsgType`.
@@ -186,4 +269,37 @@ pub fn deserialize_tagged<'de, D: Deserializer<'de>, T: TaggedUnion>(deserialize
     }
 
     deserializer.deserialize_map(UnionVisitor(PhantomData))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    struct Body {
+        #[serde(default, with = "super::string_or_list::option")]
+        texts: Option<Vec<String>>,
+        #[serde(with = "super::string_or_list")]
+        notes: Vec<String>,
+    }
+
+    fn decode(json: &str) -> Result<Body, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn string_or_list_reads_a_string_as_a_list_of_one() {
+        let body = decode(r#"{"texts": "a", "notes": ["b", "c"]}"#).unwrap();
+        assert_eq!((body.texts, body.notes), (Some(vec!["a".to_owned()]), vec!["b".to_owned(), "c".to_owned()]));
+        let body = decode(r#"{"texts": null, "notes": "x"}"#).unwrap();
+        assert_eq!((body.texts, body.notes), (None, vec!["x".to_owned()]));
+        assert_eq!(decode(r#"{"notes": []}"#).unwrap().texts, None);
+    }
+
+    #[test]
+    fn string_or_list_refuses_other_shapes() {
+        let error = decode(r#"{"notes": 5}"#).unwrap_err().to_string();
+        assert!(error.contains("a list of strings, or a string"), "{error}");
+        assert!(decode(r#"{"notes": [1]}"#).is_err());
+    }
 }

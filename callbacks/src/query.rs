@@ -10,28 +10,28 @@ use crate::DispatchError;
 /// `SdkAppid` and `SDKAppID`); unknown parameters, such as the undocumented `RequestID`, are kept
 /// when known and otherwise ignored. A parameter this type reads may appear only once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CallbackQuery<'a> {
+pub(crate) struct CallbackQuery<'a> {
     /// `SdkAppid`: the app the callback is for.
-    pub sdk_app_id: Option<Cow<'a, str>>,
+    pub(crate) sdk_app_id: Option<Cow<'a, str>>,
     /// `CallbackCommand`: which callback this is.
-    pub callback_command: Option<Cow<'a, str>>,
+    pub(crate) callback_command: Option<Cow<'a, str>>,
     /// `contenttype`: always `json` in practice.
-    pub content_type: Option<Cow<'a, str>>,
+    pub(crate) content_type: Option<Cow<'a, str>>,
     /// `ClientIP`: the IP of the client that caused the event, when there is one.
-    pub client_ip: Option<Cow<'a, str>>,
+    pub(crate) client_ip: Option<Cow<'a, str>>,
     /// `OptPlatform`: the kind of client that caused the event, when there is one.
-    pub opt_platform: Option<Cow<'a, str>>,
+    pub(crate) opt_platform: Option<Cow<'a, str>>,
     /// `Sign`: present when webhook authentication is on.
-    pub sign: Option<Cow<'a, str>>,
+    pub(crate) sign: Option<Cow<'a, str>>,
     /// `RequestTime`: the signing time, Unix seconds; present with `Sign`.
-    pub request_time: Option<Cow<'a, str>>,
+    pub(crate) request_time: Option<Cow<'a, str>>,
     /// `RequestID`: undocumented, but sent in real traffic.
-    pub request_id: Option<Cow<'a, str>>,
+    pub(crate) request_id: Option<Cow<'a, str>>,
 }
 
 impl<'a> CallbackQuery<'a> {
     /// Parses a raw query string, without the leading `?`.
-    pub fn parse(query: &'a str) -> Result<Self, DispatchError> {
+    pub(crate) fn parse(query: &'a str) -> Result<Self, DispatchError> {
         let mut parsed = CallbackQuery::default();
         for (name, value) in pairs(query) {
             let (slot, canonical) = match () {

@@ -1,6 +1,7 @@
 //! Building the vendor's answer: [`Response`] helpers, [`IntoResponse`] and [`HttpReply`].
 
 use bytes::Bytes;
+use http::StatusCode;
 
 use crate::common::{ActionStatus, Response};
 
@@ -57,7 +58,7 @@ impl<R, T: IntoResponse<R>, E: Into<BoxError>> IntoResponse<R> for Result<T, E> 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpReply {
     /// The HTTP status code.
-    pub status: u16,
+    pub status: StatusCode,
     /// The JSON body.
     pub body: Bytes,
 }
@@ -68,10 +69,15 @@ impl HttpReply {
         // The plain acknowledgement is most replies: it is encoded once, at compile time.
         const ACKNOWLEDGED: &[u8] = br#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}"#;
         if (body as &dyn std::any::Any).downcast_ref::<Response>().is_some_and(|r| *r == Response::ok()) {
-            return HttpReply { status: 200, body: Bytes::from_static(ACKNOWLEDGED) };
+            return HttpReply { status: StatusCode::OK, body: Bytes::from_static(ACKNOWLEDGED) };
         }
+        HttpReply::with_status(StatusCode::OK, body)
+    }
+
+    /// A reply with `status` and `body` encoded as JSON.
+    pub fn with_status<T: serde::Serialize>(status: StatusCode, body: &T) -> HttpReply {
         match serde_json::to_vec(body) {
-            Ok(json) => HttpReply { status: 200, body: Bytes::from(json) },
+            Ok(json) => HttpReply { status, body: Bytes::from(json) },
             Err(e) => {
                 HttpReply::from(&crate::DispatchError::HandlerFailed(format!("the reply could not be encoded: {e}")))
             }

@@ -11,6 +11,38 @@ use subtle::ConstantTimeEq;
 
 use crate::DispatchError;
 
+/// Why [`verify`] refused a signature. Converts into the matching [`DispatchError`] (401).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureError {
+    /// `RequestTime` is not a Unix time in seconds.
+    #[error("`RequestTime` is not a Unix time in seconds")]
+    InvalidRequestTime,
+    /// `RequestTime` is too far from the receiver's clock.
+    #[error("`RequestTime` is {skew_secs} s away from this server's clock; at most {max_secs} s is allowed")]
+    StaleRequestTime {
+        /// How far it is, in seconds.
+        skew_secs: u64,
+        /// The configured maximum, in seconds.
+        max_secs: u64,
+    },
+    /// `Sign` is not the signature of the token and `RequestTime`.
+    #[error("`Sign` does not match the configured token")]
+    BadSignature,
+}
+
+impl From<SignatureError> for DispatchError {
+    fn from(error: SignatureError) -> Self {
+        match error {
+            SignatureError::InvalidRequestTime => DispatchError::InvalidRequestTime,
+            SignatureError::StaleRequestTime { skew_secs, max_secs } => {
+                DispatchError::StaleRequestTime { skew_secs, max_secs }
+            }
+            SignatureError::BadSignature => DispatchError::BadSignature,
+        }
+    }
+}
+
 /// The default largest distance between `RequestTime` and the receiver's clock: 5 minutes
 /// either way, which absorbs clock skew and the vendor's retries while bounding replays.
 pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
@@ -33,13 +65,13 @@ pub fn verify(
     sign_param: &str,
     now: SystemTime,
     max_skew: Option<Duration>,
-) -> Result<(), DispatchError> {
+) -> Result<(), SignatureError> {
     let sent_at = parse_request_time(request_time)?;
     if let Some(max_skew) = max_skew {
         let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         let skew = now.abs_diff(sent_at);
         if skew > max_skew.as_secs() {
-            return Err(DispatchError::StaleRequestTime { skew_secs: skew, max_secs: max_skew.as_secs() });
+            return Err(SignatureError::StaleRequestTime { skew_secs: skew, max_secs: max_skew.as_secs() });
         }
     }
     // Compare digests, not hex strings: decode `Sign` (only 64 lowercase hex digits qualify,
@@ -47,15 +79,15 @@ pub fn verify(
     let lowercase_hex = sign_param.len() == 64 && sign_param.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     let mut sent = [0u8; 32];
     if !lowercase_hex || hex::decode_to_slice(sign_param, &mut sent).is_err() {
-        return Err(DispatchError::BadSignature);
+        return Err(SignatureError::BadSignature);
     }
     let expected: [u8; 32] = Sha256::new().chain_update(token).chain_update(request_time).finalize().into();
-    if bool::from(expected.ct_eq(&sent)) { Ok(()) } else { Err(DispatchError::BadSignature) }
+    if bool::from(expected.ct_eq(&sent)) { Ok(()) } else { Err(SignatureError::BadSignature) }
 }
 
 /// `RequestTime` is ASCII digits only: no sign, no spaces, no exponent.
-fn parse_request_time(request_time: &str) -> Result<u64, DispatchError> {
-    crate::__private::parse_digits(request_time).ok_or(DispatchError::InvalidRequestTime)
+fn parse_request_time(request_time: &str) -> Result<u64, SignatureError> {
+    crate::__private::parse_digits(request_time).ok_or(SignatureError::InvalidRequestTime)
 }
 
 #[cfg(test)]
@@ -82,9 +114,9 @@ mod tests {
         let now = at(1669872112);
         let wrong = VENDOR_SIGN.replace('7', "8");
         for bad in [wrong.as_str(), &VENDOR_SIGN.to_uppercase(), &VENDOR_SIGN[..63], "", "not hex"] {
-            assert_eq!(verify(TOKEN, TIME, bad, now, None), Err(DispatchError::BadSignature), "{bad:?}");
+            assert_eq!(verify(TOKEN, TIME, bad, now, None), Err(SignatureError::BadSignature), "{bad:?}");
         }
-        assert_eq!(verify("other-token", TIME, VENDOR_SIGN, now, None), Err(DispatchError::BadSignature));
+        assert_eq!(verify("other-token", TIME, VENDOR_SIGN, now, None), Err(SignatureError::BadSignature));
     }
 
     #[test]
@@ -94,15 +126,19 @@ mod tests {
         assert_eq!(verify(TOKEN, TIME, VENDOR_SIGN, at(1669872112 - 300), window), Ok(()));
         assert_eq!(
             verify(TOKEN, TIME, VENDOR_SIGN, at(1669872112 + 301), window),
-            Err(DispatchError::StaleRequestTime { skew_secs: 301, max_secs: 300 })
+            Err(SignatureError::StaleRequestTime { skew_secs: 301, max_secs: 300 })
         );
         assert_eq!(
             verify(TOKEN, TIME, VENDOR_SIGN, at(1669872112 - 301), window),
-            Err(DispatchError::StaleRequestTime { skew_secs: 301, max_secs: 300 })
+            Err(SignatureError::StaleRequestTime { skew_secs: 301, max_secs: 300 })
         );
         assert_eq!(verify(TOKEN, TIME, VENDOR_SIGN, at(0), None), Ok(()));
         for bad in ["", "-1", "+1669872112", " 1669872112", "1.5", "1e9", "99999999999999999999"] {
-            assert_eq!(verify(TOKEN, bad, VENDOR_SIGN, at(0), None), Err(DispatchError::InvalidRequestTime), "{bad:?}");
+            assert_eq!(
+                verify(TOKEN, bad, VENDOR_SIGN, at(0), None),
+                Err(SignatureError::InvalidRequestTime),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! OLD and NEW are each a schema directory (like `schema/`) or a published bundle
 //! (`callbacks.schema.json`). Both are compared in bundled form, definition by definition, so a
-//! change to a shared definition is reported once. The rules, from a consumer's side (someone who
+//! change to a shared definition is reported once; when either is a published bundle, both are
+//! compared as published (type names, no vendor metadata). The rules, from a consumer's side (someone who
 //! validates payloads or decodes them into generated types):
 //!
 //! | change | bump |
@@ -66,7 +67,9 @@ impl fmt::Display for Change {
 
 /// The changes from `old` to `new`, most important first; empty when nothing changed.
 pub fn diff(old: &Path, new: &Path) -> Result<Vec<Change>, Error> {
-    let (old, new) = (load(old)?, load(new)?);
+    // A published bundle is shaped for generators; a directory compared with one is shaped the same way.
+    let published = old.is_file() || new.is_file();
+    let (old, new) = (load(old, published)?, load(new, published)?);
     let mut changes = Vec::new();
     let names: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
     for name in names {
@@ -91,7 +94,7 @@ fn change(bump: Bump, place: &str, what: String) -> Change {
 }
 
 /// Bundled `$defs` of a schema directory or a bundle file.
-fn load(path: &Path) -> Result<Map<String, Value>, Error> {
+fn load(path: &Path, published: bool) -> Result<Map<String, Value>, Error> {
     let read = |path: &Path| -> Result<Value, Error> {
         let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         serde_json::from_str(&text)
@@ -103,6 +106,10 @@ fn load(path: &Path) -> Result<Map<String, Value>, Error> {
             Some(Value::Object(defs)) => Ok(defs.clone()),
             _ => Err(Error::Page { page: path.display().to_string(), message: "not a bundle: no `$defs`".into() }),
         };
+    }
+    if published {
+        let bundle = crate::published::schemas(&crate::model::Catalog::load(path)?)?.bundle;
+        return Ok(bundle["$defs"].as_object().cloned().unwrap_or_default());
     }
     let common = read(&path.join(COMMON_FILE))?;
     let mut callbacks = BTreeMap::new();

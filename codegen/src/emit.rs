@@ -290,16 +290,21 @@ fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStrea
         Allow,
     }];
     let mut arms = Vec::new();
-    let all_fields: Vec<Ident> = response_extras(response).map(|f| ident(&f.rust_name)).collect();
+    let all_fields: Vec<(Ident, bool)> =
+        response_extras(response).map(|f| (ident(&f.rust_name), f.required || f.defaulted)).collect();
     let reply = |code: TokenStream, info: TokenStream, set: &[Ident], from: TokenStream| {
-        let unset = all_fields.iter().filter(|f| !set.contains(f));
+        // A list the vendor requires is sent empty when the answer does not give it.
+        let unset = all_fields.iter().filter(|(f, _)| !set.contains(f)).map(|(f, always_sent)| match always_sent {
+            true => quote!(#f: ::core::default::Default::default()),
+            false => quote!(#f: ::core::option::Option::None),
+        });
         quote! {
             #response_name {
                 action_status: super::common::ActionStatus::Ok,
                 error_code: #code,
                 error_info: #info,
                 #(#set: #from.#set,)*
-                #(#unset: ::core::option::Option::None,)*
+                #(#unset,)*
             }
         }
     };
@@ -332,12 +337,17 @@ fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStrea
         let set: Vec<Ident> = fields.iter().map(|f| ident(&f.rust_name)).collect();
         let body = reply(quote!(0), quote!(::std::string::String::new()), &set, quote!(payload));
         arms.push(quote!(#name::#variant(payload) => #body));
-        let struct_doc = doc_attrs(&format!("The fields of [`{name}::{variant}`]; a field left `None` is not sent."));
+        let struct_doc = doc_attrs(&format!(
+            "The fields of [`{name}::{variant}`]; a field left `None` is not sent, a list the vendor requires is always sent."
+        ));
         let field_tokens = fields.iter().map(|f| {
             let docs = doc_attrs(f.description.as_deref().unwrap_or_default());
             let field = ident(&f.rust_name);
             let ty = rust_type(&f.ty, &scope);
-            quote!(#docs pub #field: ::core::option::Option<#ty>,)
+            match f.required || f.defaulted {
+                true => quote!(#docs pub #field: #ty,),
+                false => quote!(#docs pub #field: ::core::option::Option<#ty>,),
+            }
         });
         items.push(quote! {
             #struct_doc
@@ -450,6 +460,7 @@ fn field_tokens(field: &Field, scope: &Scope) -> TokenStream {
     let name = ident(&field.rust_name);
     let wire = &field.wire_name;
     let rename = (field.rust_name != field.wire_name).then(|| quote!(#[serde(rename = #wire)]));
+    let aliases = field.aliases.iter().map(|alias| quote!(#[serde(alias = #alias)]));
     let description = match (&field.ty, &field.description) {
         (Ty::CommandTag(_), _) => format!("The command word, `{wire}`; always this callback's own command."),
         (_, Some(d)) => d.clone(),
@@ -475,7 +486,22 @@ fn field_tokens(field: &Field, scope: &Scope) -> TokenStream {
                 #[schemars(with = "::core::option::Option<::tencent_chat_callbacks::__private::LenientU64>")]
             },
         ),
+        Ty::StringOrList if field.required => (
+            quote!(::std::vec::Vec<::std::string::String>),
+            quote! {
+                #[serde(with = "::tencent_chat_callbacks::__private::string_or_list")]
+                #[schemars(with = "::tencent_chat_callbacks::__private::StringOrList")]
+            },
+        ),
+        Ty::StringOrList => (
+            quote!(::core::option::Option<::std::vec::Vec<::std::string::String>>),
+            quote! {
+                #[serde(default, skip_serializing_if = "::core::option::Option::is_none", with = "::tencent_chat_callbacks::__private::string_or_list::option")]
+                #[schemars(with = "::core::option::Option<::tencent_chat_callbacks::__private::StringOrList>")]
+            },
+        ),
         other if field.required => (rust_type(other, scope), quote!()),
+        other if field.defaulted => (rust_type(other, scope), quote!(#[serde(default)])),
         other => {
             let inner = rust_type(other, scope);
             (
@@ -487,6 +513,7 @@ fn field_tokens(field: &Field, scope: &Scope) -> TokenStream {
     quote! {
         #docs
         #rename
+        #(#aliases)*
         #attrs
         pub #name: #ty
     }
@@ -501,6 +528,8 @@ fn rust_type(ty: &Ty, scope: &Scope) -> TokenStream {
         Ty::F64 => quote!(f64),
         // Inside a list the value is plain; `model` only allows the lenient form on a field.
         Ty::LenientU64 => quote!(u64),
+        // Outside a field (a reply's changes) the list is always encoded as a list.
+        Ty::StringOrList => quote!(::std::vec::Vec<::std::string::String>),
         Ty::Vec(item) => {
             let item = rust_type(item, scope);
             quote!(::std::vec::Vec<#item>)

@@ -7,23 +7,19 @@
 //!   handler registrations against.
 //!
 //! Output is deterministic and formatted with `prettyplease`, so [`check`] can compare it byte
-//! for byte with what is checked in. This crate depends on nothing else in the workspace.
-//!
-//! It also reads the vendor's documentation pages: [`import`] drafts a schema from a page, and
-//! [`drift`] reports where a page and `schema/` disagree.
+//! for byte with what is checked in. The library depends on nothing else in the workspace; the
+//! `codegen` binary also runs the vendor-page tooling of `tencent-chat-callbacks-vendor`
+//! (`import`, `drift`, `fetch`).
 
+mod catalogue;
 pub mod diff;
-pub mod drift;
 mod emit;
-pub mod import;
 mod model;
 mod naming;
-pub mod page;
 mod publish;
-mod repair;
+mod published;
+mod python;
 mod typescript;
-
-pub use repair::Repair;
 
 use std::fs;
 use std::io;
@@ -138,7 +134,14 @@ pub fn generate(layout: &Layout) -> Result<Vec<GeneratedFile>, Error> {
         files.push(GeneratedFile { path: readme.clone(), contents });
     }
     if let Some(dist) = &layout.dist_dir {
-        for file in publish::publish(&catalog, env!("CARGO_PKG_VERSION")) {
+        let version = env!("CARGO_PKG_VERSION");
+        let published = publish::publish(&catalog, version)?;
+        // The first-party packages carry the bundle as published.
+        let bundle = published.iter().find(|f| f.relative_path == published::BUNDLE).map(|f| f.contents.clone());
+        let bundle = bundle.ok_or_else(|| Error::Internal(format!("no {}", published::BUNDLE)))?;
+        let mut packages = python::package(&catalog, version, &bundle);
+        packages.extend(typescript::package(&catalog, version, &bundle));
+        for file in published.into_iter().chain(packages) {
             files.push(GeneratedFile { path: dist.join(file.relative_path), contents: file.contents });
         }
     }
@@ -182,7 +185,9 @@ pub fn check(layout: &Layout) -> Result<(), Error> {
 /// published per-command schemas) that the schemas no longer produce.
 fn leftovers(layout: &Layout, files: &[GeneratedFile]) -> Result<Vec<PathBuf>, Error> {
     let mut dirs = vec![layout.rust_dir.clone()];
-    dirs.extend(layout.dist_dir.as_ref().map(|d| d.join("commands")));
+    if let Some(dist) = &layout.dist_dir {
+        dirs.extend([dist.join("commands"), dist.join(python::PACKAGE_DIR), dist.join(typescript::DIR)]);
+    }
     let mut out = Vec::new();
     for dir in dirs {
         let entries = match fs::read_dir(&dir) {

@@ -8,6 +8,10 @@
 //! - `string`, `boolean`, `integer` (`minimum: 0` makes it unsigned), `number`, `array` of any of these;
 //! - `$ref` to `#/$defs/Name` in the same file or `common.json#/$defs/Name`;
 //! - an integer that may also arrive as a string of digits: `anyOf: [{integer}, {string, pattern}]`;
+//! - a list of strings that may also arrive as one string: `anyOf: [{array of string}, {string}]`;
+//! - `x-aliases` on a property: other wire names (legacy spellings) that decode to the same field;
+//! - `default` on an optional string, integer, boolean or array property, equal to that type's
+//!   empty value (`""`, `0`, `false`, `[]`): a missing value decodes as empty instead of `None`;
 //! - an open string enum: `type: string` with `anyOf` of `const` members and one catch-all
 //!   `{type: string}`, so that values added later by the vendor still decode;
 //! - `const` on the `CallbackCommand` property of a callback;
@@ -114,6 +118,10 @@ pub(crate) struct Field {
     pub(crate) description: Option<String>,
     pub(crate) ty: Ty,
     pub(crate) required: bool,
+    /// Other wire names that decode to this field (`x-aliases`), such as a legacy spelling.
+    pub(crate) aliases: Vec<String>,
+    /// Optional on the wire, but read as the type's empty value when missing (`default`).
+    pub(crate) defaulted: bool,
 }
 
 /// An open string enum: known values plus a catch-all for values added later.
@@ -169,6 +177,8 @@ pub(crate) enum Ty {
     F64,
     /// An unsigned integer that may arrive as a string of digits.
     LenientU64,
+    /// A list of strings that may arrive as a single string (one element).
+    StringOrList,
     Vec(Box<Ty>),
     Named(TypeRef),
     /// A `CallbackCommand` const equal to the callback's own command, in the request or in an
@@ -368,6 +378,21 @@ impl<'a> Reader<'a> {
                 self.err("/$defs/Response/properties/ActionStatus", "must be `common.json#/$defs/ActionStatus`")
             );
         }
+        // An answer that leaves out a required extra sends it empty, which only a list can be.
+        let required: Vec<&str> = response
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let not_a_list = required.iter().filter(|r| !standard.contains(*r)).find(|r| {
+            properties.and_then(|p| p.get(**r)).and_then(|p| p.get("type")).and_then(Value::as_str) != Some("array")
+        });
+        if let Some(field) = not_a_list {
+            return Err(self.err(
+                "/$defs/Response/required",
+                format!("`{field}`: a before-callback's response may require only lists besides the standard fields"),
+            ));
+        }
         let flag = |key: &str| decision.get(key).and_then(Value::as_bool).unwrap_or(false);
         let app_error_codes = match decision.get("appErrorCodes") {
             None => None,
@@ -446,6 +471,15 @@ impl<'a> Reader<'a> {
             if matches!(&ty, Ty::Vec(item) if **item == Ty::LenientU64) {
                 return Err(self.err(&field_pointer, "a list of integers-or-digit-strings is not supported"));
             }
+            if matches!(&ty, Ty::Vec(item) if **item == Ty::StringOrList) {
+                return Err(self.err(&field_pointer, "a list of strings-or-lists is not supported"));
+            }
+            let aliases = self.aliases(property, &field_pointer)?;
+            if let Some(taken) = aliases.iter().find(|a| properties.contains_key(a.as_str())) {
+                return Err(self.err(&field_pointer, format!("the alias `{taken}` is a property of its own")));
+            }
+            let required = required.contains(&wire_name.as_str());
+            let defaulted = self.defaulted(property, &ty, required, &field_pointer)?;
             let description = self.description_of(property)?;
             if description.is_none() && !matches!(ty, Ty::CommandTag(_)) {
                 return Err(
@@ -457,7 +491,9 @@ impl<'a> Reader<'a> {
                 rust_name: naming::field_name(wire_name),
                 description,
                 ty,
-                required: required.contains(&wire_name.as_str()),
+                required,
+                aliases,
+                defaulted,
             });
         }
         Ok(StructDef {
@@ -466,6 +502,33 @@ impl<'a> Reader<'a> {
             description: text(schema, "description"),
             fields,
         })
+    }
+
+    /// A property's `x-aliases`: a list of other wire names that decode to the same field.
+    fn aliases(&self, property: &Value, pointer: &str) -> Result<Vec<String>, Error> {
+        let Some(aliases) = property.get("x-aliases") else { return Ok(Vec::new()) };
+        let shape = "`x-aliases` must be a list of strings";
+        let aliases = aliases.as_array().ok_or_else(|| self.err(pointer, shape))?;
+        aliases.iter().map(|a| a.as_str().map(str::to_owned).ok_or_else(|| self.err(pointer, shape))).collect()
+    }
+
+    /// Whether an optional property has a `default`, which must be its type's empty value.
+    fn defaulted(&self, property: &Value, ty: &Ty, required: bool, pointer: &str) -> Result<bool, Error> {
+        let Some(default) = property.get("default") else { return Ok(false) };
+        let empty = match ty {
+            Ty::String => Value::from(""),
+            Ty::I64 | Ty::U64 => Value::from(0),
+            Ty::Bool => Value::from(false),
+            Ty::Vec(_) => Value::Array(Vec::new()),
+            _ => return Err(self.err(pointer, "`default` is supported on strings, integers, booleans and lists")),
+        };
+        if *default != empty {
+            return Err(self.err(pointer, format!("`default` must be the empty value `{empty}`")));
+        }
+        if required {
+            return Err(self.err(pointer, "a required property cannot have a `default`"));
+        }
+        Ok(true)
     }
 
     fn enum_def(&self, name: &str, schema: &Value, pointer: &str) -> Result<EnumDef, Error> {
@@ -609,6 +672,9 @@ impl<'a> Reader<'a> {
         if is_lenient_integer(schema) {
             return Ok(Ty::LenientU64);
         }
+        if is_string_or_list(schema) {
+            return Ok(Ty::StringOrList);
+        }
         match schema.get("type").and_then(Value::as_str) {
             Some("string") if schema.get("anyOf").is_none() => Ok(Ty::String),
             Some("boolean") => Ok(Ty::Bool),
@@ -679,6 +745,15 @@ fn is_open_enum(schema: &Value) -> bool {
     schema.get("type").and_then(Value::as_str) == Some("string")
         && members.iter().filter(|m| catch_all(m)).count() == 1
         && members.iter().all(|m| catch_all(m) || m.get("const").is_some_and(Value::is_string))
+}
+
+/// `anyOf: [{type: array, items: {type: string}}, {type: string}]`, in either order: a list the
+/// vendor sometimes sends as a single string.
+fn is_string_or_list(schema: &Value) -> bool {
+    let Some([a, b]) = schema.get("anyOf").and_then(Value::as_array).map(Vec::as_slice) else { return false };
+    let is_string = |m: &Value| *m == serde_json::json!({"type": "string"});
+    let is_list = |m: &Value| *m == serde_json::json!({"type": "array", "items": {"type": "string"}});
+    (is_list(a) && is_string(b)) || (is_string(a) && is_list(b))
 }
 
 /// `anyOf: [{type: integer}, {type: string, pattern}]`: a number the vendor sometimes quotes.

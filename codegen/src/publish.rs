@@ -1,28 +1,29 @@
 //! The published form of the schemas, for other languages: written under `schema/dist/` by
 //! `cargo codegen` and fresh-checked like the Rust output.
 //!
-//! - `callbacks.schema.json`: one bundle, every callback and shared definition under `$defs`
-//!   (`Group.CallbackAfterCreateGroup`, `Group.CallbackAfterCreateGroup.Response`,
-//!   `common.EventTime`, …) and a top-level `oneOf` over the callbacks whose body carries its
-//!   `CallbackCommand` const, so the const discriminates;
-//! - `commands/<Command>.schema.json`: one self-contained schema per command, holding the shared
-//!   definitions it uses under its own `$defs` (recursive types, such as a relayed message
-//!   holding messages, stay references within the file);
+//! - `callbacks.schema.json`: one bundle, every type under `$defs` by its type name
+//!   (`AfterCreateGroup`, `MsgBodyElement`, `EventTime`, …), a top-level `oneOf` over the
+//!   callbacks whose body carries its `CallbackCommand` const, and `CallbackBodies` /
+//!   `CallbackResponses` mapping each command to its body and reply types;
+//! - `commands/<Command>.schema.json`: one self-contained schema per command, its request at the
+//!   root and every definition it or its reply reaches under `$defs`;
+//! - `catalogue.json`: what is not a schema: each command's kind, documentation page, files and
+//!   type names, and the before-callbacks' decisions;
 //! - `asyncapi.json`: an AsyncAPI 3.0 document of the webhook;
 //! - `npm/` and `python/`: packages carrying the bundle, with TypeScript declarations and a
 //!   Python loader.
+//!
+//! How the schemas are shaped for generators is in [`crate::published`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+use crate::Error;
+use crate::catalogue;
 use crate::model::{COMMON_FILE, Catalog, Kind};
+use crate::published::{self, BUNDLE, Schemas};
 use crate::typescript;
-
-/// The `$id` prefix of the published files.
-const DIST_ID: &str = "https://tencent-chat-callbacks.example/schema/dist/";
-/// The published bundle's file name.
-pub(crate) const BUNDLE: &str = "callbacks.schema.json";
 
 /// A published file, relative to `schema/dist/`.
 pub(crate) struct Published {
@@ -31,19 +32,20 @@ pub(crate) struct Published {
 }
 
 /// Every published file.
-pub(crate) fn publish(catalog: &Catalog, version: &str) -> Vec<Published> {
-    let bundle = bundle(catalog, version);
-    let bundle_text = pretty(&bundle);
+pub(crate) fn publish(catalog: &Catalog, version: &str) -> Result<Vec<Published>, Error> {
+    let schemas = published::schemas(catalog)?;
+    let bundle_text = pretty(&schemas.bundle);
     let mut files = vec![Published { relative_path: BUNDLE.into(), contents: bundle_text.clone() }];
-    for command in catalog.callback_json.keys() {
-        files.push(Published {
-            relative_path: format!("commands/{command}.schema.json"),
-            contents: pretty(&self_contained(&bundle, command)),
-        });
+    for (command, schema) in &schemas.commands {
+        files.push(Published { relative_path: published::command_file(command), contents: pretty(schema) });
     }
     files.push(Published {
+        relative_path: catalogue::FILE.into(),
+        contents: pretty(&catalogue::catalogue(catalog, &schemas, version)),
+    });
+    files.push(Published {
         relative_path: "asyncapi.json".into(),
-        contents: pretty(&asyncapi(catalog, &bundle, version)),
+        contents: pretty(&asyncapi(catalog, &schemas, version)),
     });
 
     let declarations = typescript::declarations(catalog);
@@ -62,29 +64,16 @@ pub(crate) fn publish(catalog: &Catalog, version: &str) -> Vec<Published> {
         },
         Published { relative_path: "python/pyproject.toml".into(), contents: PYPROJECT.replace("{version}", version) },
     ]);
-    files
+    Ok(files)
 }
 
 fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).expect("a JSON value encodes") + "\n"
 }
 
-/// The bundle: every definition under `$defs`, references rewritten to point inside it.
-fn bundle(catalog: &Catalog, version: &str) -> Value {
-    let (defs, discriminated) = bundle_defs(&catalog.common_json, &catalog.callback_json);
-    json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": format!("{DIST_ID}{BUNDLE}"),
-        "title": "Tencent Cloud Chat callbacks",
-        "description": "Every Tencent Cloud Chat webhook callback body, by command: `$defs` holds each callback under its CallbackCommand (its reply under `<Command>.Response`) and the shared definitions as `common.<Name>`. The top-level `oneOf` accepts any body that carries its CallbackCommand; bodies without one (batched Push events, content moderation results) are validated against their command's definition, the command coming from the query string.",
-        "x-version": version,
-        "oneOf": discriminated,
-        "$defs": defs,
-    })
-}
-
-/// The bundle's `$defs` from `common.json` and the callbacks' schemas (by command), and the
-/// references to the callbacks whose body carries its command.
+/// The schemas bundled as written, for `cargo codegen diff` (not published): `$defs` from
+/// `common.json` as `common.<Name>`, each callback under its command and its own definitions as
+/// `<Command>.<Name>`, and the references to the callbacks whose body carries its command.
 pub(crate) fn bundle_defs(common: &Value, callbacks: &BTreeMap<String, Value>) -> (Map<String, Value>, Vec<Value>) {
     let mut defs = Map::new();
     for (name, schema) in common["$defs"].as_object().into_iter().flatten() {
@@ -138,55 +127,15 @@ fn bundled_ref(reference: &str, owner: &str, prefix: &str) -> String {
     }
 }
 
-/// One command's schema with the definitions it reaches copied in, so it stands alone.
-fn self_contained(bundle: &Value, command: &str) -> Value {
-    let defs = bundle["$defs"].as_object().expect("the bundle has $defs");
-    let mut schema = defs[command].clone();
-    let mut reached = BTreeSet::new();
-    let mut pending = vec![schema.clone()];
-    while let Some(next) = pending.pop() {
-        for name in refs_in(&next) {
-            if reached.insert(name.clone()) {
-                pending.push(defs[&name].clone());
-            }
-        }
-    }
-    let object = schema.as_object_mut().expect("a callback schema is an object");
-    let mut own = Map::new();
-    own.insert("$schema".into(), Value::from("https://json-schema.org/draft/2020-12/schema"));
-    own.insert("$id".into(), Value::from(format!("{DIST_ID}commands/{command}.schema.json")));
-    own.extend(std::mem::take(object));
-    let response = format!("{command}.Response");
-    reached.insert(response.clone());
-    own.insert("$defs".into(), Value::Object(reached.into_iter().map(|n| (n.clone(), defs[&n].clone())).collect()));
-    Value::Object(own)
-}
-
-/// The bundled names a schema refers to.
-fn refs_in(schema: &Value) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut stack = vec![schema];
-    while let Some(value) = stack.pop() {
-        match value {
-            Value::Object(map) => {
-                if let Some(name) = map.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
-                    out.insert(name.to_owned());
-                }
-                stack.extend(map.values());
-            }
-            Value::Array(items) => stack.extend(items),
-            _ => {}
-        }
-    }
-    out
-}
-
 /// The AsyncAPI 3.0 document: the app's endpoint receives one operation per command, each with
 /// its request message, its reply, and the query parameters as its HTTP binding.
-fn asyncapi(catalog: &Catalog, bundle: &Value, version: &str) -> Value {
+fn asyncapi(catalog: &Catalog, published: &Schemas, version: &str) -> Value {
     let mut schemas = Map::new();
-    for (name, schema) in bundle["$defs"].as_object().into_iter().flatten() {
-        schemas.insert(name.clone(), to_components(schema));
+    for (name, schema) in published.bundle["$defs"].as_object().into_iter().flatten() {
+        // The command maps are types for generators, not messages.
+        if !matches!(name.as_str(), "CallbackBodies" | "CallbackResponses") {
+            schemas.insert(name.clone(), to_components(schema));
+        }
     }
     let mut messages = Map::new();
     let mut channel_messages = Map::new();
@@ -194,6 +143,7 @@ fn asyncapi(catalog: &Catalog, bundle: &Value, version: &str) -> Value {
     for callback in &catalog.callbacks {
         let command = &callback.command;
         let title = callback.request.title.clone().unwrap_or_default();
+        let types = &published.types[command];
         let request = command.clone();
         let reply = format!("{command}.Response");
         messages.insert(
@@ -203,21 +153,17 @@ fn asyncapi(catalog: &Catalog, bundle: &Value, version: &str) -> Value {
                 "title": title,
                 "summary": format!("The body of a `{command}` callback."),
                 "contentType": "application/json",
-                "payload": { "$ref": format!("#/components/schemas/{command}") },
+                "payload": { "$ref": format!("#/components/schemas/{}", types.request) },
                 "externalDocs": { "url": callback.doc_url },
             }),
         );
-        let response_schema = match callback.response.scope {
-            crate::model::Scope::Common => format!("common.{}", callback.response.name),
-            crate::model::Scope::Local => reply.clone(),
-        };
         messages.insert(
             reply.clone(),
             json!({
                 "name": reply,
                 "title": format!("Reply to {command}"),
                 "contentType": "application/json",
-                "payload": { "$ref": format!("#/components/schemas/{response_schema}") },
+                "payload": { "$ref": format!("#/components/schemas/{}", types.reply) },
             }),
         );
         for name in [&request, &reply] {
@@ -348,10 +294,10 @@ const bundle = require("./callbacks.schema.json");
 exports.bundle = bundle;
 
 /** The commands with a schema, sorted. */
-exports.commands = Object.keys(bundle.$defs).filter((name) => !name.startsWith("common.") && !name.includes(".Response") && name.split(".").length === 2);
+exports.commands = Object.keys(bundle.$defs.CallbackBodies.properties);
 
 /** The schema of one command's body, as a reference into the bundle, for validators that take a bundle. */
-exports.schemaRef = (command) => `${bundle.$id}#/$defs/${command}`;
+exports.schemaRef = (command) => `${bundle.$id}${bundle.$defs.CallbackBodies.properties[command].$ref}`;
 "##;
 
 const PYTHON_INIT: &str = r##""""JSON Schemas for Tencent Cloud Chat (IM) webhook callbacks.
@@ -372,9 +318,7 @@ __version__ = "{version}"
 BUNDLE = json.loads(resources.files(__name__).joinpath("callbacks.schema.json").read_text(encoding="utf-8"))
 """The bundled JSON Schema of every callback."""
 
-COMMANDS = sorted(
-    name for name in BUNDLE["$defs"] if not name.startswith("common.") and name.count(".") == 1
-)
+COMMANDS = sorted(BUNDLE["$defs"]["CallbackBodies"]["properties"])
 """The commands with a schema."""
 
 
@@ -382,7 +326,7 @@ def schema(command):
     """The schema of one command's body: a reference into the bundle, with the bundle's definitions."""
     if command not in COMMANDS:
         raise KeyError(f"no schema for {command!r}")
-    return {"$ref": f"#/$defs/{command}", "$defs": BUNDLE["$defs"]}
+    return {"$ref": BUNDLE["$defs"]["CallbackBodies"]["properties"][command]["$ref"], "$defs": BUNDLE["$defs"]}
 
 
 def validator(command):

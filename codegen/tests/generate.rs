@@ -195,6 +195,54 @@ fn unsupported_or_inconsistent_schemas_fail_naming_file_and_pointer() {
             callback("X.CallbackA", "", "").replace(r#""kind": "after""#, r#""kind": "before", "decision": {}"#),
             "a before-callback's response is an object with ActionStatus, ErrorCode and ErrorInfo",
         ),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", r#", "N": { "description": "d", "type": "integer", "x-aliases": "Old" }"#, ""),
+            "at /properties/N: `x-aliases` must be a list of strings",
+        ),
+        (
+            "X.CallbackA.json",
+            callback(
+                "X.CallbackA",
+                r#", "N": { "description": "d", "type": "integer", "x-aliases": ["M"] }, "M": { "description": "d", "type": "integer" }"#,
+                "",
+            ),
+            "at /properties/N: the alias `M` is a property of its own",
+        ),
+        (
+            "X.CallbackA.json",
+            callback(
+                "X.CallbackA",
+                r#", "L": { "description": "d", "type": "array", "items": { "anyOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }] } }"#,
+                "",
+            ),
+            "at /properties/L: a list of strings-or-lists is not supported",
+        ),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", r#", "D": { "description": "d", "type": "string", "default": "x" }"#, ""),
+            "at /properties/D: `default` must be the empty value `\"\"`",
+        ),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", r#", "D": { "description": "d", "type": "integer", "default": 0 }"#, r#""D""#),
+            "at /properties/D: a required property cannot have a `default`",
+        ),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", "", "")
+                .replace(r#""kind": "after""#, r#""kind": "before", "decision": {}"#)
+                .replace(
+                    r#""Response": { "$ref": "common.json#/$defs/Response" }"#,
+                    r#""Response": { "type": "object", "properties": {
+                    "ActionStatus": { "$ref": "common.json#/$defs/ActionStatus" },
+                    "ErrorCode": { "description": "d", "type": "integer" },
+                    "ErrorInfo": { "description": "d", "type": "string" },
+                    "Note": { "description": "d", "type": "string" } },
+                  "required": ["ActionStatus", "ErrorCode", "ErrorInfo", "Note"] }"#,
+                ),
+            "`Note`: a before-callback's response may require only lists besides the standard fields",
+        ),
         ("X.CallbackA.json", "{ not json".to_owned(), "schema/X.CallbackA.json: not valid JSON"),
         ("X.CallbackA.json", r#"{ "type": "object" }"#.to_owned(), "missing `x-callback`"),
     ];

@@ -1,12 +1,24 @@
-//! The published schemas, proved with other languages' own tools (see `tests/consumers/`):
-//! Python's `jsonschema` validates every fixture and rejects bad payloads; TypeScript types
-//! generated from the bundle compile with a consumer; the AsyncAPI parser accepts the document.
+//! The published schemas (`schema/dist/`), proved with the tools other languages' teams use, on
+//! every fixture (see `tests/consumers/`):
 //!
-//! They need `python3` with `jsonschema`, and `node` after `npm ci` in
-//! `tests/consumers/typescript`. `.ci/run` installs both and sets `CONSUMER_CHECKS=required`,
-//! under which a missing tool fails the test; elsewhere it is skipped with a notice.
+//! - Ajv 8 in strict mode (draft 2020-12) compiles every file and validates every fixture;
+//! - Python `jsonschema` does the same;
+//! - json-schema-to-typescript generates well-named types from the bundle and from every
+//!   per-command file, which `tsc --strict` compiles with a consumer;
+//! - quicktype generates TypeScript (compiled by `tsc --strict`) and Go, with which a Go program
+//!   decodes and re-encodes every fixture to the same JSON value;
+//! - datamodel-code-generator generates well-named pydantic v2 models from the bundle and from
+//!   every per-command file, which parse every fixture and dump it back to the same JSON value;
+//! - the AsyncAPI parser accepts the AsyncAPI document;
+//! - with no outside tool, Rust's `jsonschema` (no retriever) compiles every per-command file,
+//!   proving it stands alone, and validates its fixture.
+//!
+//! They need `node` after `npm ci` in `tests/consumers/typescript`, `python3` with
+//! `tests/consumers/python/requirements.txt`, and `go` (Debian's `golang-go`). `.ci/run`
+//! installs them and sets `CONSUMER_CHECKS=required`, under which a missing tool fails the test;
+//! elsewhere it is skipped with a notice.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use tests::workspace_root;
@@ -15,16 +27,31 @@ fn required() -> bool {
     std::env::var("CONSUMER_CHECKS").is_ok_and(|v| v == "required")
 }
 
+fn consumers(dir: &str) -> PathBuf {
+    workspace_root().join("tests/consumers").join(dir)
+}
+
 /// Runs `program args` in `dir`, failing with its output unless it succeeds.
 fn run(dir: &Path, program: &str, args: &[&str]) {
+    run_with(dir, program, args, &[]);
+}
+
+/// [`run`] with extra environment variables.
+fn run_with(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)]) {
     let output = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
     let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{program} {args:?} failed:\n{text}");
+    assert!(output.status.success(), "{program} {args:?} in {} failed:\n{text}", dir.display());
     println!("{text}");
+}
+
+/// Whether `program args` runs and succeeds.
+fn succeeds(program: &str, args: &[&str]) -> bool {
+    Command::new(program).args(args).output().is_ok_and(|o| o.status.success())
 }
 
 /// `false`, with a notice, when a tool is missing and the checks are not required.
@@ -36,21 +63,82 @@ fn available(what: &str, present: bool) -> bool {
     present
 }
 
+/// Node with the packages of `tests/consumers/typescript` installed.
+fn node_ready() -> bool {
+    available(
+        "node with tests/consumers/typescript/node_modules (npm ci)",
+        consumers("typescript/node_modules/.package-lock.json").is_file() && succeeds("node", &["--version"]),
+    )
+}
+
+/// `python3` that can import `modules`.
+fn python_ready(modules: &str) -> bool {
+    available(&format!("python3 with {modules}"), succeeds("python3", &["-c", &format!("import {modules}")]))
+}
+
 #[test]
-fn python_validates_fixtures_and_rejects_bad_payloads_with_the_published_schemas() {
-    let has_jsonschema =
-        Command::new("python3").args(["-c", "import jsonschema"]).output().is_ok_and(|o| o.status.success());
-    if available("python3 with jsonschema", has_jsonschema) {
-        run(&workspace_root().join("tests/consumers/python"), "python3", &["check_schemas.py"]);
+fn ajv_strict_compiles_every_published_schema_and_validates_every_fixture() {
+    if node_ready() {
+        run(&consumers("typescript"), "node", &["ajv.mjs"]);
     }
 }
 
 #[test]
-fn typescript_types_from_the_bundle_compile_and_the_asyncapi_document_parses() {
-    let dir = workspace_root().join("tests/consumers/typescript");
-    let installed = dir.join("node_modules/typescript").is_dir()
-        && Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
-    if available("node with tests/consumers/typescript/node_modules", installed) {
-        run(&dir, "node", &["check.mjs"]);
+fn python_jsonschema_validates_every_fixture_and_rejects_bad_payloads() {
+    if python_ready("jsonschema") {
+        run(&consumers("python"), "python3", &["check_schemas.py"]);
+    }
+}
+
+#[test]
+fn json_schema_to_typescript_names_types_by_title_and_tsc_strict_compiles_them() {
+    if node_ready() {
+        run(&consumers("typescript"), "node", &["jstt.mjs"]);
+    }
+}
+
+#[test]
+fn quicktype_typescript_compiles_and_its_go_round_trips_every_fixture() {
+    if node_ready() && available("go (Debian's golang-go)", succeeds("go", &["version"])) {
+        run(&consumers("typescript"), "node", &["quicktype.mjs"]);
+        // The program uses only the standard library: no module downloads, a cache of our own.
+        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-build");
+        let env = [("GOCACHE", cache.to_str().expect("a UTF-8 path")), ("GOPROXY", "off"), ("GOFLAGS", "-mod=mod")];
+        run_with(&consumers("go"), "go", &["run", "."], &env);
+    }
+}
+
+#[test]
+fn pydantic_models_from_datamodel_code_generator_round_trip_every_fixture() {
+    if python_ready("datamodel_code_generator, pydantic") {
+        run(&consumers("python"), "python3", &["check_pydantic.py"]);
+    }
+}
+
+#[test]
+fn the_asyncapi_parser_accepts_the_asyncapi_document() {
+    if node_ready() {
+        run(&consumers("typescript"), "node", &["asyncapi.mjs"]);
+    }
+}
+
+/// Needs no outside tool, so it always runs: Rust's `jsonschema` compiles the bundle and every
+/// per-command file, and each fixture is valid under its command's file.
+#[test]
+fn every_per_command_file_stands_alone_and_accepts_its_fixture() {
+    let dist = workspace_root().join("schema/dist");
+    let read = |path: PathBuf| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    };
+    jsonschema::validator_for(&read(dist.join("callbacks.schema.json"))).expect("the bundle compiles");
+    let catalogue = read(dist.join("catalogue.json"));
+    for fixture in tests::fixtures() {
+        let entry = &catalogue["commands"][&fixture.command];
+        let file =
+            entry["request"]["schema"].as_str().unwrap_or_else(|| panic!("{}: not in the catalogue", fixture.command));
+        let validator = jsonschema::validator_for(&read(dist.join(file)))
+            .unwrap_or_else(|e| panic!("{file} does not compile: {e}"));
+        let errors: Vec<String> = validator.iter_errors(&fixture.sample_json()).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", fixture.command);
     }
 }

@@ -12,7 +12,7 @@ fn sample(command: &str) -> Vec<u8> {
 
 async fn reply(dispatcher: &Dispatcher, command: &str, body: Vec<u8>) -> (u16, Value) {
     let reply = dispatcher.dispatch(&format!("SdkAppid=1&CallbackCommand={command}"), body.into()).await;
-    (reply.status, serde_json::from_slice(&reply.body).unwrap())
+    (reply.status.as_u16(), serde_json::from_slice(&reply.body).unwrap())
 }
 
 const C2C_SEND: &str = "C2C.CallbackBeforeSendMsg";
@@ -114,7 +114,7 @@ async fn per_command_answers_reach_the_reply() {
                     result_info: String::new(),
                 })
                 .collect();
-            sns::PrevFriendAddDecision::AllowWith(sns::PrevFriendAddAnswer { result_item: Some(results) })
+            sns::PrevFriendAddDecision::AllowWith(sns::PrevFriendAddAnswer { result_item: results })
         })
         .on::<group::BeforeCreateGroup>(|_: group::BeforeCreateGroup, _: Context| async {
             group::BeforeCreateGroupDecision::refuse_with(10150, "quota used up")

@@ -146,3 +146,212 @@ fn every_message_element_type_decodes_by_its_tag() {
     assert!(matches!(last, MsgBodyElement::Other { .. }), "an unknown type is kept: {last:?}");
     assert_eq!(numbers_by_value(serde_json::to_value(&decoded).unwrap()), numbers_by_value(elements));
 }
+
+/// A vendor sample from another copy of a command's page (another language, mirror or date):
+/// `variants/<name>.json`, the payload as valid JSON, and `variants/<name>.txt`, as published.
+struct Variant {
+    command: String,
+    name: String,
+    sample: Value,
+    text: String,
+}
+
+fn variants() -> Vec<Variant> {
+    let mut out = Vec::new();
+    for fixture in fixtures() {
+        let dir = workspace_root().join("tests/fixtures").join(&fixture.command).join("variants");
+        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        let mut names: Vec<String> = entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter_map(|n| n.strip_suffix(".json").map(str::to_owned))
+            .collect();
+        names.sort();
+        for name in names {
+            let read =
+                |ext: &str| fs::read(dir.join(format!("{name}.{ext}"))).unwrap_or_else(|e| panic!("{name}.{ext}: {e}"));
+            out.push(Variant {
+                command: fixture.command.clone(),
+                sample: serde_json::from_slice(&read("json")).unwrap(),
+                text: String::from_utf8(read("txt")).unwrap(),
+                name,
+            });
+        }
+    }
+    out
+}
+
+/// The samples of other copies of a page are valid, decode, re-encode to the same values, and
+/// were only cleaned of their comments.
+#[test]
+fn every_variant_from_another_copy_of_a_page_is_valid_and_decodes() {
+    let variants = variants();
+    assert!(variants.len() >= 5, "the member join and exit and the group before-send variants are found");
+    for variant in variants {
+        let what = format!("{}/variants/{}", variant.command, variant.name);
+        assert_valid(&validator(&schema(&variant.command)), &variant.sample, &what);
+        let event = Event::from_json(&variant.command, &serde_json::to_vec(&variant.sample).unwrap())
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
+            .unwrap_or_else(|| panic!("{what}: no generated type"));
+        assert_eq!(numbers_by_value(serde_json::to_value(&event).unwrap()), numbers_by_value(variant.sample.clone()));
+        for key in variant.sample.as_object().unwrap().keys() {
+            assert!(variant.text.contains(&format!("\"{key}\"")), "{what}: `{key}`");
+        }
+    }
+}
+
+/// The two group membership callbacks decode every copy of their vendor sample: `EventTime` as a
+/// string of digits (English copies), as a number (Chinese copies) and missing (2022 copies).
+#[test]
+fn member_join_and_exit_decode_event_time_as_string_number_or_missing() {
+    use tencent_chat_callbacks::group::{AfterMemberExit, AfterNewMemberJoin, MemberExitType, MemberJoinType};
+    let sample = |command: &str| fixtures().into_iter().find(|f| f.command == command).unwrap().sample_json();
+    let variant = |command: &str, name: &str| {
+        variants().into_iter().find(|v| v.command == command && v.name == name).unwrap().sample
+    };
+    for command in ["Group.CallbackAfterNewMemberJoin", "Group.CallbackAfterMemberExit"] {
+        let forms = [
+            (sample(command), Some(1670574414123)),
+            (variant(command, "eventtime-number"), Some(1670574414123)),
+            (variant(command, "no-eventtime"), None),
+        ];
+        assert!(forms[0].0["EventTime"].is_string() && forms[1].0["EventTime"].is_number());
+        assert!(forms[2].0.get("EventTime").is_none());
+        for (body, time) in forms {
+            if command == "Group.CallbackAfterNewMemberJoin" {
+                let event: AfterNewMemberJoin = serde_json::from_value(body).unwrap();
+                assert_eq!((event.event_time, event.join_type), (time, Some(MemberJoinType::Apply)));
+                let members: Vec<&str> = event.new_member_list.iter().map(|m| m.member_account.as_str()).collect();
+                assert_eq!((event.group_id.as_str(), members), ("@TGS#2J4SZEAEL", vec!["jared", "tommy"]));
+            } else {
+                let event: AfterMemberExit = serde_json::from_value(body).unwrap();
+                assert_eq!((event.event_time, event.exit_type), (time, Some(MemberExitType::Kicked)));
+                let members: Vec<&str> = event.exit_member_list.iter().map(|m| m.member_account.as_str()).collect();
+                assert_eq!((event.operator_account.as_str(), members), ("leckie", vec!["jared", "tommy"]));
+            }
+        }
+    }
+}
+
+/// Required means guaranteed: a before-callback body without `EventTime`, as older copies of
+/// the pages show it, is valid and decodes (a refused before-callback would let the action through).
+#[test]
+fn before_callbacks_decode_without_event_time() {
+    let mut checked = BTreeSet::new();
+    for fixture in fixtures() {
+        let command = Command::from_name(&fixture.command).unwrap();
+        let mut body = fixture.sample_json();
+        if command.kind() != tencent_chat_callbacks::CallbackKind::Before || body.get("EventTime").is_none() {
+            continue;
+        }
+        body.as_object_mut().unwrap().remove("EventTime");
+        assert_valid(&validator(&schema(&fixture.command)), &body, &fixture.command);
+        Event::from_json(&fixture.command, &serde_json::to_vec(&body).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", fixture.command));
+        checked.insert(fixture.command);
+    }
+    for named in
+        ["Group.CallbackBeforeSendMsg", "Group.CallbackBeforeCreateGroup", "Group.CallbackBeforeInviteJoinGroup"]
+    {
+        assert!(checked.contains(named), "{named}");
+    }
+    // And the genuine older copy of page 34374, which has no `EventTime`.
+    let old = variants().into_iter().find(|v| v.command == "Group.CallbackBeforeSendMsg" && v.name == "no-eventtime");
+    let old = old.expect("the older copy's sample").sample;
+    assert!(old.get("EventTime").is_none());
+    let event: tencent_chat_callbacks::group::BeforeSendMsg = serde_json::from_value(old).unwrap();
+    assert_eq!((event.event_time, event.random), (None, Some(123456)));
+}
+
+/// Fields of before-callbacks that identify nothing the app decides on (sequence and random
+/// numbers, the text of an element) may be missing without the body being refused.
+#[test]
+fn before_send_bodies_decode_without_sequence_numbers_or_text() {
+    let sample = |command: &str| fixtures().into_iter().find(|f| f.command == command).unwrap().sample_json();
+    let mut c2c = sample("C2C.CallbackBeforeSendMsg");
+    for key in ["MsgSeq", "MsgRandom", "MsgTime", "MsgKey"] {
+        c2c.as_object_mut().unwrap().remove(key);
+    }
+    let mut group = sample("Group.CallbackBeforeSendMsg");
+    group.as_object_mut().unwrap().remove("Random");
+    group["MsgBody"][0]["MsgContent"].as_object_mut().unwrap().remove("Text");
+    for (command, body) in [("C2C.CallbackBeforeSendMsg", c2c), ("Group.CallbackBeforeSendMsg", group)] {
+        assert_valid(&validator(&schema(command)), &body, command);
+        Event::from_json(command, &serde_json::to_vec(&body).unwrap()).unwrap_or_else(|e| panic!("{command}: {e}"));
+    }
+    let element: tencent_chat_callbacks::common::MsgBodyElement =
+        serde_json::from_value(serde_json::json!({"MsgType": "TIMTextElem", "MsgContent": {}})).unwrap();
+    let tencent_chat_callbacks::common::MsgBodyElement::Text(text) = element else { panic!("{element:?}") };
+    assert_eq!(text.text, "", "a missing text reads as empty");
+}
+
+/// Issue 10's audit: the reply to a before-friend callback always carries `ResultItem`, which the
+/// vendor requires, and the reply schema requires it.
+#[test]
+fn before_friend_replies_always_carry_result_item() {
+    use tencent_chat_callbacks::sns::{
+        PrevFriendAddDecision, PrevFriendAddResponse, PrevFriendResponseDecision, PrevFriendResponseResponse,
+    };
+    let add = serde_json::to_value(PrevFriendAddResponse::from(PrevFriendAddDecision::Allow)).unwrap();
+    let response = serde_json::to_value(PrevFriendResponseResponse::from(PrevFriendResponseDecision::Allow)).unwrap();
+    for (command, reply) in [("Sns.CallbackPrevFriendAdd", add), ("Sns.CallbackPrevFriendResponse", response)] {
+        assert_eq!(reply["ResultItem"], serde_json::json!([]), "{command}: {reply}");
+        let reply_schema = serde_json::json!({ "$ref": format!("{ID_PREFIX}{command}.json#/$defs/Response") });
+        let validator = validator(&reply_schema);
+        assert_valid(&validator, &reply, command);
+        let mut without = reply.clone();
+        without.as_object_mut().unwrap().remove("ResultItem");
+        assert!(!validator.is_valid(&without), "{command}: a reply without ResultItem");
+    }
+}
+
+/// Issue 10's audit: the legacy spellings of `CreateGroupNum` decode to it, and bodies that use
+/// them are valid.
+#[test]
+fn legacy_spellings_of_create_group_num_decode() {
+    use tencent_chat_callbacks::group::BeforeCreateGroup;
+    let command = "Group.CallbackBeforeCreateGroup";
+    let sample = fixtures().into_iter().find(|f| f.command == command).unwrap().sample_json();
+    for spelling in ["CreateGroupNum", "CreatedGroupNum", "CreatedNum"] {
+        let mut body = sample.clone();
+        body.as_object_mut().unwrap().remove("CreateGroupNum");
+        body[spelling] = Value::from(7);
+        assert_valid(&validator(&schema(command)), &body, spelling);
+        let event: BeforeCreateGroup = serde_json::from_value(body).unwrap();
+        assert_eq!(event.create_group_num, Some(7), "{spelling}");
+        assert_eq!(serde_json::to_value(&event).unwrap()["CreateGroupNum"], 7, "encodes the current spelling");
+    }
+}
+
+/// Issue 10's audit: moderation results carry `TextContent` as a list (the samples) or a single
+/// string (one field table); both are valid and decode to a list.
+#[test]
+fn moderation_text_content_is_a_list_or_a_string() {
+    use tencent_chat_callbacks::content_callback::ResultNotify;
+    let command = "ContentCallback.ResultNotify";
+    let mut body = fixtures().into_iter().find(|f| f.command == command).unwrap().sample_json();
+    let validator = validator(&schema(command));
+    let list: ResultNotify = serde_json::from_value(body.clone()).unwrap();
+    assert_eq!(list.text_content.as_deref(), Some(&["aaabbbccc".to_owned(), "1234567".to_owned()][..]));
+    body["TextContent"] = Value::from("aaabbbccc");
+    assert_valid(&validator, &body, "a string");
+    let one: ResultNotify = serde_json::from_value(body.clone()).unwrap();
+    assert_eq!(one.text_content, Some(vec!["aaabbbccc".to_owned()]));
+    body["TextContent"] = Value::from(5);
+    assert!(!validator.is_valid(&body), "a number is neither");
+    assert!(serde_json::from_value::<ResultNotify>(body).is_err());
+}
+
+/// Issue 10's audit: every group before-callback that can refuse documents the client error the
+/// refusal gives, 10016, including the invitation callback.
+#[test]
+fn group_before_callbacks_document_the_refusal_error() {
+    let mut seen = Vec::new();
+    for fixture in fixtures().into_iter().filter(|f| f.command.starts_with("Group.CallbackBefore")) {
+        let decision = schema(&fixture.command)["x-callback"]["decision"].clone();
+        if decision["refuse"] == true {
+            assert_eq!(decision["refusedClientError"], 10016, "{}", fixture.command);
+            seen.push(fixture.command);
+        }
+    }
+    assert!(seen.iter().any(|c| c == "Group.CallbackBeforeInviteJoinGroup"), "{seen:?}");
+}

@@ -19,7 +19,8 @@ fn the_snapshot_decodes_every_field_form() {
     let body = json!({
         "CallbackCommand": "Demo.CallbackAfterThing", "Name": "n", "Type": "t", "Count": 3, "Delta": -2,
         "Ratio": 0.5, "Tags": ["a"], "EventTime": "17", "LaterTime": 18, "Colour": "green",
-        "Pairs": [{"Key": "k"}], "Mode": "sideways", "Unknown": true
+        "Pairs": [{"Key": "k"}], "Mode": "sideways", "Unknown": true, "OldTotal": 4, "Texts": "one",
+        "Notes": ["a", "b"]
     });
     let event: AfterThing = serde_json::from_value(body).unwrap();
     assert_eq!(event.type_, "t");
@@ -28,8 +29,15 @@ fn the_snapshot_decodes_every_field_form() {
     assert_eq!(event.mode, Some(Mode::Other("sideways".into())));
     assert_eq!(event.flag, None);
     assert_eq!(serde_json::to_value(&event).unwrap()["Colour"], "GREEN", "encodes the canonical value");
+    assert_eq!(event.total, Some(4), "a property's alias decodes to its field");
+    assert_eq!(event.texts, Some(vec!["one".to_owned()]), "one string decodes as a list of one");
+    assert_eq!(event.notes, ["a", "b"]);
+    let encoded = serde_json::to_value(&event).unwrap();
+    assert_eq!((&encoded["Total"], &encoded["Texts"]), (&json!(4), &json!(["one"])), "encodes the canonical forms");
+    assert!(encoded.get("OldTotal").is_none());
+    assert_eq!(event.label, "", "a missing defaulted string reads as empty");
 
-    let other = json!({"CallbackCommand": "Other.StateChange", "Name": "n", "Type": "t", "Count": 3, "EventTime": 1, "Colour": "red"});
+    let other = json!({"CallbackCommand": "Other.StateChange", "Name": "n", "Type": "t", "Count": 3, "EventTime": 1, "Colour": "red", "Notes": []});
     assert!(serde_json::from_value::<AfterThing>(other).is_err());
 }
 

@@ -69,11 +69,18 @@ pub struct OnC2CMessage {
     pub cloud_custom_data: ::core::option::Option<::std::string::String>,
     /// When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     /// but several samples send the same value as a string of digits, so both forms are accepted and
-    /// mean the same instant.
+    /// mean the same instant. Never required: older copies of most pages have no such field, and an
+    /// event means the same without it.
     #[serde(rename = "EventTime")]
-    #[serde(with = "::tencent_chat_callbacks::__private::lenient_u64")]
-    #[schemars(with = "::tencent_chat_callbacks::__private::LenientU64")]
-    pub event_time: u64,
+    #[serde(
+        default,
+        skip_serializing_if = "::core::option::Option::is_none",
+        with = "::tencent_chat_callbacks::__private::lenient_u64::option"
+    )]
+    #[schemars(
+        with = "::core::option::Option<::tencent_chat_callbacks::__private::LenientU64>"
+    )]
+    pub event_time: ::core::option::Option<u64>,
 }
 impl ::tencent_chat_callbacks::Callback for OnC2CMessage {
     const COMMAND: &'static str = "Bot.OnC2CMessage";
@@ -145,11 +152,18 @@ pub struct OnGroupMessage {
     pub topic_id: ::core::option::Option<::std::string::String>,
     /// When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     /// but several samples send the same value as a string of digits, so both forms are accepted and
-    /// mean the same instant.
+    /// mean the same instant. Never required: older copies of most pages have no such field, and an
+    /// event means the same without it.
     #[serde(rename = "EventTime")]
-    #[serde(with = "::tencent_chat_callbacks::__private::lenient_u64")]
-    #[schemars(with = "::tencent_chat_callbacks::__private::LenientU64")]
-    pub event_time: u64,
+    #[serde(
+        default,
+        skip_serializing_if = "::core::option::Option::is_none",
+        with = "::tencent_chat_callbacks::__private::lenient_u64::option"
+    )]
+    #[schemars(
+        with = "::core::option::Option<::tencent_chat_callbacks::__private::LenientU64>"
+    )]
+    pub event_time: ::core::option::Option<u64>,
 }
 impl ::tencent_chat_callbacks::Callback for OnGroupMessage {
     const COMMAND: &'static str = "Bot.OnGroupMessage";

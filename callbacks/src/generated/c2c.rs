@@ -43,11 +43,18 @@ pub struct AfterC2CMsgExtension {
     pub seq: u64,
     /// When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     /// but several samples send the same value as a string of digits, so both forms are accepted and
-    /// mean the same instant.
+    /// mean the same instant. Never required: older copies of most pages have no such field, and an
+    /// event means the same without it.
     #[serde(rename = "EventTime")]
-    #[serde(with = "::tencent_chat_callbacks::__private::lenient_u64")]
-    #[schemars(with = "::tencent_chat_callbacks::__private::LenientU64")]
-    pub event_time: u64,
+    #[serde(
+        default,
+        skip_serializing_if = "::core::option::Option::is_none",
+        with = "::tencent_chat_callbacks::__private::lenient_u64::option"
+    )]
+    #[schemars(
+        with = "::core::option::Option<::tencent_chat_callbacks::__private::LenientU64>"
+    )]
+    pub event_time: ::core::option::Option<u64>,
 }
 impl ::tencent_chat_callbacks::Callback for AfterC2CMsgExtension {
     const COMMAND: &'static str = "C2C.CallbackAfterC2CMsgExtension";
@@ -271,17 +278,21 @@ pub struct BeforeSendMsg {
     /// The message's sequence number, a random 32-bit unsigned value that helps identify it. Messages
     /// sent within the same second are ordered by it.
     #[serde(rename = "MsgSeq")]
-    pub msg_seq: u64,
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub msg_seq: ::core::option::Option<u64>,
     /// The message's random number (32-bit unsigned), which also helps identify it.
     #[serde(rename = "MsgRandom")]
-    pub msg_random: u64,
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub msg_random: ::core::option::Option<u64>,
     /// When the message was sent, as Unix time in seconds. One-to-one messages are ordered by this time
     /// first.
     #[serde(rename = "MsgTime")]
-    pub msg_time: u64,
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub msg_time: ::core::option::Option<u64>,
     /// A key that identifies the message uniquely; the REST API takes it to recall the message.
     #[serde(rename = "MsgKey")]
-    pub msg_key: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub msg_key: ::core::option::Option<::std::string::String>,
     /// 1 for an online-only message (delivered only to recipients who are online, and not stored), 0
     /// otherwise. Missing from the vendor's older sample, so optional here.
     #[serde(rename = "OnlineOnlyFlag")]
@@ -443,7 +454,8 @@ for BeforeSendMsgDecision {
         ::core::result::Result::Ok(self.into())
     }
 }
-/// The fields of [`BeforeSendMsgDecision::Modify`]; a field left `None` is not sent.
+/// The fields of [`BeforeSendMsgDecision::Modify`]; a field left `None` is not sent, a list the
+/// vendor requires is always sent.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BeforeSendMsgChanges {
     /// A replacement body to deliver instead of the one sent, for example with words filtered out or an

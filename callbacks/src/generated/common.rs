@@ -327,8 +327,9 @@ pub struct GroupAttribute {
     ::schemars::JsonSchema
 )]
 pub struct TextContent {
-    /// The text of the element.
+    /// The text of the element. A missing text reads as empty.
     #[serde(rename = "Text")]
+    #[serde(default)]
     pub text: ::std::string::String,
 }
 /// Location content.
@@ -466,7 +467,8 @@ pub struct ImageInfo {
     /// Which version this is: 1 is the original image, 2 the large (resized) image and 3 the thumbnail.
     /// An integer rather than an enumeration, so that other values still decode.
     #[serde(rename = "Type")]
-    pub type_: i64,
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub type_: ::core::option::Option<i64>,
     /// The size of this version's data in bytes; 0 when the vendor does not report it.
     #[serde(rename = "Size")]
     #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
@@ -499,7 +501,8 @@ pub struct ImageInfo {
 pub struct ImageContent {
     /// A globally unique identifier the clients use as the key of this image, often its MD5 hash.
     #[serde(rename = "UUID")]
-    pub uuid: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub uuid: ::core::option::Option<::std::string::String>,
     /// The file format as a number: 1 is JPG, 2 GIF, 3 PNG, 4 BMP and 255 any other format.
     #[serde(rename = "ImageFormat")]
     #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
@@ -528,7 +531,8 @@ pub struct FileContent {
     pub url: ::core::option::Option<::std::string::String>,
     /// A globally unique identifier the clients use as the key of this file, often its MD5 hash.
     #[serde(rename = "UUID")]
-    pub uuid: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub uuid: ::core::option::Option<::std::string::String>,
     /// The size of the file in bytes.
     #[serde(rename = "FileSize")]
     #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
@@ -563,7 +567,8 @@ pub struct VideoFileContent {
     pub video_url: ::core::option::Option<::std::string::String>,
     /// A globally unique identifier the clients use as the key of the video file, often its MD5 hash.
     #[serde(rename = "VideoUUID")]
-    pub video_uuid: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub video_uuid: ::core::option::Option<::std::string::String>,
     /// The size of the video file in bytes.
     #[serde(rename = "VideoSize")]
     #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
@@ -586,7 +591,8 @@ pub struct VideoFileContent {
     pub thumb_url: ::core::option::Option<::std::string::String>,
     /// A globally unique identifier the clients use as the key of the thumbnail, often its MD5 hash.
     #[serde(rename = "ThumbUUID")]
-    pub thumb_uuid: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub thumb_uuid: ::core::option::Option<::std::string::String>,
     /// The size of the thumbnail image in bytes.
     #[serde(rename = "ThumbSize")]
     #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]

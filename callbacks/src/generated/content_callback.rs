@@ -39,11 +39,18 @@ pub struct ResultNotify {
     /// Moderated content type.
     #[serde(rename = "ContentType")]
     pub content_type: ModerationContentType,
-    /// The moderated text, when `ContentType` is `Text`. A custom message may contribute several
-    /// pieces; other content gives one. One vendor page types it as a single string, but its samples
-    /// and the other pages send a list of strings.
+    /// The moderated text, when `ContentType` is `Text`, as a list of pieces: a custom message may
+    /// contribute several, other content one. Sent as a list in every sample; a single string, as one
+    /// field table types it, reads as a list of that one piece.
     #[serde(rename = "TextContent")]
-    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "::core::option::Option::is_none",
+        with = "::tencent_chat_callbacks::__private::string_or_list::option"
+    )]
+    #[schemars(
+        with = "::core::option::Option<::tencent_chat_callbacks::__private::StringOrList>"
+    )]
     pub text_content: ::core::option::Option<::std::vec::Vec<::std::string::String>>,
     /// Where the moderated file can be fetched, when `ContentType` is `Image`, `Audio` or `Video`.
     #[serde(rename = "FileURL")]

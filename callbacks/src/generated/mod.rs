@@ -79,9 +79,15 @@ pub enum Command {
     /// `Group.CallbackAfterGroupMsgExtension`: After a group message's extensions change. Decodes into
     /// [`group::AfterGroupMsgExtension`].
     GroupAfterGroupMsgExtension,
+    /// `Group.CallbackAfterMemberExit`: After members leave a group. Decodes into
+    /// [`group::AfterMemberExit`].
+    GroupAfterMemberExit,
     /// `Group.CallbackAfterMemberFieldChanged`: After a group member's profile changes. Decodes into
     /// [`group::AfterMemberFieldChanged`].
     GroupAfterMemberFieldChanged,
+    /// `Group.CallbackAfterNewMemberJoin`: After users join a group. Decodes into
+    /// [`group::AfterNewMemberJoin`].
+    GroupAfterNewMemberJoin,
     /// `Group.CallbackAfterReadReceipt`: After group messages are read. Decodes into
     /// [`group::AfterReadReceipt`].
     GroupAfterReadReceipt,
@@ -202,7 +208,9 @@ impl Command {
         Command::GroupAfterGroupFull,
         Command::GroupAfterGroupInfoChanged,
         Command::GroupAfterGroupMsgExtension,
+        Command::GroupAfterMemberExit,
         Command::GroupAfterMemberFieldChanged,
+        Command::GroupAfterNewMemberJoin,
         Command::GroupAfterReadReceipt,
         Command::GroupAfterRecallMsg,
         Command::GroupAfterSendMsg,
@@ -263,9 +271,11 @@ impl Command {
             Command::GroupAfterGroupMsgExtension => {
                 "Group.CallbackAfterGroupMsgExtension"
             }
+            Command::GroupAfterMemberExit => "Group.CallbackAfterMemberExit",
             Command::GroupAfterMemberFieldChanged => {
                 "Group.CallbackAfterMemberFieldChanged"
             }
+            Command::GroupAfterNewMemberJoin => "Group.CallbackAfterNewMemberJoin",
             Command::GroupAfterReadReceipt => "Group.CallbackAfterReadReceipt",
             Command::GroupAfterRecallMsg => "Group.CallbackAfterRecallMsg",
             Command::GroupAfterSendMsg => "Group.CallbackAfterSendMsg",
@@ -375,7 +385,13 @@ impl Command {
             Command::GroupAfterGroupMsgExtension => {
                 ::tencent_chat_callbacks::CallbackKind::After
             }
+            Command::GroupAfterMemberExit => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
             Command::GroupAfterMemberFieldChanged => {
+                ::tencent_chat_callbacks::CallbackKind::After
+            }
+            Command::GroupAfterNewMemberJoin => {
                 ::tencent_chat_callbacks::CallbackKind::After
             }
             Command::GroupAfterReadReceipt => {
@@ -521,8 +537,14 @@ impl Command {
             Command::GroupAfterGroupMsgExtension => {
                 "https://www.tencentcloud.com/document/product/1047/76007"
             }
+            Command::GroupAfterMemberExit => {
+                "https://www.tencentcloud.com/document/product/1047/34373"
+            }
             Command::GroupAfterMemberFieldChanged => {
                 "https://www.tencentcloud.com/document/product/1047/60393"
+            }
+            Command::GroupAfterNewMemberJoin => {
+                "https://www.tencentcloud.com/document/product/1047/34372"
             }
             Command::GroupAfterReadReceipt => {
                 "https://www.tencentcloud.com/document/product/1047/60395"
@@ -681,8 +703,14 @@ impl Command {
             Command::GroupAfterGroupMsgExtension => {
                 ::schemars::schema_for!(group::AfterGroupMsgExtension)
             }
+            Command::GroupAfterMemberExit => {
+                ::schemars::schema_for!(group::AfterMemberExit)
+            }
             Command::GroupAfterMemberFieldChanged => {
                 ::schemars::schema_for!(group::AfterMemberFieldChanged)
+            }
+            Command::GroupAfterNewMemberJoin => {
+                ::schemars::schema_for!(group::AfterNewMemberJoin)
             }
             Command::GroupAfterReadReceipt => {
                 ::schemars::schema_for!(group::AfterReadReceipt)
@@ -829,8 +857,14 @@ impl Command {
             "Group.CallbackAfterGroupMsgExtension" => {
                 ::core::option::Option::Some(Command::GroupAfterGroupMsgExtension)
             }
+            "Group.CallbackAfterMemberExit" => {
+                ::core::option::Option::Some(Command::GroupAfterMemberExit)
+            }
             "Group.CallbackAfterMemberFieldChanged" => {
                 ::core::option::Option::Some(Command::GroupAfterMemberFieldChanged)
+            }
+            "Group.CallbackAfterNewMemberJoin" => {
+                ::core::option::Option::Some(Command::GroupAfterNewMemberJoin)
             }
             "Group.CallbackAfterReadReceipt" => {
                 ::core::option::Option::Some(Command::GroupAfterReadReceipt)
@@ -995,8 +1029,12 @@ pub enum Event {
     GroupAfterGroupInfoChanged(group::AfterGroupInfoChanged),
     /// A `Group.CallbackAfterGroupMsgExtension` event.
     GroupAfterGroupMsgExtension(group::AfterGroupMsgExtension),
+    /// A `Group.CallbackAfterMemberExit` event.
+    GroupAfterMemberExit(group::AfterMemberExit),
     /// A `Group.CallbackAfterMemberFieldChanged` event.
     GroupAfterMemberFieldChanged(group::AfterMemberFieldChanged),
+    /// A `Group.CallbackAfterNewMemberJoin` event.
+    GroupAfterNewMemberJoin(group::AfterNewMemberJoin),
     /// A `Group.CallbackAfterReadReceipt` event.
     GroupAfterReadReceipt(group::AfterReadReceipt),
     /// A `Group.CallbackAfterRecallMsg` event.
@@ -1142,8 +1180,14 @@ impl Event {
             ::core::option::Option::Some(Command::GroupAfterGroupMsgExtension) => {
                 Event::GroupAfterGroupMsgExtension(::serde_json::from_slice(body)?)
             }
+            ::core::option::Option::Some(Command::GroupAfterMemberExit) => {
+                Event::GroupAfterMemberExit(::serde_json::from_slice(body)?)
+            }
             ::core::option::Option::Some(Command::GroupAfterMemberFieldChanged) => {
                 Event::GroupAfterMemberFieldChanged(::serde_json::from_slice(body)?)
+            }
+            ::core::option::Option::Some(Command::GroupAfterNewMemberJoin) => {
+                Event::GroupAfterNewMemberJoin(::serde_json::from_slice(body)?)
             }
             ::core::option::Option::Some(Command::GroupAfterReadReceipt) => {
                 Event::GroupAfterReadReceipt(::serde_json::from_slice(body)?)
@@ -1302,9 +1346,11 @@ impl Event {
             Event::GroupAfterGroupFull(_) => Command::GroupAfterGroupFull,
             Event::GroupAfterGroupInfoChanged(_) => Command::GroupAfterGroupInfoChanged,
             Event::GroupAfterGroupMsgExtension(_) => Command::GroupAfterGroupMsgExtension,
+            Event::GroupAfterMemberExit(_) => Command::GroupAfterMemberExit,
             Event::GroupAfterMemberFieldChanged(_) => {
                 Command::GroupAfterMemberFieldChanged
             }
+            Event::GroupAfterNewMemberJoin(_) => Command::GroupAfterNewMemberJoin,
             Event::GroupAfterReadReceipt(_) => Command::GroupAfterReadReceipt,
             Event::GroupAfterRecallMsg(_) => Command::GroupAfterRecallMsg,
             Event::GroupAfterSendMsg(_) => Command::GroupAfterSendMsg,

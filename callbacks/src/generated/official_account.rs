@@ -31,11 +31,18 @@ pub struct AfterAddSubscriber {
     pub subscribe_account_list: ::std::vec::Vec<super::common::Subscriber>,
     /// When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     /// but several samples send the same value as a string of digits, so both forms are accepted and
-    /// mean the same instant.
+    /// mean the same instant. Never required: older copies of most pages have no such field, and an
+    /// event means the same without it.
     #[serde(rename = "EventTime")]
-    #[serde(with = "::tencent_chat_callbacks::__private::lenient_u64")]
-    #[schemars(with = "::tencent_chat_callbacks::__private::LenientU64")]
-    pub event_time: u64,
+    #[serde(
+        default,
+        skip_serializing_if = "::core::option::Option::is_none",
+        with = "::tencent_chat_callbacks::__private::lenient_u64::option"
+    )]
+    #[schemars(
+        with = "::core::option::Option<::tencent_chat_callbacks::__private::LenientU64>"
+    )]
+    pub event_time: ::core::option::Option<u64>,
 }
 impl ::tencent_chat_callbacks::Callback for AfterAddSubscriber {
     const COMMAND: &'static str = "OfficialAccount.CallbackAfterAddSubscriber";
@@ -77,11 +84,18 @@ pub struct AfterCreateOfficialAccount {
     pub name: ::std::string::String,
     /// When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     /// but several samples send the same value as a string of digits, so both forms are accepted and
-    /// mean the same instant.
+    /// mean the same instant. Never required: older copies of most pages have no such field, and an
+    /// event means the same without it.
     #[serde(rename = "EventTime")]
-    #[serde(with = "::tencent_chat_callbacks::__private::lenient_u64")]
-    #[schemars(with = "::tencent_chat_callbacks::__private::LenientU64")]
-    pub event_time: u64,
+    #[serde(
+        default,
+        skip_serializing_if = "::core::option::Option::is_none",
+        with = "::tencent_chat_callbacks::__private::lenient_u64::option"
+    )]
+    #[schemars(
+        with = "::core::option::Option<::tencent_chat_callbacks::__private::LenientU64>"
+    )]
+    pub event_time: ::core::option::Option<u64>,
 }
 impl ::tencent_chat_callbacks::Callback for AfterCreateOfficialAccount {
     const COMMAND: &'static str = "OfficialAccount.CallbackAfterCreateOfficialAccount";
@@ -118,11 +132,18 @@ pub struct AfterDeleteSubscriber {
     pub subscribe_account_list: ::std::vec::Vec<super::common::Subscriber>,
     /// When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     /// but several samples send the same value as a string of digits, so both forms are accepted and
-    /// mean the same instant.
+    /// mean the same instant. Never required: older copies of most pages have no such field, and an
+    /// event means the same without it.
     #[serde(rename = "EventTime")]
-    #[serde(with = "::tencent_chat_callbacks::__private::lenient_u64")]
-    #[schemars(with = "::tencent_chat_callbacks::__private::LenientU64")]
-    pub event_time: u64,
+    #[serde(
+        default,
+        skip_serializing_if = "::core::option::Option::is_none",
+        with = "::tencent_chat_callbacks::__private::lenient_u64::option"
+    )]
+    #[schemars(
+        with = "::core::option::Option<::tencent_chat_callbacks::__private::LenientU64>"
+    )]
+    pub event_time: ::core::option::Option<u64>,
 }
 impl ::tencent_chat_callbacks::Callback for AfterDeleteSubscriber {
     const COMMAND: &'static str = "OfficialAccount.CallbackAfterDeleteSubscriber";
@@ -157,11 +178,18 @@ pub struct AfterMsgWithDraw {
     pub withdraw_msg_list: ::std::vec::Vec<RecalledMessage>,
     /// When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     /// but several samples send the same value as a string of digits, so both forms are accepted and
-    /// mean the same instant.
+    /// mean the same instant. Never required: older copies of most pages have no such field, and an
+    /// event means the same without it.
     #[serde(rename = "EventTime")]
-    #[serde(with = "::tencent_chat_callbacks::__private::lenient_u64")]
-    #[schemars(with = "::tencent_chat_callbacks::__private::LenientU64")]
-    pub event_time: u64,
+    #[serde(
+        default,
+        skip_serializing_if = "::core::option::Option::is_none",
+        with = "::tencent_chat_callbacks::__private::lenient_u64::option"
+    )]
+    #[schemars(
+        with = "::core::option::Option<::tencent_chat_callbacks::__private::LenientU64>"
+    )]
+    pub event_time: ::core::option::Option<u64>,
 }
 impl ::tencent_chat_callbacks::Callback for AfterMsgWithDraw {
     const COMMAND: &'static str = "OfficialAccount.CallbackAfterMsgWithDraw";
@@ -217,11 +245,18 @@ pub struct AfterOfficialAccountDestroyed {
     pub name: ::std::string::String,
     /// When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     /// but several samples send the same value as a string of digits, so both forms are accepted and
-    /// mean the same instant.
+    /// mean the same instant. Never required: older copies of most pages have no such field, and an
+    /// event means the same without it.
     #[serde(rename = "EventTime")]
-    #[serde(with = "::tencent_chat_callbacks::__private::lenient_u64")]
-    #[schemars(with = "::tencent_chat_callbacks::__private::LenientU64")]
-    pub event_time: u64,
+    #[serde(
+        default,
+        skip_serializing_if = "::core::option::Option::is_none",
+        with = "::tencent_chat_callbacks::__private::lenient_u64::option"
+    )]
+    #[schemars(
+        with = "::core::option::Option<::tencent_chat_callbacks::__private::LenientU64>"
+    )]
+    pub event_time: ::core::option::Option<u64>,
 }
 impl ::tencent_chat_callbacks::Callback for AfterOfficialAccountDestroyed {
     const COMMAND: &'static str = "OfficialAccount.CallbackAfterOfficialAccountDestroyed";
@@ -253,11 +288,18 @@ pub struct AfterOfficialAccountFull {
     pub official_account: ::std::string::String,
     /// When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     /// but several samples send the same value as a string of digits, so both forms are accepted and
-    /// mean the same instant.
+    /// mean the same instant. Never required: older copies of most pages have no such field, and an
+    /// event means the same without it.
     #[serde(rename = "EventTime")]
-    #[serde(with = "::tencent_chat_callbacks::__private::lenient_u64")]
-    #[schemars(with = "::tencent_chat_callbacks::__private::LenientU64")]
-    pub event_time: u64,
+    #[serde(
+        default,
+        skip_serializing_if = "::core::option::Option::is_none",
+        with = "::tencent_chat_callbacks::__private::lenient_u64::option"
+    )]
+    #[schemars(
+        with = "::core::option::Option<::tencent_chat_callbacks::__private::LenientU64>"
+    )]
+    pub event_time: ::core::option::Option<u64>,
 }
 impl ::tencent_chat_callbacks::Callback for AfterOfficialAccountFull {
     const COMMAND: &'static str = "OfficialAccount.CallbackAfterOfficialAccountFull";
@@ -310,11 +352,18 @@ pub struct AfterOfficialAccountInfoChanged {
     pub organization: ::core::option::Option<::std::string::String>,
     /// When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     /// but several samples send the same value as a string of digits, so both forms are accepted and
-    /// mean the same instant.
+    /// mean the same instant. Never required: older copies of most pages have no such field, and an
+    /// event means the same without it.
     #[serde(rename = "EventTime")]
-    #[serde(with = "::tencent_chat_callbacks::__private::lenient_u64")]
-    #[schemars(with = "::tencent_chat_callbacks::__private::LenientU64")]
-    pub event_time: u64,
+    #[serde(
+        default,
+        skip_serializing_if = "::core::option::Option::is_none",
+        with = "::tencent_chat_callbacks::__private::lenient_u64::option"
+    )]
+    #[schemars(
+        with = "::core::option::Option<::tencent_chat_callbacks::__private::LenientU64>"
+    )]
+    pub event_time: ::core::option::Option<u64>,
 }
 impl ::tencent_chat_callbacks::Callback for AfterOfficialAccountInfoChanged {
     const COMMAND: &'static str = "OfficialAccount.CallbackAfterOfficialAccountInfoChanged";
@@ -365,11 +414,18 @@ pub struct AfterSendMsg {
     pub cloud_custom_data: ::core::option::Option<::std::string::String>,
     /// When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     /// but several samples send the same value as a string of digits, so both forms are accepted and
-    /// mean the same instant.
+    /// mean the same instant. Never required: older copies of most pages have no such field, and an
+    /// event means the same without it.
     #[serde(rename = "EventTime")]
-    #[serde(with = "::tencent_chat_callbacks::__private::lenient_u64")]
-    #[schemars(with = "::tencent_chat_callbacks::__private::LenientU64")]
-    pub event_time: u64,
+    #[serde(
+        default,
+        skip_serializing_if = "::core::option::Option::is_none",
+        with = "::tencent_chat_callbacks::__private::lenient_u64::option"
+    )]
+    #[schemars(
+        with = "::core::option::Option<::tencent_chat_callbacks::__private::LenientU64>"
+    )]
+    pub event_time: ::core::option::Option<u64>,
 }
 impl ::tencent_chat_callbacks::Callback for AfterSendMsg {
     const COMMAND: &'static str = "OfficialAccount.CallbackAfterSendMsg";
@@ -407,11 +463,18 @@ pub struct BeforeAddSubscriber {
     pub subscribe_account_list: ::std::vec::Vec<super::common::Subscriber>,
     /// When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     /// but several samples send the same value as a string of digits, so both forms are accepted and
-    /// mean the same instant.
+    /// mean the same instant. Never required: older copies of most pages have no such field, and an
+    /// event means the same without it.
     #[serde(rename = "EventTime")]
-    #[serde(with = "::tencent_chat_callbacks::__private::lenient_u64")]
-    #[schemars(with = "::tencent_chat_callbacks::__private::LenientU64")]
-    pub event_time: u64,
+    #[serde(
+        default,
+        skip_serializing_if = "::core::option::Option::is_none",
+        with = "::tencent_chat_callbacks::__private::lenient_u64::option"
+    )]
+    #[schemars(
+        with = "::core::option::Option<::tencent_chat_callbacks::__private::LenientU64>"
+    )]
+    pub event_time: ::core::option::Option<u64>,
 }
 impl ::tencent_chat_callbacks::Callback for BeforeAddSubscriber {
     const COMMAND: &'static str = "OfficialAccount.CallbackBeforeAddSubscriber";
@@ -512,7 +575,8 @@ for BeforeAddSubscriberDecision {
         ::core::result::Result::Ok(self.into())
     }
 }
-/// The fields of [`BeforeAddSubscriberDecision::AllowWith`]; a field left `None` is not sent.
+/// The fields of [`BeforeAddSubscriberDecision::AllowWith`]; a field left `None` is not sent, a
+/// list the vendor requires is always sent.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BeforeAddSubscriberAnswer {
     /// UserIDs of users who must not subscribe; the others are added. Used with `ErrorCode` 0. (The
@@ -554,11 +618,18 @@ pub struct BeforeCreateOfficialAccount {
     pub name: ::std::string::String,
     /// When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     /// but several samples send the same value as a string of digits, so both forms are accepted and
-    /// mean the same instant.
+    /// mean the same instant. Never required: older copies of most pages have no such field, and an
+    /// event means the same without it.
     #[serde(rename = "EventTime")]
-    #[serde(with = "::tencent_chat_callbacks::__private::lenient_u64")]
-    #[schemars(with = "::tencent_chat_callbacks::__private::LenientU64")]
-    pub event_time: u64,
+    #[serde(
+        default,
+        skip_serializing_if = "::core::option::Option::is_none",
+        with = "::tencent_chat_callbacks::__private::lenient_u64::option"
+    )]
+    #[schemars(
+        with = "::core::option::Option<::tencent_chat_callbacks::__private::LenientU64>"
+    )]
+    pub event_time: ::core::option::Option<u64>,
 }
 impl ::tencent_chat_callbacks::Callback for BeforeCreateOfficialAccount {
     const COMMAND: &'static str = "OfficialAccount.CallbackBeforeCreateOfficialAccount";
@@ -709,11 +780,18 @@ pub struct BeforeSendMsg {
     pub cloud_custom_data: ::core::option::Option<::std::string::String>,
     /// When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     /// but several samples send the same value as a string of digits, so both forms are accepted and
-    /// mean the same instant.
+    /// mean the same instant. Never required: older copies of most pages have no such field, and an
+    /// event means the same without it.
     #[serde(rename = "EventTime")]
-    #[serde(with = "::tencent_chat_callbacks::__private::lenient_u64")]
-    #[schemars(with = "::tencent_chat_callbacks::__private::LenientU64")]
-    pub event_time: u64,
+    #[serde(
+        default,
+        skip_serializing_if = "::core::option::Option::is_none",
+        with = "::tencent_chat_callbacks::__private::lenient_u64::option"
+    )]
+    #[schemars(
+        with = "::core::option::Option<::tencent_chat_callbacks::__private::LenientU64>"
+    )]
+    pub event_time: ::core::option::Option<u64>,
 }
 impl ::tencent_chat_callbacks::Callback for BeforeSendMsg {
     const COMMAND: &'static str = "OfficialAccount.CallbackBeforeSendMsg";
@@ -862,7 +940,8 @@ for BeforeSendMsgDecision {
         ::core::result::Result::Ok(self.into())
     }
 }
-/// The fields of [`BeforeSendMsgDecision::Modify`]; a field left `None` is not sent.
+/// The fields of [`BeforeSendMsgDecision::Modify`]; a field left `None` is not sent, a list the
+/// vendor requires is always sent.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BeforeSendMsgChanges {
     /// A replacement body to deliver to the subscribers instead of the one sent. Used only when

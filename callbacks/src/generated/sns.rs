@@ -261,11 +261,18 @@ pub struct PrevFriendAdd {
     pub force_add_flags: ::core::option::Option<u64>,
     /// When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     /// but several samples send the same value as a string of digits, so both forms are accepted and
-    /// mean the same instant.
+    /// mean the same instant. Never required: older copies of most pages have no such field, and an
+    /// event means the same without it.
     #[serde(rename = "EventTime")]
-    #[serde(with = "::tencent_chat_callbacks::__private::lenient_u64")]
-    #[schemars(with = "::tencent_chat_callbacks::__private::LenientU64")]
-    pub event_time: u64,
+    #[serde(
+        default,
+        skip_serializing_if = "::core::option::Option::is_none",
+        with = "::tencent_chat_callbacks::__private::lenient_u64::option"
+    )]
+    #[schemars(
+        with = "::core::option::Option<::tencent_chat_callbacks::__private::LenientU64>"
+    )]
+    pub event_time: ::core::option::Option<u64>,
 }
 impl ::tencent_chat_callbacks::Callback for PrevFriendAdd {
     const COMMAND: &'static str = "Sns.CallbackPrevFriendAdd";
@@ -418,10 +425,11 @@ pub struct PrevFriendAddResponse {
     /// A description of the failure; empty on success.
     #[serde(rename = "ErrorInfo")]
     pub error_info: ::std::string::String,
-    /// One decision per prospective friend. The vendor documents this list as required.
+    /// One decision per prospective friend. The vendor requires the list in every answer, so it is
+    /// always sent, empty when the app decides nothing; the vendor does not say what becomes of a
+    /// request the list leaves out.
     #[serde(rename = "ResultItem")]
-    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-    pub result_item: ::core::option::Option<::std::vec::Vec<PrevFriendAddResultItem>>,
+    pub result_item: ::std::vec::Vec<PrevFriendAddResultItem>,
 }
 #[diagnostic::do_not_recommend]
 impl ::tencent_chat_callbacks::IntoResponse<PrevFriendAddResponse>
@@ -449,7 +457,7 @@ impl ::core::convert::From<PrevFriendAddDecision> for PrevFriendAddResponse {
                     action_status: super::common::ActionStatus::Ok,
                     error_code: 0,
                     error_info: ::std::string::String::new(),
-                    result_item: ::core::option::Option::None,
+                    result_item: ::core::default::Default::default(),
                 }
             }
             PrevFriendAddDecision::AllowWith(payload) => {
@@ -475,11 +483,14 @@ for PrevFriendAddDecision {
         ::core::result::Result::Ok(self.into())
     }
 }
-/// The fields of [`PrevFriendAddDecision::AllowWith`]; a field left `None` is not sent.
+/// The fields of [`PrevFriendAddDecision::AllowWith`]; a field left `None` is not sent, a list the
+/// vendor requires is always sent.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PrevFriendAddAnswer {
-    /// One decision per prospective friend. The vendor documents this list as required.
-    pub result_item: ::core::option::Option<::std::vec::Vec<PrevFriendAddResultItem>>,
+    /// One decision per prospective friend. The vendor requires the list in every answer, so it is
+    /// always sent, empty when the app decides nothing; the vendor does not say what becomes of a
+    /// request the list leaves out.
+    pub result_item: ::std::vec::Vec<PrevFriendAddResultItem>,
 }
 /// Before friend requests are answered.
 ///
@@ -513,11 +524,18 @@ pub struct PrevFriendResponse {
     pub response_friend_item: ::std::vec::Vec<PrevFriendResponseItem>,
     /// When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
     /// but several samples send the same value as a string of digits, so both forms are accepted and
-    /// mean the same instant.
+    /// mean the same instant. Never required: older copies of most pages have no such field, and an
+    /// event means the same without it.
     #[serde(rename = "EventTime")]
-    #[serde(with = "::tencent_chat_callbacks::__private::lenient_u64")]
-    #[schemars(with = "::tencent_chat_callbacks::__private::LenientU64")]
-    pub event_time: u64,
+    #[serde(
+        default,
+        skip_serializing_if = "::core::option::Option::is_none",
+        with = "::tencent_chat_callbacks::__private::lenient_u64::option"
+    )]
+    #[schemars(
+        with = "::core::option::Option<::tencent_chat_callbacks::__private::LenientU64>"
+    )]
+    pub event_time: ::core::option::Option<u64>,
 }
 impl ::tencent_chat_callbacks::Callback for PrevFriendResponse {
     const COMMAND: &'static str = "Sns.CallbackPrevFriendResponse";
@@ -671,12 +689,11 @@ pub struct PrevFriendResponseResponse {
     /// A description of the failure; empty on success.
     #[serde(rename = "ErrorInfo")]
     pub error_info: ::std::string::String,
-    /// One decision per answered friend request. The vendor documents this list as required.
+    /// One decision per answered friend request. The vendor requires the list in every answer, so it is
+    /// always sent, empty when the app decides nothing; the vendor does not say what becomes of a
+    /// request the list leaves out.
     #[serde(rename = "ResultItem")]
-    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-    pub result_item: ::core::option::Option<
-        ::std::vec::Vec<PrevFriendResponseResultItem>,
-    >,
+    pub result_item: ::std::vec::Vec<PrevFriendResponseResultItem>,
 }
 #[diagnostic::do_not_recommend]
 impl ::tencent_chat_callbacks::IntoResponse<PrevFriendResponseResponse>
@@ -704,7 +721,7 @@ impl ::core::convert::From<PrevFriendResponseDecision> for PrevFriendResponseRes
                     action_status: super::common::ActionStatus::Ok,
                     error_code: 0,
                     error_info: ::std::string::String::new(),
-                    result_item: ::core::option::Option::None,
+                    result_item: ::core::default::Default::default(),
                 }
             }
             PrevFriendResponseDecision::AllowWith(payload) => {
@@ -730,11 +747,12 @@ for PrevFriendResponseDecision {
         ::core::result::Result::Ok(self.into())
     }
 }
-/// The fields of [`PrevFriendResponseDecision::AllowWith`]; a field left `None` is not sent.
+/// The fields of [`PrevFriendResponseDecision::AllowWith`]; a field left `None` is not sent, a list
+/// the vendor requires is always sent.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PrevFriendResponseAnswer {
-    /// One decision per answered friend request. The vendor documents this list as required.
-    pub result_item: ::core::option::Option<
-        ::std::vec::Vec<PrevFriendResponseResultItem>,
-    >,
+    /// One decision per answered friend request. The vendor requires the list in every answer, so it is
+    /// always sent, empty when the app decides nothing; the vendor does not say what becomes of a
+    /// request the list leaves out.
+    pub result_item: ::std::vec::Vec<PrevFriendResponseResultItem>,
 }

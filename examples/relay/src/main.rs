@@ -20,16 +20,18 @@ mod relay;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use tencent_chat_callbacks::{DeadlineDecision, Dispatcher};
-use tracing::info;
+use tencent_chat_callbacks::dead_letter::JsonLinesSink;
+use tencent_chat_callbacks::{Dispatcher, FailurePolicy};
+use tracing::{info, warn};
 
 use crate::decide::Decider;
 use crate::forward::{Destination, Forwarder};
-use crate::relay::{OnFailure, Relay};
+use crate::relay::Relay;
 
 /// Verifies Tencent Cloud Chat webhooks and publishes each event to a broker.
 #[derive(Debug, Parser)]
@@ -63,9 +65,16 @@ struct Args {
     /// How long the decision endpoint gets, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     decide_timeout_ms: u64,
-    /// How a before-callback is answered without a decision.
-    #[arg(long, value_enum, default_value = "allow")]
-    on_failure: OnFailure,
+    /// How a before-callback is answered without a decision (no `--decide`, or it failed):
+    /// `vendor` (a failure status; the console's policy applies, by default allow), `allow`, or
+    /// `refuse`.
+    #[arg(long, env = "TENCENT_CHAT_ON_FAILURE", default_value = "vendor")]
+    on_failure: FailurePolicy,
+    /// Append callbacks that could not be handled (an after-callback the destination did not
+    /// take, a before-callback without a decision) to this JSON-lines file, to replay them later
+    /// with `example-send --replay`.
+    #[arg(long, env = "TENCENT_CHAT_DEAD_LETTER")]
+    dead_letter: Option<PathBuf>,
     /// How long the destination gets to acknowledge, in milliseconds; past it the vendor gets 500.
     #[arg(long, default_value_t = 1500)]
     publish_timeout_ms: u64,
@@ -108,22 +117,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let relay = Arc::new(Relay {
         forwarder,
         decider: decider.transpose()?,
-        on_failure: args.on_failure,
         key_fields: args.dedup_fields.iter().cloned().collect::<HashMap<_, _>>(),
         dedup_ttl,
         publish_timeout,
     });
 
     let mut builder = relay::register(Dispatcher::builder(), relay)
-        // The relay answers only after the destination acknowledged, so the adapter's deadline
+        .on_failure(args.on_failure)
+        // The relay answers only after the destination acknowledged, so the dispatcher's deadline
         // must not answer first: it lies beyond both timeouts, which bound the wait themselves.
-        .handler_deadline(
-            publish_timeout.max(Duration::from_millis(args.decide_timeout_ms)) + Duration::from_millis(500),
-        )
-        .deadline_decision(match args.on_failure {
-            OnFailure::Refuse => DeadlineDecision::Refuse,
-            OnFailure::Allow | OnFailure::Vendor => DeadlineDecision::Allow,
-        });
+        .handler_deadline(publish_timeout.max(Duration::from_millis(args.decide_timeout_ms)) + Duration::from_millis(500));
+    if let Some(path) = &args.dead_letter {
+        builder = builder.dead_letters(JsonLinesSink::open(path).map_err(|e| format!("{}: {e}", path.display()))?);
+    }
     builder = match args.sdkappid {
         Some(app_id) => builder.app_id(app_id),
         None => builder.accept_any_app_id(),
@@ -140,27 +146,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => info!("no --sdkappid given: accepting callbacks for ANY SdkAppid"),
     }
     if args.token.is_none() {
-        info!("no --token given: Sign is not checked");
+        warn!("no token given (TENCENT_CHAT_TOKEN): Sign is NOT checked");
     }
     info!(forward = args.forward.as_deref().unwrap_or("stdout"), "forwarding events");
+    info!(on_failure = %args.on_failure, "before-callbacks without a decision are answered by this policy");
     info!("listening on http://{address}/callback");
 
-    let app = tencent_chat_callbacks::axum::router("/callback", dispatcher);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    tencent_chat_callbacks::axum::Server::new(dispatcher).serve(listener).await?;
     Ok(())
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await.ok();
 }

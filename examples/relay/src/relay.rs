@@ -13,27 +13,15 @@ use tencent_chat_callbacks::{
     BoxError, Callback, Context, DispatchError, DispatcherBuilder, Event, Handler, IntoResponse, Response,
     UnhandledEvent, c2c, group, official_account, sns,
 };
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::decide::Decider;
 use crate::forward::{Forwarder, Published};
-
-/// How a before-callback is answered when no decision could be had.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum OnFailure {
-    /// Allow the action (`ErrorCode` 0), as the vendor does when it gets no answer.
-    Allow,
-    /// Refuse the action (`ErrorCode` 1).
-    Refuse,
-    /// Answer with a failure status and let the vendor apply its own default.
-    Vendor,
-}
 
 /// Everything the handlers share.
 pub(crate) struct Relay {
     pub(crate) forwarder: Arc<Forwarder>,
     pub(crate) decider: Option<Decider>,
-    pub(crate) on_failure: OnFailure,
     /// Per command, the body field naming the event (`--dedup-field`).
     pub(crate) key_fields: HashMap<String, String>,
     pub(crate) dedup_ttl: Duration,
@@ -120,33 +108,15 @@ impl Relay {
         Ok(Response::ok())
     }
 
-    /// Asks the decision endpoint, checking that its reply is `R`; without an endpoint, or when it
-    /// fails, answers by the failure policy.
+    /// Asks the decision endpoint, checking that its reply is `R`. Without an endpoint, or when it
+    /// fails, the error goes to the dispatcher, which answers by its failure policy and keeps a
+    /// dead letter.
     async fn decide<R: DeserializeOwned>(&self, ctx: Context) -> Result<R, BoxError> {
-        let outcome: Result<R, BoxError> = match &self.decider {
-            None => Err("no --decide endpoint is configured".into()),
-            Some(decider) => {
-                let envelope = self.envelope(&ctx)?;
-                match decider.decide(&envelope).await {
-                    Ok(reply) => serde_json::from_slice::<R>(&reply)
-                        .map_err(|e| format!("the decision is not a `{}` reply: {e}", ctx.command).into()),
-                    Err(e) => Err(e.into()),
-                }
-            }
+        let Some(decider) = &self.decider else {
+            return Err("no --decide endpoint is configured".into());
         };
-        let error = match outcome {
-            Ok(reply) => return Ok(reply),
-            Err(error) => error,
-        };
-        if self.decider.is_some() {
-            warn!(command = %ctx.command, %error, policy = ?self.on_failure, "no decision; answering by the failure policy");
-        }
-        let code = match self.on_failure {
-            OnFailure::Allow => 0,
-            OnFailure::Refuse => 1,
-            OnFailure::Vendor => return Err(error),
-        };
-        let reply = serde_json::json!({ "ActionStatus": "OK", "ErrorCode": code, "ErrorInfo": "" });
-        Ok(serde_json::from_value(reply)?)
+        let envelope = self.envelope(&ctx)?;
+        let reply = decider.decide(&envelope).await?;
+        serde_json::from_slice::<R>(&reply).map_err(|e| format!("the decision is not a `{}` reply: {e}", ctx.command).into())
     }
 }

@@ -5,6 +5,9 @@
 //! token `Sign` and `RequestTime`) and a vendor sample as the body.
 //!
 //! Once: `--url URL --command CMD [--token T] [--body FILE]` prints the reply.
+//! Replay: `--replay FILE --url URL [--token T]` sends again every dead letter of a JSON-lines
+//! file written by the dispatcher's `JsonLinesSink`, each with its own command, app id and body,
+//! signed afresh; the exit status is non-zero unless every one got 200.
 //! As load: add `--rate N --duration SECS [--invalid PERCENT]`; a share of the requests is then
 //! deliberately invalid (a bad signature, a truncated body, another app's id, another command's
 //! body, in turn), and the summary checks that every valid request got 200 and every invalid one
@@ -22,6 +25,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
+use tencent_chat_callbacks::dead_letter::JsonLinesSink;
 use tokio::sync::{Mutex, Semaphore};
 
 /// Posts Tencent Cloud Chat callbacks to a webhook endpoint, signed as the vendor signs them.
@@ -31,8 +35,11 @@ struct Args {
     #[arg(long)]
     url: String,
     /// The CallbackCommand; its vendor sample is the body. `all` cycles through every command.
-    #[arg(long)]
-    command: String,
+    #[arg(long, required_unless_present = "replay")]
+    command: Option<String>,
+    /// Sends again the dead letters of this JSON-lines file instead (`example-server --dead-letter`).
+    #[arg(long, conflicts_with_all = ["command", "body", "rate"])]
+    replay: Option<PathBuf>,
     /// The webhook authentication token; without it, no Sign is sent.
     #[arg(long, env = "TENCENT_CHAT_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -77,8 +84,17 @@ struct Sender {
 impl Sender {
     /// The query the vendor sends for `command`, signed now when a token is set.
     fn query(&self, command: &str, app_id: u64, bad_sign: bool) -> String {
+        self.query_from(command, app_id, "203.0.113.7", "Web", bad_sign)
+    }
+
+    /// The same, from a given client address and platform.
+    fn query_from(&self, command: &str, app_id: u64, client_ip: &str, platform: &str, bad_sign: bool) -> String {
+        let encode = |value: &str| form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
         let mut query = format!(
-            "SdkAppid={app_id}&CallbackCommand={command}&contenttype=json&ClientIP=203.0.113.7&OptPlatform=Web"
+            "SdkAppid={app_id}&CallbackCommand={}&contenttype=json&ClientIP={}&OptPlatform={}",
+            encode(command),
+            encode(client_ip),
+            encode(platform)
         );
         if let Some(token) = &self.args.token {
             let time = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
@@ -107,6 +123,11 @@ impl Sender {
                 (self.query(other, self.args.sdkappid, false), body.clone())
             }
         };
+        self.post(query, body).await
+    }
+
+    /// Posts `body` with `query` appended to the URL.
+    async fn post(&self, query: String, body: Bytes) -> Result<(u16, Bytes), String> {
         let separator = if self.args.url.contains('?') { '&' } else { '?' };
         let request = hyper::Request::post(format!("{}{separator}{query}", self.args.url))
             .body(Full::new(body))
@@ -133,13 +154,14 @@ struct Tally {
 }
 
 fn samples(args: &Args) -> Result<Vec<(String, Bytes)>, String> {
+    let Some(command) = &args.command else { return Ok(Vec::new()) };
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
     let read = |path: PathBuf| std::fs::read(&path).map(Bytes::from).map_err(|e| format!("{}: {e}", path.display()));
     if let Some(body) = &args.body {
-        return Ok(vec![(args.command.clone(), read(body.clone())?)]);
+        return Ok(vec![(command.clone(), read(body.clone())?)]);
     }
-    if args.command != "all" {
-        return Ok(vec![(args.command.clone(), read(fixtures.join(&args.command).join("sample.json"))?)]);
+    if command != "all" {
+        return Ok(vec![(command.clone(), read(fixtures.join(command).join("sample.json"))?)]);
     }
     let mut all: Vec<(String, Bytes)> = std::fs::read_dir(&fixtures)
         .map_err(|e| format!("{}: {e}", fixtures.display()))?
@@ -162,12 +184,44 @@ async fn main() -> ExitCode {
         }
     };
     let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(args.concurrency).build_http();
-    let rate = args.rate;
+    let (rate, replay_file) = (args.rate, args.replay.clone());
     let sender = Arc::new(Sender { args, client, samples });
-    match rate {
-        None => once(&sender).await,
-        Some(rate) => load(sender, rate).await,
+    match (replay_file, rate) {
+        (Some(file), _) => replay(&sender, &file).await,
+        (None, None) => once(&sender).await,
+        (None, Some(rate)) => load(sender, rate).await,
     }
+}
+
+async fn replay(sender: &Sender, file: &std::path::Path) -> ExitCode {
+    let letters = match JsonLinesSink::read(file) {
+        Ok(letters) => letters,
+        Err(error) => {
+            eprintln!("error: {}: {error}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let mut failed = 0;
+    for letter in &letters {
+        let client_ip = letter.client_ip.as_deref().unwrap_or_default();
+        let platform = letter.platform.as_deref().unwrap_or_default();
+        let query = sender.query_from(&letter.command, letter.app_id, client_ip, platform, false);
+        let result = sender.post(query, letter.raw_body()).await;
+        let ok = matches!(result, Ok((200, _)));
+        failed += usize::from(!ok);
+        match result {
+            Ok((status, body)) => println!(
+                "{} {} ({}): {status} {}",
+                letter.command,
+                letter.request_id,
+                letter.reason,
+                String::from_utf8_lossy(&body)
+            ),
+            Err(error) => println!("{} {} ({}): error: {error}", letter.command, letter.request_id, letter.reason),
+        }
+    }
+    println!("replayed {} dead letter(s): {} accepted, {failed} not", letters.len(), letters.len() - failed);
+    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 async fn once(sender: &Sender) -> ExitCode {

@@ -6,16 +6,22 @@
 //! fallback, and an unknown one is logged with its raw JSON.
 //!
 //! ```text
-//! cargo run -p example-server -- --listen 0.0.0.0:8080 --sdkappid 1400000000 --token secret
+//! TENCENT_CHAT_TOKEN=secret cargo run -p example-server -- --listen 0.0.0.0:8080 --sdkappid 1400000000 \
+//!     --on-failure refuse --dead-letter dead-letters.jsonl --metrics 127.0.0.1:9000
 //! ```
+//!
+//! It serves with [`tencent_chat_callbacks::axum::Server`]: header and body timeouts, a connection
+//! cap, and on SIGTERM or Ctrl-C a graceful shutdown that lets running handlers finish.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Parser;
+use tencent_chat_callbacks::dead_letter::JsonLinesSink;
 use tencent_chat_callbacks::{
-    Context, DispatchError, Dispatcher, Event, UnhandledEvent, group, handlers, official_account,
+    Context, DispatchError, Dispatcher, Event, FailurePolicy, UnhandledEvent, group, handlers, official_account,
 };
-use tracing::info;
+use tracing::{info, warn};
 
 /// Receives Tencent Cloud Chat webhooks and logs each typed event.
 #[derive(Debug, Parser)]
@@ -27,8 +33,20 @@ struct Args {
     #[arg(long, env = "TENCENT_CHAT_SDKAPPID")]
     sdkappid: Option<u64>,
     /// The webhook authentication token set in the console; without it, `Sign` is not checked.
+    /// Prefer the environment variable: a command-line argument is visible to every user in `ps`.
     #[arg(long, env = "TENCENT_CHAT_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// How a before-callback that cannot be decided is answered: `vendor` (the failure status;
+    /// the console's policy applies, by default allow), `allow`, or `refuse`.
+    #[arg(long, env = "TENCENT_CHAT_ON_FAILURE", default_value = "vendor")]
+    on_failure: FailurePolicy,
+    /// Append callbacks that could not be handled to this JSON-lines file, to replay them later
+    /// with `example-send --replay`.
+    #[arg(long, env = "TENCENT_CHAT_DEAD_LETTER")]
+    dead_letter: Option<PathBuf>,
+    /// Serve Prometheus metrics at http://ADDR/metrics.
+    #[arg(long, env = "TENCENT_CHAT_METRICS")]
+    metrics: Option<SocketAddr>,
 }
 
 /// The handlers: each logs its typed event on one line.
@@ -66,10 +84,12 @@ impl EventLog {
     }
 }
 
+/// One line per event. Every value is written with `Debug`, which escapes line breaks and
+/// control characters: request values never reach the log raw.
 fn log(ctx: &Context, event: &impl std::fmt::Debug) {
-    let platform = ctx.platform.as_ref().map(|p| p.as_str()).unwrap_or("-");
+    let platform = ctx.platform.as_ref().map_or("-", |p| p.as_str());
     let client_ip = ctx.client_ip.as_deref().unwrap_or("-");
-    info!(target: "event", "{} app={} platform={platform} ip={client_ip} {event:?}", ctx.command, ctx.app_id);
+    info!(target: "event", command = ?ctx.command, app = ctx.app_id, ?platform, ?client_ip, "{event:?}");
 }
 
 /// Every command without a handler of its own: decoded into its type when this version knows it.
@@ -86,8 +106,11 @@ async fn log_other(event: UnhandledEvent, ctx: Context) -> Result<(), DispatchEr
     Ok(())
 }
 
-fn dispatcher(args: &Args) -> Result<Dispatcher, tencent_chat_callbacks::BuildError> {
-    let mut builder = Dispatcher::builder().handlers(EventLog).fallback(log_other);
+fn dispatcher(args: &Args) -> Result<Dispatcher, Box<dyn std::error::Error>> {
+    let mut builder = Dispatcher::builder().handlers(EventLog).fallback(log_other).on_failure(args.on_failure);
+    if let Some(path) = &args.dead_letter {
+        builder = builder.dead_letters(JsonLinesSink::open(path).map_err(|e| format!("{}: {e}", path.display()))?);
+    }
     builder = match args.sdkappid {
         Some(app_id) => builder.app_id(app_id),
         None => builder.accept_any_app_id(),
@@ -95,7 +118,7 @@ fn dispatcher(args: &Args) -> Result<Dispatcher, tencent_chat_callbacks::BuildEr
     if let Some(token) = &args.token {
         builder = builder.token(token);
     }
-    builder.build()
+    Ok(builder.build()?)
 }
 
 #[tokio::main]
@@ -105,25 +128,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let args = Args::parse();
+    if std::env::args().any(|arg| arg == "--token" || arg.starts_with("--token=")) {
+        warn!("the token was given on the command line, where `ps` shows it; set TENCENT_CHAT_TOKEN instead");
+    }
+    if let Some(address) = args.metrics {
+        metrics_exporter_prometheus::PrometheusBuilder::new().with_http_listener(address).install()?;
+        info!("metrics at http://{address}/metrics");
+    }
     let dispatcher = dispatcher(&args)?;
 
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let address = listener.local_addr()?;
     match args.sdkappid {
         Some(app_id) => info!("accepting callbacks for SdkAppid {app_id}"),
-        None => info!("no --sdkappid given: accepting callbacks for ANY SdkAppid"),
+        None => warn!("no --sdkappid given: accepting callbacks for ANY SdkAppid"),
     }
     match args.token {
         Some(_) => info!("webhook authentication on: Sign and RequestTime are required"),
-        None => info!("no --token given: Sign is not checked"),
+        None => warn!(
+            "no token given (TENCENT_CHAT_TOKEN): Sign is NOT checked, so anyone who can reach this port can post \
+             callbacks; set the token configured in the console"
+        ),
     }
+    info!(on_failure = %args.on_failure, "before-callbacks that cannot be decided are answered by this policy");
     info!("listening on http://{address}/callback");
 
-    let app = tencent_chat_callbacks::axum::router("/callback", dispatcher);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            tokio::signal::ctrl_c().await.ok();
-        })
-        .await?;
+    tencent_chat_callbacks::axum::Server::new(dispatcher).serve(listener).await?;
     Ok(())
 }

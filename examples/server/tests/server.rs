@@ -93,7 +93,7 @@ async fn every_vendor_sample_is_accepted_and_logged_as_a_typed_event() {
                     "{line}"
                 );
             }
-            assert!(line.contains("platform=iOS ip=203.0.113.7"), "{line}");
+            assert!(line.contains(r#"platform="iOS" client_ip="203.0.113.7""#), "{line}");
         }
     }
 }

@@ -38,8 +38,8 @@ export declare namespace common {
   }
   /** The content of a plain-text element. When the recipient's app is in the background, this text is what the offline push notification shows. */
   export interface TextContent {
-    /** The text of the element. */
-    "Text": string;
+    /** The text of the element. A missing text reads as empty. */
+    "Text"?: string;
   }
   /** The content of a location element: a point given by latitude and longitude, with an optional caption. Offline pushes show a fixed placeholder such as `[Location]` instead of the coordinates. */
   export interface LocationContent {
@@ -84,7 +84,7 @@ export declare namespace common {
   /** One stored version of an image (original, large or thumbnail) with its download address. The vendor sometimes leaves out the size and dimensions of the large version, or gives them as 0, so they are optional. */
   export interface ImageInfo {
     /** Which version this is: 1 is the original image, 2 the large (resized) image and 3 the thumbnail. An integer rather than an enumeration, so that other values still decode. */
-    "Type": number;
+    "Type"?: number;
     /** The size of this version's data in bytes; 0 when the vendor does not report it. */
     "Size"?: number;
     /** The width of this version in pixels; 0 when the vendor does not report it. */
@@ -97,7 +97,7 @@ export declare namespace common {
   /** The content of an image element: an identifier, the file format, and the download information of up to three versions of the image. */
   export interface ImageContent {
     /** A globally unique identifier the clients use as the key of this image, often its MD5 hash. */
-    "UUID": string;
+    "UUID"?: string;
     /** The file format as a number: 1 is JPG, 2 GIF, 3 PNG, 4 BMP and 255 any other format. */
     "ImageFormat"?: number;
     /** The stored versions of the image, usually the original, a large version and a thumbnail, in that order. */
@@ -108,7 +108,7 @@ export declare namespace common {
     /** Where the file can be downloaded. Missing in elements sent by SDK 2.x and 3.x. */
     "Url"?: string;
     /** A globally unique identifier the clients use as the key of this file, often its MD5 hash. */
-    "UUID": string;
+    "UUID"?: string;
     /** The size of the file in bytes. */
     "FileSize"?: number;
     /** The file's name. Some clients send a full local path or `file://` URL here. (The vendor's field table spells it `fileName`; every sample uses `FileName`.) */
@@ -121,7 +121,7 @@ export declare namespace common {
     /** Where the video file can be downloaded. Missing in elements sent by SDK 2.x and 3.x. */
     "VideoUrl"?: string;
     /** A globally unique identifier the clients use as the key of the video file, often its MD5 hash. */
-    "VideoUUID": string;
+    "VideoUUID"?: string;
     /** The size of the video file in bytes. */
     "VideoSize"?: number;
     /** The length of the video in seconds. Web clients cannot measure it and send 0. */
@@ -133,7 +133,7 @@ export declare namespace common {
     /** Where the thumbnail image can be downloaded. Missing in elements sent by SDK 2.x and 3.x. */
     "ThumbUrl"?: string;
     /** A globally unique identifier the clients use as the key of the thumbnail, often its MD5 hash. */
-    "ThumbUUID": string;
+    "ThumbUUID"?: string;
     /** The size of the thumbnail image in bytes. */
     "ThumbSize"?: number;
     /** The width of the thumbnail in pixels. */
@@ -180,17 +180,27 @@ export declare namespace common {
     "JsonMsgKey"?: string;
   }
   /** One element of a message body. A message is a list of these, shown in order, so one message can mix text, emoji, images and so on (but hold at most one custom element). `MsgType` names the kind of element and decides the shape of `MsgContent`. Element types added by the vendor after this schema was written still decode, with their content kept as sent. */
-  export type MsgBodyElement =
-    | { "MsgType": "TIMTextElem"; "MsgContent": common.TextContent }
-    | { "MsgType": "TIMLocationElem"; "MsgContent": common.LocationContent }
-    | { "MsgType": "TIMFaceElem"; "MsgContent": common.FaceContent }
-    | { "MsgType": "TIMCustomElem"; "MsgContent": common.CustomContent }
-    | { "MsgType": "TIMSoundElem"; "MsgContent": common.SoundContent }
-    | { "MsgType": "TIMImageElem"; "MsgContent": common.ImageContent }
-    | { "MsgType": "TIMFileElem"; "MsgContent": common.FileContent }
-    | { "MsgType": "TIMVideoFileElem"; "MsgContent": common.VideoFileContent }
-    | { "MsgType": "TIMRelayElem"; "MsgContent": common.RelayContent }
-    | { "MsgType": string; "MsgContent"?: unknown };
+  export type MsgBodyElement = MsgBodyElementText | MsgBodyElementLocation | MsgBodyElementFace | MsgBodyElementCustom | MsgBodyElementSound | MsgBodyElementImage | MsgBodyElementFile | MsgBodyElementVideoFile | MsgBodyElementRelay | MsgBodyElementOther;
+  /** Plain text. */
+  export interface MsgBodyElementText { "MsgType": "TIMTextElem"; "MsgContent": common.TextContent }
+  /** A geographic location. */
+  export interface MsgBodyElementLocation { "MsgType": "TIMLocationElem"; "MsgContent": common.LocationContent }
+  /** An emoji or sticker from the app's own set. */
+  export interface MsgBodyElementFace { "MsgType": "TIMFaceElem"; "MsgContent": common.FaceContent }
+  /** A payload defined by the app. */
+  export interface MsgBodyElementCustom { "MsgType": "TIMCustomElem"; "MsgContent": common.CustomContent }
+  /** A voice recording. */
+  export interface MsgBodyElementSound { "MsgType": "TIMSoundElem"; "MsgContent": common.SoundContent }
+  /** An image. */
+  export interface MsgBodyElementImage { "MsgType": "TIMImageElem"; "MsgContent": common.ImageContent }
+  /** A file. */
+  export interface MsgBodyElementFile { "MsgType": "TIMFileElem"; "MsgContent": common.FileContent }
+  /** A video with its thumbnail. */
+  export interface MsgBodyElementVideoFile { "MsgType": "TIMVideoFileElem"; "MsgContent": common.VideoFileContent }
+  /** Several earlier messages combined and forwarded as one. */
+  export interface MsgBodyElementRelay { "MsgType": "TIMRelayElem"; "MsgContent": common.RelayContent }
+  /** A member this version does not list (check with the type guards first); its content as sent. */
+  export interface MsgBodyElementOther { "MsgType": string; "MsgContent"?: unknown }
   /** Two users in a relationship: the one who acted or owns the list, and the other one. */
   export interface AccountPair {
     /** UserID of the user who owns the relationship or the list. */
@@ -257,8 +267,8 @@ export declare namespace bot {
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data stored with the message in the cloud. Other message callbacks leave it out when none was set, so it is optional. */
     "CloudCustomData"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports a group message that @-mentions one or more chatbot accounts, once the console's chatbot event callback is switched on. An @all mention alone does not trigger it. The body has the shape of `Group.CallbackAfterSendMsg` plus the list of mentioned chatbots. */
   export interface OnGroupMessage {
@@ -287,8 +297,8 @@ export declare namespace bot {
     "CloudCustomData"?: string;
     /** The topic the message was sent in; only for topic-enabled communities. In the field table but not in the sample. */
     "TopicId"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
 }
 
@@ -308,8 +318,8 @@ export declare namespace c2c {
     "ExtensionList": Array<common.MsgExtension>;
     /** The version of the message's whole set of extensions after this change. */
     "Seq": number;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports that a user marked a one-to-one conversation as read, from a client or through the REST API on the user's behalf. */
   export interface AfterMsgReport {
@@ -377,13 +387,13 @@ export declare namespace c2c {
     /** UserID of the recipient. */
     "To_Account": string;
     /** The message's sequence number, a random 32-bit unsigned value that helps identify it. Messages sent within the same second are ordered by it. */
-    "MsgSeq": number;
+    "MsgSeq"?: number;
     /** The message's random number (32-bit unsigned), which also helps identify it. */
-    "MsgRandom": number;
+    "MsgRandom"?: number;
     /** When the message was sent, as Unix time in seconds. One-to-one messages are ordered by this time first. */
-    "MsgTime": number;
+    "MsgTime"?: number;
     /** A key that identifies the message uniquely; the REST API takes it to recall the message. */
-    "MsgKey": string;
+    "MsgKey"?: string;
     /** 1 for an online-only message (delivered only to recipients who are online, and not stored), 0 otherwise. Missing from the vendor's older sample, so optional here. */
     "OnlineOnlyFlag"?: number;
     /** The elements of the message, in order. */
@@ -420,8 +430,8 @@ export declare namespace chatbot {
     "MsgRandom": number;
     /** The unique key of the message, usable to recall it through the REST API. */
     "MsgKey": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
     /** The `data` field of the custom pass-through content, exactly as the sender gave it; often a JSON document encoded as a string. */
     "Data": string;
   }
@@ -451,8 +461,8 @@ export declare namespace content_callback {
     "ContactItem"?: ModerationContactItem;
     /** Moderated content type. */
     "ContentType": ModerationContentType;
-    /** The moderated text, when `ContentType` is `Text`. A custom message may contribute several pieces; other content gives one. One vendor page types it as a single string, but its samples and the other pages send a list of strings. */
-    "TextContent"?: Array<string>;
+    /** The moderated text, when `ContentType` is `Text`, as a list of pieces: a custom message may contribute several, other content one. Sent as a list in every sample; a single string, as one field table types it, reads as a list of that one piece. */
+    "TextContent"?: Array<string> | string;
     /** Where the moderated file can be fetched, when `ContentType` is `Image`, `Audio` or `Video`. */
     "FileURL"?: string;
     /** Which message was moderated: for a one-to-one message its `MsgKey`, for a group message its `MsgSeq` (as a string). */
@@ -499,8 +509,8 @@ export declare namespace follow {
     "From_Account": string;
     /** The users who are now followed; only the follows that succeeded are listed. */
     "FollowList": Array<FollowedUser>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** One user who was followed. Unlike `Follow.CallbackAfterFollowDelete`, which sends plain UserIDs, this list holds objects. */
   export interface FollowedUser {
@@ -514,8 +524,8 @@ export declare namespace follow {
     "From_Account": string;
     /** UserIDs of the users who are no longer followed. A plain list of strings: the vendor's table calls it a list of user objects, but its sample, like the unfollow REST API, sends bare UserIDs, unlike the `FollowList` objects of `Follow.CallbackAfterFollowAdd`. */
     "To_Account": Array<string>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
 }
 
@@ -533,8 +543,8 @@ export declare namespace group {
     "OldOwner_Account": string;
     /** UserID of the new owner. */
     "NewOwner_Account": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports a group that was just created, by a client or through the REST API, so the app can record it. */
   export interface AfterCreateGroup {
@@ -553,8 +563,8 @@ export declare namespace group {
     "MemberList"?: Array<common.GroupMember>;
     /** Custom group fields given at creation. Sent only when custom group fields are enabled for the app. */
     "UserDefinedDataList"?: Array<common.UserDefinedData>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports a topic that was just created in a topic-enabled community, by a client or through the REST API, so the app can record it. Shares its console switch with the after-group-created callback; the topic feature must be enabled. The vendor documents no event time for this callback. */
   export interface AfterCreateTopic {
@@ -587,8 +597,8 @@ export declare namespace group {
     "OptionType"?: GroupAttrOperation;
     /** The attributes the operation touched. */
     "GroupAttr"?: Array<common.GroupAttribute>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** The kind of change made to a group's custom attributes. */
   export type GroupAttrOperation = "set" | "modify" | "clear" | "delete" | (string & {});
@@ -605,16 +615,16 @@ export declare namespace group {
     "Name"?: string;
     /** The members the group had when it was disbanded. Left out for communities. */
     "MemberList"?: Array<common.GroupMember>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports that a group has reached its member limit: either a join just filled it, or a join failed because it was already full. An app can use it, for instance, to clear out inactive members and make room. */
   export interface AfterGroupFull {
     "CallbackCommand": "Group.CallbackAfterGroupFull";
     /** The group that is full. */
     "GroupId": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports a change to a group's name, introduction, notice or profile photo. Only the fields that changed are sent, so each of them is optional; changes to other group settings do not fire this callback. */
   export interface AfterGroupInfoChanged {
@@ -633,8 +643,8 @@ export declare namespace group {
     "Notification"?: string;
     /** The new group profile photo URL, when it changed. */
     "FaceUrl"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports that the key-value extensions of one group message were set, deleted or cleared, by a client or through the REST API. Each key carries a version number, and so does the message's whole set of extensions. The body has no group type. */
   export interface AfterGroupMsgExtension {
@@ -649,9 +659,27 @@ export declare namespace group {
     "ExtensionList": Array<common.MsgExtension>;
     /** The version of the message's whole set of extensions after the operation. */
     "Seq": number;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
+  /** Reports members who are no longer in a group, because they quit on a client or were removed by the owner or an administrator (on a client or through the REST API). Lets the app log departures or keep its own copy of the member list in step. */
+  export interface AfterMemberExit {
+    "CallbackCommand": "Group.CallbackAfterMemberExit";
+    /** The group the members left. */
+    "GroupId": string;
+    /** Group type. */
+    "Type": common.GroupType;
+    /** Whether the members quit or were removed. */
+    "ExitType"?: MemberExitType;
+    /** UserID of whoever caused the departure: the member themself when they quit, the owner or administrator who removed them otherwise. */
+    "Operator_Account": string;
+    /** The members who are no longer in the group. */
+    "ExitMemberList": Array<common.GroupMember>;
+    /** When the members left, as Unix time in milliseconds (a number or a string of digits). Missing from the oldest copy of the page, so it may be absent. */
+    "EventTime"?: number | string;
+  }
+  /** How members left a group. Any other string is a way added after this schema was written and must be accepted. */
+  export type MemberExitType = "Kicked" | "Quit" | (string & {});
   /** Reports a change to one member's profile in a group: being made or unmade an administrator, or a new group nickname (name card). Only the changed fields are expected, so `Role` and `NameCard` are each optional. */
   export interface AfterMemberFieldChanged {
     "CallbackCommand": "Group.CallbackAfterMemberFieldChanged";
@@ -667,11 +695,29 @@ export declare namespace group {
     "Role"?: MemberFieldChangedRole;
     /** The member's new group nickname (name card), when it changed. */
     "NameCard"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** The role a group member was given by a profile change. */
   export type MemberFieldChangedRole = "Admin" | "Member" | (string & {});
+  /** Reports users who have just become members of a group: a join request that was approved, an invitation by a member that took effect, or members added by the app's backend through the REST API. Lets the app keep its own copy of the member list in step. */
+  export interface AfterNewMemberJoin {
+    "CallbackCommand": "Group.CallbackAfterNewMemberJoin";
+    /** The group the users joined. */
+    "GroupId": string;
+    /** Group type. */
+    "Type": common.GroupType;
+    /** How the users came in: by an approved request or by an invitation. */
+    "JoinType"?: MemberJoinType;
+    /** UserID of whoever made the join happen: the user who asked to join, the member who invited, or the administrator account used with the REST API. */
+    "Operator_Account": string;
+    /** The users who are now members. */
+    "NewMemberList": Array<common.GroupMember>;
+    /** When the users joined, as Unix time in milliseconds (a number or a string of digits). Missing from the oldest copy of the page, so it may be absent. */
+    "EventTime"?: number | string;
+  }
+  /** How new members came into a group. Any other string is a way added after this schema was written and must be accepted. */
+  export type MemberJoinType = "Apply" | "Invited" | (string & {});
   /** Reports new read-receipt counts for group messages, after a client or the REST API sends a message that asks for receipts or marks such messages as read. Communities do not support group read receipts. */
   export interface AfterReadReceipt {
     "CallbackCommand": "Group.CallbackAfterReadReceipt";
@@ -681,8 +727,8 @@ export declare namespace group {
     "Type": common.GroupType;
     /** The read state of each message concerned. */
     "GroupMsgReceiptList": Array<ReadReceiptGroupMessage>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** How many members have and have not read one group message, and who has. */
   export interface ReadReceiptGroupMessage {
@@ -708,8 +754,8 @@ export declare namespace group {
     "MsgSeqList": Array<RecalledGroupMessage>;
     /** The topic the messages were sent in; only for topic-enabled communities. */
     "TopicId"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** One recalled group message. */
   export interface RecalledGroupMessage {
@@ -794,8 +840,8 @@ export declare namespace group {
     "Type": common.GroupType;
     /** UserID of the user asking to join (the vendor spells the field `Requestor`). */
     "Requestor_Account": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Whether the join request may go on. `ErrorCode` 0 lets it go on (an approval the group requires is still needed), 1 rejects it and the user gets error 10016, and a code from 10100 to 10200 rejects it and passes that code and `ErrorInfo` on to the user. */
   export interface BeforeApplyJoinGroupResponse {
@@ -817,12 +863,16 @@ export declare namespace group {
     "Type": common.GroupType;
     /** The name the new group would have. */
     "Name": string;
-    /** How many groups of the same type this user has already created. In the vendor's table and sample, but optional here: some third-party code spells it `CreatedGroupNum`, so the wire name is not certain. */
+    /** How many groups of the same type this user has already created. Older pages and peer libraries spell it `CreatedGroupNum` or `CreatedNum`; both decode here. The newest Chinese copy of the page no longer lists it, so it may be absent. */
     "CreateGroupNum"?: number;
+    /** Another spelling of `CreateGroupNum`, sent by some versions. */
+    "CreatedGroupNum"?: number;
+    /** Another spelling of `CreateGroupNum`, sent by some versions. */
+    "CreatedNum"?: number;
     /** The members the group would start with. */
     "MemberList"?: Array<common.GroupMember>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Whether the group may be created. `ErrorCode` 0 allows it, 1 refuses it and the caller gets error 10016, and a code from 10100 to 10200 refuses it and passes that code and `ErrorInfo` on to the caller. */
   export interface BeforeCreateGroupResponse {
@@ -863,10 +913,10 @@ export declare namespace group {
     "Operator_Account": string;
     /** The users who would be added. */
     "DestinationMembers": Array<common.GroupMember>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
-  /** Whether the invited users may join. `ErrorCode` 0 lets them in except those listed in `RefusedMembers_Account`, 1 rejects the whole request, and a code from 10100 to 10200 rejects it and passes that code and `ErrorInfo` on to the client. */
+  /** Whether the invited users may join. `ErrorCode` 0 lets them in except those listed in `RefusedMembers_Account`, 1 rejects the whole request and the client gets error 10016, and a code from 10100 to 10200 rejects it and passes that code and `ErrorInfo` on to the client. */
   export interface BeforeInviteJoinGroupResponse {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
@@ -889,7 +939,7 @@ export declare namespace group {
     /** UserID of whoever made the send request; lets the app tell a send by an administrator from one by the member. */
     "Operator_Account": string;
     /** The 32-bit random number from the send request. */
-    "Random": number;
+    "Random"?: number;
     /** 1 for an online-only message (delivered only to members who are online, and not stored), 0 otherwise; always 0 in audio-video groups. Missing from one older vendor sample, so optional here. */
     "OnlineOnlyFlag"?: number;
     /** The elements of the message, in order. */
@@ -900,8 +950,8 @@ export declare namespace group {
     "TopicId"?: string;
     /** Not in the vendor's documentation: the message's priority (for example `Normal`), seen in real audio-video group traffic. */
     "MsgPriority"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** What the app decides about the message. `ErrorCode` 0 lets it through (with the replacement fields, if given), 1 refuses it and the sender gets error 10016, 2 drops it while the sender is told it was sent, and a code from 10100 to 10200 refuses it and passes that code and `ErrorInfo` on to the sender. */
   export interface BeforeSendMsgResponse {
@@ -923,8 +973,8 @@ export declare namespace group {
     "QuotaUsed": number;
     /** The daily limit on the net number of new groups. */
     "Quota": number;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports members of an audio-video (AVChatRoom) group whose presence in the group changed: a lost or recovered heartbeat, a first entry, or a last exit. A user on several devices counts once. Needs a paid edition and the online-member-list feature switched on in the console. */
   export interface OnMemberStateChange {
@@ -968,7 +1018,7 @@ export declare namespace group {
     /** A human-readable explanation of the failure. */
     "ErrorInfo": string;
     /** When the failure was reported, as Unix time in milliseconds; the vendor's sample sends a string of digits. */
-    "EventTime": number | string;
+    "EventTime"?: number | string;
   }
 }
 
@@ -982,8 +1032,8 @@ export declare namespace official_account {
     "Operator_Account": string;
     /** The users who became subscribers. */
     "SubscribeAccountList": Array<common.Subscriber>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports an official account (official channel) that the app's backend has just created through the REST API, so the app can record it. */
   export interface AfterCreateOfficialAccount {
@@ -996,8 +1046,8 @@ export declare namespace official_account {
     "Owner_Account": string;
     /** The new official account's name. */
     "Name": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports users who are no longer subscribers of an official account (official channel), whether they unsubscribed from a client or were removed by the app's backend through the REST API. */
   export interface AfterDeleteSubscriber {
@@ -1008,8 +1058,8 @@ export declare namespace official_account {
     "Operator_Account": string;
     /** The users whose subscription ended. */
     "SubscribeAccountList": Array<common.Subscriber>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports messages of an official account (official channel) that were recalled, from a client or through the REST API. Unlike most callbacks, the body does not say who recalled them. */
   export interface AfterMsgWithDraw {
@@ -1018,8 +1068,8 @@ export declare namespace official_account {
     "Official_Account": string;
     /** The recalled messages. */
     "WithdrawMsgList": Array<RecalledMessage>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** One official account message that was recalled. */
   export interface RecalledMessage {
@@ -1035,16 +1085,16 @@ export declare namespace official_account {
     "Owner_Account": string;
     /** The destroyed account's name. The vendor's sample comment calls it the group name; it is the official account's name. */
     "Name": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports that an official account (official channel) has reached its maximum number of subscribers, as a subscription from a client or the REST API brought it to the limit. Further subscriptions will fail until the limit is raised or subscribers leave. */
   export interface AfterOfficialAccountFull {
     "CallbackCommand": "OfficialAccount.CallbackAfterOfficialAccountFull";
     /** The official account that reached its subscriber limit. */
     "Official_Account": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports a change to an official account's (official channel's) name, introduction, photo or organization, made through the REST API. As with group profiles, only the changed fields are expected, so each of them is optional. */
   export interface AfterOfficialAccountInfoChanged {
@@ -1061,8 +1111,8 @@ export declare namespace official_account {
     "FaceUrl"?: string;
     /** The new owning organization, when it changed. */
     "Organization"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Reports a message that an official account (official channel) broadcast to its subscribers, once the backend has delivered it; the message may come from a client or from the app's backend through the REST API. Unlike group and one-to-one messages, the body names no sender and carries no sequence or random number: `MsgKey` identifies the message. */
   export interface AfterSendMsg {
@@ -1079,8 +1129,8 @@ export declare namespace official_account {
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data stored with the message in the cloud. Other message callbacks leave it out when none was set, so it is optional. */
     "CloudCustomData"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Asks the app about users about to become subscribers of an official account (official channel), whether they subscribe from a client or the app's backend adds them through the REST API. The app may let all of them subscribe, keep some of them out, or reject the whole request. */
   export interface BeforeAddSubscriber {
@@ -1091,8 +1141,8 @@ export declare namespace official_account {
     "Operator_Account": string;
     /** The users who would become subscribers. */
     "SubscribeAccountList": Array<common.Subscriber>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Whether the users may subscribe. `ErrorCode` 0 lets them subscribe except those listed in `RefusedSubscribers_Account`, and 1 rejects the whole request. The vendor documents no app-defined codes and no client error for this callback. */
   export interface BeforeAddSubscriberResponse {
@@ -1114,8 +1164,8 @@ export declare namespace official_account {
     "Owner_Account": string;
     /** The name the new official account would have. */
     "Name": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** Whether the official account may be created. `ErrorCode` 0 allows it, 1 refuses it and the caller gets error 20006, and a code from 120001 to 130000 refuses it and passes that code and `ErrorInfo` on to the caller. */
   export interface BeforeCreateOfficialAccountResponse {
@@ -1137,8 +1187,8 @@ export declare namespace official_account {
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data stored with the message on the server and delivered to the subscribers; present only when the sender attached some. */
     "CloudCustomData"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** What the app decides about the message. `ErrorCode` 0 lets it through (with the replacement fields, if given), 1 refuses it and the sender gets error 10016, 2 drops it while the sender is told it was sent, and a code from 120001 to 130000 refuses it and passes that code and `ErrorInfo` on to the sender. */
   export interface BeforeSendMsgResponse {
@@ -1163,26 +1213,39 @@ export declare namespace profile {
     "Operator_Account": string;
     /** UserID of the user whose profile changed. */
     "From_Account": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
     /** The profile fields that were set, each with its new value. */
     "ProfileItem": Array<PortraitProfileItem>;
   }
   /** One profile field and the value it was set to. `Tag` names the field and decides the type of `Value`: a string for most standard fields and for app-defined ones, an unsigned integer for a few standard fields. The callback's field table gives the value's type as "uint32/string"; its sample shows strings only. The per-field types come from the vendor's profile-management page. */
-  export type PortraitProfileItem =
-    | { "Tag": "Tag_Profile_IM_Nick"; "Value": string }
-    | { "Tag": "Tag_Profile_IM_Gender"; "Value": string }
-    | { "Tag": "Tag_Profile_IM_BirthDay"; "Value": number }
-    | { "Tag": "Tag_Profile_IM_Location"; "Value": string }
-    | { "Tag": "Tag_Profile_IM_SelfSignature"; "Value": string }
-    | { "Tag": "Tag_Profile_IM_AllowType"; "Value": string }
-    | { "Tag": "Tag_Profile_IM_Language"; "Value": number }
-    | { "Tag": "Tag_Profile_IM_Image"; "Value": string }
-    | { "Tag": "Tag_Profile_IM_MsgSettings"; "Value": number }
-    | { "Tag": "Tag_Profile_IM_AdminForbidType"; "Value": string }
-    | { "Tag": "Tag_Profile_IM_Level"; "Value": number }
-    | { "Tag": "Tag_Profile_IM_Role"; "Value": number }
-    | { "Tag": string; "Value"?: unknown };
+  export type PortraitProfileItem = PortraitProfileItemNick | PortraitProfileItemGender | PortraitProfileItemBirthDay | PortraitProfileItemLocation | PortraitProfileItemSelfSignature | PortraitProfileItemAllowType | PortraitProfileItemLanguage | PortraitProfileItemImage | PortraitProfileItemMsgSettings | PortraitProfileItemAdminForbidType | PortraitProfileItemLevel | PortraitProfileItemRole | PortraitProfileItemOther;
+  /** The nickname. */
+  export interface PortraitProfileItemNick { "Tag": "Tag_Profile_IM_Nick"; "Value": string }
+  /** The gender: `Gender_Type_Unknown`, `Gender_Type_Female` or `Gender_Type_Male`. */
+  export interface PortraitProfileItemGender { "Tag": "Tag_Profile_IM_Gender"; "Value": string }
+  /** The birthday, as a number such as 19700101. */
+  export interface PortraitProfileItemBirthDay { "Tag": "Tag_Profile_IM_BirthDay"; "Value": number }
+  /** The location, in a form the app chooses. */
+  export interface PortraitProfileItemLocation { "Tag": "Tag_Profile_IM_Location"; "Value": string }
+  /** The personal signature. */
+  export interface PortraitProfileItemSelfSignature { "Tag": "Tag_Profile_IM_SelfSignature"; "Value": string }
+  /** How the user's incoming friend requests are handled, such as `AllowType_Type_NeedConfirm`. */
+  export interface PortraitProfileItemAllowType { "Tag": "Tag_Profile_IM_AllowType"; "Value": string }
+  /** The language, as a number. */
+  export interface PortraitProfileItemLanguage { "Tag": "Tag_Profile_IM_Language"; "Value": number }
+  /** The profile photo URL. */
+  export interface PortraitProfileItemImage { "Tag": "Tag_Profile_IM_Image"; "Value": string }
+  /** Message settings, as bit flags. */
+  export interface PortraitProfileItemMsgSettings { "Tag": "Tag_Profile_IM_MsgSettings"; "Value": number }
+  /** Whether an administrator stops this user from sending friend requests: `AdminForbid_Type_None` or `AdminForbid_Type_SendOut`. */
+  export interface PortraitProfileItemAdminForbidType { "Tag": "Tag_Profile_IM_AdminForbidType"; "Value": string }
+  /** The user's level. */
+  export interface PortraitProfileItemLevel { "Tag": "Tag_Profile_IM_Level"; "Value": number }
+  /** The user's role. */
+  export interface PortraitProfileItemRole { "Tag": "Tag_Profile_IM_Role"; "Value": number }
+  /** A member this version does not list (check with the type guards first); its content as sent. */
+  export interface PortraitProfileItemOther { "Tag": string; "Value"?: unknown }
 }
 
 export declare namespace push {
@@ -1311,8 +1374,8 @@ export declare namespace sns {
     "AddType"?: PrevFriendAddType;
     /** 1 when an administrator forces the add, skipping the other user's friend-request settings; 0 for an ordinary request. The after-add callback calls the same switch `ForceFlag`. */
     "ForceAddFlags"?: number;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** One user `From_Account` asks to add, with the details the request carries for that user. */
   export interface PrevFriendAddItem {
@@ -1346,8 +1409,8 @@ export declare namespace sns {
     "ErrorCode": number;
     /** A description of the failure; empty on success. */
     "ErrorInfo": string;
-    /** One decision per prospective friend. The vendor documents this list as required. */
-    "ResultItem"?: Array<PrevFriendAddResultItem>;
+    /** One decision per prospective friend. The vendor requires the list in every answer, so it is always sent, empty when the app decides nothing; the vendor does not say what becomes of a request the list leaves out. */
+    "ResultItem": Array<PrevFriendAddResultItem>;
   }
   /** Asks the app about a user's answers, sent from a client, to friend requests they received, before the backend acts on them, so the app can block unwanted answers. The app decides per answer in `ResultItem`; the top-level `ErrorCode` only says whether the app handled the callback. Answers made through the REST API do not fire it. */
   export interface PrevFriendResponse {
@@ -1358,8 +1421,8 @@ export declare namespace sns {
     "From_Account": string;
     /** One entry per friend request being answered. */
     "ResponseFriendItem": Array<PrevFriendResponseItem>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
   }
   /** How `From_Account` answers one friend request. */
   export interface PrevFriendResponseItem {
@@ -1391,8 +1454,8 @@ export declare namespace sns {
     "ErrorCode": number;
     /** A description of the failure; empty on success. */
     "ErrorInfo": string;
-    /** One decision per answered friend request. The vendor documents this list as required. */
-    "ResultItem"?: Array<PrevFriendResponseResultItem>;
+    /** One decision per answered friend request. The vendor requires the list in every answer, so it is always sent, empty when the app decides nothing; the vendor does not say what becomes of a request the list leaves out. */
+    "ResultItem": Array<PrevFriendResponseResultItem>;
   }
 }
 
@@ -1400,8 +1463,8 @@ export declare namespace state {
   /** Reports a user going online or offline: a client logging in or out, its connection dropping, or its heartbeat timing out. The feature switch for status notifications must be on. In this callback only, the `OptPlatform` query parameter spells iOS as `IOS`. */
   export interface StateChange {
     "CallbackCommand": "State.StateChange";
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. */
-    "EventTime": number | string;
+    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    "EventTime"?: number | string;
     /** Whose status changed, in which direction, and why. */
     "Info": StateChangeInfo;
     /** The user's other devices that this login forced offline. Sent only with a login (`Login` / `Register`) that kicked other devices off. */
@@ -1451,7 +1514,9 @@ export type CallbackCommand =
   | "Group.CallbackAfterGroupFull"
   | "Group.CallbackAfterGroupInfoChanged"
   | "Group.CallbackAfterGroupMsgExtension"
+  | "Group.CallbackAfterMemberExit"
   | "Group.CallbackAfterMemberFieldChanged"
+  | "Group.CallbackAfterNewMemberJoin"
   | "Group.CallbackAfterReadReceipt"
   | "Group.CallbackAfterRecallMsg"
   | "Group.CallbackAfterSendMsg"
@@ -1510,7 +1575,9 @@ export interface CallbackBodies {
   "Group.CallbackAfterGroupFull": group.AfterGroupFull;
   "Group.CallbackAfterGroupInfoChanged": group.AfterGroupInfoChanged;
   "Group.CallbackAfterGroupMsgExtension": group.AfterGroupMsgExtension;
+  "Group.CallbackAfterMemberExit": group.AfterMemberExit;
   "Group.CallbackAfterMemberFieldChanged": group.AfterMemberFieldChanged;
+  "Group.CallbackAfterNewMemberJoin": group.AfterNewMemberJoin;
   "Group.CallbackAfterReadReceipt": group.AfterReadReceipt;
   "Group.CallbackAfterRecallMsg": group.AfterRecallMsg;
   "Group.CallbackAfterSendMsg": group.AfterSendMsg;
@@ -1547,8 +1614,174 @@ export interface CallbackBodies {
   "State.StateChange": state.StateChange;
 }
 
+/** The reply type of each command. */
+export interface CallbackResponses {
+  "Alert.RequestOverLimit": common.Response;
+  "Bot.OnC2CMessage": common.Response;
+  "Bot.OnGroupMessage": common.Response;
+  "C2C.CallbackAfterC2CMsgExtension": common.Response;
+  "C2C.CallbackAfterMsgReport": common.Response;
+  "C2C.CallbackAfterMsgWithDraw": common.Response;
+  "C2C.CallbackAfterSendMsg": common.Response;
+  "C2C.CallbackBeforeSendMsg": c2c.BeforeSendMsgResponse;
+  "Chatbot.OnC2CSignalMessage": chatbot.OnC2CSignalMessageResponse;
+  "ContentCallback.ResultNotify": common.Response;
+  "Follow.CallbackAfterFollowAdd": common.Response;
+  "Follow.CallbackAfterFollowDelete": common.Response;
+  "Group.CallbackAfterChangeGroupOwner": common.Response;
+  "Group.CallbackAfterCreateGroup": common.Response;
+  "Group.CallbackAfterCreateTopic": common.Response;
+  "Group.CallbackAfterGroupAttrChanged": common.Response;
+  "Group.CallbackAfterGroupDestroyed": common.Response;
+  "Group.CallbackAfterGroupFull": common.Response;
+  "Group.CallbackAfterGroupInfoChanged": common.Response;
+  "Group.CallbackAfterGroupMsgExtension": common.Response;
+  "Group.CallbackAfterMemberExit": common.Response;
+  "Group.CallbackAfterMemberFieldChanged": common.Response;
+  "Group.CallbackAfterNewMemberJoin": common.Response;
+  "Group.CallbackAfterReadReceipt": common.Response;
+  "Group.CallbackAfterRecallMsg": common.Response;
+  "Group.CallbackAfterSendMsg": common.Response;
+  "Group.CallbackAfterTopicDestroyed": common.Response;
+  "Group.CallbackAfterTopicInfoChanged": common.Response;
+  "Group.CallbackBeforeApplyJoinGroup": group.BeforeApplyJoinGroupResponse;
+  "Group.CallbackBeforeCreateGroup": group.BeforeCreateGroupResponse;
+  "Group.CallbackBeforeCreateTopic": group.BeforeCreateTopicResponse;
+  "Group.CallbackBeforeInviteJoinGroup": group.BeforeInviteJoinGroupResponse;
+  "Group.CallbackBeforeSendMsg": group.BeforeSendMsgResponse;
+  "Group.CallbackOnDailyGroupQuotaAlarm": common.Response;
+  "Group.CallbackOnMemberStateChange": common.Response;
+  "Group.CallbackSendMsgException": common.Response;
+  "OfficialAccount.CallbackAfterAddSubscriber": common.Response;
+  "OfficialAccount.CallbackAfterCreateOfficialAccount": common.Response;
+  "OfficialAccount.CallbackAfterDeleteSubscriber": common.Response;
+  "OfficialAccount.CallbackAfterMsgWithDraw": common.Response;
+  "OfficialAccount.CallbackAfterOfficialAccountDestroyed": common.Response;
+  "OfficialAccount.CallbackAfterOfficialAccountFull": common.Response;
+  "OfficialAccount.CallbackAfterOfficialAccountInfoChanged": common.Response;
+  "OfficialAccount.CallbackAfterSendMsg": common.Response;
+  "OfficialAccount.CallbackBeforeAddSubscriber": official_account.BeforeAddSubscriberResponse;
+  "OfficialAccount.CallbackBeforeCreateOfficialAccount": official_account.BeforeCreateOfficialAccountResponse;
+  "OfficialAccount.CallbackBeforeSendMsg": official_account.BeforeSendMsgResponse;
+  "Profile.CallbackPortraitSet": common.Response;
+  "Push.AllMemberPush": common.Response;
+  "Push.OfflinePush": common.Response;
+  "Sns.CallbackBlackListAdd": common.Response;
+  "Sns.CallbackBlackListDelete": common.Response;
+  "Sns.CallbackFriendAdd": common.Response;
+  "Sns.CallbackFriendDelete": common.Response;
+  "Sns.CallbackPrevFriendAdd": sns.PrevFriendAddResponse;
+  "Sns.CallbackPrevFriendResponse": sns.PrevFriendResponseResponse;
+  "State.StateChange": common.Response;
+}
+
 /** Any callback body; narrow it on `CallbackCommand` where the body carries one. */
 export type CallbackBody = CallbackBodies[CallbackCommand];
+
+/** The answers each before-callback accepts; `decision(command)` builds them, each returning the reply to send. */
+export interface Decisions {
+  "C2C.CallbackBeforeSendMsg": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["C2C.CallbackBeforeSendMsg"];
+    /** Allow it with changed content: `ErrorCode` 0 with the fields given. */
+    modify(fields: { "MsgBody"?: Array<common.MsgBodyElement>; "CloudCustomData"?: string }): CallbackResponses["C2C.CallbackBeforeSendMsg"];
+    /** Refuse it: `ErrorCode` 1; the client gets error 20006. */
+    refuse(): CallbackResponses["C2C.CallbackBeforeSendMsg"];
+    /** Drop it silently: `ErrorCode` 2; the sender is told it succeeded. */
+    drop(): CallbackResponses["C2C.CallbackBeforeSendMsg"];
+    /** Refuse it with an app-defined code in 120001..=130000, sent to the client with the reason; throws a `RangeError` outside it. */
+    refuseWith(code: number, reason: string): CallbackResponses["C2C.CallbackBeforeSendMsg"];
+  };
+  "Group.CallbackBeforeApplyJoinGroup": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["Group.CallbackBeforeApplyJoinGroup"];
+    /** Refuse it: `ErrorCode` 1; the client gets error 10016. */
+    refuse(): CallbackResponses["Group.CallbackBeforeApplyJoinGroup"];
+    /** Refuse it with an app-defined code in 10100..=10200, sent to the client with the reason; throws a `RangeError` outside it. */
+    refuseWith(code: number, reason: string): CallbackResponses["Group.CallbackBeforeApplyJoinGroup"];
+  };
+  "Group.CallbackBeforeCreateGroup": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["Group.CallbackBeforeCreateGroup"];
+    /** Refuse it: `ErrorCode` 1; the client gets error 10016. */
+    refuse(): CallbackResponses["Group.CallbackBeforeCreateGroup"];
+    /** Refuse it with an app-defined code in 10100..=10200, sent to the client with the reason; throws a `RangeError` outside it. */
+    refuseWith(code: number, reason: string): CallbackResponses["Group.CallbackBeforeCreateGroup"];
+  };
+  "Group.CallbackBeforeCreateTopic": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["Group.CallbackBeforeCreateTopic"];
+    /** Refuse it: `ErrorCode` 1; the client gets error 10016. */
+    refuse(): CallbackResponses["Group.CallbackBeforeCreateTopic"];
+    /** Refuse it with an app-defined code in 10100..=10200, sent to the client with the reason; throws a `RangeError` outside it. */
+    refuseWith(code: number, reason: string): CallbackResponses["Group.CallbackBeforeCreateTopic"];
+  };
+  "Group.CallbackBeforeInviteJoinGroup": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["Group.CallbackBeforeInviteJoinGroup"];
+    /** Allow it, with the command's extra answers: `ErrorCode` 0 with the fields given. */
+    allowWith(fields: { "RefusedMembers_Account"?: Array<string> }): CallbackResponses["Group.CallbackBeforeInviteJoinGroup"];
+    /** Refuse it: `ErrorCode` 1; the client gets error 10016. */
+    refuse(): CallbackResponses["Group.CallbackBeforeInviteJoinGroup"];
+    /** Refuse it with an app-defined code in 10100..=10200, sent to the client with the reason; throws a `RangeError` outside it. */
+    refuseWith(code: number, reason: string): CallbackResponses["Group.CallbackBeforeInviteJoinGroup"];
+  };
+  "Group.CallbackBeforeSendMsg": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["Group.CallbackBeforeSendMsg"];
+    /** Allow it with changed content: `ErrorCode` 0 with the fields given. */
+    modify(fields: { "MsgBody"?: Array<common.MsgBodyElement>; "CloudCustomData"?: string }): CallbackResponses["Group.CallbackBeforeSendMsg"];
+    /** Refuse it: `ErrorCode` 1; the client gets error 10016. */
+    refuse(): CallbackResponses["Group.CallbackBeforeSendMsg"];
+    /** Drop it silently: `ErrorCode` 2; the sender is told it succeeded. */
+    drop(): CallbackResponses["Group.CallbackBeforeSendMsg"];
+    /** Refuse it with an app-defined code in 10100..=10200, sent to the client with the reason; throws a `RangeError` outside it. */
+    refuseWith(code: number, reason: string): CallbackResponses["Group.CallbackBeforeSendMsg"];
+  };
+  "OfficialAccount.CallbackBeforeAddSubscriber": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["OfficialAccount.CallbackBeforeAddSubscriber"];
+    /** Allow it, with the command's extra answers: `ErrorCode` 0 with the fields given. */
+    allowWith(fields: { "RefusedSubscribers_Account"?: Array<string> }): CallbackResponses["OfficialAccount.CallbackBeforeAddSubscriber"];
+    /** Refuse it: `ErrorCode` 1. */
+    refuse(): CallbackResponses["OfficialAccount.CallbackBeforeAddSubscriber"];
+  };
+  "OfficialAccount.CallbackBeforeCreateOfficialAccount": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["OfficialAccount.CallbackBeforeCreateOfficialAccount"];
+    /** Refuse it: `ErrorCode` 1; the client gets error 20006. */
+    refuse(): CallbackResponses["OfficialAccount.CallbackBeforeCreateOfficialAccount"];
+    /** Refuse it with an app-defined code in 120001..=130000, sent to the client with the reason; throws a `RangeError` outside it. */
+    refuseWith(code: number, reason: string): CallbackResponses["OfficialAccount.CallbackBeforeCreateOfficialAccount"];
+  };
+  "OfficialAccount.CallbackBeforeSendMsg": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["OfficialAccount.CallbackBeforeSendMsg"];
+    /** Allow it with changed content: `ErrorCode` 0 with the fields given. */
+    modify(fields: { "MsgBody"?: Array<common.MsgBodyElement>; "CloudCustomData"?: string }): CallbackResponses["OfficialAccount.CallbackBeforeSendMsg"];
+    /** Refuse it: `ErrorCode` 1; the client gets error 10016. */
+    refuse(): CallbackResponses["OfficialAccount.CallbackBeforeSendMsg"];
+    /** Drop it silently: `ErrorCode` 2; the sender is told it succeeded. */
+    drop(): CallbackResponses["OfficialAccount.CallbackBeforeSendMsg"];
+    /** Refuse it with an app-defined code in 120001..=130000, sent to the client with the reason; throws a `RangeError` outside it. */
+    refuseWith(code: number, reason: string): CallbackResponses["OfficialAccount.CallbackBeforeSendMsg"];
+  };
+  "Sns.CallbackPrevFriendAdd": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["Sns.CallbackPrevFriendAdd"];
+    /** Allow it, with the command's extra answers: `ErrorCode` 0 with the fields given. */
+    allowWith(fields: { "ResultItem"?: Array<sns.PrevFriendAddResultItem> }): CallbackResponses["Sns.CallbackPrevFriendAdd"];
+  };
+  "Sns.CallbackPrevFriendResponse": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["Sns.CallbackPrevFriendResponse"];
+    /** Allow it, with the command's extra answers: `ErrorCode` 0 with the fields given. */
+    allowWith(fields: { "ResultItem"?: Array<sns.PrevFriendResponseResultItem> }): CallbackResponses["Sns.CallbackPrevFriendResponse"];
+  };
+}
+
+/** The commands that let the app decide. */
+export type BeforeCallbackCommand = keyof Decisions;
 
 /** The bundled JSON Schema of every callback. */
 export declare const bundle: { $id: string; $defs: Record<string, unknown> };

@@ -7,7 +7,7 @@ const bundle = require("./callbacks.schema.json");
 exports.bundle = bundle;
 
 /** The commands with a schema, sorted. */
-exports.commands = Object.keys(bundle.$defs).filter((name) => !name.startsWith("common.") && !name.includes(".Response") && name.split(".").length === 2);
+exports.commands = Object.keys(bundle.$defs.CallbackBodies.properties);
 
 /** The schema of one command's body, as a reference into the bundle, for validators that take a bundle. */
-exports.schemaRef = (command) => `${bundle.$id}#/$defs/${command}`;
+exports.schemaRef = (command) => `${bundle.$id}${bundle.$defs.CallbackBodies.properties[command].$ref}`;

@@ -1,15 +1,26 @@
-// A small consumer of the published schemas, type-checked by `tsc --noEmit` (see check.mjs):
-// it reads a fixture and narrows on `CallbackCommand`, with types generated from the bundle by
-// json-schema-to-typescript and with the npm package's own declarations.
-import type { EventTime, TencentCloudChatCallbacks } from "./generated/bundle.js";
-import type { CallbackBodies, CallbackBody, common } from "../../../schema/dist/npm/index.js";
-import sample from "../../fixtures/Group.CallbackAfterCreateGroup/sample.json" with { type: "json" };
+// A consumer of the types json-schema-to-typescript generates from the published schemas
+// (jstt.mjs writes them to generated/jstt/), compiled by `tsc --strict`: what a TypeScript team
+// would write, and so what the schemas' shape must allow.
+import type {
+  AfterCreateGroup,
+  CallbackBodies,
+  CallbackBody,
+  CallbackResponses,
+  EventTime,
+  GroupType,
+  KnownMsgBodyElement,
+  MsgBodyElement,
+  PortraitSet,
+} from "./generated/jstt/bundle.js";
+import type { C2CBeforeSendMsg, C2CBeforeSendMsgResponse } from "./generated/jstt/commands/C2C.CallbackBeforeSendMsg.js";
 
 // The vendor sends the event time as a number or as a string of digits: both are typed.
-const asNumber: EventTime = 1670574414123;
-const asString: EventTime = "1670574414123";
+export const times: EventTime[] = [1670574414123, "1670574414123"];
+// Open enums take the known values and any later one.
+export const types: GroupType[] = ["Public", "SomeFutureType"];
 
-function describe(body: TencentCloudChatCallbacks): string {
+// A body narrows on its command.
+export function describe(body: CallbackBody): string {
   switch (body.CallbackCommand) {
     case "Group.CallbackAfterCreateGroup":
       return `${body.Operator_Account} created ${body.GroupId} (${body.Type}) at ${body.EventTime}`;
@@ -20,23 +31,39 @@ function describe(body: TencentCloudChatCallbacks): string {
   }
 }
 
-// The npm package's declarations: a map from command to body type, open enums, message unions.
-function owner(body: CallbackBodies["Group.CallbackAfterCreateGroup"]): string {
-  const type: common.GroupType = body.Type;
-  const time: number | string = body.EventTime;
-  return `${body.Owner_Account} owns a ${type} group since ${time}`;
+// An element narrows on its tag, unknown kinds included in the type.
+export function textOf(el: MsgBodyElement): unknown {
+  if (el.MsgType === "TIMTextElem") return el.MsgContent.Text;
+  return undefined;
 }
 
-function texts(body: CallbackBody): string[] {
-  if (!("CallbackCommand" in body) || body.CallbackCommand !== "C2C.CallbackBeforeSendMsg") return [];
-  return body.MsgBody.flatMap((element) => (element.MsgType === "TIMTextElem" ? [String(element.MsgContent)] : []));
+const known = new Set<string>(["TIMTextElem", "TIMLocationElem", "TIMFaceElem", "TIMCustomElem", "TIMSoundElem", "TIMImageElem", "TIMFileElem", "TIMVideoFileElem", "TIMRelayElem"]);
+const isKnown = (el: MsgBodyElement): el is KnownMsgBodyElement => known.has(el.MsgType);
+
+// The closed union narrows to the content type of each kind.
+export function summary(el: MsgBodyElement): string {
+  if (!isKnown(el)) return `[${el.MsgType}]`;
+  switch (el.MsgType) {
+    case "TIMTextElem":
+      return el.MsgContent.Text;
+    case "TIMLocationElem":
+      return `${el.MsgContent.Latitude},${el.MsgContent.Longitude}`;
+    case "TIMRelayElem":
+      return el.MsgContent.Title ?? "";
+    default:
+      return el.MsgType;
+  }
 }
 
-const received = sample as TencentCloudChatCallbacks;
-export const lines: string[] = [
-  describe(received),
-  owner(sample as CallbackBodies["Group.CallbackAfterCreateGroup"]),
-  ...texts(sample as CallbackBody),
-  String(asNumber),
-  String(asString),
-];
+// A profile field keeps its value whatever its tag.
+export function profileValues(body: PortraitSet): unknown[] {
+  return body.ProfileItem.map((item) => item.Value);
+}
+
+// The maps from command to body and reply types.
+export function owner(body: CallbackBodies["Group.CallbackAfterCreateGroup"]): AfterCreateGroup {
+  return body;
+}
+export const allow: CallbackResponses["C2C.CallbackBeforeSendMsg"] = { ActionStatus: "OK", ErrorCode: 0, ErrorInfo: "" };
+export const reply: C2CBeforeSendMsgResponse = { ...allow, MsgBody: [{ MsgType: "TIMTextElem", MsgContent: { Text: "edited" } }] };
+export const firstElement = (body: C2CBeforeSendMsg): MsgBodyElement | undefined => body.MsgBody[0];

@@ -101,8 +101,11 @@ fn the_envelope_schema_covers_every_command() {
     let mut sorted = commands.clone();
     sorted.sort_unstable();
     assert_eq!(covered, sorted, "schema/envelope/envelope.schema.json: add an allOf entry per command");
+    // Its references resolve against its `$id`: the same base as the per-command schemas.
+    let base = schema["$id"].as_str().unwrap().strip_suffix("envelope.schema.json").expect("the $id's file name");
     for command in commands {
         let published = tests::workspace_root().join(format!("schema/dist/commands/{command}.schema.json"));
-        assert!(published.is_file(), "{} is missing", published.display());
+        let published: serde_json::Value = serde_json::from_slice(&std::fs::read(&published).unwrap()).unwrap();
+        assert_eq!(published["$id"], format!("{base}commands/{command}.schema.json"), "$id of {command}");
     }
 }

@@ -152,13 +152,21 @@ async fn a_redis_restart_mid_run_loses_nothing_acknowledged() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_relay_started_before_redis_fails_then_serves_once_it_is_up() {
+async fn a_relay_started_before_redis_fails_and_dead_letters_then_serves_once_it_is_up() {
     let port = free_port();
     let url = format!("redis://127.0.0.1:{port}");
-    let relay = Relay::start(&["--forward", &url]);
+    let dir = tests::servers::ScratchDir::new("relay-dead-letters");
+    let dead_letters = dir.path().join("dead.jsonl");
+    let relay = Relay::start(&["--forward", &url, "--dead-letter", dead_letters.to_str().unwrap()]);
     let event = &after_events(1)[0];
     let reply = deliver(relay.address, event).await;
     assert!(matches!(reply, Some((500, _))), "no Redis yet: {reply:?}");
+    // The event the broker did not take is kept as a dead letter, with its body.
+    let letters = std::fs::read_to_string(&dead_letters).expect("a dead-letter file");
+    let letter: serde_json::Value = serde_json::from_str(letters.lines().next().expect("one letter")).unwrap();
+    assert_eq!(letter["command"], event.command.as_str());
+    assert_eq!(letter["reason"], "handler_failed");
+    assert_eq!(letter["body"], String::from_utf8(event.body.clone()).unwrap());
     let Some(_redis) = RedisServer::start_on(port) else { return };
     let mut acknowledged = BTreeSet::new();
     redeliver_until_acknowledged(&relay, std::slice::from_ref(event), &mut acknowledged, 50).await;

@@ -75,6 +75,32 @@ pub struct AfterThing {
     #[serde(rename = "Parts")]
     #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
     pub parts: ::core::option::Option<::std::vec::Vec<super::common::Part>>,
+    /// An optional count with two legacy spellings.
+    #[serde(rename = "Total")]
+    #[serde(alias = "OldTotal")]
+    #[serde(alias = "TotalNum")]
+    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+    pub total: ::core::option::Option<u64>,
+    /// A list of strings that may arrive as one string.
+    #[serde(rename = "Texts")]
+    #[serde(
+        default,
+        skip_serializing_if = "::core::option::Option::is_none",
+        with = "::tencent_chat_callbacks::__private::string_or_list::option"
+    )]
+    #[schemars(
+        with = "::core::option::Option<::tencent_chat_callbacks::__private::StringOrList>"
+    )]
+    pub texts: ::core::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// A required list of strings that may arrive as one string.
+    #[serde(rename = "Notes")]
+    #[serde(with = "::tencent_chat_callbacks::__private::string_or_list")]
+    #[schemars(with = "::tencent_chat_callbacks::__private::StringOrList")]
+    pub notes: ::std::vec::Vec<::std::string::String>,
+    /// An optional string read as empty when missing.
+    #[serde(rename = "Label")]
+    #[serde(default)]
+    pub label: ::std::string::String,
 }
 impl ::tencent_chat_callbacks::Callback for AfterThing {
     const COMMAND: &'static str = "Demo.CallbackAfterThing";

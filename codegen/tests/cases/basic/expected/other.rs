@@ -199,13 +199,15 @@ for StateChangeDecision {
         ::core::result::Result::Ok(self.into())
     }
 }
-/// The fields of [`StateChangeDecision::Modify`]; a field left `None` is not sent.
+/// The fields of [`StateChangeDecision::Modify`]; a field left `None` is not sent, a list the
+/// vendor requires is always sent.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StateChangeChanges {
     /// A replacement note.
     pub note: ::core::option::Option<::std::string::String>,
 }
-/// The fields of [`StateChangeDecision::AllowWith`]; a field left `None` is not sent.
+/// The fields of [`StateChangeDecision::AllowWith`]; a field left `None` is not sent, a list the
+/// vendor requires is always sent.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StateChangeAnswer {
     /// Who is refused.

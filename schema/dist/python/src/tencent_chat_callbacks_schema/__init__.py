@@ -16,9 +16,7 @@ __version__ = "0.1.0"
 BUNDLE = json.loads(resources.files(__name__).joinpath("callbacks.schema.json").read_text(encoding="utf-8"))
 """The bundled JSON Schema of every callback."""
 
-COMMANDS = sorted(
-    name for name in BUNDLE["$defs"] if not name.startswith("common.") and name.count(".") == 1
-)
+COMMANDS = sorted(BUNDLE["$defs"]["CallbackBodies"]["properties"])
 """The commands with a schema."""
 
 
@@ -26,7 +24,7 @@ def schema(command):
     """The schema of one command's body: a reference into the bundle, with the bundle's definitions."""
     if command not in COMMANDS:
         raise KeyError(f"no schema for {command!r}")
-    return {"$ref": f"#/$defs/{command}", "$defs": BUNDLE["$defs"]}
+    return {"$ref": BUNDLE["$defs"]["CallbackBodies"]["properties"][command]["$ref"], "$defs": BUNDLE["$defs"]}
 
 
 def validator(command):

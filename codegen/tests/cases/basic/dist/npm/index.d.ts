@@ -26,10 +26,13 @@ export declare namespace common {
     "Text": string;
   }
   /** A tagged union: `Kind` selects what `Body` holds. */
-  export type Part =
-    | { "Kind": "text"; "Body": common.PartText }
-    | { "Kind": "count"; "Body": number }
-    | { "Kind": string; "Body"?: unknown };
+  export type Part = PartText | PartCount | PartOther;
+  /** Words. */
+  export interface PartText { "Kind": "text"; "Body": common.PartText }
+  /** A number. */
+  export interface PartCount { "Kind": "count"; "Body": number }
+  /** A member this version does not list (check with the type guards first); its content as sent. */
+  export interface PartOther { "Kind": string; "Body"?: unknown }
   /** OK or FAIL. */
   export type ActionStatus = "OK" | "FAIL" | (string & {});
 }
@@ -64,6 +67,18 @@ export declare namespace demo {
     "Mode"?: Mode;
     /** A list of tagged unions. */
     "Parts"?: Array<common.Part>;
+    /** An optional count with two legacy spellings. */
+    "Total"?: number;
+    /** Another spelling of `Total`, sent by some versions. */
+    "OldTotal"?: number;
+    /** Another spelling of `Total`, sent by some versions. */
+    "TotalNum"?: number;
+    /** A list of strings that may arrive as one string. */
+    "Texts"?: Array<string> | string;
+    /** A required list of strings that may arrive as one string. */
+    "Notes": Array<string> | string;
+    /** An optional string read as empty when missing. */
+    "Label"?: string;
   }
   /** A local open enum. */
   export type Mode = "on" | "off" | (string & {});
@@ -111,8 +126,35 @@ export interface CallbackBodies {
   "Other.StateChange": other.StateChange;
 }
 
+/** The reply type of each command. */
+export interface CallbackResponses {
+  "Demo.CallbackAfterThing": common.Response;
+  "Other.StateChange": other.StateChangeResponse;
+}
+
 /** Any callback body; narrow it on `CallbackCommand` where the body carries one. */
 export type CallbackBody = CallbackBodies[CallbackCommand];
+
+/** The answers each before-callback accepts; `decision(command)` builds them, each returning the reply to send. */
+export interface Decisions {
+  "Other.StateChange": {
+    /** Allow it unchanged: `ErrorCode` 0. */
+    allow(): CallbackResponses["Other.StateChange"];
+    /** Allow it with changed content: `ErrorCode` 0 with the fields given. */
+    modify(fields: { "Note"?: string }): CallbackResponses["Other.StateChange"];
+    /** Allow it, with the command's extra answers: `ErrorCode` 0 with the fields given. */
+    allowWith(fields: { "Refused"?: Array<string> }): CallbackResponses["Other.StateChange"];
+    /** Refuse it: `ErrorCode` 1; the client gets error 10016. */
+    refuse(): CallbackResponses["Other.StateChange"];
+    /** Drop it silently: `ErrorCode` 2; the sender is told it succeeded. */
+    drop(): CallbackResponses["Other.StateChange"];
+    /** Refuse it with an app-defined code in 100..=200, sent to the client with the reason; throws a `RangeError` outside it. */
+    refuseWith(code: number, reason: string): CallbackResponses["Other.StateChange"];
+  };
+}
+
+/** The commands that let the app decide. */
+export type BeforeCallbackCommand = keyof Decisions;
 
 /** The bundled JSON Schema of every callback. */
 export declare const bundle: { $id: string; $defs: Record<string, unknown> };

@@ -1,0 +1,627 @@
+//! The published JSON Schemas under `schema/dist/`, shaped so that the common generators
+//! (Ajv, Python `jsonschema`, json-schema-to-typescript, quicktype, datamodel-code-generator)
+//! read them the same way and name their types as the Rust crate does.
+//!
+//! What changes from `schema/`, and why:
+//!
+//! - **One `$defs` entry per type, keyed and titled by its type name.** Generators name a type
+//!   after its `title` (or its key), so both are the Rust type name: `AfterCreateGroup`,
+//!   `MsgBodyElement`, `EventTime`. A name that two namespaces define (`AfterSendMsg` in `C2C`,
+//!   `Group` and `OfficialAccount`) takes its namespace as a prefix in every one of them
+//!   (`C2CAfterSendMsg`), since a flat list has no modules. Nested schemas carry no `title`, so no
+//!   generator invents a type name from prose.
+//! - **References stay references.** A property that refers to a shared definition is only a
+//!   `$ref`: with any keyword beside it, json-schema-to-typescript emits a numbered copy of the
+//!   type (`EventTime1`). The property's own note moves to its object's `$comment`.
+//! - **Open enums lose their outer `type`.** `type: string` beside `anyOf` makes
+//!   json-schema-to-typescript emit an intersection of numbered types; the catch-all member
+//!   already says `type: string`.
+//! - **Tagged unions are split.** `MsgBodyElement` becomes `anyOf: [KnownMsgBodyElement,
+//!   UnknownMsgBodyElement]`: `Known…` is a closed `oneOf` of one definition per member
+//!   (`TextMsgBodyElement`, with the tag `const` and the typed content), `Unknown…` the
+//!   catch-all, whose tag excludes the known ones. Unknown content still validates, TypeScript
+//!   narrows the closed union on the tag, and quicktype sees every content type.
+//! - **No `x-` keywords.** Ajv's strict mode refuses unknown keywords, so the vendor metadata
+//!   (`x-callback`) moves to `catalogue.json` and the Rust-only hints are dropped.
+//! - **Self-contained per-command files.** Each holds every definition its request and its
+//!   reply reach, under the same names as the bundle.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value, json};
+
+use crate::Error;
+use crate::model::{COMMON_FILE, Catalog};
+use crate::naming;
+
+/// The base of every published `$id`: this repository's GitHub Pages site (from the workspace's
+/// `repository`), then `schema/v1/`, which changes only if the files move or are reshaped
+/// incompatibly. ARCHITECTURE.md and `docs/published-schemas.md` record it.
+pub(crate) const ID_BASE: &str = "https://tencent-chat-callbacks.github.io/tencent-chat-callbacks/schema/v1/";
+/// The published bundle's file name.
+pub(crate) const BUNDLE: &str = "callbacks.schema.json";
+/// The dialect of every published file.
+const DRAFT: &str = "https://json-schema.org/draft/2020-12/schema";
+/// The name of `common.json` as the owner of a definition.
+const COMMON: &str = "common";
+
+/// The published name of one command's request and reply types.
+#[derive(Debug, Clone)]
+pub(crate) struct CommandTypes {
+    pub(crate) request: String,
+    pub(crate) reply: String,
+}
+
+/// Every published schema.
+#[derive(Debug)]
+pub(crate) struct Schemas {
+    /// `callbacks.schema.json`.
+    pub(crate) bundle: Value,
+    /// `commands/<Command>.schema.json`, by command.
+    pub(crate) commands: BTreeMap<String, Value>,
+    /// The request and reply type of each command.
+    pub(crate) types: BTreeMap<String, CommandTypes>,
+}
+
+/// The path of a command's self-contained schema, relative to `schema/dist/`.
+pub(crate) fn command_file(command: &str) -> String {
+    format!("commands/{command}.schema.json")
+}
+
+/// Shapes the schemas of `catalog` for publication.
+pub(crate) fn schemas(catalog: &Catalog) -> Result<Schemas, Error> {
+    let names = Names::new(catalog)?;
+    let mut defs = Defs::default();
+    let common = Scope { file: COMMON, names: &names };
+    for (key, raw) in defs_of(&catalog.common_json) {
+        definition(&names.get(COMMON, key), raw, &common, &mut defs, &format!("/$defs/{key}"))?;
+    }
+    let mut types = BTreeMap::new();
+    for callback in &catalog.callbacks {
+        let command = callback.command.as_str();
+        let raw = &catalog.callback_json[command];
+        let scope = Scope { file: command, names: &names };
+        let file = format!("{command}.json");
+        let request = names.get(command, "");
+        let mut root = raw.clone();
+        if let Some(object) = root.as_object_mut() {
+            object.remove("$defs");
+        }
+        defs.insert(&request, titled(&request, transform(&root, &scope)), &file, "")?;
+        for (key, def) in defs_of(raw) {
+            if alias_target(def).is_none() {
+                definition(&names.get(command, key), def, &scope, &mut defs, &format!("/$defs/{key}"))?;
+            }
+        }
+        types.insert(command.to_owned(), CommandTypes { request, reply: names.get(command, "Response") });
+    }
+
+    let commands =
+        types.iter().map(|(command, types)| (command.clone(), self_contained(&defs.map, command, types))).collect();
+    Ok(Schemas { bundle: bundle(catalog, defs.map, &types), commands, types })
+}
+
+/// The bundle: every definition, a top-level `oneOf` over the bodies that carry their
+/// `CallbackCommand`, and two maps from command to request and reply type.
+fn bundle(catalog: &Catalog, mut defs: Map<String, Value>, types: &BTreeMap<String, CommandTypes>) -> Value {
+    let discriminated: Vec<Value> = types
+        .iter()
+        .filter(|(command, _)| catalog.callback_json[*command].pointer("/properties/CallbackCommand/const").is_some())
+        .map(|(_, t)| reference(&t.request))
+        .collect();
+    let by_command = |title: &str, description: &str, pick: fn(&CommandTypes) -> &String| {
+        json!({
+            "title": title,
+            "description": description,
+            "type": "object",
+            "properties": types.iter().map(|(command, t)| (command.clone(), reference(pick(t)))).collect::<Map<_, _>>(),
+            "required": types.keys().collect::<Vec<_>>(),
+        })
+    };
+    defs.insert(
+        "CallbackBodies".into(),
+        by_command(
+            "CallbackBodies",
+            "A map from each command to the type of its body. Only a map of types for generators (`CallbackBodies[\"Group.CallbackAfterCreateGroup\"]`); no payload has this shape.",
+            |t| &t.request,
+        ),
+    );
+    defs.insert(
+        "CallbackResponses".into(),
+        by_command(
+            "CallbackResponses",
+            "A map from each command to the type of the reply the app sends back. Only a map of types for generators; no payload has this shape.",
+            |t| &t.reply,
+        ),
+    );
+    json!({
+        "$schema": DRAFT,
+        "$id": format!("{ID_BASE}{BUNDLE}"),
+        "title": "CallbackBody",
+        "description": "Any Tencent Cloud Chat callback body that carries its `CallbackCommand`, told apart by that field. Each command's body is also a definition of its own under `$defs` (named as the Rust type), which is what bodies without a `CallbackCommand` (batched Push events, content moderation results) are validated against, the command coming from the query string; `CallbackBodies` and `CallbackResponses` map each command to its body and reply types.",
+        // An (empty) `properties` makes the root an object type for json-schema-to-typescript,
+        // which then also declares the definitions no body reaches; declared properties would
+        // make datamodel-code-generator copy them into a numbered class per member.
+        "type": "object",
+        "properties": {},
+        "oneOf": discriminated,
+        "$defs": defs,
+    })
+}
+
+/// One command's file: its request at the root, with every definition that the request and the
+/// reply reach, so it stands alone.
+fn self_contained(defs: &Map<String, Value>, command: &str, types: &CommandTypes) -> Value {
+    let mut reached = BTreeSet::from([types.reply.clone()]);
+    let mut pending = vec![&defs[&types.request], &defs[&types.reply]];
+    while let Some(next) = pending.pop() {
+        for name in refs_in(next) {
+            if reached.insert(name.clone()) {
+                pending.push(&defs[&name]);
+            }
+        }
+    }
+    let mut own = Map::new();
+    own.insert("$schema".into(), Value::from(DRAFT));
+    own.insert("$id".into(), Value::from(format!("{ID_BASE}{}", command_file(command))));
+    own.extend(defs[&types.request].as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())));
+    let own_defs: Map<String, Value> =
+        defs.iter().filter(|(name, _)| reached.contains(*name)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    own.insert("$defs".into(), Value::Object(own_defs));
+    Value::Object(own)
+}
+
+/// The published definitions in order, refusing a name given twice.
+#[derive(Default)]
+struct Defs {
+    map: Map<String, Value>,
+    /// Where each name came from, for the error.
+    origin: BTreeMap<String, String>,
+}
+
+/// Names the bundle gives to types of its own: its root and its two maps.
+const RESERVED: &[&str] = &["CallbackBody", "CallbackBodies", "CallbackResponses"];
+
+impl Defs {
+    fn insert(&mut self, name: &str, schema: Value, file: &str, pointer: &str) -> Result<(), Error> {
+        if RESERVED.contains(&name) {
+            return Err(Error::schema(
+                file,
+                pointer,
+                format!("`{name}` is a name the published bundle uses for itself"),
+            ));
+        }
+        if let Some(other) = self.origin.insert(name.to_owned(), format!("schema/{file}{pointer}")) {
+            return Err(Error::schema(
+                file,
+                pointer,
+                format!("its published type name `{name}` is also the name of {other}; rename one of them"),
+            ));
+        }
+        self.map.insert(name.to_owned(), schema);
+        Ok(())
+    }
+}
+
+/// Publishes one named definition: a tagged union as its parts, anything else as it is.
+fn definition(name: &str, raw: &Value, scope: &Scope<'_>, defs: &mut Defs, pointer: &str) -> Result<(), Error> {
+    let file = scope.source_file();
+    let Some(members) = raw.get("oneOf").and_then(Value::as_array) else {
+        return defs.insert(name, titled(name, transform(raw, scope)), &file, pointer);
+    };
+    let known_name = format!("Known{name}");
+    let unknown_name = format!("Unknown{name}");
+    let mut known = Vec::new();
+    let mut parts = Vec::new();
+    let mut tag = String::new();
+    let mut unknown = None;
+    for (i, member) in members.iter().enumerate() {
+        let properties = member.get("properties").and_then(Value::as_object);
+        let tag_of = properties.and_then(|p| p.iter().find(|(_, s)| s.get("const").is_some()));
+        match tag_of {
+            Some((tag_name, _)) => {
+                tag.clone_from(tag_name);
+                let variant = text(member, "x-rust-name").or_else(|| text(member, "title")).unwrap_or_default();
+                let member_name = format!("{}{name}", naming::variant_name(&variant));
+                known.push(reference(&member_name));
+                parts.push((member_name, member, format!("{pointer}/oneOf/{i}")));
+            }
+            None => unknown = Some((member, format!("{pointer}/oneOf/{i}"))),
+        }
+    }
+    let Some((unknown, unknown_pointer)) = unknown else {
+        return Err(Error::schema(&file, pointer, "a tagged union needs a catch-all member"));
+    };
+    let mut union = Map::new();
+    union.insert("title".into(), Value::from(name));
+    if let Some(description) = raw.get("description") {
+        union.insert("description".into(), description.clone());
+    }
+    union.insert("anyOf".into(), json!([reference(&known_name), reference(&unknown_name)]));
+    defs.insert(name, Value::Object(union), &file, pointer)?;
+    let known_schema = json!({
+        "title": known_name,
+        "description": format!("A `{name}` of a kind this version knows, told apart by its `{tag}`."),
+        "oneOf": known,
+    });
+    defs.insert(&known_name, known_schema, &file, pointer)?;
+    for (member_name, member, member_pointer) in parts {
+        defs.insert(&member_name, titled(&member_name, transform(member, scope)), &file, &member_pointer)?;
+    }
+    defs.insert(&unknown_name, titled(&unknown_name, transform(unknown, scope)), &file, &unknown_pointer)
+}
+
+/// `schema` with `title` set to `name`, first.
+fn titled(name: &str, schema: Value) -> Value {
+    let mut out = Map::new();
+    out.insert("title".into(), Value::from(name));
+    if let Value::Object(map) = schema {
+        out.extend(map.into_iter().filter(|(k, _)| k != "title"));
+    }
+    Value::Object(out)
+}
+
+/// Keywords whose value is one schema.
+const SCHEMA_KEYWORDS: &[&str] = &[
+    "items",
+    "not",
+    "additionalProperties",
+    "contains",
+    "propertyNames",
+    "if",
+    "then",
+    "else",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+];
+/// Keywords whose value is a list of schemas.
+const SCHEMA_LIST_KEYWORDS: &[&str] = &["allOf", "anyOf", "oneOf", "prefixItems"];
+/// Keywords whose value maps names to schemas.
+const SCHEMA_MAP_KEYWORDS: &[&str] = &["properties", "patternProperties", "dependentSchemas", "$defs"];
+/// Keywords of a callback's root that only make sense in its source file.
+const SOURCE_ONLY: &[&str] = &["$schema", "$id", "title"];
+
+/// A schema in published form: references rewritten to the published names and alone in their
+/// object, `x-` keywords and nested titles removed, open enums without an outer `type`.
+fn transform(schema: &Value, scope: &Scope<'_>) -> Value {
+    let Value::Object(map) = schema else { return schema.clone() };
+    let mut out = Map::new();
+    for (key, value) in map {
+        if key.starts_with("x-") || SOURCE_ONLY.contains(&key.as_str()) {
+            continue;
+        }
+        let value = match key.as_str() {
+            "$ref" => Value::from(value.as_str().map_or_else(String::new, |r| scope.resolve(r))),
+            k if SCHEMA_KEYWORDS.contains(&k) => transform(value, scope),
+            k if SCHEMA_LIST_KEYWORDS.contains(&k) => {
+                Value::Array(value.as_array().into_iter().flatten().map(|s| transform(s, scope)).collect())
+            }
+            k if SCHEMA_MAP_KEYWORDS.contains(&k) => Value::Object(
+                value.as_object().into_iter().flatten().map(|(n, s)| (n.clone(), transform(s, scope))).collect(),
+            ),
+            _ => value.clone(),
+        };
+        out.insert(key.clone(), value);
+    }
+    if out.contains_key("$ref") {
+        out.retain(|key, _| key == "$ref");
+    }
+    let notes = reference_notes(map);
+    if !notes.is_empty() {
+        let comment = match out.remove("$comment") {
+            Some(Value::String(existing)) => format!("{existing}\n\n{notes}"),
+            _ => notes,
+        };
+        out.insert("$comment".into(), Value::from(comment));
+    }
+    if out.contains_key("anyOf") && out.get("type").and_then(Value::as_str) == Some("string") {
+        out.remove("type");
+    }
+    Value::Object(out)
+}
+
+/// The notes of the properties that are references, as one text (`Name`: note), for the
+/// object's `$comment`: beside a `$ref` they would make generators copy the referenced type.
+fn reference_notes(schema: &Map<String, Value>) -> String {
+    let properties = schema.get("properties").and_then(Value::as_object).into_iter().flatten();
+    let notes = properties.filter(|(_, p)| p.get("$ref").is_some()).flat_map(|(name, property)| {
+        ["description", "$comment"]
+            .into_iter()
+            .filter_map(move |key| Some(format!("`{name}`: {}", property.get(key)?.as_str()?)))
+    });
+    notes.collect::<Vec<_>>().join("\n")
+}
+
+/// The published names of the definitions in `schema/`, by owner (`common` or a command) and
+/// `$defs` key (empty for a callback's request).
+struct Names {
+    by_source: BTreeMap<(String, String), String>,
+}
+
+impl Names {
+    fn new(catalog: &Catalog) -> Result<Names, Error> {
+        // (owner, key, Rust name, namespace; empty for common)
+        let mut entries: Vec<(String, String, String, String)> = defs_of(&catalog.common_json)
+            .map(|(key, _)| (COMMON.to_owned(), key.clone(), key.clone(), String::new()))
+            .collect();
+        let mut aliases = Vec::new();
+        for callback in &catalog.callbacks {
+            let command = &callback.command;
+            let namespace = command.split_once('.').map_or("", |(n, _)| n).to_owned();
+            let request = &callback.request.name;
+            entries.push((command.clone(), String::new(), request.clone(), namespace.clone()));
+            for (key, def) in defs_of(&catalog.callback_json[command]) {
+                if let Some(target) = alias_target(def) {
+                    aliases.push((command.clone(), key.clone(), target.to_owned()));
+                    continue;
+                }
+                let rust = if key == "Response" { format!("{request}Response") } else { key.clone() };
+                entries.push((command.clone(), key.clone(), rust, namespace.clone()));
+            }
+        }
+        let mut owners: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for (_, _, rust, namespace) in &entries {
+            owners.entry(rust).or_default().insert(namespace);
+        }
+        let mut by_source = BTreeMap::new();
+        for (owner, key, rust, namespace) in &entries {
+            let shared = owners[rust.as_str()].len() > 1;
+            let name = if shared && !namespace.is_empty() { format!("{namespace}{rust}") } else { rust.clone() };
+            by_source.insert((owner.clone(), key.clone()), name);
+        }
+        let mut names = Names { by_source };
+        for (command, key, target) in aliases {
+            let name = Scope { file: &command, names: &names }.target(&target).ok_or_else(|| {
+                Error::schema(
+                    &format!("{command}.json"),
+                    &format!("/$defs/{key}"),
+                    format!("`{target}` points at nothing"),
+                )
+            })?;
+            names.by_source.insert((command, key), name);
+        }
+        Ok(names)
+    }
+
+    /// The published name of a definition the model has already checked exists.
+    fn get(&self, owner: &str, key: &str) -> String {
+        self.by_source.get(&(owner.to_owned(), key.to_owned())).cloned().unwrap_or_else(|| key.to_owned())
+    }
+}
+
+/// The file being published, for resolving its references.
+struct Scope<'a> {
+    /// `common`, or the command of a callback's file.
+    file: &'a str,
+    names: &'a Names,
+}
+
+impl Scope<'_> {
+    /// The published name a reference of this file points at.
+    fn target(&self, reference: &str) -> Option<String> {
+        let (file, pointer) = reference.split_once('#')?;
+        let key = pointer.strip_prefix("/$defs/")?;
+        let owner = if file == COMMON_FILE { COMMON } else { self.file };
+        self.names.by_source.get(&(owner.to_owned(), key.to_owned())).cloned()
+    }
+
+    fn resolve(&self, reference: &str) -> String {
+        self.target(reference).map_or_else(|| reference.to_owned(), |name| format!("#/$defs/{name}"))
+    }
+
+    fn source_file(&self) -> String {
+        if self.file == COMMON { COMMON_FILE.to_owned() } else { format!("{}.json", self.file) }
+    }
+}
+
+/// A definition that is only a reference to another (a callback's `Response` that is the
+/// shared one) names no type of its own.
+fn alias_target(def: &Value) -> Option<&str> {
+    let map = def.as_object()?;
+    if map.len() == 1 { map.get("$ref")?.as_str() } else { None }
+}
+
+/// The `$defs` entries of a source file, in file order.
+fn defs_of(schema: &Value) -> impl Iterator<Item = (&String, &Value)> {
+    schema.get("$defs").and_then(Value::as_object).into_iter().flatten()
+}
+
+fn reference(name: &str) -> Value {
+    json!({ "$ref": format!("#/$defs/{name}") })
+}
+
+fn text(schema: &Value, key: &str) -> Option<String> {
+    schema.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// The `$defs` names a published schema refers to.
+pub(crate) fn refs_in(schema: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![schema];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                if let Some(name) = map.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
+                    out.insert(name.to_owned());
+                }
+                stack.extend(map.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::path::Path;
+
+    use super::*;
+
+    fn load(dir: &Path) -> Result<Schemas, Error> {
+        schemas(&Catalog::load(dir)?)
+    }
+
+    fn basic() -> Schemas {
+        load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/basic/schema")).unwrap()
+    }
+
+    fn workspace() -> Schemas {
+        load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema")).unwrap()
+    }
+
+    /// A schema directory with `common.json` holding `common_defs` and an after-callback per
+    /// command, each answered with the shared `Response` and holding `local_defs`.
+    fn schema_dir(common_defs: Value, commands: &[&str], local_defs: Value) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let mut defs = json!({
+            "Response": {
+                "title": "Response", "description": "The answer.", "type": "object",
+                "properties": { "ActionStatus": { "description": "Status.", "type": "string" } },
+            },
+        });
+        defs.as_object_mut().unwrap().extend(common_defs.as_object().unwrap().clone());
+        fs::write(dir.path().join("common.json"), json!({ "$defs": defs }).to_string()).unwrap();
+        for command in commands {
+            let mut local = json!({ "Response": { "$ref": "common.json#/$defs/Response" } });
+            local.as_object_mut().unwrap().extend(local_defs.as_object().unwrap().clone());
+            let schema = json!({
+                "title": "A callback", "description": "Test.",
+                "x-callback": { "command": command, "kind": "after", "docUrl": "https://example.test", "docUpdated": "2025-01-01" },
+                "type": "object",
+                "properties": { "CallbackCommand": { "const": command } },
+                "$defs": local,
+            });
+            fs::write(dir.path().join(format!("{command}.json")), schema.to_string()).unwrap();
+        }
+        dir
+    }
+
+    fn def_names(schema: &Value) -> Vec<&str> {
+        schema["$defs"].as_object().unwrap().keys().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn names_are_type_names_and_a_name_two_namespaces_define_takes_its_namespace() {
+        let item = json!({ "Item": { "title": "An item", "description": "X.", "type": "object", "properties": {} } });
+        let dir = schema_dir(json!({}), &["Aa.CallbackAfterSendMsg", "Bb.CallbackAfterSendMsg"], item);
+        let schemas = load(dir.path()).unwrap();
+        let expected =
+            ["Response", "AaAfterSendMsg", "AaItem", "BbAfterSendMsg", "BbItem", "CallbackBodies", "CallbackResponses"];
+        assert_eq!(def_names(&schemas.bundle), expected);
+        assert_eq!(schemas.types["Bb.CallbackAfterSendMsg"].reply, "Response");
+        assert_eq!(schemas.commands["Aa.CallbackAfterSendMsg"]["title"], "AaAfterSendMsg");
+        assert_eq!(
+            schemas.bundle["$defs"]["CallbackBodies"]["properties"]["Aa.CallbackAfterSendMsg"]["$ref"],
+            "#/$defs/AaAfterSendMsg"
+        );
+    }
+
+    #[test]
+    fn a_published_name_given_twice_is_an_error_naming_both_sources() {
+        let union = json!({
+            "Part": {
+                "title": "Part", "description": "A union.", "type": "object",
+                "oneOf": [
+                    { "title": "Text", "type": "object", "properties": { "Kind": { "const": "text" }, "Body": { "type": "string" } } },
+                    { "type": "object", "properties": { "Kind": { "type": "string", "not": { "enum": ["text"] } }, "Body": {} } },
+                ],
+            },
+            "KnownPart": { "title": "Known part", "description": "Clashes.", "type": "object", "properties": {} },
+        });
+        let dir = schema_dir(union, &["Aa.CallbackAfterThing"], json!({}));
+        let message = load(dir.path()).unwrap_err().to_string();
+        assert!(message.contains("`KnownPart`") && message.contains("schema/common.json/$defs/Part"), "{message}");
+    }
+
+    #[test]
+    fn the_bundles_own_names_are_reserved() {
+        let clash =
+            json!({ "CallbackBodies": { "title": "Bodies", "description": "X.", "type": "object", "properties": {} } });
+        let dir = schema_dir(clash, &["Aa.CallbackAfterThing"], json!({}));
+        let message = load(dir.path()).unwrap_err().to_string();
+        assert!(message.contains("`CallbackBodies` is a name the published bundle uses"), "{message}");
+    }
+
+    #[test]
+    fn every_reference_resolves_inside_its_file_and_every_reply_is_there() {
+        for schemas in [basic(), workspace()] {
+            for (command, schema) in &schemas.commands {
+                let defs = def_names(schema);
+                for name in refs_in(schema) {
+                    assert!(defs.contains(&name.as_str()), "{command}: #/$defs/{name} is not in the file");
+                }
+                assert!(defs.contains(&schemas.types[command].reply.as_str()), "{command}: no reply");
+            }
+            let defs = def_names(&schemas.bundle);
+            for name in refs_in(&schemas.bundle) {
+                assert!(defs.contains(&name.as_str()), "bundle: #/$defs/{name} is missing");
+            }
+        }
+    }
+
+    #[test]
+    fn titles_name_each_definition_and_nothing_else_and_no_vendor_keywords_remain() {
+        fn walk(value: &Value, at: &str, top: bool) {
+            let Value::Object(map) = value else {
+                if let Value::Array(items) = value {
+                    items.iter().enumerate().for_each(|(i, v)| walk(v, &format!("{at}/{i}"), false));
+                }
+                return;
+            };
+            for (key, child) in map {
+                assert!(!key.starts_with("x-"), "{at}: `{key}`");
+                assert!(key != "title" || top, "{at}: a nested title");
+                if key == "$ref" {
+                    assert_eq!(map.len(), 1, "{at}: keywords beside `$ref`");
+                }
+                // Property names and definition names are names, not keywords.
+                if matches!(key.as_str(), "properties" | "$defs") {
+                    for (name, schema) in child.as_object().unwrap() {
+                        walk(schema, &format!("{at}/{key}/{name}"), key == "$defs");
+                    }
+                } else {
+                    walk(child, &format!("{at}/{key}"), false);
+                }
+            }
+        }
+        for schemas in [basic(), workspace()] {
+            for (name, def) in schemas.bundle["$defs"].as_object().unwrap() {
+                assert_eq!(def["title"], *name);
+            }
+            walk(&schemas.bundle, "bundle", true);
+            for (command, schema) in &schemas.commands {
+                walk(schema, command, true);
+            }
+        }
+    }
+
+    #[test]
+    fn a_tagged_union_becomes_a_closed_union_of_named_members_and_a_catch_all() {
+        let defs = basic().bundle["$defs"].clone();
+        assert_eq!(defs["Part"]["anyOf"], json!([{ "$ref": "#/$defs/KnownPart" }, { "$ref": "#/$defs/UnknownPart" }]));
+        assert_eq!(
+            defs["KnownPart"]["oneOf"],
+            json!([{ "$ref": "#/$defs/TextPart" }, { "$ref": "#/$defs/CountPart" }])
+        );
+        assert_eq!(defs["TextPart"]["properties"]["Body"], json!({ "$ref": "#/$defs/PartText" }));
+        assert_eq!(defs["UnknownPart"]["properties"]["Kind"]["not"], json!({ "enum": ["text", "count"] }));
+
+        let defs = workspace().bundle["$defs"].clone();
+        let custom = &defs["UnknownPortraitProfileItem"];
+        assert!(custom["properties"].get("Value").is_some(), "the catch-all declares the value: {custom}");
+        assert_eq!(defs["TextMsgBodyElement"]["properties"]["MsgContent"], json!({ "$ref": "#/$defs/TextContent" }));
+    }
+
+    #[test]
+    fn a_reference_keeps_no_keyword_beside_it_and_its_note_moves_to_the_objects_comment() {
+        let request = basic().commands["Demo.CallbackAfterThing"].clone();
+        assert_eq!(request["properties"]["LaterTime"], json!({ "$ref": "#/$defs/Stamp" }));
+        assert_eq!(request["$comment"], "`LaterTime`: An optional quoted count.");
+        // An open enum's catch-all says `type: string`; the outer one would make an intersection.
+        assert!(request["$defs"]["Colour"].get("type").is_none());
+        assert_eq!(request["$id"], format!("{ID_BASE}commands/Demo.CallbackAfterThing.schema.json"));
+    }
+}

@@ -1,0 +1,3 @@
+module tencent-chat-callbacks/consumers/go
+
+go 1.19

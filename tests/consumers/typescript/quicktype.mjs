@@ -1,0 +1,97 @@
+// quicktype generates TypeScript and Go from the bundle, with every command's request and reply
+// and the message element as top-level types. Checked here: no numbered duplicate names, the
+// content types of message elements are generated, `tsc --strict` compiles the TypeScript, and
+// its converters decode and re-encode every fixture unchanged. The Go goes to
+// tests/consumers/go/, whose program does the same with it (run by tests/tests/consumers.rs with
+// `go run .`).
+// Run with: npm ci && node quicktype.mjs   (from tests/consumers/typescript)
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { isDeepStrictEqual } from "node:util";
+import { readFile } from "node:fs/promises";
+import { InputData, JSONSchemaInput, JSONSchemaStore, quicktype } from "quicktype-core";
+import { bundle, catalogue, check, dist, elements, finish, fixtures, here, numberedDuplicates, root } from "./common.mjs";
+
+// Fetches a published file by its `$id`, as quicktype would from where the ids point; every type
+// is then read from one document, so a definition used by many commands is generated once.
+class PublishedFiles extends JSONSchemaStore {
+  async fetch(address) {
+    if (!address.startsWith(catalogue.idBase)) return undefined;
+    return JSON.parse(await readFile(new URL(address.slice(catalogue.idBase.length), dist), "utf8"));
+  }
+}
+
+// Top-level types: each command's request and reply (replies are shared), and the element.
+const tops = [...new Set(Object.values(catalogue.commands).flatMap((c) => [c.request.type, c.reply.type])), "MsgBodyElement"];
+
+async function generate(lang, rendererOptions) {
+  const input = new JSONSchemaInput(new PublishedFiles());
+  for (const type of tops) await input.addSource({ name: type, uris: [`${bundle.$id}#/$defs/${type}`] });
+  const inputData = new InputData();
+  inputData.addInput(input);
+  const { lines } = await quicktype({ inputData, lang, rendererOptions });
+  return lines.join("\n");
+}
+
+// TypeScript, with quicktype's run-time converters.
+const ts = await generate("typescript", {});
+const out = new URL("generated/quicktype/", here);
+await rm(out, { recursive: true, force: true });
+await mkdir(out, { recursive: true });
+await writeFile(new URL("types.ts", out), ts);
+const tsNames = [...ts.matchAll(/^export (?:type|interface|enum|class) (\w+)/gm)].map((m) => m[1]);
+check("TypeScript: no numbered duplicate names", numberedDuplicates(tsNames).length === 0, numberedDuplicates(tsNames).join(", "));
+const missing = tops.filter((type) => !tsNames.includes(type));
+check("TypeScript: every request and reply type is declared by name", missing.length === 0, missing.join(", "));
+check("TypeScript: message contents are typed (Latitude, ImageInfoArray, MsgList)", ["Latitude?: number", "ImageInfoArray", "MsgList"].every((s) => ts.includes(s)));
+let compiled = false;
+try {
+  const tsc = new URL("node_modules/typescript/bin/tsc", here).pathname;
+  execFileSync(process.execPath, [tsc, "--strict", "--target", "ES2022", "--module", "NodeNext", "--moduleResolution", "NodeNext", "--outDir", new URL("js/", out).pathname, new URL("types.ts", out).pathname], { stdio: "inherit" });
+  compiled = check("tsc --strict compiles quicktype's TypeScript", true);
+} catch {
+  check("tsc --strict compiles quicktype's TypeScript", false);
+}
+// quicktype's converters check a document against the types while decoding: every fixture goes
+// through them and back unchanged.
+if (compiled) {
+  const { Convert } = await import(new URL("js/types.js", out));
+  const lower = (name) => name[0].toLowerCase() + name.slice(1);
+  const roundTrip = (name, type, value) => {
+    try {
+      const decoded = Convert[`to${type}`](JSON.stringify(value));
+      const again = JSON.parse(Convert[`${lower(type)}ToJson`](decoded));
+      check(`TypeScript converters: ${name} round-trips`, isDeepStrictEqual(again, value), JSON.stringify(again).slice(0, 500));
+    } catch (error) {
+      check(`TypeScript converters: ${name} decodes`, false, error.message);
+    }
+  };
+  for (const { command, sample } of fixtures) roundTrip(command, catalogue.commands[command].request.type, sample);
+  elements.forEach((element, i) => roundTrip(`element ${i} (${element.MsgType})`, "MsgBodyElement", element));
+}
+
+// Go, with `omitempty` on optional fields so that absent fields stay absent when re-encoded.
+const go = await generate("go", { package: "main", "omit-empty": "true" });
+const goDir = new URL("tests/consumers/go/", root);
+await writeFile(new URL("types_generated.go", goDir), go);
+const goNames = [...go.matchAll(/^type (\w+) /gm)].map((m) => m[1]);
+check("Go: no numbered duplicate names", numberedDuplicates(goNames).length === 0, numberedDuplicates(goNames).join(", "));
+check("Go: message contents are typed", /Latitude\s+\*float64/.test(go));
+// The table the Go program walks: command → its request type.
+const registry = [
+  "// Generated by tests/consumers/typescript/quicktype.mjs; do not edit.",
+  "",
+  "package main",
+  "",
+  "var requests = map[string]func([]byte) ([]byte, error){",
+  ...Object.entries(catalogue.commands).map(([command, c]) => `\t${JSON.stringify(command)}: roundTrip[${c.request.type}],`),
+  "}",
+  "",
+  "var element = roundTrip[MsgBodyElement]",
+  "",
+  "// The element kinds the schemas know; Go structs keep only the fields they declare.",
+  `var knownElements = map[string]bool{${bundle.$defs.KnownMsgBodyElement.oneOf.map((r) => `${JSON.stringify(bundle.$defs[r.$ref.split("/").pop()].properties.MsgType.const)}: true`).join(", ")}}`,
+  "",
+].join("\n");
+await writeFile(new URL("registry_generated.go", goDir), registry);
+finish("quicktype");

@@ -1,0 +1,289 @@
+// End-to-end check of the packed npm package `tencent-chat-callbacks`, installed into a scratch
+// project (tests/tests/packages.rs): compiled with `strict: true`, then run with the workspace
+// root as its argument. The `@ts-expect-error` lines are part of the check: each must stay an
+// error, or `tsc` fails.
+import { readFileSync, readdirSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import express from "express";
+import { checkCommonJs } from "./check-cjs.cjs";
+import {
+  Webhooks,
+  commands,
+  decision,
+  isCallbackCommand,
+  isMsgBodyElementOther,
+  isMsgBodyElementText,
+  sign,
+  verifySign,
+  type CallbackBodies,
+  type CallbackCommand,
+  type CallbackResponses,
+  type Context,
+  type common,
+  type c2c,
+} from "tencent-chat-callbacks";
+
+const root = process.argv[2] ?? "";
+const TOKEN = "xxxxyyyy";
+const TIME = "1669872112";
+const VENDOR_SIGN = "17773bc39a671d7b9aa835458704d2a6db81360a5940292b587d6d760d484061";
+
+let passed = 0;
+const failed: string[] = [];
+function check(name: string, condition: boolean, detail: unknown = ""): void {
+  if (condition) passed++;
+  else failed.push(`${name}: ${typeof detail === "string" ? detail : JSON.stringify(detail)}`);
+}
+
+// Types: what a team writes, checked by tsc.
+function texts(body: c2c.BeforeSendMsg): string[] {
+  const out: string[] = [];
+  for (const element of body.MsgBody) {
+    if (isMsgBodyElementText(element)) out.push(element.MsgContent.Text);
+    else if (isMsgBodyElementOther(element)) out.push(`<${element.MsgType}>`);
+  }
+  return out;
+}
+const groupType: common.GroupType = "SomeTypeAddedLater";
+const reply: CallbackResponses["C2C.CallbackBeforeSendMsg"] = decision("C2C.CallbackBeforeSendMsg").drop();
+// Checked by tsc, never run.
+function typedHandlers(webhooks: Webhooks): void {
+  // @ts-expect-error: Group.CallbackBeforeCreateGroup has no silent drop
+  decision("Group.CallbackBeforeCreateGroup").drop();
+  // @ts-expect-error: only before-callbacks take decisions
+  decision("Group.CallbackAfterCreateGroup");
+  webhooks.on("Group.CallbackAfterCreateGroup", (event, ctx: Context) => {
+    const id: string = event.GroupId;
+    const time: number | string = event.EventTime;
+    void [id, time, ctx.appId];
+  });
+  // @ts-expect-error: the body has no such field
+  webhooks.on("Group.CallbackAfterCreateGroup", (event) => event.NoSuchField);
+  // @ts-expect-error: not a command
+  webhooks.on("Group.CallbackAfterCreateGroop", () => undefined);
+  // @ts-expect-error: a reply needs ActionStatus, ErrorCode and ErrorInfo
+  webhooks.on("Group.CallbackAfterCreateGroup", () => ({ ErrorCode: 0 }));
+}
+void [groupType, reply, typedHandlers];
+
+function signatures(): void {
+  const now = Number(TIME);
+  check("the worked example signs", sign(TOKEN, TIME) === VENDOR_SIGN, sign(TOKEN, TIME));
+  check("the worked example verifies", verifySign(TOKEN, TIME, VENDOR_SIGN, { now }));
+  check("300 s is inside the window", verifySign(TOKEN, TIME, VENDOR_SIGN, { now: now + 300 }));
+  check("301 s is outside the window", !verifySign(TOKEN, TIME, VENDOR_SIGN, { now: now + 301 }));
+  check("301 s early is outside the window", !verifySign(TOKEN, TIME, VENDOR_SIGN, { now: now - 301 }));
+  check("no window with maxSkew null", verifySign(TOKEN, TIME, VENDOR_SIGN, { now: 0, maxSkew: null }));
+  check("the default clock is now", !verifySign(TOKEN, TIME, VENDOR_SIGN));
+  for (const bad of [VENDOR_SIGN.toUpperCase(), VENDOR_SIGN.slice(0, 63), "", "zz".repeat(32), VENDOR_SIGN.replace(/7/g, "8")]) {
+    check(`sign ${JSON.stringify(bad)} is refused`, !verifySign(TOKEN, TIME, bad, { now }));
+  }
+  check("another token is refused", !verifySign("other", TIME, VENDOR_SIGN, { now }));
+  for (const badTime of ["", "-1", "+1669872112", "1.5", "1e9", "99999999999999999999"]) {
+    check(`RequestTime ${JSON.stringify(badTime)} is refused`, !verifySign(TOKEN, badTime, VENDOR_SIGN, { maxSkew: null }));
+  }
+}
+
+function fixture(name: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(root, "tests/fixtures", name, "sample.json"), "utf8")) as Record<string, unknown>;
+}
+
+async function fixtures(): Promise<void> {
+  const names = readdirSync(join(root, "tests/fixtures")).sort();
+  check("a command for every fixture", JSON.stringify(names) === JSON.stringify([...commands]), names);
+  for (const name of names) {
+    if (!isCallbackCommand(name)) {
+      check(`${name} is a command`, false);
+      continue;
+    }
+    let seen: unknown = null;
+    const webhooks = new Webhooks({ appId: null }).on(name, (event) => {
+      seen = event;
+    });
+    const body = JSON.stringify({ ...fixture(name), ANewVendorField: [1] });
+    const result = await webhooks.dispatch(`SdkAppid=1&CallbackCommand=${name}`, body);
+    check(`${name} is accepted`, result.status === 200 && seen !== null, result);
+  }
+}
+
+async function fallback(): Promise<void> {
+  const seen: string[] = [];
+  const webhooks = new Webhooks({ appId: 1 }).fallback((event, ctx) => {
+    seen.push(`${event.command} ${ctx.command} ${JSON.stringify(event.body)}`);
+  });
+  let result = await webhooks.dispatch("SdkAppid=1&CallbackCommand=Future.CallbackNew", '{"A":1}');
+  check("fallback: an unknown command reaches it", result.status === 200 && seen.join() === 'Future.CallbackNew Future.CallbackNew {"A":1}', seen);
+  result = await webhooks.dispatch("SdkAppid=1&CallbackCommand=Future.CallbackNew", "{");
+  check("fallback: invalid JSON is refused", result.status === 400, result);
+  result = await webhooks.dispatch("SdkAppid=1&CallbackCommand=Future.CallbackNew", '{"CallbackCommand":"Other.Thing"}');
+  check("fallback: another command's body is refused", result.status === 400, result);
+}
+
+async function decisions(): Promise<void> {
+  const answers = decision("C2C.CallbackBeforeSendMsg");
+  check("refuse", JSON.stringify(answers.refuse()) === '{"ActionStatus":"OK","ErrorCode":1,"ErrorInfo":""}');
+  check("refuseWith", answers.refuseWith(120099, "muted").ErrorCode === 120099);
+  let threw = false;
+  try {
+    answers.refuseWith(1, "out of range");
+  } catch (error) {
+    threw = error instanceof RangeError;
+  }
+  check("refuseWith checks the range", threw);
+  const changed = answers.modify({ MsgBody: [{ MsgType: "TIMTextElem", MsgContent: { Text: "[gift]" } }] });
+  check("modify", JSON.stringify(changed) === '{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"[gift]"}}]}', changed);
+}
+
+interface Case {
+  name: string;
+  query: string;
+  config?: Partial<Defaults>;
+  fixture?: string;
+  patch?: Record<string, unknown>;
+  body?: string;
+  status: number;
+  ActionStatus: string;
+  ErrorCode: number;
+}
+interface Defaults {
+  app_id: number | null;
+  token: string | null;
+  now: number;
+  max_body_bytes: number | null;
+}
+interface Table {
+  placeholders: { "{auth}": { value: string } };
+  defaults: Defaults;
+  cases: Case[];
+}
+
+function caseBody(c: Case): string {
+  if (c.body !== undefined) return c.body;
+  const body = fixture(c.fixture ?? "");
+  for (const [key, value] of Object.entries(c.patch ?? {})) {
+    if (value === null) delete body[key];
+    else body[key] = value === "__null__" ? null : value;
+  }
+  return JSON.stringify(body);
+}
+
+function moderate(event: CallbackBodies["C2C.CallbackBeforeSendMsg"]): CallbackResponses["C2C.CallbackBeforeSendMsg"] {
+  const answers = decision("C2C.CallbackBeforeSendMsg");
+  const first = event.MsgBody[0];
+  if (first === undefined || !isMsgBodyElementText(first)) return answers.allow();
+  const text = first.MsgContent.Text;
+  if (text.includes("refuse")) return answers.refuse();
+  if (text.includes("drop")) return answers.drop();
+  if (text.includes("code")) return answers.refuseWith(120001, "refused by the app");
+  return answers.allow();
+}
+
+function tableWebhooks(config: Defaults): Webhooks {
+  return new Webhooks({
+    appId: config.app_id,
+    token: config.token,
+    clock: () => config.now,
+    ...(config.max_body_bytes === null ? {} : { maxBodyBytes: config.max_body_bytes }),
+  })
+    .on("Group.CallbackAfterCreateGroup", () => undefined)
+    .on("Group.CallbackAfterGroupDestroyed", async () => {
+      throw new Error("this handler fails on purpose");
+    })
+    .on("C2C.CallbackBeforeSendMsg", async (event) => moderate(event));
+}
+
+async function caseTable(): Promise<void> {
+  const table = JSON.parse(readFileSync(join(root, "tests/cases/dispatch.json"), "utf8")) as Table;
+  const auth = table.placeholders["{auth}"].value;
+  for (const c of table.cases) {
+    const config: Defaults = { ...table.defaults, ...c.config };
+    const result = await tableWebhooks(config).dispatch(c.query.replace("{auth}", auth), Buffer.from(caseBody(c)));
+    const body = JSON.parse(result.body) as { ActionStatus: string; ErrorCode: number };
+    const got = [result.status, body.ActionStatus, body.ErrorCode];
+    const expected = [c.status, c.ActionStatus, c.ErrorCode];
+    check(`case ${JSON.stringify(c.name)}`, JSON.stringify(got) === JSON.stringify(expected), `expected ${JSON.stringify(expected)}, got ${result.body} (${result.status})`);
+  }
+}
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function servers(): Promise<void> {
+  const received: string[] = [];
+  const webhooks = new Webhooks({ appId: 1400000000, token: TOKEN, clock: () => Number(TIME) + 5, maxBodyBytes: 4096 })
+    .on("Group.CallbackAfterCreateGroup", (event, ctx) => {
+      received.push(`${event.Operator_Account} created ${event.GroupId} from ${ctx.clientIp ?? "?"}`);
+    })
+    .on("C2C.CallbackBeforeSendMsg", (event) => moderate(event));
+  const query = `SdkAppid=1400000000&contenttype=json&ClientIP=10.0.0.1&OptPlatform=RESTAPI&Sign=${VENDOR_SIGN}&RequestTime=${TIME}`;
+  const created = readFileSync(join(root, "tests/fixtures/Group.CallbackAfterCreateGroup/sample.json"), "utf8");
+  const send = fixture("C2C.CallbackBeforeSendMsg");
+  (send.MsgBody as Array<{ MsgContent: { Text: string } }>)[0]!.MsgContent.Text = "drop me";
+
+  const app = express();
+  app.use(webhooks.middleware({ path: "/callback" }));
+  app.get("/health", (_req, res) => {
+    res.send("fine");
+  });
+  const parsedFirst = express();
+  parsedFirst.use(express.json({ type: "*/*" }));
+  parsedFirst.use(webhooks.middleware({ path: "/callback" }));
+  const plain = createServer(webhooks.middleware({ path: null }));
+  for (const [label, server] of [
+    ["Express", createServer(app)],
+    ["Express after express.json()", createServer(parsedFirst)],
+    ["node:http", plain],
+  ] as const) {
+    const base = await listen(server);
+    try {
+      const post = (q: string, body: string, method = "POST") =>
+        fetch(`${base}/callback?${q}`, { method, ...(method === "POST" ? { body } : {}), headers: { "content-type": "application/json" } });
+      received.length = 0;
+      let response = await post(`${query}&CallbackCommand=Group.CallbackAfterCreateGroup`, created);
+      let body = (await response.json()) as { ActionStatus: string; ErrorCode: number };
+      check(`${label}: a signed callback is acknowledged`, response.status === 200 && body.ErrorCode === 0, body);
+      check(`${label}: JSON content type`, response.headers.get("content-type") === "application/json");
+      check(`${label}: the handler ran`, received.join() === "group_root created @TGS#2J4SZEAEL from 10.0.0.1", received);
+      response = await post(`${query}&CallbackCommand=C2C.CallbackBeforeSendMsg`, JSON.stringify(send));
+      body = (await response.json()) as typeof body;
+      check(`${label}: a decision is sent`, response.status === 200 && body.ErrorCode === 2, body);
+      response = await post(`${query.replace(VENDOR_SIGN, "0".repeat(64))}&CallbackCommand=Group.CallbackAfterCreateGroup`, created);
+      check(`${label}: a bad signature gets 401`, response.status === 401);
+      response = await post(`${query}&CallbackCommand=Group.CallbackAfterCreateGroup`, "", "GET");
+      check(`${label}: GET gets 405`, response.status === 405 && response.headers.get("allow") === "POST");
+      if (!label.includes("express.json")) {
+        // (After a body parser, the parser's own limit applies.)
+        response = await post(`${query}&CallbackCommand=Group.CallbackAfterCreateGroup`, `{${" ".repeat(5000)}}`);
+        check(`${label}: a large body gets 413`, response.status === 413, response.status);
+      }
+      if (label === "Express") {
+        response = await fetch(`${base}/health`);
+        check("Express: other routes still work", response.status === 200 && (await response.text()) === "fine");
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+}
+
+function everyCommandIsTyped(command: CallbackCommand): keyof CallbackBodies {
+  return command;
+}
+void everyCommandIsTyped;
+
+signatures();
+await fixtures();
+await decisions();
+await fallback();
+await caseTable();
+await servers();
+for (const problem of await checkCommonJs()) check(`CommonJS: ${problem}`, false);
+check("CommonJS entry point", true);
+for (const failure of failed) console.log(`FAILED ${failure}`);
+console.log(`${passed} passed, ${failed.length} failed`);
+process.exitCode = failed.length === 0 ? 0 : 1;

@@ -1,0 +1,322 @@
+"""End-to-end check of the installed Python package `tencent-chat-callbacks`.
+
+Run by tests/tests/packages.rs with the interpreter of a fresh virtual environment into which the
+built wheel was installed, from a directory outside the source tree, with the workspace root as
+the first argument. It checks the worked signature example, every fixture parsed and written back
+equal by value, decisions, the shared case table (tests/cases/dispatch.json) through the
+dispatcher, and the ASGI app under a real uvicorn on a free loopback port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import pathlib
+import socket
+import sys
+import threading
+import time
+import typing as _t
+import urllib.error
+import urllib.request
+
+import tencent_chat_callbacks as tcc
+from tencent_chat_callbacks import c2c, common, group
+from tencent_chat_callbacks.asgi import CallbackApp
+
+ROOT = pathlib.Path(sys.argv[1])
+TOKEN = "xxxxyyyy"
+TIME = "1669872112"
+VENDOR_SIGN = "17773bc39a671d7b9aa835458704d2a6db81360a5940292b587d6d760d484061"
+
+passed = 0
+failed: _t.List[str] = []
+
+
+def check(name: str, condition: bool, detail: object = "") -> None:
+    global passed
+    if condition:
+        passed += 1
+    else:
+        failed.append(f"{name}: {detail}")
+
+
+def installed_outside_the_source_tree() -> None:
+    location = pathlib.Path(tcc.__file__).resolve()
+    installed = "site-packages" in location.parts and (ROOT / "schema").resolve() not in location.parents
+    check("the package is the installed one", installed, location)
+    typed = location.parent / "py.typed"
+    check("py.typed is installed", typed.is_file(), typed)
+
+
+def signatures() -> None:
+    now = int(TIME)
+    check("the worked example signs", tcc.sign(TOKEN, TIME) == VENDOR_SIGN, tcc.sign(TOKEN, TIME))
+    check("the worked example verifies", tcc.verify_sign(TOKEN, TIME, VENDOR_SIGN, now=now))
+    check("300 s is inside the window", tcc.verify_sign(TOKEN, TIME, VENDOR_SIGN, now=now + 300))
+    check("301 s is outside the window", not tcc.verify_sign(TOKEN, TIME, VENDOR_SIGN, now=now + 301))
+    check("no window with max_skew=None", tcc.verify_sign(TOKEN, TIME, VENDOR_SIGN, now=0, max_skew=None))
+    check("the default clock is now", not tcc.verify_sign(TOKEN, TIME, VENDOR_SIGN))
+    for bad in [VENDOR_SIGN.upper(), VENDOR_SIGN[:63], "", "zz" * 32, VENDOR_SIGN.replace("7", "8")]:
+        check(f"sign {bad!r} is refused", not tcc.verify_sign(TOKEN, TIME, bad, now=now))
+    check("another token is refused", not tcc.verify_sign("other", TIME, VENDOR_SIGN, now=now))
+    for bad_time in ["", "-1", "+1669872112", "1.5", "1e9", "99999999999999999999"]:
+        check(f"RequestTime {bad_time!r} is refused", not tcc.verify_sign(TOKEN, bad_time, VENDOR_SIGN, max_skew=None))
+
+
+def by_value(value: _t.Any) -> _t.Any:
+    """JSON compared by value, with strings of digits read as the numbers they are."""
+    if isinstance(value, dict):
+        return {k: by_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [by_value(v) for v in value]
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        return int(value)
+    return value
+
+
+def fixtures() -> None:
+    names = sorted(p.name for p in (ROOT / "tests/fixtures").iterdir() if p.is_dir())
+    check("a model for every fixture", names == tcc.COMMANDS, set(names) ^ set(tcc.COMMANDS))
+    for name in names:
+        raw = (ROOT / "tests/fixtures" / name / "sample.json").read_bytes()
+        body = json.loads(raw)
+        model = tcc.parse(name, raw)
+        check(f"{name} parses as {type(model).__name__}", type(model) is tcc.CALLBACKS[name] and model.COMMAND == name)
+        back = json.loads(model.to_json())
+        check(f"{name} writes back equal by value", by_value(back) == by_value(body), (back, body))
+        body["ANewVendorField"] = {"kept": [1, "two"]}
+        again = tcc.parse(name, body)
+        check(f"{name} keeps unknown fields", json.loads(again.to_json()).get("ANewVendorField") == {"kept": [1, "two"]})
+
+
+def models() -> None:
+    raw = json.loads((ROOT / "tests/fixtures/Group.CallbackAfterCreateGroup/sample.json").read_text())
+    event = tcc.parse("Group.CallbackAfterCreateGroup", raw)
+    assert isinstance(event, group.AfterCreateGroup)
+    check("snake_case attributes", event.group_id == raw["GroupId"] and event.operator_account == raw["Operator_Account"])
+    check("a quoted EventTime is an int", event.event_time == int(raw["EventTime"]), event.event_time)
+    check("a known enum value is its member", event.type is common.GroupType.PUBLIC, repr(event.type))
+    raw["Type"] = "BrandNewType"
+    other = group.AfterCreateGroup.model_validate(raw)
+    check("an unknown enum value is kept", other.type == "BrandNewType" and json.loads(other.to_json())["Type"] == "BrandNewType")
+    for field, value in [("GroupId", 5), ("EventTime", "soon"), ("EventTime", True), ("EventTime", -1), ("Name", None)]:
+        bad = dict(raw, **{field: value})
+        try:
+            tcc.parse("Group.CallbackAfterCreateGroup", bad)
+            check(f"{field}={value!r} is refused", False, "accepted")
+        except Exception as error:  # noqa: BLE001
+            check(f"{field}={value!r} is refused", type(error).__name__ == "ValidationError", error)
+    try:
+        tcc.parse("Group.CallbackAfterCreateGroup", dict(raw, CallbackCommand="Group.CallbackAfterGroupFull"))
+        check("a body of another command is refused", False)
+    except Exception as error:  # noqa: BLE001
+        check("a body of another command is refused", type(error).__name__ == "ValidationError", error)
+    try:
+        tcc.parse("Nope.Nothing", raw)
+        check("an unknown command is refused", False)
+    except tcc.UnknownCommandError:
+        check("an unknown command is refused", True)
+
+    send = json.loads((ROOT / "tests/fixtures/C2C.CallbackBeforeSendMsg/sample.json").read_text())
+    send["MsgBody"].append({"MsgType": "TIMNewElem", "MsgContent": {"X": 1}})
+    message = tcc.parse("C2C.CallbackBeforeSendMsg", send)
+    assert isinstance(message, c2c.BeforeSendMsg)
+    first, last = message.msg_body[0], message.msg_body[-1]
+    check("a text element is its member", isinstance(first, common.MsgBodyElementText) and first.msg_content.text == "red packet")
+    check("an unknown element is Other, content kept", isinstance(last, common.MsgBodyElementOther) and last.msg_content == {"X": 1})
+
+    # Decisions: only the answers the command accepts, with the reply the vendor reads.
+    refuse = c2c.BeforeSendMsgDecision.refuse()
+    check("refuse", json.loads(refuse.to_response().to_json()) == {"ActionStatus": "OK", "ErrorCode": 1, "ErrorInfo": ""})
+    code = c2c.BeforeSendMsgDecision.refuse_with(120099, "muted")
+    check("refuse_with", json.loads(code.to_response().to_json())["ErrorCode"] == 120099)
+    try:
+        c2c.BeforeSendMsgDecision.refuse_with(1, "out of range")
+        check("refuse_with checks the range", False)
+    except ValueError:
+        check("refuse_with checks the range", True)
+    changed = c2c.BeforeSendMsgDecision.modify(
+        msg_body=[common.MsgBodyElementText(msg_type="TIMTextElem", msg_content=common.TextContent(text="[gift]"))]
+    )
+    check(
+        "modify",
+        json.loads(changed.to_response().to_json())
+        == {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "", "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "[gift]"}}]},
+        changed.to_response().to_json(),
+    )
+    check("no drop where the command has none", not hasattr(group.BeforeCreateGroupDecision, "drop"))
+
+
+def decide(event: c2c.BeforeSendMsg, ctx: tcc.Context) -> c2c.BeforeSendMsgDecision:
+    """The table's before-callback handler."""
+    first = event.msg_body[0] if event.msg_body else None
+    if not isinstance(first, common.MsgBodyElementText):
+        return c2c.BeforeSendMsgDecision.allow()
+    text = first.msg_content.text
+    if "refuse" in text:
+        return c2c.BeforeSendMsgDecision.refuse()
+    if "drop" in text:
+        return c2c.BeforeSendMsgDecision.drop()
+    if "code" in text:
+        return c2c.BeforeSendMsgDecision.refuse_with(120001, "refused by the app")
+    return c2c.BeforeSendMsgDecision.allow()
+
+
+def fail(event: group.AfterGroupDestroyed, ctx: tcc.Context) -> None:
+    raise RuntimeError("this handler fails on purpose")
+
+
+def table_dispatcher(config: _t.Dict[str, _t.Any], *, asynchronous: bool = False) -> tcc.Dispatcher:
+    dispatcher = tcc.Dispatcher(
+        app_id=config["app_id"],
+        token=config["token"],
+        max_body_bytes=config["max_body_bytes"] or tcc.dispatcher.DEFAULT_MAX_BODY_BYTES,
+        clock=lambda: config["now"],
+    )
+    if asynchronous:
+
+        async def created(event: group.AfterCreateGroup, ctx: tcc.Context) -> None:
+            await asyncio.sleep(0)
+
+        async def moderate(event: c2c.BeforeSendMsg, ctx: tcc.Context) -> c2c.BeforeSendMsgDecision:
+            return decide(event, ctx)
+
+        dispatcher.on(group.AfterCreateGroup, created)
+        dispatcher.on(c2c.BeforeSendMsg, moderate)
+    else:
+        dispatcher.on(group.AfterCreateGroup)(lambda event, ctx: None)
+        dispatcher.on("C2C.CallbackBeforeSendMsg", decide)
+    dispatcher.on(group.AfterGroupDestroyed, fail)
+    return dispatcher
+
+
+def case_body(case: _t.Dict[str, _t.Any]) -> bytes:
+    if "body" in case:
+        return str(case["body"]).encode()
+    body = json.loads((ROOT / "tests/fixtures" / case["fixture"] / "sample.json").read_text())
+    for key, value in case.get("patch", {}).items():
+        if value is None:
+            body.pop(key, None)
+        else:
+            body[key] = None if value == "__null__" else value
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def case_table() -> None:
+    table = json.loads((ROOT / "tests/cases/dispatch.json").read_text())
+    auth = table["placeholders"]["{auth}"]["value"]
+    for asynchronous in (False, True):
+        for case in table["cases"]:
+            config = dict(table["defaults"], **case.get("config", {}))
+            dispatcher = table_dispatcher(config, asynchronous=asynchronous)
+            query = case["query"].replace("{auth}", auth)
+            if asynchronous:
+                reply = asyncio.run(dispatcher.dispatch_async(query, case_body(case)))
+            else:
+                reply = dispatcher.dispatch(query, case_body(case))
+            body = reply.json()
+            got = (reply.status, body["ActionStatus"], body["ErrorCode"])
+            expected = (case["status"], case["ActionStatus"], case["ErrorCode"])
+            mode = "dispatch_async" if asynchronous else "dispatch"
+            check(f"case {case['name']!r} ({mode})", got == expected, f"expected {expected}, got {got}: {body}")
+    try:
+        tcc.Dispatcher(app_id=1).on("Group.CallbackAfterCreateGroop", lambda e, c: None)
+        check("a misspelt command is refused", False)
+    except ValueError as error:
+        check("a misspelt command is refused with a suggestion", "Group.CallbackAfterCreateGroup" in str(error), error)
+
+
+def fallback() -> None:
+    seen: _t.List[str] = []
+    dispatcher = tcc.Dispatcher(app_id=1)
+
+    @dispatcher.fallback
+    def unhandled(event: tcc.UnhandledEvent, ctx: tcc.Context) -> None:
+        seen.append(f"{event.command} {ctx.command} {json.dumps(event.body)}")
+
+    reply = dispatcher.dispatch("SdkAppid=1&CallbackCommand=Future.CallbackNew", b'{"A": 1}')
+    check("fallback: an unknown command reaches it", reply.status == 200 and seen == ['Future.CallbackNew Future.CallbackNew {"A": 1}'], seen)
+    reply = dispatcher.dispatch("SdkAppid=1&CallbackCommand=Future.CallbackNew", b"{")
+    check("fallback: invalid JSON is refused", reply.status == 400, reply)
+    reply = dispatcher.dispatch("SdkAppid=1&CallbackCommand=Future.CallbackNew", b'{"CallbackCommand": "Other.Thing"}')
+    check("fallback: another command's body is refused", reply.status == 400, reply)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def post(url: str, body: bytes, method: str = "POST") -> _t.Tuple[int, _t.Dict[str, _t.Any], _t.Dict[str, str]]:
+    request = urllib.request.Request(url, data=body if method == "POST" else None, method=method)
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read()), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read()), dict(error.headers)
+
+
+def asgi_under_uvicorn() -> None:
+    import uvicorn
+
+    received: _t.List[str] = []
+    dispatcher = tcc.Dispatcher(app_id=1400000000, token=TOKEN, clock=lambda: int(TIME) + 5, max_body_bytes=4096)
+
+    @dispatcher.on(group.AfterCreateGroup)
+    async def created(event: group.AfterCreateGroup, ctx: tcc.Context) -> None:
+        received.append(f"{event.operator_account} created {event.group_id} from {ctx.client_ip}")
+
+    dispatcher.on(c2c.BeforeSendMsg, decide)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(CallbackApp(dispatcher), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    check("uvicorn starts", server.started)
+    try:
+        base = f"http://127.0.0.1:{port}/callback?SdkAppid=1400000000&contenttype=json&ClientIP=10.0.0.1&OptPlatform=RESTAPI&Sign={VENDOR_SIGN}&RequestTime={TIME}"
+        created_body = (ROOT / "tests/fixtures/Group.CallbackAfterCreateGroup/sample.json").read_bytes()
+        status, body, headers = post(base + "&CallbackCommand=Group.CallbackAfterCreateGroup", created_body)
+        check("ASGI: a signed callback is acknowledged", (status, body["ErrorCode"]) == (200, 0), (status, body))
+        check("ASGI: JSON content type", headers.get("content-type") == "application/json", headers)
+        check("ASGI: the handler ran", received == ["group_root created @TGS#2J4SZEAEL from 10.0.0.1"], received)
+        send = json.loads((ROOT / "tests/fixtures/C2C.CallbackBeforeSendMsg/sample.json").read_text())
+        send["MsgBody"][0]["MsgContent"]["Text"] = "drop me"
+        status, body, _ = post(base + "&CallbackCommand=C2C.CallbackBeforeSendMsg", json.dumps(send).encode())
+        check("ASGI: a decision is sent", (status, body["ErrorCode"]) == (200, 2), (status, body))
+        status, body, _ = post(base.replace(VENDOR_SIGN, "0" * 64) + "&CallbackCommand=Group.CallbackAfterCreateGroup", created_body)
+        check("ASGI: a bad signature gets 401", (status, body["ActionStatus"]) == (401, "FAIL"), (status, body))
+        status, body, headers = post(base + "&CallbackCommand=Group.CallbackAfterCreateGroup", b"", method="GET")
+        check("ASGI: GET gets 405", status == 405 and headers.get("allow") == "POST", (status, headers))
+        status, body, _ = post(base + "&CallbackCommand=Group.CallbackAfterCreateGroup", b"{" + b" " * 5000 + b"}")
+        check("ASGI: a large body gets 413", status == 413, (status, body))
+        status, body, _ = post(base.replace("/callback?", "/elsewhere?"), created_body)
+        check("ASGI: another path gets 404", status == 404, (status, body))
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+    check("uvicorn stops", not thread.is_alive())
+
+
+def main() -> None:
+    installed_outside_the_source_tree()
+    signatures()
+    fixtures()
+    models()
+    case_table()
+    fallback()
+    asgi_under_uvicorn()
+    for failure in failed:
+        print(f"FAILED {failure}")
+    print(f"{passed} passed, {len(failed)} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+//! The first-party Python and npm packages, built from `schema/dist/packages/` the way they are
+//! published and used end to end from their built artifacts (see `tests/packages/`):
+//!
+//! - Python: a wheel and an sdist built by `python -m build` from a copy of the package (the
+//!   wheel is built from the sdist, so the sdist is complete), the wheel installed into a fresh
+//!   virtual environment with uvicorn and mypy, the package and `check_package.py` checked by
+//!   `mypy --strict`, then `check_package.py` run by that environment;
+//! - npm: `npm pack`, the tarball installed into a scratch project, compiled with TypeScript
+//!   `strict: true` (ESM and CommonJS), then run.
+//!
+//! Both run the signature's worked example, every fixture, the shared case table
+//! (`tests/cases/dispatch.json`) and a real server on a loopback port. They need `python3` with
+//! `build`, `hatchling` and `venv` (tests/packages/python/requirements.txt) and `node` with
+//! `npm ci` run in `tests/packages/npm`; `.ci/run` installs both and sets
+//! `CONSUMER_CHECKS=required`, under which a missing tool fails the test; elsewhere it is skipped
+//! with a notice. Installing pydantic, uvicorn and mypy into the environment needs the package index.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tests::workspace_root;
+
+/// uvicorn, for the ASGI check, and mypy, for the types a consumer sees (`py.typed`), installed
+/// into the environment next to the wheel.
+const PYTHON_TOOLS: [&str; 2] = ["uvicorn==0.34.3", "mypy==2.4.1"];
+
+fn required() -> bool {
+    std::env::var("CONSUMER_CHECKS").is_ok_and(|v| v == "required")
+}
+
+/// `false`, with a notice, when a tool is missing and the checks are not required.
+fn available(what: &str, present: bool) -> bool {
+    if !present {
+        assert!(!required(), "{what} is missing, and CONSUMER_CHECKS=required");
+        eprintln!("skipped: {what} is missing (see tests/packages/ to install it)");
+    }
+    present
+}
+
+fn succeeds(program: &str, args: &[&str]) -> bool {
+    Command::new(program).args(args).output().is_ok_and(|o| o.status.success())
+}
+
+/// Runs `program args` in `dir`, failing with its output unless it succeeds; returns stdout.
+fn run(dir: &Path, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> String {
+    let program = program.as_ref();
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program:?}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let text = stdout.clone() + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{program:?} {args:?} failed:\n{text}");
+    println!("{text}");
+    stdout
+}
+
+/// A fresh, empty directory under the target directory.
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    if dir.exists() {
+        fs::remove_dir_all(&dir).expect("remove the old scratch directory");
+    }
+    fs::create_dir_all(&dir).expect("create the scratch directory");
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("create a directory");
+    for entry in fs::read_dir(from).expect("read a directory") {
+        let entry = entry.expect("a directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("a file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).expect("copy a file");
+        }
+    }
+}
+
+/// The one file in `dir` whose name ends with `suffix`.
+fn only_file(dir: &Path, suffix: &str) -> PathBuf {
+    let found: Vec<PathBuf> = fs::read_dir(dir)
+        .expect("read a directory")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    assert_eq!(found.len(), 1, "expected one {suffix} in {}: {found:?}", dir.display());
+    found.into_iter().next().expect("one file")
+}
+
+/// The check's closing line must report no failure.
+fn assert_all_passed(stdout: &str) {
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(last.ends_with(" 0 failed") && !last.starts_with("0 passed"), "unexpected summary: {last}");
+}
+
+#[test]
+fn the_python_package_builds_installs_and_answers_like_the_rust_dispatcher() {
+    let tools = succeeds("python3", &["-c", "import build, hatchling, venv, ensurepip"]);
+    if !available("python3 with build, hatchling and venv", tools) {
+        return;
+    }
+    let root = workspace_root();
+    let source = root.join("schema/dist/packages/python");
+    let dir = scratch("python-package");
+    // Built from a copy, so no build output can land in the source tree.
+    let copy = dir.join("src");
+    copy_dir(&source, &copy);
+    let dist = dir.join("dist");
+    run(
+        &dir,
+        "python3",
+        &["-m", "build", "--no-isolation", "--outdir", &dist.to_string_lossy(), &copy.to_string_lossy()],
+    );
+    let wheel = only_file(&dist, ".whl");
+    only_file(&dist, ".tar.gz");
+    for leftover in ["build", "dist", "src/tencent_chat_callbacks.egg-info"] {
+        assert!(!source.join(leftover).exists(), "the build wrote {leftover} into the source tree");
+    }
+
+    let venv = dir.join("venv");
+    run(&dir, "python3", &["-m", "venv", &venv.to_string_lossy()]);
+    let python = venv.join("bin/python");
+    let wheel = wheel.to_string_lossy();
+    let install = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", &wheel];
+    run(&dir, &python, &[&install[..], &PYTHON_TOOLS[..]].concat());
+    let check = root.join("tests/packages/python/check_package.py");
+    // The installed package and a consumer of it (the check itself) type-check strictly.
+    let check_file = check.to_string_lossy();
+    run(&dir, &python, &["-m", "mypy", "--strict", "-p", "tencent_chat_callbacks"]);
+    run(&dir, &python, &["-m", "mypy", "--strict", &check_file]);
+    let stdout = run(&dir, &python, &[&check.to_string_lossy(), &root.to_string_lossy()]);
+    assert_all_passed(&stdout);
+}
+
+#[test]
+fn the_npm_package_packs_installs_typechecks_strictly_and_answers_like_the_rust_dispatcher() {
+    let root = workspace_root();
+    let consumer = root.join("tests/packages/npm");
+    let tools = succeeds("node", &["--version"])
+        && succeeds("npm", &["--version"])
+        && consumer.join("node_modules/typescript").is_dir();
+    if !available("node, npm and `npm ci` in tests/packages/npm", tools) {
+        return;
+    }
+    let packed = scratch("npm-package");
+    let source = root.join("schema/dist/packages/npm");
+    let destination = packed.to_string_lossy();
+    run(&source, "npm", &["pack", "--pack-destination", &destination, "--loglevel=error"]);
+    let tarball = only_file(&packed, ".tgz");
+
+    // The scratch project sits inside tests/packages/npm so that TypeScript, @types/node and
+    // Express resolve from its node_modules; the package itself is installed into the scratch.
+    let project = consumer.join(".scratch");
+    if project.exists() {
+        fs::remove_dir_all(&project).expect("remove the old scratch project");
+    }
+    fs::create_dir_all(&project).expect("create the scratch project");
+    for file in ["check.ts", "check-cjs.cts", "tsconfig.json"] {
+        fs::copy(consumer.join(file), project.join(file)).expect("copy a check file");
+    }
+    fs::write(project.join("package.json"), "{\"name\": \"scratch\", \"private\": true, \"type\": \"module\"}\n")
+        .expect("write the scratch package.json");
+    let tarball = tarball.to_string_lossy();
+    let install = ["install", "--no-audit", "--no-fund", "--no-package-lock", "--loglevel=error", &tarball];
+    run(&project, "npm", &install);
+    run(&project, "node", &["../node_modules/typescript/bin/tsc", "-p", "."]);
+    let stdout = run(&project, "node", &["out/check.js", &root.to_string_lossy()]);
+    assert_all_passed(&stdout);
+}
