@@ -126,7 +126,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .on_failure(args.on_failure)
         // The relay answers only after the destination acknowledged, so the dispatcher's deadline
         // must not answer first: it lies beyond both timeouts, which bound the wait themselves.
-        .handler_deadline(publish_timeout.max(Duration::from_millis(args.decide_timeout_ms)) + Duration::from_millis(500));
+        .handler_deadline(
+            publish_timeout.max(Duration::from_millis(args.decide_timeout_ms)) + Duration::from_millis(500),
+        );
     if let Some(path) = &args.dead_letter {
         builder = builder.dead_letters(JsonLinesSink::open(path).map_err(|e| format!("{}: {e}", path.display()))?);
     }

@@ -117,6 +117,7 @@ impl Relay {
         };
         let envelope = self.envelope(&ctx)?;
         let reply = decider.decide(&envelope).await?;
-        serde_json::from_slice::<R>(&reply).map_err(|e| format!("the decision is not a `{}` reply: {e}", ctx.command).into())
+        serde_json::from_slice::<R>(&reply)
+            .map_err(|e| format!("the decision is not a `{}` reply: {e}", ctx.command).into())
     }
 }
