@@ -157,13 +157,28 @@ impl Admitted {
 struct Head {
     app_id: u64,
     command: String,
-    kind: Option<CallbackKind>,
     client_ip: Option<String>,
     platform: Option<String>,
     request_time: Option<u64>,
     request_id: Option<String>,
-    received_at: SystemTime,
+    /// The clock's reading when authentication needed one; else derived from `started` when a
+    /// failure needs it, so the hot path reads one clock, not two.
+    received_at: Option<SystemTime>,
     started: Instant,
+}
+
+impl Head {
+    /// The callback's kind, when this version knows the command. Only failures ask.
+    fn kind(&self) -> Option<CallbackKind> {
+        Command::from_name(&self.command).map(Command::kind)
+    }
+
+    fn received_at(&self) -> SystemTime {
+        self.received_at.unwrap_or_else(|| {
+            let now = SystemTime::now();
+            now.checked_sub(self.started.elapsed()).unwrap_or(now)
+        })
+    }
 }
 
 /// A place among the requests in flight, given back when dropped.
@@ -270,12 +285,14 @@ impl Dispatcher {
         if inner.app_id.is_some_and(|expected| expected != app_id) {
             return refuse(DispatchError::WrongAppId(app_id.to_string()));
         }
-        let received_at = (inner.settings.clock)();
+        let mut received_at = None;
         if let Some(token) = &inner.settings.token {
+            let now = (inner.settings.clock)();
+            received_at = Some(now);
             let (Some(sign), Some(request_time)) = (&query.sign, &query.request_time) else {
                 return refuse(DispatchError::MissingSignature);
             };
-            if let Err(error) = signature::verify(token, request_time, sign, received_at, inner.settings.max_clock_skew)
+            if let Err(error) = signature::verify(token, request_time, sign, now, inner.settings.max_clock_skew)
             {
                 return refuse(error.into());
             }
@@ -287,7 +304,6 @@ impl Dispatcher {
         let head = Head {
             app_id,
             command: command.to_owned(),
-            kind: Command::from_name(command).map(Command::kind),
             client_ip: query.client_ip.map(Into::into),
             platform: query.opt_platform.map(Into::into),
             request_time: query.request_time.as_deref().and_then(crate::__private::parse_digits),
@@ -411,7 +427,7 @@ impl Dispatcher {
                 this.write_dead_letter(&letter);
             }
         });
-        if head.kind == Some(CallbackKind::Before) {
+        if head.kind() == Some(CallbackKind::Before) {
             return self.fail(head, DispatchError::DeadlineMissed, None);
         }
         tracing::warn!(
@@ -450,7 +466,7 @@ impl Dispatcher {
             let letter = self.letter(head, reason.as_str(), error.to_string(), body);
             self.write_dead_letter(&letter);
         }
-        self.answer(Some(&head.command), head.kind, &error, reason, &request_id, true)
+        self.answer(Some(&head.command), head.kind(), &error, reason, &request_id, true)
     }
 
     /// The answer to a request whose query string failed a check: logged at most
@@ -539,7 +555,7 @@ impl Dispatcher {
 
     fn letter(&self, head: &Head, reason: &str, detail: String, body: &[u8]) -> DeadLetter {
         let mut letter =
-            DeadLetter::new(&head.command, reason, detail, head.app_id, &self.request_id(head), head.received_at, body);
+            DeadLetter::new(&head.command, reason, detail, head.app_id, &self.request_id(head), head.received_at(), body);
         letter.client_ip.clone_from(&head.client_ip);
         letter.platform.clone_from(&head.platform);
         letter

@@ -70,27 +70,16 @@
 //!
 //! # Serving
 //!
-//! [`Dispatcher::dispatch`] takes the raw query string and body and returns an [`HttpReply`], so
-//! any HTTP server can host it; [`axum::router`] does it for axum.
+//! [`axum::Server`] serves a dispatcher with header and body timeouts, a connection cap and a
+//! graceful shutdown on SIGTERM or Ctrl-C. To host it in another server, call
+//! [`Dispatcher::admit`] with the query string before reading the body, then
+//! [`Dispatcher::dispatch_admitted`] with the body ([`Dispatcher::dispatch`] does both).
 //!
 //! # What is refused, and how
 //!
-//! | condition | status | `ErrorInfo` says |
-//! |---|---|---|
-//! | body larger than the limit (default 1 MiB) | 413 | the limit |
-//! | `SdkAppid` / `CallbackCommand` missing, malformed or repeated | 400 | which parameter |
-//! | `SdkAppid` is not the configured app | 403 | the app id |
-//! | with a token: `Sign`/`RequestTime` missing, `RequestTime` not digits or more than 5 min off, `Sign` wrong | 401 | which check failed |
-//! | body not JSON, not of the command's type | 400 | the failing field path, e.g. `MemberList[0].Member_Account` |
-//! | body's `CallbackCommand` differs from the query's | 400 | both commands |
-//! | handler returned `Err` or panicked | 500 | the error, or that it panicked |
-//! | no handler for the command (unknown or unregistered) | 200 `OK` | — (or the fallback handler's answer) |
-//! | handler slower than [`DispatcherBuilder::handler_deadline`] (default 1.5 s; axum adapter) | 200 `OK` | — (before-callbacks: the configured [`DeadlineDecision`]); the handler still finishes |
-//!
-//! Every answer is JSON: `{"ActionStatus":"OK"|"FAIL","ErrorCode":0|1,"ErrorInfo":"…"}`.
-//! Unknown body fields are ignored, and an unknown value of an enum (a new group type or platform)
-//! decodes to its `Other` variant, so vendor additions never break decoding. `EventTime` is
-//! accepted both as a number and as a string of digits, as the vendor sends both.
+//! Every refusal has its status and `FAIL` body ([`DispatchError`] lists them); for a
+//! before-callback, the [`FailurePolicy`] may answer 200 instead. The repository's README has the
+//! table of conditions, the failure policy, the production limits and the security notes.
 //!
 //! # Authentication
 //!
@@ -104,11 +93,11 @@
 //!
 //! | feature | what | default |
 //! |---|---|---|
-//! | `axum` | [`axum::router`], serving a dispatcher with axum | yes |
+//! | `axum` | [`axum::Server`], a hardened server with graceful shutdown, and [`axum::router`] | yes |
 //! | `macros` | the [`handlers`] attribute macro | yes |
 //! | `redis` | `dedup::RedisStore`, the idempotency store replicas share on Redis | no |
 //!
-//! With no features the crate has no web framework and no proc-macro dependency.
+//! With no features the crate has no web framework and no proc-macro of its own.
 
 #![deny(missing_docs)]
 
@@ -169,3 +158,8 @@ pub use response::{BoxError, HttpReply, IntoResponse};
 /// commands missing, so upgrading the crate points at the callbacks that are new.
 #[cfg(feature = "macros")]
 pub use tencent_chat_callbacks_macros::handlers;
+
+// Every Rust block of the repository's README is compiled and run as a doctest.
+#[cfg(all(doctest, feature = "axum", feature = "macros"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -48,7 +48,7 @@ impl Layout {
             schema_dir: root.join("schema"),
             rust_dir: root.join("callbacks/src/generated"),
             macro_table: root.join("callbacks/macros/src/generated/commands.rs"),
-            readme: Some(root.join("README.md")),
+            readme: Some(root.join("docs/coverage.md")),
             dist_dir: Some(root.join("schema/dist")),
         }
     }

@@ -88,7 +88,7 @@ fn module(doc: &str, in_common: bool, body: &str) -> String {
     let tokens: std::collections::BTreeSet<&str> =
         body.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
     let pydantic: Vec<&str> =
-        ["Discriminator", "Field", "Tag"].into_iter().filter(|name| tokens.contains(name)).collect();
+        ["AliasChoices", "Discriminator", "Field", "Tag"].into_iter().filter(|name| tokens.contains(name)).collect();
     let _ = writeln!(out, "from pydantic import {}\n", pydantic.join(", "));
     let used: Vec<&str> = BASE_NAMES.iter().copied().filter(|name| tokens.contains(name)).collect();
     let _ = writeln!(out, "from ._base import {}", used.join(", "));
@@ -206,12 +206,29 @@ fn field_def(out: &mut String, field: &Field, in_common: bool, command: Option<&
     let ty = py_type(&field.ty, in_common, command);
     let name = attribute_name(&field.wire_name);
     let alias = py_str(&field.wire_name);
+    // Other spellings the vendor has used are read too, and written as the current one.
+    let read_as = if field.aliases.is_empty() {
+        alias.clone()
+    } else {
+        let names: Vec<String> = std::iter::once(&field.wire_name).chain(&field.aliases).map(|n| py_str(n)).collect();
+        format!("AliasChoices({})", names.join(", "))
+    };
     if field.required {
-        let _ = writeln!(out, "    {name}: {ty} = Field(validation_alias={alias}, serialization_alias={alias})");
+        let _ = writeln!(out, "    {name}: {ty} = Field(validation_alias={read_as}, serialization_alias={alias})");
+    } else if field.defaulted {
+        // Missing means empty, as in the Rust types.
+        let default = match field.ty {
+            Ty::Vec(_) | Ty::StringOrList => "default_factory=list",
+            Ty::String => "default=\"\"",
+            Ty::Bool => "default=False",
+            _ => "default=0",
+        };
+        let _ =
+            writeln!(out, "    {name}: {ty} = Field({default}, validation_alias={read_as}, serialization_alias={alias})");
     } else {
         let _ = writeln!(
             out,
-            "    {name}: _t.Optional[{ty}] = Field(default=None, validation_alias={alias}, serialization_alias={alias})"
+            "    {name}: _t.Optional[{ty}] = Field(default=None, validation_alias={read_as}, serialization_alias={alias})"
         );
     }
     let tag_doc =

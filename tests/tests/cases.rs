@@ -94,7 +94,7 @@ async fn the_rust_dispatcher_gives_every_answer_of_the_shared_case_table() {
         let query = case["query"].as_str().expect("query").replace("{auth}", auth);
         let reply = dispatcher(&config).dispatch(&query, case_body(case).into()).await;
         let body: Value = serde_json::from_slice(&reply.body).expect("every reply is JSON");
-        let got = (u64::from(reply.status), body["ActionStatus"].clone(), body["ErrorCode"].clone());
+        let got = (u64::from(reply.status.as_u16()), body["ActionStatus"].clone(), body["ErrorCode"].clone());
         let expected = (case["status"].as_u64().unwrap(), case["ActionStatus"].clone(), case["ErrorCode"].clone());
         if got != expected {
             failures.push(format!("{}: expected {expected:?}, got {got:?} ({body})", case["name"]));

@@ -101,7 +101,10 @@ for command, sample in fixtures.items():
     entry = catalogue["commands"][command]
     request, reply_type = entry["request"]["type"], entry["reply"]["type"]
     reply = {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}
-    reply.update({k: "" for k in bundle["$defs"][reply_type].get("required", []) if k not in reply})
+    # Extra required fields get their empty value: "" for text, [] for a list (`ResultItem`).
+    reply_schema = bundle["$defs"][reply_type]
+    extras = [k for k in reply_schema.get("required", []) if k not in reply]
+    reply.update({k: [] if reply_schema["properties"][k].get("type") == "array" else "" for k in extras})
     own_path = OUT / "commands" / f"{command.replace('.', '_')}_schema.py"
     own = names_and_module(command, own_path, load(DIST / entry["request"]["schema"]))
     for where, module in [("bundle", models), ("own file", own)]:

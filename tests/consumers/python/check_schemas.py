@@ -73,7 +73,9 @@ for command, entry in commands.items():
     own_validators[command] = validator(own)
     reply_schema = bundle["$defs"][entry["reply"]["type"]]
     reply = {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}
-    reply.update({k: "" for k in reply_schema.get("required", []) if k not in reply})
+    # Extra required fields get their empty value: "" for text, [] for a list (`ResultItem`).
+    extras = [k for k in reply_schema.get("required", []) if k not in reply]
+    reply.update({k: [] if reply_schema["properties"][k].get("type") == "array" else "" for k in extras})
     for where, v in [("its own file", ref(own, entry["reply"]["type"])), ("the bundle", ref(bundle, entry["reply"]["type"]))]:
         check(f"{command}: a standard reply is valid in {where}", v.is_valid(reply), errors(v, reply))
     sample = fixtures.get(command)

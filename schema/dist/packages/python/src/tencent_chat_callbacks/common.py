@@ -145,7 +145,7 @@ class TextContent(CallbackModel):
     The content of a plain-text element. When the recipient's app is in the background, this text is
     what the offline push notification shows."""
 
-    text: _t.Optional[Str] = Field(default=None, validation_alias="Text", serialization_alias="Text")
+    text: Str = Field(default="", validation_alias="Text", serialization_alias="Text")
     """The text of the element. A missing text reads as empty."""
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typing as _t
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from ._base import I64, U64, Callback, CallbackModel, Decision, LenientU64, OpenEnum, Str
 from . import common
@@ -899,7 +899,7 @@ class BeforeCreateGroup(Callback):
     name: Str = Field(validation_alias="Name", serialization_alias="Name")
     """The name the new group would have."""
 
-    create_group_num: _t.Optional[U64] = Field(default=None, validation_alias="CreateGroupNum", serialization_alias="CreateGroupNum")
+    create_group_num: _t.Optional[U64] = Field(default=None, validation_alias=AliasChoices("CreateGroupNum", "CreatedGroupNum", "CreatedNum"), serialization_alias="CreateGroupNum")
     """How many groups of the same type this user has already created. Older pages and peer libraries
     spell it `CreatedGroupNum` or `CreatedNum`; both decode here. The newest Chinese copy of the
     page no longer lists it, so it may be absent."""

@@ -141,6 +141,10 @@ function mismatch(ty, value, path) {
         return Number.isInteger(value) && value >= I64_MIN && value <= I64_MAX ? null : `${path}: expected an integer`;
       case "u64":
         return Number.isInteger(value) && value >= 0 && value <= U64_MAX ? null : `${path}: expected an unsigned integer`;
+      case "stringOrList":
+        if (typeof value === "string") return null;
+        if (!Array.isArray(value)) return `${path}: expected a string or an array of strings`;
+        return value.every((item) => typeof item === "string") ? null : `${path}: expected strings`;
       case "lenient":
         if (typeof value === "string") return DIGITS.test(value) ? null : `${path}: expected digits`;
         return Number.isInteger(value) && value >= 0 && value <= U64_MAX ? null : `${path}: expected an unsigned integer or digits`;

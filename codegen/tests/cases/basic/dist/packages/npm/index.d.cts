@@ -67,6 +67,18 @@ export declare namespace demo {
     "Mode"?: Mode;
     /** A list of tagged unions. */
     "Parts"?: Array<common.Part>;
+    /** An optional count with two legacy spellings. */
+    "Total"?: number;
+    /** Another spelling of `Total`, sent by some versions. */
+    "OldTotal"?: number;
+    /** Another spelling of `Total`, sent by some versions. */
+    "TotalNum"?: number;
+    /** A list of strings that may arrive as one string. */
+    "Texts"?: Array<string> | string;
+    /** A required list of strings that may arrive as one string. */
+    "Notes": Array<string> | string;
+    /** An optional string read as empty when missing. */
+    "Label"?: string;
   }
   /** A local open enum. */
   export type Mode = "on" | "off" | (string & {});

@@ -140,6 +140,26 @@ exports.types = {
           "array": "common.Part"
         },
         false
+      ],
+      [
+        "Total",
+        "u64",
+        false
+      ],
+      [
+        "Texts",
+        "stringOrList",
+        false
+      ],
+      [
+        "Notes",
+        "stringOrList",
+        true
+      ],
+      [
+        "Label",
+        "string",
+        false
       ]
     ]
   },

@@ -39,6 +39,15 @@ LenientU64 = _t.Annotated[int, BeforeValidator(_from_digits), Field(strict=True,
 (`EventTime` is both in practice); always a Python `int` once read."""
 
 
+def _as_list(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+StringOrList = _t.Annotated[_t.List[Str], BeforeValidator(_as_list)]
+"""Text the vendor documents as a string in one place and a list of strings in another; always a
+list once read, as in the Rust types."""
+
+
 class CallbackModel(BaseModel):
     """Base of every generated model.
 

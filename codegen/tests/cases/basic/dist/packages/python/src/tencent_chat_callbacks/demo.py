@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import typing as _t
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
-from ._base import F64, I64, U64, Bool, Callback, CallbackModel, LenientU64, OpenEnum, Str
+from ._base import F64, I64, U64, Bool, Callback, CallbackModel, LenientU64, OpenEnum, Str, StringOrList
 from . import common
 
 
@@ -80,6 +80,18 @@ class AfterThing(Callback):
 
     parts: _t.Optional[_t.List[common.Part]] = Field(default=None, validation_alias="Parts", serialization_alias="Parts")
     """A list of tagged unions."""
+
+    total: _t.Optional[U64] = Field(default=None, validation_alias=AliasChoices("Total", "OldTotal", "TotalNum"), serialization_alias="Total")
+    """An optional count with two legacy spellings."""
+
+    texts: _t.Optional[StringOrList] = Field(default=None, validation_alias="Texts", serialization_alias="Texts")
+    """A list of strings that may arrive as one string."""
+
+    notes: StringOrList = Field(validation_alias="Notes", serialization_alias="Notes")
+    """A required list of strings that may arrive as one string."""
+
+    label: Str = Field(default="", validation_alias="Label", serialization_alias="Label")
+    """An optional string read as empty when missing."""
 
 
 __all__ = [
