@@ -15,6 +15,8 @@
 //! `claim`, so a later delivery runs the work. Completing or releasing checks the lease: a replica
 //! whose claim expired and was taken over cannot complete or release the new owner's claim.
 //!
+//! [`Deduplicator::run`] does the three steps around one delivery's work.
+//!
 //! Before-callbacks are never deduplicated: the vendor does not retry them, and each asks for a
 //! fresh decision.
 //!
@@ -23,6 +25,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -287,6 +290,94 @@ impl DedupStore for MemoryStore {
     }
 }
 
+/// What [`Deduplicator::run`] did with a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Ran<T> {
+    /// The work ran (first delivery, or a retry after a failure); its result.
+    Ran(T),
+    /// The work already ran and succeeded: acknowledge without running it.
+    Duplicate,
+    /// Another delivery is running it now: answer a failure so the vendor retries later.
+    InFlight,
+}
+
+/// A store with its settings, wrapping one delivery's work in claim → complete / release: the
+/// one call a dispatcher makes per after-callback.
+#[derive(Clone)]
+pub struct Deduplicator {
+    store: Arc<dyn DedupStore>,
+    done_ttl: Duration,
+    in_flight_ttl: Duration,
+    key_fields: HashMap<String, String>,
+}
+
+impl fmt::Debug for Deduplicator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deduplicator")
+            .field("done_ttl", &self.done_ttl)
+            .field("in_flight_ttl", &self.in_flight_ttl)
+            .field("key_fields", &self.key_fields)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deduplicator {
+    /// Deduplicates on `store` with [`DEFAULT_DONE_TTL`] and [`DEFAULT_IN_FLIGHT_TTL`], keying
+    /// every command by the hash of its body.
+    pub fn new(store: impl DedupStore) -> Deduplicator {
+        Deduplicator {
+            store: Arc::new(store),
+            done_ttl: DEFAULT_DONE_TTL,
+            in_flight_ttl: DEFAULT_IN_FLIGHT_TTL,
+            key_fields: HashMap::new(),
+        }
+    }
+
+    /// How long a finished event is remembered, and how long a claim lasts unfinished.
+    pub fn ttls(mut self, done: Duration, in_flight: Duration) -> Self {
+        (self.done_ttl, self.in_flight_ttl) = (done, in_flight);
+        self
+    }
+
+    /// Keys `command` by its body's `field` (see [`dedup_key`]).
+    pub fn key_field(mut self, command: impl Into<String>, field: impl Into<String>) -> Self {
+        self.key_fields.insert(command.into(), field.into());
+        self
+    }
+
+    /// The key of one delivery.
+    pub fn key(&self, command: &str, body: &[u8]) -> String {
+        dedup_key(command, body, self.key_fields.get(command).map(String::as_str))
+    }
+
+    /// Runs `work` unless this event already ran or is running: claims the key, runs the work,
+    /// then completes the key when the work returned `Ok` and releases it otherwise. A failure to
+    /// complete or release is logged, not returned: the work's result stands (an unreleased claim
+    /// expires after the in-flight TTL). Fails only when the claim itself fails (store down),
+    /// before the work runs.
+    pub async fn run<T, E, F>(&self, command: &str, body: &[u8], work: F) -> Result<Ran<Result<T, E>>, DedupError>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        let key = self.key(command, body);
+        let lease = match self.store.claim(&key, self.in_flight_ttl).await? {
+            Claim::Claimed(lease) => lease,
+            Claim::Done => return Ok(Ran::Duplicate),
+            Claim::InFlight => return Ok(Ran::InFlight),
+        };
+        let result = work.await;
+        let settled = match &result {
+            Ok(_) => self.store.complete(&lease, self.done_ttl).await,
+            Err(_) => self.store.release(&lease).await,
+        };
+        if let Err(error) = settled {
+            tracing::warn!(%error, key = %crate::log_safe::Clipped(&key), "could not settle a dedup claim; it expires by itself");
+        }
+        Ok(Ran::Ran(result))
+    }
+}
+
 #[cfg(feature = "redis")]
 pub use self::redis_store::RedisStore;
 
@@ -540,6 +631,36 @@ mod tests {
         assert_eq!(store.claim("c", SECOND).await.unwrap(), Claim::Done);
         assert_eq!(store.claim("e", SECOND).await.unwrap(), Claim::InFlight);
         assert!(matches!(store.claim("d", SECOND).await.unwrap(), Claim::Claimed(_)), "d was dropped");
+    }
+
+    #[tokio::test]
+    async fn a_deduplicator_runs_each_event_once_and_a_failure_again() {
+        let dedup = Deduplicator::new(MemoryStore::new(10)).key_field("C", "MsgKey");
+        let ran = |n: i32| async move { Ok::<_, String>(n) };
+        assert_eq!(dedup.run("C", br#"{"MsgKey":"a","T":1}"#, ran(1)).await.unwrap(), Ran::Ran(Ok(1)));
+        // The same MsgKey in another body: a duplicate, not run.
+        assert_eq!(dedup.run("C", br#"{"MsgKey":"a","T":2}"#, ran(2)).await.unwrap(), Ran::Duplicate);
+        // A failure releases the key, so the retry runs.
+        let failed = dedup.run("D", b"{}", async { Err::<i32, _>("broker down".to_owned()) }).await.unwrap();
+        assert_eq!(failed, Ran::Ran(Err("broker down".to_owned())));
+        assert_eq!(dedup.run("D", b"{}", ran(3)).await.unwrap(), Ran::Ran(Ok(3)));
+        assert_eq!(dedup.run("D", b"{}", ran(4)).await.unwrap(), Ran::Duplicate);
+        // While one delivery runs, another is told it is in flight.
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let (finish_tx, finish_rx) = tokio::sync::oneshot::channel::<()>();
+        let slow = dedup.run("E", b"{}", async move {
+            started_tx.send(()).unwrap();
+            finish_rx.await.unwrap();
+            Ok::<_, String>(5)
+        });
+        let other = async {
+            started_rx.await.unwrap();
+            let answer = dedup.run("E", b"{}", ran(6)).await.unwrap();
+            finish_tx.send(()).unwrap();
+            answer
+        };
+        let (slow, other) = tokio::join!(slow, other);
+        assert_eq!((slow.unwrap(), other), (Ran::Ran(Ok(5)), Ran::InFlight));
     }
 
     #[tokio::test]
