@@ -360,8 +360,15 @@ impl Deduplicator {
     where
         F: Future<Output = Result<T, E>>,
     {
-        let key = self.key(command, body);
-        let lease = match self.store.claim(&key, self.in_flight_ttl).await? {
+        self.run_keyed(&self.key(command, body), work).await
+    }
+
+    /// [`Deduplicator::run`] with a key computed beforehand, e.g. an envelope's `dedup_key`.
+    pub async fn run_keyed<T, E, F>(&self, key: &str, work: F) -> Result<Ran<Result<T, E>>, DedupError>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        let lease = match self.store.claim(key, self.in_flight_ttl).await? {
             Claim::Claimed(lease) => lease,
             Claim::Done => return Ok(Ran::Duplicate),
             Claim::InFlight => return Ok(Ran::InFlight),
@@ -372,7 +379,7 @@ impl Deduplicator {
             Err(_) => self.store.release(&lease).await,
         };
         if let Err(error) = settled {
-            tracing::warn!(%error, key = %crate::log_safe::Clipped(&key), "could not settle a dedup claim; it expires by itself");
+            tracing::warn!(%error, key = %crate::log_safe::Clipped(key), "could not settle a dedup claim; it expires by itself");
         }
         Ok(Ran::Ran(result))
     }

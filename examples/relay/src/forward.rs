@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tencent_chat_callbacks::dedup::{Claim, DedupStore, MemoryStore};
+use tencent_chat_callbacks::dedup::{Deduplicator, MemoryStore, Ran};
 use tencent_chat_callbacks::envelope::Envelope;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
@@ -29,7 +29,7 @@ pub(crate) enum ForwardError {
     #[error("nats: {0}")]
     Nats(String),
     #[error("stdout: {0}")]
-    Stdout(#[from] std::io::Error),
+    Stdout(std::io::Error),
     #[error("this event is being published by another delivery; retry later")]
     InFlight,
     #[error("the dedup store failed: {0}")]
@@ -55,7 +55,7 @@ const DEDUP_PREFIX: &str = tencent_chat_callbacks::dedup::RedisStore::DEFAULT_PR
 /// A destination for envelopes.
 pub(crate) enum Forwarder {
     /// One JSON line per envelope on stdout, deduplicated in memory.
-    Stdout { out: Mutex<tokio::io::Stdout>, seen: MemoryStore },
+    Stdout { out: Mutex<tokio::io::Stdout>, seen: Deduplicator },
     /// `XADD` to a stream, deduplicated on the same Redis.
     Redis { connection: ConnectionManager, stream: String, maxlen: Option<u64>, script: redis::Script },
     /// A JetStream publication on `subject.<command>`, deduplicated by the stream's duplicate
@@ -84,7 +84,9 @@ impl Forwarder {
     pub(crate) async fn connect(destination: &Destination) -> Result<Arc<Forwarder>, Box<dyn std::error::Error>> {
         let forwarder = match destination.url.as_deref() {
             None | Some("-" | "stdout") => {
-                Forwarder::Stdout { out: Mutex::new(tokio::io::stdout()), seen: MemoryStore::default() }
+                let seen =
+                    Deduplicator::new(MemoryStore::default()).ttls(destination.dedup_ttl, Duration::from_secs(30));
+                Forwarder::Stdout { out: Mutex::new(tokio::io::stdout()), seen }
             }
             Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
                 let config = ConnectionManagerConfig::new()
@@ -128,25 +130,18 @@ impl Forwarder {
         let ttl_ms = u64::try_from(dedup_ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         match self {
             Forwarder::Stdout { out, seen } => {
-                let lease = match seen.claim(&envelope.dedup_key, dedup_ttl).await? {
-                    Claim::Claimed(lease) => lease,
-                    Claim::Done => return Ok(Published::Duplicate),
-                    _ => return Err(ForwardError::InFlight),
-                };
                 let mut line = envelope.to_json();
                 line.push('\n');
-                let mut out = out.lock().await;
-                let written = async {
+                let write = async {
+                    let mut out = out.lock().await;
                     out.write_all(line.as_bytes()).await?;
                     out.flush().await
+                };
+                match seen.run_keyed(&envelope.dedup_key, write).await? {
+                    Ran::Ran(written) => written.map(|()| Published::New(None)).map_err(ForwardError::Stdout),
+                    Ran::Duplicate => Ok(Published::Duplicate),
+                    _ => Err(ForwardError::InFlight),
                 }
-                .await;
-                match written {
-                    Ok(()) => seen.complete(&lease, dedup_ttl).await?,
-                    Err(_) => seen.release(&lease).await?,
-                }
-                written?;
-                Ok(Published::New(None))
             }
             Forwarder::Redis { connection, stream, maxlen, script } => {
                 let mut connection = connection.clone();
