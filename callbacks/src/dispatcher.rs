@@ -292,7 +292,8 @@ impl Dispatcher {
             let (Some(sign), Some(request_time)) = (&query.sign, &query.request_time) else {
                 return refuse(DispatchError::MissingSignature);
             };
-            if let Err(error) = signature::verify(token, request_time, sign, now, inner.settings.max_clock_skew) {
+            if let Err(error) = signature::verify(token, request_time, sign, now, inner.settings.max_clock_skew)
+            {
                 return refuse(error.into());
             }
         }
@@ -553,15 +554,8 @@ impl Dispatcher {
     }
 
     fn letter(&self, head: &Head, reason: &str, detail: String, body: &[u8]) -> DeadLetter {
-        let mut letter = DeadLetter::new(
-            &head.command,
-            reason,
-            detail,
-            head.app_id,
-            &self.request_id(head),
-            head.received_at(),
-            body,
-        );
+        let mut letter =
+            DeadLetter::new(&head.command, reason, detail, head.app_id, &self.request_id(head), head.received_at(), body);
         letter.client_ip.clone_from(&head.client_ip);
         letter.platform.clone_from(&head.platform);
         letter
