@@ -79,8 +79,9 @@ pub(crate) struct Destination {
 }
 
 impl Forwarder {
-    /// Connects to the destination. Redis connects lazily and NATS retries its first connection,
-    /// so the relay starts (and answers failures) while the broker is still down.
+    /// Connects to the destination. Redis connects lazily, so the relay starts (and answers
+    /// failures) while Redis is still down; NATS must answer at startup, to ensure the stream, and
+    /// is reconnected without limit afterwards.
     pub(crate) async fn connect(destination: &Destination) -> Result<Arc<Forwarder>, Box<dyn std::error::Error>> {
         let forwarder = match destination.url.as_deref() {
             None | Some("-" | "stdout") => {
@@ -114,7 +115,7 @@ impl Forwarder {
                     duplicate_window: destination.dedup_ttl,
                     ..Default::default()
                 };
-                // Creating the stream needs the server; with retry_on_initial_connect this waits.
+                // Ensuring the stream needs the server: this fails after the JetStream request timeout.
                 jetstream.get_or_create_stream(config).await.map_err(|e| format!("cannot ensure the stream: {e}"))?;
                 Forwarder::Nats { jetstream, subject: destination.subject.clone() }
             }
