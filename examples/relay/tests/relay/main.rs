@@ -109,3 +109,23 @@ fn the_envelope_schema_covers_every_command() {
         assert_eq!(published["$id"], format!("{base}commands/{command}.schema.json"), "$id of {command}");
     }
 }
+
+/// `--dedup-field COMMAND=FIELD` keys a command by that body field: a redelivery whose body
+/// differs elsewhere is still a duplicate, and the envelope carries that key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dedup_field_keys_the_command_by_that_field() {
+    let command = "C2C.CallbackAfterSendMsg";
+    let relay = Relay::start(&["--dedup-field", &format!("{command}=MsgKey")]);
+    let fixture = tests::fixtures().into_iter().find(|f| f.command == command).unwrap();
+    let mut sample = fixture.sample_json();
+    let msg_key = sample["MsgKey"].as_str().expect("the sample has a MsgKey").to_owned();
+    for retry in 0..3 {
+        sample["RelayTestSeq"] = retry.into();
+        let body = serde_json::to_vec(&sample).unwrap();
+        let event = support::Event { command: command.into(), key: String::new(), body };
+        assert!(is_ok(&deliver(relay.address, &event).await));
+    }
+    let printed = relay.printed();
+    assert_eq!(printed.len(), 1, "{printed:#?}");
+    assert_eq!(printed[0]["dedup_key"], format!("{command}:MsgKey={msg_key}"));
+}
