@@ -143,9 +143,9 @@ impl Drop for RedisServer {
 /// A `nats-server` with JetStream, storing in a directory of its own.
 #[derive(Debug)]
 pub struct NatsServer {
-    child: Child,
+    child: Option<Child>,
     port: u16,
-    _dir: ScratchDir,
+    dir: ScratchDir,
 }
 
 impl NatsServer {
@@ -154,27 +154,45 @@ impl NatsServer {
         if !available("nats-server", "--version") {
             return None;
         }
-        let (port, dir) = (free_port(), ScratchDir::new("nats"));
+        let mut server = NatsServer { child: None, port: free_port(), dir: ScratchDir::new("nats") };
+        server.spawn();
+        Some(server)
+    }
+
+    fn spawn(&mut self) {
         let mut child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(dir.path())
+            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
+            .arg(self.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("nats-server starts");
-        wait_listening(port, "nats-server", &mut child);
-        Some(NatsServer { child, port, _dir: dir })
+        wait_listening(self.port, "nats-server", &mut child);
+        self.child = Some(child);
     }
 
     /// `nats://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
+
+    /// Kills the server (SIGKILL).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and storage directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
 }
 
 impl Drop for NatsServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }

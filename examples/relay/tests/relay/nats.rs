@@ -1,13 +1,15 @@
 //! The relay on a real `nats-server` with JetStream: two replicas, duplicates spread over both,
 //! each event stored once thanks to the `Nats-Msg-Id` header and the stream's duplicate window.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use tencent_chat_callbacks::envelope::Envelope;
 use tests::servers::NatsServer;
 
-use crate::support::{Relay, after_events, deliver, is_ok};
+use crate::support::{Event, Relay, after_events, deliver, is_ok};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jetstream_two_replicas_each_event_stored_once() {
@@ -30,21 +32,74 @@ async fn jetstream_two_replicas_each_event_stored_once() {
         .await;
     assert!(replies.iter().all(|ok| *ok), "every delivery acknowledged: {:#?}", relays[0].log.lock().unwrap());
 
-    let client = async_nats::connect(&url).await.expect("nats answers");
-    let jetstream = async_nats::jetstream::new(client);
-    let mut stream = jetstream.get_stream("callbacks").await.expect("the relay created the stream");
-    let stored = stream.info().await.unwrap().state.messages;
-    assert_eq!(stored, events.len() as u64, "one message per event");
+    assert_stored_once(&url, "callbacks", "tencent.chat", &events).await;
+}
 
+/// The stream holds exactly one message per event, on its command's subject, with the dedup key
+/// as its `Nats-Msg-Id`.
+async fn assert_stored_once(url: &str, stream: &str, subject: &str, events: &[Event]) {
+    let client = async_nats::connect(url).await.expect("nats answers");
+    let jetstream = async_nats::jetstream::new(client);
+    let mut stream = jetstream.get_stream(stream).await.expect("the relay created the stream");
+    let stored = stream.info().await.unwrap().state.messages;
     let mut by_key = BTreeMap::new();
     for sequence in 1..=stored {
         let message = stream.get_raw_message(sequence).await.expect("stored");
         let envelope = Envelope::from_json(&message.payload).expect("an envelope");
-        assert_eq!(message.subject.as_str(), format!("tencent.chat.{}", envelope.command));
+        assert_eq!(message.subject.as_str(), format!("{subject}.{}", envelope.command));
         assert_eq!(message.headers.get("Nats-Msg-Id").map(|v| v.as_str()), Some(envelope.dedup_key.as_str()));
         assert!(envelope.event().expect("decodes").is_some());
         *by_key.entry(envelope.dedup_key).or_insert(0) += 1;
     }
     let expected: BTreeMap<String, i32> = events.iter().map(|e| (e.key.clone(), 1)).collect();
-    assert_eq!(by_key, expected);
+    assert_eq!(by_key, expected, "one message per event");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nats_restart_mid_run_loses_nothing_acknowledged() {
+    let Some(mut nats) = NatsServer::start() else { return };
+    let url = nats.url();
+    let relay = Relay::start(&["--forward", &url, "--publish-timeout-ms", "1000"]);
+    let events = after_events(300);
+
+    // Killed (SIGKILL) and started again once a third of the events were delivered.
+    let (done, third) = (AtomicUsize::new(0), tokio::sync::Notify::new());
+    let deliveries = futures_util::stream::iter(0..events.len())
+        .map(|i| {
+            let (events, address, done, third) = (&events, relay.address, &done, &third);
+            async move {
+                let ok = is_ok(&deliver(address, &events[i]).await);
+                if done.fetch_add(1, Ordering::SeqCst) + 1 == events.len() / 3 {
+                    third.notify_one();
+                }
+                (i, ok)
+            }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>();
+    let restart = async {
+        third.notified().await;
+        nats.restart();
+        assert!(done.load(Ordering::SeqCst) < events.len(), "restarted mid-run");
+    };
+    let (replies, ()) = tokio::join!(deliveries, restart);
+    let mut acknowledged: BTreeSet<String> =
+        replies.iter().filter(|(_, ok)| *ok).map(|(i, _)| events[*i].key.clone()).collect();
+
+    println!("{} of {} acknowledged during the run", acknowledged.len(), events.len());
+    // The vendor's retries: the relay reconnected by itself.
+    for _ in 0..50 {
+        let missing: Vec<&Event> = events.iter().filter(|e| !acknowledged.contains(&e.key)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        for event in missing {
+            if is_ok(&deliver(relay.address, event).await) {
+                acknowledged.insert(event.key.clone());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(acknowledged.len(), events.len(), "every event acknowledged after the restart");
+    assert_stored_once(&url, "tencent-chat-callbacks", "tencent-chat-callbacks", &events).await;
 }
