@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::Callback;
+use crate::{Callback, lenient};
 
 /// An event left out of its batch.
 pub(crate) struct RejectedItem {
@@ -30,19 +30,21 @@ pub(crate) fn decode_partially<C: Callback>(body: &[u8]) -> Option<(C, Vec<Rejec
     let mut rejected = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
         let alone = with_items(&object, &field, vec![item]);
-        match serde_json::from_value::<C>(alone.clone()) {
+        let bytes = serde_json::to_vec(&alone).unwrap_or_default();
+        match serde_json::from_slice::<C>(&bytes) {
             Ok(_) => good.extend(take_items(alone, &field)),
-            Err(error) => rejected.push(RejectedItem {
-                index,
-                body: serde_json::to_vec(&alone).unwrap_or_default(),
-                reason: error.to_string(),
-            }),
+            Err(_) if lenient::decode_with_numeric_strings::<C>(&bytes).is_some() => {
+                good.extend(take_items(alone, &field));
+            }
+            Err(error) => rejected.push(RejectedItem { index, body: bytes, reason: error.to_string() }),
         }
     }
     if rejected.is_empty() {
         return None;
     }
-    serde_json::from_value(with_items(&object, &field, good)).ok().map(|event| (event, rejected))
+    let rebuilt = serde_json::to_vec(&with_items(&object, &field, good)).ok()?;
+    let event = serde_json::from_slice(&rebuilt).ok().or_else(|| lenient::decode_with_numeric_strings(&rebuilt))?;
+    Some((event, rejected))
 }
 
 /// The top-level array whose items are events of `command`, if the body has one.

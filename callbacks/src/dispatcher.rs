@@ -20,6 +20,7 @@ use crate::batch::{self, RejectedItem};
 use crate::context::{Context, UnhandledEvent};
 use crate::dead_letter::{DeadLetter, DeadLetterSink};
 use crate::handler::{FallbackHandler, Handler};
+use crate::lenient;
 use crate::log_safe::{Admit, Clipped, RefusalLimiter};
 use crate::policy::FailurePolicy;
 use crate::query::CallbackQuery;
@@ -292,8 +293,7 @@ impl Dispatcher {
             let (Some(sign), Some(request_time)) = (&query.sign, &query.request_time) else {
                 return refuse(DispatchError::MissingSignature);
             };
-            if let Err(error) = signature::verify(token, request_time, sign, now, inner.settings.max_clock_skew)
-            {
+            if let Err(error) = signature::verify(token, request_time, sign, now, inner.settings.max_clock_skew) {
                 return refuse(error.into());
             }
         }
@@ -554,8 +554,15 @@ impl Dispatcher {
     }
 
     fn letter(&self, head: &Head, reason: &str, detail: String, body: &[u8]) -> DeadLetter {
-        let mut letter =
-            DeadLetter::new(&head.command, reason, detail, head.app_id, &self.request_id(head), head.received_at(), body);
+        let mut letter = DeadLetter::new(
+            &head.command,
+            reason,
+            detail,
+            head.app_id,
+            &self.request_id(head),
+            head.received_at(),
+            body,
+        );
         letter.client_ip.clone_from(&head.client_ip);
         letter.platform.clone_from(&head.platform);
         letter
@@ -696,7 +703,10 @@ impl<C: Callback, H: Handler<C>> Route for TypedRoute<C, H> {
     fn call(&self, ctx: Context) -> Result<Routed, DispatchError> {
         let (event, rejected) = match decode::<C>(&ctx.raw_body) {
             Ok(event) => (event, Vec::new()),
-            Err(error) => batch::decode_partially::<C>(&ctx.raw_body).ok_or(error)?,
+            Err(error) => match lenient::decode_with_numeric_strings::<C>(&ctx.raw_body) {
+                Some(event) => (event, Vec::new()),
+                None => batch::decode_partially::<C>(&ctx.raw_body).ok_or(error)?,
+            },
         };
         let work = start_handler(|| self.handler.call(event, ctx))?;
         Ok(Routed { work, rejected })

@@ -120,6 +120,7 @@ mod telemetry;
 #[rustfmt::skip]
 mod generated;
 mod handler;
+mod lenient;
 mod query;
 mod response;
 pub mod signature;

@@ -223,8 +223,10 @@ fn field_def(out: &mut String, field: &Field, in_common: bool, command: Option<&
             Ty::Bool => "default=False",
             _ => "default=0",
         };
-        let _ =
-            writeln!(out, "    {name}: {ty} = Field({default}, validation_alias={read_as}, serialization_alias={alias})");
+        let _ = writeln!(
+            out,
+            "    {name}: {ty} = Field({default}, validation_alias={read_as}, serialization_alias={alias})"
+        );
     } else {
         let _ = writeln!(
             out,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tencent_chat_callbacks::axum::Server;
 use tencent_chat_callbacks::dead_letter::{DeadLetter, JsonLinesSink};
-use tencent_chat_callbacks::{BoxError, Context, Dispatcher, DispatcherBuilder, FailurePolicy, group, push};
+use tencent_chat_callbacks::{BoxError, Context, Dispatcher, DispatcherBuilder, FailurePolicy, c2c, group, push};
 use tests::{APP_ID, TOKEN, fixtures, now, post, sign, signed_query};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -377,4 +377,56 @@ async fn a_handler_that_fails_after_its_deadline_is_dead_lettered() {
     .await
     .expect("the late failure is dead-lettered");
     assert_eq!((letters[0].reason.as_str(), finished.load(Ordering::SeqCst)), ("deadline_then_failed", 1));
+}
+
+#[tokio::test]
+async fn ordinary_deviations_of_genuine_before_callbacks_reach_the_handler() {
+    // The handlers refuse everything and the policy allows: a refusal proves the handler decided.
+    let dispatcher = builder()
+        .on_failure(FailurePolicy::Allow)
+        .on::<group::BeforeSendMsg>(|_: group::BeforeSendMsg, _: Context| async {
+            group::BeforeSendMsgDecision::Refuse
+        })
+        .on::<c2c::BeforeSendMsg>(|_: c2c::BeforeSendMsg, _: Context| async { c2c::BeforeSendMsgDecision::Refuse })
+        .build()
+        .unwrap();
+    let (address, _stop) = serve(dispatcher, |s| s).await;
+    let mut without_time = sample(BEFORE_SEND);
+    without_time.as_object_mut().unwrap().remove("EventTime");
+    let mut random_as_text = sample(BEFORE_SEND);
+    random_as_text["Random"] = json!("123456");
+    let mut no_text = sample("C2C.CallbackBeforeSendMsg");
+    no_text["MsgBody"] = json!([{"MsgType": "TIMTextElem", "MsgContent": {}}]);
+    let cases = [
+        ("no EventTime", BEFORE_SEND, without_time),
+        ("Random as a digit string", BEFORE_SEND, random_as_text),
+        ("a text element without Text", "C2C.CallbackBeforeSendMsg", no_text),
+    ];
+    for (name, command, body) in cases {
+        let (status, reply) =
+            post_json(address, &signed_query(command, now()), &serde_json::to_vec(&body).unwrap()).await;
+        assert_eq!((status, reply["ErrorCode"].as_i64()), (200, Some(1)), "{name}: {reply}");
+    }
+}
+
+#[tokio::test]
+async fn a_thousand_idle_connections_do_not_lock_out_the_vendor() {
+    // The server and these clients share one process: 1,100 connections are 2,200 descriptors.
+    let hard_limit = std::process::Command::new("sh").args(["-c", "ulimit -Hn"]).output().unwrap();
+    let hard_limit = String::from_utf8_lossy(&hard_limit.stdout).trim().to_owned();
+    if hard_limit.parse::<u64>().is_ok_and(|limit| limit < 2_500) {
+        eprintln!("skipped: the hard open-file limit ({hard_limit}) is below what 1,100 loopback connections need");
+        return;
+    }
+    let dispatcher = builder().build().unwrap();
+    let (address, _stop) = serve(dispatcher, |s| s).await;
+    let body = serde_json::to_vec(&sample(CREATE)).unwrap();
+    // The first answer means the server runs, with its open-file limit raised.
+    assert_eq!(post_json(address, &signed_query(CREATE, now()), &body).await.0, 200);
+    let mut idle = Vec::new();
+    for _ in 0..1_100 {
+        idle.push(TcpStream::connect(address).await.unwrap());
+    }
+    assert_eq!(post_json(address, &signed_query(CREATE, now()), &body).await.0, 200, "served despite them");
+    drop(idle);
 }

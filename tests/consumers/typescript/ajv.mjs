@@ -64,7 +64,7 @@ const rejects = (name, command, edit) => {
 };
 rejects("a missing GroupId", "Group.CallbackAfterCreateGroup", (p) => delete p.GroupId);
 rejects("an EventTime that is not digits", "Group.CallbackAfterCreateGroup", (p) => (p.EventTime = "12:00"));
-rejects("a text element without text", send, (p) => p.MsgBody.push({ MsgType: "TIMTextElem", MsgContent: {} }));
+rejects("a text element whose text is a number", send, (p) => p.MsgBody.push({ MsgType: "TIMTextElem", MsgContent: { Text: 5 } }));
 rejects("an element without a type", send, (p) => p.MsgBody.push({ MsgContent: { Text: "x" } }));
 rejects("a known element with content of another kind", send, (p) => p.MsgBody.push({ MsgType: "TIMLocationElem", MsgContent: { Text: "x" } }));
 const future = sample(send);

@@ -45,7 +45,8 @@ export function summary(el: MsgBodyElement): string {
   if (!isKnown(el)) return `[${el.MsgType}]`;
   switch (el.MsgType) {
     case "TIMTextElem":
-      return el.MsgContent.Text;
+      // Optional on the wire: older copies of the pages send text elements without it.
+      return el.MsgContent.Text ?? "";
     case "TIMLocationElem":
       return `${el.MsgContent.Latitude},${el.MsgContent.Longitude}`;
     case "TIMRelayElem":

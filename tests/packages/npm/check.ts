@@ -41,7 +41,7 @@ function check(name: string, condition: boolean, detail: unknown = ""): void {
 function texts(body: c2c.BeforeSendMsg): string[] {
   const out: string[] = [];
   for (const element of body.MsgBody) {
-    if (isMsgBodyElementText(element)) out.push(element.MsgContent.Text);
+    if (isMsgBodyElementText(element)) out.push(element.MsgContent.Text ?? "");
     else if (isMsgBodyElementOther(element)) out.push(`<${element.MsgType}>`);
   }
   return out;
@@ -56,7 +56,7 @@ function typedHandlers(webhooks: Webhooks): void {
   decision("Group.CallbackAfterCreateGroup");
   webhooks.on("Group.CallbackAfterCreateGroup", (event, ctx: Context) => {
     const id: string = event.GroupId;
-    const time: number | string = event.EventTime;
+    const time: number | string | undefined = event.EventTime; // absent in older copies of the pages
     void [id, time, ctx.appId];
   });
   // @ts-expect-error: the body has no such field
@@ -173,7 +173,7 @@ function moderate(event: CallbackBodies["C2C.CallbackBeforeSendMsg"]): CallbackR
   const answers = decision("C2C.CallbackBeforeSendMsg");
   const first = event.MsgBody[0];
   if (first === undefined || !isMsgBodyElementText(first)) return answers.allow();
-  const text = first.MsgContent.Text;
+  const text = first.MsgContent.Text ?? "";
   if (text.includes("refuse")) return answers.refuse();
   if (text.includes("drop")) return answers.drop();
   if (text.includes("code")) return answers.refuseWith(120001, "refused by the app");

@@ -138,8 +138,11 @@ function mismatch(ty, value, path) {
       case "f64":
         return typeof value === "number" ? null : `${path}: expected a number`;
       case "i64":
+        // A string of digits is read as an integer, as in Rust.
+        if (typeof value === "string") return DIGITS.test(value) ? null : `${path}: expected an integer`;
         return Number.isInteger(value) && value >= I64_MIN && value <= I64_MAX ? null : `${path}: expected an integer`;
       case "u64":
+        if (typeof value === "string") return DIGITS.test(value) ? null : `${path}: expected an unsigned integer`;
         return Number.isInteger(value) && value >= 0 && value <= U64_MAX ? null : `${path}: expected an unsigned integer`;
       case "stringOrList":
         if (typeof value === "string") return null;

@@ -20,11 +20,6 @@ Bool = StrictBool
 """A JSON boolean."""
 F64 = StrictFloat
 """A JSON number."""
-I64 = _t.Annotated[int, Field(strict=True, ge=-(2**63), le=2**63 - 1)]
-"""A JSON integer that fits in 64 signed bits."""
-U64 = _t.Annotated[int, Field(strict=True, ge=0, le=2**64 - 1)]
-"""A JSON integer that fits in 64 unsigned bits."""
-
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
 
@@ -32,6 +27,12 @@ def _from_digits(value: object) -> object:
     if isinstance(value, str) and _DIGITS.fullmatch(value):
         return int(value)
     return value
+
+
+I64 = _t.Annotated[int, BeforeValidator(_from_digits), Field(strict=True, ge=-(2**63), le=2**63 - 1)]
+"""A JSON integer that fits in 64 signed bits (a string of digits is read as one, as in Rust)."""
+U64 = _t.Annotated[int, BeforeValidator(_from_digits), Field(strict=True, ge=0, le=2**64 - 1)]
+"""A JSON integer that fits in 64 unsigned bits (a string of digits is read as one, as in Rust)."""
 
 
 LenientU64 = _t.Annotated[int, BeforeValidator(_from_digits), Field(strict=True, ge=0, le=2**64 - 1)]
