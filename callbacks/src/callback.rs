@@ -1,6 +1,5 @@
 //! What every generated callback type is: the [`Callback`] trait and its `CallbackCommand` tag.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -102,9 +101,10 @@ impl<'de, C: Callback> Deserialize<'de> for CommandTag<C> {
     }
 }
 
+#[cfg(feature = "schemars")]
 impl<C: Callback> schemars::JsonSchema for CommandTag<C> {
-    fn schema_name() -> Cow<'static, str> {
-        Cow::Owned(format!("CommandTag<{}>", C::COMMAND))
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Owned(format!("CommandTag<{}>", C::COMMAND))
     }
 
     fn inline_schema() -> bool {

@@ -48,7 +48,8 @@ pub const DEFAULT_CAPACITY: usize = 100_000;
 /// With `key_field`, and when the body has that top-level field as a string or a number (say
 /// `MsgKey`, which names one message), the key is `command:field=value`, so a redelivery whose body
 /// differs in an unrelated field is still recognised. Otherwise it is `command:` followed by the
-/// lowercase hex SHA-256 of the body: a retry repeats the body byte for byte.
+/// lowercase hex SHA-256 of the body: a retry repeats the body byte for byte. The field a command's
+/// schema names for this is [`Command::dedup_field`](crate::Command::dedup_field).
 pub fn dedup_key(command: &str, body: &[u8], key_field: Option<&str>) -> String {
     if let Some(field) = key_field
         && let Some(value) = field_value(body, field)
@@ -324,7 +325,8 @@ impl fmt::Debug for Deduplicator {
 
 impl Deduplicator {
     /// Deduplicates on `store` with [`DEFAULT_DONE_TTL`] and [`DEFAULT_IN_FLIGHT_TTL`], keying
-    /// every command by the hash of its body.
+    /// each command by the field its schema names ([`Command::dedup_field`](crate::Command::dedup_field)),
+    /// the others by the hash of their body.
     pub fn new(store: impl DedupStore) -> Deduplicator {
         Deduplicator {
             store: Arc::new(store),
@@ -340,7 +342,7 @@ impl Deduplicator {
         self
     }
 
-    /// Keys `command` by its body's `field` (see [`dedup_key`]).
+    /// Keys `command` by its body's `field` (see [`dedup_key`]), instead of its schema's choice.
     pub fn key_field(mut self, command: impl Into<String>, field: impl Into<String>) -> Self {
         self.key_fields.insert(command.into(), field.into());
         self
@@ -348,7 +350,9 @@ impl Deduplicator {
 
     /// The key of one delivery.
     pub fn key(&self, command: &str, body: &[u8]) -> String {
-        dedup_key(command, body, self.key_fields.get(command).map(String::as_str))
+        let field = self.key_fields.get(command).map(String::as_str);
+        let field = field.or_else(|| crate::Command::from_name(command).and_then(crate::Command::dedup_field));
+        dedup_key(command, body, field)
     }
 
     /// Runs `work` unless this event already ran or is running: claims the key, runs the work,
@@ -652,6 +656,9 @@ mod tests {
         assert_eq!(failed, Ran::Ran(Err("broker down".to_owned())));
         assert_eq!(dedup.run("D", b"{}", ran(3)).await.unwrap(), Ran::Ran(Ok(3)));
         assert_eq!(dedup.run("D", b"{}", ran(4)).await.unwrap(), Ran::Duplicate);
+        // A command whose schema names a key field is keyed by it without configuration.
+        let command = "C2C.CallbackAfterSendMsg";
+        assert_eq!(dedup.key(command, br#"{"MsgKey":"m","X":1}"#), "C2C.CallbackAfterSendMsg:MsgKey=m");
         // While one delivery runs, another is told it is in flight.
         let (started_tx, started_rx) = tokio::sync::oneshot::channel();
         let (finish_tx, finish_rx) = tokio::sync::oneshot::channel::<()>();

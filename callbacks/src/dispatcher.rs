@@ -694,12 +694,12 @@ trait Route: Send + Sync {
     fn call(&self, ctx: Context) -> Result<Routed, DispatchError>;
 }
 
-struct TypedRoute<C, H> {
+struct TypedRoute<C, H, M> {
     handler: H,
-    _callback: PhantomData<fn() -> C>,
+    _callback: PhantomData<fn() -> (C, M)>,
 }
 
-impl<C: Callback, H: Handler<C>> Route for TypedRoute<C, H> {
+impl<C: Callback, M, H: Handler<C, M>> Route for TypedRoute<C, H, M> {
     fn call(&self, ctx: Context) -> Result<Routed, DispatchError> {
         let (event, rejected) = match decode::<C>(&ctx.raw_body) {
             Ok(event) => (event, Vec::new()),
@@ -846,7 +846,8 @@ impl DispatcherBuilder {
         self
     }
 
-    /// Registers `handler` for callback `C`.
+    /// Registers `handler` for callback `C`, the handler's event type. A handler takes the event,
+    /// or the event and its [`Context`]; see [`Handler`].
     ///
     /// ```
     /// use tencent_chat_callbacks::{group, Context, Dispatcher};
@@ -857,12 +858,12 @@ impl DispatcherBuilder {
     ///
     /// let dispatcher = Dispatcher::builder()
     ///     .app_id(1400000000)
-    ///     .on::<group::AfterCreateGroup>(on_group_created)
+    ///     .on(on_group_created)
     ///     .build()
     ///     .unwrap();
     /// ```
-    pub fn on<C: Callback>(mut self, handler: impl Handler<C>) -> Self {
-        let route = TypedRoute::<C, _> { handler, _callback: PhantomData };
+    pub fn on<C: Callback, M: 'static>(mut self, handler: impl Handler<C, M>) -> Self {
+        let route = TypedRoute::<C, _, M> { handler, _callback: PhantomData };
         if self.routes.insert(C::COMMAND, Box::new(route)).is_some() {
             self.duplicate.get_or_insert(C::COMMAND);
         }

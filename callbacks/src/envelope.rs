@@ -66,9 +66,8 @@ impl Envelope {
         Ok(Envelope { command: command.into(), app_id, request_id, received_at, dedup_key: dedup_key.into(), body })
     }
 
-    /// The typed event: `Ok(None)` when this version does not know the command (its body is still
-    /// in [`Envelope::body`]).
-    pub fn event(&self) -> Result<Option<Event>, EnvelopeError> {
+    /// The typed event; [`Event::Unknown`] when this version does not know the command.
+    pub fn event(&self) -> Result<Event, EnvelopeError> {
         Event::from_json(&self.command, self.body.get().as_bytes())
             .map_err(|source| EnvelopeError::NotTheCommandsEvent { command: self.command.clone(), source })
     }
@@ -110,14 +109,14 @@ mod tests {
         let original: serde_json::Value = serde_json::from_slice(BODY).unwrap();
         let relayed: serde_json::Value = serde_json::from_str(back.body.get()).unwrap();
         assert_eq!(original, relayed);
-        let Some(Event::GroupAfterGroupDestroyed(event)) = back.event().unwrap() else { panic!("typed event") };
+        let Event::GroupAfterGroupDestroyed(event) = back.event().unwrap() else { panic!("typed event") };
         assert_eq!(event.group_id, "@TGS#2J4SZEAEL");
     }
 
     #[test]
     fn unknown_commands_and_wrong_bodies() {
         let unknown = Envelope::new("Future.CallbackNew", 1, None, 0, "k", br#"{"A":1}"#).unwrap();
-        assert!(unknown.event().unwrap().is_none());
+        assert!(matches!(unknown.event().unwrap(), Event::Unknown(_)));
         let wrong = Envelope::new("Group.CallbackAfterGroupDestroyed", 1, None, 0, "k", br#"{"A":1}"#).unwrap();
         assert!(matches!(wrong.event(), Err(EnvelopeError::NotTheCommandsEvent { .. })));
         assert!(matches!(Envelope::new("X", 1, None, 0, "k", b"{oops"), Err(EnvelopeError::BodyNotJson(_))));

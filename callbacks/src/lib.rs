@@ -50,10 +50,8 @@
 //!     match event.msg_body.first() {
 //!         Some(MsgBodyElement::Text(t)) if t.text.contains("spam") => c2c::BeforeSendMsgDecision::Refuse,
 //!         Some(MsgBodyElement::Text(t)) if t.text.contains("darn") => {
-//!             c2c::BeforeSendMsgDecision::Modify(c2c::BeforeSendMsgChanges {
-//!                 msg_body: Some(vec![MsgBodyElement::Text(TextContent { text: t.text.replace("darn", "d**n") })]),
-//!                 cloud_custom_data: None,
-//!             })
+//!             let text = TextContent::new(t.text.replace("darn", "d**n"));
+//!             c2c::BeforeSendMsgDecision::Modify(c2c::BeforeSendMsgChanges::default().msg_body(vec![MsgBodyElement::Text(text)]))
 //!         }
 //!         Some(MsgBodyElement::Text(t)) if t.text.contains("muted") => {
 //!             c2c::BeforeSendMsgDecision::refuse_with(120001, "you are muted").expect("in 120001..=130000")
@@ -62,7 +60,7 @@
 //!     }
 //! }
 //!
-//! let dispatcher = Dispatcher::builder().app_id(1400000000).on::<c2c::BeforeSendMsg>(moderate).build()?;
+//! let dispatcher = Dispatcher::builder().app_id(1400000000).on(moderate).build()?;
 //! # Ok::<(), tencent_chat_callbacks::BuildError>(())
 //! ```
 //!
@@ -74,6 +72,12 @@
 //! graceful shutdown on SIGTERM or Ctrl-C. To host it in another server, call
 //! [`Dispatcher::admit`] with the query string before reading the body, then
 //! [`Dispatcher::dispatch_admitted`] with the body ([`Dispatcher::dispatch`] does both).
+//!
+//! # Testing handlers
+//!
+//! A handler is a plain async function: a unit test calls it with an event and
+//! [`testing::context`]; [`testing::Request`] sends a request signed as Tencent signs it through
+//! a [`Dispatcher`]. See [`testing`].
 //!
 //! # What is refused, and how
 //!
@@ -95,6 +99,7 @@
 //! |---|---|---|
 //! | `axum` | [`axum::Server`], a hardened server with graceful shutdown, and [`axum::router`] | yes |
 //! | `macros` | the [`handlers`] attribute macro | yes |
+//! | `schemars` | `Command::json_schema` and `schemars::JsonSchema` on every generated type | no |
 //! | `redis` | `dedup::RedisStore`, the idempotency store replicas share on Redis | no |
 //!
 //! With no features the crate has no web framework and no proc-macro of its own.
@@ -107,6 +112,7 @@ extern crate self as tencent_chat_callbacks;
 mod background;
 mod batch;
 mod callback;
+mod catalogue;
 mod context;
 pub mod dead_letter;
 mod decision;
@@ -124,6 +130,7 @@ mod lenient;
 mod query;
 mod response;
 pub mod signature;
+pub mod testing;
 
 #[cfg(feature = "axum")]
 pub mod axum;
@@ -134,7 +141,7 @@ pub mod __private;
 
 pub use callback::{Callback, CallbackKind, CommandTag};
 pub use common::Response;
-pub use context::{Context, UnhandledEvent};
+pub use context::{Context, ContextBuilder, UnhandledEvent};
 pub use decision::{AppErrorCode, ErrorCodeOutOfRange};
 pub use dispatcher::{
     Admitted, BuildError, DEFAULT_HANDLER_DEADLINE, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT, Dispatcher,
@@ -142,7 +149,7 @@ pub use dispatcher::{
 };
 pub use error::DispatchError;
 pub use generated::*;
-pub use handler::{FallbackHandler, Handler};
+pub use handler::{EventOnly, FallbackHandler, Handler, WithContext};
 pub use policy::{FailurePolicy, UnknownFailurePolicy};
 pub use response::{BoxError, HttpReply, IntoResponse};
 
@@ -154,9 +161,14 @@ pub use response::{BoxError, HttpReply, IntoResponse};
 /// [`Handlers`], so `Dispatcher::builder().handlers(value)` registers them all. It expands to one
 /// [`DispatcherBuilder::on`] call per method.
 ///
-/// `#[handlers(exhaustive, ignore("Group.CallbackAfterGroupFull", …))]` also asks that every
-/// command this version knows has a handler or is ignored on purpose; the compile error lists the
-/// commands missing, so upgrading the crate points at the callbacks that are new.
+/// One method may be marked `#[fallback]` instead: it takes `&self`, an [`UnhandledEvent`] and
+/// optionally a [`Context`], and receives every callback no `#[on]` method takes, including
+/// commands this version does not know ([`DispatcherBuilder::fallback`]).
+///
+/// `#[handlers(exhaustive, ignore("Sns.*", "Group.CallbackAfterGroupFull", …))]` also asks that
+/// every command this version knows has a handler or is ignored on purpose, one by one or by
+/// namespace (`"Sns.*"`, or `"*"` for all); the compile error lists the commands missing, so
+/// upgrading the crate points at the callbacks that are new.
 #[cfg(feature = "macros")]
 pub use tencent_chat_callbacks_macros::handlers;
 

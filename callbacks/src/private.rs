@@ -5,10 +5,8 @@ use std::marker::PhantomData;
 
 use serde::de::{self, Deserializer, Visitor};
 
-/// Converts a handler's output, where the `#[handlers]` macro can point errors at its return type.
-pub fn into_response<R, T: crate::IntoResponse<R>>(output: T) -> Result<R, crate::BoxError> {
-    output.into_response()
-}
+pub use crate::__catalogue as catalogue;
+pub use {serde, serde_json};
 
 /// Decodes a string into an open enum through its `From<&str>`, without allocating for known values.
 pub fn deserialize_str_into<'de, D, T>(deserializer: D) -> Result<T, D::Error>
@@ -41,8 +39,10 @@ pub(crate) fn parse_digits(value: &str) -> Option<u64> {
 }
 
 /// The schema of an integer that may arrive as a string of digits.
+#[cfg(feature = "schemars")]
 pub struct LenientU64;
 
+#[cfg(feature = "schemars")]
 impl schemars::JsonSchema for LenientU64 {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "LenientU64".into()
@@ -122,8 +122,10 @@ pub mod lenient_u64 {
 }
 
 /// The schema of a list of strings that may arrive as a single string.
+#[cfg(feature = "schemars")]
 pub struct StringOrList;
 
+#[cfg(feature = "schemars")]
 impl schemars::JsonSchema for StringOrList {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "StringOrList".into()

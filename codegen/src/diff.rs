@@ -1,5 +1,6 @@
-//! `cargo codegen diff OLD NEW`: what a schema change means for consumers, as a semantic
-//! version bump, field by field.
+//! `cargo codegen diff OLD NEW`: what a schema change means for consumers, as two semantic
+//! version bumps, field by field: one for the JSON Schema packages (someone who validates
+//! payloads), one for the Rust crate (someone who compiles against the generated types).
 //!
 //! OLD and NEW are each a schema directory (like `schema/`) or a published bundle
 //! (`callbacks.schema.json`). Both are compared in bundled form, definition by definition, so a
@@ -7,14 +8,17 @@
 //! compared as published (type names, no vendor metadata). The rules, from a consumer's side (someone who
 //! validates payloads or decodes them into generated types):
 //!
-//! | change | bump |
-//! |---|---|
-//! | a callback or definition removed; a field removed | major |
-//! | a new required field; a field becoming required or optional | major |
-//! | a type narrowed or replaced; an enum value removed | major |
-//! | a callback, definition or optional field added | minor |
-//! | a type widened (an integer that may now arrive as a digit string, a bound dropped); an enum value added | minor |
-//! | descriptions, titles, documentation links and dates | patch |
+//! | change | JSON Schema | Rust |
+//! |---|---|---|
+//! | a callback or definition removed; a field removed | major | major |
+//! | a new required field (the type's `new` takes it) | major | major |
+//! | a field becoming required or optional (`T` ⇄ `Option<T>`) | major | major |
+//! | a type narrowed or replaced; an enum value or union variant removed | major | major |
+//! | a callback, definition or optional field added (every generated type is `#[non_exhaustive]`) | minor | minor |
+//! | an enum value or union variant added (open enums are `#[non_exhaustive]`) | minor | minor |
+//! | an integer that may now arrive as a digit string (still `u64`) | minor | patch |
+//! | another widened type (a bound dropped: `u64` → `i64`, `String` → an enum) | minor | major |
+//! | descriptions, titles, `$comment`, documentation links and dates | patch | patch |
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -51,8 +55,10 @@ impl fmt::Display for Bump {
 /// One classified change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    /// How much it matters.
-    pub bump: Bump,
+    /// How much it matters to users of the JSON Schema packages.
+    pub schema: Bump,
+    /// How much it matters to users of the Rust crate.
+    pub rust: Bump,
     /// Where: a definition, with a field path when it concerns a field.
     pub place: String,
     /// What changed.
@@ -61,7 +67,7 @@ pub struct Change {
 
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.bump, self.place, self.what)
+        write!(f, "schema {}, rust {}: {}: {}", self.schema, self.rust, self.place, self.what)
     }
 }
 
@@ -80,17 +86,37 @@ pub fn diff(old: &Path, new: &Path) -> Result<Vec<Change>, Error> {
             (None, None) => unreachable!("the name comes from one of the maps"),
         }
     }
-    changes.sort_by(|a, b| b.bump.cmp(&a.bump).then_with(|| a.place.cmp(&b.place)));
+    changes.sort_by(|a, b| {
+        (b.schema.max(b.rust), b.schema).cmp(&(a.schema.max(a.rust), a.schema)).then_with(|| a.place.cmp(&b.place))
+    });
     Ok(changes)
 }
 
-/// The overall bump: the largest of the changes, `None` when there are none.
-pub fn overall(changes: &[Change]) -> Option<Bump> {
-    changes.iter().map(|c| c.bump).max()
+/// The two verdicts of a set of changes: the largest bump for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// The bump of the JSON Schema packages' versions.
+    pub schema: Bump,
+    /// The bump of the Rust crate's version.
+    pub rust: Bump,
 }
 
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "JSON Schema packages: {}; Rust crate: {}", self.schema, self.rust)
+    }
+}
+
+/// The overall verdicts, `None` when there is no change.
+pub fn overall(changes: &[Change]) -> Option<Verdict> {
+    let schema = changes.iter().map(|c| c.schema).max()?;
+    let rust = changes.iter().map(|c| c.rust).max()?;
+    Some(Verdict { schema, rust })
+}
+
+/// A change that matters as much to both kinds of user.
 fn change(bump: Bump, place: &str, what: String) -> Change {
-    Change { bump, place: place.to_owned(), what }
+    Change { schema: bump, rust: bump, place: place.to_owned(), what }
 }
 
 /// Bundled `$defs` of a schema directory or a bundle file.
@@ -174,9 +200,16 @@ fn compare_type(place: &str, old: &Value, new: &Value, changes: &mut Vec<Change>
     }
     let (old_shape, new_shape) = (shape(old), shape(new));
     if old_shape != new_shape {
-        let (bump, what) =
-            if widens(&old_shape, &new_shape) { (Bump::Minor, "type widened") } else { (Bump::Major, "type changed") };
-        changes.push(change(bump, place, format!("{what}: {old_shape} → {new_shape}")));
+        let what = format!("{old_shape} → {new_shape}");
+        changes.push(if !widens(&old_shape, &new_shape) {
+            change(Bump::Major, place, format!("type changed: {what}"))
+        } else {
+            // The generated Rust type stays `u64` when an unsigned integer may also arrive quoted;
+            // any other widening changes it.
+            let same_rust_type = old_shape == "unsigned integer" && new_shape == "any of integer or string";
+            let rust = if same_rust_type { Bump::Patch } else { Bump::Major };
+            Change { schema: Bump::Minor, rust, place: place.to_owned(), what: format!("type widened: {what}") }
+        });
         return;
     }
     if let (Some(a), Some(b)) = (old.get("oneOf"), new.get("oneOf")) {
@@ -214,7 +247,8 @@ fn compare_type(place: &str, old: &Value, new: &Value, changes: &mut Vec<Change>
 }
 
 /// Keys that only document.
-const DOC_KEYS: &[&str] = &["description", "title", "x-callback", "examples", "x-rust-name", "x-import-note"];
+const DOC_KEYS: &[&str] =
+    &["description", "title", "$comment", "x-callback", "examples", "x-rust-name", "x-import-note"];
 
 fn strip(schema: &Value, keys: &[&str]) -> Value {
     match schema {

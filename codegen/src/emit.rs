@@ -6,8 +6,8 @@ use quote::{format_ident, quote};
 
 use crate::Error;
 use crate::model::{
-    COMMON_FILE, CallbackDef, Catalog, DecisionDef, EnumDef, Field, Kind, Scope, StructDef, Ty, TypeDef, TypeRef,
-    UnionDef,
+    COMMON_FILE, CallbackDef, Catalog, DecisionDef, EnumDef, Field, Kind, ScalarDef, Scope, StructDef, Ty, TypeDef,
+    TypeRef, UnionDef,
 };
 use crate::naming;
 
@@ -23,12 +23,13 @@ pub(crate) struct Emitted {
 /// The files of `callbacks/src/generated/`.
 pub(crate) fn rust_modules(catalog: &Catalog) -> Result<Vec<Emitted>, Error> {
     let mut files = Vec::new();
+    let scalars = catalog.common_scalars.iter().map(scalar_tokens);
     let common_items = catalog.common.iter().map(|def| type_def(def, &Scope::Common));
     files.push(file(
         "common.rs",
         &format!("schema/{COMMON_FILE}"),
         "Definitions shared by several callbacks.",
-        quote! { #(#common_items)* },
+        quote! { #(#scalars)* #(#common_items)* },
     )?);
 
     for (module, callbacks) in catalog.namespaces() {
@@ -42,7 +43,7 @@ pub(crate) fn rust_modules(catalog: &Catalog) -> Result<Vec<Emitted>, Error> {
             quote! { #(#items)* },
         )?);
     }
-    files.push(file("mod.rs", "every schema in schema/", "Types generated from the schemas.", mod_rs(catalog))?);
+    files.push(Emitted { relative_path: "mod.rs".to_owned(), contents: mod_rs(catalog) });
     Ok(files)
 }
 
@@ -50,11 +51,13 @@ pub(crate) fn rust_modules(catalog: &Catalog) -> Result<Vec<Emitted>, Error> {
 pub(crate) fn macro_table(catalog: &Catalog) -> Result<Emitted, Error> {
     let rows = catalog.callbacks.iter().map(|c| {
         let (command, module, type_name) = (&c.command, &c.namespace, &c.request.name);
-        quote! { (#command, #module, #type_name) }
+        let before = c.kind == Kind::Before;
+        quote! { (#command, #module, #type_name, #before) }
     });
     let body = quote! {
-        /// `(command, module, type)` for every callback, sorted by command.
-        pub(crate) const COMMANDS: &[(&str, &str, &str)] = &[#(#rows),*];
+        /// `(command, module, type, before)` for every callback, sorted by command; `before` when
+        /// it is a before-callback, answered with `<type>Decision`.
+        pub(crate) const COMMANDS: &[(&str, &str, &str, bool)] = &[#(#rows),*];
     };
     file("commands.rs", "every schema in schema/", "The command table the macros check handlers against.", body)
 }
@@ -94,109 +97,74 @@ fn file(relative_path: &str, sources: &str, summary: &str, body: TokenStream) ->
         #body
     };
     let parsed: syn::File = syn::parse2(tokens).map_err(|e| Error::Internal(format!("{relative_path}: {e}")))?;
-    Ok(Emitted { relative_path: relative_path.to_owned(), contents: prettyplease::unparse(&parsed) })
+    Ok(Emitted { relative_path: relative_path.to_owned(), contents: space_items(&prettyplease::unparse(&parsed)) })
 }
 
-/// `mod.rs`: the modules and the `Command` enum.
-fn mod_rs(catalog: &Catalog) -> TokenStream {
-    let modules = catalog.namespaces().into_keys().map(ident);
-    let variants: Vec<Ident> = catalog.callbacks.iter().map(command_variant).collect();
-    let commands: Vec<&str> = catalog.callbacks.iter().map(|c| c.command.as_str()).collect();
-    let urls = catalog.callbacks.iter().map(|c| c.doc_url.as_str());
-    let kinds = catalog.callbacks.iter().map(|c| kind(c.kind));
-    let variant_docs = catalog.callbacks.iter().map(|c| {
-        let title = c.request.title.as_deref().unwrap_or_default();
-        doc_attrs(&format!("`{}`: {title}. Decodes into [`{}::{}`].", c.command, c.namespace, c.request.name))
-    });
-    let types: Vec<TokenStream> = catalog
-        .callbacks
-        .iter()
-        .map(|c| {
-            let (module, name) = (ident(&c.namespace), ident(&c.request.name));
-            quote!(#module::#name)
-        })
-        .collect();
-    let types_for_schema = types.clone();
-    let event_docs = catalog.callbacks.iter().map(|c| doc_attrs(&format!("A `{}` event.", c.command)));
-    quote! {
-        pub mod common;
-        #(pub mod #modules;)*
-
-        /// Every callback command this version of the crate has a type for.
-        ///
-        /// Commands not listed here still reach the dispatcher's fallback handler.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        #[non_exhaustive]
-        pub enum Command {
-            #(#variant_docs #variants,)*
-        }
-
-        impl Command {
-            /// All commands, sorted by name.
-            pub const ALL: &'static [Command] = &[#(Command::#variants),*];
-
-            /// The command as it appears in the `CallbackCommand` query parameter.
-            pub const fn name(self) -> &'static str {
-                match self { #(Command::#variants => #commands,)* }
-            }
-
-            /// Whether the callback reports an action or decides it.
-            pub const fn kind(self) -> ::tencent_chat_callbacks::CallbackKind {
-                match self { #(Command::#variants => #kinds,)* }
-            }
-
-            /// The vendor's documentation page for the callback.
-            pub const fn doc_url(self) -> &'static str {
-                match self { #(Command::#variants => #urls,)* }
-            }
-
-            /// The JSON Schema of the command's request body, derived from its Rust type.
-            pub fn json_schema(self) -> ::schemars::Schema {
-                match self { #(Command::#variants => ::schemars::schema_for!(#types_for_schema),)* }
-            }
-
-            /// Looks a command up by its name; `None` for commands this version does not know.
-            pub fn from_name(name: &str) -> ::core::option::Option<Command> {
-                match name {
-                    #(#commands => ::core::option::Option::Some(Command::#variants),)*
-                    _ => ::core::option::Option::None,
-                }
+/// `source` with a blank line between items, as in hand-written Rust: after the file's header,
+/// and wherever an item (or its doc comment or attribute) follows the end of another at the same
+/// indentation. prettyplease leaves none.
+fn space_items(source: &str) -> String {
+    const ITEM_STARTS: &[&str] =
+        &["///", "#[", "pub ", "impl", "fn ", "const ", "struct ", "enum ", "mod ", "type ", "trait ", "macro_rules!"];
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    let mut out = String::with_capacity(source.len() + source.len() / 20);
+    let mut previous: Option<&str> = None;
+    for line in source.lines() {
+        if let Some(prev) = previous {
+            let (p, c) = (prev.trim(), line.trim());
+            let after_header = p.starts_with("//!") && !c.starts_with("//!");
+            let ends_item = p == "}"
+                || (p.ends_with(';')
+                    && !p.starts_with("//")
+                    && !(p.starts_with("pub mod ") && c.starts_with("pub mod ")));
+            let starts_item = ITEM_STARTS.iter().any(|s| c.starts_with(s));
+            if after_header || (ends_item && starts_item && indent(prev) == indent(line)) {
+                out.push('\n');
             }
         }
-
-        /// A decoded callback of any command this version knows, for code that prefers one `match`
-        /// to a handler per command.
-        #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
-        #[serde(untagged)]
-        #[non_exhaustive]
-        #[allow(clippy::large_enum_variant)]
-        pub enum Event {
-            #(#event_docs #variants(#types),)*
-        }
-
-        impl Event {
-            /// Decodes `body` as the event of `command`. `Ok(None)` means the command is unknown to
-            /// this version; an error means the body is not that command's event.
-            pub fn from_json(command: &str, body: &[u8]) -> ::core::result::Result<::core::option::Option<Event>, ::serde_json::Error> {
-                let event = match Command::from_name(command) {
-                    #(::core::option::Option::Some(Command::#variants) => Event::#variants(::serde_json::from_slice(body)?),)*
-                    ::core::option::Option::None => return ::core::result::Result::Ok(::core::option::Option::None),
-                };
-                ::core::result::Result::Ok(::core::option::Option::Some(event))
-            }
-
-            /// The command of this event.
-            pub fn command(&self) -> Command {
-                match self { #(Event::#variants(_) => Command::#variants,)* }
-            }
-        }
-
-        impl ::core::fmt::Display for Command {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.write_str(self.name())
-            }
-        }
+        out.push_str(line);
+        out.push('\n');
+        previous = Some(line);
     }
+    out
+}
+
+/// `mod.rs`: the modules, and the catalogue table from which `catalogue!` derives `Command`
+/// and `Event`. Written as text: it is a table, and reads best laid out as one.
+fn mod_rs(catalog: &Catalog) -> String {
+    let mut out = String::from(
+        "//! @generated by `cargo codegen` from every schema in schema/; do not edit.\n//!\n//! Types generated from \
+         the schemas, and the catalogue of callbacks.\n\npub mod common;\n",
+    );
+    for module in catalog.namespaces().into_keys() {
+        out.push_str(&format!("pub mod {module};\n"));
+    }
+    out.push_str(
+        "\n// One row per callback: `Command` variant(request type, command, vendor page, deduplication field).\n\
+         ::tencent_chat_callbacks::__private::catalogue! {\n",
+    );
+    for c in &catalog.callbacks {
+        let title = c.request.title.as_deref().unwrap_or_default();
+        let doc = format!("`{}`: {title}. Decodes into [`{}::{}`].", c.command, c.namespace, c.request.name);
+        let options = textwrap::Options::new(DOC_WIDTH).break_words(false);
+        for line in textwrap::wrap(&doc, options) {
+            out.push_str(&format!("    /// {line}\n"));
+        }
+        let dedup = match &c.dedup_key {
+            Some(key) => format!("Some({key:?})"),
+            None => "None".to_owned(),
+        };
+        out.push_str(&format!(
+            "    {}({}::{}, {:?}, {:?}, {dedup}),\n",
+            command_variant(c),
+            c.namespace,
+            c.request.name,
+            c.command,
+            c.doc_url
+        ));
+    }
+    out.push_str("}\n");
+    out
 }
 
 /// `Group.CallbackAfterCreateGroup` → `GroupAfterCreateGroup`, `C2C.CallbackAfterMsgReport` →
@@ -210,6 +178,106 @@ fn kind(kind: Kind) -> TokenStream {
     match kind {
         Kind::Before => quote!(::tencent_chat_callbacks::CallbackKind::Before),
         Kind::After => quote!(::tencent_chat_callbacks::CallbackKind::After),
+    }
+}
+
+/// A scalar definition of `common.json` as a newtype, so that every field using it shares one
+/// documented type. An integer the vendor may quote decodes from a number or a digit string.
+fn scalar_tokens(def: &ScalarDef) -> TokenStream {
+    let name = ident(&def.name);
+    let name_str = &def.name;
+    let docs = doc_attrs(&title_and_description(&def.title, &def.description));
+    let inner = match &def.ty {
+        Ty::LenientU64 => quote!(u64),
+        other => rust_type(other, &Scope::Common),
+    };
+    let derives = match &def.ty {
+        Ty::F64 => quote!(Clone, Copy, PartialEq, PartialOrd, Default),
+        Ty::String | Ty::Vec(_) | Ty::Named(_) => quote!(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default),
+        _ => quote!(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default),
+    };
+    let serde = if def.ty == Ty::LenientU64 {
+        quote! {
+            impl ::serde::Serialize for #name {
+                fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                    ::tencent_chat_callbacks::__private::lenient_u64::serialize(&self.0, serializer)
+                }
+            }
+
+            impl<'de> ::serde::Deserialize<'de> for #name {
+                fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                    ::tencent_chat_callbacks::__private::lenient_u64::deserialize(deserializer).map(#name)
+                }
+            }
+
+            #[cfg(feature = "schemars")]
+            impl ::schemars::JsonSchema for #name {
+                fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                    ::std::borrow::Cow::Borrowed(#name_str)
+                }
+
+                fn json_schema(generator: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
+                    <::tencent_chat_callbacks::__private::LenientU64 as ::schemars::JsonSchema>::json_schema(generator)
+                }
+            }
+        }
+    } else {
+        quote! {
+            impl ::serde::Serialize for #name {
+                fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                    ::serde::Serialize::serialize(&self.0, serializer)
+                }
+            }
+
+            impl<'de> ::serde::Deserialize<'de> for #name {
+                fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                    ::serde::Deserialize::deserialize(deserializer).map(#name)
+                }
+            }
+
+            #[cfg(feature = "schemars")]
+            impl ::schemars::JsonSchema for #name {
+                fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                    ::std::borrow::Cow::Borrowed(#name_str)
+                }
+
+                fn json_schema(generator: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
+                    <#inner as ::schemars::JsonSchema>::json_schema(generator)
+                }
+            }
+        }
+    };
+    quote! {
+        #docs
+        #[derive(#derives)]
+        pub struct #name(pub #inner);
+
+        impl From<#inner> for #name {
+            fn from(value: #inner) -> Self {
+                #name(value)
+            }
+        }
+
+        impl From<#name> for #inner {
+            fn from(value: #name) -> Self {
+                value.0
+            }
+        }
+
+        impl PartialEq<#inner> for #name {
+            fn eq(&self, other: &#inner) -> bool {
+                self.0 == *other
+            }
+        }
+
+        /// Shows the value alone, as the field would show without the newtype.
+        impl ::core::fmt::Debug for #name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Debug::fmt(&self.0, f)
+            }
+        }
+
+        #serde
     }
 }
 
@@ -240,8 +308,8 @@ fn callback_items(callback: &CallbackDef) -> TokenStream {
         quote! {
             #[diagnostic::do_not_recommend]
             impl ::tencent_chat_callbacks::IntoResponse<#response> for #response {
-                fn into_response(self) -> ::core::result::Result<Self, ::tencent_chat_callbacks::BoxError> {
-                    ::core::result::Result::Ok(self)
+                fn into_response(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
+                    Ok(self)
                 }
             }
         }
@@ -289,29 +357,8 @@ fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStrea
         /// Allow it unchanged: `ErrorCode` 0. A command without a handler gets this answer too.
         Allow,
     }];
-    let mut arms = Vec::new();
-    let all_fields: Vec<(Ident, bool)> =
-        response_extras(response).map(|f| (ident(&f.rust_name), f.required || f.defaulted)).collect();
-    let reply = |code: TokenStream, info: TokenStream, set: &[Ident], from: TokenStream| {
-        // A list the vendor requires is sent empty when the answer does not give it.
-        let unset = all_fields.iter().filter(|(f, _)| !set.contains(f)).map(|(f, always_sent)| match always_sent {
-            true => quote!(#f: ::core::default::Default::default()),
-            false => quote!(#f: ::core::option::Option::None),
-        });
-        quote! {
-            #response_name {
-                action_status: super::common::ActionStatus::Ok,
-                error_code: #code,
-                error_info: #info,
-                #(#set: #from.#set,)*
-                #(#unset,)*
-            }
-        }
-    };
-    arms.push({
-        let body = reply(quote!(0), quote!(::std::string::String::new()), &[], quote!(_));
-        quote!(#name::Allow => #body)
-    });
+    // Each arm only changes what differs from the allowing answer `From` starts with.
+    let mut arms = vec![quote!(#name::Allow => {})];
     let mut items = Vec::new();
     for (fields, variant, suffix, doc) in [
         (
@@ -335,10 +382,11 @@ fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStrea
         let doc = doc_attrs(doc);
         variants.push(quote!(#doc #variant(#payload),));
         let set: Vec<Ident> = fields.iter().map(|f| ident(&f.rust_name)).collect();
-        let body = reply(quote!(0), quote!(::std::string::String::new()), &set, quote!(payload));
-        arms.push(quote!(#name::#variant(payload) => #body));
+        arms.push(quote!(#name::#variant(payload) => { #(response.#set = payload.#set;)* }));
         let struct_doc = doc_attrs(&format!(
-            "The fields of [`{name}::{variant}`]; a field left `None` is not sent, a list the vendor requires is always sent."
+            "The fields of [`{name}::{variant}`]; a field left `None` is not sent, a list the vendor \
+             requires is always sent. Start from `{payload}::default()` and set fields with the methods \
+             of the same name."
         ));
         let field_tokens = fields.iter().map(|f| {
             let docs = doc_attrs(f.description.as_deref().unwrap_or_default());
@@ -346,13 +394,34 @@ fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStrea
             let ty = rust_type(&f.ty, &scope);
             match f.required || f.defaulted {
                 true => quote!(#docs pub #field: #ty,),
-                false => quote!(#docs pub #field: ::core::option::Option<#ty>,),
+                false => quote!(#docs pub #field: Option<#ty>,),
+            }
+        });
+        let setters = fields.iter().map(|f| {
+            let field = ident(&f.rust_name);
+            let ty = rust_type(&f.ty, &scope);
+            let doc = doc_attrs(&format!("Sets `{}`.", f.wire_name));
+            let value = match f.required || f.defaulted {
+                true => quote!(#field),
+                false => quote!(Some(#field)),
+            };
+            quote! {
+                #doc
+                pub fn #field(mut self, #field: #ty) -> Self {
+                    self.#field = #value;
+                    self
+                }
             }
         });
         items.push(quote! {
             #struct_doc
             #[derive(Debug, Clone, PartialEq, Default)]
+            #[non_exhaustive]
             pub struct #payload { #(#field_tokens)* }
+
+            impl #payload {
+                #(#setters)*
+            }
         });
     }
     if decision.refuse {
@@ -360,16 +429,14 @@ fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStrea
             decision.refused_client_error.map(|code| format!("; the client gets error {code}")).unwrap_or_default();
         let doc = doc_attrs(&format!("Refuse it: `ErrorCode` 1{client}."));
         variants.push(quote!(#doc Refuse,));
-        let body = reply(quote!(1), quote!(::std::string::String::new()), &[], quote!(_));
-        arms.push(quote!(#name::Refuse => #body));
+        arms.push(quote!(#name::Refuse => response.error_code = 1));
     }
     if decision.drop {
         variants.push(quote! {
             /// Drop it silently: `ErrorCode` 2; the sender is told it succeeded, and nobody receives it.
             Drop,
         });
-        let body = reply(quote!(2), quote!(::std::string::String::new()), &[], quote!(_));
-        arms.push(quote!(#name::Drop => #body));
+        arms.push(quote!(#name::Drop => response.error_code = 2));
     }
     let mut constructors = Vec::new();
     if let (true, Some((min, max))) = (decision.refuse, decision.app_error_codes) {
@@ -379,9 +446,11 @@ fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStrea
         ));
         let (min, max) = (proc_macro2::Literal::i64_unsuffixed(min), proc_macro2::Literal::i64_unsuffixed(max));
         let code_ty = quote!(::tencent_chat_callbacks::AppErrorCode<#min, #max>);
-        variants.push(quote!(#doc RefuseWithCode(#code_ty, ::std::string::String),));
-        let body = reply(quote!(code.get()), quote!(reason), &[], quote!(_));
-        arms.push(quote!(#name::RefuseWithCode(code, reason) => #body));
+        variants.push(quote!(#doc RefuseWithCode(#code_ty, String),));
+        arms.push(quote!(#name::RefuseWithCode(code, reason) => {
+            response.error_code = code.get();
+            response.error_info = reason;
+        }));
         let ctor_doc =
             doc_attrs(&format!("[`{name}::RefuseWithCode`], or an error when `code` is outside {min}..={max}."));
         constructors.push(quote! {
@@ -389,13 +458,22 @@ fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStrea
                 #ctor_doc
                 pub fn refuse_with(
                     code: i64,
-                    reason: impl ::core::convert::Into<::std::string::String>,
-                ) -> ::core::result::Result<Self, ::tencent_chat_callbacks::ErrorCodeOutOfRange> {
-                    ::core::result::Result::Ok(#name::RefuseWithCode(<#code_ty>::new(code)?, reason.into()))
+                    reason: impl Into<String>,
+                ) -> Result<Self, ::tencent_chat_callbacks::ErrorCodeOutOfRange> {
+                    Ok(#name::RefuseWithCode(<#code_ty>::new(code)?, reason.into()))
                 }
             }
         });
     }
+    // The allowing answer, from the response's constructor: a list the vendor requires starts empty.
+    let allowing = response.fields.iter().filter(|f| (f.required || f.defaulted) && !matches!(f.ty, Ty::CommandTag(_))).map(|f| {
+        match f.wire_name.as_str() {
+            "ActionStatus" => quote!(super::common::ActionStatus::Ok),
+            "ErrorCode" => quote!(0),
+            "ErrorInfo" => quote!(String::new()),
+            _ => quote!(Default::default()),
+        }
+    });
     let doc = doc_attrs(&format!(
         "The app's answer to a `{command}` callback. Return it from the handler; it is sent as [`{}`].",
         response.name
@@ -403,22 +481,25 @@ fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStrea
     quote! {
         #doc
         #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
         pub enum #name {
             #(#variants)*
         }
 
         #(#constructors)*
 
-        impl ::core::convert::From<#name> for #response_name {
+        impl From<#name> for #response_name {
             fn from(decision: #name) -> Self {
+                let mut response = #response_name::new(#(#allowing),*);
                 match decision { #(#arms,)* }
+                response
             }
         }
 
         #[diagnostic::do_not_recommend]
         impl ::tencent_chat_callbacks::IntoResponse<#response_name> for #name {
-            fn into_response(self) -> ::core::result::Result<#response_name, ::tencent_chat_callbacks::BoxError> {
-                ::core::result::Result::Ok(self.into())
+            fn into_response(self) -> Result<#response_name, ::tencent_chat_callbacks::BoxError> {
+                Ok(self.into())
             }
         }
 
@@ -443,17 +524,69 @@ fn title_and_description(title: &Option<String>, description: &Option<String>) -
     }
 }
 
+/// A struct, `#[non_exhaustive]` so that a field added to the schema is not a breaking change,
+/// with `new` taking its required fields and those read as empty when missing (or `Default`,
+/// when it has none).
 fn struct_tokens(def: &StructDef, doc: &str, scope: &Scope) -> TokenStream {
     let name = ident(&def.name);
     let docs = doc_attrs(doc);
     let fields = def.fields.iter().map(|f| field_tokens(f, scope));
+    let arguments: Vec<&Field> =
+        def.fields.iter().filter(|f| (f.required || f.defaulted) && !matches!(f.ty, Ty::CommandTag(_))).collect();
+    let (default, constructor) = if arguments.is_empty() {
+        (quote!(Default,), quote!())
+    } else {
+        let params = arguments.iter().map(|f| {
+            let field = ident(&f.rust_name);
+            let ty = field_type(f, scope);
+            quote!(#field: #ty)
+        });
+        let values = def.fields.iter().map(|f| {
+            let field = ident(&f.rust_name);
+            match &f.ty {
+                Ty::CommandTag(_) => quote!(#field: ::tencent_chat_callbacks::CommandTag::new()),
+                _ if f.required || f.defaulted => quote!(#field),
+                _ => quote!(#field: None),
+            }
+        });
+        let many = (arguments.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+        let doc = doc_attrs("Builds it from its required fields; optional ones are `None` and may be set afterwards.");
+        let constructor = quote! {
+            impl #name {
+                #doc
+                #many
+                pub fn new(#(#params),*) -> Self {
+                    #name { #(#values,)* }
+                }
+            }
+        };
+        (quote!(), constructor)
+    };
     quote! {
         #docs
-        #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
+        #[derive(Debug, Clone, PartialEq, #default ::serde::Serialize, ::serde::Deserialize)]
+        #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+        #[non_exhaustive]
         pub struct #name {
             #(#fields,)*
         }
+
+        #constructor
     }
+}
+
+/// The Rust type of a field as declared, `Option` included.
+fn field_type(field: &Field, scope: &Scope) -> TokenStream {
+    let ty = match (&field.scalar, &field.ty) {
+        (Some(scalar), _) => type_ref(&TypeRef { scope: Scope::Common, name: scalar.clone() }, scope),
+        (None, Ty::CommandTag(request)) => {
+            let request = ident(request);
+            return quote!(::tencent_chat_callbacks::CommandTag<#request>);
+        }
+        (None, Ty::LenientU64) => quote!(u64),
+        (None, other) => rust_type(other, scope),
+    };
+    if field.required || field.defaulted { ty } else { quote!(Option<#ty>) }
 }
 
 fn field_tokens(field: &Field, scope: &Scope) -> TokenStream {
@@ -467,48 +600,28 @@ fn field_tokens(field: &Field, scope: &Scope) -> TokenStream {
         (_, None) => String::new(),
     };
     let docs = doc_attrs(&description);
-    let (ty, attrs) = match &field.ty {
-        Ty::CommandTag(request) => {
-            let request = ident(request);
-            (quote!(::tencent_chat_callbacks::CommandTag<#request>), quote!())
-        }
-        Ty::LenientU64 if field.required => (
-            quote!(u64),
-            quote! {
-                #[serde(with = "::tencent_chat_callbacks::__private::lenient_u64")]
-                #[schemars(with = "::tencent_chat_callbacks::__private::LenientU64")]
-            },
-        ),
-        Ty::LenientU64 => (
-            quote!(::core::option::Option<u64>),
-            quote! {
-                #[serde(default, skip_serializing_if = "::core::option::Option::is_none", with = "::tencent_chat_callbacks::__private::lenient_u64::option")]
-                #[schemars(with = "::core::option::Option<::tencent_chat_callbacks::__private::LenientU64>")]
-            },
-        ),
-        Ty::StringOrList if field.required => (
-            quote!(::std::vec::Vec<::std::string::String>),
-            quote! {
-                #[serde(with = "::tencent_chat_callbacks::__private::string_or_list")]
-                #[schemars(with = "::tencent_chat_callbacks::__private::StringOrList")]
-            },
-        ),
-        Ty::StringOrList => (
-            quote!(::core::option::Option<::std::vec::Vec<::std::string::String>>),
-            quote! {
-                #[serde(default, skip_serializing_if = "::core::option::Option::is_none", with = "::tencent_chat_callbacks::__private::string_or_list::option")]
-                #[schemars(with = "::core::option::Option<::tencent_chat_callbacks::__private::StringOrList>")]
-            },
-        ),
-        other if field.required => (rust_type(other, scope), quote!()),
-        other if field.defaulted => (rust_type(other, scope), quote!(#[serde(default)])),
-        other => {
-            let inner = rust_type(other, scope);
-            (
-                quote!(::core::option::Option<#inner>),
-                quote!(#[serde(default, skip_serializing_if = "::core::option::Option::is_none")]),
-            )
-        }
+    let ty = field_type(field, scope);
+    let attrs = match (&field.ty, field.required) {
+        // A named scalar decodes itself; only inlined lenient integers need a helper.
+        (Ty::LenientU64, true) if field.scalar.is_none() => quote! {
+            #[serde(with = "::tencent_chat_callbacks::__private::lenient_u64")]
+            #[cfg_attr(feature = "schemars", schemars(with = "::tencent_chat_callbacks::__private::LenientU64"))]
+        },
+        (Ty::LenientU64, false) if field.scalar.is_none() => quote! {
+            #[serde(default, skip_serializing_if = "Option::is_none", with = "::tencent_chat_callbacks::__private::lenient_u64::option")]
+            #[cfg_attr(feature = "schemars", schemars(with = "Option<::tencent_chat_callbacks::__private::LenientU64>"))]
+        },
+        (Ty::StringOrList, true) => quote! {
+            #[serde(with = "::tencent_chat_callbacks::__private::string_or_list")]
+            #[cfg_attr(feature = "schemars", schemars(with = "::tencent_chat_callbacks::__private::StringOrList"))]
+        },
+        (Ty::StringOrList, false) => quote! {
+            #[serde(default, skip_serializing_if = "Option::is_none", with = "::tencent_chat_callbacks::__private::string_or_list::option")]
+            #[cfg_attr(feature = "schemars", schemars(with = "Option<::tencent_chat_callbacks::__private::StringOrList>"))]
+        },
+        (_, true) => quote!(),
+        (_, false) if field.defaulted => quote!(#[serde(default)]),
+        (_, false) => quote!(#[serde(default, skip_serializing_if = "Option::is_none")]),
     };
     quote! {
         #docs
@@ -521,7 +634,7 @@ fn field_tokens(field: &Field, scope: &Scope) -> TokenStream {
 
 fn rust_type(ty: &Ty, scope: &Scope) -> TokenStream {
     match ty {
-        Ty::String => quote!(::std::string::String),
+        Ty::String => quote!(String),
         Ty::Bool => quote!(bool),
         Ty::I64 => quote!(i64),
         Ty::U64 => quote!(u64),
@@ -529,10 +642,10 @@ fn rust_type(ty: &Ty, scope: &Scope) -> TokenStream {
         // Inside a list the value is plain; `model` only allows the lenient form on a field.
         Ty::LenientU64 => quote!(u64),
         // Outside a field (a reply's changes) the list is always encoded as a list.
-        Ty::StringOrList => quote!(::std::vec::Vec<::std::string::String>),
+        Ty::StringOrList => quote!(Vec<String>),
         Ty::Vec(item) => {
             let item = rust_type(item, scope);
-            quote!(::std::vec::Vec<#item>)
+            quote!(Vec<#item>)
         }
         Ty::Named(r) => type_ref(r, scope),
         Ty::CommandTag(_) => unreachable!("handled by field_tokens"),
@@ -579,10 +692,11 @@ fn enum_tokens(def: &EnumDef) -> TokenStream {
     quote! {
         #docs
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
         pub enum #name {
             #(#variant_docs #variants,)*
             /// A value this version of the schema does not list, kept as sent.
-            #other(::std::string::String),
+            #other(String),
         }
 
         impl #name {
@@ -595,7 +709,7 @@ fn enum_tokens(def: &EnumDef) -> TokenStream {
             }
         }
 
-        impl ::core::convert::From<&str> for #name {
+        impl From<&str> for #name {
             fn from(value: &str) -> Self {
                 match value {
                     #(#patterns => #name::#variants,)*
@@ -611,17 +725,18 @@ fn enum_tokens(def: &EnumDef) -> TokenStream {
         }
 
         impl ::serde::Serialize for #name {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::core::result::Result<S::Ok, S::Error> {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serializer.serialize_str(self.as_str())
             }
         }
 
         impl<'de> ::serde::Deserialize<'de> for #name {
-            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::core::result::Result<Self, D::Error> {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 ::tencent_chat_callbacks::__private::deserialize_str_into(deserializer)
             }
         }
 
+        #[cfg(feature = "schemars")]
         impl ::schemars::JsonSchema for #name {
             fn schema_name() -> ::std::borrow::Cow<'static, str> {
                 ::std::borrow::Cow::Borrowed(#name_str)
@@ -670,12 +785,13 @@ fn union_tokens(def: &UnionDef, scope: &Scope) -> TokenStream {
     quote! {
         #docs
         #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
         pub enum #name {
             #(#variant_docs #variants(#types),)*
             #other_docs
             #other {
                 #[doc = #tag_doc]
-                #tag_field: ::std::string::String,
+                #tag_field: String,
                 #[doc = #content_doc]
                 #content_field: ::serde_json::Value,
             },
@@ -695,10 +811,10 @@ fn union_tokens(def: &UnionDef, scope: &Scope) -> TokenStream {
             const TAG: &'static str = #tag;
             const CONTENT: &'static str = #content;
 
-            fn content<'de, D: ::serde::Deserializer<'de>>(tag: &str, content: D) -> ::core::result::Result<Self, D::Error> {
+            fn content<'de, D: ::serde::Deserializer<'de>>(tag: &str, content: D) -> Result<Self, D::Error> {
                 match tag {
                     #(#tags => ::serde::Deserialize::deserialize(content).map(#name::#variants),)*
-                    other => ::core::result::Result::Ok(#name::#other {
+                    other => Ok(#name::#other {
                         #tag_field: other.to_owned(),
                         #content_field: ::serde::Deserialize::deserialize(content)?,
                     }),
@@ -707,9 +823,9 @@ fn union_tokens(def: &UnionDef, scope: &Scope) -> TokenStream {
         }
 
         impl ::serde::Serialize for #name {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::core::result::Result<S::Ok, S::Error> {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 use ::serde::ser::SerializeMap;
-                let mut map = serializer.serialize_map(::core::option::Option::Some(2))?;
+                let mut map = serializer.serialize_map(Some(2))?;
                 map.serialize_entry(#tag, self.tag())?;
                 match self {
                     #(#name::#variants(content) => map.serialize_entry(#content, content)?,)*
@@ -720,11 +836,12 @@ fn union_tokens(def: &UnionDef, scope: &Scope) -> TokenStream {
         }
 
         impl<'de> ::serde::Deserialize<'de> for #name {
-            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::core::result::Result<Self, D::Error> {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 ::tencent_chat_callbacks::__private::deserialize_tagged(deserializer)
             }
         }
 
+        #[cfg(feature = "schemars")]
         impl ::schemars::JsonSchema for #name {
             fn schema_name() -> ::std::borrow::Cow<'static, str> {
                 ::std::borrow::Cow::Borrowed(stringify!(#name))

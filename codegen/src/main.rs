@@ -181,7 +181,7 @@ fn run_diff(old: &Path, new: &Path) -> Result<ExitCode> {
         println!("{change}");
     }
     match diff::overall(&changes) {
-        Some(bump) => println!("overall: {bump} ({} change(s))", changes.len()),
+        Some(verdict) => println!("overall: {verdict} ({} change(s))", changes.len()),
         None => println!("overall: no change"),
     }
     Ok(ExitCode::SUCCESS)

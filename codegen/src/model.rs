@@ -37,6 +37,9 @@ pub(crate) const COMMON_FILE: &str = "common.json";
 pub(crate) struct Catalog {
     /// Named types from `common.json`, in file order.
     pub(crate) common: Vec<TypeDef>,
+    /// Scalar definitions of `common.json` (such as the event time), in file order: each becomes
+    /// a named type in `common`, which every field referring to it uses.
+    pub(crate) common_scalars: Vec<ScalarDef>,
     /// One entry per callback schema, sorted by command.
     pub(crate) callbacks: Vec<CallbackDef>,
     /// `common.json` as written.
@@ -54,6 +57,8 @@ pub(crate) struct CallbackDef {
     pub(crate) kind: Kind,
     pub(crate) doc_url: String,
     pub(crate) doc_updated: String,
+    /// `x-callback.dedupKey`: the request property that identifies one event across retries.
+    pub(crate) dedup_key: Option<String>,
     /// The request body; its name is the Rust type name of the callback.
     pub(crate) request: StructDef,
     /// Other named types the callback's schema defines for itself.
@@ -122,6 +127,18 @@ pub(crate) struct Field {
     pub(crate) aliases: Vec<String>,
     /// Optional on the wire, but read as the type's empty value when missing (`default`).
     pub(crate) defaulted: bool,
+    /// The `common.json` scalar definition the property refers to, if any; the Rust field then
+    /// has that definition's named type rather than `ty` inlined.
+    pub(crate) scalar: Option<String>,
+}
+
+/// A scalar definition of `common.json`, such as the event time.
+#[derive(Debug)]
+pub(crate) struct ScalarDef {
+    pub(crate) name: String,
+    pub(crate) title: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) ty: Ty,
 }
 
 /// An open string enum: known values plus a catch-all for values added later.
@@ -229,6 +246,7 @@ impl Catalog {
             callback: None,
         };
         let common_defs = common.named_defs(&[])?;
+        let common_scalars = common.scalar_defs()?;
 
         let mut callbacks = Vec::new();
         for (file, json) in &files {
@@ -240,7 +258,7 @@ impl Catalog {
             .into_iter()
             .map(|(file, json)| (file.strip_suffix(".json").unwrap_or(&file).to_owned(), json))
             .collect();
-        Ok(Catalog { common: common_defs, callbacks, common_json, callback_json })
+        Ok(Catalog { common: common_defs, common_scalars, callbacks, common_json, callback_json })
     }
 
     /// The namespaces in use, sorted, each with its callbacks.
@@ -305,6 +323,11 @@ impl<'a> Reader<'a> {
         };
         let doc_url = self.meta_str(meta, "docUrl")?;
         let doc_updated = self.meta_str(meta, "docUpdated")?;
+        let dedup_key = match meta.get("dedupKey") {
+            None => None,
+            Some(Value::String(key)) if self.root.pointer(&format!("/properties/{key}")).is_some() => Some(key.clone()),
+            Some(_) => return Err(self.err("/x-callback/dedupKey", "must name a property of the request")),
+        };
 
         let this = Reader {
             file: self.file,
@@ -345,6 +368,7 @@ impl<'a> Reader<'a> {
             kind,
             doc_url,
             doc_updated,
+            dedup_key,
             request,
             defs,
             response,
@@ -370,6 +394,21 @@ impl<'a> Reader<'a> {
             return Err(self.err(
                 "/$defs/Response",
                 "a before-callback's response is an object with ActionStatus, ErrorCode and ErrorInfo",
+            ));
+        }
+        let required: Vec<&str> = response
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        // The standard three come first, as the decision's constructor passes them; a list the
+        // vendor requires may follow (checked with the fields), sent empty when not filled.
+        if required.len() < 3 || required[..3] != standard {
+            return Err(self.err(
+                "/$defs/Response/required",
+                "a before-callback's response requires ActionStatus, ErrorCode and ErrorInfo first, in that order",
             ));
         }
         let action_status = response.pointer("/properties/ActionStatus/$ref").and_then(Value::as_str);
@@ -423,6 +462,24 @@ impl<'a> Reader<'a> {
             .and_then(Value::as_str)
             .map(str::to_owned)
             .ok_or_else(|| self.err(&format!("/x-callback/{key}"), "missing or not a string"))
+    }
+
+    /// The scalar definitions under `$defs` (those neither objects, enums nor unions), in file order.
+    fn scalar_defs(&self) -> Result<Vec<ScalarDef>, Error> {
+        let Some(defs) = self.root.get("$defs").and_then(Value::as_object) else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for (name, schema) in defs {
+            if is_object(schema) || is_open_enum(schema) || is_union(schema) {
+                continue;
+            }
+            out.push(ScalarDef {
+                name: name.clone(),
+                title: text(schema, "title"),
+                description: text(schema, "description"),
+                ty: self.ty(schema, &format!("/$defs/{name}"), false)?,
+            });
+        }
+        Ok(out)
     }
 
     /// The struct and enum definitions under `$defs`, in file order, less those named in `skip`.
@@ -486,6 +543,12 @@ impl<'a> Reader<'a> {
                     self.err(&field_pointer, "every property needs a `description` (it becomes the field's doc)")
                 );
             }
+            let scalar = property
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix(&format!("{COMMON_FILE}#/$defs/")))
+                .filter(|name| self.common.pointer(&format!("/$defs/{name}")).is_some_and(is_scalar))
+                .map(str::to_owned);
             fields.push(Field {
                 wire_name: wire_name.clone(),
                 rust_name: naming::field_name(wire_name),
@@ -494,6 +557,7 @@ impl<'a> Reader<'a> {
                 required,
                 aliases,
                 defaulted,
+                scalar,
             });
         }
         Ok(StructDef {
@@ -646,9 +710,12 @@ impl<'a> Reader<'a> {
             Some(r) => {
                 // A named type documents itself, so the field gets its title; an inlined
                 // definition (such as the event time) lends its whole description.
-                let (target, _) = self.target(r, "")?;
+                let (target, scope) = self.target(r, "")?;
                 if is_object(target) || is_open_enum(target) || is_union(target) {
                     text(target, "title").map(|t| format!("{t}."))
+                } else if scope == Scope::Common {
+                    // Common scalars are named types too (see `ScalarDef`), documented once.
+                    text(target, "title").map(|t| format!("{t}.")).or_else(|| text(target, "description"))
                 } else {
                     text(target, "description")
                 }
@@ -736,6 +803,11 @@ fn is_object(schema: &Value) -> bool {
 
 fn is_union(schema: &Value) -> bool {
     schema.get("oneOf").is_some()
+}
+
+/// A definition generated as a newtype over a scalar: neither an object, an enum nor a union.
+fn is_scalar(schema: &Value) -> bool {
+    !is_object(schema) && !is_open_enum(schema) && !is_union(schema)
 }
 
 /// `type: string` with `anyOf` of string constants and one catch-all `{type: string}`.

@@ -4,7 +4,7 @@ use std::fs;
 use std::path::Path;
 
 use serde_json::{Value, json};
-use tencent_chat_callbacks_codegen::diff::{Bump, Change, diff, overall};
+use tencent_chat_callbacks_codegen::diff::{Bump, Change, Verdict, diff, overall};
 
 const COMMAND: &str = "Demo.CallbackAfterThing";
 
@@ -54,89 +54,141 @@ fn changes(edit: impl FnOnce(&mut Value, &mut Value, &mut Vec<(&'static str, Val
     diff(&old, &new).unwrap()
 }
 
-fn only(changes: &[Change]) -> (Bump, String) {
+/// The one change found: its JSON Schema bump, its Rust bump, and how it prints.
+fn only(changes: &[Change]) -> (Bump, Bump, String) {
     assert_eq!(changes.len(), 1, "{changes:#?}");
-    (changes[0].bump, changes[0].to_string())
+    (changes[0].schema, changes[0].rust, changes[0].to_string())
 }
+
+use Bump::{Major, Minor, Patch};
 
 #[test]
 fn a_removed_field_is_major() {
     let found = changes(|_, s, _| {
         s["properties"].as_object_mut().unwrap().remove("Note");
     });
-    assert_eq!(only(&found), (Bump::Major, "major: Demo.CallbackAfterThing.Note: field removed".into()));
+    assert_eq!(
+        only(&found),
+        (Major, Major, "schema major, rust major: Demo.CallbackAfterThing.Note: field removed".into())
+    );
 }
 
 #[test]
-fn a_new_optional_field_is_minor_and_a_new_required_field_major() {
+fn a_new_optional_field_is_minor_for_both_and_a_new_required_field_major_for_both() {
+    // Minor for Rust because generated structs are `#[non_exhaustive]` and `new` takes only the
+    // required fields.
     let found = changes(|_, s, _| s["properties"]["Extra"] = json!({ "type": "string" }));
-    assert_eq!(only(&found), (Bump::Minor, "minor: Demo.CallbackAfterThing.Extra: new optional field".into()));
+    assert_eq!(
+        only(&found),
+        (Minor, Minor, "schema minor, rust minor: Demo.CallbackAfterThing.Extra: new optional field".into())
+    );
     let found = changes(|_, s, _| {
         s["properties"]["Extra"] = json!({ "type": "string" });
         s["required"].as_array_mut().unwrap().push(json!("Extra"));
     });
-    assert_eq!(only(&found).0, Bump::Major);
+    assert_eq!(only(&found).0, Major);
+    assert_eq!(only(&found).1, Major, "`new` gains a parameter");
 }
 
 #[test]
 fn changes_of_required_ness_are_major() {
     let found = changes(|_, s, _| s["required"] = json!(["CallbackCommand", "Name"]));
-    assert_eq!(only(&found), (Bump::Major, "major: Demo.CallbackAfterThing.Count: no longer required".into()));
+    assert_eq!(
+        only(&found),
+        (Major, Major, "schema major, rust major: Demo.CallbackAfterThing.Count: no longer required".into())
+    );
     let found = changes(|_, s, _| s["required"].as_array_mut().unwrap().push(json!("Note")));
-    assert_eq!(only(&found), (Bump::Major, "major: Demo.CallbackAfterThing.Note: now required".into()));
+    assert_eq!(
+        only(&found),
+        (Major, Major, "schema major, rust major: Demo.CallbackAfterThing.Note: now required".into())
+    );
 }
 
 #[test]
-fn narrowed_types_are_major_and_widened_ones_minor() {
+fn narrowed_types_are_major_and_widened_ones_minor_for_the_schema() {
     let found = changes(|_, s, _| s["properties"]["Name"]["type"] = json!("integer"));
     assert_eq!(
         only(&found),
-        (Bump::Major, "major: Demo.CallbackAfterThing.Name: type changed: string → integer".into())
+        (Major, Major, "schema major, rust major: Demo.CallbackAfterThing.Name: type changed: string → integer".into())
     );
     let found = changes(|_, s, _| {
         s["properties"]["Count"] = json!({ "description": "A count.", "$ref": "common.json#/$defs/Stamp" });
     });
-    assert_eq!(only(&found).0, Bump::Major, "a different type, even if related, is reported as major");
+    assert_eq!(only(&found).0, Major, "a different type, even if related, is reported as major");
     let found =
         changes(|c, _, _| c["$defs"]["Stamp"] = json!({ "description": "A time.", "type": "integer", "minimum": 0 }));
     assert_eq!(
         only(&found),
-        (Bump::Major, "major: common.Stamp: type changed: any of integer or string → unsigned integer".into())
-    );
-    let found = changes(|_, s, _| {
-        s["properties"]["Count"] = json!({ "description": "A count.", "anyOf": [{ "type": "integer" }, { "type": "string", "pattern": "^[0-9]+$" }] });
-    });
-    assert_eq!(only(&found).0, Bump::Minor, "{found:?}");
-    let found = changes(|_, s, _| s["properties"]["Count"] = json!({ "description": "A count.", "type": "integer" }));
-    assert_eq!(
-        only(&found),
-        (Bump::Minor, "minor: Demo.CallbackAfterThing.Count: type widened: unsigned integer → integer".into())
+        (
+            Major,
+            Major,
+            "schema major, rust major: common.Stamp: type changed: any of integer or string → unsigned integer".into()
+        )
     );
 }
 
 #[test]
-fn enum_values_added_are_minor_and_removed_major() {
+fn an_integer_that_may_arrive_quoted_keeps_its_rust_type_but_other_widenings_do_not() {
+    let found = changes(|_, s, _| {
+        s["properties"]["Count"] = json!({ "description": "A count.", "anyOf": [{ "type": "integer" }, { "type": "string", "pattern": "^[0-9]+$" }] });
+    });
+    assert_eq!((only(&found).0, only(&found).1), (Minor, Patch), "still a `u64`: {found:?}");
+    let found = changes(|_, s, _| s["properties"]["Count"] = json!({ "description": "A count.", "type": "integer" }));
+    assert_eq!(
+        only(&found),
+        (
+            Minor,
+            Major,
+            "schema minor, rust major: Demo.CallbackAfterThing.Count: type widened: unsigned integer → integer".into()
+        )
+    );
+}
+
+#[test]
+fn enum_values_added_are_minor_for_both_and_removed_major() {
+    // Minor for Rust because open enums are `#[non_exhaustive]`.
     let found = changes(|c, _, _| {
         c["$defs"]["Colour"]["anyOf"].as_array_mut().unwrap().insert(0, json!({ "const": "green" }));
     });
-    assert_eq!(only(&found), (Bump::Minor, "minor: common.Colour: enum value \"green\" added".into()));
+    assert_eq!(
+        only(&found),
+        (Minor, Minor, "schema minor, rust minor: common.Colour: enum value \"green\" added".into())
+    );
     let found = changes(|c, _, _| {
         c["$defs"]["Colour"]["anyOf"].as_array_mut().unwrap().remove(0);
     });
-    assert_eq!(only(&found), (Bump::Major, "major: common.Colour: enum value \"red\" removed".into()));
+    assert_eq!(
+        only(&found),
+        (Major, Major, "schema major, rust major: common.Colour: enum value \"red\" removed".into())
+    );
 }
 
 #[test]
 fn documentation_is_a_patch_and_new_callbacks_are_minor() {
     let found = changes(|_, s, _| {
         s["properties"]["Name"]["description"] = json!("The name, reworded.");
+        s["properties"]["Name"]["$comment"] = json!("From the vendor's page of 2026-01-01.");
         s["x-callback"]["docUpdated"] = json!("2026-01-01");
     });
-    assert_eq!(overall(&found), Some(Bump::Patch), "{found:#?}");
+    assert_eq!(overall(&found), Some(Verdict { schema: Patch, rust: Patch }), "{found:#?}");
     let found = changes(|_, _, extra| extra.push(("Demo.CallbackAfterOther", callback())));
-    assert!(found.iter().any(|c| c.to_string() == "minor: Demo.CallbackAfterOther: added"), "{found:#?}");
-    assert_eq!(overall(&found), Some(Bump::Minor));
+    assert!(
+        found.iter().any(|c| c.to_string() == "schema minor, rust minor: Demo.CallbackAfterOther: added"),
+        "{found:#?}"
+    );
+    assert_eq!(overall(&found), Some(Verdict { schema: Minor, rust: Minor }));
     assert_eq!(overall(&changes(|_, _, _| {})), None, "no change");
+}
+
+#[test]
+fn the_verdicts_are_the_largest_bump_of_each_kind() {
+    let found = changes(|_, s, _| {
+        s["properties"]["Count"] = json!({ "description": "A count.", "anyOf": [{ "type": "integer" }, { "type": "string", "pattern": "^[0-9]+$" }] });
+        s["properties"]["Extra"] = json!({ "type": "string" });
+    });
+    let verdict = overall(&found).unwrap();
+    assert_eq!(verdict, Verdict { schema: Minor, rust: Minor });
+    assert_eq!(verdict.to_string(), "JSON Schema packages: minor; Rust crate: minor");
 }
 
 #[test]

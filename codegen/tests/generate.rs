@@ -137,6 +137,12 @@ fn unsupported_or_inconsistent_schemas_fail_naming_file_and_pointer() {
         ),
         ("X.CallbackA.json", callback("X.CallbackA", "", r#""Missing""#), "`Missing` is required but not a property"),
         (
+            "X.CallbackA.json",
+            callback("X.CallbackA", "", "")
+                .replace(r#""docUpdated": "d""#, r#""docUpdated": "d", "dedupKey": "MsgKey""#),
+            "at /x-callback/dedupKey: must name a property of the request",
+        ),
+        (
             "X.CallbackB.json",
             callback("X.CallbackA", "", ""),
             "the file of `X.CallbackA` must be named `X.CallbackA.json`",

@@ -24,19 +24,19 @@ const NOW: u64 = 1_700_000_000;
 fn without_token() -> Dispatcher {
     Dispatcher::builder()
         .app_id(APP_ID)
-        .on::<group::AfterCreateGroup>(|e: group::AfterCreateGroup, _: Context| async move {
+        .on::<group::AfterCreateGroup, _>(|e: group::AfterCreateGroup, _: Context| async move {
             black_box(e);
         })
-        .on::<group::AfterChangeGroupOwner>(|e: group::AfterChangeGroupOwner, _: Context| async move {
+        .on::<group::AfterChangeGroupOwner, _>(|e: group::AfterChangeGroupOwner, _: Context| async move {
             black_box(e);
         })
-        .on::<group::AfterGroupInfoChanged>(|e: group::AfterGroupInfoChanged, _: Context| async move {
+        .on::<group::AfterGroupInfoChanged, _>(|e: group::AfterGroupInfoChanged, _: Context| async move {
             black_box(e);
         })
-        .on::<group::AfterGroupAttrChanged>(|e: group::AfterGroupAttrChanged, _: Context| async move {
+        .on::<group::AfterGroupAttrChanged, _>(|e: group::AfterGroupAttrChanged, _: Context| async move {
             black_box(e);
         })
-        .on::<official_account::AfterOfficialAccountInfoChanged>(
+        .on::<official_account::AfterOfficialAccountInfoChanged, _>(
             |e: official_account::AfterOfficialAccountInfoChanged, _: Context| async move {
                 black_box(e);
             },
@@ -52,7 +52,7 @@ fn dispatcher() -> Dispatcher {
     where
         (): tencent_chat_callbacks::IntoResponse<C::Response>,
     {
-        builder.on::<C>(|event: C, _: Context| async move {
+        builder.on::<C, _>(|event: C, _: Context| async move {
             black_box(event);
         })
     }

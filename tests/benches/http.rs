@@ -86,7 +86,7 @@ fn main() {
         let dispatcher = Dispatcher::builder()
             .app_id(APP_ID)
             .token(TOKEN)
-            .on::<group::AfterChangeGroupOwner>(|event: group::AfterChangeGroupOwner, _: Context| async move {
+            .on::<group::AfterChangeGroupOwner, _>(|event: group::AfterChangeGroupOwner, _: Context| async move {
                 std::hint::black_box(event);
             })
             .build()

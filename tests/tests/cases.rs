@@ -70,11 +70,11 @@ fn dispatcher(config: &Map<String, Value>) -> Dispatcher {
     let now = config["now"].as_u64().expect("`now` is Unix seconds");
     builder
         .clock(move || UNIX_EPOCH + Duration::from_secs(now))
-        .on::<group::AfterCreateGroup>(|_event: group::AfterCreateGroup, _ctx: Context| async {})
-        .on::<group::AfterGroupDestroyed>(|_event: group::AfterGroupDestroyed, _ctx: Context| async {
+        .on::<group::AfterCreateGroup, _>(|_event: group::AfterCreateGroup, _ctx: Context| async {})
+        .on::<group::AfterGroupDestroyed, _>(|_event: group::AfterGroupDestroyed, _ctx: Context| async {
             Err::<(), _>("this handler fails on purpose")
         })
-        .on::<c2c::BeforeSendMsg>(decide)
+        .on::<c2c::BeforeSendMsg, _>(decide)
         .build()
         .expect("the dispatcher builds")
 }

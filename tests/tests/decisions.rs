@@ -27,10 +27,10 @@ async fn moderate(event: c2c::BeforeSendMsg, _ctx: Context) -> c2c::BeforeSendMs
         "spam" => c2c::BeforeSendMsgDecision::Refuse,
         "noise" => c2c::BeforeSendMsgDecision::Drop,
         "banned" => c2c::BeforeSendMsgDecision::refuse_with(120099, "you are muted").unwrap(),
-        _ if text.contains("red packet") => c2c::BeforeSendMsgDecision::Modify(c2c::BeforeSendMsgChanges {
-            msg_body: Some(vec![MsgBodyElement::Text(TextContent { text: text.replace("red packet", "[gift]") })]),
-            cloud_custom_data: None,
-        }),
+        _ if text.contains("red packet") => c2c::BeforeSendMsgDecision::Modify(
+            c2c::BeforeSendMsgChanges::default()
+                .msg_body(vec![MsgBodyElement::Text(TextContent::new(text.replace("red packet", "[gift]")))]),
+        ),
         _ => c2c::BeforeSendMsgDecision::Allow,
     }
 }
@@ -43,7 +43,7 @@ fn with_text(text: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_c2c_message_can_be_rewritten_refused_dropped_or_refused_with_a_code() {
-    let dispatcher = Dispatcher::builder().accept_any_app_id().on::<c2c::BeforeSendMsg>(moderate).build().unwrap();
+    let dispatcher = Dispatcher::builder().accept_any_app_id().on(moderate).build().unwrap();
 
     // The vendor's sample says "red packet": the reply carries the rewritten body with ErrorCode 0,
     // the only code with which the vendor applies a change.
@@ -93,30 +93,30 @@ async fn a_before_callback_without_a_handler_is_allowed() {
 async fn per_command_answers_reach_the_reply() {
     let dispatcher = Dispatcher::builder()
         .accept_any_app_id()
-        .on::<group::BeforeInviteJoinGroup>(|event: group::BeforeInviteJoinGroup, _: Context| async move {
+        .on::<group::BeforeInviteJoinGroup, _>(|event: group::BeforeInviteJoinGroup, _: Context| async move {
             let first = event.destination_members.first().map(|m| m.member_account.clone());
-            group::BeforeInviteJoinGroupDecision::AllowWith(group::BeforeInviteJoinGroupAnswer {
-                refused_members_account: Some(first.into_iter().collect()),
-            })
+            group::BeforeInviteJoinGroupDecision::AllowWith(
+                group::BeforeInviteJoinGroupAnswer::default().refused_members_account(first.into_iter().collect()),
+            )
         })
-        .on::<official_account::BeforeAddSubscriber>(|_: official_account::BeforeAddSubscriber, _: Context| async {
-            official_account::BeforeAddSubscriberDecision::AllowWith(official_account::BeforeAddSubscriberAnswer {
-                refused_subscribers_account: Some(vec!["troll".into()]),
-            })
+        .on::<official_account::BeforeAddSubscriber, _>(|_: official_account::BeforeAddSubscriber, _: Context| async {
+            official_account::BeforeAddSubscriberDecision::AllowWith(
+                official_account::BeforeAddSubscriberAnswer::default()
+                    .refused_subscribers_account(vec!["troll".into()]),
+            )
         })
-        .on::<sns::PrevFriendAdd>(|event: sns::PrevFriendAdd, _: Context| async move {
+        .on::<sns::PrevFriendAdd, _>(|event: sns::PrevFriendAdd, _: Context| async move {
             let results = event
                 .friend_item
                 .iter()
-                .map(|item| sns::PrevFriendAddResultItem {
-                    to_account: item.to_account.clone(),
-                    result_code: if item.to_account == "Peter" { 38001 } else { 0 },
-                    result_info: String::new(),
+                .map(|item| {
+                    let code = if item.to_account == "Peter" { 38001 } else { 0 };
+                    sns::PrevFriendAddResultItem::new(item.to_account.clone(), code, String::new())
                 })
                 .collect();
-            sns::PrevFriendAddDecision::AllowWith(sns::PrevFriendAddAnswer { result_item: results })
+            sns::PrevFriendAddDecision::AllowWith(sns::PrevFriendAddAnswer::default().result_item(results))
         })
-        .on::<group::BeforeCreateGroup>(|_: group::BeforeCreateGroup, _: Context| async {
+        .on::<group::BeforeCreateGroup, _>(|_: group::BeforeCreateGroup, _: Context| async {
             group::BeforeCreateGroupDecision::refuse_with(10150, "quota used up")
         })
         .build()

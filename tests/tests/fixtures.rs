@@ -61,10 +61,9 @@ fn every_fixture_is_valid_under_its_schema() {
 #[test]
 fn every_fixture_decodes_and_re_encodes_to_the_same_json() {
     for fixture in fixtures() {
-        let event = Event::from_json(&fixture.command, &fixture.sample)
-            .unwrap_or_else(|e| panic!("{}: {e}", fixture.command))
-            .unwrap_or_else(|| panic!("{}: no generated type", fixture.command));
-        assert_eq!(event.command().name(), fixture.command);
+        let event =
+            Event::from_json(&fixture.command, &fixture.sample).unwrap_or_else(|e| panic!("{}: {e}", fixture.command));
+        assert_eq!(event.command().map(Command::name), Some(fixture.command.as_str()), "a generated type");
         let encoded = serde_json::to_value(&event).unwrap();
         assert_eq!(numbers_by_value(encoded), numbers_by_value(fixture.sample_json()), "{}", fixture.command);
     }
@@ -190,8 +189,8 @@ fn every_variant_from_another_copy_of_a_page_is_valid_and_decodes() {
         let what = format!("{}/variants/{}", variant.command, variant.name);
         assert_valid(&validator(&schema(&variant.command)), &variant.sample, &what);
         let event = Event::from_json(&variant.command, &serde_json::to_vec(&variant.sample).unwrap())
-            .unwrap_or_else(|e| panic!("{what}: {e}"))
-            .unwrap_or_else(|| panic!("{what}: no generated type"));
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(event.command().is_some(), "{what}: no generated type");
         assert_eq!(numbers_by_value(serde_json::to_value(&event).unwrap()), numbers_by_value(variant.sample.clone()));
         for key in variant.sample.as_object().unwrap().keys() {
             assert!(variant.text.contains(&format!("\"{key}\"")), "{what}: `{key}`");
@@ -219,12 +218,12 @@ fn member_join_and_exit_decode_event_time_as_string_number_or_missing() {
         for (body, time) in forms {
             if command == "Group.CallbackAfterNewMemberJoin" {
                 let event: AfterNewMemberJoin = serde_json::from_value(body).unwrap();
-                assert_eq!((event.event_time, event.join_type), (time, Some(MemberJoinType::Apply)));
+                assert_eq!((event.event_time.map(u64::from), event.join_type), (time, Some(MemberJoinType::Apply)));
                 let members: Vec<&str> = event.new_member_list.iter().map(|m| m.member_account.as_str()).collect();
                 assert_eq!((event.group_id.as_str(), members), ("@TGS#2J4SZEAEL", vec!["jared", "tommy"]));
             } else {
                 let event: AfterMemberExit = serde_json::from_value(body).unwrap();
-                assert_eq!((event.event_time, event.exit_type), (time, Some(MemberExitType::Kicked)));
+                assert_eq!((event.event_time.map(u64::from), event.exit_type), (time, Some(MemberExitType::Kicked)));
                 let members: Vec<&str> = event.exit_member_list.iter().map(|m| m.member_account.as_str()).collect();
                 assert_eq!((event.operator_account.as_str(), members), ("leckie", vec!["jared", "tommy"]));
             }

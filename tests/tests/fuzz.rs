@@ -23,16 +23,16 @@ fn dispatcher() -> Dispatcher {
         .token(TOKEN)
         .clock(|| UNIX_EPOCH + Duration::from_secs(NOW))
         .max_body_bytes(64 * 1024)
-        .on::<c2c::BeforeSendMsg>(|event: c2c::BeforeSendMsg, _: Context| async move {
+        .on::<c2c::BeforeSendMsg, _>(|event: c2c::BeforeSendMsg, _: Context| async move {
             if event.msg_body.is_empty() {
                 c2c::BeforeSendMsgDecision::Refuse
             } else {
                 c2c::BeforeSendMsgDecision::Allow
             }
         })
-        .on::<group::AfterCreateGroup>(|_: group::AfterCreateGroup, _: Context| async {})
-        .on::<push::OfflinePush>(|_: push::OfflinePush, _: Context| async {})
-        .on::<profile::PortraitSet>(|_: profile::PortraitSet, _: Context| async {})
+        .on::<group::AfterCreateGroup, _>(|_: group::AfterCreateGroup, _: Context| async {})
+        .on::<push::OfflinePush, _>(|_: push::OfflinePush, _: Context| async {})
+        .on::<profile::PortraitSet, _>(|_: profile::PortraitSet, _: Context| async {})
         // Every other command is decoded through `Event` too, to look for panics there; what it
         // cannot decode is this handler's business, not the dispatcher's, so it is not an error.
         .fallback(|_: UnhandledEvent, ctx: Context| async move {

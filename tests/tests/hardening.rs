@@ -41,7 +41,7 @@ async fn the_bad_input_matrix() {
         .app_id(APP_ID)
         .token(TOKEN)
         .max_body_bytes(16 * 1024)
-        .on::<group::AfterCreateGroup>(|_: group::AfterCreateGroup, _: Context| async {})
+        .on::<group::AfterCreateGroup, _>(|_: group::AfterCreateGroup, _: Context| async {})
         .build()
         .unwrap();
     let t = now();
@@ -108,7 +108,7 @@ async fn a_panicking_handler_fails_its_request_and_the_server_keeps_serving() {
     let counter = served.clone();
     let dispatcher = Dispatcher::builder()
         .accept_any_app_id()
-        .on::<group::AfterCreateGroup>(move |event: group::AfterCreateGroup, _: Context| {
+        .on::<group::AfterCreateGroup, _>(move |event: group::AfterCreateGroup, _: Context| {
             let counter = counter.clone();
             async move {
                 assert!(event.name != "boom", "handler bug");
@@ -142,14 +142,14 @@ async fn slow_handlers_meet_the_deadline_and_still_finish() {
             .accept_any_app_id()
             .handler_deadline(Duration::from_millis(100))
             .on_failure(policy)
-            .on::<group::AfterCreateGroup>(move |_: group::AfterCreateGroup, _: Context| {
+            .on::<group::AfterCreateGroup, _>(move |_: group::AfterCreateGroup, _: Context| {
                 let after = after.clone();
                 async move {
                     tokio::time::sleep(Duration::from_millis(300)).await;
                     after.fetch_add(1, Ordering::SeqCst);
                 }
             })
-            .on::<c2c::BeforeSendMsg>(move |_: c2c::BeforeSendMsg, _: Context| {
+            .on::<c2c::BeforeSendMsg, _>(move |_: c2c::BeforeSendMsg, _: Context| {
                 let before = before.clone();
                 async move {
                     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -15,7 +15,7 @@ fn dispatcher() -> Dispatcher {
         .app_id(APP_ID)
         .token(TOKEN)
         .max_body_bytes(64 * 1024)
-        .on::<group::AfterCreateGroup>(|_: group::AfterCreateGroup, _: Context| async {})
+        .on::<group::AfterCreateGroup, _>(|_: group::AfterCreateGroup, _: Context| async {})
         .build()
         .unwrap()
 }

@@ -113,7 +113,7 @@ async fn before_callback_failures_are_answered_by_the_policy_in_each_mode() {
         ("a missed deadline", good.clone(), message("slow"), 504),
     ];
     for policy in [FailurePolicy::Vendor, FailurePolicy::Allow, FailurePolicy::Refuse] {
-        let dispatcher = builder().on_failure(policy).on::<group::BeforeSendMsg>(moderate).build().unwrap();
+        let dispatcher = builder().on_failure(policy).on::<group::BeforeSendMsg, _>(moderate).build().unwrap();
         let (address, _stop) = serve(dispatcher, |s| s).await;
         for (name, query, body, vendor_status) in &cases {
             let (status, reply) = post_json(address, query, body).await;
@@ -137,8 +137,8 @@ async fn a_per_command_policy_overrides_the_global_one_and_after_callbacks_keep_
     let dispatcher = builder()
         .on_failure(FailurePolicy::Allow)
         .on_failure_of(BEFORE_SEND, FailurePolicy::Refuse)
-        .on::<group::BeforeSendMsg>(moderate)
-        .on::<group::AfterCreateGroup>(|_: group::AfterCreateGroup, _: Context| async {})
+        .on::<group::BeforeSendMsg, _>(moderate)
+        .on::<group::AfterCreateGroup, _>(|_: group::AfterCreateGroup, _: Context| async {})
         .build()
         .unwrap();
     let (address, _stop) = serve(dispatcher, |s| s).await;
@@ -159,8 +159,8 @@ async fn overload_is_shed_at_once_and_before_callbacks_get_the_policy() {
         .handler_deadline(Duration::from_secs(5))
         .max_in_flight(1)
         .on_failure(FailurePolicy::Refuse)
-        .on::<group::BeforeSendMsg>(moderate)
-        .on::<group::AfterCreateGroup>(move |_: group::AfterCreateGroup, _: Context| {
+        .on::<group::BeforeSendMsg, _>(moderate)
+        .on::<group::AfterCreateGroup, _>(move |_: group::AfterCreateGroup, _: Context| {
             let notify = notify.clone();
             async move {
                 notify.notify_one();
@@ -285,7 +285,7 @@ async fn authenticated_failures_are_dead_lettered_with_their_body_and_never_the_
     let path = temp_file("letters");
     let dispatcher = builder()
         .dead_letters(JsonLinesSink::open(&path).unwrap())
-        .on::<group::AfterCreateGroup>(|event: group::AfterCreateGroup, _: Context| async move {
+        .on::<group::AfterCreateGroup, _>(|event: group::AfterCreateGroup, _: Context| async move {
             if event.name == "fail" { Err("the database is down") } else { Ok(()) }
         })
         .build()
@@ -320,7 +320,7 @@ async fn a_partly_bad_batch_delivers_the_good_events_and_dead_letters_the_rest()
     let seen = delivered.clone();
     let dispatcher = builder()
         .dead_letters(JsonLinesSink::open(&path).unwrap())
-        .on::<push::OfflinePush>(move |batch: push::OfflinePush, _: Context| {
+        .on::<push::OfflinePush, _>(move |batch: push::OfflinePush, _: Context| {
             seen.lock().unwrap().push(batch.events.len());
             async {}
         })
@@ -351,7 +351,7 @@ async fn a_handler_that_fails_after_its_deadline_is_dead_lettered() {
     let count = finished.clone();
     let dispatcher = builder()
         .dead_letters(JsonLinesSink::open(&path).unwrap())
-        .on::<group::AfterCreateGroup>(move |_: group::AfterCreateGroup, _: Context| {
+        .on::<group::AfterCreateGroup, _>(move |_: group::AfterCreateGroup, _: Context| {
             let count = count.clone();
             async move {
                 tokio::time::sleep(Duration::from_millis(600)).await;
@@ -384,10 +384,10 @@ async fn ordinary_deviations_of_genuine_before_callbacks_reach_the_handler() {
     // The handlers refuse everything and the policy allows: a refusal proves the handler decided.
     let dispatcher = builder()
         .on_failure(FailurePolicy::Allow)
-        .on::<group::BeforeSendMsg>(|_: group::BeforeSendMsg, _: Context| async {
+        .on::<group::BeforeSendMsg, _>(|_: group::BeforeSendMsg, _: Context| async {
             group::BeforeSendMsgDecision::Refuse
         })
-        .on::<c2c::BeforeSendMsg>(|_: c2c::BeforeSendMsg, _: Context| async { c2c::BeforeSendMsgDecision::Refuse })
+        .on::<c2c::BeforeSendMsg, _>(|_: c2c::BeforeSendMsg, _: Context| async { c2c::BeforeSendMsgDecision::Refuse })
         .build()
         .unwrap();
     let (address, _stop) = serve(dispatcher, |s| s).await;

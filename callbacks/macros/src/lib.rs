@@ -1,6 +1,9 @@
 //! The `#[handlers]` attribute macro of `tencent-chat-callbacks`, checked at compile time
 //! against the command table generated from the schemas. Use it through that crate.
 
+// `syn` 3, the major serde_derive and thiserror use, so a service builds one `syn`.
+extern crate syn3 as syn;
+
 mod generated {
     #[rustfmt::skip]
     pub(crate) mod commands;

@@ -37,7 +37,12 @@ async fn main() {
         .map(|i| {
             let fixture = &fixtures[i % fixtures.len()];
             let mut body = fixture.sample_json();
-            body.as_object_mut().unwrap().insert("BenchSeq".into(), format!("{salt}-{i}").into());
+            let object = body.as_object_mut().unwrap();
+            object.insert("BenchSeq".into(), format!("{salt}-{i}").into());
+            // A command keyed by a field of its body needs its own value of it to be distinct.
+            if let Some(field) = Command::from_name(&fixture.command).and_then(Command::dedup_field) {
+                object.insert(field.into(), format!("bench-{salt}-{i}").into());
+            }
             (fixture.command.clone(), Bytes::from(serde_json::to_vec(&body).unwrap()))
         })
         .collect();

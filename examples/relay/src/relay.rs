@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 use tencent_chat_callbacks::dedup::dedup_key;
 use tencent_chat_callbacks::envelope::Envelope;
 use tencent_chat_callbacks::{
-    BoxError, Callback, Context, DispatchError, DispatcherBuilder, Event, Handler, IntoResponse, Response,
-    UnhandledEvent, c2c, group, official_account, sns,
+    BoxError, Callback, Command, Context, DispatchError, DispatcherBuilder, Event, Handler, IntoResponse, Response,
+    UnhandledEvent, WithContext, c2c, group, official_account, sns,
 };
 use tracing::debug;
 
@@ -33,7 +33,7 @@ pub(crate) struct Relay {
 pub(crate) fn register(builder: DispatcherBuilder, relay: Arc<Relay>) -> DispatcherBuilder {
     macro_rules! before_callbacks {
         ($builder:expr; $($callback:ty),* $(,)?) => {
-            $builder $(.on::<$callback>(before::<$callback>(Arc::clone(&relay))))*
+            $builder $(.on::<$callback, WithContext>(before::<$callback>(Arc::clone(&relay))))*
         };
     }
     let builder = before_callbacks!(builder;
@@ -56,7 +56,7 @@ pub(crate) fn register(builder: DispatcherBuilder, relay: Arc<Relay>) -> Dispatc
 }
 
 /// The handler of before-callback `C`: the decision endpoint's reply, read as `C`'s reply type.
-fn before<C>(relay: Arc<Relay>) -> impl Handler<C>
+fn before<C>(relay: Arc<Relay>) -> impl Handler<C, WithContext>
 where
     C: Callback,
     C::Response: DeserializeOwned + IntoResponse<C::Response>,
@@ -69,7 +69,9 @@ where
 
 impl Relay {
     fn envelope(&self, ctx: &Context) -> Result<Envelope, BoxError> {
+        // A configured field first, else the one the command's schema names.
         let key_field = self.key_fields.get(&ctx.command).map(String::as_str);
+        let key_field = key_field.or_else(|| Command::from_name(&ctx.command).and_then(Command::dedup_field));
         let received_at = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
         Ok(Envelope::new(
             ctx.command.clone(),

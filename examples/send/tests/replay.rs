@@ -22,7 +22,7 @@ async fn dead_letters_are_replayed_signed_afresh() {
         .app_id(APP_ID)
         .token(TOKEN)
         .dead_letters(JsonLinesSink::open(&letters).unwrap())
-        .on::<group::AfterCreateGroup>(move |event: group::AfterCreateGroup, _: Context| {
+        .on::<group::AfterCreateGroup, _>(move |event: group::AfterCreateGroup, _: Context| {
             let outcome = if is_broken.load(Ordering::SeqCst) {
                 Err("a bug")
             } else {

@@ -96,8 +96,8 @@ fn log(ctx: &Context, event: &impl std::fmt::Debug) {
 /// A body that is not its command's is the sender's fault, so it is refused with 400, not 500.
 async fn log_other(event: UnhandledEvent, ctx: Context) -> Result<(), DispatchError> {
     match Event::from_json(&ctx.command, &ctx.raw_body) {
-        Ok(Some(typed)) => log(&ctx, &typed),
-        Ok(None) => log(&ctx, &event.body),
+        Ok(Event::Unknown(_)) => log(&ctx, &event.body),
+        Ok(typed) => log(&ctx, &typed),
         Err(error) => {
             let (command, message) = (ctx.command, error.to_string());
             return Err(DispatchError::InvalidBody { command, path: ".".into(), message });

@@ -245,7 +245,7 @@ export declare namespace bot {
     "CallbackCommand": "Bot.OnC2CMessage";
     /** UserID of the user who wrote to the chatbot. */
     "From_Account": string;
-    /** UserID of the chatbot that received the message (chatbot IDs start with `@RBT#`, although the vendor's sample uses a plain name). */
+    /** UserID of the chatbot that received the message (chatbot IDs start with `@RBT#`). */
     "To_Account": string;
     /** The message's sequence number (32-bit unsigned). */
     "MsgSeq": number;
@@ -255,7 +255,7 @@ export declare namespace bot {
     "MsgTime": number;
     /** The key that uniquely identifies the message; the REST API takes it to recall the message. */
     "MsgKey": string;
-    /** The message's unique identifier on the client side. Only the mainland-China page (product 269) shows it, so it is optional. */
+    /** The message's unique identifier on the client side, when sent. */
     "MsgId"?: string;
     /** 1 when the message was meant only for online users, otherwise 0. */
     "OnlineOnlyFlag": number;
@@ -267,7 +267,7 @@ export declare namespace bot {
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data stored with the message in the cloud. Other message callbacks leave it out when none was set, so it is optional. */
     "CloudCustomData"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Reports a group message that @-mentions one or more chatbot accounts, once the console's chatbot event callback is switched on. An @all mention alone does not trigger it. The body has the shape of `Group.CallbackAfterSendMsg` plus the list of mentioned chatbots. */
@@ -295,9 +295,9 @@ export declare namespace bot {
     "AtRobots_Account": Array<string>;
     /** App-defined data stored with the message in the cloud. Other message callbacks leave it out when none was set, so it is optional. */
     "CloudCustomData"?: string;
-    /** The topic the message was sent in; only for topic-enabled communities. In the field table but not in the sample. */
+    /** The topic the message was sent in; only for topic-enabled communities. */
     "TopicId"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
 }
@@ -318,7 +318,7 @@ export declare namespace c2c {
     "ExtensionList": Array<common.MsgExtension>;
     /** The version of the message's whole set of extensions after this change. */
     "Seq": number;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Reports that a user marked a one-to-one conversation as read, from a client or through the REST API on the user's behalf. */
@@ -330,9 +330,9 @@ export declare namespace c2c {
     "Peer_Account": string;
     /** When the conversation was read, as Unix time in seconds. */
     "LastReadTime": number;
-    /** How many one-to-one messages `Report_Account` still has unread, over all of its one-to-one conversations. In the English page's table and sample; the mainland-China page (product 269) sends `EventTime` instead and leaves it out, so it is optional. */
+    /** How many one-to-one messages `Report_Account` still has unread, over all of its one-to-one conversations, when sent. */
     "UnreadMsgNum"?: number;
-    /** When the read report happened, as Unix time in milliseconds. Not in the English page, but in the table and sample of the mainland-China page (product 269), so it is optional; a number or a string of digits. */
+    /** When the read report happened, as Unix time in milliseconds, when sent. */
     "EventTime"?: number | string;
   }
   /** Reports a one-to-one message that its sender recalled from a client, or that the app's backend recalled through the REST API. */
@@ -344,9 +344,9 @@ export declare namespace c2c {
     "To_Account": string;
     /** The key that uniquely identifies the recalled message, as reported when it was sent. */
     "MsgKey": string;
-    /** How many one-to-one messages `To_Account` has unread, over all of its one-to-one conversations. In the English page's table and sample; the mainland-China page (product 269) sends `EventTime` instead and leaves it out, so it is optional. */
+    /** How many one-to-one messages `To_Account` has unread, over all of its one-to-one conversations, when sent. */
     "UnreadMsgNum"?: number;
-    /** When the message was recalled, as Unix time in milliseconds. Not in the English page, but in the table and sample of the mainland-China page (product 269), so it is optional; a number or a string of digits. */
+    /** When the message was recalled, as Unix time in milliseconds, when sent. */
     "EventTime"?: number | string;
   }
   /** Reports a one-to-one message after the backend tried to deliver it, whether a client sent it or the app's backend did through the REST API. It fires even when delivery failed (for example when a word filter blocked the message): `SendMsgResult`, `ErrorInfo` and `UnreadMsgNum` then say so. It does not fire when the before-send callback refused the message, and if that callback rewrote the message this body carries the rewritten content. */
@@ -364,9 +364,9 @@ export declare namespace c2c {
     "MsgTime": number;
     /** The key that uniquely identifies the message; the REST API takes it to recall the message. */
     "MsgKey": string;
-    /** The message's unique identifier on the client side. Only the mainland-China page (product 269) shows it, so it is optional. */
+    /** The message's unique identifier on the client side, when sent. */
     "MsgId"?: string;
-    /** 1 when the message was meant only for online users (no offline storage or push), otherwise 0. Missing from the field table and sample of the 2024 English page, but present in newer mirrors of it and in the mainland-China page, so it is optional. */
+    /** 1 when the message was meant only for online users (no offline storage or push), otherwise 0. */
     "OnlineOnlyFlag"?: number;
     /** The delivery outcome: 0 when the message was delivered, otherwise the vendor's error code for the failure. Despite the name, it describes the message, not this callback. */
     "SendMsgResult": number;
@@ -376,7 +376,7 @@ export declare namespace c2c {
     "UnreadMsgNum": number;
     /** The message's elements, in order (after any rewrite by the before-send callback). */
     "MsgBody": Array<common.MsgBodyElement>;
-    /** App-defined data stored with the message in the cloud, if the sender set any. Not in the English page's table or sample, but in the mainland-China page, so it is optional. */
+    /** App-defined data stored with the message in the cloud, if the sender set any. */
     "CloudCustomData"?: string;
   }
   /** Asks the app about a one-to-one message that the backend has accepted but not yet delivered, whether it came from a client or from the REST API. The app may let it through, let it through with a changed body or custom data, refuse it, or drop it while the sender is told it was sent. A refused message never reaches the after-send callback; a changed one reaches it in its changed form. The vendor's default wait for the answer is 2 seconds. */
@@ -430,7 +430,7 @@ export declare namespace chatbot {
     "MsgRandom": number;
     /** The unique key of the message, usable to recall it through the REST API. */
     "MsgKey": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
     /** The `data` field of the custom pass-through content, exactly as the sender gave it; often a JSON document encoded as a string. */
     "Data": string;
@@ -509,7 +509,7 @@ export declare namespace follow {
     "From_Account": string;
     /** The users who are now followed; only the follows that succeeded are listed. */
     "FollowList": Array<FollowedUser>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** One user who was followed. Unlike `Follow.CallbackAfterFollowDelete`, which sends plain UserIDs, this list holds objects. */
@@ -522,9 +522,9 @@ export declare namespace follow {
     "CallbackCommand": "Follow.CallbackAfterFollowDelete";
     /** UserID of the user who unfollowed. */
     "From_Account": string;
-    /** UserIDs of the users who are no longer followed. A plain list of strings: the vendor's table calls it a list of user objects, but its sample, like the unfollow REST API, sends bare UserIDs, unlike the `FollowList` objects of `Follow.CallbackAfterFollowAdd`. */
+    /** UserIDs of the users who are no longer followed: bare UserIDs, unlike the `FollowList` objects of `Follow.CallbackAfterFollowAdd`. */
     "To_Account": Array<string>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
 }
@@ -543,13 +543,13 @@ export declare namespace group {
     "OldOwner_Account": string;
     /** UserID of the new owner. */
     "NewOwner_Account": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Reports a group that was just created, by a client or through the REST API, so the app can record it. */
   export interface AfterCreateGroup {
     "CallbackCommand": "Group.CallbackAfterCreateGroup";
-    /** The new group's ID. The vendor's field table spells it `groupID`; the wire and the sample use `GroupId`. */
+    /** The new group's ID. */
     "GroupId": string;
     /** UserID of whoever created the group. */
     "Operator_Account": string;
@@ -563,7 +563,7 @@ export declare namespace group {
     "MemberList"?: Array<common.GroupMember>;
     /** Custom group fields given at creation. Sent only when custom group fields are enabled for the app. */
     "UserDefinedDataList"?: Array<common.UserDefinedData>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Reports a topic that was just created in a topic-enabled community, by a client or through the REST API, so the app can record it. Shares its console switch with the after-group-created callback; the topic feature must be enabled. The vendor documents no event time for this callback. */
@@ -593,11 +593,11 @@ export declare namespace group {
     "Type": common.GroupType;
     /** UserID of whoever changed the attributes. */
     "Operator_Account": string;
-    /** What was done to the attributes. Present in the vendor's sample, though missing from its field table. */
+    /** What was done to the attributes. */
     "OptionType"?: GroupAttrOperation;
     /** The attributes the operation touched. */
     "GroupAttr"?: Array<common.GroupAttribute>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** The kind of change made to a group's custom attributes. */
@@ -611,11 +611,11 @@ export declare namespace group {
     "Type": common.GroupType;
     /** UserID of the group's owner at the time it was disbanded. */
     "Owner_Account": string;
-    /** The disbanded group's name. Present in the vendor's sample, though missing from its field table. */
+    /** The disbanded group's name. */
     "Name"?: string;
     /** The members the group had when it was disbanded. Left out for communities. */
     "MemberList"?: Array<common.GroupMember>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Reports that a group has reached its member limit: either a join just filled it, or a join failed because it was already full. An app can use it, for instance, to clear out inactive members and make room. */
@@ -623,7 +623,7 @@ export declare namespace group {
     "CallbackCommand": "Group.CallbackAfterGroupFull";
     /** The group that is full. */
     "GroupId": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Reports a change to a group's name, introduction, notice or profile photo. Only the fields that changed are sent, so each of them is optional; changes to other group settings do not fire this callback. */
@@ -643,7 +643,7 @@ export declare namespace group {
     "Notification"?: string;
     /** The new group profile photo URL, when it changed. */
     "FaceUrl"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Reports that the key-value extensions of one group message were set, deleted or cleared, by a client or through the REST API. Each key carries a version number, and so does the message's whole set of extensions. The body has no group type. */
@@ -659,7 +659,7 @@ export declare namespace group {
     "ExtensionList": Array<common.MsgExtension>;
     /** The version of the message's whole set of extensions after the operation. */
     "Seq": number;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Reports members who are no longer in a group, because they quit on a client or were removed by the owner or an administrator (on a client or through the REST API). Lets the app log departures or keep its own copy of the member list in step. */
@@ -695,7 +695,7 @@ export declare namespace group {
     "Role"?: MemberFieldChangedRole;
     /** The member's new group nickname (name card), when it changed. */
     "NameCard"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** The role a group member was given by a profile change. */
@@ -727,7 +727,7 @@ export declare namespace group {
     "Type": common.GroupType;
     /** The read state of each message concerned. */
     "GroupMsgReceiptList": Array<ReadReceiptGroupMessage>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** How many members have and have not read one group message, and who has. */
@@ -754,7 +754,7 @@ export declare namespace group {
     "MsgSeqList": Array<RecalledGroupMessage>;
     /** The topic the messages were sent in; only for topic-enabled communities. */
     "TopicId"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** One recalled group message. */
@@ -777,23 +777,23 @@ export declare namespace group {
     "Random": number;
     /** The message's sequence number in the group (32-bit unsigned); group messages are ordered by it, later ones having larger numbers. */
     "MsgSeq": number;
-    /** The message's unique identifier on the client side. Shown in the samples of the mainland-China page (product 269) and of the TRTC live-room page, not in the English page, so it is optional. */
+    /** The message's unique identifier on the client side, when sent. */
     "MsgId"?: string;
     /** When the message was sent, as the backend's Unix time in seconds. */
     "MsgTime": number;
-    /** 1 when the message was meant only for online members (no offline storage or push), otherwise 0; always 0 in audio-video groups. Documented and seen in captured traffic, but one copy of the TRTC live-room variant's sample leaves it out, so it is optional. */
+    /** 1 when the message was meant only for online members (no offline storage or push), otherwise 0; always 0 in audio-video groups. */
     "OnlineOnlyFlag"?: number;
-    /** Undocumented for this callback: captured traffic from an audio-video group carried `Normal`. The REST API for sending group messages knows `High`, `Normal`, `Low` and `Lowest`; any other string is kept as sent. */
+    /** The message's priority, as in the REST API for sending group messages (`High`, `Normal`, `Low`, `Lowest`); any other string is kept as sent. */
     "MsgPriority"?: string;
     /** The message's elements, in order. */
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data stored with the message in the cloud. Captured traffic leaves it out when the sender set none, so it is optional. */
     "CloudCustomData"?: string;
-    /** The topic the message was sent in; only for topic-enabled communities. Listed by the mainland-China page (product 269); not in the English page's sample. */
+    /** The topic the message was sent in; only for topic-enabled communities. */
     "TopicId"?: string;
-    /** Who the message @-mentions, one entry per mention in the order they appear in the text. Only the mainland-China page (product 269) documents it, so it is optional. */
+    /** Who the message @-mentions, one entry per mention in the order they appear in the text, when sent. */
     "GroupAtInfo"?: Array<GroupMsgMention>;
-    /** When the callback was triggered, as Unix time in milliseconds: a string of digits in the English sample, a number in the mainland-China sample and in captured traffic. Missing from older copies of the page, so it is optional. */
+    /** When the callback was triggered, as Unix time in milliseconds, when sent. */
     "EventTime"?: number | string;
   }
   /** One @-mention in a group message: either everyone in the group or one member. */
@@ -810,7 +810,7 @@ export declare namespace group {
     "GroupId": string;
     /** The type of the group the topics belonged to; always `Community` for topics. */
     "Type": common.GroupType;
-    /** The IDs of the deleted topics. The vendor's field table calls this a string, but its sample sends a list of strings. */
+    /** The IDs of the deleted topics. */
     "TopicIdList": Array<string>;
   }
   /** Reports a change to a topic's name, introduction, notice or profile photo. As with group profiles, only the changed fields are expected, so each of them is optional. Neither the vendor's field table nor its sample carries a topic ID, so the body alone does not say which topic of the community changed. Shares its console switch with the after-group-profile-changed callback. */
@@ -840,7 +840,7 @@ export declare namespace group {
     "Type": common.GroupType;
     /** UserID of the user asking to join (the vendor spells the field `Requestor`). */
     "Requestor_Account": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Whether the join request may go on. `ErrorCode` 0 lets it go on (an approval the group requires is still needed), 1 rejects it and the user gets error 10016, and a code from 10100 to 10200 rejects it and passes that code and `ErrorInfo` on to the user. */
@@ -871,7 +871,7 @@ export declare namespace group {
     "CreatedNum"?: number;
     /** The members the group would start with. */
     "MemberList"?: Array<common.GroupMember>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Whether the group may be created. `ErrorCode` 0 allows it, 1 refuses it and the caller gets error 10016, and a code from 10100 to 10200 refuses it and passes that code and `ErrorInfo` on to the caller. */
@@ -913,7 +913,7 @@ export declare namespace group {
     "Operator_Account": string;
     /** The users who would be added. */
     "DestinationMembers": Array<common.GroupMember>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Whether the invited users may join. `ErrorCode` 0 lets them in except those listed in `RefusedMembers_Account`, 1 rejects the whole request and the client gets error 10016, and a code from 10100 to 10200 rejects it and passes that code and `ErrorInfo` on to the client. */
@@ -950,7 +950,7 @@ export declare namespace group {
     "TopicId"?: string;
     /** Not in the vendor's documentation: the message's priority (for example `Normal`), seen in real audio-video group traffic. */
     "MsgPriority"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** What the app decides about the message. `ErrorCode` 0 lets it through (with the replacement fields, if given), 1 refuses it and the sender gets error 10016, 2 drops it while the sender is told it was sent, and a code from 10100 to 10200 refuses it and passes that code and `ErrorInfo` on to the sender. */
@@ -973,7 +973,7 @@ export declare namespace group {
     "QuotaUsed": number;
     /** The daily limit on the net number of new groups. */
     "Quota": number;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Reports members of an audio-video (AVChatRoom) group whose presence in the group changed: a lost or recovered heartbeat, a first entry, or a last exit. A user on several devices counts once. Needs a paid edition and the online-member-list feature switched on in the console. */
@@ -983,11 +983,11 @@ export declare namespace group {
     "GroupId": string;
     /** Whether the listed members are now online or offline in the group. */
     "EventType": MemberStateEventType;
-    /** Why the state changed. Listed in the vendor's field table, but its sample shows it only in a comment, so it may be missing. */
+    /** Why the state changed, when sent. */
     "EventCause"?: MemberStateEventCause;
     /** The members whose state changed. */
     "MemberList": Array<common.GroupMember>;
-    /** When the change happened, as Unix time in milliseconds (a number or a string of digits). Present in the vendor's sample but missing from its field table, and from older copies of the page, so it may be absent. */
+    /** When the change happened, as Unix time in milliseconds, when sent. */
     "EventTime"?: number | string;
   }
   /** Whether the listed members of an audio-video group are now online or offline. */
@@ -1017,7 +1017,7 @@ export declare namespace group {
     "ErrorCode": number;
     /** A human-readable explanation of the failure. */
     "ErrorInfo": string;
-    /** When the failure was reported, as Unix time in milliseconds; the vendor's sample sends a string of digits. */
+    /** When the failure was reported, as Unix time in milliseconds. */
     "EventTime"?: number | string;
   }
 }
@@ -1032,7 +1032,7 @@ export declare namespace official_account {
     "Operator_Account": string;
     /** The users who became subscribers. */
     "SubscribeAccountList": Array<common.Subscriber>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Reports an official account (official channel) that the app's backend has just created through the REST API, so the app can record it. */
@@ -1046,7 +1046,7 @@ export declare namespace official_account {
     "Owner_Account": string;
     /** The new official account's name. */
     "Name": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Reports users who are no longer subscribers of an official account (official channel), whether they unsubscribed from a client or were removed by the app's backend through the REST API. */
@@ -1058,17 +1058,17 @@ export declare namespace official_account {
     "Operator_Account": string;
     /** The users whose subscription ended. */
     "SubscribeAccountList": Array<common.Subscriber>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Reports messages of an official account (official channel) that were recalled, from a client or through the REST API. Unlike most callbacks, the body does not say who recalled them. */
   export interface AfterMsgWithDraw {
     "CallbackCommand": "OfficialAccount.CallbackAfterMsgWithDraw";
-    /** The official account whose messages were recalled. The vendor's sample shows an ID starting `#TOA#_` where other samples use `@TOA#_`; both are ordinary strings here. */
+    /** The official account whose messages were recalled. */
     "Official_Account": string;
     /** The recalled messages. */
     "WithdrawMsgList": Array<RecalledMessage>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** One official account message that was recalled. */
@@ -1083,9 +1083,9 @@ export declare namespace official_account {
     "Official_Account": string;
     /** UserID of the account's owner at the time it was destroyed. */
     "Owner_Account": string;
-    /** The destroyed account's name. The vendor's sample comment calls it the group name; it is the official account's name. */
+    /** The destroyed official account's name. */
     "Name": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Reports that an official account (official channel) has reached its maximum number of subscribers, as a subscription from a client or the REST API brought it to the limit. Further subscriptions will fail until the limit is raised or subscribers leave. */
@@ -1093,7 +1093,7 @@ export declare namespace official_account {
     "CallbackCommand": "OfficialAccount.CallbackAfterOfficialAccountFull";
     /** The official account that reached its subscriber limit. */
     "Official_Account": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Reports a change to an official account's (official channel's) name, introduction, photo or organization, made through the REST API. As with group profiles, only the changed fields are expected, so each of them is optional. */
@@ -1111,7 +1111,7 @@ export declare namespace official_account {
     "FaceUrl"?: string;
     /** The new owning organization, when it changed. */
     "Organization"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Reports a message that an official account (official channel) broadcast to its subscribers, once the backend has delivered it; the message may come from a client or from the app's backend through the REST API. Unlike group and one-to-one messages, the body names no sender and carries no sequence or random number: `MsgKey` identifies the message. */
@@ -1129,7 +1129,7 @@ export declare namespace official_account {
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data stored with the message in the cloud. Other message callbacks leave it out when none was set, so it is optional. */
     "CloudCustomData"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Asks the app about users about to become subscribers of an official account (official channel), whether they subscribe from a client or the app's backend adds them through the REST API. The app may let all of them subscribe, keep some of them out, or reject the whole request. */
@@ -1141,7 +1141,7 @@ export declare namespace official_account {
     "Operator_Account": string;
     /** The users who would become subscribers. */
     "SubscribeAccountList": Array<common.Subscriber>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Whether the users may subscribe. `ErrorCode` 0 lets them subscribe except those listed in `RefusedSubscribers_Account`, and 1 rejects the whole request. The vendor documents no app-defined codes and no client error for this callback. */
@@ -1152,7 +1152,7 @@ export declare namespace official_account {
     "ErrorCode": number;
     /** A human-readable reason; usually empty. */
     "ErrorInfo": string;
-    /** UserIDs of users who must not subscribe; the others are added. Used with `ErrorCode` 0. (The vendor's prose once calls this list `RefusedMembers_Account`; its sample and table use this name.) */
+    /** UserIDs of users who must not subscribe; the others are added. Used with `ErrorCode` 0. */
     "RefusedSubscribers_Account"?: Array<string>;
   }
   /** Asks the app whether an official account (official channel) may be created, before the backend creates it. Only creation through the REST API fires it, and the new account has no ID yet. */
@@ -1164,7 +1164,7 @@ export declare namespace official_account {
     "Owner_Account": string;
     /** The name the new official account would have. */
     "Name": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** Whether the official account may be created. `ErrorCode` 0 allows it, 1 refuses it and the caller gets error 20006, and a code from 120001 to 130000 refuses it and passes that code and `ErrorInfo` on to the caller. */
@@ -1187,7 +1187,7 @@ export declare namespace official_account {
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data stored with the message on the server and delivered to the subscribers; present only when the sender attached some. */
     "CloudCustomData"?: string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** What the app decides about the message. `ErrorCode` 0 lets it through (with the replacement fields, if given), 1 refuses it and the sender gets error 10016, 2 drops it while the sender is told it was sent, and a code from 120001 to 130000 refuses it and passes that code and `ErrorInfo` on to the sender. */
@@ -1213,7 +1213,7 @@ export declare namespace profile {
     "Operator_Account": string;
     /** UserID of the user whose profile changed. */
     "From_Account": string;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
     /** The profile fields that were set, each with its new value. */
     "ProfileItem": Array<PortraitProfileItem>;
@@ -1261,7 +1261,7 @@ export declare namespace push {
     "EventType": number;
     /** The ID of the push task, as returned by the REST API call that started it. */
     "TaskId": string;
-    /** The app's own business ID given when the task was started, passed back unchanged. Listed in the vendor's field table but absent from its sample, so it is optional here. */
+    /** The app's own business ID given when the task was started, passed back unchanged, when given. */
     "DataId"?: string;
     /** When the push task was started, as Unix time in seconds. */
     "TaskTime": number;
@@ -1306,7 +1306,7 @@ export declare namespace push {
     "GroupID"?: string;
     /** The message's sequence number (32-bit unsigned). */
     "MsgSeq": number;
-    /** The message's random number (32-bit unsigned). The vendor says it is empty for group messages, although its group sample carries one. */
+    /** The message's random number (32-bit unsigned); may be missing for group messages. */
     "MsgRandom"?: number;
     /** When the message was sent, as Unix time in seconds. */
     "MsgTime": number;
@@ -1374,7 +1374,7 @@ export declare namespace sns {
     "AddType"?: PrevFriendAddType;
     /** 1 when an administrator forces the add, skipping the other user's friend-request settings; 0 for an ordinary request. The after-add callback calls the same switch `ForceFlag`. */
     "ForceAddFlags"?: number;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** One user `From_Account` asks to add, with the details the request carries for that user. */
@@ -1421,7 +1421,7 @@ export declare namespace sns {
     "From_Account": string;
     /** One entry per friend request being answered. */
     "ResponseFriendItem": Array<PrevFriendResponseItem>;
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
   }
   /** How `From_Account` answers one friend request. */
@@ -1463,7 +1463,7 @@ export declare namespace state {
   /** Reports a user going online or offline: a client logging in or out, its connection dropping, or its heartbeat timing out. The feature switch for status notifications must be on. In this callback only, the `OptPlatform` query parameter spells iOS as `IOS`. */
   export interface StateChange {
     "CallbackCommand": "State.StateChange";
-    /** When the event happened, as Unix time in milliseconds. The vendor's field tables say integer, but several samples send the same value as a string of digits, so both forms are accepted and mean the same instant. Never required: older copies of most pages have no such field, and an event means the same without it. */
+    /** Event time. */
     "EventTime"?: number | string;
     /** Whose status changed, in which direction, and why. */
     "Info": StateChangeInfo;

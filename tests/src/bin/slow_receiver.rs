@@ -23,7 +23,7 @@ async fn main() -> std::io::Result<()> {
         .accept_any_app_id()
         .handler_deadline(Duration::from_millis(200))
         .dead_letters(JsonLinesSink::open(dead_letters)?)
-        .on::<group::AfterCreateGroup>(move |event: group::AfterCreateGroup, _: Context| async move {
+        .on::<group::AfterCreateGroup, _>(move |event: group::AfterCreateGroup, _: Context| async move {
             tokio::time::sleep(handler_time).await;
             println!("finished {}", event.group_id);
             std::io::stdout().flush().ok();

@@ -63,7 +63,19 @@ impl Relay {
         }
     }
 
-    /// The envelopes it printed, parsed.
+    /// The envelopes it printed, once there are at least `n`: the relay flushes a line before it
+    /// answers, but the pipe is read by another thread here. Gives up after 30 s.
+    pub(crate) async fn printed_at_least(&self, n: usize) -> Vec<serde_json::Value> {
+        for _ in 0..3000 {
+            if self.stdout.lock().unwrap().len() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.printed()
+    }
+
+    /// The envelopes it printed so far, parsed.
     pub(crate) fn printed(&self) -> Vec<serde_json::Value> {
         let lines = self.stdout.lock().unwrap();
         lines.iter().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
@@ -85,7 +97,8 @@ pub(crate) struct Event {
 }
 
 /// `n` distinct after-callback events, cycling through every after fixture: each is the fixture's
-/// sample with an extra field `RelayTestSeq` (unknown fields are accepted, and it changes the hash).
+/// sample with an extra field `RelayTestSeq` (unknown fields are accepted, and it changes the hash)
+/// and, for a command keyed by a field of its body (`MsgKey`), a value of that field of its own.
 pub(crate) fn after_events(n: usize) -> Vec<Event> {
     let fixtures: Vec<_> = tests::fixtures()
         .into_iter()
@@ -95,18 +108,28 @@ pub(crate) fn after_events(n: usize) -> Vec<Event> {
         .map(|i| {
             let fixture = &fixtures[i % fixtures.len()];
             let mut body = fixture.sample_json();
-            body.as_object_mut().expect("samples are objects").insert("RelayTestSeq".into(), i.into());
+            let object = body.as_object_mut().expect("samples are objects");
+            object.insert("RelayTestSeq".into(), i.into());
+            let field = dedup_field(&fixture.command);
+            if let Some(field) = field {
+                object.insert(field.into(), format!("relay-test-{i}").into());
+            }
             let body = serde_json::to_vec(&body).unwrap();
-            Event { key: dedup_key(&fixture.command, &body, None), command: fixture.command.clone(), body }
+            Event { key: dedup_key(&fixture.command, &body, field), command: fixture.command.clone(), body }
         })
         .collect()
+}
+
+/// The body field the command's schema keys it by, as the relay does by default.
+fn dedup_field(command: &str) -> Option<&'static str> {
+    Callback::from_name(command).and_then(Callback::dedup_field)
 }
 
 /// A fixture as it is, as an event.
 pub(crate) fn fixture_event(fixture: &tests::Fixture) -> Event {
     Event {
         command: fixture.command.clone(),
-        key: dedup_key(&fixture.command, &fixture.sample, None),
+        key: dedup_key(&fixture.command, &fixture.sample, dedup_field(&fixture.command)),
         body: fixture.sample.clone(),
     }
 }

@@ -37,8 +37,7 @@ class OnC2CMessage(Callback):
     """UserID of the user who wrote to the chatbot."""
 
     to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
-    """UserID of the chatbot that received the message (chatbot IDs start with `@RBT#`, although the
-    vendor's sample uses a plain name)."""
+    """UserID of the chatbot that received the message (chatbot IDs start with `@RBT#`)."""
 
     msg_seq: U64 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number (32-bit unsigned)."""
@@ -53,8 +52,7 @@ class OnC2CMessage(Callback):
     """The key that uniquely identifies the message; the REST API takes it to recall the message."""
 
     msg_id: _t.Optional[Str] = Field(default=None, validation_alias="MsgId", serialization_alias="MsgId")
-    """The message's unique identifier on the client side. Only the mainland-China page (product 269)
-    shows it, so it is optional."""
+    """The message's unique identifier on the client side, when sent."""
 
     online_only_flag: U64 = Field(validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
     """1 when the message was meant only for online users, otherwise 0."""
@@ -75,10 +73,7 @@ class OnC2CMessage(Callback):
     none was set, so it is optional."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class OnGroupMessage(Callback):
@@ -136,14 +131,10 @@ class OnGroupMessage(Callback):
     none was set, so it is optional."""
 
     topic_id: _t.Optional[Str] = Field(default=None, validation_alias="TopicId", serialization_alias="TopicId")
-    """The topic the message was sent in; only for topic-enabled communities. In the field table but
-    not in the sample."""
+    """The topic the message was sent in; only for topic-enabled communities."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 __all__ = [

@@ -52,10 +52,7 @@ class AfterC2CMsgExtension(Callback):
     """The version of the message's whole set of extensions after this change."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class AfterMsgReport(Callback):
@@ -85,13 +82,10 @@ class AfterMsgReport(Callback):
 
     unread_msg_num: _t.Optional[I64] = Field(default=None, validation_alias="UnreadMsgNum", serialization_alias="UnreadMsgNum")
     """How many one-to-one messages `Report_Account` still has unread, over all of its one-to-one
-    conversations. In the English page's table and sample; the mainland-China page (product 269)
-    sends `EventTime` instead and leaves it out, so it is optional."""
+    conversations, when sent."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the read report happened, as Unix time in milliseconds. Not in the English page, but in the
-    table and sample of the mainland-China page (product 269), so it is optional; a number or a
-    string of digits."""
+    """When the read report happened, as Unix time in milliseconds, when sent."""
 
 
 class AfterMsgWithDraw(Callback):
@@ -120,14 +114,11 @@ class AfterMsgWithDraw(Callback):
     """The key that uniquely identifies the recalled message, as reported when it was sent."""
 
     unread_msg_num: _t.Optional[I64] = Field(default=None, validation_alias="UnreadMsgNum", serialization_alias="UnreadMsgNum")
-    """How many one-to-one messages `To_Account` has unread, over all of its one-to-one conversations.
-    In the English page's table and sample; the mainland-China page (product 269) sends `EventTime`
-    instead and leaves it out, so it is optional."""
+    """How many one-to-one messages `To_Account` has unread, over all of its one-to-one conversations,
+    when sent."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the message was recalled, as Unix time in milliseconds. Not in the English page, but in the
-    table and sample of the mainland-China page (product 269), so it is optional; a number or a
-    string of digits."""
+    """When the message was recalled, as Unix time in milliseconds, when sent."""
 
 
 class AfterSendMsg(Callback):
@@ -170,13 +161,10 @@ class AfterSendMsg(Callback):
     """The key that uniquely identifies the message; the REST API takes it to recall the message."""
 
     msg_id: _t.Optional[Str] = Field(default=None, validation_alias="MsgId", serialization_alias="MsgId")
-    """The message's unique identifier on the client side. Only the mainland-China page (product 269)
-    shows it, so it is optional."""
+    """The message's unique identifier on the client side, when sent."""
 
     online_only_flag: _t.Optional[U64] = Field(default=None, validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
-    """1 when the message was meant only for online users (no offline storage or push), otherwise 0.
-    Missing from the field table and sample of the 2024 English page, but present in newer mirrors
-    of it and in the mainland-China page, so it is optional."""
+    """1 when the message was meant only for online users (no offline storage or push), otherwise 0."""
 
     send_msg_result: I64 = Field(validation_alias="SendMsgResult", serialization_alias="SendMsgResult")
     """The delivery outcome: 0 when the message was delivered, otherwise the vendor's error code for
@@ -195,8 +183,7 @@ class AfterSendMsg(Callback):
     """The message's elements, in order (after any rewrite by the before-send callback)."""
 
     cloud_custom_data: _t.Optional[Str] = Field(default=None, validation_alias="CloudCustomData", serialization_alias="CloudCustomData")
-    """App-defined data stored with the message in the cloud, if the sender set any. Not in the English
-    page's table or sample, but in the mainland-China page, so it is optional."""
+    """App-defined data stored with the message in the cloud, if the sender set any."""
 
 
 class BeforeSendMsgResponse(CallbackModel):

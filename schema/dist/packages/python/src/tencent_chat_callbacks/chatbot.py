@@ -69,10 +69,7 @@ class OnC2CSignalMessage(Callback):
     """The unique key of the message, usable to recall it through the REST API."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
     data: Str = Field(validation_alias="Data", serialization_alias="Data")
     """The `data` field of the custom pass-through content, exactly as the sender gave it; often a JSON

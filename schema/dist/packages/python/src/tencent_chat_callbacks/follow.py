@@ -46,10 +46,7 @@ class AfterFollowAdd(Callback):
     """The users who are now followed; only the follows that succeeded are listed."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class AfterFollowDelete(Callback):
@@ -73,15 +70,11 @@ class AfterFollowDelete(Callback):
     """UserID of the user who unfollowed."""
 
     to_account: _t.List[Str] = Field(validation_alias="To_Account", serialization_alias="To_Account")
-    """UserIDs of the users who are no longer followed. A plain list of strings: the vendor's table
-    calls it a list of user objects, but its sample, like the unfollow REST API, sends bare UserIDs,
-    unlike the `FollowList` objects of `Follow.CallbackAfterFollowAdd`."""
+    """UserIDs of the users who are no longer followed: bare UserIDs, unlike the `FollowList` objects
+    of `Follow.CallbackAfterFollowAdd`."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 __all__ = [

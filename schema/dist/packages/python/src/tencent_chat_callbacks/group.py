@@ -45,10 +45,7 @@ class AfterChangeGroupOwner(Callback):
     """UserID of the new owner."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class AfterCreateGroup(Callback):
@@ -69,8 +66,7 @@ class AfterCreateGroup(Callback):
     """The command: always `Group.CallbackAfterCreateGroup`."""
 
     group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
-    """The new group's ID. The vendor's field table spells it `groupID`; the wire and the sample use
-    `GroupId`."""
+    """The new group's ID."""
 
     operator_account: Str = Field(validation_alias="Operator_Account", serialization_alias="Operator_Account")
     """UserID of whoever created the group."""
@@ -92,10 +88,7 @@ class AfterCreateGroup(Callback):
     app."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class AfterCreateTopic(Callback):
@@ -186,17 +179,13 @@ class AfterGroupAttrChanged(Callback):
     """UserID of whoever changed the attributes."""
 
     option_type: _t.Optional[GroupAttrOperation] = Field(default=None, validation_alias="OptionType", serialization_alias="OptionType")
-    """What was done to the attributes. Present in the vendor's sample, though missing from its field
-    table."""
+    """What was done to the attributes."""
 
     group_attr: _t.Optional[_t.List[common.GroupAttribute]] = Field(default=None, validation_alias="GroupAttr", serialization_alias="GroupAttr")
     """The attributes the operation touched."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class AfterGroupDestroyed(Callback):
@@ -226,16 +215,13 @@ class AfterGroupDestroyed(Callback):
     """UserID of the group's owner at the time it was disbanded."""
 
     name: _t.Optional[Str] = Field(default=None, validation_alias="Name", serialization_alias="Name")
-    """The disbanded group's name. Present in the vendor's sample, though missing from its field table."""
+    """The disbanded group's name."""
 
     member_list: _t.Optional[_t.List[common.GroupMember]] = Field(default=None, validation_alias="MemberList", serialization_alias="MemberList")
     """The members the group had when it was disbanded. Left out for communities."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class AfterGroupFull(Callback):
@@ -259,10 +245,7 @@ class AfterGroupFull(Callback):
     """The group that is full."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class AfterGroupInfoChanged(Callback):
@@ -305,10 +288,7 @@ class AfterGroupInfoChanged(Callback):
     """The new group profile photo URL, when it changed."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class AfterGroupMsgExtension(Callback):
@@ -347,10 +327,7 @@ class AfterGroupMsgExtension(Callback):
     """The version of the message's whole set of extensions after the operation."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class MemberExitType(OpenEnum):
@@ -457,10 +434,7 @@ class AfterMemberFieldChanged(Callback):
     """The member's new group nickname (name card), when it changed."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class MemberJoinType(OpenEnum):
@@ -563,10 +537,7 @@ class AfterReadReceipt(Callback):
     """The read state of each message concerned."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class RecalledGroupMessage(CallbackModel):
@@ -610,10 +581,7 @@ class AfterRecallMsg(Callback):
     """The topic the messages were sent in; only for topic-enabled communities."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class GroupMsgMention(CallbackModel):
@@ -668,21 +636,18 @@ class AfterSendMsg(Callback):
     later ones having larger numbers."""
 
     msg_id: _t.Optional[Str] = Field(default=None, validation_alias="MsgId", serialization_alias="MsgId")
-    """The message's unique identifier on the client side. Shown in the samples of the mainland-China
-    page (product 269) and of the TRTC live-room page, not in the English page, so it is optional."""
+    """The message's unique identifier on the client side, when sent."""
 
     msg_time: U64 = Field(validation_alias="MsgTime", serialization_alias="MsgTime")
     """When the message was sent, as the backend's Unix time in seconds."""
 
     online_only_flag: _t.Optional[U64] = Field(default=None, validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
     """1 when the message was meant only for online members (no offline storage or push), otherwise 0;
-    always 0 in audio-video groups. Documented and seen in captured traffic, but one copy of the
-    TRTC live-room variant's sample leaves it out, so it is optional."""
+    always 0 in audio-video groups."""
 
     msg_priority: _t.Optional[Str] = Field(default=None, validation_alias="MsgPriority", serialization_alias="MsgPriority")
-    """Undocumented for this callback: captured traffic from an audio-video group carried `Normal`. The
-    REST API for sending group messages knows `High`, `Normal`, `Low` and `Lowest`; any other string
-    is kept as sent."""
+    """The message's priority, as in the REST API for sending group messages (`High`, `Normal`, `Low`,
+    `Lowest`); any other string is kept as sent."""
 
     msg_body: _t.List[common.MsgBodyElement] = Field(validation_alias="MsgBody", serialization_alias="MsgBody")
     """The message's elements, in order."""
@@ -692,17 +657,14 @@ class AfterSendMsg(Callback):
     sender set none, so it is optional."""
 
     topic_id: _t.Optional[Str] = Field(default=None, validation_alias="TopicId", serialization_alias="TopicId")
-    """The topic the message was sent in; only for topic-enabled communities. Listed by the mainland-
-    China page (product 269); not in the English page's sample."""
+    """The topic the message was sent in; only for topic-enabled communities."""
 
     group_at_info: _t.Optional[_t.List[GroupMsgMention]] = Field(default=None, validation_alias="GroupAtInfo", serialization_alias="GroupAtInfo")
-    """Who the message @-mentions, one entry per mention in the order they appear in the text. Only the
-    mainland-China page (product 269) documents it, so it is optional."""
+    """Who the message @-mentions, one entry per mention in the order they appear in the text, when
+    sent."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the callback was triggered, as Unix time in milliseconds: a string of digits in the English
-    sample, a number in the mainland-China sample and in captured traffic. Missing from older copies
-    of the page, so it is optional."""
+    """When the callback was triggered, as Unix time in milliseconds, when sent."""
 
 
 class AfterTopicDestroyed(Callback):
@@ -730,8 +692,7 @@ class AfterTopicDestroyed(Callback):
     """The type of the group the topics belonged to; always `Community` for topics."""
 
     topic_id_list: _t.List[Str] = Field(validation_alias="TopicIdList", serialization_alias="TopicIdList")
-    """The IDs of the deleted topics. The vendor's field table calls this a string, but its sample
-    sends a list of strings."""
+    """The IDs of the deleted topics."""
 
 
 class AfterTopicInfoChanged(Callback):
@@ -822,10 +783,7 @@ class BeforeApplyJoinGroup(Callback):
     """UserID of the user asking to join (the vendor spells the field `Requestor`)."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class BeforeApplyJoinGroupDecision(Decision):
@@ -908,10 +866,7 @@ class BeforeCreateGroup(Callback):
     """The members the group would start with."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class BeforeCreateGroupDecision(Decision):
@@ -1061,10 +1016,7 @@ class BeforeInviteJoinGroup(Callback):
     """The users who would be added."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class BeforeInviteJoinGroupDecision(Decision):
@@ -1181,10 +1133,7 @@ class BeforeSendMsg(Callback):
     audio-video group traffic."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class BeforeSendMsgDecision(Decision):
@@ -1247,10 +1196,7 @@ class OnDailyGroupQuotaAlarm(Callback):
     """The daily limit on the net number of new groups."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class MemberStateEventType(OpenEnum):
@@ -1312,16 +1258,13 @@ class OnMemberStateChange(Callback):
     """Whether the listed members are now online or offline in the group."""
 
     event_cause: _t.Optional[MemberStateEventCause] = Field(default=None, validation_alias="EventCause", serialization_alias="EventCause")
-    """Why the state changed. Listed in the vendor's field table, but its sample shows it only in a
-    comment, so it may be missing."""
+    """Why the state changed, when sent."""
 
     member_list: _t.List[common.GroupMember] = Field(validation_alias="MemberList", serialization_alias="MemberList")
     """The members whose state changed."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the change happened, as Unix time in milliseconds (a number or a string of digits). Present
-    in the vendor's sample but missing from its field table, and from older copies of the page, so
-    it may be absent."""
+    """When the change happened, as Unix time in milliseconds, when sent."""
 
 
 class SendMsgException(Callback):
@@ -1380,8 +1323,7 @@ class SendMsgException(Callback):
     """A human-readable explanation of the failure."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the failure was reported, as Unix time in milliseconds; the vendor's sample sends a string
-    of digits."""
+    """When the failure was reported, as Unix time in milliseconds."""
 
 
 __all__ = [

@@ -40,10 +40,7 @@ class AfterAddSubscriber(Callback):
     """The users who became subscribers."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class AfterCreateOfficialAccount(Callback):
@@ -76,10 +73,7 @@ class AfterCreateOfficialAccount(Callback):
     """The new official account's name."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class AfterDeleteSubscriber(Callback):
@@ -109,10 +103,7 @@ class AfterDeleteSubscriber(Callback):
     """The users whose subscription ended."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class RecalledMessage(CallbackModel):
@@ -142,17 +133,13 @@ class AfterMsgWithDraw(Callback):
     """The command: always `OfficialAccount.CallbackAfterMsgWithDraw`."""
 
     official_account: Str = Field(validation_alias="Official_Account", serialization_alias="Official_Account")
-    """The official account whose messages were recalled. The vendor's sample shows an ID starting
-    `#TOA#_` where other samples use `@TOA#_`; both are ordinary strings here."""
+    """The official account whose messages were recalled."""
 
     withdraw_msg_list: _t.List[RecalledMessage] = Field(validation_alias="WithdrawMsgList", serialization_alias="WithdrawMsgList")
     """The recalled messages."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class AfterOfficialAccountDestroyed(Callback):
@@ -179,14 +166,10 @@ class AfterOfficialAccountDestroyed(Callback):
     """UserID of the account's owner at the time it was destroyed."""
 
     name: Str = Field(validation_alias="Name", serialization_alias="Name")
-    """The destroyed account's name. The vendor's sample comment calls it the group name; it is the
-    official account's name."""
+    """The destroyed official account's name."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class AfterOfficialAccountFull(Callback):
@@ -211,10 +194,7 @@ class AfterOfficialAccountFull(Callback):
     """The official account that reached its subscriber limit."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class AfterOfficialAccountInfoChanged(Callback):
@@ -254,10 +234,7 @@ class AfterOfficialAccountInfoChanged(Callback):
     """The new owning organization, when it changed."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class AfterSendMsg(Callback):
@@ -300,10 +277,7 @@ class AfterSendMsg(Callback):
     none was set, so it is optional."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class BeforeAddSubscriberResponse(CallbackModel):
@@ -323,9 +297,7 @@ class BeforeAddSubscriberResponse(CallbackModel):
     """A human-readable reason; usually empty."""
 
     refused_subscribers_account: _t.Optional[_t.List[Str]] = Field(default=None, validation_alias="RefusedSubscribers_Account", serialization_alias="RefusedSubscribers_Account")
-    """UserIDs of users who must not subscribe; the others are added. Used with `ErrorCode` 0. (The
-    vendor's prose once calls this list `RefusedMembers_Account`; its sample and table use this
-    name.)"""
+    """UserIDs of users who must not subscribe; the others are added. Used with `ErrorCode` 0."""
 
 
 class BeforeAddSubscriber(Callback):
@@ -356,10 +328,7 @@ class BeforeAddSubscriber(Callback):
     """The users who would become subscribers."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class BeforeAddSubscriberDecision(Decision):
@@ -430,10 +399,7 @@ class BeforeCreateOfficialAccount(Callback):
     """The name the new official account would have."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class BeforeCreateOfficialAccountDecision(Decision):
@@ -521,10 +487,7 @@ class BeforeSendMsg(Callback):
     only when the sender attached some."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class BeforeSendMsgDecision(Decision):

@@ -178,10 +178,7 @@ class PortraitSet(Callback):
     """UserID of the user whose profile changed."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
     profile_item: _t.List[PortraitProfileItem] = Field(validation_alias="ProfileItem", serialization_alias="ProfileItem")
     """The profile fields that were set, each with its new value."""

@@ -30,8 +30,7 @@ class AllMemberPushEvent(CallbackModel):
     """The ID of the push task, as returned by the REST API call that started it."""
 
     data_id: _t.Optional[Str] = Field(default=None, validation_alias="DataId", serialization_alias="DataId")
-    """The app's own business ID given when the task was started, passed back unchanged. Listed in the
-    vendor's field table but absent from its sample, so it is optional here."""
+    """The app's own business ID given when the task was started, passed back unchanged, when given."""
 
     task_time: U64 = Field(validation_alias="TaskTime", serialization_alias="TaskTime")
     """When the push task was started, as Unix time in seconds."""
@@ -127,8 +126,7 @@ class OfflinePushEvent(CallbackModel):
     """The message's sequence number (32-bit unsigned)."""
 
     msg_random: _t.Optional[U64] = Field(default=None, validation_alias="MsgRandom", serialization_alias="MsgRandom")
-    """The message's random number (32-bit unsigned). The vendor says it is empty for group messages,
-    although its group sample carries one."""
+    """The message's random number (32-bit unsigned); may be missing for group messages."""
 
     msg_time: U64 = Field(validation_alias="MsgTime", serialization_alias="MsgTime")
     """When the message was sent, as Unix time in seconds."""

@@ -254,10 +254,7 @@ class PrevFriendAdd(Callback):
     an ordinary request. The after-add callback calls the same switch `ForceFlag`."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class PrevFriendAddDecision(Decision):
@@ -383,10 +380,7 @@ class PrevFriendResponse(Callback):
     """One entry per friend request being answered."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
 
 class PrevFriendResponseDecision(Decision):

@@ -122,10 +122,7 @@ class StateChange(Callback):
     """The command: always `State.StateChange`."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
-    """When the event happened, as Unix time in milliseconds. The vendor's field tables say integer,
-    but several samples send the same value as a string of digits, so both forms are accepted and
-    mean the same instant. Never required: older copies of most pages have no such field, and an
-    event means the same without it."""
+    """Event time."""
 
     info: StateChangeInfo = Field(validation_alias="Info", serialization_alias="Info")
     """Whose status changed, in which direction, and why."""

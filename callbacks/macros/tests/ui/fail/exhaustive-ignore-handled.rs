@@ -1,0 +1,11 @@
+use tencent_chat_callbacks::{group, handlers};
+
+struct App;
+
+#[handlers(exhaustive, ignore("*", "Group.CallbackAfterCreateGroup"))]
+impl App {
+    #[on("Group.CallbackAfterCreateGroup")]
+    async fn created(&self, _event: group::AfterCreateGroup) {}
+}
+
+fn main() {}
