@@ -100,6 +100,7 @@
 //! | `axum` | [`axum::Server`], a hardened server with graceful shutdown, and [`axum::router`] | yes |
 //! | `macros` | the [`handlers`] attribute macro | yes |
 //! | `schemars` | `Command::json_schema` and `schemars::JsonSchema` on every generated type | no |
+//! | `redis` | `dedup::RedisStore`, the idempotency store replicas share on Redis | no |
 //!
 //! With no features the crate has no web framework and no proc-macro of its own.
 
@@ -115,7 +116,9 @@ mod catalogue;
 mod context;
 pub mod dead_letter;
 mod decision;
+pub mod dedup;
 mod dispatcher;
+pub mod envelope;
 mod error;
 mod log_safe;
 mod policy;

@@ -9,6 +9,8 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub mod servers;
+
 /// The app id the tests configure.
 pub const APP_ID: u64 = 1400000000;
 /// The token the tests configure.

@@ -1,0 +1,690 @@
+//! Idempotency: running each after-callback's work once, even when the vendor delivers it twice.
+//!
+//! The vendor retries an after-callback it got no answer for, pushes over the rate limit are
+//! redelivered later, and a captured request can be replayed; behind a load balancer the copies
+//! may reach different replicas. A [`DedupStore`] remembers which events were handled, keyed by
+//! [`dedup_key`]:
+//!
+//! 1. [`DedupStore::claim`] before the handler runs: [`Claim::Claimed`] (run it, holding a
+//!    [`Lease`]), [`Claim::InFlight`] (another delivery is running it now) or [`Claim::Done`]
+//!    (it ran and succeeded; answer OK without running it again);
+//! 2. [`DedupStore::complete`] after the handler succeeded: the key is done for the TTL given;
+//! 3. [`DedupStore::release`] after it failed: the key is forgotten, so the vendor's retry runs it.
+//!
+//! A claim that is neither completed nor released (the process died) expires after the TTL given to
+//! `claim`, so a later delivery runs the work. Completing or releasing checks the lease: a replica
+//! whose claim expired and was taken over cannot complete or release the new owner's claim.
+//!
+//! [`Deduplicator::run`] does the three steps around one delivery's work.
+//!
+//! Before-callbacks are never deduplicated: the vendor does not retry them, and each asks for a
+//! fresh decision.
+//!
+//! Two stores: [`MemoryStore`], bounded and per process (the default), and, with the `redis`
+//! feature, `RedisStore`, shared by every replica.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::future::BoxFuture;
+use sha2::{Digest, Sha256};
+
+/// The default time a finished event stays remembered: 24 hours, longer than the vendor retries.
+pub const DEFAULT_DONE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The default time a claim lasts when it is neither completed nor released: 30 s, well beyond the
+/// handler deadline, so only a dead process's claim expires.
+pub const DEFAULT_IN_FLIGHT_TTL: Duration = Duration::from_secs(30);
+
+/// The default number of keys a [`MemoryStore`] keeps.
+pub const DEFAULT_CAPACITY: usize = 100_000;
+
+/// The key an event is remembered by.
+///
+/// With `key_field`, and when the body has that top-level field as a string or a number (say
+/// `MsgKey`, which names one message), the key is `command:field=value`, so a redelivery whose body
+/// differs in an unrelated field is still recognised. Otherwise it is `command:` followed by the
+/// lowercase hex SHA-256 of the body: a retry repeats the body byte for byte. The field a command's
+/// schema names for this is [`Command::dedup_field`](crate::Command::dedup_field).
+pub fn dedup_key(command: &str, body: &[u8], key_field: Option<&str>) -> String {
+    if let Some(field) = key_field
+        && let Some(value) = field_value(body, field)
+    {
+        return format!("{command}:{field}={value}");
+    }
+    format!("{command}:{}", hex::encode(Sha256::digest(body)))
+}
+
+/// A top-level string or number field of a JSON object, as text; `None` when absent, empty or
+/// of another type.
+fn field_value(body: &[u8], field: &str) -> Option<String> {
+    let object: HashMap<String, serde_json::Value> = serde_json::from_slice(body).ok()?;
+    match object.get(field)? {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// What [`DedupStore::claim`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Claim {
+    /// Nobody handled this key yet: run the work, then [`DedupStore::complete`] or
+    /// [`DedupStore::release`] the lease.
+    Claimed(Lease),
+    /// Another delivery holds the key and has not finished: do not run the work now. Answer with
+    /// a failure so the vendor retries later, when the first delivery has finished or failed.
+    InFlight,
+    /// The work ran and succeeded: acknowledge without running it again.
+    Done,
+}
+
+/// Proof of a claim: the key and a token unique to this claim.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Lease {
+    key: String,
+    token: String,
+}
+
+impl Lease {
+    /// A lease on `key` with a fresh token.
+    fn new(key: &str) -> Lease {
+        Lease { key: key.to_owned(), token: fresh_token() }
+    }
+
+    /// The key claimed.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl fmt::Debug for Lease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lease").field("key", &self.key).finish_non_exhaustive()
+    }
+}
+
+/// A token no other claim has, in this process or another: the hash of the process id, the time
+/// and a counter.
+fn fresh_token() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let seed = format!("{}:{nanos}:{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+    hex::encode(&Sha256::digest(seed)[..16])
+}
+
+/// Why a store could not answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DedupError {
+    /// The store's backend failed (connection lost, timeout, …).
+    #[error("the dedup store failed: {0}")]
+    Backend(String),
+}
+
+#[cfg(feature = "redis")]
+impl From<redis::RedisError> for DedupError {
+    fn from(error: redis::RedisError) -> Self {
+        DedupError::Backend(error.to_string())
+    }
+}
+
+/// Where claims are kept; see the [module documentation](self).
+pub trait DedupStore: Send + Sync + 'static {
+    /// Claims `key` for one run of its work. The claim expires after `ttl` unless completed or
+    /// released first.
+    fn claim<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<Claim, DedupError>>;
+
+    /// Marks the leased key done for `ttl`: later claims get [`Claim::Done`]. Does nothing when
+    /// the lease is no longer the key's owner (it expired and was claimed again).
+    fn complete<'a>(&'a self, lease: &'a Lease, ttl: Duration) -> BoxFuture<'a, Result<(), DedupError>>;
+
+    /// Forgets the leased key, so the next delivery runs the work. Does nothing when the lease is
+    /// no longer the key's owner.
+    fn release<'a>(&'a self, lease: &'a Lease) -> BoxFuture<'a, Result<(), DedupError>>;
+}
+
+/// The clock a [`MemoryStore`] reads.
+type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
+/// A bounded store in this process's memory: the default, enough for one replica.
+///
+/// It keeps at most a capacity of keys. When full, it drops expired keys first and then the keys
+/// closest to expiring (with one TTL for all, the oldest), so memory stays bounded under any
+/// traffic; a key dropped early only means a late duplicate runs again.
+pub struct MemoryStore {
+    capacity: usize,
+    clock: Clock,
+    state: Mutex<MemoryState>,
+}
+
+#[derive(Default)]
+struct MemoryState {
+    entries: HashMap<String, Entry>,
+    /// Every entry by (expiry, sequence number), so the soonest to expire is first.
+    by_expiry: BTreeMap<(Instant, u64), String>,
+    next_seq: u64,
+}
+
+struct Entry {
+    /// `None` once done; the lease token while in flight.
+    token: Option<String>,
+    expires: Instant,
+    seq: u64,
+}
+
+impl MemoryState {
+    fn remove(&mut self, key: &str) {
+        if let Some(entry) = self.entries.remove(key) {
+            self.by_expiry.remove(&(entry.expires, entry.seq));
+        }
+    }
+
+    fn insert(&mut self, key: &str, token: Option<String>, expires: Instant) {
+        self.remove(key);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.by_expiry.insert((expires, seq), key.to_owned());
+        self.entries.insert(key.to_owned(), Entry { token, expires, seq });
+    }
+
+    /// Drops expired entries, then the soonest to expire while more than `keep` remain.
+    fn make_room(&mut self, now: Instant, keep: usize) {
+        while let Some(entry) = self.by_expiry.first_entry() {
+            if entry.key().0 > now && self.entries.len() <= keep {
+                break;
+            }
+            let key = entry.remove();
+            self.entries.remove(&key);
+        }
+    }
+
+    /// The entry for `key`, unless it expired.
+    fn live(&self, key: &str, now: Instant) -> Option<&Entry> {
+        self.entries.get(key).filter(|e| e.expires > now)
+    }
+}
+
+impl MemoryStore {
+    /// A store of at most `capacity` keys (at least 1).
+    pub fn new(capacity: usize) -> MemoryStore {
+        MemoryStore::with_clock(capacity, Arc::new(Instant::now))
+    }
+
+    /// A store reading time from `clock`, for tests.
+    pub fn with_clock(capacity: usize, clock: Arc<dyn Fn() -> Instant + Send + Sync>) -> MemoryStore {
+        MemoryStore { capacity: capacity.max(1), clock, state: Mutex::default() }
+    }
+
+    /// How many keys the store holds now, expired ones not yet dropped included.
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    /// Whether the store holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryState> {
+        // The state is consistent after every statement that can panic, so a poisoned lock is usable.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn claim_now(&self, key: &str, ttl: Duration) -> Claim {
+        let now = (self.clock)();
+        let mut state = self.lock();
+        match state.live(key, now) {
+            Some(Entry { token: None, .. }) => return Claim::Done,
+            Some(Entry { token: Some(_), .. }) => return Claim::InFlight,
+            None => {}
+        }
+        state.remove(key);
+        state.make_room(now, self.capacity - 1);
+        let lease = Lease::new(key);
+        state.insert(key, Some(lease.token.clone()), now + ttl);
+        Claim::Claimed(lease)
+    }
+
+    /// Applies `f` to the leased entry when the lease still owns it.
+    fn with_owned(&self, lease: &Lease, f: impl FnOnce(&mut MemoryState, Instant)) {
+        let now = (self.clock)();
+        let mut state = self.lock();
+        if state.live(&lease.key, now).is_some_and(|e| e.token.as_ref() == Some(&lease.token)) {
+            f(&mut state, now);
+        }
+    }
+}
+
+impl Default for MemoryStore {
+    /// A store of [`DEFAULT_CAPACITY`] keys.
+    fn default() -> Self {
+        MemoryStore::new(DEFAULT_CAPACITY)
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore").field("capacity", &self.capacity).field("len", &self.len()).finish()
+    }
+}
+
+impl DedupStore for MemoryStore {
+    fn claim<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<Claim, DedupError>> {
+        let claim = self.claim_now(key, ttl);
+        Box::pin(async move { Ok(claim) })
+    }
+
+    fn complete<'a>(&'a self, lease: &'a Lease, ttl: Duration) -> BoxFuture<'a, Result<(), DedupError>> {
+        self.with_owned(lease, |state, now| state.insert(&lease.key, None, now + ttl));
+        Box::pin(async { Ok(()) })
+    }
+
+    fn release<'a>(&'a self, lease: &'a Lease) -> BoxFuture<'a, Result<(), DedupError>> {
+        self.with_owned(lease, |state, _| state.remove(&lease.key));
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// What [`Deduplicator::run`] did with a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Ran<T> {
+    /// The work ran (first delivery, or a retry after a failure); its result.
+    Ran(T),
+    /// The work already ran and succeeded: acknowledge without running it.
+    Duplicate,
+    /// Another delivery is running it now: answer a failure so the vendor retries later.
+    InFlight,
+}
+
+/// A store with its settings, wrapping one delivery's work in claim → complete / release: the
+/// one call a dispatcher makes per after-callback.
+#[derive(Clone)]
+pub struct Deduplicator {
+    store: Arc<dyn DedupStore>,
+    done_ttl: Duration,
+    in_flight_ttl: Duration,
+    key_fields: HashMap<String, String>,
+}
+
+impl fmt::Debug for Deduplicator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deduplicator")
+            .field("done_ttl", &self.done_ttl)
+            .field("in_flight_ttl", &self.in_flight_ttl)
+            .field("key_fields", &self.key_fields)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deduplicator {
+    /// Deduplicates on `store` with [`DEFAULT_DONE_TTL`] and [`DEFAULT_IN_FLIGHT_TTL`], keying
+    /// each command by the field its schema names ([`Command::dedup_field`](crate::Command::dedup_field)),
+    /// the others by the hash of their body.
+    pub fn new(store: impl DedupStore) -> Deduplicator {
+        Deduplicator {
+            store: Arc::new(store),
+            done_ttl: DEFAULT_DONE_TTL,
+            in_flight_ttl: DEFAULT_IN_FLIGHT_TTL,
+            key_fields: HashMap::new(),
+        }
+    }
+
+    /// How long a finished event is remembered, and how long a claim lasts unfinished.
+    pub fn ttls(mut self, done: Duration, in_flight: Duration) -> Self {
+        (self.done_ttl, self.in_flight_ttl) = (done, in_flight);
+        self
+    }
+
+    /// Keys `command` by its body's `field` (see [`dedup_key`]), instead of its schema's choice.
+    pub fn key_field(mut self, command: impl Into<String>, field: impl Into<String>) -> Self {
+        self.key_fields.insert(command.into(), field.into());
+        self
+    }
+
+    /// The key of one delivery.
+    pub fn key(&self, command: &str, body: &[u8]) -> String {
+        let field = self.key_fields.get(command).map(String::as_str);
+        let field = field.or_else(|| crate::Command::from_name(command).and_then(crate::Command::dedup_field));
+        dedup_key(command, body, field)
+    }
+
+    /// Runs `work` unless this event already ran or is running: claims the key, runs the work,
+    /// then completes the key when the work returned `Ok` and releases it otherwise. A failure to
+    /// complete or release is logged, not returned: the work's result stands (an unreleased claim
+    /// expires after the in-flight TTL). Fails only when the claim itself fails (store down),
+    /// before the work runs.
+    pub async fn run<T, E, F>(&self, command: &str, body: &[u8], work: F) -> Result<Ran<Result<T, E>>, DedupError>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        self.run_keyed(&self.key(command, body), work).await
+    }
+
+    /// [`Deduplicator::run`] with a key computed beforehand, e.g. an envelope's `dedup_key`.
+    pub async fn run_keyed<T, E, F>(&self, key: &str, work: F) -> Result<Ran<Result<T, E>>, DedupError>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        let lease = match self.store.claim(key, self.in_flight_ttl).await? {
+            Claim::Claimed(lease) => lease,
+            Claim::Done => return Ok(Ran::Duplicate),
+            Claim::InFlight => return Ok(Ran::InFlight),
+        };
+        let result = work.await;
+        let settled = match &result {
+            Ok(_) => self.store.complete(&lease, self.done_ttl).await,
+            Err(_) => self.store.release(&lease).await,
+        };
+        if let Err(error) = settled {
+            tracing::warn!(%error, key = %crate::log_safe::Clipped(key), "could not settle a dedup claim; it expires by itself");
+        }
+        Ok(Ran::Ran(result))
+    }
+}
+
+#[cfg(feature = "redis")]
+pub use self::redis_store::RedisStore;
+
+#[cfg(feature = "redis")]
+mod redis_store {
+    use std::time::Duration;
+
+    use futures_util::future::BoxFuture;
+    use redis::aio::ConnectionManager;
+
+    use super::{Claim, DedupError, DedupStore, Lease};
+
+    /// The value of a finished key.
+    const DONE: &str = "done";
+
+    /// Claims a key: `SET NX PX` with the lease token; otherwise says whether it is done (2) or
+    /// in flight (3). One script, so a key expiring between the two steps cannot be misread.
+    const CLAIM: &str = r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[3] then return 2 end
+return 3";
+
+    /// Marks a key done if the lease token still owns it.
+    const COMPLETE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0";
+
+    /// Deletes a key if the lease token still owns it.
+    const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0";
+
+    /// A store on Redis, shared by every replica that uses the same server and prefix.
+    ///
+    /// Each key is a Redis string `PREFIX + key` holding the claim's token while in flight and
+    /// `done` afterwards, with the TTL as its expiry, so Redis drops old keys itself. Every step is
+    /// one atomic script. The [`ConnectionManager`] reconnects after a connection is lost; a call
+    /// made while Redis is down fails with [`DedupError::Backend`].
+    #[derive(Clone)]
+    pub struct RedisStore {
+        connection: ConnectionManager,
+        prefix: String,
+        claim: redis::Script,
+        complete: redis::Script,
+        release: redis::Script,
+    }
+
+    impl std::fmt::Debug for RedisStore {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("RedisStore").field("prefix", &self.prefix).finish_non_exhaustive()
+        }
+    }
+
+    impl RedisStore {
+        /// The default prefix of the store's keys.
+        pub const DEFAULT_PREFIX: &'static str = "dedup:";
+
+        /// A store on `connection`, its keys prefixed with [`Self::DEFAULT_PREFIX`].
+        pub fn new(connection: ConnectionManager) -> RedisStore {
+            RedisStore::with_prefix(connection, RedisStore::DEFAULT_PREFIX)
+        }
+
+        /// A store whose keys start with `prefix`.
+        pub fn with_prefix(connection: ConnectionManager, prefix: impl Into<String>) -> RedisStore {
+            RedisStore {
+                connection,
+                prefix: prefix.into(),
+                claim: redis::Script::new(CLAIM),
+                complete: redis::Script::new(COMPLETE),
+                release: redis::Script::new(RELEASE),
+            }
+        }
+
+        /// Connects to `url` (`redis://host:port/db`) with a reconnecting connection.
+        pub async fn connect(url: &str) -> Result<RedisStore, DedupError> {
+            let client = redis::Client::open(url)?;
+            Ok(RedisStore::new(ConnectionManager::new(client).await?))
+        }
+
+        fn redis_key(&self, key: &str) -> String {
+            format!("{}{key}", self.prefix)
+        }
+    }
+
+    fn millis(ttl: Duration) -> u64 {
+        u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+    }
+
+    impl DedupStore for RedisStore {
+        fn claim<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<Claim, DedupError>> {
+            Box::pin(async move {
+                let lease = Lease::new(key);
+                let mut connection = self.connection.clone();
+                let found: i64 = self
+                    .claim
+                    .key(self.redis_key(key))
+                    .arg(&lease.token)
+                    .arg(millis(ttl))
+                    .arg(DONE)
+                    .invoke_async(&mut connection)
+                    .await?;
+                Ok(match found {
+                    1 => Claim::Claimed(lease),
+                    2 => Claim::Done,
+                    _ => Claim::InFlight,
+                })
+            })
+        }
+
+        fn complete<'a>(&'a self, lease: &'a Lease, ttl: Duration) -> BoxFuture<'a, Result<(), DedupError>> {
+            Box::pin(async move {
+                let mut connection = self.connection.clone();
+                let _: i64 = self
+                    .complete
+                    .key(self.redis_key(&lease.key))
+                    .arg(&lease.token)
+                    .arg(DONE)
+                    .arg(millis(ttl))
+                    .invoke_async(&mut connection)
+                    .await?;
+                Ok(())
+            })
+        }
+
+        fn release<'a>(&'a self, lease: &'a Lease) -> BoxFuture<'a, Result<(), DedupError>> {
+            Box::pin(async move {
+                let mut connection = self.connection.clone();
+                let _: i64 = self
+                    .release
+                    .key(self.redis_key(&lease.key))
+                    .arg(&lease.token)
+                    .invoke_async(&mut connection)
+                    .await?;
+                Ok(())
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A clock the test moves by hand.
+    fn manual_clock() -> (Arc<Mutex<Instant>>, Clock) {
+        let now = Arc::new(Mutex::new(Instant::now()));
+        let read = Arc::clone(&now);
+        (now, Arc::new(move || *read.lock().unwrap()))
+    }
+
+    fn advance(now: &Mutex<Instant>, by: Duration) {
+        *now.lock().unwrap() += by;
+    }
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    async fn claimed(store: &MemoryStore, key: &str) -> Lease {
+        match store.claim(key, 10 * SECOND).await.unwrap() {
+            Claim::Claimed(lease) => lease,
+            other => panic!("{key}: expected a claim, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn key_is_command_and_body_hash_by_default() {
+        let key = dedup_key("C2C.CallbackAfterSendMsg", b"{}", None);
+        assert_eq!(key, "C2C.CallbackAfterSendMsg:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
+        assert_ne!(key, dedup_key("C2C.CallbackAfterSendMsg", b"{ }", None));
+        assert_ne!(key, dedup_key("Group.CallbackAfterSendMsg", b"{}", None));
+    }
+
+    #[test]
+    fn key_field_names_the_event_when_present() {
+        let body = br#"{"MsgKey":"144115_1_2","EventTime":1}"#;
+        let other_time = br#"{"MsgKey":"144115_1_2","EventTime":2}"#;
+        let key = dedup_key("C2C.CallbackAfterSendMsg", body, Some("MsgKey"));
+        assert_eq!(key, "C2C.CallbackAfterSendMsg:MsgKey=144115_1_2");
+        assert_eq!(key, dedup_key("C2C.CallbackAfterSendMsg", other_time, Some("MsgKey")));
+        assert_eq!(dedup_key("X", br#"{"Seq":42}"#, Some("Seq")), "X:Seq=42");
+        // Absent, empty, of another type, or not JSON: the body hash.
+        for body in [&br#"{"Other":1}"#[..], br#"{"MsgKey":""}"#, br#"{"MsgKey":[1]}"#, b"not json"] {
+            assert_eq!(dedup_key("X", body, Some("MsgKey")), dedup_key("X", body, None));
+        }
+    }
+
+    #[tokio::test]
+    async fn claim_complete_then_done_until_the_ttl() {
+        let (now, clock) = manual_clock();
+        let store = MemoryStore::with_clock(10, clock);
+        let lease = claimed(&store, "a").await;
+        assert_eq!(lease.key(), "a");
+        assert_eq!(store.claim("a", 10 * SECOND).await.unwrap(), Claim::InFlight);
+        store.complete(&lease, 60 * SECOND).await.unwrap();
+        assert_eq!(store.claim("a", 10 * SECOND).await.unwrap(), Claim::Done);
+        advance(&now, 59 * SECOND);
+        assert_eq!(store.claim("a", 10 * SECOND).await.unwrap(), Claim::Done);
+        advance(&now, SECOND);
+        claimed(&store, "a").await;
+    }
+
+    #[tokio::test]
+    async fn release_lets_the_next_delivery_run() {
+        let (_, clock) = manual_clock();
+        let store = MemoryStore::with_clock(10, clock);
+        let lease = claimed(&store, "a").await;
+        store.release(&lease).await.unwrap();
+        assert!(store.is_empty());
+        claimed(&store, "a").await;
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_claim_expires_and_its_stale_lease_cannot_touch_the_new_one() {
+        let (now, clock) = manual_clock();
+        let store = MemoryStore::with_clock(10, clock);
+        let stale = claimed(&store, "a").await;
+        advance(&now, 9 * SECOND);
+        assert_eq!(store.claim("a", 10 * SECOND).await.unwrap(), Claim::InFlight);
+        advance(&now, SECOND);
+        let fresh = claimed(&store, "a").await;
+        store.release(&stale).await.unwrap();
+        store.complete(&stale, 60 * SECOND).await.unwrap();
+        assert_eq!(store.claim("a", 10 * SECOND).await.unwrap(), Claim::InFlight);
+        store.complete(&fresh, 60 * SECOND).await.unwrap();
+        assert_eq!(store.claim("a", 10 * SECOND).await.unwrap(), Claim::Done);
+    }
+
+    #[tokio::test]
+    async fn a_full_store_drops_expired_keys_then_the_oldest() {
+        let (now, clock) = manual_clock();
+        let store = MemoryStore::with_clock(3, clock);
+        for key in ["a", "b"] {
+            let lease = claimed(&store, key).await;
+            store.complete(&lease, 5 * SECOND).await.unwrap();
+        }
+        advance(&now, SECOND);
+        let c = claimed(&store, "c").await;
+        store.complete(&c, 100 * SECOND).await.unwrap();
+        assert_eq!(store.len(), 3);
+        advance(&now, 5 * SECOND); // a and b expired
+        claimed(&store, "d").await;
+        assert_eq!(store.len(), 2, "both expired keys dropped, nothing else");
+        assert_eq!(store.claim("c", SECOND).await.unwrap(), Claim::Done);
+        claimed(&store, "e").await;
+        assert_eq!(store.len(), 3);
+        // Full with live keys: "d" (in flight, expiring at 16 s) is the soonest to expire.
+        claimed(&store, "f").await;
+        assert_eq!(store.len(), 3);
+        assert_eq!(store.claim("c", SECOND).await.unwrap(), Claim::Done);
+        assert_eq!(store.claim("e", SECOND).await.unwrap(), Claim::InFlight);
+        assert!(matches!(store.claim("d", SECOND).await.unwrap(), Claim::Claimed(_)), "d was dropped");
+    }
+
+    #[tokio::test]
+    async fn a_deduplicator_runs_each_event_once_and_a_failure_again() {
+        let dedup = Deduplicator::new(MemoryStore::new(10)).key_field("C", "MsgKey");
+        let ran = |n: i32| async move { Ok::<_, String>(n) };
+        assert_eq!(dedup.run("C", br#"{"MsgKey":"a","T":1}"#, ran(1)).await.unwrap(), Ran::Ran(Ok(1)));
+        // The same MsgKey in another body: a duplicate, not run.
+        assert_eq!(dedup.run("C", br#"{"MsgKey":"a","T":2}"#, ran(2)).await.unwrap(), Ran::Duplicate);
+        // A failure releases the key, so the retry runs.
+        let failed = dedup.run("D", b"{}", async { Err::<i32, _>("broker down".to_owned()) }).await.unwrap();
+        assert_eq!(failed, Ran::Ran(Err("broker down".to_owned())));
+        assert_eq!(dedup.run("D", b"{}", ran(3)).await.unwrap(), Ran::Ran(Ok(3)));
+        assert_eq!(dedup.run("D", b"{}", ran(4)).await.unwrap(), Ran::Duplicate);
+        // A command whose schema names a key field is keyed by it without configuration.
+        let command = "C2C.CallbackAfterSendMsg";
+        assert_eq!(dedup.key(command, br#"{"MsgKey":"m","X":1}"#), "C2C.CallbackAfterSendMsg:MsgKey=m");
+        // While one delivery runs, another is told it is in flight.
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let (finish_tx, finish_rx) = tokio::sync::oneshot::channel::<()>();
+        let slow = dedup.run("E", b"{}", async move {
+            started_tx.send(()).unwrap();
+            finish_rx.await.unwrap();
+            Ok::<_, String>(5)
+        });
+        let other = async {
+            started_rx.await.unwrap();
+            let answer = dedup.run("E", b"{}", ran(6)).await.unwrap();
+            finish_tx.send(()).unwrap();
+            answer
+        };
+        let (slow, other) = tokio::join!(slow, other);
+        assert_eq!((slow.unwrap(), other), (Ran::Ran(Ok(5)), Ran::InFlight));
+    }
+
+    #[tokio::test]
+    async fn memory_stays_bounded_under_many_keys() {
+        let store = MemoryStore::new(100);
+        for i in 0..10_000 {
+            let lease = claimed(&store, &format!("k{i}")).await;
+            store.complete(&lease, DEFAULT_DONE_TTL).await.unwrap();
+        }
+        assert_eq!(store.len(), 100);
+        assert_eq!(store.claim("k9999", SECOND).await.unwrap(), Claim::Done);
+    }
+}

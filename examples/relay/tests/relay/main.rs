@@ -1,0 +1,132 @@
+//! The relay binary end to end: started as a process, fed signed vendor fixtures over loopback,
+//! its output read back from stdout, a real `redis-server` or a real `nats-server` (started here
+//! on free ports; skipped with a notice when missing, unless `CONSUMER_CHECKS=required`).
+
+mod decide;
+mod nats;
+mod redis_stream;
+mod support;
+
+use std::collections::BTreeMap;
+
+use support::{Relay, deliver, fixture_event, is_ok};
+use tencent_chat_callbacks::envelope::Envelope;
+use tencent_chat_callbacks::{CallbackKind, Command};
+
+/// With no broker the relay prints one envelope per after-callback, once however often it is
+/// delivered; before-callbacks without `--decide` get the failure policy and are not printed;
+/// what the dispatcher refuses is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdout_by_default_every_fixture_once_and_before_callbacks_by_the_policy() {
+    let relay = Relay::start(&["--on-failure", "refuse"]);
+    let mut expected = BTreeMap::new();
+    for fixture in tests::fixtures() {
+        let event = fixture_event(&fixture);
+        let kind = Command::from_name(&fixture.command).expect("fixtures are known commands").kind();
+        for _ in 0..2 {
+            let reply = deliver(relay.address, &event).await;
+            match kind {
+                CallbackKind::After => assert!(is_ok(&reply), "{}: {reply:?}", fixture.command),
+                CallbackKind::Before => {
+                    let (status, body) = reply.unwrap_or_else(|| panic!("{}: no reply", fixture.command));
+                    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+                    assert_eq!((status, &body["ErrorCode"]), (200, &serde_json::json!(1)), "{}", fixture.command);
+                }
+            }
+        }
+        if kind == CallbackKind::After {
+            expected.insert(event.key.clone(), fixture);
+        }
+    }
+
+    // Refusals: a wrong signature, a body of another command, a body that is not the event, an
+    // unknown command whose body is not an object. None of them is printed.
+    let sample = tests::fixtures().into_iter().find(|f| f.command == "Group.CallbackAfterCreateGroup").unwrap();
+    let good = tests::signed_query(&sample.command, tests::now());
+    let bad_sign = good.replace("Sign=", "Sign=0");
+    let other = tests::signed_query("Group.CallbackAfterGroupDestroyed", tests::now());
+    let unknown = tests::signed_query("Future.CallbackSomethingNew", tests::now());
+    for (query, body, status) in [
+        (&bad_sign, &sample.sample[..], 401),
+        (&other, &sample.sample[..], 400),
+        (&good, &br#"{"GroupId": 7}"#[..], 400),
+        (&unknown, &b"[1, 2]"[..], 400),
+    ] {
+        let reply = support::post(relay.address, &format!("/callback?{query}"), body).await;
+        assert_eq!(reply.as_ref().map(|r| r.0), Some(status), "{query}: {reply:?}");
+    }
+    // An unknown command with an object body is relayed: new vendor callbacks are not lost.
+    let reply = support::post(relay.address, &format!("/callback?{unknown}"), br#"{"New": true}"#).await;
+    assert!(is_ok(&reply), "{reply:?}");
+
+    let printed = relay.printed_at_least(expected.len() + 1).await;
+    assert_eq!(printed.len(), expected.len() + 1, "{printed:#?}");
+    for line in &printed[..expected.len()] {
+        let envelope = Envelope::from_json(line.to_string().as_bytes()).expect("an envelope");
+        let fixture = expected.remove(&envelope.dedup_key).unwrap_or_else(|| panic!("unexpected {line}"));
+        assert_eq!(envelope.command, fixture.command);
+        assert_eq!(envelope.app_id, tests::APP_ID);
+        assert_eq!(envelope.request_id.as_deref(), Some("52c68065-ed12-41c1-8661-045ea5d16695"));
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(envelope.body.get()).unwrap(),
+            fixture.sample_json(),
+            "{}: the body as received",
+            fixture.command
+        );
+        assert!(envelope.event().expect("decodes").command().is_some(), "{}", fixture.command);
+    }
+    assert!(expected.is_empty(), "never printed: {:?}", expected.keys());
+    assert_eq!(printed.last().unwrap()["command"], "Future.CallbackSomethingNew");
+}
+
+/// The hand-written envelope schema has one entry per command this version knows, so every known
+/// body is checked against its command's published schema.
+#[test]
+fn the_envelope_schema_covers_every_command() {
+    let path = tests::workspace_root().join("schema/envelope/envelope.schema.json");
+    let schema: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let covered: Vec<&str> = schema["allOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            let command = entry["if"]["properties"]["command"]["const"].as_str().unwrap();
+            let reference = format!("commands/{command}.schema.json");
+            assert_eq!(entry["then"]["properties"]["body"]["$ref"], reference.as_str());
+            command
+        })
+        .collect();
+    let commands: Vec<&str> = Command::ALL.iter().map(|c| c.name()).collect();
+    let mut sorted = commands.clone();
+    sorted.sort_unstable();
+    assert_eq!(covered, sorted, "schema/envelope/envelope.schema.json: add an allOf entry per command");
+    // Its references resolve against its `$id`: the same base as the per-command schemas.
+    let base = schema["$id"].as_str().unwrap().strip_suffix("envelope.schema.json").expect("the $id's file name");
+    for command in commands {
+        let published = tests::workspace_root().join(format!("schema/dist/commands/{command}.schema.json"));
+        let published: serde_json::Value = serde_json::from_slice(&std::fs::read(&published).unwrap()).unwrap();
+        assert_eq!(published["$id"], format!("{base}commands/{command}.schema.json"), "$id of {command}");
+    }
+}
+
+/// A command whose schema names a dedup field (`MsgKey` for `C2C.CallbackAfterSendMsg`) is keyed
+/// by it, and `--dedup-field COMMAND=FIELD` names one for another: a redelivery whose body differs
+/// elsewhere is still a duplicate, and the envelope carries that key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_keyed_by_the_schemas_dedup_field_or_the_configured_one() {
+    let relay = Relay::start(&["--dedup-field", "Group.CallbackAfterSendMsg=MsgSeq"]);
+    for (command, field) in [("C2C.CallbackAfterSendMsg", "MsgKey"), ("Group.CallbackAfterSendMsg", "MsgSeq")] {
+        let fixture = tests::fixtures().into_iter().find(|f| f.command == command).unwrap();
+        let mut sample = fixture.sample_json();
+        let value = sample[field].to_string().trim_matches('"').to_owned();
+        for retry in 0..3 {
+            sample["RelayTestSeq"] = retry.into();
+            let body = serde_json::to_vec(&sample).unwrap();
+            let event = support::Event { command: command.into(), key: String::new(), body };
+            assert!(is_ok(&deliver(relay.address, &event).await), "{command}");
+        }
+        let printed = relay.printed_at_least(if command.starts_with("C2C") { 1 } else { 2 }).await;
+        assert_eq!(printed.iter().filter(|e| e["command"] == command).count(), 1, "{printed:#?}");
+        assert_eq!(printed.last().unwrap()["dedup_key"], format!("{command}:{field}={value}"));
+    }
+}

@@ -1,0 +1,198 @@
+//! Real brokers for tests: `redis-server` and `nats-server` (Debian packages) started on a free
+//! loopback port in a directory of their own, and killed when dropped.
+//!
+//! When a server binary is missing, [`RedisServer::start`] and [`NatsServer::start`] print that the
+//! test is skipped and return `None`; with `CONSUMER_CHECKS=required` (as `.ci/run` sets) they
+//! fail instead.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+/// Whether missing tools fail the tests instead of skipping them.
+pub fn required() -> bool {
+    std::env::var("CONSUMER_CHECKS").is_ok_and(|v| v == "required")
+}
+
+/// Whether `program` runs; when it does not, prints the skip (or fails when checks are required).
+pub fn available(program: &str, version_flag: &str) -> bool {
+    let present = Command::new(program).arg(version_flag).output().is_ok_and(|o| o.status.success());
+    if !present {
+        assert!(
+            !required(),
+            "{program} is missing, and CONSUMER_CHECKS=required (apt-get install -y redis-server nats-server)"
+        );
+        eprintln!("skipped: {program} is missing (apt-get install -y redis-server nats-server)");
+    }
+    present
+}
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free loopback port").port()
+}
+
+/// A fresh empty directory under the system's temporary directory, removed by [`ScratchDir`]'s drop.
+#[derive(Debug)]
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    /// Creates `<tmp>/<name>-<pid>-<n>`.
+    pub fn new(name: &str) -> ScratchDir {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("scratch directory created");
+        ScratchDir(path)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Waits until something accepts connections on `port`, or panics naming `what`.
+fn wait_listening(port: u16, what: &str, child: &mut Child) {
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    for _ in 0..200 {
+        if TcpStream::connect_timeout(&address, Duration::from_millis(100)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited while starting: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not listen on port {port}");
+}
+
+/// A `redis-server` with append-only persistence fsynced on every write, so a restart keeps every
+/// write it acknowledged.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: ScratchDir,
+}
+
+impl RedisServer {
+    /// Starts one, or returns `None` (after printing why) when `redis-server` is missing.
+    pub fn start() -> Option<RedisServer> {
+        RedisServer::start_on(free_port())
+    }
+
+    /// Starts one on `port`, or returns `None` (after printing why) when `redis-server` is missing.
+    pub fn start_on(port: u16) -> Option<RedisServer> {
+        if !available("redis-server", "--version") {
+            return None;
+        }
+        let mut server = RedisServer { child: None, port, dir: ScratchDir::new("redis") };
+        server.spawn();
+        Some(server)
+    }
+
+    fn spawn(&mut self) {
+        let mut child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string(), "--save", ""])
+            .args(["--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        wait_listening(self.port, "redis-server", &mut child);
+        self.child = Some(child);
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (SIGKILL, no chance to save anything more).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and data directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A `nats-server` with JetStream, storing in a directory of its own.
+#[derive(Debug)]
+pub struct NatsServer {
+    child: Option<Child>,
+    port: u16,
+    dir: ScratchDir,
+}
+
+impl NatsServer {
+    /// Starts one, or returns `None` (after printing why) when `nats-server` is missing.
+    pub fn start() -> Option<NatsServer> {
+        if !available("nats-server", "--version") {
+            return None;
+        }
+        let mut server = NatsServer { child: None, port: free_port(), dir: ScratchDir::new("nats") };
+        server.spawn();
+        Some(server)
+    }
+
+    fn spawn(&mut self) {
+        let mut child = Command::new("nats-server")
+            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server starts");
+        wait_listening(self.port, "nats-server", &mut child);
+        self.child = Some(child);
+    }
+
+    /// `nats://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (SIGKILL).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and storage directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
