@@ -20,6 +20,7 @@ use crate::background::Background;
 use crate::batch::{self, RejectedItem};
 use crate::context::{Context, UnhandledEvent};
 use crate::dead_letter::{DeadLetter, DeadLetterSink};
+use crate::dedup::{Deduplicator, Ran};
 use crate::handler::{FallbackHandler, Handler};
 use crate::lenient;
 use crate::log_safe::{Admit, Clipped, RefusalLimiter};
@@ -100,6 +101,7 @@ struct Settings {
     failure_policy: FailurePolicy,
     failure_policy_by_command: HashMap<String, FailurePolicy>,
     dead_letters: Option<Arc<dyn DeadLetterSink>>,
+    dedup: Option<Deduplicator>,
     clock: Clock,
 }
 
@@ -114,6 +116,7 @@ impl Default for Settings {
             failure_policy: FailurePolicy::Vendor,
             failure_policy_by_command: HashMap::new(),
             dead_letters: None,
+            dedup: None,
             clock: Arc::new(SystemTime::now),
         }
     }
@@ -133,6 +136,7 @@ impl fmt::Debug for Dispatcher {
             .field("handler_deadline", &settings.handler_deadline)
             .field("failure_policy", &settings.failure_policy)
             .field("dead_letters", &settings.dead_letters.is_some())
+            .field("dedup", &settings.dedup)
             .field("commands", &commands)
             .field("fallback", &self.inner.fallback.is_some())
             .finish()
@@ -220,6 +224,9 @@ enum Reason {
     HandlerFailed,
     HandlerPanicked,
     DeadlineMissed,
+    /// Another delivery of the same event is being handled: not a loss, never dead-lettered.
+    InFlightElsewhere,
+    DedupUnavailable,
 }
 
 impl Reason {
@@ -233,6 +240,8 @@ impl Reason {
             Reason::HandlerFailed => "handler_failed",
             Reason::HandlerPanicked => "handler_panicked",
             Reason::DeadlineMissed => "deadline_missed",
+            Reason::InFlightElsewhere => "in_flight_elsewhere",
+            Reason::DedupUnavailable => "dedup_unavailable",
         }
     }
 
@@ -245,6 +254,8 @@ impl Reason {
             DispatchError::HandlerPanicked => Reason::HandlerPanicked,
             DispatchError::Overloaded => Reason::Overloaded,
             DispatchError::DeadlineMissed => Reason::DeadlineMissed,
+            DispatchError::InFlightElsewhere => Reason::InFlightElsewhere,
+            DispatchError::DedupUnavailable(_) => Reason::DedupUnavailable,
             _ => Reason::Refused,
         }
     }
@@ -401,7 +412,13 @@ impl Dispatcher {
         for item in routed.rejected {
             self.dead_letter_batch_item(head, item);
         }
-        Ok(Started::Handler(routed.work))
+        match &inner.settings.dedup {
+            // The vendor never retries a before-callback, and each asks for a fresh decision.
+            Some(dedup) if head.kind() != Some(CallbackKind::Before) => {
+                Ok(Started::Handler(deduplicated(dedup.clone(), head.command.to_string(), body.clone(), routed.work)))
+            }
+            _ => Ok(Started::Handler(routed.work)),
+        }
     }
 
     /// Runs the handler up to the deadline; past it, answers without the handler and lets it
@@ -478,7 +495,7 @@ impl Dispatcher {
                 "callback refused"
             );
         }
-        if let Some(body) = body.filter(|_| reason != Reason::BodyTooLarge) {
+        if let Some(body) = body.filter(|_| !matches!(reason, Reason::BodyTooLarge | Reason::InFlightElsewhere)) {
             let letter = self.letter(head, reason.as_str(), error.to_string(), body);
             self.write_dead_letter(&letter);
         }
@@ -634,6 +651,23 @@ type Work = BoxFuture<Result<HttpReply, DispatchError>>;
 enum Started {
     Handler(Work),
     Reply(HttpReply),
+}
+
+/// `work` run at most once per event across deliveries (and replicas sharing the store): a
+/// duplicate of a handled event is acknowledged without running it; one being handled elsewhere
+/// gets 409 so the vendor retries later; a handler that fails releases the event for the retry.
+fn deduplicated(dedup: Deduplicator, command: String, body: Bytes, work: Work) -> Work {
+    Box::pin(async move {
+        match dedup.run(&command, &body, work).await {
+            Ok(Ran::Ran(result)) => result,
+            Ok(Ran::Duplicate) => {
+                tracing::debug!(command = %Clipped(&command), "a duplicate of a handled event; acknowledged");
+                Ok(HttpReply::ok(&Response::ok()))
+            }
+            Ok(_) => Err(DispatchError::InFlightElsewhere),
+            Err(error) => Err(DispatchError::DedupUnavailable(error.to_string())),
+        }
+    })
 }
 
 /// A handler call under way, with the events of a batch left out of it.
@@ -852,6 +886,13 @@ impl DispatcherBuilder {
     /// The failure policy of one before-callback, overriding [`Self::on_failure`] for it.
     pub fn on_failure_of(mut self, command: &str, policy: FailurePolicy) -> Self {
         self.settings.failure_policy_by_command.insert(command.to_owned(), policy);
+        self
+    }
+
+    /// Runs each after-callback's handler at most once per event, on `dedup`'s store (in memory,
+    /// or Redis shared by replicas): see [`Deduplicator`]. Before-callbacks are never deduplicated.
+    pub fn dedup(mut self, dedup: Deduplicator) -> Self {
+        self.settings.dedup = Some(dedup);
         self
     }
 

@@ -17,7 +17,8 @@ use crate::log_safe::Clipped;
 /// | 403 Forbidden | [`WrongAppId`] |
 /// | 413 Payload Too Large | [`BodyTooLarge`] |
 /// | 500 Internal Server Error | [`HandlerFailed`], [`HandlerPanicked`] |
-/// | 503 Service Unavailable | [`Overloaded`] |
+/// | 409 Conflict | [`InFlightElsewhere`] |
+/// | 503 Service Unavailable | [`Overloaded`], [`DedupUnavailable`] |
 /// | 504 Gateway Timeout | [`DeadlineMissed`] (before-callbacks only: an after-callback is answered `OK`) |
 ///
 /// For a before-callback, the [`FailurePolicy`](crate::FailurePolicy) may answer 200 instead. A
@@ -38,6 +39,8 @@ use crate::log_safe::Clipped;
 /// [`HandlerPanicked`]: DispatchError::HandlerPanicked
 /// [`Overloaded`]: DispatchError::Overloaded
 /// [`DeadlineMissed`]: DispatchError::DeadlineMissed
+/// [`InFlightElsewhere`]: DispatchError::InFlightElsewhere
+/// [`DedupUnavailable`]: DispatchError::DedupUnavailable
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DispatchError {
@@ -100,6 +103,12 @@ pub enum DispatchError {
     /// The handler of a before-callback did not decide within the deadline.
     #[error("the handler did not decide within the deadline")]
     DeadlineMissed,
+    /// Another delivery of the same event is being handled (see [`crate::dedup`]).
+    #[error("the same event is being handled by another delivery; try again later")]
+    InFlightElsewhere,
+    /// The deduplication store could not be reached; the handler did not run.
+    #[error("the deduplication store is unavailable: {}", Clipped(.0))]
+    DedupUnavailable(String),
 }
 
 impl DispatchError {
@@ -119,7 +128,8 @@ impl DispatchError {
             DispatchError::WrongAppId(_) => 403,
             DispatchError::BodyTooLarge { .. } => 413,
             DispatchError::HandlerFailed(_) | DispatchError::HandlerPanicked => 500,
-            DispatchError::Overloaded => 503,
+            DispatchError::Overloaded | DispatchError::DedupUnavailable(_) => 503,
+            DispatchError::InFlightElsewhere => 409,
             DispatchError::DeadlineMissed => 504,
         }
     }
