@@ -350,19 +350,19 @@ impl Dispatcher {
     /// Handles the body of a request that [`Dispatcher::admit`] let in.
     pub async fn dispatch_admitted(&self, admitted: Admitted<'_>, body: Bytes) -> HttpReply {
         let head = &admitted.head;
-        let reply = match self.start(head, &body) {
-            Ok(Started::Reply(reply)) => reply,
-            Ok(Started::Handler(work)) => self.finish(&admitted, body, work).await,
-            Err(error) => self.fail(head, error, Some(&body)),
+        let (reply, command) = match self.start(head, &body) {
+            Ok((Started::Reply(reply), command)) => (reply, command),
+            Ok((Started::Handler(work), command)) => (self.finish(&admitted, body, work).await, command),
+            Err(error) => (self.fail(head, error, Some(&body)), None),
         };
-        telemetry::request_finished(&head.command, head.started.elapsed(), outcome_of(&reply));
+        telemetry::request_finished(&head.command, command, head.started.elapsed(), outcome_of(&reply));
         reply
     }
 
     /// Answers an admitted request whose body could not be read: too large, cut off, too slow.
     pub fn refuse_admitted(&self, admitted: Admitted<'_>, error: DispatchError) -> HttpReply {
         let reply = self.fail(&admitted.head, error, None);
-        telemetry::request_finished(&admitted.head.command, admitted.head.started.elapsed(), outcome_of(&reply));
+        telemetry::request_finished(&admitted.head.command, None, admitted.head.started.elapsed(), outcome_of(&reply));
         reply
     }
 
@@ -387,8 +387,9 @@ impl Dispatcher {
         self.inner.background.len()
     }
 
-    /// Everything up to the handler call, synchronously.
-    fn start(&self, head: &Head<'_>, body: &Bytes) -> Result<Started, DispatchError> {
+    /// Everything up to the handler call, synchronously; with the command, when a typed route
+    /// knows it (it saves the telemetry a lookup by name).
+    fn start(&self, head: &Head<'_>, body: &Bytes) -> Result<(Started, Option<Command>), DispatchError> {
         let inner = &*self.inner;
         if body.len() > inner.settings.max_body_bytes {
             return Err(DispatchError::BodyTooLarge { limit: inner.settings.max_body_bytes });
@@ -397,7 +398,7 @@ impl Dispatcher {
             // Even unhandled, a body of another command is refused, never acknowledged.
             check_body_command(&head.command, body)?;
             tracing::debug!(command = %Clipped(&head.command), "no handler for this command; answering OK");
-            return Ok(Started::Reply(HttpReply::ok(&Response::ok())));
+            return Ok((Started::Reply(HttpReply::ok(&Response::ok())), None));
         };
         let ctx = Context {
             app_id: head.app_id,
@@ -412,13 +413,14 @@ impl Dispatcher {
         for item in routed.rejected {
             self.dead_letter_batch_item(head, item);
         }
-        match &inner.settings.dedup {
+        let work = match &inner.settings.dedup {
             // The vendor never retries a before-callback, and each asks for a fresh decision.
             Some(dedup) if head.kind() != Some(CallbackKind::Before) => {
-                Ok(Started::Handler(deduplicated(dedup.clone(), head.command.to_string(), body.clone(), routed.work)))
+                deduplicated(dedup.clone(), head.command.to_string(), body.clone(), routed.work)
             }
-            _ => Ok(Started::Handler(routed.work)),
-        }
+            _ => routed.work,
+        };
+        Ok((Started::Handler(work), route.command()))
     }
 
     /// Runs the handler up to the deadline; past it, answers without the handler and lets it
@@ -526,7 +528,7 @@ impl Dispatcher {
         let kind = command.and_then(Command::from_name).map(Command::kind);
         let log = matches!(admitted, Admit::Log { .. });
         let reply = self.answer(command, kind, &error, Reason::Refused, request_id, log);
-        telemetry::request_finished(command.unwrap_or("-"), Duration::ZERO, outcome_of(&reply));
+        telemetry::request_finished(command.unwrap_or("-"), None, Duration::ZERO, outcome_of(&reply));
         reply
     }
 
@@ -742,10 +744,16 @@ where
 /// A type-erased handler: a typed one for one command, or the fallback.
 trait Route: Send + Sync {
     fn call(&self, ctx: Context) -> Result<Routed, DispatchError>;
+
+    /// The command a typed route serves.
+    fn command(&self) -> Option<Command> {
+        None
+    }
 }
 
 struct TypedRoute<C, H, M> {
     handler: H,
+    command: Option<Command>,
     _callback: PhantomData<fn() -> (C, M)>,
 }
 
@@ -760,6 +768,10 @@ impl<C: Callback, M, H: Handler<C, M>> Route for TypedRoute<C, H, M> {
         };
         let work = start_handler(|| self.handler.call(event, ctx))?;
         Ok(Routed { work, rejected })
+    }
+
+    fn command(&self) -> Option<Command> {
+        self.command
     }
 }
 
@@ -920,7 +932,7 @@ impl DispatcherBuilder {
     ///     .unwrap();
     /// ```
     pub fn on<C: Callback, M: 'static>(mut self, handler: impl Handler<C, M>) -> Self {
-        let route = TypedRoute::<C, _, M> { handler, _callback: PhantomData };
+        let route = TypedRoute::<C, _, M> { handler, command: Command::from_name(C::COMMAND), _callback: PhantomData };
         if self.routes.insert(C::COMMAND, Box::new(route)).is_some() {
             self.duplicate.get_or_insert(C::COMMAND);
         }

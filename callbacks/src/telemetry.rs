@@ -75,14 +75,15 @@ impl RequestKeys {
 
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
-/// The keys of `command`: one entry per known command, in [`Command::ALL`] order, then `unknown`.
-fn request_keys(command: &str) -> &'static RequestKeys {
+/// The keys of `command` (`known`, when the caller knows it already): one entry per known
+/// command, in [`Command::ALL`] order, then `unknown`.
+fn request_keys(command: &str, known: Option<Command>) -> &'static RequestKeys {
     static KEYS: OnceLock<Vec<RequestKeys>> = OnceLock::new();
     let keys = KEYS.get_or_init(|| {
         Command::ALL.iter().map(|c| RequestKeys::new(c.name())).chain([RequestKeys::new("unknown")]).collect()
     });
     // `Command::ALL` lists the variants in declaration order, so a variant's discriminant is its index.
-    let index = Command::from_name(command).map_or(keys.len() - 1, |c| c as usize);
+    let index = known.or_else(|| Command::from_name(command)).map_or(keys.len() - 1, |c| c as usize);
     &keys[index]
 }
 
@@ -91,8 +92,8 @@ fn label(command: &str) -> &'static str {
     Command::from_name(command).map_or("unknown", Command::name)
 }
 
-pub(crate) fn request_finished(command: &str, elapsed: Duration, outcome: Outcome) {
-    let keys = request_keys(command);
+pub(crate) fn request_finished(command: &str, known: Option<Command>, elapsed: Duration, outcome: Outcome) {
+    let keys = request_keys(command, known);
     metrics::with_recorder(|recorder| {
         recorder.register_counter(&keys.by_outcome[outcome as usize], &METADATA).increment(1);
         recorder.register_histogram(&keys.duration, &METADATA).record(elapsed.as_secs_f64());
@@ -124,10 +125,11 @@ mod tests {
     #[test]
     fn every_command_has_its_own_keys_and_strangers_share_one() {
         for &command in Command::ALL {
-            let keys = request_keys(command.name());
+            let keys = request_keys(command.name(), None);
+            assert!(std::ptr::eq(keys, request_keys("", Some(command))));
             assert!(keys.duration.labels().any(|l| l.value() == command.name()), "{command:?}");
         }
-        let unknown = request_keys("Brand.New\nCommand");
+        let unknown = request_keys("Brand.New\nCommand", None);
         assert!(unknown.duration.labels().any(|l| l.value() == "unknown"));
     }
 }
