@@ -86,7 +86,7 @@ struct Inner {
     routes: HashMap<&'static str, Box<dyn Route>>,
     fallback: Option<Box<dyn Route>>,
     background: Arc<Background>,
-    in_flight: Arc<AtomicUsize>,
+    in_flight: AtomicUsize,
     refusals: RefusalLimiter,
     next_request_id: AtomicU64,
 }
@@ -146,9 +146,9 @@ impl fmt::Debug for Dispatcher {
 /// A request whose query string passed every check of [`Dispatcher::admit`]: it is authentic
 /// and has a slot among the requests in flight, held until it is answered.
 #[derive(Debug)]
-pub struct Admitted<'q> {
-    head: Head<'q>,
-    _slot: InFlightSlot,
+pub struct Admitted<'a> {
+    head: Head<'a>,
+    _slot: InFlightSlot<'a>,
 }
 
 impl Admitted<'_> {
@@ -202,13 +202,14 @@ impl Head<'_> {
     }
 }
 
-/// A place among the requests in flight, given back when dropped.
+/// A place among the requests in flight, given back when dropped. The count only bounds load,
+/// so relaxed ordering does.
 #[derive(Debug)]
-struct InFlightSlot(Arc<AtomicUsize>);
+struct InFlightSlot<'a>(&'a AtomicUsize);
 
-impl Drop for InFlightSlot {
+impl Drop for InFlightSlot<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -293,7 +294,7 @@ impl Dispatcher {
     /// Checks a request's query string alone: app id, authentication, the command, and room among
     /// the requests in flight. An adapter calls this before reading the body, so a forged request
     /// never gets its body read (nor a `100 Continue`), then [`Dispatcher::dispatch_admitted`].
-    pub fn admit<'q>(&self, query: &'q str) -> Result<Admitted<'q>, HttpReply> {
+    pub fn admit<'a>(&'a self, query: &'a str) -> Result<Admitted<'a>, HttpReply> {
         let inner = &*self.inner;
         let started = Instant::now();
         let query = match CallbackQuery::parse(query) {
@@ -338,8 +339,8 @@ impl Dispatcher {
             received_at,
             started,
         };
-        let in_flight = inner.in_flight.fetch_add(1, Ordering::AcqRel);
-        let slot = InFlightSlot(Arc::clone(&inner.in_flight));
+        let in_flight = inner.in_flight.fetch_add(1, Ordering::Relaxed);
+        let slot = InFlightSlot(&inner.in_flight);
         if in_flight >= inner.settings.max_in_flight {
             drop(slot);
             return Err(self.fail(&head, DispatchError::Overloaded, None));
@@ -988,7 +989,7 @@ impl DispatcherBuilder {
                 routes: self.routes,
                 fallback: self.fallback,
                 background: Arc::default(),
-                in_flight: Arc::default(),
+                in_flight: AtomicUsize::new(0),
                 refusals: RefusalLimiter::new(REFUSAL_LOG_LINES_PER_SECOND, Duration::from_secs(1)),
                 next_request_id: AtomicU64::new(0),
             }),
