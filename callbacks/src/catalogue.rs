@@ -100,11 +100,12 @@ macro_rules! __catalogue {
 
         impl Event {
             /// Decodes `body` as the event of `command`; a command this version does not know
-            /// decodes to [`Event::Unknown`] when the body is JSON. An error means the body is
-            /// not that command's event (or not JSON).
+            /// decodes to [`Event::Unknown`] when the body is JSON. Numbers sent as strings of
+            /// digits are read as numbers, as the dispatcher reads them. An error means the body
+            /// is not that command's event (or not JSON).
             pub fn from_json(command: &str, body: &[u8]) -> Result<Event, $crate::__private::serde_json::Error> {
                 Ok(match Command::from_name(command) {
-                    $(Some(Command::$variant) => Event::$variant($crate::__private::serde_json::from_slice(body)?),)*
+                    $(Some(Command::$variant) => Event::$variant($crate::__private::decode_lenient::<$ty>(body)?.into()),)*
                     None => Event::Unknown($crate::UnhandledEvent::new(
                         command,
                         $crate::__private::serde_json::from_slice(body)?,

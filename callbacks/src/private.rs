@@ -305,3 +305,9 @@ mod tests {
         assert!(decode(r#"{"notes": [1]}"#).is_err());
     }
 }
+
+/// Decodes a callback body as `C`, retrying a failed decode with digit strings read as numbers
+/// (see `lenient.rs`), as the dispatcher does: `Event::from_json` accepts what a typed route does.
+pub fn decode_lenient<C: crate::Callback>(body: &[u8]) -> Result<C, serde_json::Error> {
+    serde_json::from_slice(body).or_else(|error| crate::lenient::decode_with_numeric_strings(body).ok_or(error))
+}

@@ -141,11 +141,28 @@ pub fn generate(layout: &Layout) -> Result<Vec<GeneratedFile>, Error> {
         let bundle = bundle.ok_or_else(|| Error::Internal(format!("no {}", published::BUNDLE)))?;
         let mut packages = python::package(&catalog, version, &bundle);
         packages.extend(typescript::package(&catalog, version, &bundle));
-        for file in published.into_iter().chain(packages) {
+        for file in published.into_iter().chain(packages).chain(envelope_schema(&layout.schema_dir)?) {
             files.push(GeneratedFile { path: dist.join(file.relative_path), contents: file.contents });
         }
     }
     Ok(files)
+}
+
+/// The relay's envelope schema (hand-written in `schema/envelope/`, referring to the per-command
+/// schemas by `$id`), published next to them and in both packages.
+fn envelope_schema(schema_dir: &Path) -> Result<Vec<publish::Published>, Error> {
+    let source = schema_dir.join("envelope/envelope.schema.json");
+    if !source.exists() {
+        return Ok(Vec::new());
+    }
+    let contents = fs::read_to_string(&source).map_err(|e| Error::io(&source, e))?;
+    let places = ["envelope.schema.json", "packages/npm/envelope.schema.json"];
+    let python = "packages/python/src/tencent_chat_callbacks/envelope.schema.json";
+    Ok(places
+        .into_iter()
+        .chain([python])
+        .map(|relative_path| publish::Published { relative_path: relative_path.into(), contents: contents.clone() })
+        .collect())
 }
 
 /// Regenerates and writes every file, removing generated modules the schemas no longer produce.

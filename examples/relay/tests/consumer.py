@@ -21,7 +21,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
 def validator():
-    envelope = json.loads((ROOT / "schema/envelope/envelope.schema.json").read_text(encoding="utf-8"))
+    envelope = json.loads((ROOT / "schema/dist/envelope.schema.json").read_text(encoding="utf-8"))
     resources = [(envelope["$id"], Resource.from_contents(envelope))]
     for path in sorted((ROOT / "schema/dist/commands").glob("*.schema.json")):
         schema = json.loads(path.read_text(encoding="utf-8"))

@@ -312,10 +312,31 @@ def main() -> None:
     case_table()
     fallback()
     asgi_under_uvicorn()
+    published_schemas()
     for failure in failed:
         print(f"FAILED {failure}")
     print(f"{passed} passed, {len(failed)} failed")
     sys.exit(1 if failed else 0)
+
+
+def published_schemas() -> None:
+    """Every command's body and reply schema resolves in the shipped bundle; the envelope ships."""
+    from tencent_chat_callbacks import schemas
+
+    for name in tcc.COMMANDS:
+        for key in (name, f"{name}.Response"):
+            target = schemas.schema(key)["$ref"].removeprefix("#/$defs/")
+            check(f"the schema of {key} resolves", target in schemas.BUNDLE["$defs"], target)
+    check("an unknown command has no schema", _raises(lambda: schemas.schema("Brand.New"), KeyError))
+    check("the envelope schema ships", schemas.ENVELOPE["title"] != "", schemas.ENVELOPE.get("$id"))
+
+
+def _raises(call: _t.Callable[[], object], error: type[BaseException]) -> bool:
+    try:
+        call()
+    except error:
+        return True
+    return False
 
 
 if __name__ == "__main__":

@@ -13,12 +13,23 @@ BUNDLE: _t.Dict[str, _t.Any] = json.loads(
 """The bundled JSON Schema (draft 2020-12) of every callback."""
 
 
+ENVELOPE: _t.Dict[str, _t.Any] = json.loads(
+    resources.files(__package__).joinpath("envelope.schema.json").read_text(encoding="utf-8")
+)
+"""The JSON Schema of the relay's envelope (`docs/replicas.md`); its `body` refers to the
+per-command schemas by `$id`."""
+
+
 def schema(command: str) -> _t.Dict[str, _t.Any]:
     """The schema of one command's body (or, as `<Command>.Response`, of its reply): a reference
     into the bundle, carrying the bundle's definitions."""
-    if command not in BUNDLE["$defs"] or command.startswith("common."):
+    is_reply = command.endswith(".Response")
+    name = command[: -len(".Response")] if is_reply else command
+    table = BUNDLE["$defs"]["CallbackResponses" if is_reply else "CallbackBodies"]
+    target = table["properties"].get(name)
+    if target is None:
         raise KeyError(f"no schema for {command!r}")
-    return {"$ref": f"#/$defs/{command}", "$defs": BUNDLE["$defs"]}
+    return {"$ref": target["$ref"], "$defs": BUNDLE["$defs"]}
 
 
 def validator(command: str) -> _t.Any:
