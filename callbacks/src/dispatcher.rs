@@ -7,8 +7,8 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -171,6 +171,9 @@ struct Head<'q> {
     /// failure needs it, so the hot path reads one clock, not two.
     received_at: Option<SystemTime>,
     started: Instant,
+    /// The id this dispatcher gives the request when the vendor sent no `RequestID`, made on
+    /// first use so that the log, the reply and the dead letter of one request share it.
+    local_id: OnceLock<String>,
 }
 
 impl Head<'_> {
@@ -186,6 +189,7 @@ impl Head<'_> {
             request_id: owned(self.request_id),
             received_at: self.received_at,
             started: self.started,
+            local_id: self.local_id,
         }
     }
 
@@ -338,6 +342,7 @@ impl Dispatcher {
             request_id: query.request_id,
             received_at,
             started,
+            local_id: OnceLock::new(),
         };
         let in_flight = inner.in_flight.fetch_add(1, Ordering::Relaxed);
         let slot = InFlightSlot(&inner.in_flight);
@@ -448,14 +453,16 @@ impl Dispatcher {
 
     fn deadline_missed(&self, head: &Head<'_>, body: Bytes, work: Work) -> HttpReply {
         telemetry::deadline_missed(&head.command);
-        let letter = self.letter(head, "shutdown", "the server shut down while the handler ran".into(), &body);
+        // The id is fixed before the copy, so the late handler's letters and this answer share it.
+        let request_id = self.request_id(head);
+        let late = head.clone().into_owned();
+        let letter = self.letter(&late, "shutdown", "the server shut down while the handler ran".into(), &body);
         let this = self.clone();
-        let late = Head { request_id: Some(Cow::Owned(self.request_id(head))), ..head.clone() }.into_owned();
         self.inner.background.spawn(letter, async move {
             if let Err(error) = work.await {
                 tracing::error!(
                     command = %Clipped(&late.command),
-                    request_id = %Clipped(late.request_id.as_deref().unwrap_or_default()),
+                    request_id = %Clipped(&this.request_id(&late)),
                     %error,
                     "a handler that missed its deadline then failed; the event is dead-lettered"
                 );
@@ -468,7 +475,7 @@ impl Dispatcher {
         }
         tracing::warn!(
             command = %Clipped(&head.command),
-            request_id = %Clipped(&self.request_id(head)),
+            request_id = %Clipped(&request_id),
             "the handler missed its deadline; answering OK while it finishes"
         );
         HttpReply::ok(&Response::ok())
@@ -583,9 +590,13 @@ impl Dispatcher {
     fn request_id(&self, head: &Head<'_>) -> String {
         match &head.request_id {
             Some(id) => id.to_string(),
-            None => {
-                format!("local-{}-{}", std::process::id(), self.inner.next_request_id.fetch_add(1, Ordering::Relaxed))
-            }
+            None => head
+                .local_id
+                .get_or_init(|| {
+                    let n = self.inner.next_request_id.fetch_add(1, Ordering::Relaxed);
+                    format!("local-{}-{n}", std::process::id())
+                })
+                .clone(),
         }
     }
 

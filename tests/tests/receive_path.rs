@@ -430,3 +430,22 @@ async fn a_thousand_idle_connections_do_not_lock_out_the_vendor() {
     assert_eq!(post_json(address, &signed_query(CREATE, now()), &body).await.0, 200, "served despite them");
     drop(idle);
 }
+
+#[tokio::test]
+async fn a_request_without_a_request_id_gets_one_id_in_reply_and_dead_letter() {
+    let path = temp_file("local-id");
+    let dispatcher = builder()
+        .dead_letters(JsonLinesSink::open(&path).unwrap())
+        .on::<group::AfterCreateGroup, _>(|_: group::AfterCreateGroup, _: Context| async { Err::<(), _>("down") })
+        .build()
+        .unwrap();
+    let (address, _stop) = serve(dispatcher, |s| s).await;
+    let query = signed_query(CREATE, now()).replace("&RequestID=52c68065-ed12-41c1-8661-045ea5d16695", "");
+    let (status, reply) = post_json(address, &query, &serde_json::to_vec(&sample(CREATE)).unwrap()).await;
+    assert_eq!(status, 500);
+    let info = reply["ErrorInfo"].as_str().unwrap();
+    let id = info.strip_prefix("the callback could not be handled (request ").and_then(|rest| rest.strip_suffix(')'));
+    let letters = JsonLinesSink::read(&path).unwrap();
+    assert_eq!(Some(letters[0].request_id.as_str()), id, "{info}");
+    assert!(letters[0].request_id.starts_with("local-"));
+}
