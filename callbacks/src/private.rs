@@ -273,6 +273,12 @@ pub fn deserialize_tagged<'de, D: Deserializer<'de>, T: TaggedUnion>(deserialize
     deserializer.deserialize_map(UnionVisitor(PhantomData))
 }
 
+/// Decodes a callback body as `C`, retrying a failed decode with digit strings read as numbers
+/// (see `lenient.rs`), as the dispatcher does: `Event::from_json` accepts what a typed route does.
+pub fn decode_lenient<C: crate::Callback>(body: &[u8]) -> Result<C, serde_json::Error> {
+    serde_json::from_slice(body).or_else(|error| crate::lenient::decode_with_numeric_strings(body).ok_or(error))
+}
+
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;
@@ -304,10 +310,4 @@ mod tests {
         assert!(error.contains("a list of strings, or a string"), "{error}");
         assert!(decode(r#"{"notes": [1]}"#).is_err());
     }
-}
-
-/// Decodes a callback body as `C`, retrying a failed decode with digit strings read as numbers
-/// (see `lenient.rs`), as the dispatcher does: `Event::from_json` accepts what a typed route does.
-pub fn decode_lenient<C: crate::Callback>(body: &[u8]) -> Result<C, serde_json::Error> {
-    serde_json::from_slice(body).or_else(|error| crate::lenient::decode_with_numeric_strings(body).ok_or(error))
 }
