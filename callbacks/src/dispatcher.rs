@@ -310,7 +310,7 @@ impl Dispatcher {
         let Some(app_id) = query.sdk_app_id.as_deref() else {
             return refuse(DispatchError::MissingParameter("SdkAppid"));
         };
-        let Some(app_id) = crate::__private::parse_digits(app_id) else {
+        let Some(app_id) = crate::digits::parse_digits(app_id) else {
             let reason = format!("`{}` is not a number", Clipped(app_id));
             return refuse(DispatchError::InvalidParameter { name: "SdkAppid", reason });
         };
@@ -338,7 +338,7 @@ impl Dispatcher {
             command,
             client_ip: query.client_ip,
             platform: query.opt_platform,
-            request_time: query.request_time.as_deref().and_then(crate::__private::parse_digits),
+            request_time: query.request_time.as_deref().and_then(crate::digits::parse_digits),
             request_id: query.request_id,
             received_at,
             started,

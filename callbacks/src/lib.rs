@@ -117,6 +117,7 @@ mod context;
 pub mod dead_letter;
 mod decision;
 pub mod dedup;
+mod digits;
 mod dispatcher;
 pub mod envelope;
 mod error;

@@ -31,13 +31,6 @@ where
     deserializer.deserialize_str(StrVisitor(PhantomData))
 }
 
-/// A `u64` written as 1 to 19 ASCII digits, and nothing else: no sign, space, dot or exponent.
-/// The one reading of the vendor's numeric strings (`SdkAppid`, `RequestTime`, quoted integers).
-pub(crate) fn parse_digits(value: &str) -> Option<u64> {
-    let digits = !value.is_empty() && value.len() <= 19 && value.bytes().all(|b| b.is_ascii_digit());
-    digits.then(|| value.parse().ok()).flatten()
-}
-
 /// The schema of an integer that may arrive as a string of digits.
 #[cfg(feature = "schemars")]
 pub struct LenientU64;
@@ -95,7 +88,7 @@ pub mod lenient_u64 {
         }
 
         fn visit_str<E: de::Error>(self, value: &str) -> Result<u64, E> {
-            super::parse_digits(value).ok_or_else(|| E::invalid_value(de::Unexpected::Str(value), &self))
+            crate::digits::parse_digits(value).ok_or_else(|| E::invalid_value(de::Unexpected::Str(value), &self))
         }
     }
 

@@ -73,7 +73,7 @@ pub fn verify(
 
 /// `RequestTime` is ASCII digits only: no sign, no spaces, no exponent.
 fn parse_request_time(request_time: &str) -> Result<u64, SignatureError> {
-    crate::__private::parse_digits(request_time).ok_or(SignatureError::InvalidRequestTime)
+    crate::digits::parse_digits(request_time).ok_or(SignatureError::InvalidRequestTime)
 }
 
 #[cfg(test)]
