@@ -28,7 +28,7 @@ use crate::policy::FailurePolicy;
 use crate::query::CallbackQuery;
 use crate::signature::{self, DEFAULT_MAX_CLOCK_SKEW};
 use crate::telemetry::{self, Outcome};
-use crate::{Callback, CallbackKind, Command, DispatchError, HttpReply, IntoResponse, Response};
+use crate::{Callback, CallbackKind, Command, DispatchError, HttpReply, IntoReply, Response};
 
 /// The default time a handler gets before the dispatcher answers without it: 1.5 s, inside the
 /// 2 s the vendor waits, leaving room for the network.
@@ -739,13 +739,13 @@ fn check_body_command(query_command: &str, body: &[u8]) -> Result<(), DispatchEr
 fn start_handler<R, Fut>(call: impl FnOnce() -> Fut) -> Result<Work, DispatchError>
 where
     R: serde::Serialize + 'static,
-    Fut: Future<Output: IntoResponse<R>> + Send + 'static,
+    Fut: Future<Output: IntoReply<R>> + Send + 'static,
 {
     let future = std::panic::catch_unwind(AssertUnwindSafe(call)).map_err(|_| DispatchError::HandlerPanicked)?;
     Ok(Box::pin(async move {
         let output = AssertUnwindSafe(future).catch_unwind().await.map_err(|_| DispatchError::HandlerPanicked)?;
         // A handler may refuse a request itself by returning a `DispatchError`, which keeps its status.
-        let response = output.into_response().map_err(|e| match e.downcast::<DispatchError>() {
+        let response = output.into_reply().map_err(|e| match e.downcast::<DispatchError>() {
             Ok(refusal) => *refusal,
             Err(e) => DispatchError::HandlerFailed(e.to_string()),
         })?;

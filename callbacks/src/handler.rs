@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use crate::context::{Context, UnhandledEvent};
-use crate::{Callback, IntoResponse};
+use crate::{Callback, IntoReply};
 
 /// A handler for callback `C`: an async function (or a closure returning a future) taking the
 /// event, or the event and its [`Context`], that can be shared between threads.
@@ -36,7 +36,7 @@ use crate::{Callback, IntoResponse};
 )]
 pub trait Handler<C: Callback, M>: Send + Sync + 'static {
     /// What the handler returns.
-    type Output: IntoResponse<C::Response>;
+    type Output: IntoReply<C::Response>;
     /// The future the handler returns.
     type Future: Future<Output = Self::Output> + Send + 'static;
 
@@ -59,7 +59,7 @@ where
     C: Callback,
     F: Fn(C, Context) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
-    Fut::Output: IntoResponse<C::Response>,
+    Fut::Output: IntoReply<C::Response>,
 {
     type Output = Fut::Output;
     type Future = Fut;
@@ -74,7 +74,7 @@ where
     C: Callback,
     F: Fn(C) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
-    Fut::Output: IntoResponse<C::Response>,
+    Fut::Output: IntoReply<C::Response>,
 {
     type Output = Fut::Output;
     type Future = Fut;
@@ -89,7 +89,7 @@ where
 /// [`DispatcherBuilder::fallback`]: crate::DispatcherBuilder::fallback
 pub trait FallbackHandler: Send + Sync + 'static {
     /// What the handler returns.
-    type Output: IntoResponse<crate::Response>;
+    type Output: IntoReply<crate::Response>;
     /// The future the handler returns.
     type Future: Future<Output = Self::Output> + Send + 'static;
 
@@ -101,7 +101,7 @@ impl<F, Fut> FallbackHandler for F
 where
     F: Fn(UnhandledEvent, Context) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
-    Fut::Output: IntoResponse<crate::Response>,
+    Fut::Output: IntoReply<crate::Response>,
 {
     type Output = Fut::Output;
     type Future = Fut;

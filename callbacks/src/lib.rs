@@ -152,12 +152,12 @@ pub use error::DispatchError;
 pub use generated::*;
 pub use handler::{EventOnly, FallbackHandler, Handler, WithContext};
 pub use policy::{FailurePolicy, UnknownFailurePolicy};
-pub use response::{BoxError, HttpReply, IntoResponse};
+pub use response::{BoxError, HttpReply, IntoReply};
 
 /// Registers the handler methods of an impl block; see the crate documentation.
 ///
 /// Each method marked `#[on("Command")]` takes `&self`, the command's event type and optionally a
-/// [`Context`], and returns what [`IntoResponse`] allows: for a before-callback, its decision
+/// [`Context`], and returns what [`IntoReply`] allows: for a before-callback, its decision
 /// type (e.g. [`c2c::BeforeSendMsgDecision`](crate::c2c)). The block gains an implementation of
 /// [`Handlers`], so `Dispatcher::builder().handlers(value)` registers them all. It expands to one
 /// [`DispatcherBuilder::on`] call per method.

@@ -1,4 +1,4 @@
-//! Building the vendor's answer: [`Response`] helpers, [`IntoResponse`] and [`HttpReply`].
+//! Building the vendor's answer: [`Response`] helpers, [`IntoReply`] and [`HttpReply`].
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -31,26 +31,26 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
     message = "`{Self}` cannot be returned by a handler whose callback answers with `{R}`",
     note = "return `()`, a `{R}`, or a `Result` of either whose error converts into `BoxError`"
 )]
-pub trait IntoResponse<R> {
+pub trait IntoReply<R> {
     /// Converts into the reply body, or the handler's error.
-    fn into_response(self) -> Result<R, BoxError>;
+    fn into_reply(self) -> Result<R, BoxError>;
 }
 
-impl IntoResponse<Response> for () {
-    fn into_response(self) -> Result<Response, BoxError> {
+impl IntoReply<Response> for () {
+    fn into_reply(self) -> Result<Response, BoxError> {
         Ok(Response::ok())
     }
 }
 
-impl IntoResponse<Response> for Response {
-    fn into_response(self) -> Result<Response, BoxError> {
+impl IntoReply<Response> for Response {
+    fn into_reply(self) -> Result<Response, BoxError> {
         Ok(self)
     }
 }
 
-impl<R, T: IntoResponse<R>, E: Into<BoxError>> IntoResponse<R> for Result<T, E> {
-    fn into_response(self) -> Result<R, BoxError> {
-        self.map_err(Into::into).and_then(T::into_response)
+impl<R, T: IntoReply<R>, E: Into<BoxError>> IntoReply<R> for Result<T, E> {
+    fn into_reply(self) -> Result<R, BoxError> {
+        self.map_err(Into::into).and_then(T::into_reply)
     }
 }
 

@@ -307,8 +307,8 @@ fn callback_items(callback: &CallbackDef) -> TokenStream {
     let own_response = (callback.response.scope == Scope::Local).then(|| {
         quote! {
             #[diagnostic::do_not_recommend]
-            impl ::tencent_chat_callbacks::IntoResponse<#response> for #response {
-                fn into_response(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
+            impl ::tencent_chat_callbacks::IntoReply<#response> for #response {
+                fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
                     Ok(self)
                 }
             }
@@ -498,8 +498,8 @@ fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStrea
         }
 
         #[diagnostic::do_not_recommend]
-        impl ::tencent_chat_callbacks::IntoResponse<#response_name> for #name {
-            fn into_response(self) -> Result<#response_name, ::tencent_chat_callbacks::BoxError> {
+        impl ::tencent_chat_callbacks::IntoReply<#response_name> for #name {
+            fn into_reply(self) -> Result<#response_name, ::tencent_chat_callbacks::BoxError> {
                 Ok(self.into())
             }
         }

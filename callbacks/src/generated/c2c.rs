@@ -435,9 +435,9 @@ impl BeforeSendMsgResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<BeforeSendMsgResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeSendMsgResponse>
 for BeforeSendMsgResponse {
-    fn into_response(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
+    fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
@@ -501,9 +501,9 @@ impl From<BeforeSendMsgDecision> for BeforeSendMsgResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<BeforeSendMsgResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeSendMsgResponse>
 for BeforeSendMsgDecision {
-    fn into_response(
+    fn into_reply(
         self,
     ) -> Result<BeforeSendMsgResponse, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())

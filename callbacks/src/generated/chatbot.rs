@@ -116,9 +116,9 @@ impl OnC2CSignalMessageResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<OnC2CSignalMessageResponse>
+impl ::tencent_chat_callbacks::IntoReply<OnC2CSignalMessageResponse>
 for OnC2CSignalMessageResponse {
-    fn into_response(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
+    fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }

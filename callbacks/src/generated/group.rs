@@ -1566,9 +1566,9 @@ impl BeforeApplyJoinGroupResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<BeforeApplyJoinGroupResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeApplyJoinGroupResponse>
 for BeforeApplyJoinGroupResponse {
-    fn into_response(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
+    fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
@@ -1623,9 +1623,9 @@ impl From<BeforeApplyJoinGroupDecision> for BeforeApplyJoinGroupResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<BeforeApplyJoinGroupResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeApplyJoinGroupResponse>
 for BeforeApplyJoinGroupDecision {
-    fn into_response(
+    fn into_reply(
         self,
     ) -> Result<BeforeApplyJoinGroupResponse, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())
@@ -1742,9 +1742,9 @@ impl BeforeCreateGroupResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<BeforeCreateGroupResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeCreateGroupResponse>
 for BeforeCreateGroupResponse {
-    fn into_response(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
+    fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
@@ -1798,9 +1798,9 @@ impl From<BeforeCreateGroupDecision> for BeforeCreateGroupResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<BeforeCreateGroupResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeCreateGroupResponse>
 for BeforeCreateGroupDecision {
-    fn into_response(
+    fn into_reply(
         self,
     ) -> Result<BeforeCreateGroupResponse, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())
@@ -1895,9 +1895,9 @@ impl BeforeCreateTopicResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<BeforeCreateTopicResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeCreateTopicResponse>
 for BeforeCreateTopicResponse {
-    fn into_response(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
+    fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
@@ -1951,9 +1951,9 @@ impl From<BeforeCreateTopicDecision> for BeforeCreateTopicResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<BeforeCreateTopicResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeCreateTopicResponse>
 for BeforeCreateTopicDecision {
-    fn into_response(
+    fn into_reply(
         self,
     ) -> Result<BeforeCreateTopicResponse, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())
@@ -2062,9 +2062,9 @@ impl BeforeInviteJoinGroupResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<BeforeInviteJoinGroupResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeInviteJoinGroupResponse>
 for BeforeInviteJoinGroupResponse {
-    fn into_response(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
+    fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
@@ -2124,9 +2124,9 @@ impl From<BeforeInviteJoinGroupDecision> for BeforeInviteJoinGroupResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<BeforeInviteJoinGroupResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeInviteJoinGroupResponse>
 for BeforeInviteJoinGroupDecision {
-    fn into_response(
+    fn into_reply(
         self,
     ) -> Result<BeforeInviteJoinGroupResponse, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())
@@ -2303,9 +2303,9 @@ impl BeforeSendMsgResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<BeforeSendMsgResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeSendMsgResponse>
 for BeforeSendMsgResponse {
-    fn into_response(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
+    fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
@@ -2369,9 +2369,9 @@ impl From<BeforeSendMsgDecision> for BeforeSendMsgResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<BeforeSendMsgResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeSendMsgResponse>
 for BeforeSendMsgDecision {
-    fn into_response(
+    fn into_reply(
         self,
     ) -> Result<BeforeSendMsgResponse, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())

@@ -572,9 +572,9 @@ impl BeforeAddSubscriberResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<BeforeAddSubscriberResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeAddSubscriberResponse>
 for BeforeAddSubscriberResponse {
-    fn into_response(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
+    fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
@@ -612,9 +612,9 @@ impl From<BeforeAddSubscriberDecision> for BeforeAddSubscriberResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<BeforeAddSubscriberResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeAddSubscriberResponse>
 for BeforeAddSubscriberDecision {
-    fn into_response(
+    fn into_reply(
         self,
     ) -> Result<BeforeAddSubscriberResponse, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())
@@ -731,9 +731,9 @@ impl BeforeCreateOfficialAccountResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<BeforeCreateOfficialAccountResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeCreateOfficialAccountResponse>
 for BeforeCreateOfficialAccountResponse {
-    fn into_response(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
+    fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
@@ -789,9 +789,9 @@ impl From<BeforeCreateOfficialAccountDecision> for BeforeCreateOfficialAccountRe
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<BeforeCreateOfficialAccountResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeCreateOfficialAccountResponse>
 for BeforeCreateOfficialAccountDecision {
-    fn into_response(
+    fn into_reply(
         self,
     ) -> Result<
         BeforeCreateOfficialAccountResponse,
@@ -914,9 +914,9 @@ impl BeforeSendMsgResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<BeforeSendMsgResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeSendMsgResponse>
 for BeforeSendMsgResponse {
-    fn into_response(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
+    fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
@@ -980,9 +980,9 @@ impl From<BeforeSendMsgDecision> for BeforeSendMsgResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<BeforeSendMsgResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeSendMsgResponse>
 for BeforeSendMsgDecision {
-    fn into_response(
+    fn into_reply(
         self,
     ) -> Result<BeforeSendMsgResponse, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())

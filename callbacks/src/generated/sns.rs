@@ -536,9 +536,9 @@ impl PrevFriendAddResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<PrevFriendAddResponse>
+impl ::tencent_chat_callbacks::IntoReply<PrevFriendAddResponse>
 for PrevFriendAddResponse {
-    fn into_response(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
+    fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
@@ -573,9 +573,9 @@ impl From<PrevFriendAddDecision> for PrevFriendAddResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<PrevFriendAddResponse>
+impl ::tencent_chat_callbacks::IntoReply<PrevFriendAddResponse>
 for PrevFriendAddDecision {
-    fn into_response(
+    fn into_reply(
         self,
     ) -> Result<PrevFriendAddResponse, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())
@@ -850,9 +850,9 @@ impl PrevFriendResponseResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<PrevFriendResponseResponse>
+impl ::tencent_chat_callbacks::IntoReply<PrevFriendResponseResponse>
 for PrevFriendResponseResponse {
-    fn into_response(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
+    fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
@@ -887,9 +887,9 @@ impl From<PrevFriendResponseDecision> for PrevFriendResponseResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<PrevFriendResponseResponse>
+impl ::tencent_chat_callbacks::IntoReply<PrevFriendResponseResponse>
 for PrevFriendResponseDecision {
-    fn into_response(
+    fn into_reply(
         self,
     ) -> Result<PrevFriendResponseResponse, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())

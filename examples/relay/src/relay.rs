@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use tencent_chat_callbacks::dedup::dedup_key;
 use tencent_chat_callbacks::envelope::Envelope;
 use tencent_chat_callbacks::{
-    BoxError, Callback, Command, Context, DispatchError, DispatcherBuilder, Event, Handler, IntoResponse, Response,
+    BoxError, Callback, Command, Context, DispatchError, DispatcherBuilder, Event, Handler, IntoReply, Response,
     UnhandledEvent, WithContext, c2c, group, official_account, sns,
 };
 use tracing::debug;
@@ -59,7 +59,7 @@ pub(crate) fn register(builder: DispatcherBuilder, relay: Arc<Relay>) -> Dispatc
 fn before<C>(relay: Arc<Relay>) -> impl Handler<C, WithContext>
 where
     C: Callback,
-    C::Response: DeserializeOwned + IntoResponse<C::Response>,
+    C::Response: DeserializeOwned + IntoReply<C::Response>,
 {
     move |_event: C, ctx: Context| {
         let relay = Arc::clone(&relay);

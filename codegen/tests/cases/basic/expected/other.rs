@@ -103,9 +103,8 @@ impl StateChangeResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<StateChangeResponse>
-for StateChangeResponse {
-    fn into_response(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
+impl ::tencent_chat_callbacks::IntoReply<StateChangeResponse> for StateChangeResponse {
+    fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
@@ -173,9 +172,8 @@ impl From<StateChangeDecision> for StateChangeResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoResponse<StateChangeResponse>
-for StateChangeDecision {
-    fn into_response(
+impl ::tencent_chat_callbacks::IntoReply<StateChangeResponse> for StateChangeDecision {
+    fn into_reply(
         self,
     ) -> Result<StateChangeResponse, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())
