@@ -486,7 +486,10 @@ impl Dispatcher {
     fn fail(&self, head: &Head<'_>, error: DispatchError, body: Option<&Bytes>) -> HttpReply {
         let reason = Reason::of(&error);
         let request_id = self.request_id(head);
-        if error.status().is_server_error() {
+        // Shedding is what overload looks like: one line per shed request would add to the load,
+        // so those lines go through the same limiter as strangers' refusals.
+        let log = reason != Reason::Overloaded || matches!(self.inner.refusals.admit(), Admit::Log { .. });
+        if log && error.status().is_server_error() {
             tracing::error!(
                 command = %Clipped(&head.command),
                 client_ip = %Clipped(head.client_ip.as_deref().unwrap_or("-")),
@@ -495,7 +498,7 @@ impl Dispatcher {
                 %error,
                 "callback failed"
             );
-        } else {
+        } else if log {
             tracing::warn!(
                 command = %Clipped(&head.command),
                 client_ip = %Clipped(head.client_ip.as_deref().unwrap_or("-")),
@@ -509,7 +512,7 @@ impl Dispatcher {
             let letter = self.letter(head, reason.as_str(), error.to_string(), body);
             self.write_dead_letter(&letter);
         }
-        self.answer(Some(&head.command), head.kind(), &error, reason, &request_id, true)
+        self.answer(Some(&head.command), head.kind(), &error, reason, &request_id, log)
     }
 
     /// The answer to a request whose query string failed a check: logged at most
@@ -523,6 +526,7 @@ impl Dispatcher {
     ) -> HttpReply {
         let request_id = query.request_id.as_deref().unwrap_or("-");
         let admitted = self.inner.refusals.admit();
+        let log = matches!(admitted, Admit::Log { .. });
         if let Admit::Log { suppressed } = admitted {
             tracing::warn!(
                 command = %Clipped(command.unwrap_or("-")),
@@ -534,7 +538,6 @@ impl Dispatcher {
             );
         }
         let kind = command.and_then(Command::from_name).map(Command::kind);
-        let log = matches!(admitted, Admit::Log { .. });
         let reply = self.answer(command, kind, &error, Reason::Refused, request_id, log);
         telemetry::request_finished(command.unwrap_or("-"), None, Duration::ZERO, outcome_of(&reply));
         reply
