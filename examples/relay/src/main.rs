@@ -145,7 +145,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let address = listener.local_addr()?;
     match args.sdkappid {
         Some(app_id) => info!("accepting callbacks for SdkAppid {app_id}"),
-        None => info!("no --sdkappid given: accepting callbacks for ANY SdkAppid"),
+        None => warn!("no --sdkappid given: accepting callbacks for ANY SdkAppid"),
     }
     if args.token.is_none() {
         warn!("no token given (TENCENT_CHAT_TOKEN): Sign is NOT checked");
