@@ -1,5 +1,7 @@
 //! What a handler learns about a request besides its typed body.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use serde_json::Value;
 
@@ -10,22 +12,15 @@ use crate::common::ClientPlatform;
 /// The dispatcher builds it for each request; a handler's unit test builds one with
 /// [`Context::builder`] or [`testing::context`](crate::testing::context).
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
 pub struct Context {
-    /// `SdkAppid`: the app the callback is for (already checked when an app id is configured).
-    pub app_id: u64,
-    /// `CallbackCommand`, as sent.
-    pub command: String,
-    /// `ClientIP`: the IP of the client that caused the event; absent for some commands.
-    pub client_ip: Option<String>,
-    /// `OptPlatform`: the kind of client that caused the event; absent for some commands.
-    pub platform: Option<ClientPlatform>,
-    /// `RequestTime`: when the vendor signed the request, Unix seconds; absent without authentication.
-    pub request_time: Option<u64>,
-    /// `RequestID`: an undocumented per-request id seen in real traffic.
-    pub request_id: Option<String>,
-    /// The body exactly as received, for fields this version does not know yet.
-    pub raw_body: Bytes,
+    pub(crate) app_id: u64,
+    /// The catalogue's own name when the command is known, so most requests copy nothing.
+    pub(crate) command: Cow<'static, str>,
+    pub(crate) client_ip: Option<String>,
+    pub(crate) platform: Option<ClientPlatform>,
+    pub(crate) request_time: Option<u64>,
+    pub(crate) request_id: Option<String>,
+    pub(crate) raw_body: Bytes,
 }
 
 impl Context {
@@ -36,18 +31,54 @@ impl Context {
     /// use tencent_chat_callbacks::Context;
     ///
     /// let ctx = Context::builder().app_id(1400000000).command("State.StateChange").build();
-    /// assert_eq!(ctx.command, "State.StateChange");
+    /// assert_eq!(ctx.command(), "State.StateChange");
     /// ```
     pub fn builder() -> ContextBuilder {
         ContextBuilder(Context {
             app_id: 0,
-            command: String::new(),
+            command: Cow::Borrowed(""),
             client_ip: None,
             platform: None,
             request_time: None,
             request_id: None,
             raw_body: Bytes::new(),
         })
+    }
+
+    /// `SdkAppid`: the app the callback is for (already checked when an app id is configured).
+    pub fn app_id(&self) -> u64 {
+        self.app_id
+    }
+
+    /// `CallbackCommand`, as sent.
+    pub fn command(&self) -> &str {
+        &self.command
+    }
+
+    /// `ClientIP`: the IP of the client that caused the event; absent for some commands.
+    pub fn client_ip(&self) -> Option<&str> {
+        self.client_ip.as_deref()
+    }
+
+    /// `OptPlatform`: the kind of client that caused the event; absent for some commands.
+    pub fn platform(&self) -> Option<&ClientPlatform> {
+        self.platform.as_ref()
+    }
+
+    /// `RequestTime`: when the vendor signed the request, Unix seconds; absent without
+    /// authentication.
+    pub fn request_time(&self) -> Option<u64> {
+        self.request_time
+    }
+
+    /// `RequestID`: an undocumented per-request id seen in real traffic.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
+    /// The body exactly as received, for fields this version does not know yet.
+    pub fn raw_body(&self) -> &Bytes {
+        &self.raw_body
     }
 }
 
@@ -65,7 +96,7 @@ impl ContextBuilder {
 
     /// `CallbackCommand`.
     pub fn command(mut self, command: impl Into<String>) -> Self {
-        self.0.command = command.into();
+        self.0.command = Cow::Owned(command.into());
         self
     }
 

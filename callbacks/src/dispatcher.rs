@@ -42,6 +42,10 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 /// the failure policy for a before-callback) instead of queueing past the vendor's 2 s.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 
+/// The typed routes by command name. Fixed once built and only looked up, so a fast hash is safe
+/// with names a client chooses: no insertion, no collision flood.
+type Routes = rapidhash::RapidHashMap<&'static str, Box<dyn Route>>;
+
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
@@ -83,7 +87,7 @@ pub struct Dispatcher {
 struct Inner {
     app_id: Option<u64>,
     settings: Settings,
-    routes: HashMap<&'static str, Box<dyn Route>>,
+    routes: Routes,
     fallback: Option<Box<dyn Route>>,
     background: Arc<Background>,
     in_flight: AtomicUsize,
@@ -408,7 +412,10 @@ impl Dispatcher {
         };
         let ctx = Context {
             app_id: head.app_id,
-            command: head.command.to_string(),
+            command: match route.command() {
+                Some(command) => Cow::Borrowed(command.name()),
+                None => Cow::Owned(head.command.to_string()),
+            },
             client_ip: head.client_ip.as_deref().map(str::to_owned),
             platform: head.platform.as_deref().map(Into::into),
             request_time: head.request_time,
@@ -795,12 +802,12 @@ struct TypedFallback<H>(H);
 impl<H: FallbackHandler> Route for TypedFallback<H> {
     fn call(&self, ctx: Context) -> Result<Routed, DispatchError> {
         let body = serde_json::from_slice(&ctx.raw_body).map_err(|e| DispatchError::InvalidBody {
-            command: ctx.command.clone(),
+            command: ctx.command().to_owned(),
             path: ".".to_owned(),
             message: e.to_string(),
         })?;
-        check_body_command(&ctx.command, &ctx.raw_body)?;
-        let event = UnhandledEvent { command: ctx.command.clone(), body };
+        check_body_command(ctx.command(), &ctx.raw_body)?;
+        let event = UnhandledEvent { command: ctx.command().to_owned(), body };
         let work = start_handler(|| self.0.call(event, ctx))?;
         Ok(Routed { work, rejected: Vec::new() })
     }
@@ -835,7 +842,7 @@ pub enum BuildError {
 pub struct DispatcherBuilder {
     app_id: Option<Option<u64>>,
     settings: Settings,
-    routes: HashMap<&'static str, Box<dyn Route>>,
+    routes: Routes,
     fallback: Option<Box<dyn Route>>,
     duplicate: Option<&'static str>,
 }

@@ -15,7 +15,7 @@ use crate::{Callback, IntoReply};
 /// use tencent_chat_callbacks::{group, Context, Dispatcher};
 ///
 /// async fn on_group_created(event: group::AfterCreateGroup, ctx: Context) {
-///     println!("{} created {} in app {}", event.operator_account, event.group_id, ctx.app_id);
+///     println!("{} created {} in app {}", event.operator_account, event.group_id, ctx.app_id());
 /// }
 ///
 /// async fn on_owner_changed(event: group::AfterChangeGroupOwner) {

@@ -20,7 +20,7 @@
 //! impl App {
 //!     #[on("Group.CallbackAfterCreateGroup")]
 //!     async fn group_created(&self, event: group::AfterCreateGroup, ctx: Context) {
-//!         println!("{} created {} (app {})", event.operator_account, event.group_id, ctx.app_id);
+//!         println!("{} created {} (app {})", event.operator_account, event.group_id, ctx.app_id());
 //!     }
 //!
 //!     #[on("Group.CallbackAfterChangeGroupOwner")]

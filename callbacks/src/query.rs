@@ -34,35 +34,111 @@ impl<'a> CallbackQuery<'a> {
     pub(crate) fn parse(query: &'a str) -> Result<Self, DispatchError> {
         let mut parsed = CallbackQuery::default();
         for (name, value) in pairs(query) {
-            let (slot, canonical) = match () {
-                _ if name.eq_ignore_ascii_case("SdkAppid") => (&mut parsed.sdk_app_id, "SdkAppid"),
-                _ if name.eq_ignore_ascii_case("CallbackCommand") => (&mut parsed.callback_command, "CallbackCommand"),
-                _ if name.eq_ignore_ascii_case("contenttype") => (&mut parsed.content_type, "contenttype"),
-                _ if name.eq_ignore_ascii_case("ClientIP") => (&mut parsed.client_ip, "ClientIP"),
-                _ if name.eq_ignore_ascii_case("OptPlatform") => (&mut parsed.opt_platform, "OptPlatform"),
-                _ if name.eq_ignore_ascii_case("Sign") => (&mut parsed.sign, "Sign"),
-                _ if name.eq_ignore_ascii_case("RequestTime") => (&mut parsed.request_time, "RequestTime"),
-                _ if name.eq_ignore_ascii_case("RequestID") => (&mut parsed.request_id, "RequestID"),
-                _ => continue,
+            let Some(param) = Param::named(&name) else { continue };
+            let slot = match param {
+                Param::SdkAppid => &mut parsed.sdk_app_id,
+                Param::CallbackCommand => &mut parsed.callback_command,
+                Param::ContentType => &mut parsed.content_type,
+                Param::ClientIp => &mut parsed.client_ip,
+                Param::OptPlatform => &mut parsed.opt_platform,
+                Param::Sign => &mut parsed.sign,
+                Param::RequestTime => &mut parsed.request_time,
+                Param::RequestId => &mut parsed.request_id,
             };
             if slot.replace(value).is_some() {
-                return Err(DispatchError::RepeatedParameter(canonical));
+                return Err(DispatchError::RepeatedParameter(param.name()));
             }
         }
         Ok(parsed)
     }
 }
 
-/// The `name=value` pairs of a query. Pairs without escapes (all of the vendor's) are borrowed
-/// as they are; the rest are decoded by `form_urlencoded`, the same as the whole query would be.
+/// A query parameter [`CallbackQuery`] reads.
+#[derive(Debug, Clone, Copy)]
+enum Param {
+    SdkAppid,
+    CallbackCommand,
+    ContentType,
+    ClientIp,
+    OptPlatform,
+    Sign,
+    RequestTime,
+    RequestId,
+}
+
+impl Param {
+    const ALL: [Param; 8] = [
+        Param::SdkAppid,
+        Param::CallbackCommand,
+        Param::ContentType,
+        Param::ClientIp,
+        Param::OptPlatform,
+        Param::Sign,
+        Param::RequestTime,
+        Param::RequestId,
+    ];
+
+    /// The parameter's name as the vendor spells it.
+    fn name(self) -> &'static str {
+        match self {
+            Param::SdkAppid => "SdkAppid",
+            Param::CallbackCommand => "CallbackCommand",
+            Param::ContentType => "contenttype",
+            Param::ClientIp => "ClientIP",
+            Param::OptPlatform => "OptPlatform",
+            Param::Sign => "Sign",
+            Param::RequestTime => "RequestTime",
+            Param::RequestId => "RequestID",
+        }
+    }
+
+    /// The parameter called `name`, in any ASCII case. The vendor's own spellings are matched
+    /// exactly first, which is cheaper; only other spellings are compared without case.
+    fn named(name: &str) -> Option<Param> {
+        let exact = match name {
+            "SdkAppid" => Some(Param::SdkAppid),
+            "CallbackCommand" => Some(Param::CallbackCommand),
+            "contenttype" => Some(Param::ContentType),
+            "ClientIP" => Some(Param::ClientIp),
+            "OptPlatform" => Some(Param::OptPlatform),
+            "Sign" => Some(Param::Sign),
+            "RequestTime" => Some(Param::RequestTime),
+            "RequestID" => Some(Param::RequestId),
+            _ => None,
+        };
+        exact.or_else(|| Param::ALL.into_iter().find(|param| param.name().eq_ignore_ascii_case(name)))
+    }
+}
+
+/// The `name=value` pairs of a query. Pairs without escapes (all of the vendor's) are borrowed as
+/// they are; the rest are decoded by `form_urlencoded`, the same as the whole query would be.
 fn pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
-    query.split('&').filter(|pair| !pair.is_empty()).map(|pair| {
-        if pair.bytes().any(|b| b == b'%' || b == b'+') {
-            // A pair holds no `&`, so it decodes to exactly one pair.
-            form_urlencoded::parse(pair.as_bytes()).next().unwrap_or_default()
-        } else {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (Cow::Borrowed(name), Cow::Borrowed(value))
+    // One vectorised look for escapes over the whole query spares each pair its own.
+    let escaped = memchr::memchr2(b'%', b'+', query.as_bytes()).is_some();
+    let mut rest = query;
+    std::iter::from_fn(move || {
+        loop {
+            if rest.is_empty() {
+                return None;
+            }
+            // `=` and `&` are ASCII, so every piece is whole UTF-8.
+            let bytes = rest.as_bytes();
+            let (name_end, value_start) = match memchr::memchr2(b'=', b'&', bytes) {
+                Some(at) if bytes[at] == b'=' => (at, at + 1),
+                Some(at) => (at, at),
+                None => (bytes.len(), bytes.len()),
+            };
+            let end = memchr::memchr(b'&', &bytes[value_start..]).map_or(bytes.len(), |at| value_start + at);
+            let (pair, name, value) = (&rest[..end], &rest[..name_end], &rest[value_start..end]);
+            rest = rest.get(end + 1..).unwrap_or("");
+            if pair.is_empty() {
+                continue;
+            }
+            if escaped && pair.bytes().any(|b| b == b'%' || b == b'+') {
+                // A pair holds no `&`, so it decodes to exactly one pair.
+                return form_urlencoded::parse(pair.as_bytes()).next();
+            }
+            return Some((Cow::Borrowed(name), Cow::Borrowed(value)));
         }
     })
 }

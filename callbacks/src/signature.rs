@@ -35,10 +35,12 @@ pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
 
 /// Computes the signature the vendor sends for `token` and `request_time`: 64 lowercase hex digits.
 pub fn sign(token: &str, request_time: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(token.as_bytes());
-    hasher.update(request_time.as_bytes());
-    hex::encode(hasher.finalize())
+    lowercase_hex(&digest(token, request_time)).into_iter().map(char::from).collect()
+}
+
+/// SHA-256 of the token followed by `RequestTime`: what `Sign` is the hex of.
+fn digest(token: &str, request_time: &str) -> [u8; 32] {
+    Sha256::new().chain_update(token).chain_update(request_time).finalize().into()
 }
 
 /// Checks a request's `Sign` and `RequestTime` against the token, at time `now`.
@@ -60,15 +62,29 @@ pub fn verify(
             return Err(SignatureError::StaleRequestTime { skew_secs: skew, max_secs: max_skew.as_secs() });
         }
     }
-    // Compare digests, not hex strings: decode `Sign` (only 64 lowercase hex digits qualify,
-    // which is public, so checking that first leaks nothing) and compare 32 bytes.
-    let lowercase_hex = sign_param.len() == 64 && sign_param.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    let mut sent = [0u8; 32];
-    if !lowercase_hex || hex::decode_to_slice(sign_param, &mut sent).is_err() {
+    // Compare the expected signature, written as the vendor writes it (64 lowercase hex digits),
+    // with `Sign` in constant time. The length is public: any other is refused at once.
+    let expected = lowercase_hex(&digest(token, request_time));
+    let Ok(sent) = <[u8; 64]>::try_from(sign_param.as_bytes()) else {
         return Err(SignatureError::BadSignature);
+    };
+    if bool::from(words(&expected).ct_eq(&words(&sent))) { Ok(()) } else { Err(SignatureError::BadSignature) }
+}
+
+/// `digest` as 64 lowercase hex digits.
+fn lowercase_hex(digest: &[u8; 32]) -> [u8; 64] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = [0; 64];
+    for (pair, byte) in hex.chunks_exact_mut(2).zip(digest) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
     }
-    let expected: [u8; 32] = Sha256::new().chain_update(token).chain_update(request_time).finalize().into();
-    if bool::from(expected.ct_eq(&sent)) { Ok(()) } else { Err(SignatureError::BadSignature) }
+    hex
+}
+
+/// 64 bytes as eight words, so the constant-time comparison makes eight steps, not 64.
+fn words(bytes: &[u8; 64]) -> [u64; 8] {
+    std::array::from_fn(|i| u64::from_ne_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("eight bytes")))
 }
 
 /// `RequestTime` is ASCII digits only: no sign, no spaces, no exponent.

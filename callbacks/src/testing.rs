@@ -195,10 +195,10 @@ mod tests {
         }));
         let ctx = context(&event);
         assert_eq!(
-            (ctx.app_id, ctx.command.as_str()),
+            (ctx.app_id(), ctx.command()),
             (Request::DEFAULT_APP_ID, "Group.CallbackAfterChangeGroupOwner")
         );
-        assert_eq!(serde_json::from_slice::<group::AfterChangeGroupOwner>(&ctx.raw_body).unwrap(), event);
+        assert_eq!(serde_json::from_slice::<group::AfterChangeGroupOwner>(ctx.raw_body()).unwrap(), event);
     }
 
     #[tokio::test]

@@ -23,7 +23,7 @@ struct Recorder(Seen);
 
 impl Recorder {
     fn record(&self, event: &impl serde::Serialize, ctx: Context) {
-        self.0.lock().unwrap().push((ctx.command.clone(), serde_json::to_value(event).unwrap(), ctx));
+        self.0.lock().unwrap().push((ctx.command().to_owned(), serde_json::to_value(event).unwrap(), ctx));
     }
 }
 
@@ -126,12 +126,12 @@ async fn every_vendor_sample_is_accepted_in_every_form_the_vendor_sends() {
             assert_eq!(command, fixture.command);
             assert_eq!(event["EventTime"], json!(time), "{command}: EventTime decoded to its value");
             assert_eq!(event["CallbackCommand"], json!(fixture.command));
-            assert_eq!(ctx.app_id, APP_ID);
-            assert_eq!(ctx.client_ip.as_deref(), Some("203.0.113.7"));
-            assert_eq!(ctx.platform, Some(ClientPlatform::Ios));
-            assert_eq!(ctx.request_time, Some(NOW));
-            assert_eq!(ctx.request_id.as_deref(), Some("52c68065-ed12-41c1-8661-045ea5d16695"));
-            assert_eq!(serde_json::from_slice::<Value>(&ctx.raw_body).unwrap(), variant, "raw body kept");
+            assert_eq!(ctx.app_id(), APP_ID);
+            assert_eq!(ctx.client_ip().as_deref(), Some("203.0.113.7"));
+            assert_eq!(ctx.platform(), Some(&ClientPlatform::Ios));
+            assert_eq!(ctx.request_time(), Some(NOW));
+            assert_eq!(ctx.request_id().as_deref(), Some("52c68065-ed12-41c1-8661-045ea5d16695"));
+            assert_eq!(serde_json::from_slice::<Value>(ctx.raw_body()).unwrap(), variant, "raw body kept");
         }
     }
 }
@@ -148,7 +148,7 @@ async fn every_fixture_reaches_a_typed_event_through_the_dispatcher() {
         .fallback(move |_event: UnhandledEvent, ctx: Context| {
             let sink = sink.clone();
             async move {
-                let event = Event::from_json(&ctx.command, &ctx.raw_body)?;
+                let event = Event::from_json(ctx.command(), ctx.raw_body())?;
                 event.command().ok_or("unknown command")?;
                 sink.lock().unwrap().push(event);
                 Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
@@ -338,7 +338,7 @@ async fn unknown_values_and_platform_spellings_decode() {
         let reply = dispatcher.dispatch(&query, serde_json::to_vec(&body).unwrap().into()).await;
         assert_eq!(reply.status, 200, "{}", body_of(&reply));
         let (_, event, ctx) = seen.lock().unwrap().pop().unwrap();
-        assert_eq!(ctx.platform, Some(expected));
+        assert_eq!(ctx.platform(), Some(&expected));
         assert_eq!(event["Type"], "SuperGroup", "an unknown group type is kept as sent");
     }
     assert_eq!(GroupType::from("SuperGroup"), GroupType::Other("SuperGroup".into()));

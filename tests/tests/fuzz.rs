@@ -36,7 +36,7 @@ fn dispatcher() -> Dispatcher {
         // Every other command is decoded through `Event` too, to look for panics there; what it
         // cannot decode is this handler's business, not the dispatcher's, so it is not an error.
         .fallback(|_: UnhandledEvent, ctx: Context| async move {
-            let _ = Event::from_json(&ctx.command, &ctx.raw_body);
+            let _ = Event::from_json(ctx.command(), ctx.raw_body());
         })
         .build()
         .unwrap()

@@ -70,16 +70,16 @@ where
 impl Relay {
     fn envelope(&self, ctx: &Context) -> Result<Envelope, BoxError> {
         // A configured field first, else the one the command's schema names.
-        let key_field = self.key_fields.get(&ctx.command).map(String::as_str);
-        let key_field = key_field.or_else(|| Command::from_name(&ctx.command).and_then(Command::dedup_field));
+        let key_field = self.key_fields.get(ctx.command()).map(String::as_str);
+        let key_field = key_field.or_else(|| Command::from_name(ctx.command()).and_then(Command::dedup_field));
         let received_at = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
         Ok(Envelope::new(
-            ctx.command.clone(),
-            ctx.app_id,
-            ctx.request_id.clone(),
+            ctx.command().to_owned(),
+            ctx.app_id(),
+            ctx.request_id().map(str::to_owned),
             u64::try_from(received_at).unwrap_or(u64::MAX),
-            dedup_key(&ctx.command, &ctx.raw_body, key_field),
-            &ctx.raw_body,
+            dedup_key(ctx.command(), ctx.raw_body(), key_field),
+            ctx.raw_body(),
         )?)
     }
 
@@ -87,24 +87,24 @@ impl Relay {
     /// destination acknowledged it; a failure or a timeout answers 500, so the vendor may retry.
     async fn forward(&self, ctx: Context) -> Result<Response, BoxError> {
         // A known command's body must be its event, as for a typed handler; any body an object.
-        let refusal = match Event::from_json(&ctx.command, &ctx.raw_body) {
+        let refusal = match Event::from_json(ctx.command(), ctx.raw_body()) {
             Err(error) => Some(error.to_string()),
-            Ok(_) if ctx.raw_body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') => {
+            Ok(_) if ctx.raw_body().iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') => {
                 Some("expected a JSON object".to_owned())
             }
             Ok(_) => None,
         };
         if let Some(message) = refusal {
-            return Err(Box::new(DispatchError::InvalidBody { command: ctx.command, path: ".".into(), message }));
+            return Err(Box::new(DispatchError::InvalidBody { command: ctx.command().to_owned(), path: ".".into(), message }));
         }
         let envelope = self.envelope(&ctx)?;
         let published = tokio::time::timeout(self.publish_timeout, self.forwarder.publish(&envelope, self.dedup_ttl))
             .await
             .map_err(|_| format!("the destination did not acknowledge within {:?}", self.publish_timeout))??;
         match published {
-            Published::New(id) => debug!(command = %ctx.command, key = %envelope.dedup_key, id = ?id, "published"),
+            Published::New(id) => debug!(command = %ctx.command(), key = %envelope.dedup_key, id = ?id, "published"),
             Published::Duplicate => {
-                debug!(command = %ctx.command, key = %envelope.dedup_key, "duplicate; not published again")
+                debug!(command = %ctx.command(), key = %envelope.dedup_key, "duplicate; not published again")
             }
         }
         Ok(Response::ok())
@@ -120,6 +120,6 @@ impl Relay {
         let envelope = self.envelope(&ctx)?;
         let reply = decider.decide(&envelope).await?;
         serde_json::from_slice::<R>(&reply)
-            .map_err(|e| format!("the decision is not a `{}` reply: {e}", ctx.command).into())
+            .map_err(|e| format!("the decision is not a `{}` reply: {e}", ctx.command()).into())
     }
 }

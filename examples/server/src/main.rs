@@ -87,19 +87,19 @@ impl EventLog {
 /// One line per event. Every value is written with `Debug`, which escapes line breaks and
 /// control characters: request values never reach the log raw.
 fn log(ctx: &Context, event: &impl std::fmt::Debug) {
-    let platform = ctx.platform.as_ref().map_or("-", |p| p.as_str());
-    let client_ip = ctx.client_ip.as_deref().unwrap_or("-");
-    info!(target: "event", command = ?ctx.command, app = ctx.app_id, ?platform, ?client_ip, "{event:?}");
+    let platform = ctx.platform().map_or("-", |p| p.as_str());
+    let client_ip = ctx.client_ip().unwrap_or("-");
+    info!(target: "event", command = ?ctx.command(), app = ctx.app_id(), ?platform, ?client_ip, "{event:?}");
 }
 
 /// Every command without a handler of its own: decoded into its type when this version knows it.
 /// A body that is not its command's is the sender's fault, so it is refused with 400, not 500.
 async fn log_other(event: UnhandledEvent, ctx: Context) -> Result<(), DispatchError> {
-    match Event::from_json(&ctx.command, &ctx.raw_body) {
+    match Event::from_json(ctx.command(), ctx.raw_body()) {
         Ok(Event::Unknown(_)) => log(&ctx, &event.body),
         Ok(typed) => log(&ctx, &typed),
         Err(error) => {
-            let (command, message) = (ctx.command, error.to_string());
+            let (command, message) = (ctx.command().to_owned(), error.to_string());
             return Err(DispatchError::InvalidBody { command, path: ".".into(), message });
         }
     }

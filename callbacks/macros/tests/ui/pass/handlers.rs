@@ -10,7 +10,7 @@ struct App {
 impl App {
     #[on("Group.CallbackAfterCreateGroup")]
     async fn created(&self, event: group::AfterCreateGroup, ctx: Context) {
-        let _ = (event.group_id, ctx.app_id);
+        let _ = (event.group_id, ctx.app_id());
         self.seen.fetch_add(1, Ordering::Relaxed);
     }
 
