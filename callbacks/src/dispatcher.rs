@@ -21,11 +21,13 @@ use crate::batch::{self, RejectedItem};
 use crate::context::{Context, UnhandledEvent};
 use crate::dead_letter::{DeadLetter, DeadLetterSink};
 use crate::dedup::{Deduplicator, Ran};
+use crate::error::{DecodeError, HandlerError, QueryError};
 use crate::handler::{FallbackHandler, Handler};
 use crate::lenient;
 use crate::log_safe::{Admit, Clipped, RefusalLimiter};
 use crate::policy::FailurePolicy;
 use crate::query::CallbackQuery;
+use crate::signature::SignatureError;
 use crate::signature::{self, DEFAULT_MAX_CLOCK_SKEW};
 use crate::telemetry::{self, Outcome};
 use crate::{Callback, CallbackKind, Command, DispatchError, HttpReply, IntoReply, Response};
@@ -257,10 +259,10 @@ impl Reason {
     fn of(error: &DispatchError) -> Reason {
         match error {
             DispatchError::BodyTooLarge { .. } => Reason::BodyTooLarge,
-            DispatchError::CommandMismatch { .. } => Reason::CommandMismatch,
-            DispatchError::InvalidBody { .. } => Reason::Undecodable,
-            DispatchError::HandlerFailed(_) => Reason::HandlerFailed,
-            DispatchError::HandlerPanicked => Reason::HandlerPanicked,
+            DispatchError::Decode(DecodeError::CommandMismatch { .. }) => Reason::CommandMismatch,
+            DispatchError::Decode(_) => Reason::Undecodable,
+            DispatchError::Handler(HandlerError::Panicked) => Reason::HandlerPanicked,
+            DispatchError::Handler(_) => Reason::HandlerFailed,
             DispatchError::Overloaded => Reason::Overloaded,
             DispatchError::DeadlineMissed => Reason::DeadlineMissed,
             DispatchError::InFlightElsewhere => Reason::InFlightElsewhere,
@@ -307,16 +309,16 @@ impl Dispatcher {
         let started = Instant::now();
         let query = match CallbackQuery::parse(query) {
             Ok(query) => query,
-            Err(error) => return Err(self.refuse_unauthenticated(None, &CallbackQuery::default(), error)),
+            Err(error) => return Err(self.refuse_unauthenticated(None, &CallbackQuery::default(), error.into())),
         };
         let refuse = |error| Err(self.refuse_unauthenticated(query.callback_command.as_deref(), &query, error));
 
         let Some(app_id) = query.sdk_app_id.as_deref() else {
-            return refuse(DispatchError::MissingParameter("SdkAppid"));
+            return refuse(QueryError::Missing("SdkAppid").into());
         };
         let Some(app_id) = crate::digits::parse_digits(app_id) else {
             let reason = format!("`{}` is not a number", Clipped(app_id));
-            return refuse(DispatchError::InvalidParameter { name: "SdkAppid", reason });
+            return refuse(QueryError::Invalid { name: "SdkAppid", reason }.into());
         };
         if inner.app_id.is_some_and(|expected| expected != app_id) {
             return refuse(DispatchError::WrongAppId(app_id.to_string()));
@@ -326,7 +328,7 @@ impl Dispatcher {
             let now = (inner.settings.clock)();
             received_at = Some(now);
             let (Some(sign), Some(request_time)) = (&query.sign, &query.request_time) else {
-                return refuse(DispatchError::MissingSignature);
+                return refuse(SignatureError::Missing.into());
             };
             if let Err(error) = signature::verify(token, request_time, sign, now, inner.settings.max_clock_skew) {
                 return refuse(error.into());
@@ -334,7 +336,7 @@ impl Dispatcher {
         }
         // Borrowed from the query string (a clone of a borrowed `Cow` copies nothing).
         let Some(command) = query.callback_command.clone() else {
-            return refuse(DispatchError::MissingParameter("CallbackCommand"));
+            return refuse(QueryError::Missing("CallbackCommand").into());
         };
 
         let head = Head {
@@ -563,7 +565,7 @@ impl Dispatcher {
     ) -> HttpReply {
         let own = || match error {
             // The handler's own words go to the log, not to whoever sent the request.
-            DispatchError::HandlerFailed(_) | DispatchError::HandlerPanicked => {
+            DispatchError::Handler(_) => {
                 let info = format!("the callback could not be handled (request {})", Clipped(request_id));
                 HttpReply::with_status(error.status(), &Response::fail(1, info))
             }
@@ -701,15 +703,11 @@ struct Routed {
 }
 
 /// Decodes a body as `C`, reporting where it fails. A body that fails because it is another
-/// callback's is reported as [`DispatchError::CommandMismatch`].
-fn decode<C: Callback>(body: &[u8]) -> Result<C, DispatchError> {
+/// callback's is reported as [`DecodeError::CommandMismatch`].
+fn decode<C: Callback>(body: &[u8]) -> Result<C, DecodeError> {
     // serde would also read a struct from a JSON array of its fields in order; bodies are objects.
     if body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|&first| first != b'{') {
-        return Err(DispatchError::InvalidBody {
-            command: C::COMMAND.to_owned(),
-            path: ".".to_owned(),
-            message: "expected a JSON object".to_owned(),
-        });
+        return Err(DecodeError::invalid_body(C::COMMAND, "expected a JSON object"));
     }
     // Decoding runs without tracking where it is; only a failure is decoded again, tracked, to
     // name the failing field, so valid bodies pay nothing for the error path.
@@ -719,7 +717,7 @@ fn decode<C: Callback>(body: &[u8]) -> Result<C, DispatchError> {
             Err(tracked) => tracked.path().to_string(),
             Ok(_) => ".".to_owned(), // the failure came after the value: trailing characters
         };
-        check_body_command(C::COMMAND, body).err().unwrap_or_else(|| DispatchError::InvalidBody {
+        check_body_command(C::COMMAND, body).err().unwrap_or_else(|| DecodeError::InvalidBody {
             command: C::COMMAND.to_owned(),
             path,
             message: error.to_string(),
@@ -729,7 +727,7 @@ fn decode<C: Callback>(body: &[u8]) -> Result<C, DispatchError> {
 
 /// Refuses a body whose own `CallbackCommand` names another command than the query. A body that
 /// is not JSON, or carries no command, passes: this check reads nothing else.
-fn check_body_command(query_command: &str, body: &[u8]) -> Result<(), DispatchError> {
+fn check_body_command(query_command: &str, body: &[u8]) -> Result<(), DecodeError> {
     #[derive(Deserialize)]
     struct Peek<'a> {
         #[serde(rename = "CallbackCommand", borrow)]
@@ -737,7 +735,7 @@ fn check_body_command(query_command: &str, body: &[u8]) -> Result<(), DispatchEr
     }
     match serde_json::from_slice::<Peek<'_>>(body) {
         Ok(Peek { command: Some(command) }) if command != query_command => {
-            Err(DispatchError::CommandMismatch { query: query_command.to_owned(), body: command.into_owned() })
+            Err(DecodeError::CommandMismatch { query: query_command.to_owned(), body: command.into_owned() })
         }
         _ => Ok(()),
     }
@@ -751,13 +749,13 @@ where
     R: serde::Serialize + 'static,
     Fut: Future<Output: IntoReply<R>> + Send + 'static,
 {
-    let future = std::panic::catch_unwind(AssertUnwindSafe(call)).map_err(|_| DispatchError::HandlerPanicked)?;
+    let future = std::panic::catch_unwind(AssertUnwindSafe(call)).map_err(|_| HandlerError::Panicked)?;
     Ok(Box::pin(async move {
-        let output = AssertUnwindSafe(future).catch_unwind().await.map_err(|_| DispatchError::HandlerPanicked)?;
+        let output = AssertUnwindSafe(future).catch_unwind().await.map_err(|_| HandlerError::Panicked)?;
         // A handler may refuse a request itself by returning a `DispatchError`, which keeps its status.
         let response = output.into_reply().map_err(|e| match e.downcast::<DispatchError>() {
             Ok(refusal) => *refusal,
-            Err(e) => DispatchError::HandlerFailed(e.to_string()),
+            Err(e) => HandlerError::Failed(e.to_string()).into(),
         })?;
         Ok(HttpReply::ok(&response))
     }))
@@ -801,11 +799,8 @@ struct TypedFallback<H>(H);
 
 impl<H: FallbackHandler> Route for TypedFallback<H> {
     fn call(&self, ctx: Context) -> Result<Routed, DispatchError> {
-        let body = serde_json::from_slice(&ctx.raw_body).map_err(|e| DispatchError::InvalidBody {
-            command: ctx.command().to_owned(),
-            path: ".".to_owned(),
-            message: e.to_string(),
-        })?;
+        let body = serde_json::from_slice(&ctx.raw_body)
+            .map_err(|e| DecodeError::invalid_body(ctx.command(), e.to_string()))?;
         check_body_command(ctx.command(), &ctx.raw_body)?;
         let event = UnhandledEvent { command: ctx.command().to_owned(), body };
         let work = start_handler(|| self.0.call(event, ctx))?;

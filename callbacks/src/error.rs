@@ -4,20 +4,25 @@ use http::StatusCode;
 
 use crate::common::Response;
 use crate::log_safe::Clipped;
+use crate::signature::SignatureError;
 
 /// Why the dispatcher did not hand a request to a handler, or why the handler failed.
+///
+/// Each boundary a request crosses has its own error, converted into this one with `?`:
+/// [`QueryError`] (the query string), [`SignatureError`] (authentication), [`DecodeError`]
+/// (the body) and [`HandlerError`] (the handler). The rest are the dispatcher's own.
 ///
 /// Every variant is answered with a `FAIL` body in the vendor's format, its `ErrorInfo` being this
 /// error's message and its `ErrorCode` being 1, with the status of [`DispatchError::status`]:
 ///
 /// | status | variants |
 /// |---|---|
-/// | 400 Bad Request | [`MissingParameter`], [`RepeatedParameter`], [`InvalidParameter`], [`CommandMismatch`], [`InvalidBody`] |
-/// | 401 Unauthorized | [`MissingSignature`], [`Signature`] |
+/// | 400 Bad Request | [`Query`], [`Decode`] |
+/// | 401 Unauthorized | [`Signature`] |
 /// | 403 Forbidden | [`WrongAppId`] |
-/// | 413 Payload Too Large | [`BodyTooLarge`] |
-/// | 500 Internal Server Error | [`HandlerFailed`], [`HandlerPanicked`] |
 /// | 409 Conflict | [`InFlightElsewhere`] |
+/// | 413 Payload Too Large | [`BodyTooLarge`] |
+/// | 500 Internal Server Error | [`Handler`] |
 /// | 503 Service Unavailable | [`Overloaded`], [`DedupUnavailable`] |
 /// | 504 Gateway Timeout | [`DeadlineMissed`] (before-callbacks only: an after-callback is answered `OK`) |
 ///
@@ -26,47 +31,78 @@ use crate::log_safe::Clipped;
 /// goes to the log. Values quoted from the request are escaped and cut short, in the message and
 /// in the log.
 ///
-/// [`MissingParameter`]: DispatchError::MissingParameter
-/// [`RepeatedParameter`]: DispatchError::RepeatedParameter
-/// [`InvalidParameter`]: DispatchError::InvalidParameter
-/// [`CommandMismatch`]: DispatchError::CommandMismatch
-/// [`InvalidBody`]: DispatchError::InvalidBody
-/// [`MissingSignature`]: DispatchError::MissingSignature
+/// [`Query`]: DispatchError::Query
+/// [`Decode`]: DispatchError::Decode
 /// [`Signature`]: DispatchError::Signature
 /// [`WrongAppId`]: DispatchError::WrongAppId
-/// [`BodyTooLarge`]: DispatchError::BodyTooLarge
-/// [`HandlerFailed`]: DispatchError::HandlerFailed
-/// [`HandlerPanicked`]: DispatchError::HandlerPanicked
-/// [`Overloaded`]: DispatchError::Overloaded
-/// [`DeadlineMissed`]: DispatchError::DeadlineMissed
 /// [`InFlightElsewhere`]: DispatchError::InFlightElsewhere
+/// [`BodyTooLarge`]: DispatchError::BodyTooLarge
+/// [`Handler`]: DispatchError::Handler
+/// [`Overloaded`]: DispatchError::Overloaded
 /// [`DedupUnavailable`]: DispatchError::DedupUnavailable
+/// [`DeadlineMissed`]: DispatchError::DeadlineMissed
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DispatchError {
-    /// A required query parameter (`SdkAppid` or `CallbackCommand`) is absent.
+    /// The query string is malformed.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// `SdkAppid` is not the app id the dispatcher was configured with.
+    #[error("SdkAppid `{}` is not this app's", Clipped(.0))]
+    WrongAppId(String),
+    /// Authentication failed: see [`SignatureError`].
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    /// The body is not the command's event.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The body is larger than the configured limit.
+    #[error("the body is larger than the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The handler failed or panicked.
+    #[error(transparent)]
+    Handler(#[from] HandlerError),
+    /// As many requests as allowed are already being handled.
+    #[error("too many callbacks are being handled; try again later")]
+    Overloaded,
+    /// The handler of a before-callback did not decide within the deadline.
+    #[error("the handler did not decide within the deadline")]
+    DeadlineMissed,
+    /// Another delivery of the same event is being handled (see [`crate::dedup`]).
+    #[error("the same event is being handled by another delivery; try again later")]
+    InFlightElsewhere,
+    /// The deduplication store could not be reached; the handler did not run.
+    #[error("the deduplication store is unavailable: {}", Clipped(.0))]
+    DedupUnavailable(String),
+}
+
+/// Why a query string was refused (400), before anything else was checked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// A required parameter (`SdkAppid` or `CallbackCommand`) is absent.
     #[error("missing query parameter `{0}`")]
-    MissingParameter(&'static str),
-    /// A query parameter the dispatcher reads appears more than once.
+    Missing(&'static str),
+    /// A parameter the dispatcher reads appears more than once.
     #[error("query parameter `{0}` appears more than once")]
-    RepeatedParameter(&'static str),
-    /// A query parameter is malformed.
+    Repeated(&'static str),
+    /// A parameter is malformed.
     #[error("query parameter `{name}` is invalid: {}", Clipped(.reason))]
-    InvalidParameter {
+    Invalid {
         /// The parameter.
         name: &'static str,
         /// What is wrong with it.
         reason: String,
     },
-    /// `SdkAppid` is not the app id the dispatcher was configured with.
-    #[error("SdkAppid `{}` is not this app's", Clipped(.0))]
-    WrongAppId(String),
-    /// A token is configured but the request has no `Sign` or no `RequestTime`.
-    #[error("missing `Sign` or `RequestTime`: this endpoint requires webhook authentication")]
-    MissingSignature,
-    /// `Sign` or `RequestTime` failed [`signature::verify`](crate::signature::verify).
-    #[error(transparent)]
-    Signature(#[from] crate::signature::SignatureError),
+}
+
+/// Why a body was refused (400): it is not the event its query string names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
     /// The body's `CallbackCommand` differs from the query's.
     #[error("the body's CallbackCommand `{}` differs from the query's `{}`", Clipped(.body), Clipped(.query))]
     CommandMismatch {
@@ -85,30 +121,26 @@ pub enum DispatchError {
         /// What is wrong there.
         message: String,
     },
-    /// The body is larger than the configured limit.
-    #[error("the body is larger than the limit of {limit} bytes")]
-    BodyTooLarge {
-        /// The limit, in bytes.
-        limit: usize,
-    },
-    /// The handler returned an error.
+}
+
+impl DecodeError {
+    /// A body that is not a `command` event, for a reason given as `message`: what a fallback
+    /// handler returns (as a [`DispatchError`]) to refuse a body with 400.
+    pub fn invalid_body(command: impl Into<String>, message: impl Into<String>) -> DecodeError {
+        DecodeError::InvalidBody { command: command.into(), path: ".".to_owned(), message: message.into() }
+    }
+}
+
+/// Why a handler produced no reply (500).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandlerError {
+    /// The handler returned an error; its message.
     #[error("the handler failed: {}", Clipped(.0))]
-    HandlerFailed(String),
+    Failed(String),
     /// The handler panicked.
     #[error("the handler panicked")]
-    HandlerPanicked,
-    /// As many requests as allowed are already being handled.
-    #[error("too many callbacks are being handled; try again later")]
-    Overloaded,
-    /// The handler of a before-callback did not decide within the deadline.
-    #[error("the handler did not decide within the deadline")]
-    DeadlineMissed,
-    /// Another delivery of the same event is being handled (see [`crate::dedup`]).
-    #[error("the same event is being handled by another delivery; try again later")]
-    InFlightElsewhere,
-    /// The deduplication store could not be reached; the handler did not run.
-    #[error("the deduplication store is unavailable: {}", Clipped(.0))]
-    DedupUnavailable(String),
+    Panicked,
 }
 
 impl DispatchError {
@@ -119,17 +151,13 @@ impl DispatchError {
 
     fn status_code(&self) -> u16 {
         match self {
-            DispatchError::MissingParameter(_)
-            | DispatchError::RepeatedParameter(_)
-            | DispatchError::InvalidParameter { .. }
-            | DispatchError::CommandMismatch { .. }
-            | DispatchError::InvalidBody { .. } => 400,
-            DispatchError::MissingSignature | DispatchError::Signature(_) => 401,
+            DispatchError::Query(_) | DispatchError::Decode(_) => 400,
+            DispatchError::Signature(_) => 401,
             DispatchError::WrongAppId(_) => 403,
-            DispatchError::BodyTooLarge { .. } => 413,
-            DispatchError::HandlerFailed(_) | DispatchError::HandlerPanicked => 500,
-            DispatchError::Overloaded | DispatchError::DedupUnavailable(_) => 503,
             DispatchError::InFlightElsewhere => 409,
+            DispatchError::BodyTooLarge { .. } => 413,
+            DispatchError::Handler(_) => 500,
+            DispatchError::Overloaded | DispatchError::DedupUnavailable(_) => 503,
             DispatchError::DeadlineMissed => 504,
         }
     }

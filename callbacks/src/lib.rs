@@ -148,7 +148,7 @@ pub use dispatcher::{
     Admitted, BuildError, DEFAULT_HANDLER_DEADLINE, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT, Dispatcher,
     DispatcherBuilder, Handlers,
 };
-pub use error::DispatchError;
+pub use error::{DecodeError, DispatchError, HandlerError, QueryError};
 pub use generated::*;
 pub use handler::{EventOnly, FallbackHandler, Handler, WithContext};
 pub use policy::{FailurePolicy, UnknownFailurePolicy};

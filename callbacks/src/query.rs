@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use crate::DispatchError;
+use crate::error::QueryError;
 
 /// The query parameters of one callback request, read by name.
 ///
@@ -31,7 +31,7 @@ pub(crate) struct CallbackQuery<'a> {
 
 impl<'a> CallbackQuery<'a> {
     /// Parses a raw query string, without the leading `?`.
-    pub(crate) fn parse(query: &'a str) -> Result<Self, DispatchError> {
+    pub(crate) fn parse(query: &'a str) -> Result<Self, QueryError> {
         let mut parsed = CallbackQuery::default();
         for (name, value) in pairs(query) {
             let Some(param) = Param::named(&name) else { continue };
@@ -46,7 +46,7 @@ impl<'a> CallbackQuery<'a> {
                 Param::RequestId => &mut parsed.request_id,
             };
             if slot.replace(value).is_some() {
-                return Err(DispatchError::RepeatedParameter(param.name()));
+                return Err(QueryError::Repeated(param.name()));
             }
         }
         Ok(parsed)
@@ -174,7 +174,7 @@ mod tests {
     #[test]
     fn refuses_a_repeated_parameter() {
         let err = CallbackQuery::parse("SdkAppid=1&sdkappid=2").unwrap_err();
-        assert!(matches!(err, DispatchError::RepeatedParameter("SdkAppid")), "{err:?}");
+        assert_eq!(err, QueryError::Repeated("SdkAppid"));
         assert!(CallbackQuery::parse("Extra=1&Extra=2").is_ok());
     }
 

@@ -9,10 +9,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// Why [`verify`] refused a signature; [`DispatchError::Signature`](crate::DispatchError::Signature) (401) carries it.
+/// Why a request failed authentication (401, as
+/// [`DispatchError::Signature`](crate::DispatchError::Signature)); [`verify`] returns all but
+/// [`Missing`](SignatureError::Missing).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SignatureError {
+    /// A token is configured but the request has no `Sign` or no `RequestTime`.
+    #[error("missing `Sign` or `RequestTime`: this endpoint requires webhook authentication")]
+    Missing,
     /// `RequestTime` is not a Unix time in seconds.
     #[error("`RequestTime` is not a Unix time in seconds")]
     InvalidRequestTime,

@@ -194,10 +194,7 @@ mod tests {
             "EventTime": 1
         }));
         let ctx = context(&event);
-        assert_eq!(
-            (ctx.app_id(), ctx.command()),
-            (Request::DEFAULT_APP_ID, "Group.CallbackAfterChangeGroupOwner")
-        );
+        assert_eq!((ctx.app_id(), ctx.command()), (Request::DEFAULT_APP_ID, "Group.CallbackAfterChangeGroupOwner"));
         assert_eq!(serde_json::from_slice::<group::AfterChangeGroupOwner>(ctx.raw_body()).unwrap(), event);
     }
 

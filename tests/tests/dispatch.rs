@@ -6,9 +6,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use tencent_chat_callbacks::common::{ClientPlatform, GroupType};
+use tencent_chat_callbacks::signature::SignatureError;
 use tencent_chat_callbacks::{
-    BuildError, Command, Context, DispatchError, Dispatcher, DispatcherBuilder, Event, HttpReply, UnhandledEvent,
-    group, handlers, official_account,
+    BuildError, Command, Context, DecodeError, DispatchError, Dispatcher, DispatcherBuilder, Event, HandlerError,
+    HttpReply, QueryError, UnhandledEvent, group, handlers, official_account,
 };
 use tests::{APP_ID, TOKEN, fixtures, sign, signed_query};
 
@@ -127,10 +128,10 @@ async fn every_vendor_sample_is_accepted_in_every_form_the_vendor_sends() {
             assert_eq!(event["EventTime"], json!(time), "{command}: EventTime decoded to its value");
             assert_eq!(event["CallbackCommand"], json!(fixture.command));
             assert_eq!(ctx.app_id(), APP_ID);
-            assert_eq!(ctx.client_ip().as_deref(), Some("203.0.113.7"));
+            assert_eq!(ctx.client_ip(), Some("203.0.113.7"));
             assert_eq!(ctx.platform(), Some(&ClientPlatform::Ios));
             assert_eq!(ctx.request_time(), Some(NOW));
-            assert_eq!(ctx.request_id().as_deref(), Some("52c68065-ed12-41c1-8661-045ea5d16695"));
+            assert_eq!(ctx.request_id(), Some("52c68065-ed12-41c1-8661-045ea5d16695"));
             assert_eq!(serde_json::from_slice::<Value>(ctx.raw_body()).unwrap(), variant, "raw body kept");
         }
     }
@@ -434,15 +435,21 @@ fn misconfiguration_fails_the_build() {
 #[test]
 fn every_error_knows_its_status() {
     let cases = [
-        (DispatchError::MissingParameter("SdkAppid"), 400),
+        (QueryError::Missing("SdkAppid").into(), 400),
+        (DecodeError::invalid_body("Brand.New", "not JSON").into(), 400),
+        (SignatureError::Missing.into(), 401),
         (DispatchError::WrongAppId("1".into()), 403),
-        (DispatchError::Signature(tencent_chat_callbacks::signature::SignatureError::BadSignature), 401),
+        (SignatureError::BadSignature.into(), 401),
+        (DispatchError::InFlightElsewhere, 409),
         (DispatchError::BodyTooLarge { limit: 1 }, 413),
-        (DispatchError::HandlerPanicked, 500),
+        (HandlerError::Panicked.into(), 500),
+        (HandlerError::Failed("boom".into()).into(), 500),
         (DispatchError::Overloaded, 503),
+        (DispatchError::DedupUnavailable("down".into()), 503),
         (DispatchError::DeadlineMissed, 504),
     ];
     for (error, status) in cases {
+        let error: DispatchError = error;
         assert_eq!(HttpReply::from(&error).status, status, "{error}");
         assert_eq!(error.response().error_info, error.to_string());
     }
@@ -453,11 +460,7 @@ async fn a_handler_returning_a_dispatch_error_keeps_its_status() {
     let dispatcher = Dispatcher::builder()
         .accept_any_app_id()
         .fallback(|event: UnhandledEvent, _: Context| async move {
-            Err::<(), _>(DispatchError::InvalidBody {
-                command: event.command,
-                path: ".".into(),
-                message: "not mine".into(),
-            })
+            Err::<(), DispatchError>(DecodeError::invalid_body(event.command, "not mine").into())
         })
         .build()
         .unwrap();

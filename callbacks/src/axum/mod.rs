@@ -27,7 +27,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
 
-use crate::{DispatchError, Dispatcher, HttpReply};
+use crate::{DecodeError, DispatchError, Dispatcher, HttpReply};
 
 pub use serve::{
     DEFAULT_BODY_READ_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
@@ -63,11 +63,7 @@ async fn handle(State(dispatcher): State<Dispatcher>, RawQuery(query): RawQuery,
             let error = if too_large {
                 DispatchError::BodyTooLarge { limit }
             } else {
-                DispatchError::InvalidBody {
-                    command: admitted.command().to_owned(),
-                    path: ".".to_owned(),
-                    message: format!("unreadable body: {error}"),
-                }
+                DecodeError::invalid_body(admitted.command(), format!("unreadable body: {error}")).into()
             };
             return reply(dispatcher.refuse_admitted(admitted, error));
         }

@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 use tencent_chat_callbacks::dedup::dedup_key;
 use tencent_chat_callbacks::envelope::Envelope;
 use tencent_chat_callbacks::{
-    BoxError, Callback, Command, Context, DispatchError, DispatcherBuilder, Event, Handler, IntoReply, Response,
-    UnhandledEvent, WithContext, c2c, group, official_account, sns,
+    BoxError, Callback, Command, Context, DecodeError, DispatchError, DispatcherBuilder, Event, Handler, IntoReply,
+    Response, UnhandledEvent, WithContext, c2c, group, official_account, sns,
 };
 use tracing::debug;
 
@@ -95,7 +95,7 @@ impl Relay {
             Ok(_) => None,
         };
         if let Some(message) = refusal {
-            return Err(Box::new(DispatchError::InvalidBody { command: ctx.command().to_owned(), path: ".".into(), message }));
+            return Err(Box::new(DispatchError::from(DecodeError::invalid_body(ctx.command(), message))));
         }
         let envelope = self.envelope(&ctx)?;
         let published = tokio::time::timeout(self.publish_timeout, self.forwarder.publish(&envelope, self.dedup_ttl))

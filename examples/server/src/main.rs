@@ -19,7 +19,8 @@ use std::path::PathBuf;
 use clap::Parser;
 use tencent_chat_callbacks::dead_letter::JsonLinesSink;
 use tencent_chat_callbacks::{
-    Context, DispatchError, Dispatcher, Event, FailurePolicy, UnhandledEvent, group, handlers, official_account,
+    Context, DecodeError, DispatchError, Dispatcher, Event, FailurePolicy, UnhandledEvent, group, handlers,
+    official_account,
 };
 use tracing::{info, warn};
 
@@ -99,8 +100,7 @@ async fn log_other(event: UnhandledEvent, ctx: Context) -> Result<(), DispatchEr
         Ok(Event::Unknown(_)) => log(&ctx, &event.body),
         Ok(typed) => log(&ctx, &typed),
         Err(error) => {
-            let (command, message) = (ctx.command().to_owned(), error.to_string());
-            return Err(DispatchError::InvalidBody { command, path: ".".into(), message });
+            return Err(DecodeError::invalid_body(ctx.command(), error.to_string()).into());
         }
     }
     Ok(())
