@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
+use futures_util::future::Either;
 use serde::Deserialize;
 
 use crate::background::Background;
@@ -294,10 +295,12 @@ impl Dispatcher {
     /// Must be polled inside a Tokio runtime when a handler may outlive the deadline: the
     /// deadline's timer and the task that lets the handler finish are Tokio's. A handler that is
     /// ready at its first poll needs neither.
-    pub async fn dispatch(&self, query: &str, body: Bytes) -> HttpReply {
+    pub fn dispatch<'a>(&'a self, query: &'a str, body: Bytes) -> impl Future<Output = HttpReply> + Send + 'a {
+        // Admission is synchronous; returning either future, rather than awaiting one inside
+        // another, keeps the request's state from being copied into a second, larger future.
         match self.admit(query) {
-            Ok(admitted) => self.dispatch_admitted(admitted, body).await,
-            Err(refusal) => refusal,
+            Ok(admitted) => Either::Left(self.dispatch_admitted(admitted, body)),
+            Err(refusal) => Either::Right(std::future::ready(refusal)),
         }
     }
 
@@ -364,7 +367,17 @@ impl Dispatcher {
         let head = &admitted.head;
         let (reply, command) = match self.start(head, &body) {
             Ok((Started::Reply(reply), command)) => (reply, command),
-            Ok((Started::Handler(work), command)) => (self.finish(&admitted, body, work).await, command),
+            Ok((Started::Handler(mut work), command)) => {
+                // Most handlers finish at their first poll: no timer, no task.
+                let first_poll = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await;
+                let reply = match first_poll {
+                    Poll::Ready(result) => self.reply(head, result, &body),
+                    // Boxed: the timer is large and only a handler that waits needs it, so every
+                    // request's future stays small.
+                    Poll::Pending => Box::pin(self.finish_late(head, body, work)).await,
+                };
+                (reply, command)
+            }
             Err(error) => (self.fail(head, error, Some(&body)), None),
         };
         telemetry::request_finished(&head.command, command, head.started.elapsed(), outcome_of(&reply));
@@ -438,26 +451,19 @@ impl Dispatcher {
         Ok((Started::Handler(work), route.command()))
     }
 
-    /// Runs the handler up to the deadline; past it, answers without the handler and lets it
-    /// finish on a task of its own.
-    async fn finish(&self, admitted: &Admitted<'_>, body: Bytes, mut work: Work) -> HttpReply {
-        let head = &admitted.head;
-        // Most handlers finish at their first poll: no timer, no task.
-        let first_poll = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await;
-        let result = match first_poll {
-            Poll::Ready(result) => result,
-            Poll::Pending => {
-                let left = self.inner.settings.handler_deadline.saturating_sub(head.started.elapsed());
-                match tokio::time::timeout(left, &mut work).await {
-                    Ok(result) => result,
-                    Err(_) => return self.deadline_missed(head, body, work),
-                }
-            }
-        };
-        match result {
-            Ok(reply) => reply,
-            Err(error) => self.fail(head, error, Some(&body)),
+    /// Waits for a handler that was not ready at its first poll, up to the deadline; past it,
+    /// answers without the handler and lets it finish on a task of its own.
+    async fn finish_late(&self, head: &Head<'_>, body: Bytes, mut work: Work) -> HttpReply {
+        let left = self.inner.settings.handler_deadline.saturating_sub(head.started.elapsed());
+        match tokio::time::timeout(left, &mut work).await {
+            Ok(result) => self.reply(head, result, &body),
+            Err(_) => self.deadline_missed(head, body, work),
         }
+    }
+
+    /// The answer to a handler's result.
+    fn reply(&self, head: &Head<'_>, result: Result<HttpReply, DispatchError>, body: &Bytes) -> HttpReply {
+        result.unwrap_or_else(|error| self.fail(head, error, Some(body)))
     }
 
     fn deadline_missed(&self, head: &Head<'_>, body: Bytes, work: Work) -> HttpReply {
