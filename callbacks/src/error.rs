@@ -2,7 +2,7 @@
 
 use http::StatusCode;
 
-use crate::common::Response;
+use crate::common::Reply;
 use crate::log_safe::Clipped;
 
 /// Why the dispatcher did not hand a request to a handler, or why the handler failed.
@@ -135,7 +135,7 @@ impl DispatchError {
     }
 
     /// The body this error is answered with.
-    pub fn response(&self) -> Response {
-        Response::fail(1, self.to_string())
+    pub fn reply(&self) -> Reply {
+        Reply::fail(1, self.to_string())
     }
 }

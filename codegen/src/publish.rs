@@ -4,7 +4,7 @@
 //! - `callbacks.schema.json`: one bundle, every type under `$defs` by its type name
 //!   (`AfterCreateGroup`, `MsgBodyElement`, `EventTime`, …), a top-level `oneOf` over the
 //!   callbacks whose body carries its `CallbackCommand` const, and `CallbackBodies` /
-//!   `CallbackResponses` mapping each command to its body and reply types;
+//!   `CallbackReplies` mapping each command to its body and reply types;
 //! - `commands/<Command>.schema.json`: one self-contained schema per command, its request at the
 //!   root and every definition it or its reply reaches under `$defs`;
 //! - `catalogue.json`: what is not a schema: each command's kind, documentation page, files and
@@ -133,7 +133,7 @@ fn asyncapi(catalog: &Catalog, published: &Schemas, version: &str) -> Value {
     let mut schemas = Map::new();
     for (name, schema) in published.bundle["$defs"].as_object().into_iter().flatten() {
         // The command maps are types for generators, not messages.
-        if !matches!(name.as_str(), "CallbackBodies" | "CallbackResponses") {
+        if !matches!(name.as_str(), "CallbackBodies" | "CallbackReplies") {
             schemas.insert(name.clone(), to_components(schema));
         }
     }
@@ -145,7 +145,7 @@ fn asyncapi(catalog: &Catalog, published: &Schemas, version: &str) -> Value {
         let title = callback.request.title.clone().unwrap_or_default();
         let types = &published.types[command];
         let request = command.clone();
-        let reply = format!("{command}.Response");
+        let reply = format!("{command}.Reply");
         messages.insert(
             request.clone(),
             json!({

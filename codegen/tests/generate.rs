@@ -109,7 +109,7 @@ fn callback(command: &str, properties: &str, required: &str) -> String {
   "type": "object",
   "properties": {{ "CallbackCommand": {{ "const": "{command}" }}{properties} }},
   "required": [{required}],
-  "$defs": {{ "Response": {{ "$ref": "common.json#/$defs/Response" }} }}
+  "$defs": {{ "Reply": {{ "$ref": "common.json#/$defs/Reply" }} }}
 }}"##
     )
 }
@@ -136,6 +136,11 @@ fn unsupported_or_inconsistent_schemas_fail_naming_file_and_pointer() {
             "at /properties/Bare: every property needs a `description`",
         ),
         ("X.CallbackA.json", callback("X.CallbackA", "", r#""Missing""#), "`Missing` is required but not a property"),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", "", "").replace(r#"{ "Reply":"#, r#"{ "Response":"#),
+            "at /$defs: missing the `Reply` definition (`$defs.Response` was renamed `$defs.Reply`)",
+        ),
         (
             "X.CallbackA.json",
             callback("X.CallbackA", "", "")
@@ -199,7 +204,7 @@ fn unsupported_or_inconsistent_schemas_fail_naming_file_and_pointer() {
         (
             "X.CallbackA.json",
             callback("X.CallbackA", "", "").replace(r#""kind": "after""#, r#""kind": "before", "decision": {}"#),
-            "a before-callback's response is an object with ActionStatus, ErrorCode and ErrorInfo",
+            "a before-callback's reply is an object with ActionStatus, ErrorCode and ErrorInfo",
         ),
         (
             "X.CallbackA.json",
@@ -239,15 +244,15 @@ fn unsupported_or_inconsistent_schemas_fail_naming_file_and_pointer() {
             callback("X.CallbackA", "", "")
                 .replace(r#""kind": "after""#, r#""kind": "before", "decision": {}"#)
                 .replace(
-                    r#""Response": { "$ref": "common.json#/$defs/Response" }"#,
-                    r#""Response": { "type": "object", "properties": {
+                    r#""Reply": { "$ref": "common.json#/$defs/Reply" }"#,
+                    r#""Reply": { "type": "object", "properties": {
                     "ActionStatus": { "$ref": "common.json#/$defs/ActionStatus" },
                     "ErrorCode": { "description": "d", "type": "integer" },
                     "ErrorInfo": { "description": "d", "type": "string" },
                     "Note": { "description": "d", "type": "string" } },
                   "required": ["ActionStatus", "ErrorCode", "ErrorInfo", "Note"] }"#,
                 ),
-            "`Note`: a before-callback's response may require only lists besides the standard fields",
+            "`Note`: a before-callback's reply may require only lists besides the standard fields",
         ),
         ("X.CallbackA.json", "{ not json".to_owned(), "schema/X.CallbackA.json: not valid JSON"),
         ("X.CallbackA.json", r#"{ "type": "object" }"#.to_owned(), "missing `x-callback`"),

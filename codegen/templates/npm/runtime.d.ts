@@ -47,7 +47,7 @@ export interface Context {
 }
 
 /** What a handler may return: nothing (acknowledge, or allow), or the reply to send. */
-export type HandlerResult<C extends CallbackCommand> = void | undefined | CallbackResponses[C];
+export type HandlerResult<C extends CallbackCommand> = void | undefined | CallbackReplies[C];
 
 /** A handler of one command. */
 export type Handler<C extends CallbackCommand> = (

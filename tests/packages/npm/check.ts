@@ -19,7 +19,7 @@ import {
   verifySign,
   type CallbackBodies,
   type CallbackCommand,
-  type CallbackResponses,
+  type CallbackReplies,
   type Context,
   type common,
   type c2c,
@@ -47,7 +47,7 @@ function texts(body: c2c.BeforeSendMsg): string[] {
   return out;
 }
 const groupType: common.GroupType = "SomeTypeAddedLater";
-const reply: CallbackResponses["C2C.CallbackBeforeSendMsg"] = decision("C2C.CallbackBeforeSendMsg").drop();
+const reply: CallbackReplies["C2C.CallbackBeforeSendMsg"] = decision("C2C.CallbackBeforeSendMsg").drop();
 // Checked by tsc, never run.
 function typedHandlers(webhooks: Webhooks): void {
   // @ts-expect-error: Group.CallbackBeforeCreateGroup has no silent drop
@@ -169,7 +169,7 @@ function caseBody(c: Case): string {
   return JSON.stringify(body);
 }
 
-function moderate(event: CallbackBodies["C2C.CallbackBeforeSendMsg"]): CallbackResponses["C2C.CallbackBeforeSendMsg"] {
+function moderate(event: CallbackBodies["C2C.CallbackBeforeSendMsg"]): CallbackReplies["C2C.CallbackBeforeSendMsg"] {
   const answers = decision("C2C.CallbackBeforeSendMsg");
   const first = event.MsgBody[0];
   if (first === undefined || !isMsgBodyElementText(first)) return answers.allow();

@@ -11,7 +11,7 @@
 import json
 from importlib import resources
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 BUNDLE = json.loads(resources.files(__name__).joinpath("callbacks.schema.json").read_text(encoding="utf-8"))
 """The bundled JSON Schema of every callback."""
