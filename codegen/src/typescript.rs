@@ -7,20 +7,6 @@ use std::fmt::Write;
 use crate::model::{CallbackDef, Catalog, DecisionDef, EnumDef, Field, Kind, Scope, StructDef, Ty, TypeDef, UnionDef};
 use crate::publish::Published;
 
-/// `index.d.ts` of the schema package: the types and its loader's declarations.
-pub(crate) fn declarations(catalog: &Catalog) -> String {
-    let mut out = types(catalog);
-    out.push_str(
-        "\n/** The bundled JSON Schema of every callback. */\n\
-         export declare const bundle: { $id: string; $defs: Record<string, unknown> };\n\
-         /** The commands with a schema, sorted. */\n\
-         export declare const commands: CallbackCommand[];\n\
-         /** A `$ref` to one command's schema inside the bundle. */\n\
-         export declare function schemaRef(command: CallbackCommand): string;\n",
-    );
-    out
-}
-
 /// The type declarations: one namespace per schema namespace, the command maps and the answers
 /// each before-callback accepts.
 fn types(catalog: &Catalog) -> String {
@@ -264,6 +250,7 @@ const RUNTIME_EXPORTS: &[&str] = &[
     "commands",
     "decision",
     "isCallbackCommand",
+    "schemaRef",
     "sign",
     "verifySign",
 ];

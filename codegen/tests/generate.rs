@@ -82,6 +82,42 @@ fn check_names_stale_missing_and_leftover_files_and_write_repairs_them() {
     assert!(!layout.rust_dir.join("removed.rs").exists());
 }
 
+/// Everything under the published directory is generated: a file the generator no longer writes
+/// (such as a package it dropped), however deep, is stale, and `write` removes it with the
+/// directories that leaves empty. Tool directories inside a package are not looked into.
+#[test]
+fn published_files_no_longer_generated_are_stale_and_removed_with_their_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = case_layout("basic");
+    let layout = Layout {
+        schema_dir: source.schema_dir.clone(),
+        rust_dir: dir.path().join("generated"),
+        macro_table: dir.path().join("commands.rs"),
+        readme: None,
+        dist_dir: Some(dir.path().join("dist")),
+    };
+    write(&layout).unwrap();
+    check(&layout).unwrap();
+
+    let dist = dir.path().join("dist");
+    let old_package = dist.join("python/src/old_package");
+    fs::create_dir_all(&old_package).unwrap();
+    fs::write(old_package.join("__init__.py"), "").unwrap();
+    fs::create_dir_all(dist.join("npm")).unwrap();
+    fs::write(dist.join("npm/index.js"), "").unwrap();
+    let tool_dir = dist.join("packages/npm/node_modules/some-tool");
+    fs::create_dir_all(&tool_dir).unwrap();
+    fs::write(tool_dir.join("index.js"), "").unwrap();
+
+    let Err(Error::Stale { stale }) = check(&layout) else { panic!("files of a dropped package must be stale") };
+    assert_eq!(stale, vec![dist.join("npm/index.js"), old_package.join("__init__.py")]);
+
+    write(&layout).unwrap();
+    check(&layout).unwrap();
+    assert!(!dist.join("npm").exists() && !dist.join("python").exists());
+    assert!(dist.join("commands").is_dir() && tool_dir.join("index.js").exists());
+}
+
 /// Generates from `common.json` (from the basic case) and one callback schema, returning the error.
 fn error_for(file: &str, schema: &str) -> String {
     let dir = tempfile::tempdir().unwrap();

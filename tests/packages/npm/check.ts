@@ -10,11 +10,13 @@ import express from "express";
 import { checkCommonJs } from "./check-cjs.cjs";
 import {
   Webhooks,
+  bundle,
   commands,
   decision,
   isCallbackCommand,
   isMsgBodyElementOther,
   isMsgBodyElementText,
+  schemaRef,
   sign,
   verifySign,
   type CallbackBodies,
@@ -93,6 +95,11 @@ function fixture(name: string): Record<string, unknown> {
 async function fixtures(): Promise<void> {
   const names = readdirSync(join(root, "tests/fixtures")).sort();
   check("a command for every fixture", JSON.stringify(names) === JSON.stringify([...commands]), names);
+  check(
+    "schemaRef points into the bundle",
+    schemaRef("Group.CallbackAfterCreateGroup") === `${bundle.$id}#/$defs/AfterCreateGroup`,
+    schemaRef("Group.CallbackAfterCreateGroup"),
+  );
   for (const name of names) {
     if (!isCallbackCommand(name)) {
       check(`${name} is a command`, false);
