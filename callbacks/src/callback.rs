@@ -13,7 +13,7 @@ pub trait Callback: Serialize + for<'de> Deserialize<'de> + Send + 'static {
     /// Whether the callback reports an action or decides it.
     const KIND: CallbackKind;
     /// The body the app answers with.
-    type Response: Serialize + Send + 'static;
+    type Reply: Serialize + Send + 'static;
 }
 
 /// Whether a callback lets the app decide an action or reports one that happened.

@@ -31,7 +31,7 @@ use crate::query::CallbackQuery;
 use crate::signature::SignatureError;
 use crate::signature::{self, DEFAULT_MAX_CLOCK_SKEW};
 use crate::telemetry::{self, Outcome};
-use crate::{Callback, CallbackKind, Command, DispatchError, HttpReply, IntoReply, Response};
+use crate::{Callback, CallbackKind, Command, DispatchError, HttpReply, IntoReply, Reply};
 
 /// The default time a handler gets before the dispatcher answers without it: 1.5 s, inside the
 /// 2 s the vendor waits, leaving room for the network.
@@ -423,7 +423,7 @@ impl Dispatcher {
             // Even unhandled, a body of another command is refused, never acknowledged.
             check_body_command(&head.command, body)?;
             tracing::debug!(command = %Clipped(&head.command), "no handler for this command; answering OK");
-            return Ok((Started::Reply(HttpReply::ok(&Response::ok())), None));
+            return Ok((Started::Reply(HttpReply::ok(&Reply::ok())), None));
         };
         let ctx = Context {
             app_id: head.app_id,
@@ -493,7 +493,7 @@ impl Dispatcher {
             request_id = %Clipped(&request_id),
             "the handler missed its deadline; answering OK while it finishes"
         );
-        HttpReply::ok(&Response::ok())
+        HttpReply::ok(&Reply::ok())
     }
 
     /// The answer to an authenticated request that failed: logged, counted, dead-lettered when
@@ -573,7 +573,7 @@ impl Dispatcher {
             // The handler's own words go to the log, not to whoever sent the request.
             DispatchError::Handler(_) => {
                 let info = format!("the callback could not be handled (request {})", Clipped(request_id));
-                HttpReply::with_status(error.status(), &Response::fail(1, info))
+                HttpReply::with_status(error.status(), &Reply::fail(1, info))
             }
             _ => HttpReply::from(error),
         };
@@ -590,10 +590,10 @@ impl Dispatcher {
             );
         }
         match policy {
-            FailurePolicy::Allow => HttpReply::ok(&Response::ok()),
+            FailurePolicy::Allow => HttpReply::ok(&Reply::ok()),
             FailurePolicy::Refuse => {
                 let info = format!("refused by the failure policy (request {})", Clipped(request_id));
-                HttpReply::ok(&Response { error_code: 1, error_info: info, ..Response::ok() })
+                HttpReply::ok(&Reply { error_code: 1, error_info: info, ..Reply::ok() })
             }
             FailurePolicy::Vendor => own(),
         }
@@ -694,7 +694,7 @@ fn deduplicated(dedup: Deduplicator, command: String, body: Bytes, work: Work) -
             Ok(Ran::Ran(result)) => result,
             Ok(Ran::Duplicate) => {
                 tracing::debug!(command = %Clipped(&command), "a duplicate of a handled event; acknowledged");
-                Ok(HttpReply::ok(&Response::ok()))
+                Ok(HttpReply::ok(&Reply::ok()))
             }
             Ok(_) => Err(DispatchError::InFlightElsewhere),
             Err(error) => Err(DispatchError::DedupUnavailable(error.to_string())),

@@ -2,7 +2,7 @@
 
 use http::StatusCode;
 
-use crate::common::Response;
+use crate::common::Reply;
 use crate::log_safe::Clipped;
 use crate::signature::SignatureError;
 
@@ -163,7 +163,7 @@ impl DispatchError {
     }
 
     /// The body this error is answered with.
-    pub fn response(&self) -> Response {
-        Response::fail(1, self.to_string())
+    pub fn reply(&self) -> Reply {
+        Reply::fail(1, self.to_string())
     }
 }

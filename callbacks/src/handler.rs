@@ -32,11 +32,11 @@ use crate::{Callback, IntoReply};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a handler for `{C}`",
     label = "not a handler for `{C}`",
-    note = "a handler is an async fn (or closure returning a future) taking `{C}` or `({C}, Context)`, returning `()`, a response, or a `Result` of either"
+    note = "a handler is an async fn (or closure returning a future) taking `{C}` or `({C}, Context)`, returning `()`, a reply, or a `Result` of either"
 )]
 pub trait Handler<C: Callback, M>: Send + Sync + 'static {
     /// What the handler returns.
-    type Output: IntoReply<C::Response>;
+    type Output: IntoReply<C::Reply>;
     /// The future the handler returns.
     type Future: Future<Output = Self::Output> + Send + 'static;
 
@@ -59,7 +59,7 @@ where
     C: Callback,
     F: Fn(C, Context) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
-    Fut::Output: IntoReply<C::Response>,
+    Fut::Output: IntoReply<C::Reply>,
 {
     type Output = Fut::Output;
     type Future = Fut;
@@ -74,7 +74,7 @@ where
     C: Callback,
     F: Fn(C) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
-    Fut::Output: IntoReply<C::Response>,
+    Fut::Output: IntoReply<C::Reply>,
 {
     type Output = Fut::Output;
     type Future = Fut;
@@ -89,7 +89,7 @@ where
 /// [`DispatcherBuilder::fallback`]: crate::DispatcherBuilder::fallback
 pub trait FallbackHandler: Send + Sync + 'static {
     /// What the handler returns.
-    type Output: IntoReply<crate::Response>;
+    type Output: IntoReply<crate::Reply>;
     /// The future the handler returns.
     type Future: Future<Output = Self::Output> + Send + 'static;
 
@@ -101,7 +101,7 @@ impl<F, Fut> FallbackHandler for F
 where
     F: Fn(UnhandledEvent, Context) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
-    Fut::Output: IntoReply<crate::Response>,
+    Fut::Output: IntoReply<crate::Reply>,
 {
     type Output = Fut::Output;
     type Future = Fut;

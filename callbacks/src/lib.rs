@@ -129,7 +129,7 @@ mod generated;
 mod handler;
 mod lenient;
 mod query;
-mod response;
+mod reply;
 pub mod signature;
 pub mod testing;
 
@@ -141,7 +141,7 @@ pub mod axum;
 pub mod __private;
 
 pub use callback::{Callback, CallbackKind, CommandTag};
-pub use common::Response;
+pub use common::Reply;
 pub use context::{Context, ContextBuilder, UnhandledEvent};
 pub use decision::{AppErrorCode, ErrorCodeOutOfRange};
 pub use dispatcher::{
@@ -152,7 +152,13 @@ pub use error::{DecodeError, DispatchError, HandlerError, QueryError};
 pub use generated::*;
 pub use handler::{EventOnly, FallbackHandler, Handler, WithContext};
 pub use policy::{FailurePolicy, UnknownFailurePolicy};
-pub use response::{BoxError, HttpReply, IntoReply};
+pub use reply::{BoxError, HttpReply, IntoReply};
+
+/// The old name of [`Reply`], kept so that code written against 0.1 still compiles, with a
+/// warning. It was renamed because it clashed with `axum::response::Response` (and, in the
+/// TypeScript package, with the global `Response` of `fetch`).
+#[deprecated(note = "renamed to Reply")]
+pub type Response = Reply;
 
 /// Registers the handler methods of an impl block; see the crate documentation.
 ///

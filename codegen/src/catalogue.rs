@@ -7,7 +7,7 @@
 //!   "commands": { "Group.CallbackAfterCreateGroup": {
 //!     "summary": "After a group is created", "kind": "after", "docUrl": "…", "docUpdated": "…",
 //!     "request": { "type": "AfterCreateGroup", "schema": "commands/Group.CallbackAfterCreateGroup.schema.json" },
-//!     "reply": { "type": "Response", "schema": "commands/Group.CallbackAfterCreateGroup.schema.json#/$defs/Response" } } } }
+//!     "reply": { "type": "Reply", "schema": "commands/Group.CallbackAfterCreateGroup.schema.json#/$defs/Reply" } } } }
 //! ```
 //!
 //! A before-callback's entry also has `decision`, the answers its reply may carry, as in

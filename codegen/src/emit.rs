@@ -301,13 +301,13 @@ fn callback_items(callback: &CallbackDef) -> TokenStream {
     let name = ident(&request.name);
     let command = &callback.command;
     let kind = kind(callback.kind);
-    let response = type_ref(&callback.response, &scope);
+    let reply = type_ref(&callback.reply, &scope);
     let decision = callback.decision.as_ref().map(|d| decision_tokens(callback, d));
-    // A callback's own response type can always be returned by its handler as it is.
-    let own_response = (callback.response.scope == Scope::Local).then(|| {
+    // A callback's own reply type can always be returned by its handler as it is.
+    let own_reply = (callback.reply.scope == Scope::Local).then(|| {
         quote! {
             #[diagnostic::do_not_recommend]
-            impl ::tencent_chat_callbacks::IntoReply<#response> for #response {
+            impl ::tencent_chat_callbacks::IntoReply<#reply> for #reply {
                 fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
                     Ok(self)
                 }
@@ -320,38 +320,38 @@ fn callback_items(callback: &CallbackDef) -> TokenStream {
         impl ::tencent_chat_callbacks::Callback for #name {
             const COMMAND: &'static str = #command;
             const KIND: ::tencent_chat_callbacks::CallbackKind = #kind;
-            type Response = #response;
+            type Reply = #reply;
         }
 
         #(#defs)*
-        #own_response
+        #own_reply
         #decision
     }
 }
 
-/// Fields of a response other than `ActionStatus`, `ErrorCode` and `ErrorInfo`.
-fn response_extras(response: &StructDef) -> impl Iterator<Item = &Field> {
-    response.fields.iter().filter(|f| !["ActionStatus", "ErrorCode", "ErrorInfo"].contains(&f.wire_name.as_str()))
+/// Fields of a reply other than `ActionStatus`, `ErrorCode` and `ErrorInfo`.
+fn reply_extras(reply: &StructDef) -> impl Iterator<Item = &Field> {
+    reply.fields.iter().filter(|f| !["ActionStatus", "ErrorCode", "ErrorInfo"].contains(&f.wire_name.as_str()))
 }
 
 /// A before-callback's decision enum: one variant per answer the command accepts, each documented
-/// with what the vendor does with it, and its conversion into the response.
+/// with what the vendor does with it, and its conversion into the reply.
 fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStream {
     let scope = Scope::Local;
-    let response = callback
+    let reply = callback
         .defs
         .iter()
         .find_map(|d| match d {
-            TypeDef::Struct(s) if s.name == callback.response.name => Some(s),
+            TypeDef::Struct(s) if s.name == callback.reply.name => Some(s),
             _ => None,
         })
-        .expect("model checks that a before-callback has its own response object");
+        .expect("model checks that a before-callback has its own reply object");
     let base = &callback.request.name;
     let name = format_ident!("{base}Decision");
-    let response_name = ident(&response.name);
+    let reply_name = ident(&reply.name);
     let command = &callback.command;
     let (changed, extra): (Vec<&Field>, Vec<&Field>) =
-        response_extras(response).partition(|f| decision.modifiable.contains(&f.wire_name));
+        reply_extras(reply).partition(|f| decision.modifiable.contains(&f.wire_name));
 
     let mut variants = vec![quote! {
         /// Allow it unchanged: `ErrorCode` 0. A command without a handler gets this answer too.
@@ -382,7 +382,7 @@ fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStrea
         let doc = doc_attrs(doc);
         variants.push(quote!(#doc #variant(#payload),));
         let set: Vec<Ident> = fields.iter().map(|f| ident(&f.rust_name)).collect();
-        arms.push(quote!(#name::#variant(payload) => { #(response.#set = payload.#set;)* }));
+        arms.push(quote!(#name::#variant(payload) => { #(reply.#set = payload.#set;)* }));
         let struct_doc = doc_attrs(&format!(
             "The fields of [`{name}::{variant}`]; a field left `None` is not sent, a list the vendor \
              requires is always sent. Start from `{payload}::default()` and set fields with the methods \
@@ -429,14 +429,14 @@ fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStrea
             decision.refused_client_error.map(|code| format!("; the client gets error {code}")).unwrap_or_default();
         let doc = doc_attrs(&format!("Refuse it: `ErrorCode` 1{client}."));
         variants.push(quote!(#doc Refuse,));
-        arms.push(quote!(#name::Refuse => response.error_code = 1));
+        arms.push(quote!(#name::Refuse => reply.error_code = 1));
     }
     if decision.drop {
         variants.push(quote! {
             /// Drop it silently: `ErrorCode` 2; the sender is told it succeeded, and nobody receives it.
             Drop,
         });
-        arms.push(quote!(#name::Drop => response.error_code = 2));
+        arms.push(quote!(#name::Drop => reply.error_code = 2));
     }
     let mut constructors = Vec::new();
     if let (true, Some((min, max))) = (decision.refuse, decision.app_error_codes) {
@@ -448,8 +448,8 @@ fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStrea
         let code_ty = quote!(::tencent_chat_callbacks::AppErrorCode<#min, #max>);
         variants.push(quote!(#doc RefuseWithCode(#code_ty, String),));
         arms.push(quote!(#name::RefuseWithCode(code, reason) => {
-            response.error_code = code.get();
-            response.error_info = reason;
+            reply.error_code = code.get();
+            reply.error_info = reason;
         }));
         let ctor_doc =
             doc_attrs(&format!("[`{name}::RefuseWithCode`], or an error when `code` is outside {min}..={max}."));
@@ -465,9 +465,9 @@ fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStrea
             }
         });
     }
-    // The allowing answer, from the response's constructor: a list the vendor requires starts empty.
+    // The allowing answer, from the reply's constructor: a list the vendor requires starts empty.
     let allowing =
-        response.fields.iter().filter(|f| (f.required || f.defaulted) && !matches!(f.ty, Ty::CommandTag(_))).map(|f| {
+        reply.fields.iter().filter(|f| (f.required || f.defaulted) && !matches!(f.ty, Ty::CommandTag(_))).map(|f| {
             match f.wire_name.as_str() {
                 "ActionStatus" => quote!(super::common::ActionStatus::Ok),
                 "ErrorCode" => quote!(0),
@@ -477,7 +477,7 @@ fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStrea
         });
     let doc = doc_attrs(&format!(
         "The app's answer to a `{command}` callback. Return it from the handler; it is sent as [`{}`].",
-        response.name
+        reply.name
     ));
     quote! {
         #doc
@@ -489,17 +489,17 @@ fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStrea
 
         #(#constructors)*
 
-        impl From<#name> for #response_name {
+        impl From<#name> for #reply_name {
             fn from(decision: #name) -> Self {
-                let mut response = #response_name::new(#(#allowing),*);
+                let mut reply = #reply_name::new(#(#allowing),*);
                 match decision { #(#arms,)* }
-                response
+                reply
             }
         }
 
         #[diagnostic::do_not_recommend]
-        impl ::tencent_chat_callbacks::IntoReply<#response_name> for #name {
-            fn into_reply(self) -> Result<#response_name, ::tencent_chat_callbacks::BoxError> {
+        impl ::tencent_chat_callbacks::IntoReply<#reply_name> for #name {
+            fn into_reply(self) -> Result<#reply_name, ::tencent_chat_callbacks::BoxError> {
                 Ok(self.into())
             }
         }

@@ -165,8 +165,9 @@ fn envelope_schema(schema_dir: &Path) -> Result<Vec<publish::Published>, Error> 
         .collect())
 }
 
-/// Regenerates and writes every file, removing generated modules the schemas no longer produce.
-/// Returns the files whose contents changed.
+/// Regenerates and writes every file, removing the generated files the schemas no longer produce
+/// (and the directories of published files that leaves empty). Returns the files whose contents
+/// changed or that were removed.
 pub fn write(layout: &Layout) -> Result<Vec<PathBuf>, Error> {
     let files = generate(layout)?;
     let mut changed = Vec::new();
@@ -181,6 +182,16 @@ pub fn write(layout: &Layout) -> Result<Vec<PathBuf>, Error> {
     }
     for leftover in leftovers(layout, &files)? {
         fs::remove_file(&leftover).map_err(|e| Error::io(&leftover, e))?;
+        if let Some(dist) = &layout.dist_dir {
+            // `remove_dir` fails on a directory that still holds something, which ends the climb.
+            let mut dir = leftover.parent();
+            while let Some(empty) = dir.filter(|d| d.starts_with(dist) && d != dist) {
+                if fs::remove_dir(empty).is_err() {
+                    break;
+                }
+                dir = empty.parent();
+            }
+        }
         changed.push(leftover);
     }
     Ok(changed)
@@ -198,23 +209,33 @@ pub fn check(layout: &Layout) -> Result<(), Error> {
     if stale.is_empty() { Ok(()) } else { Err(Error::Stale { stale }) }
 }
 
-/// Files in the directories that hold nothing but generated files (the Rust modules, the
-/// published per-command schemas) that the schemas no longer produce.
+/// Directories that tools run inside a generated package leave behind; never looked into.
+const TOOL_DIRS: &[&str] = &["node_modules", "__pycache__"];
+
+/// Files that the schemas no longer produce, in the directories that hold nothing but generated
+/// files: the Rust modules, and the whole published directory with its subdirectories (the
+/// per-command schemas, the packages), so a file or package the generator stopped writing is
+/// stale too.
 fn leftovers(layout: &Layout, files: &[GeneratedFile]) -> Result<Vec<PathBuf>, Error> {
-    let mut dirs = vec![layout.rust_dir.clone()];
-    if let Some(dist) = &layout.dist_dir {
-        dirs.extend([dist.join("commands"), dist.join(python::PACKAGE_DIR), dist.join(typescript::DIR)]);
-    }
     let mut out = Vec::new();
-    for dir in dirs {
+    let mut pending = vec![layout.rust_dir.clone()];
+    pending.extend(layout.dist_dir.clone());
+    while let Some(dir) = pending.pop() {
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(Error::io(&dir, e)),
         };
         for entry in entries {
-            let path = entry.map_err(|e| Error::io(&dir, e))?.path();
-            if !files.iter().any(|f| f.path == path) {
+            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            let path = entry.path();
+            let in_dist = layout.dist_dir.as_ref().is_some_and(|dist| path.starts_with(dist));
+            let is_dir = entry.file_type().map_err(|e| Error::io(&path, e))?.is_dir();
+            if is_dir && in_dist {
+                if !TOOL_DIRS.iter().any(|name| entry.file_name() == *name) {
+                    pending.push(path);
+                }
+            } else if !files.iter().any(|f| f.path == path) {
                 out.push(path);
             }
         }

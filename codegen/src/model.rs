@@ -64,7 +64,7 @@ pub(crate) struct CallbackDef {
     /// Other named types the callback's schema defines for itself.
     pub(crate) defs: Vec<TypeDef>,
     /// The type of the reply body.
-    pub(crate) response: TypeRef,
+    pub(crate) reply: TypeRef,
     /// For a before-callback: the answers it accepts.
     pub(crate) decision: Option<DecisionDef>,
 }
@@ -80,7 +80,7 @@ pub(crate) struct DecisionDef {
     pub(crate) drop: bool,
     /// The range of app-defined codes passed to the client, when documented.
     pub(crate) app_error_codes: Option<(i64, i64)>,
-    /// Response fields that carry modified content.
+    /// Reply fields that carry modified content.
     pub(crate) modifiable: Vec<String>,
 }
 
@@ -343,23 +343,25 @@ impl<'a> Reader<'a> {
             return Err(self.err("/properties/CallbackCommand", "must be `{\"const\": <the command>}`"));
         }
 
-        let response_schema = self
-            .root
-            .pointer("/$defs/Response")
-            .ok_or_else(|| self.err("/$defs", "missing the `Response` definition"))?;
-        let response = match response_schema.get("$ref").and_then(Value::as_str) {
-            Some(reference) => match this.resolve(reference, "/$defs/Response")? {
+        let reply_schema = self.root.pointer("/$defs/Reply").ok_or_else(|| {
+            // Schemas written before the rename name it `Response`.
+            let renamed = self.root.pointer("/$defs/Response").is_some();
+            let hint = if renamed { " (`$defs.Response` was renamed `$defs.Reply`)" } else { "" };
+            self.err("/$defs", format!("missing the `Reply` definition{hint}"))
+        })?;
+        let reply = match reply_schema.get("$ref").and_then(Value::as_str) {
+            Some(reference) => match this.resolve(reference, "/$defs/Reply")? {
                 Ty::Named(r) => r,
-                _ => return Err(self.err("/$defs/Response", "must refer to an object definition")),
+                _ => return Err(self.err("/$defs/Reply", "must refer to an object definition")),
             },
-            None => TypeRef { scope: Scope::Local, name: format!("{type_name}Response") },
+            None => TypeRef { scope: Scope::Local, name: naming::reply_type(&type_name) },
         };
-        let mut defs = this.named_defs(&["Response"])?;
-        if response_schema.get("$ref").is_none() {
-            defs.push(TypeDef::Struct(this.struct_def(&response.name, response_schema, "/$defs/Response")?));
+        let mut defs = this.named_defs(&[naming::REPLY_DEF])?;
+        if reply_schema.get("$ref").is_none() {
+            defs.push(TypeDef::Struct(this.struct_def(&reply.name, reply_schema, "/$defs/Reply")?));
         }
 
-        let decision = this.decision(meta, kind, response_schema)?;
+        let decision = this.decision(meta, kind, reply_schema)?;
 
         Ok(CallbackDef {
             file: self.file.to_owned(),
@@ -371,14 +373,14 @@ impl<'a> Reader<'a> {
             dedup_key,
             request,
             defs,
-            response,
+            reply,
             decision,
         })
     }
 
-    /// Reads `x-callback.decision`: required for a before-callback, whose response must be its own
+    /// Reads `x-callback.decision`: required for a before-callback, whose reply must be its own
     /// object with the three standard fields; refused for an after-callback.
-    fn decision(&self, meta: &Value, kind: Kind, response: &Value) -> Result<Option<DecisionDef>, Error> {
+    fn decision(&self, meta: &Value, kind: Kind, reply: &Value) -> Result<Option<DecisionDef>, Error> {
         let pointer = "/x-callback/decision";
         let decision = match (kind, meta.get("decision")) {
             (Kind::After, None) => return Ok(None),
@@ -388,37 +390,30 @@ impl<'a> Reader<'a> {
             }
             (Kind::Before, Some(decision)) => decision,
         };
-        let properties = response.get("properties").and_then(Value::as_object);
+        let properties = reply.get("properties").and_then(Value::as_object);
         let standard = ["ActionStatus", "ErrorCode", "ErrorInfo"];
         if properties.is_none_or(|p| standard.iter().any(|f| !p.contains_key(*f))) {
             return Err(self.err(
-                "/$defs/Response",
-                "a before-callback's response is an object with ActionStatus, ErrorCode and ErrorInfo",
+                "/$defs/Reply",
+                "a before-callback's reply is an object with ActionStatus, ErrorCode and ErrorInfo",
             ));
         }
-        let required: Vec<&str> = response
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+        let required: Vec<&str> =
+            reply.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
         // The standard three come first, as the decision's constructor passes them; a list the
         // vendor requires may follow (checked with the fields), sent empty when not filled.
         if required.len() < 3 || required[..3] != standard {
             return Err(self.err(
-                "/$defs/Response/required",
-                "a before-callback's response requires ActionStatus, ErrorCode and ErrorInfo first, in that order",
+                "/$defs/Reply/required",
+                "a before-callback's reply requires ActionStatus, ErrorCode and ErrorInfo first, in that order",
             ));
         }
-        let action_status = response.pointer("/properties/ActionStatus/$ref").and_then(Value::as_str);
+        let action_status = reply.pointer("/properties/ActionStatus/$ref").and_then(Value::as_str);
         if action_status != Some("common.json#/$defs/ActionStatus") {
-            return Err(
-                self.err("/$defs/Response/properties/ActionStatus", "must be `common.json#/$defs/ActionStatus`")
-            );
+            return Err(self.err("/$defs/Reply/properties/ActionStatus", "must be `common.json#/$defs/ActionStatus`"));
         }
         // An answer that leaves out a required extra sends it empty, which only a list can be.
-        let required: Vec<&str> = response
+        let required: Vec<&str> = reply
             .get("required")
             .and_then(Value::as_array)
             .map(|r| r.iter().filter_map(Value::as_str).collect())
@@ -428,8 +423,8 @@ impl<'a> Reader<'a> {
         });
         if let Some(field) = not_a_list {
             return Err(self.err(
-                "/$defs/Response/required",
-                format!("`{field}`: a before-callback's response may require only lists besides the standard fields"),
+                "/$defs/Reply/required",
+                format!("`{field}`: a before-callback's reply may require only lists besides the standard fields"),
             ));
         }
         let flag = |key: &str| decision.get(key).and_then(Value::as_bool).unwrap_or(false);
@@ -446,7 +441,7 @@ impl<'a> Reader<'a> {
             .map(|m| m.iter().filter_map(Value::as_str).map(str::to_owned).collect())
             .unwrap_or_default();
         if let Some(unknown) = modifiable.iter().find(|m| properties.is_some_and(|p| !p.contains_key(*m))) {
-            return Err(self.err(&format!("{pointer}/modifiable"), format!("`{unknown}` is not a response property")));
+            return Err(self.err(&format!("{pointer}/modifiable"), format!("`{unknown}` is not a reply property")));
         }
         Ok(Some(DecisionDef {
             refuse: flag("refuse"),

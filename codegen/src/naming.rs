@@ -25,6 +25,17 @@ pub(crate) fn split_command(command: &str) -> Option<(String, String)> {
     Some((module_name(namespace), type_name))
 }
 
+/// The `$defs` key of a callback's reply in its schema, and the name of the shared reply type in
+/// `common` (`{"ActionStatus", "ErrorCode", "ErrorInfo"}`), which after-callbacks refer to.
+pub(crate) const REPLY_DEF: &str = "Reply";
+
+/// The type of a callback's own reply (every before-callback has one): `BeforeSendMsg` →
+/// `BeforeSendMsgReply`. Not `…Response`, which would clash with `axum::response::Response` and
+/// the global `Response` of `fetch`.
+pub(crate) fn reply_type(type_name: &str) -> String {
+    format!("{type_name}{REPLY_DEF}")
+}
+
 /// `OfficialAccount` → `official_account`, `C2C` → `c2c`.
 pub(crate) fn module_name(namespace: &str) -> String {
     namespace.to_snake_case()
@@ -66,6 +77,12 @@ mod tests {
         for bad in ["Group", ".Callback", "Group.", "Group.Callback-After", "Gr oup.X"] {
             assert_eq!(split_command(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_callbacks_own_reply_is_its_type_and_reply() {
+        assert_eq!(reply_type("BeforeSendMsg"), "BeforeSendMsgReply");
+        assert_eq!(reply_type("PrevFriendResponse"), "PrevFriendResponseReply");
     }
 
     #[test]

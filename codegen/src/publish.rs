@@ -4,16 +4,16 @@
 //! - `callbacks.schema.json`: one bundle, every type under `$defs` by its type name
 //!   (`AfterCreateGroup`, `MsgBodyElement`, `EventTime`, …), a top-level `oneOf` over the
 //!   callbacks whose body carries its `CallbackCommand` const, and `CallbackBodies` /
-//!   `CallbackResponses` mapping each command to its body and reply types;
+//!   `CallbackReplies` mapping each command to its body and reply types;
 //! - `commands/<Command>.schema.json`: one self-contained schema per command, its request at the
 //!   root and every definition it or its reply reaches under `$defs`;
 //! - `catalogue.json`: what is not a schema: each command's kind, documentation page, files and
 //!   type names, and the before-callbacks' decisions;
-//! - `asyncapi.json`: an AsyncAPI 3.0 document of the webhook;
-//! - `npm/` and `python/`: packages carrying the bundle, with TypeScript declarations and a
-//!   Python loader.
+//! - `asyncapi.json`: an AsyncAPI 3.0 document of the webhook.
 //!
-//! How the schemas are shaped for generators is in [`crate::published`].
+//! The packages for other languages, which carry the bundle, are written by [`crate::python`]
+//! and [`crate::typescript`]. How the schemas are shaped for generators is in
+//! [`crate::published`].
 
 use std::collections::BTreeMap;
 
@@ -23,7 +23,6 @@ use crate::Error;
 use crate::catalogue;
 use crate::model::{COMMON_FILE, Catalog, Kind};
 use crate::published::{self, BUNDLE, Schemas};
-use crate::typescript;
 
 /// A published file, relative to `schema/dist/`.
 pub(crate) struct Published {
@@ -34,8 +33,7 @@ pub(crate) struct Published {
 /// Every published file.
 pub(crate) fn publish(catalog: &Catalog, version: &str) -> Result<Vec<Published>, Error> {
     let schemas = published::schemas(catalog)?;
-    let bundle_text = pretty(&schemas.bundle);
-    let mut files = vec![Published { relative_path: BUNDLE.into(), contents: bundle_text.clone() }];
+    let mut files = vec![Published { relative_path: BUNDLE.into(), contents: pretty(&schemas.bundle) }];
     for (command, schema) in &schemas.commands {
         files.push(Published { relative_path: published::command_file(command), contents: pretty(schema) });
     }
@@ -47,23 +45,6 @@ pub(crate) fn publish(catalog: &Catalog, version: &str) -> Result<Vec<Published>
         relative_path: "asyncapi.json".into(),
         contents: pretty(&asyncapi(catalog, &schemas, version)),
     });
-
-    let declarations = typescript::declarations(catalog);
-    files.extend([
-        Published { relative_path: format!("npm/{BUNDLE}"), contents: bundle_text.clone() },
-        Published { relative_path: "npm/index.d.ts".into(), contents: declarations },
-        Published { relative_path: "npm/index.js".into(), contents: NPM_INDEX.into() },
-        Published { relative_path: "npm/package.json".into(), contents: pretty(&npm_package(version)) },
-        Published {
-            relative_path: format!("python/src/tencent_chat_callbacks_schema/{BUNDLE}"),
-            contents: bundle_text,
-        },
-        Published {
-            relative_path: "python/src/tencent_chat_callbacks_schema/__init__.py".into(),
-            contents: PYTHON_INIT.replace("{version}", version),
-        },
-        Published { relative_path: "python/pyproject.toml".into(), contents: PYPROJECT.replace("{version}", version) },
-    ]);
     Ok(files)
 }
 
@@ -133,7 +114,7 @@ fn asyncapi(catalog: &Catalog, published: &Schemas, version: &str) -> Value {
     let mut schemas = Map::new();
     for (name, schema) in published.bundle["$defs"].as_object().into_iter().flatten() {
         // The command maps are types for generators, not messages.
-        if !matches!(name.as_str(), "CallbackBodies" | "CallbackResponses") {
+        if !matches!(name.as_str(), "CallbackBodies" | "CallbackReplies") {
             schemas.insert(name.clone(), to_components(schema));
         }
     }
@@ -145,7 +126,7 @@ fn asyncapi(catalog: &Catalog, published: &Schemas, version: &str) -> Value {
         let title = callback.request.title.clone().unwrap_or_default();
         let types = &published.types[command];
         let request = command.clone();
-        let reply = format!("{command}.Response");
+        let reply = format!("{command}.Reply");
         messages.insert(
             request.clone(),
             json!({
@@ -271,84 +252,3 @@ fn query_schema(command: &str) -> Value {
     ]);
     json!({ "type": "object", "properties": properties, "required": ["SdkAppid", "CallbackCommand"] })
 }
-
-fn npm_package(version: &str) -> Value {
-    json!({
-        "name": "tencent-chat-callbacks-schema",
-        "version": version,
-        "description": "JSON Schemas and TypeScript types for Tencent Cloud Chat (IM) webhook callbacks.",
-        "license": "MIT OR Apache-2.0",
-        "main": "index.js",
-        "types": "index.d.ts",
-        "files": ["index.js", "index.d.ts", BUNDLE],
-        "keywords": ["tencent", "im", "webhook", "json-schema"],
-    })
-}
-
-const NPM_INDEX: &str = r##"// @generated by `cargo codegen`; do not edit.
-"use strict";
-
-const bundle = require("./callbacks.schema.json");
-
-/** The bundled JSON Schema of every callback. */
-exports.bundle = bundle;
-
-/** The commands with a schema, sorted. */
-exports.commands = Object.keys(bundle.$defs.CallbackBodies.properties);
-
-/** The schema of one command's body, as a reference into the bundle, for validators that take a bundle. */
-exports.schemaRef = (command) => `${bundle.$id}${bundle.$defs.CallbackBodies.properties[command].$ref}`;
-"##;
-
-const PYTHON_INIT: &str = r##""""JSON Schemas for Tencent Cloud Chat (IM) webhook callbacks.
-
-@generated by `cargo codegen`; do not edit.
-
-    >>> import tencent_chat_callbacks_schema as schemas
-    >>> validator = schemas.validator("Group.CallbackAfterCreateGroup")  # needs `jsonschema`
-    >>> validator.is_valid({"CallbackCommand": "Group.CallbackAfterCreateGroup"})
-    False
-"""
-
-import json
-from importlib import resources
-
-__version__ = "{version}"
-
-BUNDLE = json.loads(resources.files(__name__).joinpath("callbacks.schema.json").read_text(encoding="utf-8"))
-"""The bundled JSON Schema of every callback."""
-
-COMMANDS = sorted(BUNDLE["$defs"]["CallbackBodies"]["properties"])
-"""The commands with a schema."""
-
-
-def schema(command):
-    """The schema of one command's body: a reference into the bundle, with the bundle's definitions."""
-    if command not in COMMANDS:
-        raise KeyError(f"no schema for {command!r}")
-    return {"$ref": BUNDLE["$defs"]["CallbackBodies"]["properties"][command]["$ref"], "$defs": BUNDLE["$defs"]}
-
-
-def validator(command):
-    """A `jsonschema` validator for one command's body (install `jsonschema` to use it)."""
-    import jsonschema
-
-    return jsonschema.Draft202012Validator(schema(command))
-"##;
-
-const PYPROJECT: &str = r##"# @generated by `cargo codegen`; do not edit.
-[build-system]
-requires = ["setuptools>=68"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "tencent-chat-callbacks-schema"
-version = "{version}"
-description = "JSON Schemas for Tencent Cloud Chat (IM) webhook callbacks."
-license = { text = "MIT OR Apache-2.0" }
-requires-python = ">=3.9"
-optional-dependencies = { validate = ["jsonschema>=4.18"] }
-
-[tool.setuptools.package-data]
-tencent_chat_callbacks_schema = ["callbacks.schema.json"]
-"##;

@@ -93,7 +93,7 @@ pub(crate) fn schemas(catalog: &Catalog) -> Result<Schemas, Error> {
                 definition(&names.get(command, key), def, &scope, &mut defs, &format!("/$defs/{key}"))?;
             }
         }
-        types.insert(command.to_owned(), CommandTypes { request, reply: names.get(command, "Response") });
+        types.insert(command.to_owned(), CommandTypes { request, reply: names.get(command, naming::REPLY_DEF) });
     }
 
     let commands =
@@ -127,9 +127,9 @@ fn bundle(catalog: &Catalog, mut defs: Map<String, Value>, types: &BTreeMap<Stri
         ),
     );
     defs.insert(
-        "CallbackResponses".into(),
+        "CallbackReplies".into(),
         by_command(
-            "CallbackResponses",
+            "CallbackReplies",
             "A map from each command to the type of the reply the app sends back. Only a map of types for generators; no payload has this shape.",
             |t| &t.reply,
         ),
@@ -138,7 +138,7 @@ fn bundle(catalog: &Catalog, mut defs: Map<String, Value>, types: &BTreeMap<Stri
         "$schema": DRAFT,
         "$id": format!("{ID_BASE}{BUNDLE}"),
         "title": "CallbackBody",
-        "description": "Any Tencent Cloud Chat callback body that carries its `CallbackCommand`, told apart by that field. Each command's body is also a definition of its own under `$defs` (named as the Rust type), which is what bodies without a `CallbackCommand` (batched Push events, content moderation results) are validated against, the command coming from the query string; `CallbackBodies` and `CallbackResponses` map each command to its body and reply types.",
+        "description": "Any Tencent Cloud Chat callback body that carries its `CallbackCommand`, told apart by that field. Each command's body is also a definition of its own under `$defs` (named as the Rust type), which is what bodies without a `CallbackCommand` (batched Push events, content moderation results) are validated against, the command coming from the query string; `CallbackBodies` and `CallbackReplies` map each command to its body and reply types.",
         // An (empty) `properties` makes the root an object type for json-schema-to-typescript,
         // which then also declares the definitions no body reaches; declared properties would
         // make datamodel-code-generator copy them into a numbered class per member.
@@ -180,7 +180,7 @@ struct Defs {
 }
 
 /// Names the bundle gives to types of its own: its root and its two maps.
-const RESERVED: &[&str] = &["CallbackBody", "CallbackBodies", "CallbackResponses"];
+const RESERVED: &[&str] = &["CallbackBody", "CallbackBodies", "CallbackReplies"];
 
 impl Defs {
     fn insert(&mut self, name: &str, schema: Value, file: &str, pointer: &str) -> Result<(), Error> {
@@ -355,7 +355,7 @@ impl Names {
                     aliases.push((command.clone(), key.clone(), target.to_owned()));
                     continue;
                 }
-                let rust = if key == "Response" { format!("{request}Response") } else { key.clone() };
+                let rust = if key == naming::REPLY_DEF { naming::reply_type(request) } else { key.clone() };
                 entries.push((command.clone(), key.clone(), rust, namespace.clone()));
             }
         }
@@ -414,7 +414,7 @@ impl Scope<'_> {
     }
 }
 
-/// A definition that is only a reference to another (a callback's `Response` that is the
+/// A definition that is only a reference to another (a callback's `Reply` that is the
 /// shared one) names no type of its own.
 fn alias_target(def: &Value) -> Option<&str> {
     let map = def.as_object()?;
@@ -473,19 +473,19 @@ mod tests {
     }
 
     /// A schema directory with `common.json` holding `common_defs` and an after-callback per
-    /// command, each answered with the shared `Response` and holding `local_defs`.
+    /// command, each answered with the shared `Reply` and holding `local_defs`.
     fn schema_dir(common_defs: Value, commands: &[&str], local_defs: Value) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let mut defs = json!({
-            "Response": {
-                "title": "Response", "description": "The answer.", "type": "object",
+            "Reply": {
+                "title": "Reply", "description": "The answer.", "type": "object",
                 "properties": { "ActionStatus": { "description": "Status.", "type": "string" } },
             },
         });
         defs.as_object_mut().unwrap().extend(common_defs.as_object().unwrap().clone());
         fs::write(dir.path().join("common.json"), json!({ "$defs": defs }).to_string()).unwrap();
         for command in commands {
-            let mut local = json!({ "Response": { "$ref": "common.json#/$defs/Response" } });
+            let mut local = json!({ "Reply": { "$ref": "common.json#/$defs/Reply" } });
             local.as_object_mut().unwrap().extend(local_defs.as_object().unwrap().clone());
             let schema = json!({
                 "title": "A callback", "description": "Test.",
@@ -509,9 +509,9 @@ mod tests {
         let dir = schema_dir(json!({}), &["Aa.CallbackAfterSendMsg", "Bb.CallbackAfterSendMsg"], item);
         let schemas = load(dir.path()).unwrap();
         let expected =
-            ["Response", "AaAfterSendMsg", "AaItem", "BbAfterSendMsg", "BbItem", "CallbackBodies", "CallbackResponses"];
+            ["Reply", "AaAfterSendMsg", "AaItem", "BbAfterSendMsg", "BbItem", "CallbackBodies", "CallbackReplies"];
         assert_eq!(def_names(&schemas.bundle), expected);
-        assert_eq!(schemas.types["Bb.CallbackAfterSendMsg"].reply, "Response");
+        assert_eq!(schemas.types["Bb.CallbackAfterSendMsg"].reply, "Reply");
         assert_eq!(schemas.commands["Aa.CallbackAfterSendMsg"]["title"], "AaAfterSendMsg");
         assert_eq!(
             schemas.bundle["$defs"]["CallbackBodies"]["properties"]["Aa.CallbackAfterSendMsg"]["$ref"],

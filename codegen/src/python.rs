@@ -312,9 +312,9 @@ fn union_def(out: &mut String, def: &UnionDef, in_common: bool, command: Option<
 }
 
 fn callback_class(out: &mut String, callback: &CallbackDef) {
-    let response = match callback.response.scope {
-        Scope::Common => format!("common.{}", callback.response.name),
-        Scope::Local => callback.response.name.clone(),
+    let reply = match callback.reply.scope {
+        Scope::Common => format!("common.{}", callback.reply.name),
+        Scope::Local => callback.reply.name.clone(),
     };
     let kind = match callback.kind {
         Kind::Before => "before",
@@ -323,7 +323,7 @@ fn callback_class(out: &mut String, callback: &CallbackDef) {
     let lines = vec![
         format!("COMMAND: _t.ClassVar[str] = {}", py_str(&callback.command)),
         format!("KIND: _t.ClassVar[str] = {}", py_str(kind)),
-        format!("RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = {response}"),
+        format!("REPLY: _t.ClassVar[_t.Type[CallbackModel]] = {reply}"),
         format!("DOC_URL: _t.ClassVar[str] = {}", py_str(&callback.doc_url)),
     ];
     let request = &callback.request;
@@ -332,7 +332,7 @@ fn callback_class(out: &mut String, callback: &CallbackDef) {
     let description = request.description.as_deref().filter(|d| Some(*d) != title);
     let what = format!(
         "The body of `{}`, an {kind}-callback; the app answers with `{}`.",
-        callback.command, callback.response.name
+        callback.command, callback.reply.name
     );
     class_doc(out, &[title, description, Some(&what)]);
     for line in &lines {
@@ -347,15 +347,15 @@ fn callback_class(out: &mut String, callback: &CallbackDef) {
 fn decision_class(out: &mut String, callback: &CallbackDef, decision: &DecisionDef) {
     let base = &callback.request.name;
     let name = format!("{base}Decision");
-    let response = callback
+    let reply = callback
         .defs
         .iter()
         .find_map(|d| match d {
-            TypeDef::Struct(s) if s.name == callback.response.name => Some(s),
+            TypeDef::Struct(s) if s.name == callback.reply.name => Some(s),
             _ => None,
         })
-        .expect("model checks that a before-callback has its own response object");
-    let extras: Vec<&Field> = response
+        .expect("model checks that a before-callback has its own reply object");
+    let extras: Vec<&Field> = reply
         .fields
         .iter()
         .filter(|f| !matches!(f.wire_name.as_str(), "ActionStatus" | "ErrorCode" | "ErrorInfo"))
@@ -367,10 +367,10 @@ fn decision_class(out: &mut String, callback: &CallbackDef, decision: &DecisionD
     let doc = format!(
         "The app's answer to a `{}` callback. Return one from the handler; it is sent as `{}`. \
          Build it with the class methods, which offer only the answers this command accepts.",
-        callback.command, response.name
+        callback.command, reply.name
     );
     class_doc(out, &[Some(&doc)]);
-    let _ = writeln!(out, "    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = {}", response.name);
+    let _ = writeln!(out, "    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = {}", reply.name);
     method(
         out,
         &name,

@@ -7,20 +7,6 @@ use std::fmt::Write;
 use crate::model::{CallbackDef, Catalog, DecisionDef, EnumDef, Field, Kind, Scope, StructDef, Ty, TypeDef, UnionDef};
 use crate::publish::Published;
 
-/// `index.d.ts` of the schema package: the types and its loader's declarations.
-pub(crate) fn declarations(catalog: &Catalog) -> String {
-    let mut out = types(catalog);
-    out.push_str(
-        "\n/** The bundled JSON Schema of every callback. */\n\
-         export declare const bundle: { $id: string; $defs: Record<string, unknown> };\n\
-         /** The commands with a schema, sorted. */\n\
-         export declare const commands: CallbackCommand[];\n\
-         /** A `$ref` to one command's schema inside the bundle. */\n\
-         export declare function schemaRef(command: CallbackCommand): string;\n",
-    );
-    out
-}
-
 /// The type declarations: one namespace per schema namespace, the command maps and the answers
 /// each before-callback accepts.
 fn types(catalog: &Catalog) -> String {
@@ -53,9 +39,9 @@ fn types(catalog: &Catalog) -> String {
     for callback in &catalog.callbacks {
         let _ = writeln!(out, "  {:?}: {};", callback.command, body_type(callback));
     }
-    out.push_str("}\n\n/** The reply type of each command. */\nexport interface CallbackResponses {\n");
+    out.push_str("}\n\n/** The reply type of each command. */\nexport interface CallbackReplies {\n");
     for callback in &catalog.callbacks {
-        let _ = writeln!(out, "  {:?}: {};", callback.command, response_type(callback));
+        let _ = writeln!(out, "  {:?}: {};", callback.command, reply_type(callback));
     }
     out.push_str(
         "}\n\n/** Any callback body; narrow it on `CallbackCommand` where the body carries one. */\n\
@@ -73,7 +59,7 @@ fn decisions(out: &mut String, catalog: &Catalog) {
     );
     for callback in &catalog.callbacks {
         let Some(decision) = &callback.decision else { continue };
-        let reply = format!("CallbackResponses[{:?}]", callback.command);
+        let reply = format!("CallbackReplies[{:?}]", callback.command);
         let command = Some(callback.command.as_str());
         let _ = writeln!(out, "  {:?}: {{", callback.command);
         let _ = writeln!(out, "    /** Allow it unchanged: `ErrorCode` 0. */\n    allow(): {reply};");
@@ -115,31 +101,31 @@ fn decisions(out: &mut String, catalog: &Catalog) {
     );
 }
 
-/// The response fields of a before-callback besides the standard three: those that carry changed
+/// The reply fields of a before-callback besides the standard three: those that carry changed
 /// content, and the other answers.
 pub(crate) fn decision_fields<'a>(
     callback: &'a CallbackDef,
     decision: &DecisionDef,
 ) -> (Vec<&'a Field>, Vec<&'a Field>) {
-    let response = callback
+    let reply = callback
         .defs
         .iter()
         .find_map(|d| match d {
-            TypeDef::Struct(s) if s.name == callback.response.name => Some(s),
+            TypeDef::Struct(s) if s.name == callback.reply.name => Some(s),
             _ => None,
         })
-        .expect("model checks that a before-callback has its own response object");
-    response
+        .expect("model checks that a before-callback has its own reply object");
+    reply
         .fields
         .iter()
         .filter(|f| !matches!(f.wire_name.as_str(), "ActionStatus" | "ErrorCode" | "ErrorInfo"))
         .partition(|f| decision.modifiable.contains(&f.wire_name))
 }
 
-fn response_type(callback: &CallbackDef) -> String {
-    match callback.response.scope {
-        Scope::Common => format!("common.{}", callback.response.name),
-        Scope::Local => format!("{}.{}", callback.namespace, callback.response.name),
+fn reply_type(callback: &CallbackDef) -> String {
+    match callback.reply.scope {
+        Scope::Common => format!("common.{}", callback.reply.name),
+        Scope::Local => format!("{}.{}", callback.namespace, callback.reply.name),
     }
 }
 
@@ -264,6 +250,7 @@ const RUNTIME_EXPORTS: &[&str] = &[
     "commands",
     "decision",
     "isCallbackCommand",
+    "schemaRef",
     "sign",
     "verifySign",
 ];

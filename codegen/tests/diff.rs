@@ -12,7 +12,7 @@ fn common() -> Value {
     json!({ "$defs": {
         "Stamp": { "description": "A time.", "anyOf": [{ "type": "integer", "minimum": 0 }, { "type": "string", "pattern": "^[0-9]+$" }] },
         "Colour": { "description": "A colour.", "type": "string", "anyOf": [{ "const": "red" }, { "const": "blue" }, { "type": "string" }] },
-        "Response": { "type": "object", "properties": { "ErrorCode": { "type": "integer" } }, "required": ["ErrorCode"] }
+        "Reply": { "type": "object", "properties": { "ErrorCode": { "type": "integer" } }, "required": ["ErrorCode"] }
     }})
 }
 
@@ -29,7 +29,7 @@ fn callback() -> Value {
             "Note": { "description": "A note.", "type": "string" }
         },
         "required": ["CallbackCommand", "Name", "Count"],
-        "$defs": { "Response": { "$ref": "common.json#/$defs/Response" } }
+        "$defs": { "Reply": { "$ref": "common.json#/$defs/Reply" } }
     })
 }
 

@@ -82,6 +82,42 @@ fn check_names_stale_missing_and_leftover_files_and_write_repairs_them() {
     assert!(!layout.rust_dir.join("removed.rs").exists());
 }
 
+/// Everything under the published directory is generated: a file the generator no longer writes
+/// (such as a package it dropped), however deep, is stale, and `write` removes it with the
+/// directories that leaves empty. Tool directories inside a package are not looked into.
+#[test]
+fn published_files_no_longer_generated_are_stale_and_removed_with_their_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = case_layout("basic");
+    let layout = Layout {
+        schema_dir: source.schema_dir.clone(),
+        rust_dir: dir.path().join("generated"),
+        macro_table: dir.path().join("commands.rs"),
+        readme: None,
+        dist_dir: Some(dir.path().join("dist")),
+    };
+    write(&layout).unwrap();
+    check(&layout).unwrap();
+
+    let dist = dir.path().join("dist");
+    let old_package = dist.join("python/src/old_package");
+    fs::create_dir_all(&old_package).unwrap();
+    fs::write(old_package.join("__init__.py"), "").unwrap();
+    fs::create_dir_all(dist.join("npm")).unwrap();
+    fs::write(dist.join("npm/index.js"), "").unwrap();
+    let tool_dir = dist.join("packages/npm/node_modules/some-tool");
+    fs::create_dir_all(&tool_dir).unwrap();
+    fs::write(tool_dir.join("index.js"), "").unwrap();
+
+    let Err(Error::Stale { stale }) = check(&layout) else { panic!("files of a dropped package must be stale") };
+    assert_eq!(stale, vec![dist.join("npm/index.js"), old_package.join("__init__.py")]);
+
+    write(&layout).unwrap();
+    check(&layout).unwrap();
+    assert!(!dist.join("npm").exists() && !dist.join("python").exists());
+    assert!(dist.join("commands").is_dir() && tool_dir.join("index.js").exists());
+}
+
 /// Generates from `common.json` (from the basic case) and one callback schema, returning the error.
 fn error_for(file: &str, schema: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
@@ -109,7 +145,7 @@ fn callback(command: &str, properties: &str, required: &str) -> String {
   "type": "object",
   "properties": {{ "CallbackCommand": {{ "const": "{command}" }}{properties} }},
   "required": [{required}],
-  "$defs": {{ "Response": {{ "$ref": "common.json#/$defs/Response" }} }}
+  "$defs": {{ "Reply": {{ "$ref": "common.json#/$defs/Reply" }} }}
 }}"##
     )
 }
@@ -136,6 +172,11 @@ fn unsupported_or_inconsistent_schemas_fail_naming_file_and_pointer() {
             "at /properties/Bare: every property needs a `description`",
         ),
         ("X.CallbackA.json", callback("X.CallbackA", "", r#""Missing""#), "`Missing` is required but not a property"),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", "", "").replace(r#"{ "Reply":"#, r#"{ "Response":"#),
+            "at /$defs: missing the `Reply` definition (`$defs.Response` was renamed `$defs.Reply`)",
+        ),
         (
             "X.CallbackA.json",
             callback("X.CallbackA", "", "")
@@ -199,7 +240,7 @@ fn unsupported_or_inconsistent_schemas_fail_naming_file_and_pointer() {
         (
             "X.CallbackA.json",
             callback("X.CallbackA", "", "").replace(r#""kind": "after""#, r#""kind": "before", "decision": {}"#),
-            "a before-callback's response is an object with ActionStatus, ErrorCode and ErrorInfo",
+            "a before-callback's reply is an object with ActionStatus, ErrorCode and ErrorInfo",
         ),
         (
             "X.CallbackA.json",
@@ -239,15 +280,15 @@ fn unsupported_or_inconsistent_schemas_fail_naming_file_and_pointer() {
             callback("X.CallbackA", "", "")
                 .replace(r#""kind": "after""#, r#""kind": "before", "decision": {}"#)
                 .replace(
-                    r#""Response": { "$ref": "common.json#/$defs/Response" }"#,
-                    r#""Response": { "type": "object", "properties": {
+                    r#""Reply": { "$ref": "common.json#/$defs/Reply" }"#,
+                    r#""Reply": { "type": "object", "properties": {
                     "ActionStatus": { "$ref": "common.json#/$defs/ActionStatus" },
                     "ErrorCode": { "description": "d", "type": "integer" },
                     "ErrorInfo": { "description": "d", "type": "string" },
                     "Note": { "description": "d", "type": "string" } },
                   "required": ["ActionStatus", "ErrorCode", "ErrorInfo", "Note"] }"#,
                 ),
-            "`Note`: a before-callback's response may require only lists besides the standard fields",
+            "`Note`: a before-callback's reply may require only lists besides the standard fields",
         ),
         ("X.CallbackA.json", "{ not json".to_owned(), "schema/X.CallbackA.json: not valid JSON"),
         ("X.CallbackA.json", r#"{ "type": "object" }"#.to_owned(), "missing `x-callback`"),

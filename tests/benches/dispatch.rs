@@ -50,7 +50,7 @@ fn dispatcher() -> Dispatcher {
         builder: tencent_chat_callbacks::DispatcherBuilder,
     ) -> tencent_chat_callbacks::DispatcherBuilder
     where
-        (): tencent_chat_callbacks::IntoReply<C::Response>,
+        (): tencent_chat_callbacks::IntoReply<C::Reply>,
     {
         builder.on::<C, _>(|event: C, _: Context| async move {
             black_box(event);

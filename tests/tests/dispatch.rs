@@ -451,8 +451,18 @@ fn every_error_knows_its_status() {
     for (error, status) in cases {
         let error: DispatchError = error;
         assert_eq!(HttpReply::from(&error).status, status, "{error}");
-        assert_eq!(error.response().error_info, error.to_string());
+        assert_eq!(error.reply().error_info, error.to_string());
     }
+}
+
+/// Code written against 0.1 still compiles, with a deprecation warning: `Response` is `Reply`.
+#[test]
+#[allow(deprecated)]
+fn the_old_name_of_reply_still_compiles() {
+    use tencent_chat_callbacks::{Reply, Response};
+    let old: Response = Response::fail(1, "no");
+    assert_eq!(old, Reply::fail(1, "no"));
+    assert_eq!(Response::ok(), Reply::ok());
 }
 
 #[tokio::test]

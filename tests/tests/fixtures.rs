@@ -288,13 +288,13 @@ fn before_send_bodies_decode_without_sequence_numbers_or_text() {
 #[test]
 fn before_friend_replies_always_carry_result_item() {
     use tencent_chat_callbacks::sns::{
-        PrevFriendAddDecision, PrevFriendAddResponse, PrevFriendResponseDecision, PrevFriendResponseResponse,
+        PrevFriendAddDecision, PrevFriendAddReply, PrevFriendResponseDecision, PrevFriendResponseReply,
     };
-    let add = serde_json::to_value(PrevFriendAddResponse::from(PrevFriendAddDecision::Allow)).unwrap();
-    let response = serde_json::to_value(PrevFriendResponseResponse::from(PrevFriendResponseDecision::Allow)).unwrap();
+    let add = serde_json::to_value(PrevFriendAddReply::from(PrevFriendAddDecision::Allow)).unwrap();
+    let response = serde_json::to_value(PrevFriendResponseReply::from(PrevFriendResponseDecision::Allow)).unwrap();
     for (command, reply) in [("Sns.CallbackPrevFriendAdd", add), ("Sns.CallbackPrevFriendResponse", response)] {
         assert_eq!(reply["ResultItem"], serde_json::json!([]), "{command}: {reply}");
-        let reply_schema = serde_json::json!({ "$ref": format!("{ID_PREFIX}{command}.json#/$defs/Response") });
+        let reply_schema = serde_json::json!({ "$ref": format!("{ID_PREFIX}{command}.json#/$defs/Reply") });
         let validator = validator(&reply_schema);
         assert_valid(&validator, &reply, command);
         let mut without = reply.clone();

@@ -12,7 +12,7 @@ mod basic;
 
 use basic::common::{Colour, Part, PartText, Stamp};
 use basic::demo::{AfterThing, Mode};
-use basic::other::{StateChangeAnswer, StateChangeChanges, StateChangeDecision, StateChangeResponse};
+use basic::other::{StateChangeAnswer, StateChangeChanges, StateChangeDecision, StateChangeReply};
 use basic::{Command, Event};
 use serde_json::json;
 use tencent_chat_callbacks::{Callback, CallbackKind};
@@ -66,7 +66,7 @@ fn the_snapshot_tables_agree() {
     assert!(Event::from_json("Nope.Nope", b"not json").is_err());
     assert_eq!(Command::DemoAfterThing.dedup_field(), Some("Name"), "from `x-callback.dedupKey`");
     assert_eq!(Command::OtherStateChange.dedup_field(), None);
-    let reply = |decision: StateChangeDecision| serde_json::to_value(StateChangeResponse::from(decision)).unwrap();
+    let reply = |decision: StateChangeDecision| serde_json::to_value(StateChangeReply::from(decision)).unwrap();
     assert_eq!(reply(StateChangeDecision::Allow), json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}));
     assert_eq!(reply(StateChangeDecision::Refuse), json!({"ActionStatus": "OK", "ErrorCode": 1, "ErrorInfo": ""}));
     assert_eq!(reply(StateChangeDecision::Drop), json!({"ActionStatus": "OK", "ErrorCode": 2, "ErrorInfo": ""}));

@@ -390,7 +390,7 @@ fn register_impl(item: &ItemImpl, methods: &Methods) -> TokenStream {
         };
         // Spanned on the user's return type, so that an unsupported one is reported there.
         let call = quote_spanned!(handler.output_span=>
-            <_ as #krate::IntoReply<<#user_ty as #krate::Callback>::Response>>::into_reply(#call)
+            <_ as #krate::IntoReply<<#user_ty as #krate::Callback>::Reply>>::into_reply(#call)
         );
         quote! {
             #check
@@ -411,7 +411,7 @@ fn register_impl(item: &ItemImpl, methods: &Methods) -> TokenStream {
             quote!({ let _ = ctx; this.#method(event).await })
         };
         let call = quote_spanned!(fallback.output_span=>
-            <_ as #krate::IntoReply<#krate::Response>>::into_reply(#call)
+            <_ as #krate::IntoReply<#krate::Reply>>::into_reply(#call)
         );
         quote! {
             let builder = {

@@ -72,7 +72,7 @@ async fn handle(State(dispatcher): State<Dispatcher>, RawQuery(query): RawQuery,
 }
 
 async fn method_not_allowed() -> Response {
-    let body = serde_json::to_vec(&crate::Response::fail(1, "callbacks are sent with POST")).unwrap_or_default();
+    let body = serde_json::to_vec(&crate::Reply::fail(1, "callbacks are sent with POST")).unwrap_or_default();
     (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST"), (header::CONTENT_TYPE, HttpReply::CONTENT_TYPE)], body)
         .into_response()
 }

@@ -49,5 +49,5 @@ impl ::tencent_chat_callbacks::Callback for RequestOverLimit {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }

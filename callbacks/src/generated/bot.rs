@@ -106,7 +106,7 @@ impl ::tencent_chat_callbacks::Callback for OnC2CMessage {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// After a chatbot is mentioned in a group.
@@ -211,5 +211,5 @@ impl ::tencent_chat_callbacks::Callback for OnGroupMessage {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }

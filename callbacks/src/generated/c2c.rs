@@ -71,7 +71,7 @@ impl ::tencent_chat_callbacks::Callback for AfterC2CMsgExtension {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// After one-to-one messages are marked as read.
@@ -131,7 +131,7 @@ impl ::tencent_chat_callbacks::Callback for AfterMsgReport {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// After a one-to-one message is recalled.
@@ -187,7 +187,7 @@ impl ::tencent_chat_callbacks::Callback for AfterMsgWithDraw {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// After a one-to-one message is sent.
@@ -296,7 +296,7 @@ impl ::tencent_chat_callbacks::Callback for AfterSendMsg {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// Before a one-to-one message is sent.
@@ -382,7 +382,7 @@ impl ::tencent_chat_callbacks::Callback for BeforeSendMsg {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::Before;
 
-    type Response = BeforeSendMsgResponse;
+    type Reply = BeforeSendMsgReply;
 }
 
 /// Answer to a before-one-to-one-message callback.
@@ -394,7 +394,7 @@ impl ::tencent_chat_callbacks::Callback for BeforeSendMsg {
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 #[non_exhaustive]
-pub struct BeforeSendMsgResponse {
+pub struct BeforeSendMsgReply {
     /// Action status.
     #[serde(rename = "ActionStatus")]
     pub action_status: super::common::ActionStatus,
@@ -417,14 +417,14 @@ pub struct BeforeSendMsgResponse {
     pub cloud_custom_data: Option<String>,
 }
 
-impl BeforeSendMsgResponse {
+impl BeforeSendMsgReply {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
     pub fn new(
         action_status: super::common::ActionStatus,
         error_code: i64,
         error_info: String,
     ) -> Self {
-        BeforeSendMsgResponse {
+        BeforeSendMsgReply {
             action_status,
             error_code,
             error_info,
@@ -435,15 +435,14 @@ impl BeforeSendMsgResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<BeforeSendMsgResponse>
-for BeforeSendMsgResponse {
+impl ::tencent_chat_callbacks::IntoReply<BeforeSendMsgReply> for BeforeSendMsgReply {
     fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
 
 /// The app's answer to a `C2C.CallbackBeforeSendMsg` callback. Return it from the handler; it is
-/// sent as [`BeforeSendMsgResponse`].
+/// sent as [`BeforeSendMsgReply`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum BeforeSendMsgDecision {
@@ -476,9 +475,9 @@ impl BeforeSendMsgDecision {
     }
 }
 
-impl From<BeforeSendMsgDecision> for BeforeSendMsgResponse {
+impl From<BeforeSendMsgDecision> for BeforeSendMsgReply {
     fn from(decision: BeforeSendMsgDecision) -> Self {
-        let mut response = BeforeSendMsgResponse::new(
+        let mut reply = BeforeSendMsgReply::new(
             super::common::ActionStatus::Ok,
             0,
             String::new(),
@@ -486,26 +485,25 @@ impl From<BeforeSendMsgDecision> for BeforeSendMsgResponse {
         match decision {
             BeforeSendMsgDecision::Allow => {}
             BeforeSendMsgDecision::Modify(payload) => {
-                response.msg_body = payload.msg_body;
-                response.cloud_custom_data = payload.cloud_custom_data;
+                reply.msg_body = payload.msg_body;
+                reply.cloud_custom_data = payload.cloud_custom_data;
             }
-            BeforeSendMsgDecision::Refuse => response.error_code = 1,
-            BeforeSendMsgDecision::Drop => response.error_code = 2,
+            BeforeSendMsgDecision::Refuse => reply.error_code = 1,
+            BeforeSendMsgDecision::Drop => reply.error_code = 2,
             BeforeSendMsgDecision::RefuseWithCode(code, reason) => {
-                response.error_code = code.get();
-                response.error_info = reason;
+                reply.error_code = code.get();
+                reply.error_info = reason;
             }
         }
-        response
+        reply
     }
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<BeforeSendMsgResponse>
-for BeforeSendMsgDecision {
+impl ::tencent_chat_callbacks::IntoReply<BeforeSendMsgReply> for BeforeSendMsgDecision {
     fn into_reply(
         self,
-    ) -> Result<BeforeSendMsgResponse, ::tencent_chat_callbacks::BoxError> {
+    ) -> Result<BeforeSendMsgReply, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())
     }
 }

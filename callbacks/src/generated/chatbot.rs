@@ -71,7 +71,7 @@ impl ::tencent_chat_callbacks::Callback for OnC2CSignalMessage {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = OnC2CSignalMessageResponse;
+    type Reply = OnC2CSignalMessageReply;
 }
 
 /// Chatbot pass-through reply.
@@ -81,7 +81,7 @@ impl ::tencent_chat_callbacks::Callback for OnC2CSignalMessage {
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 #[non_exhaustive]
-pub struct OnC2CSignalMessageResponse {
+pub struct OnC2CSignalMessageReply {
     /// Action status.
     #[serde(rename = "ActionStatus")]
     pub action_status: super::common::ActionStatus,
@@ -98,7 +98,7 @@ pub struct OnC2CSignalMessageResponse {
     pub rsp_data: String,
 }
 
-impl OnC2CSignalMessageResponse {
+impl OnC2CSignalMessageReply {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
     pub fn new(
         action_status: super::common::ActionStatus,
@@ -106,7 +106,7 @@ impl OnC2CSignalMessageResponse {
         error_info: String,
         rsp_data: String,
     ) -> Self {
-        OnC2CSignalMessageResponse {
+        OnC2CSignalMessageReply {
             action_status,
             error_code,
             error_info,
@@ -116,8 +116,8 @@ impl OnC2CSignalMessageResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<OnC2CSignalMessageResponse>
-for OnC2CSignalMessageResponse {
+impl ::tencent_chat_callbacks::IntoReply<OnC2CSignalMessageReply>
+for OnC2CSignalMessageReply {
     fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }

@@ -332,14 +332,14 @@ impl ::schemars::JsonSchema for ActionStatus {
     }
 }
 
-/// Response.
+/// Reply.
 ///
 /// The body every callback answers with. For an after-event callback the vendor reads nothing but
 /// the fact that a JSON answer came back in time.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 #[non_exhaustive]
-pub struct Response {
+pub struct Reply {
     /// Action status.
     #[serde(rename = "ActionStatus")]
     pub action_status: ActionStatus,
@@ -352,14 +352,14 @@ pub struct Response {
     pub error_info: String,
 }
 
-impl Response {
+impl Reply {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
     pub fn new(
         action_status: ActionStatus,
         error_code: i64,
         error_info: String,
     ) -> Self {
-        Response {
+        Reply {
             action_status,
             error_code,
             error_info,

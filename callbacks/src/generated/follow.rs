@@ -45,7 +45,7 @@ impl ::tencent_chat_callbacks::Callback for AfterFollowAdd {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// Followed user.
@@ -112,5 +112,5 @@ impl ::tencent_chat_callbacks::Callback for AfterFollowDelete {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }

@@ -62,7 +62,7 @@ impl ::tencent_chat_callbacks::Callback for AfterChangeGroupOwner {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// After a group is created.
@@ -137,7 +137,7 @@ impl ::tencent_chat_callbacks::Callback for AfterCreateGroup {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// After a topic is created.
@@ -208,7 +208,7 @@ impl ::tencent_chat_callbacks::Callback for AfterCreateTopic {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// After group attributes change.
@@ -272,7 +272,7 @@ impl ::tencent_chat_callbacks::Callback for AfterGroupAttrChanged {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// Group attribute operation.
@@ -418,7 +418,7 @@ impl ::tencent_chat_callbacks::Callback for AfterGroupDestroyed {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// After a group becomes full.
@@ -461,7 +461,7 @@ impl ::tencent_chat_callbacks::Callback for AfterGroupFull {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// After a group's profile changes.
@@ -536,7 +536,7 @@ impl ::tencent_chat_callbacks::Callback for AfterGroupInfoChanged {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// After a group message's extensions change.
@@ -603,7 +603,7 @@ impl ::tencent_chat_callbacks::Callback for AfterGroupMsgExtension {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// After members leave a group.
@@ -670,7 +670,7 @@ impl ::tencent_chat_callbacks::Callback for AfterMemberExit {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// Exit type.
@@ -815,7 +815,7 @@ impl ::tencent_chat_callbacks::Callback for AfterMemberFieldChanged {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// Changed member role.
@@ -957,7 +957,7 @@ impl ::tencent_chat_callbacks::Callback for AfterNewMemberJoin {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// Join type.
@@ -1087,7 +1087,7 @@ impl ::tencent_chat_callbacks::Callback for AfterReadReceipt {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// Group message read state.
@@ -1185,7 +1185,7 @@ impl ::tencent_chat_callbacks::Callback for AfterRecallMsg {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// Recalled group message.
@@ -1323,7 +1323,7 @@ impl ::tencent_chat_callbacks::Callback for AfterSendMsg {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// Group message mention.
@@ -1399,7 +1399,7 @@ impl ::tencent_chat_callbacks::Callback for AfterTopicDestroyed {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// After a topic's profile changes.
@@ -1471,7 +1471,7 @@ impl ::tencent_chat_callbacks::Callback for AfterTopicInfoChanged {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// Before a user applies to join a group.
@@ -1526,7 +1526,7 @@ impl ::tencent_chat_callbacks::Callback for BeforeApplyJoinGroup {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::Before;
 
-    type Response = BeforeApplyJoinGroupResponse;
+    type Reply = BeforeApplyJoinGroupReply;
 }
 
 /// Answer to a before-join-request callback.
@@ -1537,7 +1537,7 @@ impl ::tencent_chat_callbacks::Callback for BeforeApplyJoinGroup {
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 #[non_exhaustive]
-pub struct BeforeApplyJoinGroupResponse {
+pub struct BeforeApplyJoinGroupReply {
     /// Action status.
     #[serde(rename = "ActionStatus")]
     pub action_status: super::common::ActionStatus,
@@ -1550,14 +1550,14 @@ pub struct BeforeApplyJoinGroupResponse {
     pub error_info: String,
 }
 
-impl BeforeApplyJoinGroupResponse {
+impl BeforeApplyJoinGroupReply {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
     pub fn new(
         action_status: super::common::ActionStatus,
         error_code: i64,
         error_info: String,
     ) -> Self {
-        BeforeApplyJoinGroupResponse {
+        BeforeApplyJoinGroupReply {
             action_status,
             error_code,
             error_info,
@@ -1566,15 +1566,15 @@ impl BeforeApplyJoinGroupResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<BeforeApplyJoinGroupResponse>
-for BeforeApplyJoinGroupResponse {
+impl ::tencent_chat_callbacks::IntoReply<BeforeApplyJoinGroupReply>
+for BeforeApplyJoinGroupReply {
     fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
 
 /// The app's answer to a `Group.CallbackBeforeApplyJoinGroup` callback. Return it from the handler;
-/// it is sent as [`BeforeApplyJoinGroupResponse`].
+/// it is sent as [`BeforeApplyJoinGroupReply`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum BeforeApplyJoinGroupDecision {
@@ -1603,31 +1603,31 @@ impl BeforeApplyJoinGroupDecision {
     }
 }
 
-impl From<BeforeApplyJoinGroupDecision> for BeforeApplyJoinGroupResponse {
+impl From<BeforeApplyJoinGroupDecision> for BeforeApplyJoinGroupReply {
     fn from(decision: BeforeApplyJoinGroupDecision) -> Self {
-        let mut response = BeforeApplyJoinGroupResponse::new(
+        let mut reply = BeforeApplyJoinGroupReply::new(
             super::common::ActionStatus::Ok,
             0,
             String::new(),
         );
         match decision {
             BeforeApplyJoinGroupDecision::Allow => {}
-            BeforeApplyJoinGroupDecision::Refuse => response.error_code = 1,
+            BeforeApplyJoinGroupDecision::Refuse => reply.error_code = 1,
             BeforeApplyJoinGroupDecision::RefuseWithCode(code, reason) => {
-                response.error_code = code.get();
-                response.error_info = reason;
+                reply.error_code = code.get();
+                reply.error_info = reason;
             }
         }
-        response
+        reply
     }
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<BeforeApplyJoinGroupResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeApplyJoinGroupReply>
 for BeforeApplyJoinGroupDecision {
     fn into_reply(
         self,
-    ) -> Result<BeforeApplyJoinGroupResponse, ::tencent_chat_callbacks::BoxError> {
+    ) -> Result<BeforeApplyJoinGroupReply, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())
     }
 }
@@ -1702,7 +1702,7 @@ impl ::tencent_chat_callbacks::Callback for BeforeCreateGroup {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::Before;
 
-    type Response = BeforeCreateGroupResponse;
+    type Reply = BeforeCreateGroupReply;
 }
 
 /// Answer to a before-group-created callback.
@@ -1713,7 +1713,7 @@ impl ::tencent_chat_callbacks::Callback for BeforeCreateGroup {
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 #[non_exhaustive]
-pub struct BeforeCreateGroupResponse {
+pub struct BeforeCreateGroupReply {
     /// Action status.
     #[serde(rename = "ActionStatus")]
     pub action_status: super::common::ActionStatus,
@@ -1726,14 +1726,14 @@ pub struct BeforeCreateGroupResponse {
     pub error_info: String,
 }
 
-impl BeforeCreateGroupResponse {
+impl BeforeCreateGroupReply {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
     pub fn new(
         action_status: super::common::ActionStatus,
         error_code: i64,
         error_info: String,
     ) -> Self {
-        BeforeCreateGroupResponse {
+        BeforeCreateGroupReply {
             action_status,
             error_code,
             error_info,
@@ -1742,15 +1742,15 @@ impl BeforeCreateGroupResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<BeforeCreateGroupResponse>
-for BeforeCreateGroupResponse {
+impl ::tencent_chat_callbacks::IntoReply<BeforeCreateGroupReply>
+for BeforeCreateGroupReply {
     fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
 
 /// The app's answer to a `Group.CallbackBeforeCreateGroup` callback. Return it from the handler; it
-/// is sent as [`BeforeCreateGroupResponse`].
+/// is sent as [`BeforeCreateGroupReply`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum BeforeCreateGroupDecision {
@@ -1778,31 +1778,31 @@ impl BeforeCreateGroupDecision {
     }
 }
 
-impl From<BeforeCreateGroupDecision> for BeforeCreateGroupResponse {
+impl From<BeforeCreateGroupDecision> for BeforeCreateGroupReply {
     fn from(decision: BeforeCreateGroupDecision) -> Self {
-        let mut response = BeforeCreateGroupResponse::new(
+        let mut reply = BeforeCreateGroupReply::new(
             super::common::ActionStatus::Ok,
             0,
             String::new(),
         );
         match decision {
             BeforeCreateGroupDecision::Allow => {}
-            BeforeCreateGroupDecision::Refuse => response.error_code = 1,
+            BeforeCreateGroupDecision::Refuse => reply.error_code = 1,
             BeforeCreateGroupDecision::RefuseWithCode(code, reason) => {
-                response.error_code = code.get();
-                response.error_info = reason;
+                reply.error_code = code.get();
+                reply.error_info = reason;
             }
         }
-        response
+        reply
     }
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<BeforeCreateGroupResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeCreateGroupReply>
 for BeforeCreateGroupDecision {
     fn into_reply(
         self,
-    ) -> Result<BeforeCreateGroupResponse, ::tencent_chat_callbacks::BoxError> {
+    ) -> Result<BeforeCreateGroupReply, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())
     }
 }
@@ -1855,7 +1855,7 @@ impl ::tencent_chat_callbacks::Callback for BeforeCreateTopic {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::Before;
 
-    type Response = BeforeCreateTopicResponse;
+    type Reply = BeforeCreateTopicReply;
 }
 
 /// Answer to a before-topic-created callback.
@@ -1866,7 +1866,7 @@ impl ::tencent_chat_callbacks::Callback for BeforeCreateTopic {
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 #[non_exhaustive]
-pub struct BeforeCreateTopicResponse {
+pub struct BeforeCreateTopicReply {
     /// Action status.
     #[serde(rename = "ActionStatus")]
     pub action_status: super::common::ActionStatus,
@@ -1879,14 +1879,14 @@ pub struct BeforeCreateTopicResponse {
     pub error_info: String,
 }
 
-impl BeforeCreateTopicResponse {
+impl BeforeCreateTopicReply {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
     pub fn new(
         action_status: super::common::ActionStatus,
         error_code: i64,
         error_info: String,
     ) -> Self {
-        BeforeCreateTopicResponse {
+        BeforeCreateTopicReply {
             action_status,
             error_code,
             error_info,
@@ -1895,15 +1895,15 @@ impl BeforeCreateTopicResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<BeforeCreateTopicResponse>
-for BeforeCreateTopicResponse {
+impl ::tencent_chat_callbacks::IntoReply<BeforeCreateTopicReply>
+for BeforeCreateTopicReply {
     fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
 
 /// The app's answer to a `Group.CallbackBeforeCreateTopic` callback. Return it from the handler; it
-/// is sent as [`BeforeCreateTopicResponse`].
+/// is sent as [`BeforeCreateTopicReply`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum BeforeCreateTopicDecision {
@@ -1931,31 +1931,31 @@ impl BeforeCreateTopicDecision {
     }
 }
 
-impl From<BeforeCreateTopicDecision> for BeforeCreateTopicResponse {
+impl From<BeforeCreateTopicDecision> for BeforeCreateTopicReply {
     fn from(decision: BeforeCreateTopicDecision) -> Self {
-        let mut response = BeforeCreateTopicResponse::new(
+        let mut reply = BeforeCreateTopicReply::new(
             super::common::ActionStatus::Ok,
             0,
             String::new(),
         );
         match decision {
             BeforeCreateTopicDecision::Allow => {}
-            BeforeCreateTopicDecision::Refuse => response.error_code = 1,
+            BeforeCreateTopicDecision::Refuse => reply.error_code = 1,
             BeforeCreateTopicDecision::RefuseWithCode(code, reason) => {
-                response.error_code = code.get();
-                response.error_info = reason;
+                reply.error_code = code.get();
+                reply.error_info = reason;
             }
         }
-        response
+        reply
     }
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<BeforeCreateTopicResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeCreateTopicReply>
 for BeforeCreateTopicDecision {
     fn into_reply(
         self,
-    ) -> Result<BeforeCreateTopicResponse, ::tencent_chat_callbacks::BoxError> {
+    ) -> Result<BeforeCreateTopicReply, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())
     }
 }
@@ -2017,7 +2017,7 @@ impl ::tencent_chat_callbacks::Callback for BeforeInviteJoinGroup {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::Before;
 
-    type Response = BeforeInviteJoinGroupResponse;
+    type Reply = BeforeInviteJoinGroupReply;
 }
 
 /// Answer to a before-invitation callback.
@@ -2028,7 +2028,7 @@ impl ::tencent_chat_callbacks::Callback for BeforeInviteJoinGroup {
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 #[non_exhaustive]
-pub struct BeforeInviteJoinGroupResponse {
+pub struct BeforeInviteJoinGroupReply {
     /// Action status.
     #[serde(rename = "ActionStatus")]
     pub action_status: super::common::ActionStatus,
@@ -2045,14 +2045,14 @@ pub struct BeforeInviteJoinGroupResponse {
     pub refused_members_account: Option<Vec<String>>,
 }
 
-impl BeforeInviteJoinGroupResponse {
+impl BeforeInviteJoinGroupReply {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
     pub fn new(
         action_status: super::common::ActionStatus,
         error_code: i64,
         error_info: String,
     ) -> Self {
-        BeforeInviteJoinGroupResponse {
+        BeforeInviteJoinGroupReply {
             action_status,
             error_code,
             error_info,
@@ -2062,15 +2062,15 @@ impl BeforeInviteJoinGroupResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<BeforeInviteJoinGroupResponse>
-for BeforeInviteJoinGroupResponse {
+impl ::tencent_chat_callbacks::IntoReply<BeforeInviteJoinGroupReply>
+for BeforeInviteJoinGroupReply {
     fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
 
 /// The app's answer to a `Group.CallbackBeforeInviteJoinGroup` callback. Return it from the
-/// handler; it is sent as [`BeforeInviteJoinGroupResponse`].
+/// handler; it is sent as [`BeforeInviteJoinGroupReply`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum BeforeInviteJoinGroupDecision {
@@ -2101,9 +2101,9 @@ impl BeforeInviteJoinGroupDecision {
     }
 }
 
-impl From<BeforeInviteJoinGroupDecision> for BeforeInviteJoinGroupResponse {
+impl From<BeforeInviteJoinGroupDecision> for BeforeInviteJoinGroupReply {
     fn from(decision: BeforeInviteJoinGroupDecision) -> Self {
-        let mut response = BeforeInviteJoinGroupResponse::new(
+        let mut reply = BeforeInviteJoinGroupReply::new(
             super::common::ActionStatus::Ok,
             0,
             String::new(),
@@ -2111,24 +2111,24 @@ impl From<BeforeInviteJoinGroupDecision> for BeforeInviteJoinGroupResponse {
         match decision {
             BeforeInviteJoinGroupDecision::Allow => {}
             BeforeInviteJoinGroupDecision::AllowWith(payload) => {
-                response.refused_members_account = payload.refused_members_account;
+                reply.refused_members_account = payload.refused_members_account;
             }
-            BeforeInviteJoinGroupDecision::Refuse => response.error_code = 1,
+            BeforeInviteJoinGroupDecision::Refuse => reply.error_code = 1,
             BeforeInviteJoinGroupDecision::RefuseWithCode(code, reason) => {
-                response.error_code = code.get();
-                response.error_info = reason;
+                reply.error_code = code.get();
+                reply.error_info = reason;
             }
         }
-        response
+        reply
     }
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<BeforeInviteJoinGroupResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeInviteJoinGroupReply>
 for BeforeInviteJoinGroupDecision {
     fn into_reply(
         self,
-    ) -> Result<BeforeInviteJoinGroupResponse, ::tencent_chat_callbacks::BoxError> {
+    ) -> Result<BeforeInviteJoinGroupReply, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())
     }
 }
@@ -2249,7 +2249,7 @@ impl ::tencent_chat_callbacks::Callback for BeforeSendMsg {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::Before;
 
-    type Response = BeforeSendMsgResponse;
+    type Reply = BeforeSendMsgReply;
 }
 
 /// Answer to a before-group-message callback.
@@ -2261,7 +2261,7 @@ impl ::tencent_chat_callbacks::Callback for BeforeSendMsg {
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 #[non_exhaustive]
-pub struct BeforeSendMsgResponse {
+pub struct BeforeSendMsgReply {
     /// Action status.
     #[serde(rename = "ActionStatus")]
     pub action_status: super::common::ActionStatus,
@@ -2285,14 +2285,14 @@ pub struct BeforeSendMsgResponse {
     pub cloud_custom_data: Option<String>,
 }
 
-impl BeforeSendMsgResponse {
+impl BeforeSendMsgReply {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
     pub fn new(
         action_status: super::common::ActionStatus,
         error_code: i64,
         error_info: String,
     ) -> Self {
-        BeforeSendMsgResponse {
+        BeforeSendMsgReply {
             action_status,
             error_code,
             error_info,
@@ -2303,15 +2303,14 @@ impl BeforeSendMsgResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<BeforeSendMsgResponse>
-for BeforeSendMsgResponse {
+impl ::tencent_chat_callbacks::IntoReply<BeforeSendMsgReply> for BeforeSendMsgReply {
     fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
 
 /// The app's answer to a `Group.CallbackBeforeSendMsg` callback. Return it from the handler; it is
-/// sent as [`BeforeSendMsgResponse`].
+/// sent as [`BeforeSendMsgReply`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum BeforeSendMsgDecision {
@@ -2344,9 +2343,9 @@ impl BeforeSendMsgDecision {
     }
 }
 
-impl From<BeforeSendMsgDecision> for BeforeSendMsgResponse {
+impl From<BeforeSendMsgDecision> for BeforeSendMsgReply {
     fn from(decision: BeforeSendMsgDecision) -> Self {
-        let mut response = BeforeSendMsgResponse::new(
+        let mut reply = BeforeSendMsgReply::new(
             super::common::ActionStatus::Ok,
             0,
             String::new(),
@@ -2354,26 +2353,25 @@ impl From<BeforeSendMsgDecision> for BeforeSendMsgResponse {
         match decision {
             BeforeSendMsgDecision::Allow => {}
             BeforeSendMsgDecision::Modify(payload) => {
-                response.msg_body = payload.msg_body;
-                response.cloud_custom_data = payload.cloud_custom_data;
+                reply.msg_body = payload.msg_body;
+                reply.cloud_custom_data = payload.cloud_custom_data;
             }
-            BeforeSendMsgDecision::Refuse => response.error_code = 1,
-            BeforeSendMsgDecision::Drop => response.error_code = 2,
+            BeforeSendMsgDecision::Refuse => reply.error_code = 1,
+            BeforeSendMsgDecision::Drop => reply.error_code = 2,
             BeforeSendMsgDecision::RefuseWithCode(code, reason) => {
-                response.error_code = code.get();
-                response.error_info = reason;
+                reply.error_code = code.get();
+                reply.error_info = reason;
             }
         }
-        response
+        reply
     }
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<BeforeSendMsgResponse>
-for BeforeSendMsgDecision {
+impl ::tencent_chat_callbacks::IntoReply<BeforeSendMsgReply> for BeforeSendMsgDecision {
     fn into_reply(
         self,
-    ) -> Result<BeforeSendMsgResponse, ::tencent_chat_callbacks::BoxError> {
+    ) -> Result<BeforeSendMsgReply, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())
     }
 }
@@ -2451,7 +2449,7 @@ impl ::tencent_chat_callbacks::Callback for OnDailyGroupQuotaAlarm {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// When audio-video group members go online or offline.
@@ -2511,7 +2509,7 @@ impl ::tencent_chat_callbacks::Callback for OnMemberStateChange {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// Member state event type.
@@ -2769,5 +2767,5 @@ impl ::tencent_chat_callbacks::Callback for SendMsgException {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }

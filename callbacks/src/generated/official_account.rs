@@ -53,7 +53,7 @@ impl ::tencent_chat_callbacks::Callback for AfterAddSubscriber {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// After an official account is created.
@@ -114,7 +114,7 @@ impl ::tencent_chat_callbacks::Callback for AfterCreateOfficialAccount {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// After users unsubscribe from an official account.
@@ -168,7 +168,7 @@ impl ::tencent_chat_callbacks::Callback for AfterDeleteSubscriber {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// After official account messages are recalled.
@@ -217,7 +217,7 @@ impl ::tencent_chat_callbacks::Callback for AfterMsgWithDraw {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// Recalled official account message.
@@ -288,7 +288,7 @@ impl ::tencent_chat_callbacks::Callback for AfterOfficialAccountDestroyed {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// After an official account is full.
@@ -331,7 +331,7 @@ impl ::tencent_chat_callbacks::Callback for AfterOfficialAccountFull {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// After an official account's profile changes.
@@ -400,7 +400,7 @@ impl ::tencent_chat_callbacks::Callback for AfterOfficialAccountInfoChanged {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// After an official account message is sent.
@@ -473,7 +473,7 @@ impl ::tencent_chat_callbacks::Callback for AfterSendMsg {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// Before users subscribe to an official account.
@@ -528,7 +528,7 @@ impl ::tencent_chat_callbacks::Callback for BeforeAddSubscriber {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::Before;
 
-    type Response = BeforeAddSubscriberResponse;
+    type Reply = BeforeAddSubscriberReply;
 }
 
 /// Answer to a before-subscribe callback.
@@ -539,7 +539,7 @@ impl ::tencent_chat_callbacks::Callback for BeforeAddSubscriber {
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 #[non_exhaustive]
-pub struct BeforeAddSubscriberResponse {
+pub struct BeforeAddSubscriberReply {
     /// Action status.
     #[serde(rename = "ActionStatus")]
     pub action_status: super::common::ActionStatus,
@@ -555,14 +555,14 @@ pub struct BeforeAddSubscriberResponse {
     pub refused_subscribers_account: Option<Vec<String>>,
 }
 
-impl BeforeAddSubscriberResponse {
+impl BeforeAddSubscriberReply {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
     pub fn new(
         action_status: super::common::ActionStatus,
         error_code: i64,
         error_info: String,
     ) -> Self {
-        BeforeAddSubscriberResponse {
+        BeforeAddSubscriberReply {
             action_status,
             error_code,
             error_info,
@@ -572,15 +572,15 @@ impl BeforeAddSubscriberResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<BeforeAddSubscriberResponse>
-for BeforeAddSubscriberResponse {
+impl ::tencent_chat_callbacks::IntoReply<BeforeAddSubscriberReply>
+for BeforeAddSubscriberReply {
     fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
 
 /// The app's answer to a `OfficialAccount.CallbackBeforeAddSubscriber` callback. Return it from the
-/// handler; it is sent as [`BeforeAddSubscriberResponse`].
+/// handler; it is sent as [`BeforeAddSubscriberReply`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum BeforeAddSubscriberDecision {
@@ -592,9 +592,9 @@ pub enum BeforeAddSubscriberDecision {
     Refuse,
 }
 
-impl From<BeforeAddSubscriberDecision> for BeforeAddSubscriberResponse {
+impl From<BeforeAddSubscriberDecision> for BeforeAddSubscriberReply {
     fn from(decision: BeforeAddSubscriberDecision) -> Self {
-        let mut response = BeforeAddSubscriberResponse::new(
+        let mut reply = BeforeAddSubscriberReply::new(
             super::common::ActionStatus::Ok,
             0,
             String::new(),
@@ -602,21 +602,20 @@ impl From<BeforeAddSubscriberDecision> for BeforeAddSubscriberResponse {
         match decision {
             BeforeAddSubscriberDecision::Allow => {}
             BeforeAddSubscriberDecision::AllowWith(payload) => {
-                response.refused_subscribers_account = payload
-                    .refused_subscribers_account;
+                reply.refused_subscribers_account = payload.refused_subscribers_account;
             }
-            BeforeAddSubscriberDecision::Refuse => response.error_code = 1,
+            BeforeAddSubscriberDecision::Refuse => reply.error_code = 1,
         }
-        response
+        reply
     }
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<BeforeAddSubscriberResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeAddSubscriberReply>
 for BeforeAddSubscriberDecision {
     fn into_reply(
         self,
-    ) -> Result<BeforeAddSubscriberResponse, ::tencent_chat_callbacks::BoxError> {
+    ) -> Result<BeforeAddSubscriberReply, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())
     }
 }
@@ -691,7 +690,7 @@ impl ::tencent_chat_callbacks::Callback for BeforeCreateOfficialAccount {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::Before;
 
-    type Response = BeforeCreateOfficialAccountResponse;
+    type Reply = BeforeCreateOfficialAccountReply;
 }
 
 /// Answer to a before-official-account-created callback.
@@ -702,7 +701,7 @@ impl ::tencent_chat_callbacks::Callback for BeforeCreateOfficialAccount {
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 #[non_exhaustive]
-pub struct BeforeCreateOfficialAccountResponse {
+pub struct BeforeCreateOfficialAccountReply {
     /// Action status.
     #[serde(rename = "ActionStatus")]
     pub action_status: super::common::ActionStatus,
@@ -715,14 +714,14 @@ pub struct BeforeCreateOfficialAccountResponse {
     pub error_info: String,
 }
 
-impl BeforeCreateOfficialAccountResponse {
+impl BeforeCreateOfficialAccountReply {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
     pub fn new(
         action_status: super::common::ActionStatus,
         error_code: i64,
         error_info: String,
     ) -> Self {
-        BeforeCreateOfficialAccountResponse {
+        BeforeCreateOfficialAccountReply {
             action_status,
             error_code,
             error_info,
@@ -731,15 +730,15 @@ impl BeforeCreateOfficialAccountResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<BeforeCreateOfficialAccountResponse>
-for BeforeCreateOfficialAccountResponse {
+impl ::tencent_chat_callbacks::IntoReply<BeforeCreateOfficialAccountReply>
+for BeforeCreateOfficialAccountReply {
     fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
 
 /// The app's answer to a `OfficialAccount.CallbackBeforeCreateOfficialAccount` callback. Return it
-/// from the handler; it is sent as [`BeforeCreateOfficialAccountResponse`].
+/// from the handler; it is sent as [`BeforeCreateOfficialAccountReply`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum BeforeCreateOfficialAccountDecision {
@@ -769,34 +768,31 @@ impl BeforeCreateOfficialAccountDecision {
     }
 }
 
-impl From<BeforeCreateOfficialAccountDecision> for BeforeCreateOfficialAccountResponse {
+impl From<BeforeCreateOfficialAccountDecision> for BeforeCreateOfficialAccountReply {
     fn from(decision: BeforeCreateOfficialAccountDecision) -> Self {
-        let mut response = BeforeCreateOfficialAccountResponse::new(
+        let mut reply = BeforeCreateOfficialAccountReply::new(
             super::common::ActionStatus::Ok,
             0,
             String::new(),
         );
         match decision {
             BeforeCreateOfficialAccountDecision::Allow => {}
-            BeforeCreateOfficialAccountDecision::Refuse => response.error_code = 1,
+            BeforeCreateOfficialAccountDecision::Refuse => reply.error_code = 1,
             BeforeCreateOfficialAccountDecision::RefuseWithCode(code, reason) => {
-                response.error_code = code.get();
-                response.error_info = reason;
+                reply.error_code = code.get();
+                reply.error_info = reason;
             }
         }
-        response
+        reply
     }
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<BeforeCreateOfficialAccountResponse>
+impl ::tencent_chat_callbacks::IntoReply<BeforeCreateOfficialAccountReply>
 for BeforeCreateOfficialAccountDecision {
     fn into_reply(
         self,
-    ) -> Result<
-        BeforeCreateOfficialAccountResponse,
-        ::tencent_chat_callbacks::BoxError,
-    > {
+    ) -> Result<BeforeCreateOfficialAccountReply, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())
     }
 }
@@ -861,7 +857,7 @@ impl ::tencent_chat_callbacks::Callback for BeforeSendMsg {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::Before;
 
-    type Response = BeforeSendMsgResponse;
+    type Reply = BeforeSendMsgReply;
 }
 
 /// Answer to a before-official-account-message callback.
@@ -873,7 +869,7 @@ impl ::tencent_chat_callbacks::Callback for BeforeSendMsg {
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 #[non_exhaustive]
-pub struct BeforeSendMsgResponse {
+pub struct BeforeSendMsgReply {
     /// Action status.
     #[serde(rename = "ActionStatus")]
     pub action_status: super::common::ActionStatus,
@@ -896,14 +892,14 @@ pub struct BeforeSendMsgResponse {
     pub cloud_custom_data: Option<String>,
 }
 
-impl BeforeSendMsgResponse {
+impl BeforeSendMsgReply {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
     pub fn new(
         action_status: super::common::ActionStatus,
         error_code: i64,
         error_info: String,
     ) -> Self {
-        BeforeSendMsgResponse {
+        BeforeSendMsgReply {
             action_status,
             error_code,
             error_info,
@@ -914,15 +910,14 @@ impl BeforeSendMsgResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<BeforeSendMsgResponse>
-for BeforeSendMsgResponse {
+impl ::tencent_chat_callbacks::IntoReply<BeforeSendMsgReply> for BeforeSendMsgReply {
     fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
 
 /// The app's answer to a `OfficialAccount.CallbackBeforeSendMsg` callback. Return it from the
-/// handler; it is sent as [`BeforeSendMsgResponse`].
+/// handler; it is sent as [`BeforeSendMsgReply`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum BeforeSendMsgDecision {
@@ -955,9 +950,9 @@ impl BeforeSendMsgDecision {
     }
 }
 
-impl From<BeforeSendMsgDecision> for BeforeSendMsgResponse {
+impl From<BeforeSendMsgDecision> for BeforeSendMsgReply {
     fn from(decision: BeforeSendMsgDecision) -> Self {
-        let mut response = BeforeSendMsgResponse::new(
+        let mut reply = BeforeSendMsgReply::new(
             super::common::ActionStatus::Ok,
             0,
             String::new(),
@@ -965,26 +960,25 @@ impl From<BeforeSendMsgDecision> for BeforeSendMsgResponse {
         match decision {
             BeforeSendMsgDecision::Allow => {}
             BeforeSendMsgDecision::Modify(payload) => {
-                response.msg_body = payload.msg_body;
-                response.cloud_custom_data = payload.cloud_custom_data;
+                reply.msg_body = payload.msg_body;
+                reply.cloud_custom_data = payload.cloud_custom_data;
             }
-            BeforeSendMsgDecision::Refuse => response.error_code = 1,
-            BeforeSendMsgDecision::Drop => response.error_code = 2,
+            BeforeSendMsgDecision::Refuse => reply.error_code = 1,
+            BeforeSendMsgDecision::Drop => reply.error_code = 2,
             BeforeSendMsgDecision::RefuseWithCode(code, reason) => {
-                response.error_code = code.get();
-                response.error_info = reason;
+                reply.error_code = code.get();
+                reply.error_info = reason;
             }
         }
-        response
+        reply
     }
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<BeforeSendMsgResponse>
-for BeforeSendMsgDecision {
+impl ::tencent_chat_callbacks::IntoReply<BeforeSendMsgReply> for BeforeSendMsgDecision {
     fn into_reply(
         self,
-    ) -> Result<BeforeSendMsgResponse, ::tencent_chat_callbacks::BoxError> {
+    ) -> Result<BeforeSendMsgReply, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())
     }
 }

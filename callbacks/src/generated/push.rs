@@ -34,7 +34,7 @@ impl ::tencent_chat_callbacks::Callback for AllMemberPush {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// Push task event.
@@ -155,7 +155,7 @@ impl ::tencent_chat_callbacks::Callback for OfflinePush {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// Offline push event.

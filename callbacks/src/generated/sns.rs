@@ -36,7 +36,7 @@ impl ::tencent_chat_callbacks::Callback for BlackListAdd {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// After users are taken off a blocklist.
@@ -73,7 +73,7 @@ impl ::tencent_chat_callbacks::Callback for BlackListDelete {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// After friends are added.
@@ -130,7 +130,7 @@ impl ::tencent_chat_callbacks::Callback for FriendAdd {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// Added friend pair.
@@ -274,7 +274,7 @@ impl ::tencent_chat_callbacks::Callback for FriendDelete {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// Before friends are added.
@@ -341,7 +341,7 @@ impl ::tencent_chat_callbacks::Callback for PrevFriendAdd {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::Before;
 
-    type Response = PrevFriendAddResponse;
+    type Reply = PrevFriendAddReply;
 }
 
 /// Prospective friend.
@@ -500,7 +500,7 @@ impl PrevFriendAddResultItem {
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 #[non_exhaustive]
-pub struct PrevFriendAddResponse {
+pub struct PrevFriendAddReply {
     /// Action status.
     #[serde(rename = "ActionStatus")]
     pub action_status: super::common::ActionStatus,
@@ -518,7 +518,7 @@ pub struct PrevFriendAddResponse {
     pub result_item: Vec<PrevFriendAddResultItem>,
 }
 
-impl PrevFriendAddResponse {
+impl PrevFriendAddReply {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
     pub fn new(
         action_status: super::common::ActionStatus,
@@ -526,7 +526,7 @@ impl PrevFriendAddResponse {
         error_info: String,
         result_item: Vec<PrevFriendAddResultItem>,
     ) -> Self {
-        PrevFriendAddResponse {
+        PrevFriendAddReply {
             action_status,
             error_code,
             error_info,
@@ -536,15 +536,14 @@ impl PrevFriendAddResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<PrevFriendAddResponse>
-for PrevFriendAddResponse {
+impl ::tencent_chat_callbacks::IntoReply<PrevFriendAddReply> for PrevFriendAddReply {
     fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
 
 /// The app's answer to a `Sns.CallbackPrevFriendAdd` callback. Return it from the handler; it is
-/// sent as [`PrevFriendAddResponse`].
+/// sent as [`PrevFriendAddReply`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum PrevFriendAddDecision {
@@ -554,9 +553,9 @@ pub enum PrevFriendAddDecision {
     AllowWith(PrevFriendAddAnswer),
 }
 
-impl From<PrevFriendAddDecision> for PrevFriendAddResponse {
+impl From<PrevFriendAddDecision> for PrevFriendAddReply {
     fn from(decision: PrevFriendAddDecision) -> Self {
-        let mut response = PrevFriendAddResponse::new(
+        let mut reply = PrevFriendAddReply::new(
             super::common::ActionStatus::Ok,
             0,
             String::new(),
@@ -565,19 +564,18 @@ impl From<PrevFriendAddDecision> for PrevFriendAddResponse {
         match decision {
             PrevFriendAddDecision::Allow => {}
             PrevFriendAddDecision::AllowWith(payload) => {
-                response.result_item = payload.result_item;
+                reply.result_item = payload.result_item;
             }
         }
-        response
+        reply
     }
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<PrevFriendAddResponse>
-for PrevFriendAddDecision {
+impl ::tencent_chat_callbacks::IntoReply<PrevFriendAddReply> for PrevFriendAddDecision {
     fn into_reply(
         self,
-    ) -> Result<PrevFriendAddResponse, ::tencent_chat_callbacks::BoxError> {
+    ) -> Result<PrevFriendAddReply, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())
     }
 }
@@ -655,7 +653,7 @@ impl ::tencent_chat_callbacks::Callback for PrevFriendResponse {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::Before;
 
-    type Response = PrevFriendResponseResponse;
+    type Reply = PrevFriendResponseReply;
 }
 
 /// Friend request answer.
@@ -814,7 +812,7 @@ impl PrevFriendResponseResultItem {
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 #[non_exhaustive]
-pub struct PrevFriendResponseResponse {
+pub struct PrevFriendResponseReply {
     /// Action status.
     #[serde(rename = "ActionStatus")]
     pub action_status: super::common::ActionStatus,
@@ -832,7 +830,7 @@ pub struct PrevFriendResponseResponse {
     pub result_item: Vec<PrevFriendResponseResultItem>,
 }
 
-impl PrevFriendResponseResponse {
+impl PrevFriendResponseReply {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
     pub fn new(
         action_status: super::common::ActionStatus,
@@ -840,7 +838,7 @@ impl PrevFriendResponseResponse {
         error_info: String,
         result_item: Vec<PrevFriendResponseResultItem>,
     ) -> Self {
-        PrevFriendResponseResponse {
+        PrevFriendResponseReply {
             action_status,
             error_code,
             error_info,
@@ -850,15 +848,15 @@ impl PrevFriendResponseResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<PrevFriendResponseResponse>
-for PrevFriendResponseResponse {
+impl ::tencent_chat_callbacks::IntoReply<PrevFriendResponseReply>
+for PrevFriendResponseReply {
     fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
 
 /// The app's answer to a `Sns.CallbackPrevFriendResponse` callback. Return it from the handler; it
-/// is sent as [`PrevFriendResponseResponse`].
+/// is sent as [`PrevFriendResponseReply`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum PrevFriendResponseDecision {
@@ -868,9 +866,9 @@ pub enum PrevFriendResponseDecision {
     AllowWith(PrevFriendResponseAnswer),
 }
 
-impl From<PrevFriendResponseDecision> for PrevFriendResponseResponse {
+impl From<PrevFriendResponseDecision> for PrevFriendResponseReply {
     fn from(decision: PrevFriendResponseDecision) -> Self {
-        let mut response = PrevFriendResponseResponse::new(
+        let mut reply = PrevFriendResponseReply::new(
             super::common::ActionStatus::Ok,
             0,
             String::new(),
@@ -879,19 +877,19 @@ impl From<PrevFriendResponseDecision> for PrevFriendResponseResponse {
         match decision {
             PrevFriendResponseDecision::Allow => {}
             PrevFriendResponseDecision::AllowWith(payload) => {
-                response.result_item = payload.result_item;
+                reply.result_item = payload.result_item;
             }
         }
-        response
+        reply
     }
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<PrevFriendResponseResponse>
+impl ::tencent_chat_callbacks::IntoReply<PrevFriendResponseReply>
 for PrevFriendResponseDecision {
     fn into_reply(
         self,
-    ) -> Result<PrevFriendResponseResponse, ::tencent_chat_callbacks::BoxError> {
+    ) -> Result<PrevFriendResponseReply, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())
     }
 }

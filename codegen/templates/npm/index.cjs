@@ -432,6 +432,13 @@ class Webhooks {
 
 const commands = Object.keys(model.commands).sort();
 
+/** A `$ref` to one command's body schema inside the bundle, for validators given the bundle. */
+function schemaRef(command) {
+  const target = bundle.$defs.CallbackBodies.properties[command];
+  if (target === undefined) throw new RangeError(`no schema for ${JSON.stringify(command)}`);
+  return `${bundle.$id}${target.$ref}`;
+}
+
 module.exports = {
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_MAX_SKEW,
@@ -441,6 +448,7 @@ module.exports = {
   commands,
   decision,
   isCallbackCommand,
+  schemaRef,
   sign,
   verifySign,
 };

@@ -34,6 +34,12 @@ export declare const commands: readonly CallbackCommand[];
 /** The bundled JSON Schema (draft 2020-12) of every callback. */
 export declare const bundle: { $id: string; $defs: Record<string, unknown> };
 
+/**
+ * A `$ref` to one command's body schema inside the bundle (`<bundle.$id>#/$defs/<Type>`), for
+ * validators given the bundle, such as Ajv's `getSchema` after `addSchema(bundle)`.
+ */
+export declare function schemaRef(command: CallbackCommand): string;
+
 /** What the request carried besides the typed body. */
 export interface Context {
   appId: number;
@@ -47,7 +53,7 @@ export interface Context {
 }
 
 /** What a handler may return: nothing (acknowledge, or allow), or the reply to send. */
-export type HandlerResult<C extends CallbackCommand> = void | undefined | CallbackResponses[C];
+export type HandlerResult<C extends CallbackCommand> = void | undefined | CallbackReplies[C];
 
 /** A handler of one command. */
 export type Handler<C extends CallbackCommand> = (

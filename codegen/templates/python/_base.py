@@ -77,7 +77,7 @@ class Callback(CallbackModel):
     """The command, e.g. `Group.CallbackAfterCreateGroup`."""
     KIND: _t.ClassVar[str]
     """`before` (the reply decides the action) or `after` (the reply is only acknowledged)."""
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]]
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]]
     """The model of the reply."""
     DOC_URL: _t.ClassVar[str]
     """The vendor's page for the command."""
@@ -130,7 +130,7 @@ class Decision:
     `c2c.BeforeSendMsgDecision.refuse()`.
     """
 
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]]
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]]
 
     __slots__ = ("error_code", "error_info", "fields")
 
@@ -145,10 +145,10 @@ class Decision:
             raise ValueError(f"error code {code!r} is outside the range {low}..={high} this command accepts")
         return cls(code, reason)
 
-    def to_response(self) -> CallbackModel:
+    def to_reply(self) -> CallbackModel:
         """The reply this decision is sent as."""
         fields = {"action_status": "OK", "error_code": self.error_code, "error_info": self.error_info, **self.fields}
-        return self.RESPONSE.model_validate(fields)
+        return self.REPLY.model_validate(fields)
 
     def __eq__(self, other: object) -> bool:
         return (

@@ -21,11 +21,11 @@ per-command schemas by `$id`."""
 
 
 def schema(command: str) -> _t.Dict[str, _t.Any]:
-    """The schema of one command's body (or, as `<Command>.Response`, of its reply): a reference
+    """The schema of one command's body (or, as `<Command>.Reply`, of its reply): a reference
     into the bundle, carrying the bundle's definitions."""
-    is_reply = command.endswith(".Response")
-    name = command[: -len(".Response")] if is_reply else command
-    table = BUNDLE["$defs"]["CallbackResponses" if is_reply else "CallbackBodies"]
+    is_reply = command.endswith(".Reply")
+    name = command[: -len(".Reply")] if is_reply else command
+    table = BUNDLE["$defs"]["CallbackReplies" if is_reply else "CallbackBodies"]
     target = table["properties"].get(name)
     if target is None:
         raise KeyError(f"no schema for {command!r}")
@@ -33,7 +33,7 @@ def schema(command: str) -> _t.Dict[str, _t.Any]:
 
 
 def validator(command: str) -> _t.Any:
-    """A `jsonschema.Draft202012Validator` for one command's body, or `<Command>.Response`."""
+    """A `jsonschema.Draft202012Validator` for one command's body, or `<Command>.Reply`."""
     import jsonschema  # type: ignore[import-untyped,unused-ignore]
 
     return jsonschema.Draft202012Validator(schema(command))

@@ -33,7 +33,7 @@ pub fn draft(page: &Page) -> Value {
     let (properties, required) = drafter.object(&page.fields, &[], page.sample.as_object(), true);
     let response = drafter.response(&page.response_fields);
     let mut defs = drafter.defs;
-    defs.insert("Response".into(), response);
+    defs.insert("Reply".into(), response);
 
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -200,7 +200,7 @@ impl Drafter<'_> {
         let origin = path.join(".") + if items { "[]" } else { "" };
         let mut name = base.clone();
         let mut parents = path[..path.len() - 1].iter().rev();
-        while name == "Response" || self.defs.get(&name).is_some_and(|d| d["x-import-path"] != origin.as_str()) {
+        while name == "Reply" || self.defs.get(&name).is_some_and(|d| d["x-import-path"] != origin.as_str()) {
             name = match parents.next() {
                 Some(parent) => format!("{}{name}", parent.to_upper_camel_case()),
                 None => format!("{name}{}", self.defs.len()),
@@ -218,7 +218,7 @@ impl Drafter<'_> {
         let extras: Vec<&DocField> =
             fields.iter().filter(|f| !f.is_nested() && !STANDARD_RESPONSE.contains(&f.name.as_str())).collect();
         if extras.is_empty() {
-            return json!({ "$ref": "common.json#/$defs/Response" });
+            return json!({ "$ref": "common.json#/$defs/Reply" });
         }
         let mut properties = Map::from_iter([
             ("ActionStatus".to_owned(), json!({ "$ref": "common.json#/$defs/ActionStatus" })),

@@ -193,7 +193,7 @@ fn a_synthetic_page_imports_with_every_repair_reported() {
     assert_eq!(draft["properties"]["Weight"]["x-import-note"], "in the field table, not in the sample");
     assert!(!draft["required"].as_array().unwrap().contains(&json!("Weight")));
     assert_eq!(draft["examples"][0], page.sample);
-    let response = &draft["$defs"]["Response"];
+    let response = &draft["$defs"]["Reply"];
     assert_eq!(response["properties"]["Refused_Account"]["type"], "array");
     assert_eq!(response["properties"]["Refused_Account"]["description"], "Widgets that may not move");
 }

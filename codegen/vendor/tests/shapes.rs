@@ -143,8 +143,8 @@ fn the_three_shapes_draft_the_same_fields() {
     assert!(!zh["required"].as_array().unwrap().contains(&json!("Tags")));
     assert!(en["required"].as_array().unwrap().contains(&json!("Tags")));
     // A response with a field of its own gets its own definition.
-    assert_eq!(zh["$defs"]["Response"]["properties"]["Hint"]["type"], "string");
-    assert_eq!(en["$defs"]["Response"]["$ref"], "common.json#/$defs/Response");
+    assert_eq!(zh["$defs"]["Reply"]["properties"]["Hint"]["type"], "string");
+    assert_eq!(en["$defs"]["Reply"]["$ref"], "common.json#/$defs/Reply");
 }
 
 #[test]

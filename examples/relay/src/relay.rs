@@ -11,7 +11,7 @@ use tencent_chat_callbacks::dedup::dedup_key;
 use tencent_chat_callbacks::envelope::Envelope;
 use tencent_chat_callbacks::{
     BoxError, Callback, Command, Context, DecodeError, DispatchError, DispatcherBuilder, Event, Handler, IntoReply,
-    Response, UnhandledEvent, WithContext, c2c, group, official_account, sns,
+    Reply, UnhandledEvent, WithContext, c2c, group, official_account, sns,
 };
 use tracing::debug;
 
@@ -59,11 +59,11 @@ pub(crate) fn register(builder: DispatcherBuilder, relay: Arc<Relay>) -> Dispatc
 fn before<C>(relay: Arc<Relay>) -> impl Handler<C, WithContext>
 where
     C: Callback,
-    C::Response: DeserializeOwned + IntoReply<C::Response>,
+    C::Reply: DeserializeOwned + IntoReply<C::Reply>,
 {
     move |_event: C, ctx: Context| {
         let relay = Arc::clone(&relay);
-        async move { relay.decide::<C::Response>(ctx).await }
+        async move { relay.decide::<C::Reply>(ctx).await }
     }
 }
 
@@ -85,7 +85,7 @@ impl Relay {
 
     /// Publishes an after-callback (or one this version does not know) and answers `OK` once the
     /// destination acknowledged it; a failure or a timeout answers 500, so the vendor may retry.
-    async fn forward(&self, ctx: Context) -> Result<Response, BoxError> {
+    async fn forward(&self, ctx: Context) -> Result<Reply, BoxError> {
         // A known command's body must be its event, as for a typed handler; any body an object.
         let refusal = match Event::from_json(ctx.command(), ctx.raw_body()) {
             Err(error) => Some(error.to_string()),
@@ -107,7 +107,7 @@ impl Relay {
                 debug!(command = %ctx.command(), key = %envelope.dedup_key, "duplicate; not published again")
             }
         }
-        Ok(Response::ok())
+        Ok(Reply::ok())
     }
 
     /// Asks the decision endpoint, checking that its reply is `R`. Without an endpoint, or when it

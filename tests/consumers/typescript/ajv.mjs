@@ -23,7 +23,7 @@ const commands = Object.keys(catalogue.commands);
 check("every fixture has a command in the catalogue", JSON.stringify(fixtures.map((f) => f.command)) === JSON.stringify(commands));
 check("the bundle maps every command to its request and reply",
   commands.every((c) => bundle.$defs.CallbackBodies.properties[c]?.$ref === `#/$defs/${catalogue.commands[c].request.type}`
-    && bundle.$defs.CallbackResponses.properties[c]?.$ref === `#/$defs/${catalogue.commands[c].reply.type}`));
+    && bundle.$defs.CallbackReplies.properties[c]?.$ref === `#/$defs/${catalogue.commands[c].reply.type}`));
 
 // A standard reply with the reply's other required fields filled in with empty values.
 const empty = { string: "", integer: 0, number: 0, boolean: false, array: [], object: {} };

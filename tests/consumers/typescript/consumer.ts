@@ -5,14 +5,14 @@ import type {
   AfterCreateGroup,
   CallbackBodies,
   CallbackBody,
-  CallbackResponses,
+  CallbackReplies,
   EventTime,
   GroupType,
   KnownMsgBodyElement,
   MsgBodyElement,
   PortraitSet,
 } from "./generated/jstt/bundle.js";
-import type { C2CBeforeSendMsg, C2CBeforeSendMsgResponse } from "./generated/jstt/commands/C2C.CallbackBeforeSendMsg.js";
+import type { C2CBeforeSendMsg, C2CBeforeSendMsgReply } from "./generated/jstt/commands/C2C.CallbackBeforeSendMsg.js";
 
 // The vendor sends the event time as a number or as a string of digits: both are typed.
 export const times: EventTime[] = [1670574414123, "1670574414123"];
@@ -65,6 +65,6 @@ export function profileValues(body: PortraitSet): unknown[] {
 export function owner(body: CallbackBodies["Group.CallbackAfterCreateGroup"]): AfterCreateGroup {
   return body;
 }
-export const allow: CallbackResponses["C2C.CallbackBeforeSendMsg"] = { ActionStatus: "OK", ErrorCode: 0, ErrorInfo: "" };
-export const reply: C2CBeforeSendMsgResponse = { ...allow, MsgBody: [{ MsgType: "TIMTextElem", MsgContent: { Text: "edited" } }] };
+export const allow: CallbackReplies["C2C.CallbackBeforeSendMsg"] = { ActionStatus: "OK", ErrorCode: 0, ErrorInfo: "" };
+export const reply: C2CBeforeSendMsgReply = { ...allow, MsgBody: [{ MsgType: "TIMTextElem", MsgContent: { Text: "edited" } }] };
 export const firstElement = (body: C2CBeforeSendMsg): MsgBodyElement | undefined => body.MsgBody[0];

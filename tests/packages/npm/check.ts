@@ -10,16 +10,18 @@ import express from "express";
 import { checkCommonJs } from "./check-cjs.cjs";
 import {
   Webhooks,
+  bundle,
   commands,
   decision,
   isCallbackCommand,
   isMsgBodyElementOther,
   isMsgBodyElementText,
+  schemaRef,
   sign,
   verifySign,
   type CallbackBodies,
   type CallbackCommand,
-  type CallbackResponses,
+  type CallbackReplies,
   type Context,
   type common,
   type c2c,
@@ -47,7 +49,7 @@ function texts(body: c2c.BeforeSendMsg): string[] {
   return out;
 }
 const groupType: common.GroupType = "SomeTypeAddedLater";
-const reply: CallbackResponses["C2C.CallbackBeforeSendMsg"] = decision("C2C.CallbackBeforeSendMsg").drop();
+const reply: CallbackReplies["C2C.CallbackBeforeSendMsg"] = decision("C2C.CallbackBeforeSendMsg").drop();
 // Checked by tsc, never run.
 function typedHandlers(webhooks: Webhooks): void {
   // @ts-expect-error: Group.CallbackBeforeCreateGroup has no silent drop
@@ -93,6 +95,11 @@ function fixture(name: string): Record<string, unknown> {
 async function fixtures(): Promise<void> {
   const names = readdirSync(join(root, "tests/fixtures")).sort();
   check("a command for every fixture", JSON.stringify(names) === JSON.stringify([...commands]), names);
+  check(
+    "schemaRef points into the bundle",
+    schemaRef("Group.CallbackAfterCreateGroup") === `${bundle.$id}#/$defs/AfterCreateGroup`,
+    schemaRef("Group.CallbackAfterCreateGroup"),
+  );
   for (const name of names) {
     if (!isCallbackCommand(name)) {
       check(`${name} is a command`, false);
@@ -169,7 +176,7 @@ function caseBody(c: Case): string {
   return JSON.stringify(body);
 }
 
-function moderate(event: CallbackBodies["C2C.CallbackBeforeSendMsg"]): CallbackResponses["C2C.CallbackBeforeSendMsg"] {
+function moderate(event: CallbackBodies["C2C.CallbackBeforeSendMsg"]): CallbackReplies["C2C.CallbackBeforeSendMsg"] {
   const answers = decision("C2C.CallbackBeforeSendMsg");
   const first = event.MsgBody[0];
   if (first === undefined || !isMsgBodyElementText(first)) return answers.allow();

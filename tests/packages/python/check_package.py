@@ -128,9 +128,9 @@ def models() -> None:
 
     # Decisions: only the answers the command accepts, with the reply the vendor reads.
     refuse = c2c.BeforeSendMsgDecision.refuse()
-    check("refuse", json.loads(refuse.to_response().to_json()) == {"ActionStatus": "OK", "ErrorCode": 1, "ErrorInfo": ""})
+    check("refuse", json.loads(refuse.to_reply().to_json()) == {"ActionStatus": "OK", "ErrorCode": 1, "ErrorInfo": ""})
     code = c2c.BeforeSendMsgDecision.refuse_with(120099, "muted")
-    check("refuse_with", json.loads(code.to_response().to_json())["ErrorCode"] == 120099)
+    check("refuse_with", json.loads(code.to_reply().to_json())["ErrorCode"] == 120099)
     try:
         c2c.BeforeSendMsgDecision.refuse_with(1, "out of range")
         check("refuse_with checks the range", False)
@@ -141,9 +141,9 @@ def models() -> None:
     )
     check(
         "modify",
-        json.loads(changed.to_response().to_json())
+        json.loads(changed.to_reply().to_json())
         == {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "", "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "[gift]"}}]},
-        changed.to_response().to_json(),
+        changed.to_reply().to_json(),
     )
     check("no drop where the command has none", not hasattr(group.BeforeCreateGroupDecision, "drop"))
 
@@ -324,7 +324,7 @@ def published_schemas() -> None:
     from tencent_chat_callbacks import schemas
 
     for name in tcc.COMMANDS:
-        for key in (name, f"{name}.Response"):
+        for key in (name, f"{name}.Reply"):
             target = schemas.schema(key)["$ref"].removeprefix("#/$defs/")
             check(f"the schema of {key} resolves", target in schemas.BUNDLE["$defs"], target)
     check("an unknown command has no schema", _raises(lambda: schemas.schema("Brand.New"), KeyError))

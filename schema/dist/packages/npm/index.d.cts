@@ -9,7 +9,7 @@ export declare namespace common {
   /** Whether the app handled the callback. Some vendor pages write `FAILURE` where they mean `FAIL`. */
   export type ActionStatus = "OK" | "FAIL" | (string & {});
   /** The body every callback answers with. For an after-event callback the vendor reads nothing but the fact that a JSON answer came back in time. */
-  export interface Response {
+  export interface Reply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
     /** 0 when the callback was handled; any other value reports a failure. After-event callbacks ignore it. */
@@ -402,7 +402,7 @@ export declare namespace c2c {
     "CloudCustomData"?: string;
   }
   /** What the app decides about the message. `ErrorCode` 0 lets it through (with the replacement fields, if given), 1 refuses it and the sender gets error 20006, 2 drops it while the sender is told it was sent, and a code from 120001 to 130000 refuses it and passes that code and `ErrorInfo` on to the sender. */
-  export interface BeforeSendMsgResponse {
+  export interface BeforeSendMsgReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
     /** The decision: 0 deliver, 1 refuse, 2 drop silently, or an app-defined refusal code from 120001 to 130000 that the sender receives. */
@@ -436,7 +436,7 @@ export declare namespace chatbot {
     "Data": string;
   }
   /** The answer to this callback. Besides the usual three fields it carries the content to hand back to the chatbot. */
-  export interface OnC2CSignalMessageResponse {
+  export interface OnC2CSignalMessageReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
     /** 0 when the app handled the callback, in which case `RspData` is handed to the chatbot; 1 when it failed, in which case `RspData` is ignored. */
@@ -844,7 +844,7 @@ export declare namespace group {
     "EventTime"?: number | string;
   }
   /** Whether the join request may go on. `ErrorCode` 0 lets it go on (an approval the group requires is still needed), 1 rejects it and the user gets error 10016, and a code from 10100 to 10200 rejects it and passes that code and `ErrorInfo` on to the user. */
-  export interface BeforeApplyJoinGroupResponse {
+  export interface BeforeApplyJoinGroupReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
     /** The decision: 0 let the request go on, 1 reject it, or an app-defined rejection code from 10100 to 10200 that the user receives. */
@@ -875,7 +875,7 @@ export declare namespace group {
     "EventTime"?: number | string;
   }
   /** Whether the group may be created. `ErrorCode` 0 allows it, 1 refuses it and the caller gets error 10016, and a code from 10100 to 10200 refuses it and passes that code and `ErrorInfo` on to the caller. */
-  export interface BeforeCreateGroupResponse {
+  export interface BeforeCreateGroupReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
     /** The decision: 0 create the group, 1 refuse, or an app-defined refusal code from 10100 to 10200 that the caller receives. */
@@ -894,7 +894,7 @@ export declare namespace group {
     "Name": string;
   }
   /** Whether the topic may be created. `ErrorCode` 0 allows it, 1 refuses it and the caller gets error 10016, and a code from 10100 to 10200 refuses it and passes that code and `ErrorInfo` on to the caller. */
-  export interface BeforeCreateTopicResponse {
+  export interface BeforeCreateTopicReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
     /** The decision: 0 create the topic, 1 refuse, or an app-defined refusal code from 10100 to 10200 that the caller receives. */
@@ -917,7 +917,7 @@ export declare namespace group {
     "EventTime"?: number | string;
   }
   /** Whether the invited users may join. `ErrorCode` 0 lets them in except those listed in `RefusedMembers_Account`, 1 rejects the whole request and the client gets error 10016, and a code from 10100 to 10200 rejects it and passes that code and `ErrorInfo` on to the client. */
-  export interface BeforeInviteJoinGroupResponse {
+  export interface BeforeInviteJoinGroupReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
     /** The decision: 0 let the request go on, 1 reject it entirely, or an app-defined rejection code from 10100 to 10200 that the client receives. */
@@ -954,7 +954,7 @@ export declare namespace group {
     "EventTime"?: number | string;
   }
   /** What the app decides about the message. `ErrorCode` 0 lets it through (with the replacement fields, if given), 1 refuses it and the sender gets error 10016, 2 drops it while the sender is told it was sent, and a code from 10100 to 10200 refuses it and passes that code and `ErrorInfo` on to the sender. */
-  export interface BeforeSendMsgResponse {
+  export interface BeforeSendMsgReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
     /** The decision: 0 deliver, 1 refuse, 2 drop silently, or an app-defined refusal code from 10100 to 10200 that the sender receives. */
@@ -1145,7 +1145,7 @@ export declare namespace official_account {
     "EventTime"?: number | string;
   }
   /** Whether the users may subscribe. `ErrorCode` 0 lets them subscribe except those listed in `RefusedSubscribers_Account`, and 1 rejects the whole request. The vendor documents no app-defined codes and no client error for this callback. */
-  export interface BeforeAddSubscriberResponse {
+  export interface BeforeAddSubscriberReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
     /** The decision: 0 let the request go on, 1 reject it entirely. */
@@ -1168,7 +1168,7 @@ export declare namespace official_account {
     "EventTime"?: number | string;
   }
   /** Whether the official account may be created. `ErrorCode` 0 allows it, 1 refuses it and the caller gets error 20006, and a code from 120001 to 130000 refuses it and passes that code and `ErrorInfo` on to the caller. */
-  export interface BeforeCreateOfficialAccountResponse {
+  export interface BeforeCreateOfficialAccountReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
     /** The decision: 0 create the account, 1 refuse, or an app-defined refusal code from 120001 to 130000 that the caller receives. */
@@ -1191,7 +1191,7 @@ export declare namespace official_account {
     "EventTime"?: number | string;
   }
   /** What the app decides about the message. `ErrorCode` 0 lets it through (with the replacement fields, if given), 1 refuses it and the sender gets error 10016, 2 drops it while the sender is told it was sent, and a code from 120001 to 130000 refuses it and passes that code and `ErrorInfo` on to the sender. */
-  export interface BeforeSendMsgResponse {
+  export interface BeforeSendMsgReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
     /** The decision: 0 deliver, 1 refuse, 2 drop silently, or an app-defined refusal code from 120001 to 130000 that the sender receives. */
@@ -1402,7 +1402,7 @@ export declare namespace sns {
     "ResultInfo": string;
   }
   /** The app's decisions, one per prospective friend in `ResultItem`. `ErrorCode` 0 says the app handled the callback; any other value (the vendor asks for 38000 to 39000) reports a failure, which the backend ignores by default. */
-  export interface PrevFriendAddResponse {
+  export interface PrevFriendAddReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
     /** 0 when the app handled the callback; otherwise a failure code, for which the vendor asks for a value from 38000 to 39000. It does not decide the request. */
@@ -1447,7 +1447,7 @@ export declare namespace sns {
     "ResultInfo": string;
   }
   /** The app's decisions, one per answered request in `ResultItem`. `ErrorCode` 0 says the app handled the callback; any other value (the vendor asks for 38000 to 39000) reports a failure, which the backend ignores by default. */
-  export interface PrevFriendResponseResponse {
+  export interface PrevFriendResponseReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
     /** 0 when the app handled the callback; otherwise a failure code, for which the vendor asks for a value from 38000 to 39000. It does not decide the answers. */
@@ -1615,64 +1615,64 @@ export interface CallbackBodies {
 }
 
 /** The reply type of each command. */
-export interface CallbackResponses {
-  "Alert.RequestOverLimit": common.Response;
-  "Bot.OnC2CMessage": common.Response;
-  "Bot.OnGroupMessage": common.Response;
-  "C2C.CallbackAfterC2CMsgExtension": common.Response;
-  "C2C.CallbackAfterMsgReport": common.Response;
-  "C2C.CallbackAfterMsgWithDraw": common.Response;
-  "C2C.CallbackAfterSendMsg": common.Response;
-  "C2C.CallbackBeforeSendMsg": c2c.BeforeSendMsgResponse;
-  "Chatbot.OnC2CSignalMessage": chatbot.OnC2CSignalMessageResponse;
-  "ContentCallback.ResultNotify": common.Response;
-  "Follow.CallbackAfterFollowAdd": common.Response;
-  "Follow.CallbackAfterFollowDelete": common.Response;
-  "Group.CallbackAfterChangeGroupOwner": common.Response;
-  "Group.CallbackAfterCreateGroup": common.Response;
-  "Group.CallbackAfterCreateTopic": common.Response;
-  "Group.CallbackAfterGroupAttrChanged": common.Response;
-  "Group.CallbackAfterGroupDestroyed": common.Response;
-  "Group.CallbackAfterGroupFull": common.Response;
-  "Group.CallbackAfterGroupInfoChanged": common.Response;
-  "Group.CallbackAfterGroupMsgExtension": common.Response;
-  "Group.CallbackAfterMemberExit": common.Response;
-  "Group.CallbackAfterMemberFieldChanged": common.Response;
-  "Group.CallbackAfterNewMemberJoin": common.Response;
-  "Group.CallbackAfterReadReceipt": common.Response;
-  "Group.CallbackAfterRecallMsg": common.Response;
-  "Group.CallbackAfterSendMsg": common.Response;
-  "Group.CallbackAfterTopicDestroyed": common.Response;
-  "Group.CallbackAfterTopicInfoChanged": common.Response;
-  "Group.CallbackBeforeApplyJoinGroup": group.BeforeApplyJoinGroupResponse;
-  "Group.CallbackBeforeCreateGroup": group.BeforeCreateGroupResponse;
-  "Group.CallbackBeforeCreateTopic": group.BeforeCreateTopicResponse;
-  "Group.CallbackBeforeInviteJoinGroup": group.BeforeInviteJoinGroupResponse;
-  "Group.CallbackBeforeSendMsg": group.BeforeSendMsgResponse;
-  "Group.CallbackOnDailyGroupQuotaAlarm": common.Response;
-  "Group.CallbackOnMemberStateChange": common.Response;
-  "Group.CallbackSendMsgException": common.Response;
-  "OfficialAccount.CallbackAfterAddSubscriber": common.Response;
-  "OfficialAccount.CallbackAfterCreateOfficialAccount": common.Response;
-  "OfficialAccount.CallbackAfterDeleteSubscriber": common.Response;
-  "OfficialAccount.CallbackAfterMsgWithDraw": common.Response;
-  "OfficialAccount.CallbackAfterOfficialAccountDestroyed": common.Response;
-  "OfficialAccount.CallbackAfterOfficialAccountFull": common.Response;
-  "OfficialAccount.CallbackAfterOfficialAccountInfoChanged": common.Response;
-  "OfficialAccount.CallbackAfterSendMsg": common.Response;
-  "OfficialAccount.CallbackBeforeAddSubscriber": official_account.BeforeAddSubscriberResponse;
-  "OfficialAccount.CallbackBeforeCreateOfficialAccount": official_account.BeforeCreateOfficialAccountResponse;
-  "OfficialAccount.CallbackBeforeSendMsg": official_account.BeforeSendMsgResponse;
-  "Profile.CallbackPortraitSet": common.Response;
-  "Push.AllMemberPush": common.Response;
-  "Push.OfflinePush": common.Response;
-  "Sns.CallbackBlackListAdd": common.Response;
-  "Sns.CallbackBlackListDelete": common.Response;
-  "Sns.CallbackFriendAdd": common.Response;
-  "Sns.CallbackFriendDelete": common.Response;
-  "Sns.CallbackPrevFriendAdd": sns.PrevFriendAddResponse;
-  "Sns.CallbackPrevFriendResponse": sns.PrevFriendResponseResponse;
-  "State.StateChange": common.Response;
+export interface CallbackReplies {
+  "Alert.RequestOverLimit": common.Reply;
+  "Bot.OnC2CMessage": common.Reply;
+  "Bot.OnGroupMessage": common.Reply;
+  "C2C.CallbackAfterC2CMsgExtension": common.Reply;
+  "C2C.CallbackAfterMsgReport": common.Reply;
+  "C2C.CallbackAfterMsgWithDraw": common.Reply;
+  "C2C.CallbackAfterSendMsg": common.Reply;
+  "C2C.CallbackBeforeSendMsg": c2c.BeforeSendMsgReply;
+  "Chatbot.OnC2CSignalMessage": chatbot.OnC2CSignalMessageReply;
+  "ContentCallback.ResultNotify": common.Reply;
+  "Follow.CallbackAfterFollowAdd": common.Reply;
+  "Follow.CallbackAfterFollowDelete": common.Reply;
+  "Group.CallbackAfterChangeGroupOwner": common.Reply;
+  "Group.CallbackAfterCreateGroup": common.Reply;
+  "Group.CallbackAfterCreateTopic": common.Reply;
+  "Group.CallbackAfterGroupAttrChanged": common.Reply;
+  "Group.CallbackAfterGroupDestroyed": common.Reply;
+  "Group.CallbackAfterGroupFull": common.Reply;
+  "Group.CallbackAfterGroupInfoChanged": common.Reply;
+  "Group.CallbackAfterGroupMsgExtension": common.Reply;
+  "Group.CallbackAfterMemberExit": common.Reply;
+  "Group.CallbackAfterMemberFieldChanged": common.Reply;
+  "Group.CallbackAfterNewMemberJoin": common.Reply;
+  "Group.CallbackAfterReadReceipt": common.Reply;
+  "Group.CallbackAfterRecallMsg": common.Reply;
+  "Group.CallbackAfterSendMsg": common.Reply;
+  "Group.CallbackAfterTopicDestroyed": common.Reply;
+  "Group.CallbackAfterTopicInfoChanged": common.Reply;
+  "Group.CallbackBeforeApplyJoinGroup": group.BeforeApplyJoinGroupReply;
+  "Group.CallbackBeforeCreateGroup": group.BeforeCreateGroupReply;
+  "Group.CallbackBeforeCreateTopic": group.BeforeCreateTopicReply;
+  "Group.CallbackBeforeInviteJoinGroup": group.BeforeInviteJoinGroupReply;
+  "Group.CallbackBeforeSendMsg": group.BeforeSendMsgReply;
+  "Group.CallbackOnDailyGroupQuotaAlarm": common.Reply;
+  "Group.CallbackOnMemberStateChange": common.Reply;
+  "Group.CallbackSendMsgException": common.Reply;
+  "OfficialAccount.CallbackAfterAddSubscriber": common.Reply;
+  "OfficialAccount.CallbackAfterCreateOfficialAccount": common.Reply;
+  "OfficialAccount.CallbackAfterDeleteSubscriber": common.Reply;
+  "OfficialAccount.CallbackAfterMsgWithDraw": common.Reply;
+  "OfficialAccount.CallbackAfterOfficialAccountDestroyed": common.Reply;
+  "OfficialAccount.CallbackAfterOfficialAccountFull": common.Reply;
+  "OfficialAccount.CallbackAfterOfficialAccountInfoChanged": common.Reply;
+  "OfficialAccount.CallbackAfterSendMsg": common.Reply;
+  "OfficialAccount.CallbackBeforeAddSubscriber": official_account.BeforeAddSubscriberReply;
+  "OfficialAccount.CallbackBeforeCreateOfficialAccount": official_account.BeforeCreateOfficialAccountReply;
+  "OfficialAccount.CallbackBeforeSendMsg": official_account.BeforeSendMsgReply;
+  "Profile.CallbackPortraitSet": common.Reply;
+  "Push.AllMemberPush": common.Reply;
+  "Push.OfflinePush": common.Reply;
+  "Sns.CallbackBlackListAdd": common.Reply;
+  "Sns.CallbackBlackListDelete": common.Reply;
+  "Sns.CallbackFriendAdd": common.Reply;
+  "Sns.CallbackFriendDelete": common.Reply;
+  "Sns.CallbackPrevFriendAdd": sns.PrevFriendAddReply;
+  "Sns.CallbackPrevFriendResponse": sns.PrevFriendResponseReply;
+  "State.StateChange": common.Reply;
 }
 
 /** Any callback body; narrow it on `CallbackCommand` where the body carries one. */
@@ -1682,101 +1682,101 @@ export type CallbackBody = CallbackBodies[CallbackCommand];
 export interface Decisions {
   "C2C.CallbackBeforeSendMsg": {
     /** Allow it unchanged: `ErrorCode` 0. */
-    allow(): CallbackResponses["C2C.CallbackBeforeSendMsg"];
+    allow(): CallbackReplies["C2C.CallbackBeforeSendMsg"];
     /** Allow it with changed content: `ErrorCode` 0 with the fields given. */
-    modify(fields: { "MsgBody"?: Array<common.MsgBodyElement>; "CloudCustomData"?: string }): CallbackResponses["C2C.CallbackBeforeSendMsg"];
+    modify(fields: { "MsgBody"?: Array<common.MsgBodyElement>; "CloudCustomData"?: string }): CallbackReplies["C2C.CallbackBeforeSendMsg"];
     /** Refuse it: `ErrorCode` 1; the client gets error 20006. */
-    refuse(): CallbackResponses["C2C.CallbackBeforeSendMsg"];
+    refuse(): CallbackReplies["C2C.CallbackBeforeSendMsg"];
     /** Drop it silently: `ErrorCode` 2; the sender is told it succeeded. */
-    drop(): CallbackResponses["C2C.CallbackBeforeSendMsg"];
+    drop(): CallbackReplies["C2C.CallbackBeforeSendMsg"];
     /** Refuse it with an app-defined code in 120001..=130000, sent to the client with the reason; throws a `RangeError` outside it. */
-    refuseWith(code: number, reason: string): CallbackResponses["C2C.CallbackBeforeSendMsg"];
+    refuseWith(code: number, reason: string): CallbackReplies["C2C.CallbackBeforeSendMsg"];
   };
   "Group.CallbackBeforeApplyJoinGroup": {
     /** Allow it unchanged: `ErrorCode` 0. */
-    allow(): CallbackResponses["Group.CallbackBeforeApplyJoinGroup"];
+    allow(): CallbackReplies["Group.CallbackBeforeApplyJoinGroup"];
     /** Refuse it: `ErrorCode` 1; the client gets error 10016. */
-    refuse(): CallbackResponses["Group.CallbackBeforeApplyJoinGroup"];
+    refuse(): CallbackReplies["Group.CallbackBeforeApplyJoinGroup"];
     /** Refuse it with an app-defined code in 10100..=10200, sent to the client with the reason; throws a `RangeError` outside it. */
-    refuseWith(code: number, reason: string): CallbackResponses["Group.CallbackBeforeApplyJoinGroup"];
+    refuseWith(code: number, reason: string): CallbackReplies["Group.CallbackBeforeApplyJoinGroup"];
   };
   "Group.CallbackBeforeCreateGroup": {
     /** Allow it unchanged: `ErrorCode` 0. */
-    allow(): CallbackResponses["Group.CallbackBeforeCreateGroup"];
+    allow(): CallbackReplies["Group.CallbackBeforeCreateGroup"];
     /** Refuse it: `ErrorCode` 1; the client gets error 10016. */
-    refuse(): CallbackResponses["Group.CallbackBeforeCreateGroup"];
+    refuse(): CallbackReplies["Group.CallbackBeforeCreateGroup"];
     /** Refuse it with an app-defined code in 10100..=10200, sent to the client with the reason; throws a `RangeError` outside it. */
-    refuseWith(code: number, reason: string): CallbackResponses["Group.CallbackBeforeCreateGroup"];
+    refuseWith(code: number, reason: string): CallbackReplies["Group.CallbackBeforeCreateGroup"];
   };
   "Group.CallbackBeforeCreateTopic": {
     /** Allow it unchanged: `ErrorCode` 0. */
-    allow(): CallbackResponses["Group.CallbackBeforeCreateTopic"];
+    allow(): CallbackReplies["Group.CallbackBeforeCreateTopic"];
     /** Refuse it: `ErrorCode` 1; the client gets error 10016. */
-    refuse(): CallbackResponses["Group.CallbackBeforeCreateTopic"];
+    refuse(): CallbackReplies["Group.CallbackBeforeCreateTopic"];
     /** Refuse it with an app-defined code in 10100..=10200, sent to the client with the reason; throws a `RangeError` outside it. */
-    refuseWith(code: number, reason: string): CallbackResponses["Group.CallbackBeforeCreateTopic"];
+    refuseWith(code: number, reason: string): CallbackReplies["Group.CallbackBeforeCreateTopic"];
   };
   "Group.CallbackBeforeInviteJoinGroup": {
     /** Allow it unchanged: `ErrorCode` 0. */
-    allow(): CallbackResponses["Group.CallbackBeforeInviteJoinGroup"];
+    allow(): CallbackReplies["Group.CallbackBeforeInviteJoinGroup"];
     /** Allow it, with the command's extra answers: `ErrorCode` 0 with the fields given. */
-    allowWith(fields: { "RefusedMembers_Account"?: Array<string> }): CallbackResponses["Group.CallbackBeforeInviteJoinGroup"];
+    allowWith(fields: { "RefusedMembers_Account"?: Array<string> }): CallbackReplies["Group.CallbackBeforeInviteJoinGroup"];
     /** Refuse it: `ErrorCode` 1; the client gets error 10016. */
-    refuse(): CallbackResponses["Group.CallbackBeforeInviteJoinGroup"];
+    refuse(): CallbackReplies["Group.CallbackBeforeInviteJoinGroup"];
     /** Refuse it with an app-defined code in 10100..=10200, sent to the client with the reason; throws a `RangeError` outside it. */
-    refuseWith(code: number, reason: string): CallbackResponses["Group.CallbackBeforeInviteJoinGroup"];
+    refuseWith(code: number, reason: string): CallbackReplies["Group.CallbackBeforeInviteJoinGroup"];
   };
   "Group.CallbackBeforeSendMsg": {
     /** Allow it unchanged: `ErrorCode` 0. */
-    allow(): CallbackResponses["Group.CallbackBeforeSendMsg"];
+    allow(): CallbackReplies["Group.CallbackBeforeSendMsg"];
     /** Allow it with changed content: `ErrorCode` 0 with the fields given. */
-    modify(fields: { "MsgBody"?: Array<common.MsgBodyElement>; "CloudCustomData"?: string }): CallbackResponses["Group.CallbackBeforeSendMsg"];
+    modify(fields: { "MsgBody"?: Array<common.MsgBodyElement>; "CloudCustomData"?: string }): CallbackReplies["Group.CallbackBeforeSendMsg"];
     /** Refuse it: `ErrorCode` 1; the client gets error 10016. */
-    refuse(): CallbackResponses["Group.CallbackBeforeSendMsg"];
+    refuse(): CallbackReplies["Group.CallbackBeforeSendMsg"];
     /** Drop it silently: `ErrorCode` 2; the sender is told it succeeded. */
-    drop(): CallbackResponses["Group.CallbackBeforeSendMsg"];
+    drop(): CallbackReplies["Group.CallbackBeforeSendMsg"];
     /** Refuse it with an app-defined code in 10100..=10200, sent to the client with the reason; throws a `RangeError` outside it. */
-    refuseWith(code: number, reason: string): CallbackResponses["Group.CallbackBeforeSendMsg"];
+    refuseWith(code: number, reason: string): CallbackReplies["Group.CallbackBeforeSendMsg"];
   };
   "OfficialAccount.CallbackBeforeAddSubscriber": {
     /** Allow it unchanged: `ErrorCode` 0. */
-    allow(): CallbackResponses["OfficialAccount.CallbackBeforeAddSubscriber"];
+    allow(): CallbackReplies["OfficialAccount.CallbackBeforeAddSubscriber"];
     /** Allow it, with the command's extra answers: `ErrorCode` 0 with the fields given. */
-    allowWith(fields: { "RefusedSubscribers_Account"?: Array<string> }): CallbackResponses["OfficialAccount.CallbackBeforeAddSubscriber"];
+    allowWith(fields: { "RefusedSubscribers_Account"?: Array<string> }): CallbackReplies["OfficialAccount.CallbackBeforeAddSubscriber"];
     /** Refuse it: `ErrorCode` 1. */
-    refuse(): CallbackResponses["OfficialAccount.CallbackBeforeAddSubscriber"];
+    refuse(): CallbackReplies["OfficialAccount.CallbackBeforeAddSubscriber"];
   };
   "OfficialAccount.CallbackBeforeCreateOfficialAccount": {
     /** Allow it unchanged: `ErrorCode` 0. */
-    allow(): CallbackResponses["OfficialAccount.CallbackBeforeCreateOfficialAccount"];
+    allow(): CallbackReplies["OfficialAccount.CallbackBeforeCreateOfficialAccount"];
     /** Refuse it: `ErrorCode` 1; the client gets error 20006. */
-    refuse(): CallbackResponses["OfficialAccount.CallbackBeforeCreateOfficialAccount"];
+    refuse(): CallbackReplies["OfficialAccount.CallbackBeforeCreateOfficialAccount"];
     /** Refuse it with an app-defined code in 120001..=130000, sent to the client with the reason; throws a `RangeError` outside it. */
-    refuseWith(code: number, reason: string): CallbackResponses["OfficialAccount.CallbackBeforeCreateOfficialAccount"];
+    refuseWith(code: number, reason: string): CallbackReplies["OfficialAccount.CallbackBeforeCreateOfficialAccount"];
   };
   "OfficialAccount.CallbackBeforeSendMsg": {
     /** Allow it unchanged: `ErrorCode` 0. */
-    allow(): CallbackResponses["OfficialAccount.CallbackBeforeSendMsg"];
+    allow(): CallbackReplies["OfficialAccount.CallbackBeforeSendMsg"];
     /** Allow it with changed content: `ErrorCode` 0 with the fields given. */
-    modify(fields: { "MsgBody"?: Array<common.MsgBodyElement>; "CloudCustomData"?: string }): CallbackResponses["OfficialAccount.CallbackBeforeSendMsg"];
+    modify(fields: { "MsgBody"?: Array<common.MsgBodyElement>; "CloudCustomData"?: string }): CallbackReplies["OfficialAccount.CallbackBeforeSendMsg"];
     /** Refuse it: `ErrorCode` 1; the client gets error 10016. */
-    refuse(): CallbackResponses["OfficialAccount.CallbackBeforeSendMsg"];
+    refuse(): CallbackReplies["OfficialAccount.CallbackBeforeSendMsg"];
     /** Drop it silently: `ErrorCode` 2; the sender is told it succeeded. */
-    drop(): CallbackResponses["OfficialAccount.CallbackBeforeSendMsg"];
+    drop(): CallbackReplies["OfficialAccount.CallbackBeforeSendMsg"];
     /** Refuse it with an app-defined code in 120001..=130000, sent to the client with the reason; throws a `RangeError` outside it. */
-    refuseWith(code: number, reason: string): CallbackResponses["OfficialAccount.CallbackBeforeSendMsg"];
+    refuseWith(code: number, reason: string): CallbackReplies["OfficialAccount.CallbackBeforeSendMsg"];
   };
   "Sns.CallbackPrevFriendAdd": {
     /** Allow it unchanged: `ErrorCode` 0. */
-    allow(): CallbackResponses["Sns.CallbackPrevFriendAdd"];
+    allow(): CallbackReplies["Sns.CallbackPrevFriendAdd"];
     /** Allow it, with the command's extra answers: `ErrorCode` 0 with the fields given. */
-    allowWith(fields: { "ResultItem"?: Array<sns.PrevFriendAddResultItem> }): CallbackResponses["Sns.CallbackPrevFriendAdd"];
+    allowWith(fields: { "ResultItem"?: Array<sns.PrevFriendAddResultItem> }): CallbackReplies["Sns.CallbackPrevFriendAdd"];
   };
   "Sns.CallbackPrevFriendResponse": {
     /** Allow it unchanged: `ErrorCode` 0. */
-    allow(): CallbackResponses["Sns.CallbackPrevFriendResponse"];
+    allow(): CallbackReplies["Sns.CallbackPrevFriendResponse"];
     /** Allow it, with the command's extra answers: `ErrorCode` 0 with the fields given. */
-    allowWith(fields: { "ResultItem"?: Array<sns.PrevFriendResponseResultItem> }): CallbackResponses["Sns.CallbackPrevFriendResponse"];
+    allowWith(fields: { "ResultItem"?: Array<sns.PrevFriendResponseResultItem> }): CallbackReplies["Sns.CallbackPrevFriendResponse"];
   };
 }
 
@@ -1867,6 +1867,12 @@ export declare const commands: readonly CallbackCommand[];
 /** The bundled JSON Schema (draft 2020-12) of every callback. */
 export declare const bundle: { $id: string; $defs: Record<string, unknown> };
 
+/**
+ * A `$ref` to one command's body schema inside the bundle (`<bundle.$id>#/$defs/<Type>`), for
+ * validators given the bundle, such as Ajv's `getSchema` after `addSchema(bundle)`.
+ */
+export declare function schemaRef(command: CallbackCommand): string;
+
 /** What the request carried besides the typed body. */
 export interface Context {
   appId: number;
@@ -1880,7 +1886,7 @@ export interface Context {
 }
 
 /** What a handler may return: nothing (acknowledge, or allow), or the reply to send. */
-export type HandlerResult<C extends CallbackCommand> = void | undefined | CallbackResponses[C];
+export type HandlerResult<C extends CallbackCommand> = void | undefined | CallbackReplies[C];
 
 /** A handler of one command. */
 export type Handler<C extends CallbackCommand> = (

@@ -10,6 +10,7 @@ export const bundle = runtime.bundle;
 export const commands = runtime.commands;
 export const decision = runtime.decision;
 export const isCallbackCommand = runtime.isCallbackCommand;
+export const schemaRef = runtime.schemaRef;
 export const sign = runtime.sign;
 export const verifySign = runtime.verifySign;
 export const isMsgBodyElementText = runtime.isMsgBodyElementText;

@@ -12,7 +12,7 @@ exports.types = {
   "common.ActionStatus": {
     "enum": true
   },
-  "common.Response": {
+  "common.Reply": {
     "struct": [
       [
         "ActionStatus",
@@ -899,7 +899,7 @@ exports.types = {
       ]
     ]
   },
-  "c2c.BeforeSendMsgResponse": {
+  "c2c.BeforeSendMsgReply": {
     "struct": [
       [
         "ActionStatus",
@@ -976,7 +976,7 @@ exports.types = {
       ]
     ]
   },
-  "chatbot.OnC2CSignalMessageResponse": {
+  "chatbot.OnC2CSignalMessageReply": {
     "struct": [
       [
         "ActionStatus",
@@ -1990,7 +1990,7 @@ exports.types = {
       ]
     ]
   },
-  "group.BeforeApplyJoinGroupResponse": {
+  "group.BeforeApplyJoinGroupReply": {
     "struct": [
       [
         "ActionStatus",
@@ -2057,7 +2057,7 @@ exports.types = {
       ]
     ]
   },
-  "group.BeforeCreateGroupResponse": {
+  "group.BeforeCreateGroupReply": {
     "struct": [
       [
         "ActionStatus",
@@ -2102,7 +2102,7 @@ exports.types = {
       ]
     ]
   },
-  "group.BeforeCreateTopicResponse": {
+  "group.BeforeCreateTopicReply": {
     "struct": [
       [
         "ActionStatus",
@@ -2159,7 +2159,7 @@ exports.types = {
       ]
     ]
   },
-  "group.BeforeInviteJoinGroupResponse": {
+  "group.BeforeInviteJoinGroupReply": {
     "struct": [
       [
         "ActionStatus",
@@ -2253,7 +2253,7 @@ exports.types = {
       ]
     ]
   },
-  "group.BeforeSendMsgResponse": {
+  "group.BeforeSendMsgReply": {
     "struct": [
       [
         "ActionStatus",
@@ -2740,7 +2740,7 @@ exports.types = {
       ]
     ]
   },
-  "official_account.BeforeAddSubscriberResponse": {
+  "official_account.BeforeAddSubscriberReply": {
     "struct": [
       [
         "ActionStatus",
@@ -2797,7 +2797,7 @@ exports.types = {
       ]
     ]
   },
-  "official_account.BeforeCreateOfficialAccountResponse": {
+  "official_account.BeforeCreateOfficialAccountReply": {
     "struct": [
       [
         "ActionStatus",
@@ -2854,7 +2854,7 @@ exports.types = {
       ]
     ]
   },
-  "official_account.BeforeSendMsgResponse": {
+  "official_account.BeforeSendMsgReply": {
     "struct": [
       [
         "ActionStatus",
@@ -3310,7 +3310,7 @@ exports.types = {
       ]
     ]
   },
-  "sns.PrevFriendAddResponse": {
+  "sns.PrevFriendAddReply": {
     "struct": [
       [
         "ActionStatus",
@@ -3415,7 +3415,7 @@ exports.types = {
       ]
     ]
   },
-  "sns.PrevFriendResponseResponse": {
+  "sns.PrevFriendResponseReply": {
     "struct": [
       [
         "ActionStatus",

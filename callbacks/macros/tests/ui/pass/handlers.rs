@@ -1,6 +1,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tencent_chat_callbacks::{group, handlers, official_account, Context, Dispatcher, Response};
+use tencent_chat_callbacks::{group, handlers, official_account, Context, Dispatcher, Reply};
 
 struct App {
     seen: AtomicUsize,
@@ -20,8 +20,8 @@ impl App {
     }
 
     #[on("OfficialAccount.CallbackAfterOfficialAccountInfoChanged")]
-    async fn official_account(&self, _event: official_account::AfterOfficialAccountInfoChanged) -> Response {
-        Response::ok()
+    async fn official_account(&self, _event: official_account::AfterOfficialAccountInfoChanged) -> Reply {
+        Reply::ok()
     }
 
     /// Methods without `#[on]` stay ordinary methods.

@@ -136,13 +136,13 @@ impl ::schemars::JsonSchema for Colour {
     }
 }
 
-/// Response.
+/// Reply.
 ///
 /// The standard answer.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 #[non_exhaustive]
-pub struct Response {
+pub struct Reply {
     /// OK or FAIL.
     #[serde(rename = "ActionStatus")]
     pub action_status: String,
@@ -154,10 +154,10 @@ pub struct Response {
     pub error_info: String,
 }
 
-impl Response {
+impl Reply {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
     pub fn new(action_status: String, error_code: i64, error_info: String) -> Self {
-        Response {
+        Reply {
             action_status,
             error_code,
             error_info,

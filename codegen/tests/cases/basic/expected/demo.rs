@@ -133,7 +133,7 @@ impl ::tencent_chat_callbacks::Callback for AfterThing {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
-    type Response = super::common::Response;
+    type Reply = super::common::Reply;
 }
 
 /// Mode.

@@ -40,7 +40,7 @@ impl ::tencent_chat_callbacks::Callback for StateChange {
 
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::Before;
 
-    type Response = StateChangeResponse;
+    type Reply = StateChangeReply;
 }
 
 /// State change event.
@@ -65,7 +65,7 @@ pub struct StateChangeEvent {
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 #[non_exhaustive]
-pub struct StateChangeResponse {
+pub struct StateChangeReply {
     /// Action status.
     #[serde(rename = "ActionStatus")]
     pub action_status: super::common::ActionStatus,
@@ -85,14 +85,14 @@ pub struct StateChangeResponse {
     pub note: Option<String>,
 }
 
-impl StateChangeResponse {
+impl StateChangeReply {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
     pub fn new(
         action_status: super::common::ActionStatus,
         error_code: i64,
         error_info: String,
     ) -> Self {
-        StateChangeResponse {
+        StateChangeReply {
             action_status,
             error_code,
             error_info,
@@ -103,14 +103,14 @@ impl StateChangeResponse {
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<StateChangeResponse> for StateChangeResponse {
+impl ::tencent_chat_callbacks::IntoReply<StateChangeReply> for StateChangeReply {
     fn into_reply(self) -> Result<Self, ::tencent_chat_callbacks::BoxError> {
         Ok(self)
     }
 }
 
 /// The app's answer to a `Other.StateChange` callback. Return it from the handler; it is sent as
-/// [`StateChangeResponse`].
+/// [`StateChangeReply`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum StateChangeDecision {
@@ -145,9 +145,9 @@ impl StateChangeDecision {
     }
 }
 
-impl From<StateChangeDecision> for StateChangeResponse {
+impl From<StateChangeDecision> for StateChangeReply {
     fn from(decision: StateChangeDecision) -> Self {
-        let mut response = StateChangeResponse::new(
+        let mut reply = StateChangeReply::new(
             super::common::ActionStatus::Ok,
             0,
             String::new(),
@@ -155,27 +155,25 @@ impl From<StateChangeDecision> for StateChangeResponse {
         match decision {
             StateChangeDecision::Allow => {}
             StateChangeDecision::Modify(payload) => {
-                response.note = payload.note;
+                reply.note = payload.note;
             }
             StateChangeDecision::AllowWith(payload) => {
-                response.refused = payload.refused;
+                reply.refused = payload.refused;
             }
-            StateChangeDecision::Refuse => response.error_code = 1,
-            StateChangeDecision::Drop => response.error_code = 2,
+            StateChangeDecision::Refuse => reply.error_code = 1,
+            StateChangeDecision::Drop => reply.error_code = 2,
             StateChangeDecision::RefuseWithCode(code, reason) => {
-                response.error_code = code.get();
-                response.error_info = reason;
+                reply.error_code = code.get();
+                reply.error_info = reason;
             }
         }
-        response
+        reply
     }
 }
 
 #[diagnostic::do_not_recommend]
-impl ::tencent_chat_callbacks::IntoReply<StateChangeResponse> for StateChangeDecision {
-    fn into_reply(
-        self,
-    ) -> Result<StateChangeResponse, ::tencent_chat_callbacks::BoxError> {
+impl ::tencent_chat_callbacks::IntoReply<StateChangeReply> for StateChangeDecision {
+    fn into_reply(self) -> Result<StateChangeReply, ::tencent_chat_callbacks::BoxError> {
         Ok(self.into())
     }
 }

@@ -20,11 +20,11 @@ class RequestOverLimit(Callback):
     whenever a webhook URL is configured, with no switch of its own. Its body carries no event time,
     and its query string carries no client IP.
 
-    The body of `Alert.RequestOverLimit`, an after-callback; the app answers with `Response`."""
+    The body of `Alert.RequestOverLimit`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Alert.RequestOverLimit"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60256"
 
     callback_command: _t.Literal["Alert.RequestOverLimit"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")

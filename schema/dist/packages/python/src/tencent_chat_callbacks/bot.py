@@ -23,11 +23,11 @@ class OnC2CMessage(Callback):
     callback, and a before-send callback that refuses the message stops this one while a rewrite is
     passed on.
 
-    The body of `Bot.OnC2CMessage`, an after-callback; the app answers with `Response`."""
+    The body of `Bot.OnC2CMessage`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Bot.OnC2CMessage"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/68952"
 
     callback_command: _t.Literal["Bot.OnC2CMessage"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -83,11 +83,11 @@ class OnGroupMessage(Callback):
     event callback is switched on. An @all mention alone does not trigger it. The body has the shape
     of `Group.CallbackAfterSendMsg` plus the list of mentioned chatbots.
 
-    The body of `Bot.OnGroupMessage`, an after-callback; the app answers with `Response`."""
+    The body of `Bot.OnGroupMessage`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Bot.OnGroupMessage"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/68953"
 
     callback_command: _t.Literal["Bot.OnGroupMessage"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")

@@ -20,12 +20,11 @@ class AfterC2CMsgExtension(Callback):
     client or through the REST API. Each key carries its own version number and the message carries
     an overall one, so the app can order the changes it receives.
 
-    The body of `C2C.CallbackAfterC2CMsgExtension`, an after-callback; the app answers with
-    `Response`."""
+    The body of `C2C.CallbackAfterC2CMsgExtension`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "C2C.CallbackAfterC2CMsgExtension"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/76006"
 
     callback_command: _t.Literal["C2C.CallbackAfterC2CMsgExtension"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -61,11 +60,11 @@ class AfterMsgReport(Callback):
     Reports that a user marked a one-to-one conversation as read, from a client or through the REST
     API on the user's behalf.
 
-    The body of `C2C.CallbackAfterMsgReport`, an after-callback; the app answers with `Response`."""
+    The body of `C2C.CallbackAfterMsgReport`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "C2C.CallbackAfterMsgReport"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/43465"
 
     callback_command: _t.Literal["C2C.CallbackAfterMsgReport"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -94,11 +93,11 @@ class AfterMsgWithDraw(Callback):
     Reports a one-to-one message that its sender recalled from a client, or that the app's backend
     recalled through the REST API.
 
-    The body of `C2C.CallbackAfterMsgWithDraw`, an after-callback; the app answers with `Response`."""
+    The body of `C2C.CallbackAfterMsgWithDraw`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "C2C.CallbackAfterMsgWithDraw"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/43466"
 
     callback_command: _t.Literal["C2C.CallbackAfterMsgWithDraw"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -130,11 +129,11 @@ class AfterSendMsg(Callback):
     It does not fire when the before-send callback refused the message, and if that callback rewrote
     the message this body carries the rewritten content.
 
-    The body of `C2C.CallbackAfterSendMsg`, an after-callback; the app answers with `Response`."""
+    The body of `C2C.CallbackAfterSendMsg`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "C2C.CallbackAfterSendMsg"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34365"
 
     callback_command: _t.Literal["C2C.CallbackAfterSendMsg"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -186,7 +185,7 @@ class AfterSendMsg(Callback):
     """App-defined data stored with the message in the cloud, if the sender set any."""
 
 
-class BeforeSendMsgResponse(CallbackModel):
+class BeforeSendMsgReply(CallbackModel):
     """Answer to a before-one-to-one-message callback
 
     What the app decides about the message. `ErrorCode` 0 lets it through (with the replacement
@@ -223,11 +222,11 @@ class BeforeSendMsg(Callback):
     form. The vendor's default wait for the answer is 2 seconds.
 
     The body of `C2C.CallbackBeforeSendMsg`, an before-callback; the app answers with
-    `BeforeSendMsgResponse`."""
+    `BeforeSendMsgReply`."""
 
     COMMAND: _t.ClassVar[str] = "C2C.CallbackBeforeSendMsg"
     KIND: _t.ClassVar[str] = "before"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeSendMsgResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = BeforeSendMsgReply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34364"
 
     callback_command: _t.Literal["C2C.CallbackBeforeSendMsg"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -267,10 +266,10 @@ class BeforeSendMsg(Callback):
 
 class BeforeSendMsgDecision(Decision):
     """The app's answer to a `C2C.CallbackBeforeSendMsg` callback. Return one from the handler; it is
-    sent as `BeforeSendMsgResponse`. Build it with the class methods, which offer only the answers
-    this command accepts."""
+    sent as `BeforeSendMsgReply`. Build it with the class methods, which offer only the answers this
+    command accepts."""
 
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeSendMsgResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = BeforeSendMsgReply
 
     @classmethod
     def allow(cls) -> BeforeSendMsgDecision:
@@ -307,7 +306,7 @@ __all__ = [
     "AfterSendMsg",
     "BeforeSendMsg",
     "BeforeSendMsgDecision",
-    "BeforeSendMsgResponse",
+    "BeforeSendMsgReply",
 ]
 
 # Resolve the forward references between the models of this module.

@@ -13,7 +13,7 @@ from ._base import I64, U64, Callback, CallbackModel, LenientU64, Str
 from . import common
 
 
-class OnC2CSignalMessageResponse(CallbackModel):
+class OnC2CSignalMessageReply(CallbackModel):
     """Chatbot pass-through reply
 
     The answer to this callback. Besides the usual three fields it carries the content to hand back
@@ -43,11 +43,11 @@ class OnC2CSignalMessage(Callback):
     `RspData` back to the chatbot as its custom pass-through reply.
 
     The body of `Chatbot.OnC2CSignalMessage`, an after-callback; the app answers with
-    `OnC2CSignalMessageResponse`."""
+    `OnC2CSignalMessageReply`."""
 
     COMMAND: _t.ClassVar[str] = "Chatbot.OnC2CSignalMessage"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = OnC2CSignalMessageResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = OnC2CSignalMessageReply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/59057"
 
     callback_command: _t.Literal["Chatbot.OnC2CSignalMessage"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -78,7 +78,7 @@ class OnC2CSignalMessage(Callback):
 
 __all__ = [
     "OnC2CSignalMessage",
-    "OnC2CSignalMessageResponse",
+    "OnC2CSignalMessageReply",
 ]
 
 # Resolve the forward references between the models of this module.

@@ -87,8 +87,8 @@ class ActionStatus(OpenEnum):
     """The app failed to handle the callback."""
 
 
-class Response(CallbackModel):
-    """Response
+class Reply(CallbackModel):
+    """Reply
 
     The body every callback answers with. For an after-event callback the vendor reads nothing but
     the fact that a JSON answer came back in time."""
@@ -578,7 +578,7 @@ __all__ = [
     "MsgExtension",
     "RelayContent",
     "RelayedMessage",
-    "Response",
+    "Reply",
     "SoundContent",
     "Subscriber",
     "TextContent",

@@ -94,11 +94,11 @@ class ResultNotify(Callback):
     the console can have every verdict reported. Unlike other callbacks the body carries no
     `CallbackCommand`: the command is only in the query string.
 
-    The body of `ContentCallback.ResultNotify`, an after-callback; the app answers with `Response`."""
+    The body of `ContentCallback.ResultNotify`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "ContentCallback.ResultNotify"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/78240"
 
     scene: ModerationScene = Field(validation_alias="Scene", serialization_alias="Scene")

@@ -323,7 +323,7 @@ def _reply(result: _t.Any) -> Reply:
     if result is None:
         return Reply(200, OK_BODY)
     if isinstance(result, Decision):
-        return Reply(200, result.to_response().to_json())
+        return Reply(200, result.to_reply().to_json())
     if isinstance(result, CallbackModel):
         return Reply(200, result.to_json())
     raise DispatchError(500, f"the handler failed: it returned {type(result).__name__}, not None, a Decision or a reply model")

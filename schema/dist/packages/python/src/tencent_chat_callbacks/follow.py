@@ -29,11 +29,11 @@ class AfterFollowAdd(Callback):
     Reports that a user just started following one or more other users, by the user from a client or
     by an administrator through the REST API.
 
-    The body of `Follow.CallbackAfterFollowAdd`, an after-callback; the app answers with `Response`."""
+    The body of `Follow.CallbackAfterFollowAdd`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Follow.CallbackAfterFollowAdd"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/70355"
 
     callback_command: _t.Literal["Follow.CallbackAfterFollowAdd"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -55,12 +55,11 @@ class AfterFollowDelete(Callback):
     Reports that a user just stopped following one or more other users, by the user from a client or
     by an administrator through the REST API.
 
-    The body of `Follow.CallbackAfterFollowDelete`, an after-callback; the app answers with
-    `Response`."""
+    The body of `Follow.CallbackAfterFollowDelete`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Follow.CallbackAfterFollowDelete"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/70356"
 
     callback_command: _t.Literal["Follow.CallbackAfterFollowDelete"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")

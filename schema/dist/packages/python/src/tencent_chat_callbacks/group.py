@@ -19,11 +19,11 @@ class AfterChangeGroupOwner(Callback):
     Reports that ownership of a group passed to another member, by a client or through the REST API.
 
     The body of `Group.CallbackAfterChangeGroupOwner`, an after-callback; the app answers with
-    `Response`."""
+    `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackAfterChangeGroupOwner"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60396"
 
     callback_command: _t.Literal["Group.CallbackAfterChangeGroupOwner"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -54,12 +54,11 @@ class AfterCreateGroup(Callback):
     Reports a group that was just created, by a client or through the REST API, so the app can
     record it.
 
-    The body of `Group.CallbackAfterCreateGroup`, an after-callback; the app answers with
-    `Response`."""
+    The body of `Group.CallbackAfterCreateGroup`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackAfterCreateGroup"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34369"
 
     callback_command: _t.Literal["Group.CallbackAfterCreateGroup"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -99,12 +98,11 @@ class AfterCreateTopic(Callback):
     callback; the topic feature must be enabled. The vendor documents no event time for this
     callback.
 
-    The body of `Group.CallbackAfterCreateTopic`, an after-callback; the app answers with
-    `Response`."""
+    The body of `Group.CallbackAfterCreateTopic`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackAfterCreateTopic"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/49464"
 
     callback_command: _t.Literal["Group.CallbackAfterCreateTopic"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -159,11 +157,11 @@ class AfterGroupAttrChanged(Callback):
     through the REST API. Useful to keep a copy of the attributes in the app's own store.
 
     The body of `Group.CallbackAfterGroupAttrChanged`, an after-callback; the app answers with
-    `Response`."""
+    `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackAfterGroupAttrChanged"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60394"
 
     callback_command: _t.Literal["Group.CallbackAfterGroupAttrChanged"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -195,11 +193,11 @@ class AfterGroupDestroyed(Callback):
     it or remove its own copy. The body names no operator.
 
     The body of `Group.CallbackAfterGroupDestroyed`, an after-callback; the app answers with
-    `Response`."""
+    `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackAfterGroupDestroyed"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34377"
 
     callback_command: _t.Literal["Group.CallbackAfterGroupDestroyed"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -231,11 +229,11 @@ class AfterGroupFull(Callback):
     failed because it was already full. An app can use it, for instance, to clear out inactive
     members and make room.
 
-    The body of `Group.CallbackAfterGroupFull`, an after-callback; the app answers with `Response`."""
+    The body of `Group.CallbackAfterGroupFull`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackAfterGroupFull"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34376"
 
     callback_command: _t.Literal["Group.CallbackAfterGroupFull"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -256,11 +254,11 @@ class AfterGroupInfoChanged(Callback):
     callback.
 
     The body of `Group.CallbackAfterGroupInfoChanged`, an after-callback; the app answers with
-    `Response`."""
+    `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackAfterGroupInfoChanged"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34378"
 
     callback_command: _t.Literal["Group.CallbackAfterGroupInfoChanged"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -299,11 +297,11 @@ class AfterGroupMsgExtension(Callback):
     whole set of extensions. The body has no group type.
 
     The body of `Group.CallbackAfterGroupMsgExtension`, an after-callback; the app answers with
-    `Response`."""
+    `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackAfterGroupMsgExtension"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/76007"
 
     callback_command: _t.Literal["Group.CallbackAfterGroupMsgExtension"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -352,11 +350,11 @@ class AfterMemberExit(Callback):
     the owner or an administrator (on a client or through the REST API). Lets the app log departures
     or keep its own copy of the member list in step.
 
-    The body of `Group.CallbackAfterMemberExit`, an after-callback; the app answers with `Response`."""
+    The body of `Group.CallbackAfterMemberExit`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackAfterMemberExit"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34373"
 
     callback_command: _t.Literal["Group.CallbackAfterMemberExit"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -405,11 +403,11 @@ class AfterMemberFieldChanged(Callback):
     are each optional.
 
     The body of `Group.CallbackAfterMemberFieldChanged`, an after-callback; the app answers with
-    `Response`."""
+    `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackAfterMemberFieldChanged"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60393"
 
     callback_command: _t.Literal["Group.CallbackAfterMemberFieldChanged"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -459,12 +457,11 @@ class AfterNewMemberJoin(Callback):
     invitation by a member that took effect, or members added by the app's backend through the REST
     API. Lets the app keep its own copy of the member list in step.
 
-    The body of `Group.CallbackAfterNewMemberJoin`, an after-callback; the app answers with
-    `Response`."""
+    The body of `Group.CallbackAfterNewMemberJoin`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackAfterNewMemberJoin"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34372"
 
     callback_command: _t.Literal["Group.CallbackAfterNewMemberJoin"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -516,12 +513,11 @@ class AfterReadReceipt(Callback):
     message that asks for receipts or marks such messages as read. Communities do not support group
     read receipts.
 
-    The body of `Group.CallbackAfterReadReceipt`, an after-callback; the app answers with
-    `Response`."""
+    The body of `Group.CallbackAfterReadReceipt`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackAfterReadReceipt"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60395"
 
     callback_command: _t.Literal["Group.CallbackAfterReadReceipt"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -555,11 +551,11 @@ class AfterRecallMsg(Callback):
     Reports group messages that were just recalled, by a client or through the REST API, identified
     by their sequence numbers.
 
-    The body of `Group.CallbackAfterRecallMsg`, an after-callback; the app answers with `Response`."""
+    The body of `Group.CallbackAfterRecallMsg`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackAfterRecallMsg"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/46979"
 
     callback_command: _t.Literal["Group.CallbackAfterRecallMsg"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -604,11 +600,11 @@ class AfterSendMsg(Callback):
     TRTC live-room product reuses this command with a group type of `Live`, which decodes here as an
     unknown group type.
 
-    The body of `Group.CallbackAfterSendMsg`, an after-callback; the app answers with `Response`."""
+    The body of `Group.CallbackAfterSendMsg`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackAfterSendMsg"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34375"
 
     callback_command: _t.Literal["Group.CallbackAfterSendMsg"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -675,11 +671,11 @@ class AfterTopicDestroyed(Callback):
     vendor documents neither an operator nor an event time for this callback.
 
     The body of `Group.CallbackAfterTopicDestroyed`, an after-callback; the app answers with
-    `Response`."""
+    `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackAfterTopicDestroyed"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/49465"
 
     callback_command: _t.Literal["Group.CallbackAfterTopicDestroyed"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -705,11 +701,11 @@ class AfterTopicInfoChanged(Callback):
     callback.
 
     The body of `Group.CallbackAfterTopicInfoChanged`, an after-callback; the app answers with
-    `Response`."""
+    `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackAfterTopicInfoChanged"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/49466"
 
     callback_command: _t.Literal["Group.CallbackAfterTopicInfoChanged"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -737,7 +733,7 @@ class AfterTopicInfoChanged(Callback):
     """The new topic profile photo URL, when it changed."""
 
 
-class BeforeApplyJoinGroupResponse(CallbackModel):
+class BeforeApplyJoinGroupReply(CallbackModel):
     """Answer to a before-join-request callback
 
     Whether the join request may go on. `ErrorCode` 0 lets it go on (an approval the group requires
@@ -763,11 +759,11 @@ class BeforeApplyJoinGroup(Callback):
     Allowing the request does not skip that approval.
 
     The body of `Group.CallbackBeforeApplyJoinGroup`, an before-callback; the app answers with
-    `BeforeApplyJoinGroupResponse`."""
+    `BeforeApplyJoinGroupReply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackBeforeApplyJoinGroup"
     KIND: _t.ClassVar[str] = "before"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeApplyJoinGroupResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = BeforeApplyJoinGroupReply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34370"
 
     callback_command: _t.Literal["Group.CallbackBeforeApplyJoinGroup"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -788,10 +784,10 @@ class BeforeApplyJoinGroup(Callback):
 
 class BeforeApplyJoinGroupDecision(Decision):
     """The app's answer to a `Group.CallbackBeforeApplyJoinGroup` callback. Return one from the
-    handler; it is sent as `BeforeApplyJoinGroupResponse`. Build it with the class methods, which
-    offer only the answers this command accepts."""
+    handler; it is sent as `BeforeApplyJoinGroupReply`. Build it with the class methods, which offer
+    only the answers this command accepts."""
 
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeApplyJoinGroupResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = BeforeApplyJoinGroupReply
 
     @classmethod
     def allow(cls) -> BeforeApplyJoinGroupDecision:
@@ -810,7 +806,7 @@ class BeforeApplyJoinGroupDecision(Decision):
         return cls._app_code(code, reason, 10100, 10200)
 
 
-class BeforeCreateGroupResponse(CallbackModel):
+class BeforeCreateGroupReply(CallbackModel):
     """Answer to a before-group-created callback
 
     Whether the group may be created. `ErrorCode` 0 allows it, 1 refuses it and the caller gets
@@ -835,11 +831,11 @@ class BeforeCreateGroup(Callback):
     came from a client or from the REST API. The app may allow it or refuse it.
 
     The body of `Group.CallbackBeforeCreateGroup`, an before-callback; the app answers with
-    `BeforeCreateGroupResponse`."""
+    `BeforeCreateGroupReply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackBeforeCreateGroup"
     KIND: _t.ClassVar[str] = "before"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeCreateGroupResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = BeforeCreateGroupReply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34368"
 
     callback_command: _t.Literal["Group.CallbackBeforeCreateGroup"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -871,10 +867,10 @@ class BeforeCreateGroup(Callback):
 
 class BeforeCreateGroupDecision(Decision):
     """The app's answer to a `Group.CallbackBeforeCreateGroup` callback. Return one from the handler;
-    it is sent as `BeforeCreateGroupResponse`. Build it with the class methods, which offer only the
+    it is sent as `BeforeCreateGroupReply`. Build it with the class methods, which offer only the
     answers this command accepts."""
 
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeCreateGroupResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = BeforeCreateGroupReply
 
     @classmethod
     def allow(cls) -> BeforeCreateGroupDecision:
@@ -893,7 +889,7 @@ class BeforeCreateGroupDecision(Decision):
         return cls._app_code(code, reason, 10100, 10200)
 
 
-class BeforeCreateTopicResponse(CallbackModel):
+class BeforeCreateTopicReply(CallbackModel):
     """Answer to a before-topic-created callback
 
     Whether the topic may be created. `ErrorCode` 0 allows it, 1 refuses it and the caller gets
@@ -920,11 +916,11 @@ class BeforeCreateTopic(Callback):
     neither the community nor an event time.
 
     The body of `Group.CallbackBeforeCreateTopic`, an before-callback; the app answers with
-    `BeforeCreateTopicResponse`."""
+    `BeforeCreateTopicReply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackBeforeCreateTopic"
     KIND: _t.ClassVar[str] = "before"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeCreateTopicResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = BeforeCreateTopicReply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/49463"
 
     callback_command: _t.Literal["Group.CallbackBeforeCreateTopic"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -942,10 +938,10 @@ class BeforeCreateTopic(Callback):
 
 class BeforeCreateTopicDecision(Decision):
     """The app's answer to a `Group.CallbackBeforeCreateTopic` callback. Return one from the handler;
-    it is sent as `BeforeCreateTopicResponse`. Build it with the class methods, which offer only the
+    it is sent as `BeforeCreateTopicReply`. Build it with the class methods, which offer only the
     answers this command accepts."""
 
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeCreateTopicResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = BeforeCreateTopicReply
 
     @classmethod
     def allow(cls) -> BeforeCreateTopicDecision:
@@ -964,7 +960,7 @@ class BeforeCreateTopicDecision(Decision):
         return cls._app_code(code, reason, 10100, 10200)
 
 
-class BeforeInviteJoinGroupResponse(CallbackModel):
+class BeforeInviteJoinGroupReply(CallbackModel):
     """Answer to a before-invitation callback
 
     Whether the invited users may join. `ErrorCode` 0 lets them in except those listed in
@@ -993,11 +989,11 @@ class BeforeInviteJoinGroup(Callback):
     may let all of them in, keep some of them out, or reject the whole request.
 
     The body of `Group.CallbackBeforeInviteJoinGroup`, an before-callback; the app answers with
-    `BeforeInviteJoinGroupResponse`."""
+    `BeforeInviteJoinGroupReply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackBeforeInviteJoinGroup"
     KIND: _t.ClassVar[str] = "before"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeInviteJoinGroupResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = BeforeInviteJoinGroupReply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34371"
 
     callback_command: _t.Literal["Group.CallbackBeforeInviteJoinGroup"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -1021,10 +1017,10 @@ class BeforeInviteJoinGroup(Callback):
 
 class BeforeInviteJoinGroupDecision(Decision):
     """The app's answer to a `Group.CallbackBeforeInviteJoinGroup` callback. Return one from the
-    handler; it is sent as `BeforeInviteJoinGroupResponse`. Build it with the class methods, which
+    handler; it is sent as `BeforeInviteJoinGroupReply`. Build it with the class methods, which
     offer only the answers this command accepts."""
 
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeInviteJoinGroupResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = BeforeInviteJoinGroupReply
 
     @classmethod
     def allow(cls) -> BeforeInviteJoinGroupDecision:
@@ -1048,7 +1044,7 @@ class BeforeInviteJoinGroupDecision(Decision):
         return cls._app_code(code, reason, 10100, 10200)
 
 
-class BeforeSendMsgResponse(CallbackModel):
+class BeforeSendMsgReply(CallbackModel):
     """Answer to a before-group-message callback
 
     What the app decides about the message. `ErrorCode` 0 lets it through (with the replacement
@@ -1086,11 +1082,11 @@ class BeforeSendMsg(Callback):
     text moderation.
 
     The body of `Group.CallbackBeforeSendMsg`, an before-callback; the app answers with
-    `BeforeSendMsgResponse`."""
+    `BeforeSendMsgReply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackBeforeSendMsg"
     KIND: _t.ClassVar[str] = "before"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeSendMsgResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = BeforeSendMsgReply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34374"
 
     callback_command: _t.Literal["Group.CallbackBeforeSendMsg"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -1138,10 +1134,10 @@ class BeforeSendMsg(Callback):
 
 class BeforeSendMsgDecision(Decision):
     """The app's answer to a `Group.CallbackBeforeSendMsg` callback. Return one from the handler; it is
-    sent as `BeforeSendMsgResponse`. Build it with the class methods, which offer only the answers
-    this command accepts."""
+    sent as `BeforeSendMsgReply`. Build it with the class methods, which offer only the answers this
+    command accepts."""
 
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeSendMsgResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = BeforeSendMsgReply
 
     @classmethod
     def allow(cls) -> BeforeSendMsgDecision:
@@ -1179,11 +1175,11 @@ class OnDailyGroupQuotaAlarm(Callback):
     Shares its console switch with the after-group-profile-changed callback.
 
     The body of `Group.CallbackOnDailyGroupQuotaAlarm`, an after-callback; the app answers with
-    `Response`."""
+    `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackOnDailyGroupQuotaAlarm"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/57455"
 
     callback_command: _t.Literal["Group.CallbackOnDailyGroupQuotaAlarm"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -1241,11 +1237,11 @@ class OnMemberStateChange(Callback):
     Needs a paid edition and the online-member-list feature switched on in the console.
 
     The body of `Group.CallbackOnMemberStateChange`, an after-callback; the app answers with
-    `Response`."""
+    `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackOnMemberStateChange"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/48734"
 
     callback_command: _t.Literal["Group.CallbackOnMemberStateChange"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -1277,12 +1273,11 @@ class SendMsgException(Callback):
     that failure; they are part of the request here and unrelated to the response fields of the same
     names.
 
-    The body of `Group.CallbackSendMsgException`, an after-callback; the app answers with
-    `Response`."""
+    The body of `Group.CallbackSendMsgException`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Group.CallbackSendMsgException"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/49462"
 
     callback_command: _t.Literal["Group.CallbackSendMsgException"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -1345,19 +1340,19 @@ __all__ = [
     "AfterTopicInfoChanged",
     "BeforeApplyJoinGroup",
     "BeforeApplyJoinGroupDecision",
-    "BeforeApplyJoinGroupResponse",
+    "BeforeApplyJoinGroupReply",
     "BeforeCreateGroup",
     "BeforeCreateGroupDecision",
-    "BeforeCreateGroupResponse",
+    "BeforeCreateGroupReply",
     "BeforeCreateTopic",
     "BeforeCreateTopicDecision",
-    "BeforeCreateTopicResponse",
+    "BeforeCreateTopicReply",
     "BeforeInviteJoinGroup",
     "BeforeInviteJoinGroupDecision",
-    "BeforeInviteJoinGroupResponse",
+    "BeforeInviteJoinGroupReply",
     "BeforeSendMsg",
     "BeforeSendMsgDecision",
-    "BeforeSendMsgResponse",
+    "BeforeSendMsgReply",
     "GroupAttrOperation",
     "GroupMsgMention",
     "MemberExitType",

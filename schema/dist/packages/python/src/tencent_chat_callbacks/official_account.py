@@ -20,11 +20,11 @@ class AfterAddSubscriber(Callback):
     whether they subscribed from a client or were added by the app's backend through the REST API.
 
     The body of `OfficialAccount.CallbackAfterAddSubscriber`, an after-callback; the app answers
-    with `Response`."""
+    with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "OfficialAccount.CallbackAfterAddSubscriber"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60800"
 
     callback_command: _t.Literal["OfficialAccount.CallbackAfterAddSubscriber"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -50,11 +50,11 @@ class AfterCreateOfficialAccount(Callback):
     the REST API, so the app can record it.
 
     The body of `OfficialAccount.CallbackAfterCreateOfficialAccount`, an after-callback; the app
-    answers with `Response`."""
+    answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "OfficialAccount.CallbackAfterCreateOfficialAccount"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60796"
 
     callback_command: _t.Literal["OfficialAccount.CallbackAfterCreateOfficialAccount"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -83,11 +83,11 @@ class AfterDeleteSubscriber(Callback):
     they unsubscribed from a client or were removed by the app's backend through the REST API.
 
     The body of `OfficialAccount.CallbackAfterDeleteSubscriber`, an after-callback; the app answers
-    with `Response`."""
+    with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "OfficialAccount.CallbackAfterDeleteSubscriber"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60802"
 
     callback_command: _t.Literal["OfficialAccount.CallbackAfterDeleteSubscriber"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -122,11 +122,11 @@ class AfterMsgWithDraw(Callback):
     through the REST API. Unlike most callbacks, the body does not say who recalled them.
 
     The body of `OfficialAccount.CallbackAfterMsgWithDraw`, an after-callback; the app answers with
-    `Response`."""
+    `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "OfficialAccount.CallbackAfterMsgWithDraw"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60805"
 
     callback_command: _t.Literal["OfficialAccount.CallbackAfterMsgWithDraw"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -149,11 +149,11 @@ class AfterOfficialAccountDestroyed(Callback):
     app can drop or archive its own copy.
 
     The body of `OfficialAccount.CallbackAfterOfficialAccountDestroyed`, an after-callback; the app
-    answers with `Response`."""
+    answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "OfficialAccount.CallbackAfterOfficialAccountDestroyed"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60798"
 
     callback_command: _t.Literal["OfficialAccount.CallbackAfterOfficialAccountDestroyed"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -180,11 +180,11 @@ class AfterOfficialAccountFull(Callback):
     subscriptions will fail until the limit is raised or subscribers leave.
 
     The body of `OfficialAccount.CallbackAfterOfficialAccountFull`, an after-callback; the app
-    answers with `Response`."""
+    answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "OfficialAccount.CallbackAfterOfficialAccountFull"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60801"
 
     callback_command: _t.Literal["OfficialAccount.CallbackAfterOfficialAccountFull"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -205,11 +205,11 @@ class AfterOfficialAccountInfoChanged(Callback):
     expected, so each of them is optional.
 
     The body of `OfficialAccount.CallbackAfterOfficialAccountInfoChanged`, an after-callback; the
-    app answers with `Response`."""
+    app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "OfficialAccount.CallbackAfterOfficialAccountInfoChanged"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60797"
 
     callback_command: _t.Literal["OfficialAccount.CallbackAfterOfficialAccountInfoChanged"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -246,11 +246,11 @@ class AfterSendMsg(Callback):
     no sequence or random number: `MsgKey` identifies the message.
 
     The body of `OfficialAccount.CallbackAfterSendMsg`, an after-callback; the app answers with
-    `Response`."""
+    `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "OfficialAccount.CallbackAfterSendMsg"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60804"
 
     callback_command: _t.Literal["OfficialAccount.CallbackAfterSendMsg"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -280,7 +280,7 @@ class AfterSendMsg(Callback):
     """Event time."""
 
 
-class BeforeAddSubscriberResponse(CallbackModel):
+class BeforeAddSubscriberReply(CallbackModel):
     """Answer to a before-subscribe callback
 
     Whether the users may subscribe. `ErrorCode` 0 lets them subscribe except those listed in
@@ -308,11 +308,11 @@ class BeforeAddSubscriber(Callback):
     app may let all of them subscribe, keep some of them out, or reject the whole request.
 
     The body of `OfficialAccount.CallbackBeforeAddSubscriber`, an before-callback; the app answers
-    with `BeforeAddSubscriberResponse`."""
+    with `BeforeAddSubscriberReply`."""
 
     COMMAND: _t.ClassVar[str] = "OfficialAccount.CallbackBeforeAddSubscriber"
     KIND: _t.ClassVar[str] = "before"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeAddSubscriberResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = BeforeAddSubscriberReply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60799"
 
     callback_command: _t.Literal["OfficialAccount.CallbackBeforeAddSubscriber"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -333,10 +333,10 @@ class BeforeAddSubscriber(Callback):
 
 class BeforeAddSubscriberDecision(Decision):
     """The app's answer to a `OfficialAccount.CallbackBeforeAddSubscriber` callback. Return one from
-    the handler; it is sent as `BeforeAddSubscriberResponse`. Build it with the class methods, which
+    the handler; it is sent as `BeforeAddSubscriberReply`. Build it with the class methods, which
     offer only the answers this command accepts."""
 
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeAddSubscriberResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = BeforeAddSubscriberReply
 
     @classmethod
     def allow(cls) -> BeforeAddSubscriberDecision:
@@ -354,7 +354,7 @@ class BeforeAddSubscriberDecision(Decision):
         return cls(1)
 
 
-class BeforeCreateOfficialAccountResponse(CallbackModel):
+class BeforeCreateOfficialAccountReply(CallbackModel):
     """Answer to a before-official-account-created callback
 
     Whether the official account may be created. `ErrorCode` 0 allows it, 1 refuses it and the
@@ -379,11 +379,11 @@ class BeforeCreateOfficialAccount(Callback):
     creates it. Only creation through the REST API fires it, and the new account has no ID yet.
 
     The body of `OfficialAccount.CallbackBeforeCreateOfficialAccount`, an before-callback; the app
-    answers with `BeforeCreateOfficialAccountResponse`."""
+    answers with `BeforeCreateOfficialAccountReply`."""
 
     COMMAND: _t.ClassVar[str] = "OfficialAccount.CallbackBeforeCreateOfficialAccount"
     KIND: _t.ClassVar[str] = "before"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeCreateOfficialAccountResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = BeforeCreateOfficialAccountReply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60795"
 
     callback_command: _t.Literal["OfficialAccount.CallbackBeforeCreateOfficialAccount"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -404,10 +404,10 @@ class BeforeCreateOfficialAccount(Callback):
 
 class BeforeCreateOfficialAccountDecision(Decision):
     """The app's answer to a `OfficialAccount.CallbackBeforeCreateOfficialAccount` callback. Return one
-    from the handler; it is sent as `BeforeCreateOfficialAccountResponse`. Build it with the class
+    from the handler; it is sent as `BeforeCreateOfficialAccountReply`. Build it with the class
     methods, which offer only the answers this command accepts."""
 
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeCreateOfficialAccountResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = BeforeCreateOfficialAccountReply
 
     @classmethod
     def allow(cls) -> BeforeCreateOfficialAccountDecision:
@@ -426,7 +426,7 @@ class BeforeCreateOfficialAccountDecision(Decision):
         return cls._app_code(code, reason, 120001, 130000)
 
 
-class BeforeSendMsgResponse(CallbackModel):
+class BeforeSendMsgReply(CallbackModel):
     """Answer to a before-official-account-message callback
 
     What the app decides about the message. `ErrorCode` 0 lets it through (with the replacement
@@ -462,11 +462,11 @@ class BeforeSendMsg(Callback):
     sender is told it was sent. The vendor waits a fixed 2 seconds for the answer.
 
     The body of `OfficialAccount.CallbackBeforeSendMsg`, an before-callback; the app answers with
-    `BeforeSendMsgResponse`."""
+    `BeforeSendMsgReply`."""
 
     COMMAND: _t.ClassVar[str] = "OfficialAccount.CallbackBeforeSendMsg"
     KIND: _t.ClassVar[str] = "before"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeSendMsgResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = BeforeSendMsgReply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/60803"
 
     callback_command: _t.Literal["OfficialAccount.CallbackBeforeSendMsg"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -492,10 +492,10 @@ class BeforeSendMsg(Callback):
 
 class BeforeSendMsgDecision(Decision):
     """The app's answer to a `OfficialAccount.CallbackBeforeSendMsg` callback. Return one from the
-    handler; it is sent as `BeforeSendMsgResponse`. Build it with the class methods, which offer
-    only the answers this command accepts."""
+    handler; it is sent as `BeforeSendMsgReply`. Build it with the class methods, which offer only
+    the answers this command accepts."""
 
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = BeforeSendMsgResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = BeforeSendMsgReply
 
     @classmethod
     def allow(cls) -> BeforeSendMsgDecision:
@@ -536,13 +536,13 @@ __all__ = [
     "AfterSendMsg",
     "BeforeAddSubscriber",
     "BeforeAddSubscriberDecision",
-    "BeforeAddSubscriberResponse",
+    "BeforeAddSubscriberReply",
     "BeforeCreateOfficialAccount",
     "BeforeCreateOfficialAccountDecision",
-    "BeforeCreateOfficialAccountResponse",
+    "BeforeCreateOfficialAccountReply",
     "BeforeSendMsg",
     "BeforeSendMsgDecision",
-    "BeforeSendMsgResponse",
+    "BeforeSendMsgReply",
     "RecalledMessage",
 ]
 

@@ -161,11 +161,11 @@ class PortraitSet(Callback):
     Reports profile fields that were just changed, by the user from a client or by an administrator
     through the REST API. Only the fields that were set are listed.
 
-    The body of `Profile.CallbackPortraitSet`, an after-callback; the app answers with `Response`."""
+    The body of `Profile.CallbackPortraitSet`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Profile.CallbackPortraitSet"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/48733"
 
     callback_command: _t.Literal["Profile.CallbackPortraitSet"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")

@@ -73,11 +73,11 @@ class AllMemberPush(Callback):
     seconds, not milliseconds. The vendor limits it to 1000 requests per second by default and sends
     requests over that rate later. Its query string carries no client IP or platform.
 
-    The body of `Push.AllMemberPush`, an after-callback; the app answers with `Response`."""
+    The body of `Push.AllMemberPush`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Push.AllMemberPush"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/67551"
 
     events: _t.List[AllMemberPushEvent] = Field(validation_alias="Events", serialization_alias="Events")
@@ -151,11 +151,11 @@ class OfflinePush(Callback):
     The vendor limits it to 1000 requests per second by default and sends requests over that rate
     later. Its query string carries no client IP or platform.
 
-    The body of `Push.OfflinePush`, an after-callback; the app answers with `Response`."""
+    The body of `Push.OfflinePush`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Push.OfflinePush"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/67552"
 
     events: _t.List[OfflinePushEvent] = Field(validation_alias="Events", serialization_alias="Events")

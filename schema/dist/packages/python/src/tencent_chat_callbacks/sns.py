@@ -19,11 +19,11 @@ class BlackListAdd(Callback):
     Reports users who were just put on someone's blocklist, by a user from a client or by the app's
     backend through the REST API. The body carries no event time.
 
-    The body of `Sns.CallbackBlackListAdd`, an after-callback; the app answers with `Response`."""
+    The body of `Sns.CallbackBlackListAdd`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Sns.CallbackBlackListAdd"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34361"
 
     callback_command: _t.Literal["Sns.CallbackBlackListAdd"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -39,11 +39,11 @@ class BlackListDelete(Callback):
     Reports users who were just removed from someone's blocklist, by a user from a client or by the
     app's backend through the REST API. The body carries no event time.
 
-    The body of `Sns.CallbackBlackListDelete`, an after-callback; the app answers with `Response`."""
+    The body of `Sns.CallbackBlackListDelete`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Sns.CallbackBlackListDelete"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34362"
 
     callback_command: _t.Literal["Sns.CallbackBlackListDelete"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -94,11 +94,11 @@ class FriendAdd(Callback):
     or the REST API, by a user accepting a friend request, or by an administrator forcing the add.
     Importing friends through the REST API does not fire it. The body carries no event time.
 
-    The body of `Sns.CallbackFriendAdd`, an after-callback; the app answers with `Response`."""
+    The body of `Sns.CallbackFriendAdd`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Sns.CallbackFriendAdd"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34359"
 
     callback_command: _t.Literal["Sns.CallbackFriendAdd"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -127,11 +127,11 @@ class FriendDelete(Callback):
     Reports friend relationships that were just removed, by a user from a client or by the app's
     backend through the REST API. The body carries no event time.
 
-    The body of `Sns.CallbackFriendDelete`, an after-callback; the app answers with `Response`."""
+    The body of `Sns.CallbackFriendDelete`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Sns.CallbackFriendDelete"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34360"
 
     callback_command: _t.Literal["Sns.CallbackFriendDelete"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -195,7 +195,7 @@ class PrevFriendAddResultItem(CallbackModel):
     """A reason for a refusal; empty when the add is allowed."""
 
 
-class PrevFriendAddResponse(CallbackModel):
+class PrevFriendAddReply(CallbackModel):
     """Answer to a before-friend-add callback
 
     The app's decisions, one per prospective friend in `ResultItem`. `ErrorCode` 0 says the app
@@ -227,11 +227,11 @@ class PrevFriendAdd(Callback):
     the REST API do not fire it.
 
     The body of `Sns.CallbackPrevFriendAdd`, an before-callback; the app answers with
-    `PrevFriendAddResponse`."""
+    `PrevFriendAddReply`."""
 
     COMMAND: _t.ClassVar[str] = "Sns.CallbackPrevFriendAdd"
     KIND: _t.ClassVar[str] = "before"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = PrevFriendAddResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = PrevFriendAddReply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/43468"
 
     callback_command: _t.Literal["Sns.CallbackPrevFriendAdd"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -259,10 +259,10 @@ class PrevFriendAdd(Callback):
 
 class PrevFriendAddDecision(Decision):
     """The app's answer to a `Sns.CallbackPrevFriendAdd` callback. Return one from the handler; it is
-    sent as `PrevFriendAddResponse`. Build it with the class methods, which offer only the answers
-    this command accepts."""
+    sent as `PrevFriendAddReply`. Build it with the class methods, which offer only the answers this
+    command accepts."""
 
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = PrevFriendAddResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = PrevFriendAddReply
 
     @classmethod
     def allow(cls) -> PrevFriendAddDecision:
@@ -328,7 +328,7 @@ class PrevFriendResponseResultItem(CallbackModel):
     """A reason for a refusal; empty when the answer is allowed."""
 
 
-class PrevFriendResponseResponse(CallbackModel):
+class PrevFriendResponseReply(CallbackModel):
     """Answer to a before-friend-response callback
 
     The app's decisions, one per answered request in `ResultItem`. `ErrorCode` 0 says the app
@@ -360,11 +360,11 @@ class PrevFriendResponse(Callback):
     callback. Answers made through the REST API do not fire it.
 
     The body of `Sns.CallbackPrevFriendResponse`, an before-callback; the app answers with
-    `PrevFriendResponseResponse`."""
+    `PrevFriendResponseReply`."""
 
     COMMAND: _t.ClassVar[str] = "Sns.CallbackPrevFriendResponse"
     KIND: _t.ClassVar[str] = "before"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = PrevFriendResponseResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = PrevFriendResponseReply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/43467"
 
     callback_command: _t.Literal["Sns.CallbackPrevFriendResponse"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -385,10 +385,10 @@ class PrevFriendResponse(Callback):
 
 class PrevFriendResponseDecision(Decision):
     """The app's answer to a `Sns.CallbackPrevFriendResponse` callback. Return one from the handler; it
-    is sent as `PrevFriendResponseResponse`. Build it with the class methods, which offer only the
+    is sent as `PrevFriendResponseReply`. Build it with the class methods, which offer only the
     answers this command accepts."""
 
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = PrevFriendResponseResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = PrevFriendResponseReply
 
     @classmethod
     def allow(cls) -> PrevFriendResponseDecision:
@@ -411,14 +411,14 @@ __all__ = [
     "PrevFriendAdd",
     "PrevFriendAddDecision",
     "PrevFriendAddItem",
-    "PrevFriendAddResponse",
+    "PrevFriendAddReply",
     "PrevFriendAddResultItem",
     "PrevFriendAddType",
     "PrevFriendResponse",
     "PrevFriendResponseAction",
     "PrevFriendResponseDecision",
     "PrevFriendResponseItem",
-    "PrevFriendResponseResponse",
+    "PrevFriendResponseReply",
     "PrevFriendResponseResultItem",
 ]
 

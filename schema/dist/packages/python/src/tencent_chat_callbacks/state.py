@@ -111,11 +111,11 @@ class StateChange(Callback):
     its heartbeat timing out. The feature switch for status notifications must be on. In this
     callback only, the `OptPlatform` query parameter spells iOS as `IOS`.
 
-    The body of `State.StateChange`, an after-callback; the app answers with `Response`."""
+    The body of `State.StateChange`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "State.StateChange"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://www.tencentcloud.com/document/product/1047/34357"
 
     callback_command: _t.Literal["State.StateChange"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")

@@ -5,7 +5,7 @@ export declare namespace common {
   /** An open enum with an alias and a renamed variant. */
   export type Colour = "red" | "GREEN" | (string & {});
   /** The standard answer. */
-  export interface Response {
+  export interface Reply {
     /** OK or FAIL. */
     "ActionStatus": string;
     /** The code. */
@@ -100,7 +100,7 @@ export declare namespace other {
     "Seconds"?: number;
   }
   /** An answer with an extra field. */
-  export interface StateChangeResponse {
+  export interface StateChangeReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
     /** The code. */
@@ -127,9 +127,9 @@ export interface CallbackBodies {
 }
 
 /** The reply type of each command. */
-export interface CallbackResponses {
-  "Demo.CallbackAfterThing": common.Response;
-  "Other.StateChange": other.StateChangeResponse;
+export interface CallbackReplies {
+  "Demo.CallbackAfterThing": common.Reply;
+  "Other.StateChange": other.StateChangeReply;
 }
 
 /** Any callback body; narrow it on `CallbackCommand` where the body carries one. */
@@ -139,17 +139,17 @@ export type CallbackBody = CallbackBodies[CallbackCommand];
 export interface Decisions {
   "Other.StateChange": {
     /** Allow it unchanged: `ErrorCode` 0. */
-    allow(): CallbackResponses["Other.StateChange"];
+    allow(): CallbackReplies["Other.StateChange"];
     /** Allow it with changed content: `ErrorCode` 0 with the fields given. */
-    modify(fields: { "Note"?: string }): CallbackResponses["Other.StateChange"];
+    modify(fields: { "Note"?: string }): CallbackReplies["Other.StateChange"];
     /** Allow it, with the command's extra answers: `ErrorCode` 0 with the fields given. */
-    allowWith(fields: { "Refused"?: Array<string> }): CallbackResponses["Other.StateChange"];
+    allowWith(fields: { "Refused"?: Array<string> }): CallbackReplies["Other.StateChange"];
     /** Refuse it: `ErrorCode` 1; the client gets error 10016. */
-    refuse(): CallbackResponses["Other.StateChange"];
+    refuse(): CallbackReplies["Other.StateChange"];
     /** Drop it silently: `ErrorCode` 2; the sender is told it succeeded. */
-    drop(): CallbackResponses["Other.StateChange"];
+    drop(): CallbackReplies["Other.StateChange"];
     /** Refuse it with an app-defined code in 100..=200, sent to the client with the reason; throws a `RangeError` outside it. */
-    refuseWith(code: number, reason: string): CallbackResponses["Other.StateChange"];
+    refuseWith(code: number, reason: string): CallbackReplies["Other.StateChange"];
   };
 }
 
@@ -200,6 +200,12 @@ export declare const commands: readonly CallbackCommand[];
 /** The bundled JSON Schema (draft 2020-12) of every callback. */
 export declare const bundle: { $id: string; $defs: Record<string, unknown> };
 
+/**
+ * A `$ref` to one command's body schema inside the bundle (`<bundle.$id>#/$defs/<Type>`), for
+ * validators given the bundle, such as Ajv's `getSchema` after `addSchema(bundle)`.
+ */
+export declare function schemaRef(command: CallbackCommand): string;
+
 /** What the request carried besides the typed body. */
 export interface Context {
   appId: number;
@@ -213,7 +219,7 @@ export interface Context {
 }
 
 /** What a handler may return: nothing (acknowledge, or allow), or the reply to send. */
-export type HandlerResult<C extends CallbackCommand> = void | undefined | CallbackResponses[C];
+export type HandlerResult<C extends CallbackCommand> = void | undefined | CallbackReplies[C];
 
 /** A handler of one command. */
 export type Handler<C extends CallbackCommand> = (

@@ -6,7 +6,7 @@ exports.types = {
   "common.Colour": {
     "enum": true
   },
-  "common.Response": {
+  "common.Reply": {
     "struct": [
       [
         "ActionStatus",
@@ -205,7 +205,7 @@ exports.types = {
       ]
     ]
   },
-  "other.StateChangeResponse": {
+  "other.StateChangeReply": {
     "struct": [
       [
         "ActionStatus",

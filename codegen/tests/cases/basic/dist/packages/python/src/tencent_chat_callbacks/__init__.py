@@ -23,7 +23,7 @@ from ._commands import CALLBACKS
 from .dispatcher import Context, Dispatcher, DispatchError, Reply, UnhandledEvent
 from .signature import DEFAULT_MAX_SKEW, sign, verify_sign
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 COMMANDS: _t.List[str] = sorted(CALLBACKS)
 """Every command with a model."""

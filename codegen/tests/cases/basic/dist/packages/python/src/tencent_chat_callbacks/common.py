@@ -28,8 +28,8 @@ class Colour(OpenEnum):
     """Green."""
 
 
-class Response(CallbackModel):
-    """Response
+class Reply(CallbackModel):
+    """Reply
 
     The standard answer."""
 
@@ -127,7 +127,7 @@ __all__ = [
     "PartOther",
     "PartText",
     "PartText",
-    "Response",
+    "Reply",
 ]
 
 # Resolve the forward references between the models of this module.

@@ -32,11 +32,11 @@ class AfterThing(Callback):
 
     Every supported field form once.
 
-    The body of `Demo.CallbackAfterThing`, an after-callback; the app answers with `Response`."""
+    The body of `Demo.CallbackAfterThing`, an after-callback; the app answers with `Reply`."""
 
     COMMAND: _t.ClassVar[str] = "Demo.CallbackAfterThing"
     KIND: _t.ClassVar[str] = "after"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = common.Response
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = common.Reply
     DOC_URL: _t.ClassVar[str] = "https://example.test/thing"
 
     callback_command: _t.Literal["Demo.CallbackAfterThing"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")

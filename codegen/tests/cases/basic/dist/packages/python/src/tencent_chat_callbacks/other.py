@@ -25,7 +25,7 @@ class StateChangeEvent(CallbackModel):
     """When, in seconds."""
 
 
-class StateChangeResponse(CallbackModel):
+class StateChangeReply(CallbackModel):
     """State change response
 
     An answer with an extra field."""
@@ -51,11 +51,11 @@ class StateChange(Callback):
 
     A command without the Callback prefix, answered with its own response type.
 
-    The body of `Other.StateChange`, an before-callback; the app answers with `StateChangeResponse`."""
+    The body of `Other.StateChange`, an before-callback; the app answers with `StateChangeReply`."""
 
     COMMAND: _t.ClassVar[str] = "Other.StateChange"
     KIND: _t.ClassVar[str] = "before"
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = StateChangeResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = StateChangeReply
     DOC_URL: _t.ClassVar[str] = "https://example.test/state"
 
     callback_command: _t.Literal["Other.StateChange"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
@@ -70,10 +70,10 @@ class StateChange(Callback):
 
 class StateChangeDecision(Decision):
     """The app's answer to a `Other.StateChange` callback. Return one from the handler; it is sent as
-    `StateChangeResponse`. Build it with the class methods, which offer only the answers this
-    command accepts."""
+    `StateChangeReply`. Build it with the class methods, which offer only the answers this command
+    accepts."""
 
-    RESPONSE: _t.ClassVar[_t.Type[CallbackModel]] = StateChangeResponse
+    REPLY: _t.ClassVar[_t.Type[CallbackModel]] = StateChangeReply
 
     @classmethod
     def allow(cls) -> StateChangeDecision:
@@ -112,7 +112,7 @@ __all__ = [
     "StateChange",
     "StateChangeDecision",
     "StateChangeEvent",
-    "StateChangeResponse",
+    "StateChangeReply",
 ]
 
 # Resolve the forward references between the models of this module.

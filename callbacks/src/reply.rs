@@ -1,19 +1,19 @@
-//! Building the vendor's answer: [`Response`] helpers, [`IntoReply`] and [`HttpReply`].
+//! Building the vendor's answer: [`Reply`] helpers, [`IntoReply`] and [`HttpReply`].
 
 use bytes::Bytes;
 use http::StatusCode;
 
-use crate::common::{ActionStatus, Response};
+use crate::common::{ActionStatus, Reply};
 
-impl Response {
+impl Reply {
     /// `{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}`: the callback was handled.
-    pub fn ok() -> Response {
-        Response { action_status: ActionStatus::Ok, error_code: 0, error_info: String::new() }
+    pub fn ok() -> Reply {
+        Reply { action_status: ActionStatus::Ok, error_code: 0, error_info: String::new() }
     }
 
     /// `{"ActionStatus":"FAIL",…}` with the given code and reason.
-    pub fn fail(error_code: i64, error_info: impl Into<String>) -> Response {
-        Response { action_status: ActionStatus::Fail, error_code, error_info: error_info.into() }
+    pub fn fail(error_code: i64, error_info: impl Into<String>) -> Reply {
+        Reply { action_status: ActionStatus::Fail, error_code, error_info: error_info.into() }
     }
 }
 
@@ -22,7 +22,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a handler may return, for a callback answered with `R`.
 ///
-/// For after-event callbacks (`R` = [`Response`]) a handler returns `()`, a [`Response`], or a
+/// For after-event callbacks (`R` = [`Reply`]) a handler returns `()`, a [`Reply`], or a
 /// `Result` of either whose error converts into [`BoxError`] (any `std::error::Error`, a `String`,
 /// `anyhow::Error`, …). An `Err` is answered with status 500 and a `FAIL` body, unless the error
 /// is a [`DispatchError`](crate::DispatchError): a handler that finds the request itself at fault
@@ -36,14 +36,14 @@ pub trait IntoReply<R> {
     fn into_reply(self) -> Result<R, BoxError>;
 }
 
-impl IntoReply<Response> for () {
-    fn into_reply(self) -> Result<Response, BoxError> {
-        Ok(Response::ok())
+impl IntoReply<Reply> for () {
+    fn into_reply(self) -> Result<Reply, BoxError> {
+        Ok(Reply::ok())
     }
 }
 
-impl IntoReply<Response> for Response {
-    fn into_reply(self) -> Result<Response, BoxError> {
+impl IntoReply<Reply> for Reply {
+    fn into_reply(self) -> Result<Reply, BoxError> {
         Ok(self)
     }
 }
@@ -68,7 +68,7 @@ impl HttpReply {
     pub fn ok<T: serde::Serialize + 'static>(body: &T) -> HttpReply {
         // The plain acknowledgement is most replies: it is encoded once, at compile time.
         const ACKNOWLEDGED: &[u8] = br#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}"#;
-        if (body as &dyn std::any::Any).downcast_ref::<Response>().is_some_and(|r| *r == Response::ok()) {
+        if (body as &dyn std::any::Any).downcast_ref::<Reply>().is_some_and(|r| *r == Reply::ok()) {
             return HttpReply { status: StatusCode::OK, body: Bytes::from_static(ACKNOWLEDGED) };
         }
         HttpReply::with_status(StatusCode::OK, body)
@@ -90,7 +90,7 @@ impl HttpReply {
 
 impl From<&crate::DispatchError> for HttpReply {
     fn from(error: &crate::DispatchError) -> HttpReply {
-        let json = serde_json::to_vec(&error.response()).unwrap_or_default();
+        let json = serde_json::to_vec(&error.reply()).unwrap_or_default();
         HttpReply { status: error.status(), body: Bytes::from(json) }
     }
 }
