@@ -13,7 +13,6 @@ use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use futures_util::FutureExt;
 use serde::Deserialize;
 
 use crate::background::Background;
@@ -28,6 +27,7 @@ use crate::policy::FailurePolicy;
 use crate::query::CallbackQuery;
 use crate::signature::{self, DEFAULT_MAX_CLOCK_SKEW};
 use crate::telemetry::{self, Outcome};
+use crate::unwind::FutureExt;
 use crate::{Callback, CallbackKind, Command, DispatchError, HttpReply, IntoReply, Response};
 
 /// The default time a handler gets before the dispatcher answers without it: 1.5 s, inside the

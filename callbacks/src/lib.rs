@@ -124,6 +124,7 @@ mod error;
 mod log_safe;
 mod policy;
 mod telemetry;
+mod unwind;
 #[rustfmt::skip]
 mod generated;
 mod handler;
