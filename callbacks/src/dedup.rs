@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use sha2::{Digest, Sha256};
+use crate::sha256::{Digest, Sha256};
 
 /// The default time a finished event stays remembered: 24 hours, longer than the vendor retries.
 pub const DEFAULT_DONE_TTL: Duration = Duration::from_secs(24 * 60 * 60);

@@ -132,6 +132,7 @@ mod handler;
 mod lenient;
 mod query;
 mod response;
+mod sha256;
 pub mod signature;
 pub mod testing;
 

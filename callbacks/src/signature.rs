@@ -6,8 +6,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+
+use crate::sha256::{Digest, Sha256};
 
 /// Why [`verify`] refused a signature; [`DispatchError::Signature`](crate::DispatchError::Signature) (401) carries it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
