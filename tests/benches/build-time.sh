@@ -19,7 +19,7 @@ if want five-callbacks-no-default-features; then
   # A copy of the runtime crate generated from the five seed schemas only.
   mkdir -p "$work/five/schema"
   git -C "$root" archive HEAD | tar -x -C "$work/five"
-  ( cd "$work/five/schema" && ls | grep -v -E '^(common|Group\.CallbackAfter(CreateGroup|ChangeGroupOwner|GroupInfoChanged|GroupAttrChanged)|OfficialAccount\.CallbackAfterOfficialAccountInfoChanged)\.json$|^dist$|CHANGELOG' | xargs rm -f )
+  ( cd "$work/five/schema" && ls | grep -v -E '^(common|Group\.CallbackAfter(CreateGroup|ChangeGroupOwner|GroupInfoChanged|GroupAttrChanged)|OfficialAccount\.CallbackAfterOfficialAccountInfoChanged)\.json$|^dist$|^envelope$|CHANGELOG' | xargs rm -f )
   (cd "$root" && cargo run --quiet --locked -p tencent-chat-callbacks-codegen -- --root "$work/five" >/dev/null 2>&1)
 fi
 
