@@ -26,11 +26,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use futures_util::future::BoxFuture;
 use sha2::{Digest, Sha256};
 
 /// The default time a finished event stays remembered: 24 hours, longer than the vendor retries.
@@ -133,6 +133,10 @@ impl From<redis::RedisError> for DedupError {
         DedupError::Backend(error.to_string())
     }
 }
+
+/// The future a [`DedupStore`] method returns: boxed and `Send`. The same type as
+/// `futures::future::BoxFuture`, so a store may be written with either.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Where claims are kept; see the [module documentation](self).
 pub trait DedupStore: Send + Sync + 'static {
@@ -396,10 +400,9 @@ pub use self::redis_store::RedisStore;
 mod redis_store {
     use std::time::Duration;
 
-    use futures_util::future::BoxFuture;
     use redis::aio::ConnectionManager;
 
-    use super::{Claim, DedupError, DedupStore, Lease};
+    use super::{BoxFuture, Claim, DedupError, DedupStore, Lease};
 
     /// The value of a finished key.
     const DONE: &str = "done";

@@ -13,8 +13,6 @@ use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use futures_util::FutureExt;
-use futures_util::future::Either;
 use serde::Deserialize;
 
 use crate::background::Background;
@@ -31,6 +29,7 @@ use crate::query::CallbackQuery;
 use crate::signature::SignatureError;
 use crate::signature::{self, DEFAULT_MAX_CLOCK_SKEW};
 use crate::telemetry::{self, Outcome};
+use crate::unwind::FutureExt;
 use crate::{Callback, CallbackKind, Command, DispatchError, HttpReply, IntoReply, Reply};
 
 /// The default time a handler gets before the dispatcher answers without it: 1.5 s, inside the
@@ -299,8 +298,8 @@ impl Dispatcher {
         // Admission is synchronous; returning either future, rather than awaiting one inside
         // another, keeps the request's state from being copied into a second, larger future.
         match self.admit(query) {
-            Ok(admitted) => Either::Left(self.dispatch_admitted(admitted, body)),
-            Err(refusal) => Either::Right(std::future::ready(refusal)),
+            Ok(admitted) => Dispatch::Admitted { future: self.dispatch_admitted(admitted, body) },
+            Err(refusal) => Dispatch::Refused { reply: Some(refusal) },
         }
     }
 
@@ -679,6 +678,26 @@ fn outcome_of(reply: &HttpReply) -> Outcome {
 }
 
 type Work = BoxFuture<Result<HttpReply, DispatchError>>;
+
+pin_project_lite::pin_project! {
+    /// The future of [`Dispatcher::dispatch`]: the admitted request's, or a refusal known at once.
+    #[project = DispatchProjection]
+    enum Dispatch<F> {
+        Admitted { #[pin] future: F },
+        Refused { reply: Option<HttpReply> },
+    }
+}
+
+impl<F: Future<Output = HttpReply>> Future for Dispatch<F> {
+    type Output = HttpReply;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<HttpReply> {
+        match self.project() {
+            DispatchProjection::Admitted { future } => future.poll(cx),
+            DispatchProjection::Refused { reply } => Poll::Ready(reply.take().expect("polled after it completed")),
+        }
+    }
+}
 
 enum Started {
     Handler(Work),

@@ -67,6 +67,8 @@ impl Envelope {
     }
 
     /// The typed event; [`Event::Unknown`] when this version does not know the command.
+    // Inline, like `Event::from_json`, so neither is compiled unless a crate calls it.
+    #[inline]
     pub fn event(&self) -> Result<Event, EnvelopeError> {
         Event::from_json(&self.command, self.body.get().as_bytes())
             .map_err(|source| EnvelopeError::NotTheCommandsEvent { command: self.command.clone(), source })

@@ -99,6 +99,7 @@
 //! |---|---|---|
 //! | `axum` | [`axum::Server`], a hardened server with graceful shutdown, and [`axum::router`] | yes |
 //! | `macros` | the [`handlers`] attribute macro | yes |
+//! | `metrics` | metrics through the `metrics` facade (without it nothing is recorded) | yes |
 //! | `schemars` | `Command::json_schema` and `schemars::JsonSchema` on every generated type | no |
 //! | `redis` | `dedup::RedisStore`, the idempotency store replicas share on Redis | no |
 //!
@@ -124,6 +125,7 @@ mod error;
 mod log_safe;
 mod policy;
 mod telemetry;
+mod unwind;
 #[rustfmt::skip]
 mod generated;
 mod handler;

@@ -11,10 +11,15 @@
 //!
 //! The `command` label is a command this version knows, or `unknown`: a label taken from request
 //! input as it is would let any client create series without bound.
+//!
+//! Without the `metrics` feature (on by default) the crate does not depend on `metrics` and these
+//! functions do nothing, as they record nothing with the feature and no recorder installed.
 
+#[cfg(feature = "metrics")]
 use std::sync::OnceLock;
 use std::time::Duration;
 
+#[cfg(feature = "metrics")]
 use metrics::{Key, Label, Level, Metadata};
 
 use crate::Command;
@@ -33,6 +38,7 @@ pub(crate) enum Outcome {
     Failed,
 }
 
+#[cfg(feature = "metrics")]
 impl Outcome {
     const ALL: [Outcome; 4] = [Outcome::Ok, Outcome::Answered, Outcome::Refused, Outcome::Failed];
 
@@ -48,11 +54,13 @@ impl Outcome {
 
 /// The keys every request records, built once per command: a request then records without
 /// allocating (the metric macros build a key, labels and all, at each call).
+#[cfg(feature = "metrics")]
 struct RequestKeys {
     by_outcome: [Key; 4],
     duration: Key,
 }
 
+#[cfg(feature = "metrics")]
 impl RequestKeys {
     fn new(command: &'static str) -> RequestKeys {
         RequestKeys {
@@ -73,10 +81,12 @@ impl RequestKeys {
     }
 }
 
+#[cfg(feature = "metrics")]
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
 /// The keys of `command` (`known`, when the caller knows it already): one entry per known
 /// command, in [`Command::ALL`] order, then `unknown`.
+#[cfg(feature = "metrics")]
 fn request_keys(command: &str, known: Option<Command>) -> &'static RequestKeys {
     static KEYS: OnceLock<Vec<RequestKeys>> = OnceLock::new();
     let keys = KEYS.get_or_init(|| {
@@ -88,10 +98,12 @@ fn request_keys(command: &str, known: Option<Command>) -> &'static RequestKeys {
 }
 
 /// `command` if this version knows it, else `unknown`.
+#[cfg(feature = "metrics")]
 fn label(command: &str) -> &'static str {
     Command::from_name(command).map_or("unknown", Command::name)
 }
 
+#[cfg(feature = "metrics")]
 pub(crate) fn request_finished(command: &str, known: Option<Command>, elapsed: Duration, outcome: Outcome) {
     let keys = request_keys(command, known);
     metrics::with_recorder(|recorder| {
@@ -100,6 +112,7 @@ pub(crate) fn request_finished(command: &str, known: Option<Command>, elapsed: D
     });
 }
 
+#[cfg(feature = "metrics")]
 pub(crate) fn failure_policy_used(command: &str, policy: FailurePolicy, reason: &'static str) {
     metrics::counter!(
         "tencent_chat_callbacks_failure_policy_total",
@@ -108,17 +121,33 @@ pub(crate) fn failure_policy_used(command: &str, policy: FailurePolicy, reason: 
     .increment(1);
 }
 
+#[cfg(feature = "metrics")]
 pub(crate) fn dead_lettered(command: &str, reason: &str) {
     let reason = reason.to_owned();
     metrics::counter!("tencent_chat_callbacks_dead_letters_total", "command" => label(command), "reason" => reason)
         .increment(1);
 }
 
+#[cfg(feature = "metrics")]
 pub(crate) fn deadline_missed(command: &str) {
     metrics::counter!("tencent_chat_callbacks_deadline_misses_total", "command" => label(command)).increment(1);
 }
 
-#[cfg(test)]
+// Without the feature, the same calls, recording nothing.
+
+#[cfg(not(feature = "metrics"))]
+pub(crate) fn request_finished(_command: &str, _known: Option<Command>, _elapsed: Duration, _outcome: Outcome) {}
+
+#[cfg(not(feature = "metrics"))]
+pub(crate) fn failure_policy_used(_command: &str, _policy: FailurePolicy, _reason: &'static str) {}
+
+#[cfg(not(feature = "metrics"))]
+pub(crate) fn dead_lettered(_command: &str, _reason: &str) {}
+
+#[cfg(not(feature = "metrics"))]
+pub(crate) fn deadline_missed(_command: &str) {}
+
+#[cfg(all(test, feature = "metrics"))]
 mod tests {
     use super::*;
 

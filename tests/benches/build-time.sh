@@ -2,20 +2,29 @@
 # What the typed catalogue adds to a dependent crate's clean (debug) build, over serde +
 # serde_json alone, and what a crate generated from only the five seed callbacks would take: the
 # most that per-namespace cargo features could save. Each build is clean, with its own target
-# directory, on the jobs cargo picks for this machine.
-# Usage: tests/benches/build-time.sh     (takes a few minutes)
+# directory, on the jobs cargo picks for this machine. Each line gives the CPU time (user + sys
+# of cargo and everything it runs), which other load on the machine inflates less, and the wall
+# time.
+# Usage: tests/benches/build-time.sh [NAME...]    (takes a few minutes; NAMEs pick builds)
+#   TIMINGS=DIR  also builds with `cargo build --timings` and copies each report to DIR/NAME.html
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+wanted=" $* "
 
-# A copy of the runtime crate generated from the five seed schemas only.
-mkdir -p "$work/five/schema"
-git -C "$root" archive HEAD | tar -x -C "$work/five"
-( cd "$work/five/schema" && ls | grep -v -E '^(common|Group\.CallbackAfter(CreateGroup|ChangeGroupOwner|GroupInfoChanged|GroupAttrChanged)|OfficialAccount\.CallbackAfterOfficialAccountInfoChanged)\.json$|^dist$|CHANGELOG' | xargs rm -f )
-(cd "$root" && cargo run --quiet --locked -p tencent-chat-callbacks-codegen -- --root "$work/five" >/dev/null 2>&1)
+want() { [[ "$wanted" == "  " || "$wanted" == *" $1 "* ]]; }
+
+if want five-callbacks-no-default-features; then
+  # A copy of the runtime crate generated from the five seed schemas only.
+  mkdir -p "$work/five/schema"
+  git -C "$root" archive HEAD | tar -x -C "$work/five"
+  ( cd "$work/five/schema" && ls | grep -v -E '^(common|Group\.CallbackAfter(CreateGroup|ChangeGroupOwner|GroupInfoChanged|GroupAttrChanged)|OfficialAccount\.CallbackAfterOfficialAccountInfoChanged)\.json$|^dist$|^envelope$|CHANGELOG' | xargs rm -f )
+  (cd "$root" && cargo run --quiet --locked -p tencent-chat-callbacks-codegen -- --root "$work/five" >/dev/null 2>&1)
+fi
 
 dependent() { # name, dependency line
+  want "$1" || return 0
   mkdir -p "$work/$1/src"
   cat >"$work/$1/Cargo.toml" <<TOML
 [package]
@@ -32,16 +41,23 @@ TOML
   echo 'fn main() {}' >"$work/$1/src/main.rs"
   cp "$root/Cargo.lock" "$work/$1/Cargo.lock"
   (cd "$work/$1" && cargo fetch --quiet 2>/dev/null || true)
-  local start end
-  start=$(date +%s.%N)
-  (cd "$work/$1" && cargo build --quiet --offline)
-  end=$(date +%s.%N)
-  printf '%-44s %6.1f s\n' "$1" "$(echo "$end - $start" | bc)"
+  local timings=() times
+  [[ -n "${TIMINGS:-}" ]] && timings=(--timings)
+  times=$(cd "$work/$1" && /usr/bin/time -f '%U %S %e' cargo build --quiet --offline "${timings[@]}" 2>&1 >/dev/null | tail -n 1)
+  read -r user sys wall <<<"$times"
+  printf '%-44s cpu %6.1f s   wall %6.1f s\n' "$1" "$(echo "$user + $sys" | bc)" "$wall"
+  if [[ -n "${TIMINGS:-}" ]]; then
+    mkdir -p "$TIMINGS"
+    cp "$work/$1/target/cargo-timings/cargo-timing.html" "$TIMINGS/$1.html"
+  fi
 }
 
 echo "clean debug builds of a binary depending on:"
 dependent serde-and-serde-json 'serde = { version = "1", features = ["derive"] }
 serde_json = "1"'
+dependent serde-serde-json-and-tokio 'serde = { version = "1", features = ["derive"] }
+serde_json = "1"
+tokio = { version = "1", features = ["rt", "sync", "time"] }'
 dependent full-catalogue-no-default-features "tencent-chat-callbacks = { path = \"$root/callbacks\", default-features = false }"
 dependent five-callbacks-no-default-features "tencent-chat-callbacks = { path = \"$work/five/callbacks\", default-features = false }"
 dependent full-catalogue-default-features "tencent-chat-callbacks = { path = \"$root/callbacks\" }"
