@@ -95,17 +95,7 @@ impl Param {
     /// The parameter called `name`, in any ASCII case. The vendor's own spellings are matched
     /// exactly first, which is cheaper; only other spellings are compared without case.
     fn named(name: &str) -> Option<Param> {
-        let exact = match name {
-            "SdkAppid" => Some(Param::SdkAppid),
-            "CallbackCommand" => Some(Param::CallbackCommand),
-            "contenttype" => Some(Param::ContentType),
-            "ClientIP" => Some(Param::ClientIp),
-            "OptPlatform" => Some(Param::OptPlatform),
-            "Sign" => Some(Param::Sign),
-            "RequestTime" => Some(Param::RequestTime),
-            "RequestID" => Some(Param::RequestId),
-            _ => None,
-        };
+        let exact = Param::ALL.into_iter().find(|param| param.name() == name);
         exact.or_else(|| Param::ALL.into_iter().find(|param| param.name().eq_ignore_ascii_case(name)))
     }
 }
