@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import typing as _t
 
-from .dispatcher import Dispatcher, DispatchError, Reply
+from .dispatcher import Dispatcher, DispatchError, HttpReply
 
 Scope = _t.MutableMapping[str, _t.Any]
 Message = _t.MutableMapping[str, _t.Any]
@@ -70,7 +70,7 @@ class CallbackApp:
         await _send(send, reply)
 
 
-async def _send(send: Send, reply: Reply, *, allow: bool = False) -> None:
+async def _send(send: Send, reply: HttpReply, *, allow: bool = False) -> None:
     headers = [(b"content-type", reply.content_type.encode()), (b"content-length", str(len(reply.body)).encode())]
     if allow:
         headers.append((b"allow", b"POST"))

@@ -8,7 +8,7 @@ export async function checkCommonJs(): Promise<string[]> {
   const problems: string[] = [];
   if (!tcc.verifySign("xxxxyyyy", "1669872112", VENDOR_SIGN, { now: 1669872112 })) problems.push("verifySign");
   const webhooks = new tcc.Webhooks({ appId: 1 }).on("Sns.CallbackFriendAdd", () => undefined);
-  const reply = await webhooks.dispatch("SdkAppid=1&CallbackCommand=Sns.CallbackFriendAdd", "[]");
+  const reply: tcc.HttpReply = await webhooks.dispatch("SdkAppid=1&CallbackCommand=Sns.CallbackFriendAdd", "[]");
   if (reply.status !== 400) problems.push(`dispatch: ${reply.status}`);
   const esm = await import("tencent-chat-callbacks");
   if (esm.Webhooks !== tcc.Webhooks || esm.decision !== tcc.decision) problems.push("ESM and CommonJS differ");

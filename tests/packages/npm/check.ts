@@ -23,6 +23,7 @@ import {
   type CallbackCommand,
   type CallbackReplies,
   type Context,
+  type HttpReply,
   type common,
   type c2c,
 } from "tencent-chat-callbacks";
@@ -68,6 +69,9 @@ function typedHandlers(webhooks: Webhooks): void {
   // @ts-expect-error: a reply needs ActionStatus, ErrorCode and ErrorInfo
   webhooks.on("Group.CallbackAfterCreateGroup", () => ({ ErrorCode: 0 }));
 }
+// @ts-expect-error: the HTTP answer is HttpReply; the only Reply is the body type, common.Reply
+export type NoTopLevelReply = import("tencent-chat-callbacks").Reply;
+export type BodyReply = common.Reply;
 void [groupType, reply, typedHandlers];
 
 function signatures(): void {
@@ -120,7 +124,7 @@ async function fallback(): Promise<void> {
   const webhooks = new Webhooks({ appId: 1 }).fallback((event, ctx) => {
     seen.push(`${event.command} ${ctx.command} ${JSON.stringify(event.body)}`);
   });
-  let result = await webhooks.dispatch("SdkAppid=1&CallbackCommand=Future.CallbackNew", '{"A":1}');
+  let result: HttpReply = await webhooks.dispatch("SdkAppid=1&CallbackCommand=Future.CallbackNew", '{"A":1}');
   check("fallback: an unknown command reaches it", result.status === 200 && seen.join() === 'Future.CallbackNew Future.CallbackNew {"A":1}', seen);
   result = await webhooks.dispatch("SdkAppid=1&CallbackCommand=Future.CallbackNew", "{");
   check("fallback: invalid JSON is refused", result.status === 400, result);

@@ -235,7 +235,9 @@ def fallback() -> None:
     def unhandled(event: tcc.UnhandledEvent, ctx: tcc.Context) -> None:
         seen.append(f"{event.command} {ctx.command} {json.dumps(event.body)}")
 
-    reply = dispatcher.dispatch("SdkAppid=1&CallbackCommand=Future.CallbackNew", b'{"A": 1}')
+    reply: tcc.HttpReply = dispatcher.dispatch("SdkAppid=1&CallbackCommand=Future.CallbackNew", b'{"A": 1}')
+    check("the HTTP answer is an HttpReply", isinstance(reply, tcc.HttpReply), reply)
+    check("the only Reply is the body model, common.Reply", not hasattr(tcc, "Reply") and hasattr(common, "Reply"))
     check("fallback: an unknown command reaches it", reply.status == 200 and seen == ['Future.CallbackNew Future.CallbackNew {"A": 1}'], seen)
     reply = dispatcher.dispatch("SdkAppid=1&CallbackCommand=Future.CallbackNew", b"{")
     check("fallback: invalid JSON is refused", reply.status == 400, reply)

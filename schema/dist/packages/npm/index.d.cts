@@ -1900,8 +1900,11 @@ export interface UnhandledEvent {
   body: unknown;
 }
 
-/** The HTTP answer to one request: a status and a JSON body in the vendor's format. */
-export interface Reply {
+/**
+ * The HTTP answer to one request, as the Rust crate's `HttpReply`: a status and a JSON body in the
+ * vendor's format (a reply body such as `common.Reply` or a before-callback's `<Type>Reply`).
+ */
+export interface HttpReply {
   status: number;
   body: string;
 }
@@ -1910,7 +1913,8 @@ export interface Reply {
 export declare class DispatchError extends Error {
   constructor(status: number, message: string);
   readonly status: number;
-  reply(): Reply;
+  /** The refusal as an `HttpReply`: its status and a `FAIL` body. */
+  reply(): HttpReply;
 }
 
 export interface WebhooksOptions {
@@ -1937,7 +1941,7 @@ export declare class Webhooks {
   /** Registers the handler of every callback no typed handler takes. */
   fallback(handler: (event: UnhandledEvent, ctx: Context) => unknown): this;
   /** Answers one request: the raw query string (without `?`) and the raw body. Never rejects. */
-  dispatch(query: string, body: string | Uint8Array): Promise<Reply>;
+  dispatch(query: string, body: string | Uint8Array): Promise<HttpReply>;
   /** Serves the dispatcher at `path` (default `/callback`; `null` for every path). */
   middleware(options?: { path?: string | null }): Middleware;
 }

@@ -1,6 +1,6 @@
-"""The dispatcher: from a raw query string and body to a status and a JSON body, with no web
-framework. It makes the same checks, in the same order, with the same statuses, as the Rust
-crate's `Dispatcher`:
+"""The dispatcher: from a raw query string and body to an `HttpReply`, a status and a JSON body,
+with no web framework. It makes the same checks, in the same order, with the same statuses, as
+the Rust crate's `Dispatcher`:
 
 1. 413 if the body exceeds the limit;
 2. 400 if `SdkAppid` or `CallbackCommand` is missing, malformed or repeated;
@@ -41,8 +41,9 @@ E = _t.TypeVar("E", bound=Callback)
 
 
 @dataclasses.dataclass(frozen=True)
-class Reply:
-    """The HTTP answer to one callback request."""
+class HttpReply:
+    """The HTTP answer to one callback request, as the Rust crate's `HttpReply`; its body is a
+    reply model's JSON (`common.Reply` or a before-callback's `<Type>Reply`)."""
 
     status: int
     """The HTTP status code."""
@@ -65,9 +66,10 @@ class DispatchError(Exception):
         self.status = status
         self.message = message
 
-    def reply(self) -> Reply:
+    def reply(self) -> HttpReply:
+        """The refusal as an `HttpReply`: its status and a `FAIL` body."""
         body = json.dumps({"ActionStatus": "FAIL", "ErrorCode": 1, "ErrorInfo": self.message}, separators=(",", ":"))
-        return Reply(self.status, body.encode())
+        return HttpReply(self.status, body.encode())
 
 
 _SIGNATURE_ERRORS = {
@@ -218,13 +220,13 @@ class Dispatcher:
         self._fallback = handler
         return handler
 
-    def dispatch(self, query: str, body: _t.Union[bytes, str]) -> Reply:
+    def dispatch(self, query: str, body: _t.Union[bytes, str]) -> HttpReply:
         """Handles one request: `query` is the raw query string (without `?`), `body` the raw body
         (a `str` is encoded as UTF-8).
         Handlers must be plain functions; an `async` one is answered 500 (use `dispatch_async`)."""
         try:
             prepared = self._prepare(query, body)
-            if isinstance(prepared, Reply):
+            if isinstance(prepared, HttpReply):
                 return prepared
             result = prepared()
             if inspect.isawaitable(result):
@@ -237,11 +239,11 @@ class Dispatcher:
         except Exception as error:  # noqa: BLE001 - any handler error becomes a 500 reply
             return DispatchError(500, f"the handler failed: {error}").reply()
 
-    async def dispatch_async(self, query: str, body: _t.Union[bytes, str]) -> Reply:
+    async def dispatch_async(self, query: str, body: _t.Union[bytes, str]) -> HttpReply:
         """Like `dispatch`, awaiting handlers that are `async`."""
         try:
             prepared = self._prepare(query, body)
-            if isinstance(prepared, Reply):
+            if isinstance(prepared, HttpReply):
                 return prepared
             result = prepared()
             if inspect.isawaitable(result):
@@ -252,7 +254,7 @@ class Dispatcher:
         except Exception as error:  # noqa: BLE001 - any handler error becomes a 500 reply
             return DispatchError(500, f"the handler failed: {error}").reply()
 
-    def _prepare(self, query: str, body: _t.Union[bytes, str]) -> _t.Union[Reply, _t.Callable[[], _t.Any]]:
+    def _prepare(self, query: str, body: _t.Union[bytes, str]) -> _t.Union[HttpReply, _t.Callable[[], _t.Any]]:
         """Everything up to the handler call: a reply, or the call to make."""
         if isinstance(body, str):
             body = body.encode()
@@ -282,7 +284,7 @@ class Dispatcher:
         if route is None and self._fallback is None:
             # Even unhandled, a body of another command is refused, never acknowledged.
             _check_body_command(command, body)
-            return Reply(200, OK_BODY)
+            return HttpReply(200, OK_BODY)
         request_time = params.get("RequestTime")
         ctx = Context(
             app_id=app_id,
@@ -319,11 +321,11 @@ def _model_of(event: _t.Any) -> _t.Type[Callback]:
     raise TypeError(f"expected a callback model or a command, not {event!r}")
 
 
-def _reply(result: _t.Any) -> Reply:
+def _reply(result: _t.Any) -> HttpReply:
     if result is None:
-        return Reply(200, OK_BODY)
+        return HttpReply(200, OK_BODY)
     if isinstance(result, Decision):
-        return Reply(200, result.to_reply().to_json())
+        return HttpReply(200, result.to_reply().to_json())
     if isinstance(result, CallbackModel):
-        return Reply(200, result.to_json())
+        return HttpReply(200, result.to_json())
     raise DispatchError(500, f"the handler failed: it returned {type(result).__name__}, not None, a Decision or a reply model")
