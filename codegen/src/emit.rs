@@ -338,14 +338,7 @@ fn reply_extras(reply: &StructDef) -> impl Iterator<Item = &Field> {
 /// with what the vendor does with it, and its conversion into the reply.
 fn decision_tokens(callback: &CallbackDef, decision: &DecisionDef) -> TokenStream {
     let scope = Scope::Local;
-    let reply = callback
-        .defs
-        .iter()
-        .find_map(|d| match d {
-            TypeDef::Struct(s) if s.name == callback.reply.name => Some(s),
-            _ => None,
-        })
-        .expect("model checks that a before-callback has its own reply object");
+    let reply = callback.own_reply();
     let base = &callback.request.name;
     let name = format_ident!("{base}Decision");
     let reply_name = ident(&reply.name);

@@ -69,6 +69,19 @@ pub(crate) struct CallbackDef {
     pub(crate) decision: Option<DecisionDef>,
 }
 
+impl CallbackDef {
+    /// A before-callback's own reply object, which its decision fills.
+    pub(crate) fn own_reply(&self) -> &StructDef {
+        self.defs
+            .iter()
+            .find_map(|d| match d {
+                TypeDef::Struct(s) if s.name == self.reply.name => Some(s),
+                _ => None,
+            })
+            .expect("model checks that a before-callback has its own reply object")
+    }
+}
+
 /// What a before-callback's answer can do, from `x-callback.decision`.
 #[derive(Debug)]
 pub(crate) struct DecisionDef {

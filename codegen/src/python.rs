@@ -347,14 +347,7 @@ fn callback_class(out: &mut String, callback: &CallbackDef) {
 fn decision_class(out: &mut String, callback: &CallbackDef, decision: &DecisionDef) {
     let base = &callback.request.name;
     let name = format!("{base}Decision");
-    let reply = callback
-        .defs
-        .iter()
-        .find_map(|d| match d {
-            TypeDef::Struct(s) if s.name == callback.reply.name => Some(s),
-            _ => None,
-        })
-        .expect("model checks that a before-callback has its own reply object");
+    let reply = callback.own_reply();
     let extras: Vec<&Field> = reply
         .fields
         .iter()

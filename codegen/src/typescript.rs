@@ -107,14 +107,7 @@ pub(crate) fn decision_fields<'a>(
     callback: &'a CallbackDef,
     decision: &DecisionDef,
 ) -> (Vec<&'a Field>, Vec<&'a Field>) {
-    let reply = callback
-        .defs
-        .iter()
-        .find_map(|d| match d {
-            TypeDef::Struct(s) if s.name == callback.reply.name => Some(s),
-            _ => None,
-        })
-        .expect("model checks that a before-callback has its own reply object");
+    let reply = callback.own_reply();
     reply
         .fields
         .iter()
