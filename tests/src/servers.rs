@@ -76,14 +76,67 @@ fn wait_listening(port: u16, what: &str, child: &mut Child) {
     panic!("{what} did not listen on port {port}");
 }
 
-/// A `redis-server` with append-only persistence fsynced on every write, so a restart keeps every
-/// write it acknowledged.
+/// A broker process on a loopback port with a directory of its own, killed when dropped: what
+/// [`RedisServer`] and [`NatsServer`] share.
 #[derive(Debug)]
-pub struct RedisServer {
+struct Broker {
+    program: &'static str,
+    /// The command line for a port and a data directory.
+    command: fn(u16, &Path) -> Command,
     child: Option<Child>,
     port: u16,
     dir: ScratchDir,
 }
+
+impl Broker {
+    /// Starts `program` on `port`, or returns `None` (after printing why) when it is missing.
+    fn start(program: &'static str, command: fn(u16, &Path) -> Command, port: u16) -> Option<Broker> {
+        if !available(program, "--version") {
+            return None;
+        }
+        let mut broker = Broker { program, command, child: None, port, dir: ScratchDir::new(program) };
+        broker.spawn();
+        Some(broker)
+    }
+
+    fn spawn(&mut self) {
+        let mut child = (self.command)(self.port, self.dir.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} starts: {e}", self.program));
+        wait_listening(self.port, self.program, &mut child);
+        self.child = Some(child);
+    }
+
+    fn url(&self, scheme: &str) -> String {
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the process (SIGKILL, no chance to save anything more).
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and data directory.
+    fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A `redis-server` with append-only persistence fsynced on every write, so a restart keeps every
+/// write it acknowledged.
+#[derive(Debug)]
+pub struct RedisServer(Broker);
 
 impl RedisServer {
     /// Starts one, or returns `None` (after printing why) when `redis-server` is missing.
@@ -93,106 +146,63 @@ impl RedisServer {
 
     /// Starts one on `port`, or returns `None` (after printing why) when `redis-server` is missing.
     pub fn start_on(port: u16) -> Option<RedisServer> {
-        if !available("redis-server", "--version") {
-            return None;
-        }
-        let mut server = RedisServer { child: None, port, dir: ScratchDir::new("redis") };
-        server.spawn();
-        Some(server)
+        Broker::start("redis-server", RedisServer::command, port).map(RedisServer)
     }
 
-    fn spawn(&mut self) {
-        let mut child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string(), "--save", ""])
+    fn command(port: u16, dir: &Path) -> Command {
+        let mut command = Command::new("redis-server");
+        command
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", ""])
             .args(["--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no"])
             .arg("--dir")
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        wait_listening(self.port, "redis-server", &mut child);
-        self.child = Some(child);
+            .arg(dir);
+        command
     }
 
     /// `redis://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        self.0.url("redis")
     }
 
     /// Kills the server (SIGKILL, no chance to save anything more).
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.0.kill();
     }
 
     /// Starts it again on the same port and data directory.
     pub fn restart(&mut self) {
-        self.kill();
-        self.spawn();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
+        self.0.restart();
     }
 }
 
 /// A `nats-server` with JetStream, storing in a directory of its own.
 #[derive(Debug)]
-pub struct NatsServer {
-    child: Option<Child>,
-    port: u16,
-    dir: ScratchDir,
-}
+pub struct NatsServer(Broker);
 
 impl NatsServer {
     /// Starts one, or returns `None` (after printing why) when `nats-server` is missing.
     pub fn start() -> Option<NatsServer> {
-        if !available("nats-server", "--version") {
-            return None;
-        }
-        let mut server = NatsServer { child: None, port: free_port(), dir: ScratchDir::new("nats") };
-        server.spawn();
-        Some(server)
+        Broker::start("nats-server", NatsServer::command, free_port()).map(NatsServer)
     }
 
-    fn spawn(&mut self) {
-        let mut child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server starts");
-        wait_listening(self.port, "nats-server", &mut child);
-        self.child = Some(child);
+    fn command(port: u16, dir: &Path) -> Command {
+        let mut command = Command::new("nats-server");
+        command.args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"]).arg(dir).stderr(Stdio::null());
+        command
     }
 
     /// `nats://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        self.0.url("nats")
     }
 
     /// Kills the server (SIGKILL).
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.0.kill();
     }
 
     /// Starts it again on the same port and storage directory.
     pub fn restart(&mut self) {
-        self.kill();
-        self.spawn();
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        self.kill();
+        self.0.restart();
     }
 }
