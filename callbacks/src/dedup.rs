@@ -364,11 +364,57 @@ impl Deduplicator {
     /// complete or release is logged, not returned: the work's result stands (an unreleased claim
     /// expires after the in-flight TTL). Fails only when the claim itself fails (store down),
     /// before the work runs.
+    ///
+    /// A delivery is a duplicate only when its body is one already handled. When the key comes
+    /// from a field (`MsgKey`), a handled body is also remembered by its hash; a delivery with a
+    /// handled field value but another body is not dropped (someone who saw one signed URL could
+    /// otherwise forge the field first and have the genuine event acknowledged unhandled): it is
+    /// logged at WARN as a conflict and run, deduplicated by its body's hash.
     pub async fn run<T, E, F>(&self, command: &str, body: &[u8], work: F) -> Result<Ran<Result<T, E>>, DedupError>
     where
         F: Future<Output = Result<T, E>>,
     {
-        self.run_keyed(&self.key(command, body), work).await
+        let key = self.key(command, body);
+        let body_key = dedup_key(command, body, None);
+        if key == body_key {
+            return self.run_keyed(&key, work).await;
+        }
+        let lease = match self.store.claim(&key, self.in_flight_ttl).await? {
+            Claim::Claimed(lease) => lease,
+            Claim::InFlight => return Ok(Ran::InFlight),
+            Claim::Done => {
+                let ran = self.run_keyed(&body_key, work).await?;
+                if matches!(ran, Ran::Ran(_)) {
+                    tracing::warn!(
+                        key = %crate::log_safe::Clipped(&key),
+                        reason = "dedup_conflict",
+                        "a delivery repeats a handled event's dedup key with another body; it is handled, not dropped"
+                    );
+                    crate::telemetry::dedup_conflict(command);
+                }
+                return Ok(ran);
+            }
+        };
+        let result = work.await;
+        let settled = match &result {
+            Ok(_) => match self.store.complete(&lease, self.done_ttl).await {
+                Ok(()) => self.remember_body(&body_key).await,
+                Err(error) => Err(error),
+            },
+            Err(_) => self.store.release(&lease).await,
+        };
+        if let Err(error) = settled {
+            tracing::warn!(%error, key = %crate::log_safe::Clipped(&key), "could not settle a dedup claim; it expires by itself");
+        }
+        Ok(Ran::Ran(result))
+    }
+
+    /// Marks a handled body's hash done, so that a redelivery of the same body is a duplicate.
+    async fn remember_body(&self, body_key: &str) -> Result<(), DedupError> {
+        match self.store.claim(body_key, self.in_flight_ttl).await? {
+            Claim::Claimed(lease) => self.store.complete(&lease, self.done_ttl).await,
+            Claim::Done | Claim::InFlight => Ok(()),
+        }
     }
 
     /// [`Deduplicator::run`] with a key computed beforehand, e.g. an envelope's `dedup_key`.

@@ -19,7 +19,8 @@ use crate::signature::SignatureError;
 /// |---|---|
 /// | 400 Bad Request | [`Query`], [`Decode`] |
 /// | 401 Unauthorized | [`Signature`] |
-/// | 403 Forbidden | [`WrongAppId`] |
+/// | 403 Forbidden | [`WrongAppId`], [`SourceNotAllowed`] |
+/// | 408 Request Timeout | [`RequestTimeout`] |
 /// | 409 Conflict | [`InFlightElsewhere`] |
 /// | 413 Payload Too Large | [`BodyTooLarge`] |
 /// | 500 Internal Server Error | [`Handler`] |
@@ -35,6 +36,8 @@ use crate::signature::SignatureError;
 /// [`Decode`]: DispatchError::Decode
 /// [`Signature`]: DispatchError::Signature
 /// [`WrongAppId`]: DispatchError::WrongAppId
+/// [`SourceNotAllowed`]: DispatchError::SourceNotAllowed
+/// [`RequestTimeout`]: DispatchError::RequestTimeout
 /// [`InFlightElsewhere`]: DispatchError::InFlightElsewhere
 /// [`BodyTooLarge`]: DispatchError::BodyTooLarge
 /// [`Handler`]: DispatchError::Handler
@@ -48,8 +51,16 @@ pub enum DispatchError {
     #[error(transparent)]
     Query(#[from] QueryError),
     /// `SdkAppid` is not the app id the dispatcher was configured with.
-    #[error("SdkAppid `{}` is not this app's", Clipped(.0))]
-    WrongAppId(String),
+    #[error("SdkAppid {0} is not this app's")]
+    WrongAppId(crate::AppId),
+    /// The request came from an address outside the allow-list
+    /// ([`DispatcherBuilder::allow_sources`](crate::DispatcherBuilder::allow_sources)), or from
+    /// one that could not be told.
+    #[error("requests from {} are not accepted", address_text(.address))]
+    SourceNotAllowed {
+        /// The source address, when known.
+        address: Option<std::net::IpAddr>,
+    },
     /// Authentication failed: see [`SignatureError`].
     #[error(transparent)]
     Signature(#[from] SignatureError),
@@ -62,6 +73,9 @@ pub enum DispatchError {
         /// The limit, in bytes.
         limit: usize,
     },
+    /// The headers and body did not arrive within the request timeout.
+    #[error("the request did not arrive within the request timeout")]
+    RequestTimeout,
     /// The handler failed or panicked.
     #[error(transparent)]
     Handler(#[from] HandlerError),
@@ -153,7 +167,8 @@ impl DispatchError {
         match self {
             DispatchError::Query(_) | DispatchError::Decode(_) => 400,
             DispatchError::Signature(_) => 401,
-            DispatchError::WrongAppId(_) => 403,
+            DispatchError::WrongAppId(_) | DispatchError::SourceNotAllowed { .. } => 403,
+            DispatchError::RequestTimeout => 408,
             DispatchError::InFlightElsewhere => 409,
             DispatchError::BodyTooLarge { .. } => 413,
             DispatchError::Handler(_) => 500,
@@ -166,4 +181,8 @@ impl DispatchError {
     pub fn reply(&self) -> Reply {
         Reply::fail(1, self.to_string())
     }
+}
+
+fn address_text(address: &Option<std::net::IpAddr>) -> String {
+    address.map_or_else(|| "an unknown source".to_owned(), |ip| ip.to_string())
 }

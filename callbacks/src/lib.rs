@@ -110,6 +110,7 @@
 // Generated code names this crate by its absolute path, also from inside it.
 extern crate self as tencent_chat_callbacks;
 
+mod app_id;
 mod background;
 mod batch;
 mod callback;
@@ -133,6 +134,7 @@ mod lenient;
 mod query;
 mod reply;
 pub mod signature;
+mod source;
 pub mod testing;
 
 #[cfg(feature = "axum")]
@@ -142,17 +144,21 @@ pub mod axum;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use app_id::AppId;
 pub use callback::{Callback, CallbackKind, CommandTag};
 pub use common::Reply;
 pub use context::{Context, ContextBuilder, UnhandledEvent};
 pub use decision::{AppErrorCode, ErrorCodeOutOfRange};
 pub use dispatcher::{
-    Admitted, BuildError, DEFAULT_HANDLER_DEADLINE, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT, Dispatcher,
-    DispatcherBuilder, Handlers,
+    Admitted, BuildError, DEFAULT_HANDLER_DEADLINE, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_PENDING,
+    DEFAULT_MAX_PENDING_PER_SOURCE, Dispatcher, DispatcherBuilder, Handlers,
 };
 pub use error::{DecodeError, DispatchError, HandlerError, QueryError};
 pub use generated::*;
 pub use handler::{EventOnly, FallbackHandler, Handler, WithContext};
+/// A network in CIDR notation (`203.0.113.0/24`), as [`DispatcherBuilder::allow_sources`] takes it:
+/// re-exported from [`ipnet`](https://docs.rs/ipnet) so that callers need not depend on it.
+pub use ipnet::IpNet;
 pub use policy::{FailurePolicy, UnknownFailurePolicy};
 pub use reply::{BoxError, HttpReply, IntoReply};
 

@@ -8,6 +8,9 @@
 
 use std::fmt;
 
+use crate::log_safe::Clipped;
+use crate::{HttpReply, Reply};
+
 /// How a before-callback is answered when it cannot be decided: the request failed
 /// authentication, its body could not be decoded, the handler failed, panicked or missed its
 /// deadline, or the receiver is overloaded.
@@ -27,7 +30,28 @@ pub enum FailurePolicy {
     Refuse,
 }
 
+/// What a failure policy makes of a before-callback that could not be decided.
+pub(crate) enum Decided {
+    /// Answer this, HTTP 200.
+    Reply(HttpReply),
+    /// Answer with the failure's own status.
+    OwnStatus,
+}
+
 impl FailurePolicy {
+    /// The answer to a before-callback that could not be decided, `request_id` naming it in a
+    /// refusal's `ErrorInfo`.
+    pub(crate) fn decide(self, request_id: &str) -> Decided {
+        match self {
+            FailurePolicy::Allow => Decided::Reply(HttpReply::ok(&Reply::ok())),
+            FailurePolicy::Refuse => {
+                let info = format!("refused by the failure policy (request {})", Clipped(request_id));
+                Decided::Reply(HttpReply::ok(&Reply { error_code: 1, error_info: info, ..Reply::ok() }))
+            }
+            FailurePolicy::Vendor => Decided::OwnStatus,
+        }
+    }
+
     /// The policy's name as the example binaries accept it: `vendor`, `allow` or `refuse`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -2,8 +2,6 @@
 
 use std::borrow::Cow;
 
-use crate::error::QueryError;
-
 /// The query parameters of one callback request, read by name.
 ///
 /// Parameter names are matched without regard to ASCII case (vendor pages spell the app id both
@@ -27,11 +25,15 @@ pub(crate) struct CallbackQuery<'a> {
     pub(crate) request_time: Option<Cow<'a, str>>,
     /// `RequestID`: undocumented, but sent in real traffic.
     pub(crate) request_id: Option<Cow<'a, str>>,
+    /// The first parameter this type reads that appeared more than once (its first value is
+    /// kept, so that a refusal can still name the command and follow its failure policy).
+    pub(crate) repeated: Option<&'static str>,
 }
 
 impl<'a> CallbackQuery<'a> {
-    /// Parses a raw query string, without the leading `?`.
-    pub(crate) fn parse(query: &'a str) -> Result<Self, QueryError> {
+    /// Parses a raw query string, without the leading `?`. Never fails: a repeated parameter is
+    /// recorded in [`CallbackQuery::repeated`] for the caller to refuse.
+    pub(crate) fn parse(query: &'a str) -> Self {
         let mut parsed = CallbackQuery::default();
         for (name, value) in pairs(query) {
             let Some(param) = Param::named(&name) else { continue };
@@ -45,11 +47,13 @@ impl<'a> CallbackQuery<'a> {
                 Param::RequestTime => &mut parsed.request_time,
                 Param::RequestId => &mut parsed.request_id,
             };
-            if slot.replace(value).is_some() {
-                return Err(QueryError::Repeated(param.name()));
+            if slot.is_some() {
+                parsed.repeated.get_or_insert(param.name());
+            } else {
+                *slot = Some(value);
             }
         }
-        Ok(parsed)
+        parsed
     }
 }
 
@@ -142,8 +146,7 @@ mod tests {
         let q = CallbackQuery::parse(
             "OptPlatform=Web&contenttype=json&RequestID=52c6&Extra=1&SdkAppid=1400000000\
              &CallbackCommand=Group.CallbackAfterCreateGroup&ClientIP=127.0.0.1&Sign=ab&RequestTime=1669872112",
-        )
-        .unwrap();
+        );
         assert_eq!(q.sdk_app_id.as_deref(), Some("1400000000"));
         assert_eq!(q.callback_command.as_deref(), Some("Group.CallbackAfterCreateGroup"));
         assert_eq!(q.client_ip.as_deref(), Some("127.0.0.1"));
@@ -156,16 +159,18 @@ mod tests {
 
     #[test]
     fn decodes_percent_escapes_and_accepts_other_spellings() {
-        let q = CallbackQuery::parse("SDKAppID=1&CallbackCommand=Group%2ECallbackAfterCreateGroup").unwrap();
+        let q = CallbackQuery::parse("SDKAppID=1&CallbackCommand=Group%2ECallbackAfterCreateGroup");
         assert_eq!(q.sdk_app_id.as_deref(), Some("1"));
         assert_eq!(q.callback_command.as_deref(), Some("Group.CallbackAfterCreateGroup"));
     }
 
     #[test]
     fn refuses_a_repeated_parameter() {
-        let err = CallbackQuery::parse("SdkAppid=1&sdkappid=2").unwrap_err();
-        assert_eq!(err, QueryError::Repeated("SdkAppid"));
-        assert!(CallbackQuery::parse("Extra=1&Extra=2").is_ok());
+        let q = CallbackQuery::parse("SdkAppid=1&sdkappid=2&CallbackCommand=A.B&CallbackCommand=C.D");
+        assert_eq!(q.repeated, Some("SdkAppid"));
+        // The first value is kept, so the refusal can still follow the command's failure policy.
+        assert_eq!((q.sdk_app_id.as_deref(), q.callback_command.as_deref()), (Some("1"), Some("A.B")));
+        assert_eq!(CallbackQuery::parse("Extra=1&Extra=2").repeated, None);
     }
 
     #[test]
@@ -183,6 +188,6 @@ mod tests {
         for q in ["", "&&&", "=", "SdkAppid", "%", "%ZZ=%ZZ", "a=b=c"] {
             let _ = CallbackQuery::parse(q);
         }
-        assert_eq!(CallbackQuery::parse("SdkAppid").unwrap().sdk_app_id.as_deref(), Some(""));
+        assert_eq!(CallbackQuery::parse("SdkAppid").sdk_app_id.as_deref(), Some(""));
     }
 }

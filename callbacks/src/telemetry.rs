@@ -16,9 +16,13 @@
 //! functions do nothing, as they record nothing with the feature and no recorder installed.
 
 #[cfg(not(feature = "metrics"))]
-pub(crate) use disabled::{dead_lettered, deadline_missed, failure_policy_used, request_finished};
+pub(crate) use disabled::{
+    dead_letter_lost, dead_lettered, deadline_missed, dedup_conflict, failure_policy_used, request_finished,
+};
 #[cfg(feature = "metrics")]
-pub(crate) use recorded::{dead_lettered, deadline_missed, failure_policy_used, request_finished};
+pub(crate) use recorded::{
+    dead_letter_lost, dead_lettered, deadline_missed, dedup_conflict, failure_policy_used, request_finished,
+};
 
 /// How a request ended, as counted.
 #[derive(Debug, Clone, Copy)]
@@ -126,6 +130,16 @@ mod recorded {
             .increment(1);
     }
 
+    pub(crate) fn dead_letter_lost(command: &str, reason: &str) {
+        let reason = reason.to_owned();
+        metrics::counter!("tencent_chat_callbacks_dead_letters_lost_total", "command" => label(command), "reason" => reason)
+            .increment(1);
+    }
+
+    pub(crate) fn dedup_conflict(command: &str) {
+        metrics::counter!("tencent_chat_callbacks_dedup_conflicts_total", "command" => label(command)).increment(1);
+    }
+
     pub(crate) fn deadline_missed(command: &str) {
         metrics::counter!("tencent_chat_callbacks_deadline_misses_total", "command" => label(command)).increment(1);
     }
@@ -161,6 +175,10 @@ mod disabled {
     pub(crate) fn failure_policy_used(_command: &str, _policy: FailurePolicy, _reason: &'static str) {}
 
     pub(crate) fn dead_lettered(_command: &str, _reason: &str) {}
+
+    pub(crate) fn dead_letter_lost(_command: &str, _reason: &str) {}
+
+    pub(crate) fn dedup_conflict(_command: &str) {}
 
     pub(crate) fn deadline_missed(_command: &str) {}
 }

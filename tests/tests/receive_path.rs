@@ -12,7 +12,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tencent_chat_callbacks::axum::Server;
 use tencent_chat_callbacks::dead_letter::{DeadLetter, JsonLinesSink};
-use tencent_chat_callbacks::{BoxError, Context, Dispatcher, DispatcherBuilder, FailurePolicy, c2c, group, push};
+use tencent_chat_callbacks::{
+    BoxError, Command, Context, Dispatcher, DispatcherBuilder, FailurePolicy, c2c, group, push,
+};
 use tests::{APP_ID, TOKEN, fixtures, now, post, sign, signed_query};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -136,7 +138,7 @@ async fn before_callback_failures_are_answered_by_the_policy_in_each_mode() {
 async fn a_per_command_policy_overrides_the_global_one_and_after_callbacks_keep_their_status() {
     let dispatcher = builder()
         .on_failure(FailurePolicy::Allow)
-        .on_failure_of(BEFORE_SEND, FailurePolicy::Refuse)
+        .on_failure_of(Command::from_name(BEFORE_SEND).unwrap(), FailurePolicy::Refuse)
         .on::<group::BeforeSendMsg, _>(moderate)
         .on::<group::AfterCreateGroup, _>(|_: group::AfterCreateGroup, _: Context| async {})
         .build()
@@ -148,7 +150,13 @@ async fn a_per_command_policy_overrides_the_global_one_and_after_callbacks_keep_
     let (status, _) = post_json(address, &signed_query(CREATE, now()), b"{\"GroupId\": 7}").await;
     assert_eq!(status, 400);
     // A policy for a command that is not a before-callback is a configuration mistake.
-    assert!(Dispatcher::builder().accept_any_app_id().on_failure_of(CREATE, FailurePolicy::Refuse).build().is_err());
+    assert!(
+        Dispatcher::builder()
+            .accept_any_app_id()
+            .on_failure_of(Command::from_name(CREATE).unwrap(), FailurePolicy::Refuse)
+            .build()
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -184,7 +192,7 @@ async fn overload_is_shed_at_once_and_before_callbacks_get_the_policy() {
 #[tokio::test]
 async fn slow_headers_and_idle_connections_are_closed_by_the_header_timeout() {
     let dispatcher = builder().build().unwrap();
-    let (address, _stop) = serve(dispatcher, |s| s.header_read_timeout(Duration::from_millis(300))).await;
+    let (address, _stop) = serve(dispatcher, |s| s.request_timeout(Duration::from_millis(300))).await;
 
     // Slowloris: a request head that never ends.
     let mut slow = TcpStream::connect(address).await.unwrap();
@@ -254,7 +262,7 @@ async fn an_announced_body_over_the_limit_gets_413_at_once() {
 async fn connections_past_the_cap_are_closed_and_service_resumes() {
     let dispatcher = builder().build().unwrap();
     let (address, _stop) =
-        serve(dispatcher, |s| s.max_connections(3).header_read_timeout(Duration::from_millis(500))).await;
+        serve(dispatcher, |s| s.max_connections(3).request_timeout(Duration::from_millis(500))).await;
     let mut idle = Vec::new();
     for _ in 0..3 {
         idle.push(TcpStream::connect(address).await.unwrap());

@@ -14,10 +14,10 @@
 //! cap, and on SIGTERM or Ctrl-C a graceful shutdown that lets running handlers finish.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use clap::Parser;
-use tencent_chat_callbacks::dead_letter::JsonLinesSink;
+
+mod receive;
 use tencent_chat_callbacks::{
     Context, DecodeError, DispatchError, Dispatcher, Event, FailurePolicy, UnhandledEvent, group, handlers,
     official_account,
@@ -41,10 +41,8 @@ struct Args {
     /// the console's policy applies, by default allow), `allow`, or `refuse`.
     #[arg(long, env = "TENCENT_CHAT_ON_FAILURE", default_value = "vendor")]
     on_failure: FailurePolicy,
-    /// Append callbacks that could not be handled to this JSON-lines file, to replay them later
-    /// with `example-send --replay`.
-    #[arg(long, env = "TENCENT_CHAT_DEAD_LETTER")]
-    dead_letter: Option<PathBuf>,
+    #[command(flatten)]
+    receive: receive::ReceiveArgs,
     /// Serve Prometheus metrics at http://ADDR/metrics.
     #[arg(long, env = "TENCENT_CHAT_METRICS")]
     metrics: Option<SocketAddr>,
@@ -107,10 +105,8 @@ async fn log_other(event: UnhandledEvent, ctx: Context) -> Result<(), DispatchEr
 }
 
 fn dispatcher(args: &Args) -> Result<Dispatcher, Box<dyn std::error::Error>> {
-    let mut builder = Dispatcher::builder().handlers(EventLog).fallback(log_other).on_failure(args.on_failure);
-    if let Some(path) = &args.dead_letter {
-        builder = builder.dead_letters(JsonLinesSink::open(path).map_err(|e| format!("{}: {e}", path.display()))?);
-    }
+    let builder = Dispatcher::builder().handlers(EventLog).fallback(log_other).on_failure(args.on_failure);
+    let mut builder = args.receive.apply(builder)?;
     builder = match args.sdkappid {
         Some(app_id) => builder.app_id(app_id),
         None => builder.accept_any_app_id(),
@@ -153,6 +149,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     info!(on_failure = %args.on_failure, "before-callbacks that cannot be decided are answered by this policy");
     info!("listening on http://{address}/callback");
 
-    tencent_chat_callbacks::axum::Server::new(dispatcher).serve(listener).await?;
+    args.receive.serve(tencent_chat_callbacks::axum::Server::new(dispatcher)).serve(listener).await?;
     Ok(())
 }
