@@ -698,8 +698,12 @@ mod tests {
         let dedup = Deduplicator::new(MemoryStore::new(10)).key_field("C", "MsgKey");
         let ran = |n: i32| async move { Ok::<_, String>(n) };
         assert_eq!(dedup.run("C", br#"{"MsgKey":"a","T":1}"#, ran(1)).await.unwrap(), Ran::Ran(Ok(1)));
-        // The same MsgKey in another body: a duplicate, not run.
-        assert_eq!(dedup.run("C", br#"{"MsgKey":"a","T":2}"#, ran(2)).await.unwrap(), Ran::Duplicate);
+        // The same body again: a duplicate, not run.
+        assert_eq!(dedup.run("C", br#"{"MsgKey":"a","T":1}"#, ran(9)).await.unwrap(), Ran::Duplicate);
+        // The same MsgKey in another body (say, a forgery came first): run, never dropped; then
+        // its own redelivery is a duplicate.
+        assert_eq!(dedup.run("C", br#"{"MsgKey":"a","T":2}"#, ran(2)).await.unwrap(), Ran::Ran(Ok(2)));
+        assert_eq!(dedup.run("C", br#"{"MsgKey":"a","T":2}"#, ran(8)).await.unwrap(), Ran::Duplicate);
         // A failure releases the key, so the retry runs.
         let failed = dedup.run("D", b"{}", async { Err::<i32, _>("broker down".to_owned()) }).await.unwrap();
         assert_eq!(failed, Ran::Ran(Err("broker down".to_owned())));

@@ -100,3 +100,8 @@ pub async fn request(address: SocketAddr, method: &str, path_and_query: &str, bo
 pub async fn post(address: SocketAddr, path_and_query: &str, body: &[u8]) -> (u16, String) {
     request(address, "POST", path_and_query, body).await
 }
+
+/// [`post`] with owned arguments, for a request on a task of its own.
+pub async fn post_owned(address: SocketAddr, path_and_query: String, body: Vec<u8>) -> (u16, String) {
+    post(address, &path_and_query, &body).await
+}

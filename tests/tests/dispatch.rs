@@ -209,8 +209,8 @@ async fn authentication_failures_get_401() {
         (format!("{base}&Sign=&RequestTime={NOW}"), "`Sign` does not match"),
         // The signature of another time does not verify this one.
         (format!("{base}&Sign={}&RequestTime={NOW}", sign(TOKEN, NOW - 1)), "`Sign` does not match"),
-        (format!("{base}&Sign={}&RequestTime={}", sign(TOKEN, NOW - 301), NOW - 301), "301 s away"),
-        (format!("{base}&Sign={}&RequestTime={}", sign(TOKEN, NOW + 301), NOW + 301), "301 s away"),
+        (format!("{base}&Sign={}&RequestTime={}", sign(TOKEN, NOW - 61), NOW - 61), "61 s away"),
+        (format!("{base}&Sign={}&RequestTime={}", sign(TOKEN, NOW + 61), NOW + 61), "61 s away"),
         (format!("{base}&Sign={good}&RequestTime=soon"), "`RequestTime` is not a Unix time"),
         (format!("{base}&Sign={good}&RequestTime=-{NOW}"), "`RequestTime` is not a Unix time"),
     ];
@@ -220,7 +220,7 @@ async fn authentication_failures_get_401() {
     assert!(seen.lock().unwrap().is_empty(), "no handler ran");
 
     // Within the window either way, it passes.
-    for time in [NOW - 300, NOW + 300] {
+    for time in [NOW - 60, NOW + 60] {
         let reply = dispatcher.dispatch(&signed_query(CREATE, time), body.clone().into()).await;
         assert_eq!(reply.status, 200, "{}", body_of(&reply));
     }
@@ -251,7 +251,7 @@ async fn the_app_id_must_be_ours() {
     let body = serde_json::to_vec(&sample(CREATE)).unwrap();
     let query = signed_query(CREATE, NOW);
     let other = query.replace(&format!("SdkAppid={APP_ID}"), "SdkAppid=1400000001");
-    assert_refused(&dispatcher, &other, &body, 403, "SdkAppid `1400000001` is not this app's").await;
+    assert_refused(&dispatcher, &other, &body, 403, "SdkAppid 1400000001 is not this app's").await;
     let missing = query.replace(&format!("SdkAppid={APP_ID}&"), "");
     assert_refused(&dispatcher, &missing, &body, 400, "missing query parameter `SdkAppid`").await;
     let garbage = query.replace(&format!("SdkAppid={APP_ID}"), "SdkAppid=14e8");
