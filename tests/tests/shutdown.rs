@@ -23,16 +23,21 @@ struct Receiver {
 
 async fn start(name: &str, handler_ms: u64, drain_ms: u64) -> Receiver {
     let dir = std::env::temp_dir().join(format!("shutdown-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let dead_letters = dir.join("dead-letters.jsonl");
-    let _ = std::fs::remove_file(&dead_letters);
+    restart(&dir.join("dead-letters.jsonl"), handler_ms, drain_ms, Stdio::null()).await
+}
+
+/// Starts a receiver on an existing dead-letter file, its stderr (the log) going to `log`.
+async fn restart(dead_letters: &std::path::Path, handler_ms: u64, drain_ms: u64, log: Stdio) -> Receiver {
+    let dead_letters = dead_letters.to_owned();
     let mut child = Command::new(env!("CARGO_BIN_EXE_slow_receiver"))
         .env("HANDLER_MS", handler_ms.to_string())
         .env("DRAIN_MS", drain_ms.to_string())
         .env("DEAD_LETTERS", &dead_letters)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .kill_on_drop(true)
         .spawn()
         .expect("slow_receiver starts");
@@ -46,11 +51,17 @@ async fn next_line(lines: &mut Lines<BufReader<ChildStdout>>) -> Option<String> 
     tokio::time::timeout(PATIENCE, lines.next_line()).await.expect("a line in time").expect("readable stdout")
 }
 
+/// Posts the group-created sample for `group`, as request `request_id`.
+async fn post_group(address: std::net::SocketAddr, group: &str, request_id: &str) -> u16 {
+    let mut body = fixtures().into_iter().find(|f| f.command == CREATE).unwrap().sample_json();
+    body["GroupId"] = serde_json::json!(group);
+    let query = format!("SdkAppid=1&CallbackCommand={CREATE}&RequestID={request_id}");
+    post(address, &format!("/callback?{query}"), &serde_json::to_vec(&body).unwrap()).await.0
+}
+
 impl Receiver {
     async fn post_create(&self) -> u16 {
-        let body = fixtures().into_iter().find(|f| f.command == CREATE).unwrap().sample;
-        let query = format!("SdkAppid=1&CallbackCommand={CREATE}&RequestID=req-1");
-        post(self.address, &format!("/callback?{query}"), &body).await.0
+        post_group(self.address, "@TGS#2J4SZEAEL", "req-1").await
     }
 
     fn signal(&self, signal: &str) {
@@ -92,4 +103,42 @@ async fn sigint_past_the_drain_timeout_dead_letters_the_running_handler() {
     assert_eq!(letters.len(), 1, "{letters:?}");
     assert_eq!((letters[0].reason.as_str(), letters[0].request_id.as_str()), ("shutdown", "req-1"));
     assert!(letters[0].body.as_deref().unwrap().contains(CREATE));
+}
+
+#[tokio::test]
+async fn every_event_acknowledged_before_a_sigkill_is_handled_after_the_restart() {
+    // Handlers take 5 s and the deadline is 200 ms: every event is acknowledged while its handler
+    // still runs, and all are running when the process is killed.
+    let receiver = start("sigkill", 5_000, 1_000).await;
+    let address = receiver.address;
+    let posts: Vec<_> = (0..20)
+        .map(|n| tokio::spawn(async move { post_group(address, &format!("@TGS#KILL{n}"), &format!("req-{n}")).await }))
+        .collect();
+    for post in posts {
+        assert_eq!(post.await.unwrap(), 200, "acknowledged at the deadline");
+    }
+    receiver.signal("KILL");
+    let (_, lines, dead_letters) = receiver.exit().await;
+    assert!(!lines.iter().any(|l| l.starts_with("finished")), "killed before any handler finished: {lines:?}");
+
+    // The next start hands every unfinished event to its handler again.
+    let log = std::fs::File::create(dead_letters.with_extension("log")).unwrap();
+    let mut restarted = restart(&dead_letters, 10, 1_000, log.into()).await;
+    let mut finished = std::collections::BTreeSet::new();
+    while finished.len() < 20 {
+        let line = next_line(&mut restarted.lines).await.expect("more handlers finish");
+        if let Some(group) = line.strip_prefix("finished @TGS#KILL") {
+            finished.insert(group.parse::<u32>().unwrap());
+        }
+    }
+    assert_eq!(finished, (0..20).collect(), "every acknowledged event was handled");
+    restarted.signal("TERM");
+    let (status, _, dead_letters) = restarted.exit().await;
+    assert!(status.success());
+    assert!(JsonLinesSink::read(&dead_letters).unwrap().is_empty(), "nothing is left unfinished");
+    // The dispatcher was built before logging existed; its build warnings still reached the log,
+    // without colour codes (stderr is a file).
+    let log = std::fs::read_to_string(dead_letters.with_extension("log")).unwrap();
+    assert!(log.contains("no webhook token is set"), "{log}");
+    assert!(!log.contains('\x1b'), "no terminal escapes in a log file");
 }

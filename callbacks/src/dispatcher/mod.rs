@@ -245,7 +245,8 @@ impl Dispatcher {
     }
 
     /// Waits up to `timeout` for every handler still running past its deadline, then abandons
-    /// the rest, writing each to the dead-letter sink with reason `shutdown`. Returns how many
+    /// the rest, writing each to the dead-letter sink with reason `shutdown` (so a SIGTERM leaves a
+    /// letter to replay, where a SIGKILL leaves an unfinished `in_progress` one). Returns how many
     /// were abandoned. Call it when shutting down, after the server stopped taking requests.
     pub async fn drain(&self, timeout: Duration) -> usize {
         let abandoned = self.inner.background.drain(timeout).await;
@@ -256,6 +257,9 @@ impl Dispatcher {
                 "shutting down with the handler still running; the event is dead-lettered"
             );
             self.write_dead_letter(letter);
+            // The `shutdown` letter now holds the event: its `in_progress` letter (same request)
+            // is settled, so the next start does not hand it on a second time.
+            self.mark_done(letter);
         }
         abandoned.len()
     }

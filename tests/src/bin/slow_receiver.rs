@@ -4,6 +4,9 @@
 //!
 //! Environment: `HANDLER_MS` (how long a handler takes), `DRAIN_MS` (the drain timeout),
 //! `DEAD_LETTERS` (a JSON-lines file for dead letters).
+//!
+//! The dispatcher is built before logging is set up (the server's default logging, on stderr),
+//! as an application may do: its build warnings must still reach the log.
 
 use std::io::Write;
 use std::time::Duration;
@@ -33,5 +36,9 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!("listening on {}", listener.local_addr()?);
     std::io::stdout().flush()?;
-    tencent_chat_callbacks::axum::Server::new(dispatcher).drain_timeout(millis("DRAIN_MS")).serve(listener).await
+    tencent_chat_callbacks::axum::Server::new(dispatcher)
+        .drain_timeout(millis("DRAIN_MS"))
+        .default_logging()
+        .serve(listener)
+        .await
 }
