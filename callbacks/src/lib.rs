@@ -184,6 +184,8 @@ pub type Response = Reply;
 /// every command this version knows has a handler or is ignored on purpose, one by one or by
 /// namespace (`"Sns.*"`, or `"*"` for all); the compile error lists the commands missing, so
 /// upgrading the crate points at the callbacks that are new.
+///
+/// A crate that re-exports this one names its path with `#[handlers(crate = "my_sdk::chat")]`.
 #[cfg(feature = "macros")]
 pub use tencent_chat_callbacks_macros::handlers;
 

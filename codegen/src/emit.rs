@@ -52,12 +52,23 @@ pub(crate) fn macro_table(catalog: &Catalog) -> Result<Emitted, Error> {
     let rows = catalog.callbacks.iter().map(|c| {
         let (command, module, type_name) = (&c.command, &c.namespace, &c.request.name);
         let before = c.kind == Kind::Before;
-        quote! { (#command, #module, #type_name, #before) }
+        quote! { CommandRow { name: #command, module: #module, type_name: #type_name, before: #before } }
     });
     let body = quote! {
-        /// `(command, module, type, before)` for every callback, sorted by command; `before` when
-        /// it is a before-callback, answered with `<type>Decision`.
-        pub(crate) const COMMANDS: &[(&str, &str, &str, bool)] = &[#(#rows),*];
+        /// One callback as the macro sees it.
+        pub(crate) struct CommandRow {
+            /// The exact command, e.g. `Group.CallbackAfterCreateGroup`.
+            pub(crate) name: &'static str,
+            /// The runtime's module holding its types, e.g. `group`.
+            pub(crate) module: &'static str,
+            /// Its event type in that module, e.g. `AfterCreateGroup`.
+            pub(crate) type_name: &'static str,
+            /// Whether it is a before-callback, answered with `<type_name>Decision`.
+            pub(crate) before: bool,
+        }
+
+        /// Every callback, sorted by command.
+        pub(crate) const COMMANDS: &[CommandRow] = &[#(#rows),*];
     };
     file("commands.rs", "every schema in schema/", "The command table the macros check handlers against.", body)
 }

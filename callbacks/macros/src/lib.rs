@@ -8,7 +8,10 @@ mod generated {
     #[rustfmt::skip]
     pub(crate) mod commands;
 }
+mod expand;
 mod handlers;
+mod parse;
+mod validate;
 
 use proc_macro::TokenStream;
 

@@ -2,9 +2,30 @@
 //!
 //! The command table the macros check handlers against.
 
-/// `(command, module, type, before)` for every callback, sorted by command; `before` when
-/// it is a before-callback, answered with `<type>Decision`.
-pub(crate) const COMMANDS: &[(&str, &str, &str, bool)] = &[
-    ("Demo.CallbackAfterThing", "demo", "AfterThing", false),
-    ("Other.StateChange", "other", "StateChange", true),
+/// One callback as the macro sees it.
+pub(crate) struct CommandRow {
+    /// The exact command, e.g. `Group.CallbackAfterCreateGroup`.
+    pub(crate) name: &'static str,
+    /// The runtime's module holding its types, e.g. `group`.
+    pub(crate) module: &'static str,
+    /// Its event type in that module, e.g. `AfterCreateGroup`.
+    pub(crate) type_name: &'static str,
+    /// Whether it is a before-callback, answered with `<type_name>Decision`.
+    pub(crate) before: bool,
+}
+
+/// Every callback, sorted by command.
+pub(crate) const COMMANDS: &[CommandRow] = &[
+    CommandRow {
+        name: "Demo.CallbackAfterThing",
+        module: "demo",
+        type_name: "AfterThing",
+        before: false,
+    },
+    CommandRow {
+        name: "Other.StateChange",
+        module: "other",
+        type_name: "StateChange",
+        before: true,
+    },
 ];
