@@ -4,9 +4,12 @@ Run with: cargo bench -p tests --bench dispatch && python3 tests/benches/ratios.
 """
 
 import json
+import os
 import pathlib
 
-CRITERION = pathlib.Path(__file__).resolve().parents[2] / "target/criterion"
+WORKSPACE = pathlib.Path(__file__).resolve().parents[2]
+# Criterion writes under the target directory, which CARGO_TARGET_DIR may move.
+CRITERION = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", WORKSPACE / "target")) / "criterion"
 
 
 def mean_ns(group, function):
