@@ -630,6 +630,8 @@ fn rust_type(ty: &Ty, scope: &Scope) -> TokenStream {
     match ty {
         Ty::String => quote!(String),
         Ty::Bool => quote!(bool),
+        Ty::I32 => quote!(i32),
+        Ty::U32 => quote!(u32),
         Ty::I64 => quote!(i64),
         Ty::U64 => quote!(u64),
         Ty::F64 => quote!(f64),

@@ -5,11 +5,15 @@
 //! mistranslated. The subset:
 //!
 //! - objects with `properties` and `required` (nested objects must be named `$defs`);
-//! - `string`, `boolean`, `integer` (`minimum: 0` makes it unsigned), `number`, `array` of any of these;
+//! - `string`, `boolean`, `integer`, `number`, `array` of any of these. An integer's `format`
+//!   (`int32`, `uint32`, `int64`, `uint64`) gives its Rust width, and its `minimum`/`maximum`
+//!   must lie within that width; without a `format`, `minimum: 0` makes it `u64`, else `i64`;
 //! - `$ref` to `#/$defs/Name` in the same file or `common.json#/$defs/Name`;
 //! - an integer that may also arrive as a string of digits: `anyOf: [{integer}, {string, pattern}]`;
 //! - a list of strings that may also arrive as one string: `anyOf: [{array of string}, {string}]`;
 //! - `x-aliases` on a property: other wire names (legacy spellings) that decode to the same field;
+//!   such a property is required under any of its names with an object-level
+//!   `anyOf: [{"required": [name]}, {"required": [alias]}, ...]`, one member per spelling;
 //! - `default` on an optional string, integer, boolean or array property, equal to that type's
 //!   empty value (`""`, `0`, `false`, `[]`): a missing value decodes as empty instead of `None`;
 //! - an open string enum: `type: string` with `anyOf` of `const` members and one catch-all
@@ -202,6 +206,10 @@ pub(crate) struct UnionVariant {
 pub(crate) enum Ty {
     String,
     Bool,
+    /// `format: int32`.
+    I32,
+    /// `format: uint32`.
+    U32,
     I64,
     U64,
     F64,
@@ -529,6 +537,7 @@ impl<'a> Reader<'a> {
         if let Some(missing) = required.iter().find(|r| !properties.contains_key(**r)) {
             return Err(self.err(pointer, format!("`{missing}` is required but not a property")));
         }
+        let required_by_spelling = self.required_by_spelling(schema, properties, pointer)?;
         let mut fields = Vec::new();
         for (wire_name, property) in properties {
             let field_pointer = format!("{pointer}/properties/{wire_name}");
@@ -543,7 +552,14 @@ impl<'a> Reader<'a> {
             if let Some(taken) = aliases.iter().find(|a| properties.contains_key(a.as_str())) {
                 return Err(self.err(&field_pointer, format!("the alias `{taken}` is a property of its own")));
             }
-            let required = required.contains(&wire_name.as_str());
+            if required_by_spelling.as_deref() == Some(wire_name.as_str()) && required.contains(&wire_name.as_str()) {
+                return Err(self.err(
+                    &field_pointer,
+                    "required under any spelling (`anyOf`), so it must not also be in `required`",
+                ));
+            }
+            let required =
+                required.contains(&wire_name.as_str()) || required_by_spelling.as_deref() == Some(wire_name.as_str());
             let defaulted = self.defaulted(property, &ty, required, &field_pointer)?;
             let description = self.description_of(property)?;
             if description.is_none() && !matches!(ty, Ty::CommandTag(_)) {
@@ -576,6 +592,42 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// The property an object requires under any of its spellings: an object-level `anyOf` whose
+    /// members are each `{"required": [one name]}`, naming exactly the property and its
+    /// `x-aliases`. Any other object-level `anyOf` is refused.
+    fn required_by_spelling(
+        &self,
+        schema: &Value,
+        properties: &Map<String, Value>,
+        pointer: &str,
+    ) -> Result<Option<String>, Error> {
+        let Some(members) = schema.get("anyOf") else { return Ok(None) };
+        let pointer = format!("{pointer}/anyOf");
+        let shape = "an object's `anyOf` must be `{\"required\": [name]}` for a property and each of its `x-aliases`";
+        let mut names = Vec::new();
+        for member in members.as_array().ok_or_else(|| self.err(&pointer, shape))? {
+            let only_required = member.as_object().is_some_and(|m| m.len() == 1);
+            match member.get("required").and_then(Value::as_array).map(Vec::as_slice) {
+                Some([Value::String(name)]) if only_required => names.push(name.clone()),
+                _ => return Err(self.err(&pointer, shape)),
+            }
+        }
+        let main = names
+            .iter()
+            .find(|n| properties.contains_key(n.as_str()))
+            .ok_or_else(|| self.err(&pointer, shape))?
+            .clone();
+        let mut spellings = vec![main.clone()];
+        spellings.extend(self.aliases(&properties[&main], &pointer)?);
+        let (mut expected, mut listed) = (spellings, names);
+        expected.sort();
+        listed.sort();
+        if expected != listed {
+            return Err(self.err(&pointer, shape));
+        }
+        Ok(Some(main))
+    }
+
     /// A property's `x-aliases`: a list of other wire names that decode to the same field.
     fn aliases(&self, property: &Value, pointer: &str) -> Result<Vec<String>, Error> {
         let Some(aliases) = property.get("x-aliases") else { return Ok(Vec::new()) };
@@ -589,7 +641,7 @@ impl<'a> Reader<'a> {
         let Some(default) = property.get("default") else { return Ok(false) };
         let empty = match ty {
             Ty::String => Value::from(""),
-            Ty::I64 | Ty::U64 => Value::from(0),
+            Ty::I32 | Ty::U32 | Ty::I64 | Ty::U64 => Value::from(0),
             Ty::Bool => Value::from(false),
             Ty::Vec(_) => Value::Array(Vec::new()),
             _ => return Err(self.err(pointer, "`default` is supported on strings, integers, booleans and lists")),
@@ -754,8 +806,7 @@ impl<'a> Reader<'a> {
             Some("string") if schema.get("anyOf").is_none() => Ok(Ty::String),
             Some("boolean") => Ok(Ty::Bool),
             Some("number") => Ok(Ty::F64),
-            Some("integer") if schema.get("minimum").and_then(Value::as_i64).is_some_and(|m| m >= 0) => Ok(Ty::U64),
-            Some("integer") => Ok(Ty::I64),
+            Some("integer") => self.integer(schema, pointer),
             Some("array") => {
                 let items = schema.get("items").ok_or_else(|| self.err(pointer, "an array needs `items`"))?;
                 Ok(Ty::Vec(Box::new(self.ty(items, &format!("{pointer}/items"), false)?)))
@@ -763,6 +814,43 @@ impl<'a> Reader<'a> {
             Some("object") => Err(self.err(pointer, "name this object under `$defs` and refer to it with `$ref`")),
             _ => Err(self.err(pointer, "unsupported schema; see the list of supported forms in codegen/src/model.rs")),
         }
+    }
+
+    /// An integer's Rust type: from its `format`, whose range must hold its `minimum` and
+    /// `maximum`, or else unsigned when its `minimum` is not negative.
+    fn integer(&self, schema: &Value, pointer: &str) -> Result<Ty, Error> {
+        let bound = |key: &str| -> Result<Option<i128>, Error> {
+            match schema.get(key) {
+                None => Ok(None),
+                Some(v) => v
+                    .as_i64()
+                    .map(i128::from)
+                    .or_else(|| v.as_u64().map(i128::from))
+                    .map(Some)
+                    .ok_or_else(|| self.err(pointer, format!("`{key}` must be an integer"))),
+            }
+        };
+        let (minimum, maximum) = (bound("minimum")?, bound("maximum")?);
+        let Some(format) = schema.get("format") else {
+            return Ok(if minimum.is_some_and(|m| m >= 0) { Ty::U64 } else { Ty::I64 });
+        };
+        let (ty, low, high) = match format.as_str() {
+            Some("int32") => (Ty::I32, i128::from(i32::MIN), i128::from(i32::MAX)),
+            Some("uint32") => (Ty::U32, 0, i128::from(u32::MAX)),
+            Some("int64") => (Ty::I64, i128::from(i64::MIN), i128::from(i64::MAX)),
+            Some("uint64") => (Ty::U64, 0, i128::from(u64::MAX)),
+            _ => return Err(self.err(pointer, "an integer's `format` must be `int32`, `uint32`, `int64` or `uint64`")),
+        };
+        if let Some(outside) = [minimum, maximum].into_iter().flatten().find(|b| *b < low || *b > high) {
+            return Err(self.err(pointer, format!("the bound {outside} does not fit the format `{}`", format.as_str().unwrap_or_default())));
+        }
+        if ty == Ty::U32 || ty == Ty::U64 {
+            // An unsigned format with a negative value allowed would lose that value.
+            if minimum.is_none_or(|m| m < 0) {
+                return Err(self.err(pointer, "an unsigned `format` needs `minimum` 0 or more"));
+            }
+        }
+        Ok(ty)
     }
 
     /// Resolves a `$ref` to a named type, or to the inlined type of a scalar definition.

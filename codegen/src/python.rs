@@ -67,6 +67,8 @@ pub(crate) fn package(catalog: &Catalog, version: &str, bundle: &str) -> Vec<Pub
 /// The names of `_base` the generated modules may use.
 const BASE_NAMES: &[&str] = &[
     "F64",
+    "I32",
+    "U32",
     "I64",
     "U64",
     "Bool",
@@ -439,6 +441,8 @@ fn py_type(ty: &Ty, in_common: bool, command: Option<&str>) -> String {
     match ty {
         Ty::String => "Str".into(),
         Ty::Bool => "Bool".into(),
+        Ty::I32 => "I32".into(),
+        Ty::U32 => "U32".into(),
         Ty::I64 => "I64".into(),
         Ty::U64 => "U64".into(),
         Ty::F64 => "F64".into(),

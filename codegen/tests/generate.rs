@@ -290,6 +290,37 @@ fn unsupported_or_inconsistent_schemas_fail_naming_file_and_pointer() {
                 ),
             "`Note`: a before-callback's reply may require only lists besides the standard fields",
         ),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", r#", "N": { "description": "d", "type": "integer", "format": "int16" }"#, ""),
+            "at /properties/N: an integer's `format` must be `int32`, `uint32`, `int64` or `uint64`",
+        ),
+        (
+            "X.CallbackA.json",
+            callback(
+                "X.CallbackA",
+                r#", "N": { "description": "d", "type": "integer", "format": "uint32", "minimum": 0, "maximum": 4294967296 }"#,
+                "",
+            ),
+            "at /properties/N: the bound 4294967296 does not fit the format `uint32`",
+        ),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", r#", "N": { "description": "d", "type": "integer", "format": "uint64" }"#, ""),
+            "at /properties/N: an unsigned `format` needs `minimum` 0 or more",
+        ),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", r#", "A": { "description": "d", "type": "string", "x-aliases": ["B"] }"#, "")
+                .replace(r#""required": [],"#, r#""required": [], "anyOf": [{ "required": ["A"] }],"#),
+            "at /anyOf: an object's `anyOf` must be `{\"required\": [name]}` for a property and each of its `x-aliases`",
+        ),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", r#", "A": { "description": "d", "type": "string", "x-aliases": ["B"] }"#, r#""A""#)
+                .replace(r#""required": ["A"],"#, r#""required": ["A"], "anyOf": [{ "required": ["A"] }, { "required": ["B"] }],"#),
+            "at /properties/A: required under any spelling (`anyOf`), so it must not also be in `required`",
+        ),
         ("X.CallbackA.json", "{ not json".to_owned(), "schema/X.CallbackA.json: not valid JSON"),
         ("X.CallbackA.json", r#"{ "type": "object" }"#.to_owned(), "missing `x-callback`"),
     ];

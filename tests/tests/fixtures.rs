@@ -141,6 +141,10 @@ fn every_message_element_type_decodes_by_its_tag() {
     let expected: Vec<&str> = elements.as_array().unwrap().iter().map(|e| e["MsgType"].as_str().unwrap()).collect();
     assert_eq!(tags, expected);
     assert!(matches!(decoded[0], MsgBodyElement::Text(_)), "{:?}", decoded[0]);
+    let stream = decoded.iter().find(|e| e.tag() == "TIMStreamElem").expect("a streamed element in the data");
+    let MsgBodyElement::Stream(stream) = stream else { panic!("TIMStreamElem is a known type: {stream:?}") };
+    assert_eq!(stream.stream_msg_id.as_deref(), Some("stream-1"));
+    assert_eq!(stream.chunks.as_ref().unwrap()[0].markdown.as_deref(), Some("First part of the answer"));
     let last = decoded.last().unwrap();
     assert!(matches!(last, MsgBodyElement::Other { .. }), "an unknown type is kept: {last:?}");
     assert_eq!(numbers_by_value(serde_json::to_value(&decoded).unwrap()), numbers_by_value(elements));
@@ -353,4 +357,104 @@ fn group_before_callbacks_document_the_refusal_error() {
         }
     }
     assert!(seen.iter().any(|c| c == "Group.CallbackBeforeInviteJoinGroup"), "{seen:?}");
+}
+
+/// Issue 19: the 2026 commands, seen only on the mainland-China pages, decode with `EventTime`
+/// as those pages send it (a number), as the English pages of other commands send it (a string
+/// of digits) and without it (as pages written before the field existed show bodies).
+#[test]
+fn the_2026_commands_decode_event_time_as_number_string_or_missing() {
+    let commands = [
+        "C2C.CallbackAfterModifyMsg",
+        "C2C.CallbackAfterMsgReadReceipt",
+        "C2C.CallbackAfterMsgReadAll",
+        "Group.CallbackAfterModifyMsg",
+    ];
+    for command in commands {
+        let sample = fixtures().into_iter().find(|f| f.command == command).expect(command).sample_json();
+        let time = sample["EventTime"].as_u64().unwrap_or_else(|| panic!("{command}: the page sends a number"));
+        let mut as_string = sample.clone();
+        as_string["EventTime"] = Value::from(time.to_string());
+        let mut missing = sample.clone();
+        missing.as_object_mut().unwrap().remove("EventTime");
+        let validator = validator(&schema(command));
+        for (body, expected) in [(sample, Some(time)), (as_string, Some(time)), (missing, None)] {
+            assert_valid(&validator, &body, command);
+            let event = Event::from_json(command, &serde_json::to_vec(&body).unwrap()).unwrap();
+            let encoded = serde_json::to_value(&event).unwrap();
+            assert_eq!(encoded.get("EventTime").and_then(Value::as_u64), expected, "{command}");
+        }
+    }
+}
+
+/// Issue 19: what the new commands' types carry, read from the pages' samples.
+#[test]
+fn the_2026_commands_carry_what_their_pages_show() {
+    use tencent_chat_callbacks::c2c::{AfterModifyMsg, AfterMsgReadAll, AfterMsgReadReceipt};
+    use tencent_chat_callbacks::common::MsgBodyElement;
+    use tencent_chat_callbacks::group::AfterModifyMsg as GroupAfterModifyMsg;
+    let sample = |command: &str| fixtures().into_iter().find(|f| f.command == command).unwrap().sample_json();
+
+    let edit: AfterModifyMsg = serde_json::from_value(sample("C2C.CallbackAfterModifyMsg")).unwrap();
+    assert_eq!((edit.operator_account.as_str(), edit.msg_key.as_str()), ("jared", "609_690_1769771529"));
+    assert_eq!((edit.msg_seq, edit.msg_random, edit.cloud_custom_data.as_deref()), (Some(609), Some(690), Some("1769772027")));
+    assert!(matches!(edit.msg_body.as_deref(), Some([MsgBodyElement::Text(_)])));
+    // The one-line copy of the same page carries the same event.
+    let one_line = variants().into_iter().find(|v| v.command == "C2C.CallbackAfterModifyMsg" && v.name == "one-line");
+    let one_line: AfterModifyMsg = serde_json::from_value(one_line.expect("the one-line copy").sample).unwrap();
+    assert_eq!(one_line, edit);
+
+    let group: GroupAfterModifyMsg = serde_json::from_value(sample("Group.CallbackAfterModifyMsg")).unwrap();
+    assert_eq!((group.group_id.as_str(), group.msg_seq, group.topic_id.as_deref()), ("group-test-2", 53, Some("")));
+
+    let receipt: AfterMsgReadReceipt = serde_json::from_value(sample("C2C.CallbackAfterMsgReadReceipt")).unwrap();
+    let keys: Vec<&str> = receipt.c2c_msg_info.iter().map(|m| m.msg_key.as_str()).collect();
+    assert_eq!((receipt.peer_account.as_str(), keys), ("Jonh", vec!["33973751_24064952_1769139583"]));
+    assert_eq!(receipt.c2c_msg_info[0].msg_id.as_deref(), Some("144115433090395387-1769139578-24064952"));
+
+    let read_all: AfterMsgReadAll = serde_json::from_value(sample("C2C.CallbackAfterMsgReadAll")).unwrap();
+    let groups = read_all.group_read_info.expect("the sample lists a group");
+    assert_eq!((groups[0].group_id.as_str(), groups[0].msg_seq), ("groupid", Some(100)));
+    // A user with no unread group messages: only the user.
+    let bare = serde_json::json!({"CallbackCommand": "C2C.CallbackAfterMsgReadAll", "Report_Account": "Jonh"});
+    assert_valid(&validator(&schema("C2C.CallbackAfterMsgReadAll")), &bare, "no groups");
+    assert!(serde_json::from_value::<AfterMsgReadAll>(bare).unwrap().group_read_info.is_none());
+}
+
+/// Issue 19: fields of the newest mainland-China copies. `MsgId` in both before-sends,
+/// `Modified_Account` for the member in a member-field change, and an after-send body without
+/// `UnreadMsgNum`, as page 269/2716 shows it.
+#[test]
+fn the_newest_mainland_copies_decode() {
+    use tencent_chat_callbacks::c2c::{AfterSendMsg, BeforeSendMsg};
+    use tencent_chat_callbacks::group::{AfterMemberFieldChanged, BeforeSendMsg as GroupBeforeSendMsg};
+    let sample = |command: &str| fixtures().into_iter().find(|f| f.command == command).unwrap().sample_json();
+    let msg_id = "144115233406643804-1727580296-4026038328";
+
+    let mut c2c = sample("C2C.CallbackBeforeSendMsg");
+    c2c["MsgId"] = Value::from(msg_id);
+    assert_valid(&validator(&schema("C2C.CallbackBeforeSendMsg")), &c2c, "C2C MsgId");
+    assert_eq!(serde_json::from_value::<BeforeSendMsg>(c2c).unwrap().msg_id.as_deref(), Some(msg_id));
+    let mut group = sample("Group.CallbackBeforeSendMsg");
+    group["MsgId"] = Value::from(msg_id);
+    assert_valid(&validator(&schema("Group.CallbackBeforeSendMsg")), &group, "group MsgId");
+    assert_eq!(serde_json::from_value::<GroupBeforeSendMsg>(group).unwrap().msg_id.as_deref(), Some(msg_id));
+
+    // The sample of cloud.tencent.com 269/105353, cleaned of its comments.
+    let changed = serde_json::json!({
+        "CallbackCommand": "Group.CallbackAfterMemberFieldChanged", "GroupId": "@TGS#xxxx", "Type": "Community",
+        "Operator_Account": "admin", "Modified_Account": "123456", "Role": "Admin", "NameCard": "jacky",
+        "EventTime": "1670574414123"
+    });
+    assert_valid(&validator(&schema("Group.CallbackAfterMemberFieldChanged")), &changed, "Modified_Account");
+    let event: AfterMemberFieldChanged = serde_json::from_value(changed).unwrap();
+    assert_eq!(event.member_account, "123456");
+    assert_eq!(serde_json::to_value(&event).unwrap()["Member_Account"], "123456", "encodes the main name");
+
+    let mut sent = sample("C2C.CallbackAfterSendMsg");
+    sent.as_object_mut().unwrap().remove("UnreadMsgNum");
+    sent["MsgId"] = Value::from(msg_id);
+    assert_valid(&validator(&schema("C2C.CallbackAfterSendMsg")), &sent, "no UnreadMsgNum");
+    let event: AfterSendMsg = serde_json::from_value(sent).unwrap();
+    assert_eq!((event.unread_msg_num, event.msg_id.as_deref()), (None, Some(msg_id)));
 }

@@ -29,6 +29,15 @@ pub mod state;
     /// `C2C.CallbackAfterC2CMsgExtension`: After a one-to-one message's extensions change. Decodes into
     /// [`c2c::AfterC2CMsgExtension`].
     C2CAfterC2CMsgExtension(c2c::AfterC2CMsgExtension, "C2C.CallbackAfterC2CMsgExtension", "https://www.tencentcloud.com/document/product/1047/76006", None),
+    /// `C2C.CallbackAfterModifyMsg`: After a one-to-one message is edited. Decodes into
+    /// [`c2c::AfterModifyMsg`].
+    C2CAfterModifyMsg(c2c::AfterModifyMsg, "C2C.CallbackAfterModifyMsg", "https://cloud.tencent.com/document/product/269/128224", None),
+    /// `C2C.CallbackAfterMsgReadAll`: After a user clears all unread messages. Decodes into
+    /// [`c2c::AfterMsgReadAll`].
+    C2CAfterMsgReadAll(c2c::AfterMsgReadAll, "C2C.CallbackAfterMsgReadAll", "https://cloud.tencent.com/document/product/269/128225", None),
+    /// `C2C.CallbackAfterMsgReadReceipt`: After read receipts are sent for one-to-one messages. Decodes
+    /// into [`c2c::AfterMsgReadReceipt`].
+    C2CAfterMsgReadReceipt(c2c::AfterMsgReadReceipt, "C2C.CallbackAfterMsgReadReceipt", "https://cloud.tencent.com/document/product/269/128223", None),
     /// `C2C.CallbackAfterMsgReport`: After one-to-one messages are marked as read. Decodes into
     /// [`c2c::AfterMsgReport`].
     C2CAfterMsgReport(c2c::AfterMsgReport, "C2C.CallbackAfterMsgReport", "https://www.tencentcloud.com/document/product/1047/43465", None),
@@ -83,6 +92,9 @@ pub mod state;
     /// `Group.CallbackAfterMemberFieldChanged`: After a group member's profile changes. Decodes into
     /// [`group::AfterMemberFieldChanged`].
     GroupAfterMemberFieldChanged(group::AfterMemberFieldChanged, "Group.CallbackAfterMemberFieldChanged", "https://www.tencentcloud.com/document/product/1047/60393", None),
+    /// `Group.CallbackAfterModifyMsg`: After a group message is edited. Decodes into
+    /// [`group::AfterModifyMsg`].
+    GroupAfterModifyMsg(group::AfterModifyMsg, "Group.CallbackAfterModifyMsg", "https://cloud.tencent.com/document/product/269/129193", None),
     /// `Group.CallbackAfterNewMemberJoin`: After users join a group. Decodes into
     /// [`group::AfterNewMemberJoin`].
     GroupAfterNewMemberJoin(group::AfterNewMemberJoin, "Group.CallbackAfterNewMemberJoin", "https://www.tencentcloud.com/document/product/1047/34372", None),

@@ -153,12 +153,12 @@ exports.types = {
       ],
       [
         "Second",
-        "u64",
+        "u32",
         false
       ],
       [
         "Download_Flag",
-        "i64",
+        "u32",
         false
       ]
     ]
@@ -167,7 +167,7 @@ exports.types = {
     "struct": [
       [
         "Type",
-        "i64",
+        "u32",
         false
       ],
       [
@@ -177,12 +177,12 @@ exports.types = {
       ],
       [
         "Width",
-        "u64",
+        "u32",
         false
       ],
       [
         "Height",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -201,7 +201,7 @@ exports.types = {
       ],
       [
         "ImageFormat",
-        "i64",
+        "u32",
         false
       ],
       [
@@ -237,7 +237,7 @@ exports.types = {
       ],
       [
         "Download_Flag",
-        "i64",
+        "u32",
         false
       ]
     ]
@@ -261,7 +261,7 @@ exports.types = {
       ],
       [
         "VideoSecond",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -271,7 +271,7 @@ exports.types = {
       ],
       [
         "VideoDownloadFlag",
-        "i64",
+        "u32",
         false
       ],
       [
@@ -291,12 +291,12 @@ exports.types = {
       ],
       [
         "ThumbWidth",
-        "u64",
+        "u32",
         false
       ],
       [
         "ThumbHeight",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -306,7 +306,7 @@ exports.types = {
       ],
       [
         "ThumbDownloadFlag",
-        "i64",
+        "u32",
         false
       ]
     ]
@@ -330,12 +330,12 @@ exports.types = {
       ],
       [
         "MsgSeq",
-        "u64",
+        "u32",
         false
       ],
       [
         "MsgRandom",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -366,7 +366,7 @@ exports.types = {
       ],
       [
         "MsgNum",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -395,6 +395,51 @@ exports.types = {
       ]
     ]
   },
+  "common.StreamChunk": {
+    "struct": [
+      [
+        "EventType",
+        "string",
+        false
+      ],
+      [
+        "Index",
+        "u32",
+        false
+      ],
+      [
+        "Markdown",
+        "string",
+        false
+      ],
+      [
+        "IsLast",
+        "bool",
+        false
+      ]
+    ]
+  },
+  "common.StreamContent": {
+    "struct": [
+      [
+        "Chunks",
+        {
+          "array": "common.StreamChunk"
+        },
+        false
+      ],
+      [
+        "CompatibleText",
+        "string",
+        false
+      ],
+      [
+        "StreamMsgID",
+        "string",
+        false
+      ]
+    ]
+  },
   "common.MsgBodyElement": {
     "union": {
       "tag": "MsgType",
@@ -408,7 +453,8 @@ exports.types = {
         "TIMImageElem": "common.ImageContent",
         "TIMFileElem": "common.FileContent",
         "TIMVideoFileElem": "common.VideoFileContent",
-        "TIMRelayElem": "common.RelayContent"
+        "TIMRelayElem": "common.RelayContent",
+        "TIMStreamElem": "common.StreamContent"
       }
     }
   },
@@ -475,12 +521,12 @@ exports.types = {
       ],
       [
         "Request",
-        "u64",
+        "u32",
         true
       ],
       [
         "Limit",
-        "u64",
+        "u32",
         true
       ]
     ]
@@ -506,12 +552,12 @@ exports.types = {
       ],
       [
         "MsgSeq",
-        "u64",
+        "u32",
         true
       ],
       [
         "MsgRandom",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -531,12 +577,12 @@ exports.types = {
       ],
       [
         "OnlineOnlyFlag",
-        "u64",
+        "u32",
         true
       ],
       [
         "SendMsgResult",
-        "i64",
+        "i32",
         true
       ],
       [
@@ -594,12 +640,12 @@ exports.types = {
       ],
       [
         "Random",
-        "u64",
+        "u32",
         true
       ],
       [
         "MsgSeq",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -609,7 +655,7 @@ exports.types = {
       ],
       [
         "OnlineOnlyFlag",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -669,7 +715,7 @@ exports.types = {
       ],
       [
         "OperateType",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -687,6 +733,168 @@ exports.types = {
       [
         "EventTime",
         "lenient",
+        false
+      ]
+    ]
+  },
+  "c2c.AfterModifyMsg": {
+    "struct": [
+      [
+        "CallbackCommand",
+        {
+          "const": "C2C.CallbackAfterModifyMsg"
+        },
+        true
+      ],
+      [
+        "Operator_Account",
+        "string",
+        true
+      ],
+      [
+        "From_Account",
+        "string",
+        true
+      ],
+      [
+        "To_Account",
+        "string",
+        true
+      ],
+      [
+        "MsgSeq",
+        "u32",
+        false
+      ],
+      [
+        "MsgRandom",
+        "u32",
+        false
+      ],
+      [
+        "MsgTime",
+        "u64",
+        false
+      ],
+      [
+        "MsgKey",
+        "string",
+        true
+      ],
+      [
+        "MsgBody",
+        {
+          "array": "common.MsgBodyElement"
+        },
+        false
+      ],
+      [
+        "CloudCustomData",
+        "string",
+        false
+      ],
+      [
+        "EventTime",
+        "lenient",
+        false
+      ]
+    ]
+  },
+  "c2c.AfterMsgReadAll": {
+    "struct": [
+      [
+        "CallbackCommand",
+        {
+          "const": "C2C.CallbackAfterMsgReadAll"
+        },
+        true
+      ],
+      [
+        "Report_Account",
+        "string",
+        true
+      ],
+      [
+        "GroupReadInfo",
+        {
+          "array": "c2c.GroupReadUpTo"
+        },
+        false
+      ],
+      [
+        "EventTime",
+        "lenient",
+        false
+      ]
+    ]
+  },
+  "c2c.GroupReadUpTo": {
+    "struct": [
+      [
+        "GroupId",
+        "string",
+        true
+      ],
+      [
+        "MsgSeq",
+        "u32",
+        false
+      ]
+    ]
+  },
+  "c2c.AfterMsgReadReceipt": {
+    "struct": [
+      [
+        "CallbackCommand",
+        {
+          "const": "C2C.CallbackAfterMsgReadReceipt"
+        },
+        true
+      ],
+      [
+        "Operator_Account",
+        "string",
+        true
+      ],
+      [
+        "Peer_Account",
+        "string",
+        true
+      ],
+      [
+        "C2CMsgInfo",
+        {
+          "array": "c2c.ReceiptedC2CMessage"
+        },
+        true
+      ],
+      [
+        "EventTime",
+        "lenient",
+        false
+      ]
+    ]
+  },
+  "c2c.ReceiptedC2CMessage": {
+    "struct": [
+      [
+        "From_Account",
+        "string",
+        true
+      ],
+      [
+        "To_Account",
+        "string",
+        true
+      ],
+      [
+        "MsgKey",
+        "string",
+        true
+      ],
+      [
+        "MsgId",
+        "string",
         false
       ]
     ]
@@ -717,7 +925,7 @@ exports.types = {
       ],
       [
         "UnreadMsgNum",
-        "i64",
+        "i32",
         false
       ],
       [
@@ -753,7 +961,7 @@ exports.types = {
       ],
       [
         "UnreadMsgNum",
-        "i64",
+        "i32",
         false
       ],
       [
@@ -784,12 +992,12 @@ exports.types = {
       ],
       [
         "MsgSeq",
-        "u64",
+        "u32",
         true
       ],
       [
         "MsgRandom",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -809,12 +1017,12 @@ exports.types = {
       ],
       [
         "OnlineOnlyFlag",
-        "u64",
+        "u32",
         false
       ],
       [
         "SendMsgResult",
-        "i64",
+        "i32",
         true
       ],
       [
@@ -824,8 +1032,8 @@ exports.types = {
       ],
       [
         "UnreadMsgNum",
-        "i64",
-        true
+        "i32",
+        false
       ],
       [
         "MsgBody",
@@ -862,12 +1070,12 @@ exports.types = {
       ],
       [
         "MsgSeq",
-        "u64",
+        "u32",
         false
       ],
       [
         "MsgRandom",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -881,8 +1089,13 @@ exports.types = {
         false
       ],
       [
+        "MsgId",
+        "string",
+        false
+      ],
+      [
         "OnlineOnlyFlag",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -951,12 +1164,12 @@ exports.types = {
       ],
       [
         "MsgSeq",
-        "u64",
+        "u32",
         true
       ],
       [
         "MsgRandom",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -1009,7 +1222,7 @@ exports.types = {
       ],
       [
         "SdkAppId",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -1044,7 +1257,7 @@ exports.types = {
       ],
       [
         "CtxcbResult",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -1101,7 +1314,7 @@ exports.types = {
     "struct": [
       [
         "ContactType",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -1502,12 +1715,12 @@ exports.types = {
       ],
       [
         "MsgSeq",
-        "u64",
+        "u32",
         true
       ],
       [
         "OperateType",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -1602,7 +1815,10 @@ exports.types = {
       [
         "Member_Account",
         "string",
-        true
+        true,
+        [
+          "Modified_Account"
+        ]
       ],
       [
         "Role",
@@ -1623,6 +1839,49 @@ exports.types = {
   },
   "group.MemberFieldChangedRole": {
     "enum": true
+  },
+  "group.AfterModifyMsg": {
+    "struct": [
+      [
+        "CallbackCommand",
+        {
+          "const": "Group.CallbackAfterModifyMsg"
+        },
+        true
+      ],
+      [
+        "Operator_Account",
+        "string",
+        true
+      ],
+      [
+        "GroupId",
+        "string",
+        true
+      ],
+      [
+        "TopicId",
+        "string",
+        false
+      ],
+      [
+        "MsgSeq",
+        "u32",
+        true
+      ],
+      [
+        "MsgBody",
+        {
+          "array": "common.MsgBodyElement"
+        },
+        false
+      ],
+      [
+        "EventTime",
+        "lenient",
+        false
+      ]
+    ]
   },
   "group.AfterNewMemberJoin": {
     "struct": [
@@ -1707,17 +1966,17 @@ exports.types = {
     "struct": [
       [
         "MsgSeq",
-        "u64",
+        "u32",
         true
       ],
       [
         "ReadNum",
-        "u64",
+        "u32",
         true
       ],
       [
         "UnreadNum",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -1776,7 +2035,7 @@ exports.types = {
     "struct": [
       [
         "MsgSeq",
-        "u64",
+        "u32",
         true
       ]
     ]
@@ -1812,12 +2071,12 @@ exports.types = {
       ],
       [
         "Random",
-        "u64",
+        "u32",
         true
       ],
       [
         "MsgSeq",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -1832,7 +2091,7 @@ exports.types = {
       ],
       [
         "OnlineOnlyFlag",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -1875,7 +2134,7 @@ exports.types = {
     "struct": [
       [
         "GroupAtAllFlag",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -2040,8 +2299,12 @@ exports.types = {
       ],
       [
         "CreateGroupNum",
-        "u64",
-        false
+        "u32",
+        false,
+        [
+          "CreatedGroupNum",
+          "CreatedNum"
+        ]
       ],
       [
         "MemberList",
@@ -2216,12 +2479,17 @@ exports.types = {
       ],
       [
         "Random",
-        "u64",
+        "u32",
+        false
+      ],
+      [
+        "MsgId",
+        "string",
         false
       ],
       [
         "OnlineOnlyFlag",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -2295,12 +2563,12 @@ exports.types = {
       ],
       [
         "QuotaUsed",
-        "u64",
+        "u32",
         true
       ],
       [
         "Quota",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -2385,12 +2653,12 @@ exports.types = {
       ],
       [
         "Random",
-        "u64",
+        "u32",
         true
       ],
       [
         "OnlineOnlyFlag",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -2407,7 +2675,7 @@ exports.types = {
       ],
       [
         "ErrorCode",
-        "i64",
+        "i32",
         true
       ],
       [
@@ -2685,7 +2953,7 @@ exports.types = {
       ],
       [
         "OnlineOnlyFlag",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -2832,7 +3100,7 @@ exports.types = {
       ],
       [
         "OnlineOnlyFlag",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -2925,16 +3193,16 @@ exports.types = {
       "members": {
         "Tag_Profile_IM_Nick": "string",
         "Tag_Profile_IM_Gender": "string",
-        "Tag_Profile_IM_BirthDay": "u64",
+        "Tag_Profile_IM_BirthDay": "u32",
         "Tag_Profile_IM_Location": "string",
         "Tag_Profile_IM_SelfSignature": "string",
         "Tag_Profile_IM_AllowType": "string",
-        "Tag_Profile_IM_Language": "u64",
+        "Tag_Profile_IM_Language": "u32",
         "Tag_Profile_IM_Image": "string",
-        "Tag_Profile_IM_MsgSettings": "u64",
+        "Tag_Profile_IM_MsgSettings": "u32",
         "Tag_Profile_IM_AdminForbidType": "string",
-        "Tag_Profile_IM_Level": "u64",
-        "Tag_Profile_IM_Role": "u64"
+        "Tag_Profile_IM_Level": "u32",
+        "Tag_Profile_IM_Role": "u32"
       }
     }
   },
@@ -2960,7 +3228,7 @@ exports.types = {
       ],
       [
         "EventType",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -2990,22 +3258,22 @@ exports.types = {
       ],
       [
         "PushPlatform",
-        "u64",
+        "u32",
         true
       ],
       [
         "DeviceType",
-        "u64",
+        "u32",
         false
       ],
       [
         "PushStage",
-        "u64",
+        "u32",
         true
       ],
       [
         "ErrCode",
-        "i64",
+        "i32",
         true
       ],
       [
@@ -3037,7 +3305,7 @@ exports.types = {
       ],
       [
         "EventType",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -3057,12 +3325,12 @@ exports.types = {
       ],
       [
         "PushPlatform",
-        "u64",
+        "u32",
         true
       ],
       [
         "PushStage",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -3077,12 +3345,12 @@ exports.types = {
       ],
       [
         "MsgSeq",
-        "u64",
+        "u32",
         true
       ],
       [
         "MsgRandom",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -3097,7 +3365,7 @@ exports.types = {
       ],
       [
         "ErrCode",
-        "i64",
+        "i32",
         true
       ],
       [
@@ -3171,7 +3439,7 @@ exports.types = {
       ],
       [
         "ForceFlag",
-        "u64",
+        "u32",
         false
       ]
     ]
@@ -3249,7 +3517,7 @@ exports.types = {
       ],
       [
         "ForceAddFlags",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -3300,7 +3568,7 @@ exports.types = {
       ],
       [
         "ResultCode",
-        "i64",
+        "i32",
         true
       ],
       [
@@ -3405,7 +3673,7 @@ exports.types = {
       ],
       [
         "ResultCode",
-        "i64",
+        "i32",
         true
       ],
       [
@@ -3529,6 +3797,21 @@ exports.commands = {
     "kind": "after",
     "decision": null
   },
+  "C2C.CallbackAfterModifyMsg": {
+    "type": "c2c.AfterModifyMsg",
+    "kind": "after",
+    "decision": null
+  },
+  "C2C.CallbackAfterMsgReadAll": {
+    "type": "c2c.AfterMsgReadAll",
+    "kind": "after",
+    "decision": null
+  },
+  "C2C.CallbackAfterMsgReadReceipt": {
+    "type": "c2c.AfterMsgReadReceipt",
+    "kind": "after",
+    "decision": null
+  },
   "C2C.CallbackAfterMsgReport": {
     "type": "c2c.AfterMsgReport",
     "kind": "after",
@@ -3628,6 +3911,11 @@ exports.commands = {
   },
   "Group.CallbackAfterMemberFieldChanged": {
     "type": "group.AfterMemberFieldChanged",
+    "kind": "after",
+    "decision": null
+  },
+  "Group.CallbackAfterModifyMsg": {
+    "type": "group.AfterModifyMsg",
     "kind": "after",
     "decision": null
   },
@@ -3945,6 +4233,10 @@ exports.guards = {
   "isMsgBodyElementRelay": [
     "common.MsgBodyElement",
     "TIMRelayElem"
+  ],
+  "isMsgBodyElementStream": [
+    "common.MsgBodyElement",
+    "TIMStreamElem"
   ],
   "isMsgBodyElementOther": [
     "common.MsgBodyElement",

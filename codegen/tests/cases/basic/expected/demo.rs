@@ -32,6 +32,22 @@ pub struct AfterThing {
     /// An unsigned integer.
     #[serde(rename = "Count")]
     pub count: u64,
+    /// A 32-bit unsigned integer, such as a message's random number.
+    #[serde(rename = "Small")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub small: Option<u32>,
+    /// A 32-bit signed integer, such as an error code.
+    #[serde(rename = "Signed")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed: Option<i32>,
+    /// A 64-bit unsigned integer, not exact as a JavaScript number.
+    #[serde(rename = "Wide")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wide: Option<u64>,
+    /// Required under either of its spellings.
+    #[serde(rename = "Member_Account")]
+    #[serde(alias = "Modified_Account")]
+    pub member_account: String,
     /// A number.
     #[serde(rename = "Ratio")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -96,10 +112,12 @@ pub struct AfterThing {
 
 impl AfterThing {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         name: String,
         type_: String,
         count: u64,
+        member_account: String,
         event_time: super::common::Stamp,
         colour: super::common::Colour,
         notes: Vec<String>,
@@ -112,6 +130,10 @@ impl AfterThing {
             flag: None,
             delta: None,
             count,
+            small: None,
+            signed: None,
+            wide: None,
+            member_account,
             ratio: None,
             tags: None,
             event_time,

@@ -96,6 +96,29 @@ exports.types = {
         true
       ],
       [
+        "Small",
+        "u32",
+        false
+      ],
+      [
+        "Signed",
+        "i32",
+        false
+      ],
+      [
+        "Wide",
+        "u64",
+        false
+      ],
+      [
+        "Member_Account",
+        "string",
+        true,
+        [
+          "Modified_Account"
+        ]
+      ],
+      [
         "Ratio",
         "f64",
         false
@@ -144,7 +167,11 @@ exports.types = {
       [
         "Total",
         "u64",
-        false
+        false,
+        [
+          "OldTotal",
+          "TotalNum"
+        ]
       ],
       [
         "Texts",

@@ -9,7 +9,7 @@ import typing as _t
 
 from pydantic import AliasChoices, Field
 
-from ._base import F64, I64, U64, Bool, Callback, CallbackModel, LenientU64, OpenEnum, Str, StringOrList
+from ._base import F64, I32, U32, I64, U64, Bool, Callback, CallbackModel, LenientU64, OpenEnum, Str, StringOrList
 from . import common
 
 
@@ -56,6 +56,18 @@ class AfterThing(Callback):
 
     count: U64 = Field(validation_alias="Count", serialization_alias="Count")
     """An unsigned integer."""
+
+    small: _t.Optional[U32] = Field(default=None, validation_alias="Small", serialization_alias="Small")
+    """A 32-bit unsigned integer, such as a message's random number."""
+
+    signed: _t.Optional[I32] = Field(default=None, validation_alias="Signed", serialization_alias="Signed")
+    """A 32-bit signed integer, such as an error code."""
+
+    wide: _t.Optional[U64] = Field(default=None, validation_alias="Wide", serialization_alias="Wide")
+    """A 64-bit unsigned integer, not exact as a JavaScript number."""
+
+    member_account: Str = Field(validation_alias=AliasChoices("Member_Account", "Modified_Account"), serialization_alias="Member_Account")
+    """Required under either of its spellings."""
 
     ratio: _t.Optional[F64] = Field(default=None, validation_alias="Ratio", serialization_alias="Ratio")
     """A number."""
