@@ -19,6 +19,9 @@
 //! - an open string enum: `type: string` with `anyOf` of `const` members and one catch-all
 //!   `{type: string}`, so that values added later by the vendor still decode;
 //! - `const` on the `CallbackCommand` property of a callback;
+//! - a number or a map of numbers, as a named definition: `anyOf` of one `integer` and one
+//!   `object` with only `additionalProperties` of `integer` (each member with a `title` naming
+//!   its variant), for a count the vendor sends either whole or by key;
 //! - a tagged union: `oneOf` of objects that each hold a `const` tag property and a content
 //!   property (the same two names in every member, each member with a `title` naming its variant),
 //!   plus one catch-all member whose tag is `{"type": "string", "not": {"enum": [...]}}`, so that an
@@ -113,6 +116,7 @@ pub(crate) enum TypeDef {
     Struct(StructDef),
     Enum(EnumDef),
     Union(UnionDef),
+    CountOrCounts(CountOrCountsDef),
 }
 
 impl TypeDef {
@@ -121,6 +125,7 @@ impl TypeDef {
             TypeDef::Struct(s) => &s.name,
             TypeDef::Enum(e) => &e.name,
             TypeDef::Union(u) => &u.name,
+            TypeDef::CountOrCounts(c) => &c.name,
         }
     }
 }
@@ -174,6 +179,19 @@ pub(crate) struct Variant {
     pub(crate) description: Option<String>,
     /// Other spellings that decode to this variant.
     pub(crate) aliases: Vec<String>,
+}
+
+/// A number, or a map from keys to numbers: a count the vendor sends whole or broken down by key
+/// (`CreatedGroupNum`). Decoded by the JSON type of the value.
+#[derive(Debug)]
+pub(crate) struct CountOrCountsDef {
+    pub(crate) name: String,
+    pub(crate) title: Option<String>,
+    pub(crate) description: Option<String>,
+    /// The variant holding one number: its name, doc and integer type.
+    pub(crate) whole: (String, Option<String>, Ty),
+    /// The variant holding a number per key: its name, doc and the numbers' integer type.
+    pub(crate) by_key: (String, Option<String>, Ty),
 }
 
 /// A tagged union: the tag property selects the type of the content property.
@@ -485,7 +503,7 @@ impl<'a> Reader<'a> {
         let Some(defs) = self.root.get("$defs").and_then(Value::as_object) else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for (name, schema) in defs {
-            if is_object(schema) || is_open_enum(schema) || is_union(schema) {
+            if is_object(schema) || is_open_enum(schema) || is_union(schema) || is_count_or_counts(schema) {
                 continue;
             }
             out.push(ScalarDef {
@@ -515,6 +533,8 @@ impl<'a> Reader<'a> {
                 out.push(TypeDef::Enum(self.enum_def(name, schema, &pointer)?));
             } else if schema.get("oneOf").is_some() {
                 out.push(TypeDef::Union(self.union_def(name, schema, &pointer)?));
+            } else if is_count_or_counts(schema) {
+                out.push(TypeDef::CountOrCounts(self.count_or_counts_def(name, schema, &pointer)?));
             } else {
                 // Checks that the definition is of a supported shape.
                 self.ty(schema, &pointer, false)?;
@@ -688,6 +708,39 @@ impl<'a> Reader<'a> {
         })
     }
 
+    fn count_or_counts_def(&self, name: &str, schema: &Value, pointer: &str) -> Result<CountOrCountsDef, Error> {
+        let members = schema["anyOf"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let mut whole = None;
+        let mut by_key = None;
+        for (i, member) in members.iter().enumerate() {
+            let member_pointer = format!("{pointer}/anyOf/{i}");
+            let variant = text(member, "title")
+                .map(|t| naming::variant_name(&t))
+                .ok_or_else(|| self.err(&member_pointer, "a member needs a `title`: its variant's name"))?;
+            let description = text(member, "description");
+            if member.get("type").and_then(Value::as_str) == Some("integer") {
+                whole = Some((variant, description, self.integer(member, &member_pointer)?));
+            } else {
+                let values = &member["additionalProperties"];
+                let ty = self.integer(values, &format!("{member_pointer}/additionalProperties"))?;
+                by_key = Some((variant, description, ty));
+            }
+        }
+        let (Some(whole), Some(by_key)) = (whole, by_key) else {
+            return Err(self.err(pointer, "needs one integer member and one map member"));
+        };
+        if whole.0 == by_key.0 {
+            return Err(self.err(pointer, "the two members need different titles"));
+        }
+        Ok(CountOrCountsDef {
+            name: name.to_owned(),
+            title: text(schema, "title"),
+            description: text(schema, "description"),
+            whole,
+            by_key,
+        })
+    }
+
     fn union_def(&self, name: &str, schema: &Value, pointer: &str) -> Result<UnionDef, Error> {
         let members = schema["oneOf"].as_array().ok_or_else(|| self.err(pointer, "`oneOf` must be an array"))?;
         let shape = "each `oneOf` member must be an object with a `const` tag property and a content property";
@@ -771,7 +824,7 @@ impl<'a> Reader<'a> {
                 // A named type documents itself, so the field gets its title; an inlined
                 // definition (such as the event time) lends its whole description.
                 let (target, scope) = self.target(r, "")?;
-                if is_object(target) || is_open_enum(target) || is_union(target) {
+                if is_object(target) || is_open_enum(target) || is_union(target) || is_count_or_counts(target) {
                     text(target, "title").map(|t| format!("{t}."))
                 } else if scope == Scope::Common {
                     // Common scalars are named types too (see `ScalarDef`), documented once.
@@ -842,7 +895,10 @@ impl<'a> Reader<'a> {
             _ => return Err(self.err(pointer, "an integer's `format` must be `int32`, `uint32`, `int64` or `uint64`")),
         };
         if let Some(outside) = [minimum, maximum].into_iter().flatten().find(|b| *b < low || *b > high) {
-            return Err(self.err(pointer, format!("the bound {outside} does not fit the format `{}`", format.as_str().unwrap_or_default())));
+            return Err(self.err(
+                pointer,
+                format!("the bound {outside} does not fit the format `{}`", format.as_str().unwrap_or_default()),
+            ));
         }
         if ty == Ty::U32 || ty == Ty::U64 {
             // An unsigned format with a negative value allowed would lose that value.
@@ -857,7 +913,7 @@ impl<'a> Reader<'a> {
     fn resolve(&self, reference: &str, pointer: &str) -> Result<Ty, Error> {
         let (target, scope) = self.target(reference, pointer)?;
         let name = reference.rsplit('/').next().unwrap_or_default().to_owned();
-        if is_object(target) || is_open_enum(target) || is_union(target) {
+        if is_object(target) || is_open_enum(target) || is_union(target) || is_count_or_counts(target) {
             Ok(Ty::Named(TypeRef { scope, name }))
         } else {
             let reader = Reader {
@@ -903,7 +959,20 @@ fn is_union(schema: &Value) -> bool {
 
 /// A definition generated as a newtype over a scalar: neither an object, an enum nor a union.
 fn is_scalar(schema: &Value) -> bool {
-    !is_object(schema) && !is_open_enum(schema) && !is_union(schema)
+    !is_object(schema) && !is_open_enum(schema) && !is_union(schema) && !is_count_or_counts(schema)
+}
+
+/// `anyOf: [{type: integer, ...}, {type: object, additionalProperties: {type: integer, ...}}]`,
+/// in either order, the object with no `properties` of its own.
+fn is_count_or_counts(schema: &Value) -> bool {
+    let Some([a, b]) = schema.get("anyOf").and_then(Value::as_array).map(Vec::as_slice) else { return false };
+    let is_integer = |m: &Value| m.get("type").and_then(Value::as_str) == Some("integer");
+    let is_map = |m: &Value| {
+        m.get("type").and_then(Value::as_str) == Some("object")
+            && m.get("properties").is_none()
+            && m.get("additionalProperties").is_some_and(is_integer)
+    };
+    schema.get("type").is_none() && ((is_integer(a) && is_map(b)) || (is_map(a) && is_integer(b)))
 }
 
 /// `type: string` with `anyOf` of string constants and one catch-all `{type: string}`.

@@ -185,6 +185,13 @@ fn type_def(out: &mut String, def: &TypeDef, in_common: bool, command: Option<&s
             names.push(e.name.clone());
         }
         TypeDef::Union(u) => union_def(out, u, in_common, command, names),
+        TypeDef::CountOrCounts(c) => {
+            let (whole, by_key) = (py_type(&c.whole.2, in_common, command), py_type(&c.by_key.2, in_common, command));
+            let _ = writeln!(out, "\n\n{} = _t.Union[{whole}, _t.Dict[str, {by_key}]]", c.name);
+            let doc: Vec<&str> = [c.title.as_deref(), c.description.as_deref()].into_iter().flatten().collect();
+            let _ = writeln!(out, "\"\"\"{}\"\"\"", escape_doc(&doc.join("\n\n")));
+            names.push(c.name.clone());
+        }
     }
 }
 

@@ -131,6 +131,11 @@ fn type_def(out: &mut String, def: &TypeDef, command: Option<&str>) {
         TypeDef::Struct(s) => struct_def(out, s, s.title.as_deref(), command),
         TypeDef::Enum(e) => enum_def(out, e),
         TypeDef::Union(u) => union_def(out, u, command),
+        TypeDef::CountOrCounts(c) => {
+            doc(out, "  ", c.description.as_deref().or(c.title.as_deref()));
+            let (whole, by_key) = (ts_type(&c.whole.2, command), ts_type(&c.by_key.2, command));
+            let _ = writeln!(out, "  export type {} = {whole} | Record<string, {by_key}>;", c.name);
+        }
     }
 }
 
@@ -167,7 +172,8 @@ fn field_def(out: &mut String, field: &Field, command: Option<&str>) {
 }
 
 /// Said of a 64-bit integer, which `JSON.parse` reads as a `number`, exact only up to 2^53 - 1.
-const INEXACT_NOTE: &str = "A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number.";
+const INEXACT_NOTE: &str =
+    "A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number.";
 
 /// Whether the type holds an integer wider than a JavaScript number represents exactly.
 fn inexact_in_js(ty: &Ty) -> bool {
@@ -413,6 +419,9 @@ fn shape(def: &TypeDef, ns: &str, command: Option<&str>) -> serde_json::Value {
     match def {
         TypeDef::Struct(s) => shape_struct(s, ns, command),
         TypeDef::Enum(_) => serde_json::json!({ "enum": true }),
+        TypeDef::CountOrCounts(c) => serde_json::json!({
+            "countOrCounts": { "whole": shape_ty(&c.whole.2, ns, command), "byKey": shape_ty(&c.by_key.2, ns, command) }
+        }),
         TypeDef::Union(u) => {
             let members: serde_json::Map<String, serde_json::Value> =
                 u.variants.iter().map(|v| (v.tag_value.clone(), shape_ty(&v.content, ns, command))).collect();

@@ -321,6 +321,14 @@ fn unsupported_or_inconsistent_schemas_fail_naming_file_and_pointer() {
                 .replace(r#""required": ["A"],"#, r#""required": ["A"], "anyOf": [{ "required": ["A"] }, { "required": ["B"] }],"#),
             "at /properties/A: required under any spelling (`anyOf`), so it must not also be in `required`",
         ),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", r##", "C": { "description": "d", "$ref": "#/$defs/C" }"##, "").replace(
+                r#""$defs": {"#,
+                r#""$defs": { "C": { "anyOf": [{ "type": "integer" }, { "title": "M", "type": "object", "additionalProperties": { "type": "integer" } }] },"#,
+            ),
+            "at /$defs/C/anyOf/0: a member needs a `title`: its variant's name",
+        ),
         ("X.CallbackA.json", "{ not json".to_owned(), "schema/X.CallbackA.json: not valid JSON"),
         ("X.CallbackA.json", r#"{ "type": "object" }"#.to_owned(), "missing `x-callback`"),
     ];

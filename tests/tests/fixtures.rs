@@ -307,14 +307,16 @@ fn before_friend_replies_always_carry_result_item() {
     }
 }
 
-/// Issue 10's audit: the legacy spellings of `CreateGroupNum` decode to it, and bodies that use
-/// them are valid.
+/// Issue 10's audit: the legacy spelling `CreatedNum` of `CreateGroupNum` decodes to it, and
+/// bodies that use it are valid. Issue 19: `CreatedGroupNum` is read on its own, as one number
+/// or as a number per group type.
 #[test]
 fn legacy_spellings_of_create_group_num_decode() {
-    use tencent_chat_callbacks::group::BeforeCreateGroup;
+    use std::collections::BTreeMap;
+    use tencent_chat_callbacks::group::{BeforeCreateGroup, CreatedGroupCount};
     let command = "Group.CallbackBeforeCreateGroup";
     let sample = fixtures().into_iter().find(|f| f.command == command).unwrap().sample_json();
-    for spelling in ["CreateGroupNum", "CreatedGroupNum", "CreatedNum"] {
+    for spelling in ["CreateGroupNum", "CreatedNum"] {
         let mut body = sample.clone();
         body.as_object_mut().unwrap().remove("CreateGroupNum");
         body[spelling] = Value::from(7);
@@ -322,6 +324,25 @@ fn legacy_spellings_of_create_group_num_decode() {
         let event: BeforeCreateGroup = serde_json::from_value(body).unwrap();
         assert_eq!(event.create_group_num, Some(7), "{spelling}");
         assert_eq!(serde_json::to_value(&event).unwrap()["CreateGroupNum"], 7, "encodes the current spelling");
+    }
+    let by_type = serde_json::json!({"Public": 2, "Private": 5});
+    for (value, expected) in [
+        (Value::from(7), CreatedGroupCount::Total(7)),
+        (by_type.clone(), CreatedGroupCount::ByType(BTreeMap::from([("Private".into(), 5), ("Public".into(), 2)]))),
+    ] {
+        let mut body = sample.clone();
+        body["CreatedGroupNum"] = value.clone();
+        assert_valid(&validator(&schema(command)), &body, "CreatedGroupNum");
+        let event: BeforeCreateGroup = serde_json::from_value(body).unwrap();
+        assert_eq!(event.created_group_num.as_ref(), Some(&expected));
+        assert_eq!(serde_json::to_value(&event).unwrap()["CreatedGroupNum"], value, "re-encodes as sent");
+    }
+    let validator = validator(&schema(command));
+    for wrong in [serde_json::json!("7"), serde_json::json!({"Public": -1}), serde_json::json!({"Public": "2"})] {
+        let mut body = sample.clone();
+        body["CreatedGroupNum"] = wrong.clone();
+        assert!(!validator.is_valid(&body), "{wrong}");
+        assert!(serde_json::from_value::<BeforeCreateGroup>(body).is_err(), "{wrong}");
     }
 }
 
@@ -397,7 +418,10 @@ fn the_2026_commands_carry_what_their_pages_show() {
 
     let edit: AfterModifyMsg = serde_json::from_value(sample("C2C.CallbackAfterModifyMsg")).unwrap();
     assert_eq!((edit.operator_account.as_str(), edit.msg_key.as_str()), ("jared", "609_690_1769771529"));
-    assert_eq!((edit.msg_seq, edit.msg_random, edit.cloud_custom_data.as_deref()), (Some(609), Some(690), Some("1769772027")));
+    assert_eq!(
+        (edit.msg_seq, edit.msg_random, edit.cloud_custom_data.as_deref()),
+        (Some(609), Some(690), Some("1769772027"))
+    );
     assert!(matches!(edit.msg_body.as_deref(), Some([MsgBodyElement::Text(_)])));
     // The one-line copy of the same page carries the same event.
     let one_line = variants().into_iter().find(|v| v.command == "C2C.CallbackAfterModifyMsg" && v.name == "one-line");

@@ -1722,14 +1722,19 @@ pub struct BeforeCreateGroup {
     /// The name the new group would have.
     #[serde(rename = "Name")]
     pub name: String,
-    /// How many groups of the same type this user has already created. Older pages and peer libraries
-    /// spell it `CreatedGroupNum` or `CreatedNum`; both decode here. The newest Chinese copy of the
-    /// page no longer lists it, so it may be absent.
+    /// How many groups of the same type this user has already created. An older field table and a peer
+    /// library spell it `CreatedNum`, which decodes here too; `CreatedGroupNum` is read on its own,
+    /// because it may be a count per group type. The newest Chinese copy of the page no longer lists
+    /// it, so it may be absent.
     #[serde(rename = "CreateGroupNum")]
-    #[serde(alias = "CreatedGroupNum")]
     #[serde(alias = "CreatedNum")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_group_num: Option<u32>,
+    /// How many groups this user has created, as older copies and a peer library send it: one number,
+    /// or a number per group type.
+    #[serde(rename = "CreatedGroupNum")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_group_num: Option<CreatedGroupCount>,
     /// The members the group would start with.
     #[serde(rename = "MemberList")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1755,6 +1760,7 @@ impl BeforeCreateGroup {
             type_,
             name,
             create_group_num: None,
+            created_group_num: None,
             member_list: None,
             event_time: None,
         }
@@ -1767,6 +1773,20 @@ impl ::tencent_chat_callbacks::Callback for BeforeCreateGroup {
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::Before;
 
     type Reply = BeforeCreateGroupReply;
+}
+
+/// Created group count.
+///
+/// How many groups a user has created: one number, or a number per group type keyed by the type's
+/// name (such as `Public`).
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+#[serde(untagged)]
+pub enum CreatedGroupCount {
+    /// One count.
+    Total(u32),
+    /// A count per group type, keyed by the type's name.
+    ByType(::std::collections::BTreeMap<String, u32>),
 }
 
 /// Answer to a before-group-created callback.

@@ -969,17 +969,19 @@ export declare namespace group {
     "Type": common.GroupType;
     /** The name the new group would have. */
     "Name": string;
-    /** How many groups of the same type this user has already created. Older pages and peer libraries spell it `CreatedGroupNum` or `CreatedNum`; both decode here. The newest Chinese copy of the page no longer lists it, so it may be absent. */
+    /** How many groups of the same type this user has already created. An older field table and a peer library spell it `CreatedNum`, which decodes here too; `CreatedGroupNum` is read on its own, because it may be a count per group type. The newest Chinese copy of the page no longer lists it, so it may be absent. */
     "CreateGroupNum"?: number;
     /** Another spelling of `CreateGroupNum`, sent by some versions. */
-    "CreatedGroupNum"?: number;
-    /** Another spelling of `CreateGroupNum`, sent by some versions. */
     "CreatedNum"?: number;
+    /** How many groups this user has created, as older copies and a peer library send it: one number, or a number per group type. */
+    "CreatedGroupNum"?: CreatedGroupCount;
     /** The members the group would start with. */
     "MemberList"?: Array<common.GroupMember>;
     /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
+  /** How many groups a user has created: one number, or a number per group type keyed by the type's name (such as `Public`). */
+  export type CreatedGroupCount = number | Record<string, number>;
   /** Whether the group may be created. `ErrorCode` 0 allows it, 1 refuses it and the caller gets error 10016, and a code from 10100 to 10200 refuses it and passes that code and `ErrorInfo` on to the caller. */
   export interface BeforeCreateGroupReply {
     /** Action status. */

@@ -2302,9 +2302,13 @@ exports.types = {
         "u32",
         false,
         [
-          "CreatedGroupNum",
           "CreatedNum"
         ]
+      ],
+      [
+        "CreatedGroupNum",
+        "group.CreatedGroupCount",
+        false
       ],
       [
         "MemberList",
@@ -2319,6 +2323,12 @@ exports.types = {
         false
       ]
     ]
+  },
+  "group.CreatedGroupCount": {
+    "countOrCounts": {
+      "whole": "u32",
+      "byKey": "u32"
+    }
   },
   "group.BeforeCreateGroupReply": {
     "struct": [

@@ -44,6 +44,10 @@ pub struct AfterThing {
     #[serde(rename = "Wide")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wide: Option<u64>,
+    /// A count sent whole or per key.
+    #[serde(rename = "Tally")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tally: Option<Tally>,
     /// Required under either of its spellings.
     #[serde(rename = "Member_Account")]
     #[serde(alias = "Modified_Account")]
@@ -133,6 +137,7 @@ impl AfterThing {
             small: None,
             signed: None,
             wide: None,
+            tally: None,
             member_account,
             ratio: None,
             tags: None,
@@ -156,6 +161,19 @@ impl ::tencent_chat_callbacks::Callback for AfterThing {
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
     type Reply = super::common::Reply;
+}
+
+/// Tally.
+///
+/// One number, or a number per key.
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+#[serde(untagged)]
+pub enum Tally {
+    /// One count.
+    Whole(u32),
+    /// A count per key.
+    PerKey(::std::collections::BTreeMap<String, u64>),
 }
 
 /// Mode.

@@ -844,6 +844,12 @@ class BeforeApplyJoinGroupDecision(Decision):
         return cls._app_code(code, reason, 10100, 10200)
 
 
+CreatedGroupCount = _t.Union[U32, _t.Dict[str, U32]]
+"""Created group count
+
+How many groups a user has created: one number, or a number per group type keyed by the type's name (such as `Public`)."""
+
+
 class BeforeCreateGroupReply(CallbackModel):
     """Answer to a before-group-created callback
 
@@ -891,10 +897,15 @@ class BeforeCreateGroup(Callback):
     name: Str = Field(validation_alias="Name", serialization_alias="Name")
     """The name the new group would have."""
 
-    create_group_num: _t.Optional[U32] = Field(default=None, validation_alias=AliasChoices("CreateGroupNum", "CreatedGroupNum", "CreatedNum"), serialization_alias="CreateGroupNum")
-    """How many groups of the same type this user has already created. Older pages and peer libraries
-    spell it `CreatedGroupNum` or `CreatedNum`; both decode here. The newest Chinese copy of the
-    page no longer lists it, so it may be absent."""
+    create_group_num: _t.Optional[U32] = Field(default=None, validation_alias=AliasChoices("CreateGroupNum", "CreatedNum"), serialization_alias="CreateGroupNum")
+    """How many groups of the same type this user has already created. An older field table and a peer
+    library spell it `CreatedNum`, which decodes here too; `CreatedGroupNum` is read on its own,
+    because it may be a count per group type. The newest Chinese copy of the page no longer lists
+    it, so it may be absent."""
+
+    created_group_num: _t.Optional[CreatedGroupCount] = Field(default=None, validation_alias="CreatedGroupNum", serialization_alias="CreatedGroupNum")
+    """How many groups this user has created, as older copies and a peer library send it: one number,
+    or a number per group type."""
 
     member_list: _t.Optional[_t.List[common.GroupMember]] = Field(default=None, validation_alias="MemberList", serialization_alias="MemberList")
     """The members the group would start with."""
@@ -1395,6 +1406,7 @@ __all__ = [
     "BeforeSendMsg",
     "BeforeSendMsgDecision",
     "BeforeSendMsgReply",
+    "CreatedGroupCount",
     "GroupAttrOperation",
     "GroupMsgMention",
     "MemberExitType",

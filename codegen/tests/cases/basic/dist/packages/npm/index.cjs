@@ -179,6 +179,16 @@ function mismatch(ty, value, path) {
 function named(key, value, path) {
   const shape = model.types[key];
   if (shape.enum) return typeof value === "string" ? null : `${path}: expected a string`;
+  if (shape.countOrCounts) {
+    // One number, or a number per key: told apart by the value's JSON type, as in Rust.
+    const { whole, byKey } = shape.countOrCounts;
+    if (!isObject(value)) return mismatch(whole, value, path);
+    for (const [key, item] of Object.entries(value)) {
+      const problem = mismatch(byKey, item, `${path}.${key}`);
+      if (problem !== null) return problem;
+    }
+    return null;
+  }
   if (!isObject(value)) return `${path}: expected an object`;
   if (shape.union) {
     const { tag, content, members } = shape.union;

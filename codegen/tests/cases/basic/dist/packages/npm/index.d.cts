@@ -57,6 +57,8 @@ export declare namespace demo {
     "Signed"?: number;
     /** A 64-bit unsigned integer, not exact as a JavaScript number. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "Wide"?: number;
+    /** A count sent whole or per key. */
+    "Tally"?: Tally;
     /** Required under either of its spellings. */
     "Member_Account"?: string;
     /** Another spelling of `Member_Account`, sent by some versions. */
@@ -90,6 +92,8 @@ export declare namespace demo {
     /** An optional string read as empty when missing. */
     "Label"?: string;
   }
+  /** One number, or a number per key. */
+  export type Tally = number | Record<string, number>;
   /** A local open enum. */
   export type Mode = "on" | "off" | (string & {});
 }

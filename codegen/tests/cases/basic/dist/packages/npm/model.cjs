@@ -111,6 +111,11 @@ exports.types = {
         false
       ],
       [
+        "Tally",
+        "demo.Tally",
+        false
+      ],
+      [
         "Member_Account",
         "string",
         true,
@@ -189,6 +194,12 @@ exports.types = {
         false
       ]
     ]
+  },
+  "demo.Tally": {
+    "countOrCounts": {
+      "whole": "u32",
+      "byKey": "u64"
+    }
   },
   "demo.Mode": {
     "enum": true

@@ -13,6 +13,12 @@ from ._base import F64, I32, U32, I64, U64, Bool, Callback, CallbackModel, Lenie
 from . import common
 
 
+Tally = _t.Union[U32, _t.Dict[str, U64]]
+"""Tally
+
+One number, or a number per key."""
+
+
 class Mode(OpenEnum):
     """Mode
 
@@ -66,6 +72,9 @@ class AfterThing(Callback):
     wide: _t.Optional[U64] = Field(default=None, validation_alias="Wide", serialization_alias="Wide")
     """A 64-bit unsigned integer, not exact as a JavaScript number."""
 
+    tally: _t.Optional[Tally] = Field(default=None, validation_alias="Tally", serialization_alias="Tally")
+    """A count sent whole or per key."""
+
     member_account: Str = Field(validation_alias=AliasChoices("Member_Account", "Modified_Account"), serialization_alias="Member_Account")
     """Required under either of its spellings."""
 
@@ -109,6 +118,7 @@ class AfterThing(Callback):
 __all__ = [
     "AfterThing",
     "Mode",
+    "Tally",
 ]
 
 # Resolve the forward references between the models of this module.
