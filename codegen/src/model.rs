@@ -12,8 +12,8 @@
 //! - an integer that may also arrive as a string of digits: `anyOf: [{integer}, {string, pattern}]`;
 //! - a list of strings that may also arrive as one string: `anyOf: [{array of string}, {string}]`;
 //! - `x-aliases` on a property: other wire names (legacy spellings) that decode to the same field;
-//!   such a property is required under any of its names with an object-level
-//!   `anyOf: [{"required": [name]}, {"required": [alias]}, ...]`, one member per spelling;
+//!   such a property is required under any of its names with
+//!   `"if": {"not": {"anyOf": [{"required": [alias]}, ...]}}, "then": {"required": [name]}`;
 //! - `default` on an optional string, integer, boolean or array property, equal to that type's
 //!   empty value (`""`, `0`, `false`, `[]`): a missing value decodes as empty instead of `None`;
 //! - an open string enum: `type: string` with `anyOf` of `const` members and one catch-all
@@ -575,7 +575,7 @@ impl<'a> Reader<'a> {
             if required_by_spelling.as_deref() == Some(wire_name.as_str()) && required.contains(&wire_name.as_str()) {
                 return Err(self.err(
                     &field_pointer,
-                    "required under any spelling (`anyOf`), so it must not also be in `required`",
+                    "required under any spelling (`if`/`then`), so it must not also be in `required`",
                 ));
             }
             let required =
@@ -612,37 +612,56 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// The property an object requires under any of its spellings: an object-level `anyOf` whose
-    /// members are each `{"required": [one name]}`, naming exactly the property and its
-    /// `x-aliases`. Any other object-level `anyOf` is refused.
+    /// The property an object requires under any of its spellings:
+    /// `"if": {"not": {"anyOf": [{"required": [alias]}, ...]}}, "then": {"required": [name]}`,
+    /// one `anyOf` member per `x-aliases` entry of the property `name` ("without any other
+    /// spelling, the main one is required"). Validators read it; code generators, which would
+    /// make a type per branch of an object-level `anyOf`, ignore it. Any other `if` is refused.
     fn required_by_spelling(
         &self,
         schema: &Value,
         properties: &Map<String, Value>,
         pointer: &str,
     ) -> Result<Option<String>, Error> {
-        let Some(members) = schema.get("anyOf") else { return Ok(None) };
-        let pointer = format!("{pointer}/anyOf");
-        let shape = "an object's `anyOf` must be `{\"required\": [name]}` for a property and each of its `x-aliases`";
-        let mut names = Vec::new();
-        for member in members.as_array().ok_or_else(|| self.err(&pointer, shape))? {
-            let only_required = member.as_object().is_some_and(|m| m.len() == 1);
-            match member.get("required").and_then(Value::as_array).map(Vec::as_slice) {
-                Some([Value::String(name)]) if only_required => names.push(name.clone()),
-                _ => return Err(self.err(&pointer, shape)),
-            }
+        if schema.get("anyOf").is_some() {
+            return Err(self.err(
+                &format!("{pointer}/anyOf"),
+                "an object's `anyOf` is not supported; see `if`/`then` for a property required under any spelling",
+            ));
         }
-        let main = names
-            .iter()
-            .find(|n| properties.contains_key(n.as_str()))
-            .ok_or_else(|| self.err(&pointer, shape))?
-            .clone();
-        let mut spellings = vec![main.clone()];
-        spellings.extend(self.aliases(&properties[&main], &pointer)?);
-        let (mut expected, mut listed) = (spellings, names);
-        expected.sort();
+        let Some(condition) = schema.get("if") else {
+            return match schema.get("then") {
+                Some(_) => Err(self.err(&format!("{pointer}/then"), "`then` without `if`")),
+                None => Ok(None),
+            };
+        };
+        let pointer = format!("{pointer}/if");
+        let shape = "a property required under any spelling is `\"if\": {\"not\": {\"anyOf\": [{\"required\": [alias]}, ...]}}, \"then\": {\"required\": [name]}`, one member per `x-aliases` entry";
+        let single = |v: &Value| -> Option<String> {
+            match v.get("required").and_then(Value::as_array).map(Vec::as_slice) {
+                Some([Value::String(name)]) if v.as_object().is_some_and(|m| m.len() == 1) => Some(name.clone()),
+                _ => None,
+            }
+        };
+        let main = schema
+            .get("then")
+            .and_then(single)
+            .filter(|name| properties.contains_key(name))
+            .ok_or_else(|| self.err(&pointer, shape))?;
+        let not = condition
+            .as_object()
+            .filter(|c| c.len() == 1)
+            .and_then(|c| c.get("not"))
+            .filter(|n| n.as_object().is_some_and(|n| n.len() == 1))
+            .and_then(|n| n.get("anyOf"))
+            .and_then(Value::as_array)
+            .ok_or_else(|| self.err(&pointer, shape))?;
+        let mut listed =
+            not.iter().map(single).collect::<Option<Vec<String>>>().ok_or_else(|| self.err(&pointer, shape))?;
+        let mut aliases = self.aliases(&properties[&main], &pointer)?;
         listed.sort();
-        if expected != listed {
+        aliases.sort();
+        if listed != aliases || aliases.is_empty() {
             return Err(self.err(&pointer, shape));
         }
         Ok(Some(main))
