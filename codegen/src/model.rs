@@ -613,7 +613,8 @@ impl<'a> Reader<'a> {
     }
 
     /// The property an object requires under any of its spellings:
-    /// `"if": {"not": {"anyOf": [{"required": [alias]}, ...]}}, "then": {"required": [name]}`,
+    /// `"if": {"not": {"anyOf": [{"required": [alias]}, ...]}}, "then": {"required": [name]}`
+    /// (each alias may be declared beside its `required`, with its type),
     /// one `anyOf` member per `x-aliases` entry of the property `name` ("without any other
     /// spelling, the main one is required"). Validators read it; code generators, which would
     /// make a type per branch of an object-level `anyOf`, ignore it. Any other `if` is refused.
@@ -637,11 +638,19 @@ impl<'a> Reader<'a> {
         };
         let pointer = format!("{pointer}/if");
         let shape = "a property required under any spelling is `\"if\": {\"not\": {\"anyOf\": [{\"required\": [alias]}, ...]}}, \"then\": {\"required\": [name]}`, one member per `x-aliases` entry";
+        // `{"required": [name]}`, optionally with `"properties": {name: ...}` (declaring the other
+        // spelling there keeps Ajv's strict mode, which wants every required name declared).
         let single = |v: &Value| -> Option<String> {
-            match v.get("required").and_then(Value::as_array).map(Vec::as_slice) {
-                Some([Value::String(name)]) if v.as_object().is_some_and(|m| m.len() == 1) => Some(name.clone()),
-                _ => None,
-            }
+            let member = v.as_object()?;
+            let name = match member.get("required").and_then(Value::as_array).map(Vec::as_slice) {
+                Some([Value::String(name)]) => name.clone(),
+                _ => return None,
+            };
+            let declared = match member.get("properties") {
+                None => member.len() == 1,
+                Some(p) => member.len() == 2 && p.as_object().is_some_and(|p| p.len() == 1 && p.contains_key(&name)),
+            };
+            declared.then_some(name)
         };
         let main = schema
             .get("then")
