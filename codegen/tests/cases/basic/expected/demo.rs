@@ -44,7 +44,7 @@ pub struct AfterThing {
     #[serde(rename = "Wide")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wide: Option<u64>,
-    /// A count sent whole or per key.
+    /// Tally.
     #[serde(rename = "Tally")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tally: Option<Tally>,

@@ -57,7 +57,7 @@ export declare namespace demo {
     "Signed"?: number;
     /** A 64-bit unsigned integer, not exact as a JavaScript number. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "Wide"?: number;
-    /** A count sent whole or per key. */
+    /** Tally. */
     "Tally"?: Tally;
     /** Required under either of its spellings. */
     "Member_Account"?: string;

@@ -73,7 +73,7 @@ class AfterThing(Callback):
     """A 64-bit unsigned integer, not exact as a JavaScript number."""
 
     tally: _t.Optional[Tally] = Field(default=None, validation_alias="Tally", serialization_alias="Tally")
-    """A count sent whole or per key."""
+    """Tally."""
 
     member_account: Str = Field(validation_alias=AliasChoices("Member_Account", "Modified_Account"), serialization_alias="Member_Account")
     """Required under either of its spellings."""
