@@ -482,3 +482,49 @@ fn the_newest_mainland_copies_decode() {
     let event: AfterSendMsg = serde_json::from_value(sent).unwrap();
     assert_eq!((event.unread_msg_num, event.msg_id.as_deref()), (None, Some(msg_id)));
 }
+
+/// Issue 19: every integer of every schema states its width, so no generator has to guess:
+/// a `format` the generator maps to a Rust type, and `minimum` and `maximum` within it.
+#[test]
+fn every_integer_states_its_width() {
+    fn walk(node: &Value, pointer: &str, file: &str, seen: &mut usize) {
+        match node {
+            Value::Object(map) => {
+                if map.get("type").and_then(Value::as_str) == Some("integer") {
+                    *seen += 1;
+                    let (low, high): (i128, i128) = match map.get("format").and_then(Value::as_str) {
+                        Some("int32") => (i32::MIN.into(), i32::MAX.into()),
+                        Some("uint32") => (0, u32::MAX.into()),
+                        Some("int64") => (i64::MIN.into(), i64::MAX.into()),
+                        Some("uint64") => (0, u64::MAX.into()),
+                        other => panic!("{file}{pointer}: an integer without a known width: {other:?}"),
+                    };
+                    let bound = |key: &str| -> i128 {
+                        let value = map.get(key).unwrap_or_else(|| panic!("{file}{pointer}: no `{key}`"));
+                        value.as_i64().map(i128::from).or(value.as_u64().map(i128::from)).unwrap()
+                    };
+                    let (minimum, maximum) = (bound("minimum"), bound("maximum"));
+                    assert!(low <= minimum && minimum <= maximum && maximum <= high, "{file}{pointer}: out of its format");
+                }
+                for (key, value) in map {
+                    walk(value, &format!("{pointer}/{key}"), file, seen);
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{pointer}/{i}"), file, seen);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut seen = 0;
+    for entry in fs::read_dir(workspace_root().join("schema")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let file = path.file_name().unwrap().to_string_lossy().into_owned();
+            walk(&serde_json::from_slice(&fs::read(&path).unwrap()).unwrap(), "", &file, &mut seen);
+        }
+    }
+    assert!(seen > 100, "found only {seen} integers");
+}
