@@ -504,7 +504,10 @@ fn every_integer_states_its_width() {
                         value.as_i64().map(i128::from).or(value.as_u64().map(i128::from)).unwrap()
                     };
                     let (minimum, maximum) = (bound("minimum"), bound("maximum"));
-                    assert!(low <= minimum && minimum <= maximum && maximum <= high, "{file}{pointer}: out of its format");
+                    assert!(
+                        low <= minimum && minimum <= maximum && maximum <= high,
+                        "{file}{pointer}: out of its format"
+                    );
                 }
                 for (key, value) in map {
                     walk(value, &format!("{pointer}/{key}"), file, seen);
