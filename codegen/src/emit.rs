@@ -6,8 +6,8 @@ use quote::{format_ident, quote};
 
 use crate::Error;
 use crate::model::{
-    COMMON_FILE, CallbackDef, Catalog, CountOrCountsDef, DecisionDef, EnumDef, Field, Kind, ScalarDef, Scope,
-    StructDef, Ty, TypeDef, TypeRef, UnionDef,
+    COMMON_FILE, CallbackDef, Catalog, DecisionDef, EnumDef, Field, Kind, ScalarDef, Scope, StructDef, Ty, TypeDef,
+    TypeRef, UnionDef, Untagged, UntaggedDef,
 };
 use crate::naming;
 
@@ -506,31 +506,33 @@ fn type_def(def: &TypeDef, scope: &Scope) -> TokenStream {
         TypeDef::Struct(s) => struct_tokens(s, &title_and_description(&s.title, &s.description), scope),
         TypeDef::Enum(e) => enum_tokens(e),
         TypeDef::Union(u) => union_tokens(u, scope),
-        TypeDef::CountOrCounts(c) => count_or_counts_tokens(c, scope),
+        TypeDef::Untagged(u) => untagged_tokens(u, scope),
     }
 }
 
-/// A number or a map of numbers, told apart by the JSON type of the value (`serde(untagged)`):
-/// the two shapes cannot be confused, so no value decodes to the wrong variant.
-fn count_or_counts_tokens(def: &CountOrCountsDef, scope: &Scope) -> TokenStream {
+/// A value of one of a few JSON types, told apart by the type alone (`serde(untagged)`): the
+/// members' JSON types differ, so no value decodes to the wrong variant.
+fn untagged_tokens(def: &UntaggedDef, scope: &Scope) -> TokenStream {
     let name = ident(&def.name);
     let docs = doc_attrs(&title_and_description(&def.title, &def.description));
-    let (whole, whole_doc, whole_ty) = &def.whole;
-    let (by_key, by_key_doc, by_key_ty) = &def.by_key;
-    let (whole, by_key) = (ident(whole), ident(by_key));
-    let (whole_doc, by_key_doc) =
-        (doc_attrs(whole_doc.as_deref().unwrap_or_default()), doc_attrs(by_key_doc.as_deref().unwrap_or_default()));
-    let (whole_ty, by_key_ty) = (rust_type(whole_ty, scope), rust_type(by_key_ty, scope));
+    let variants = def.variants.iter().map(|(variant, doc, holds)| {
+        let (variant, doc) = (ident(variant), doc_attrs(doc.as_deref().unwrap_or_default()));
+        let ty = match holds {
+            Untagged::Value(ty) => rust_type(ty, scope),
+            Untagged::Map(ty) => {
+                let ty = rust_type(ty, scope);
+                quote!(::std::collections::BTreeMap<String, #ty>)
+            }
+        };
+        quote! { #doc #variant(#ty) }
+    });
     quote! {
         #docs
         #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
         #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
         #[serde(untagged)]
         pub enum #name {
-            #whole_doc
-            #whole(#whole_ty),
-            #by_key_doc
-            #by_key(::std::collections::BTreeMap<String, #by_key_ty>),
+            #(#variants,)*
         }
     }
 }

@@ -19,9 +19,10 @@
 //! - an open string enum: `type: string` with `anyOf` of `const` members and one catch-all
 //!   `{type: string}`, so that values added later by the vendor still decode;
 //! - `const` on the `CallbackCommand` property of a callback;
-//! - a number or a map of numbers, as a named definition: `anyOf` of one `integer` and one
-//!   `object` with only `additionalProperties` of `integer` (each member with a `title` naming
-//!   its variant), for a count the vendor sends either whole or by key;
+//! - a value of one of a few JSON types, as a named definition: `anyOf` of members of different
+//!   JSON types, each a `string`, an `integer` or an `object` with only `additionalProperties` of
+//!   `integer`, each with a `title` naming its variant (a count sent whole or by key, a user ID
+//!   sent as a string or a number);
 //! - a tagged union: `oneOf` of objects that each hold a `const` tag property and a content
 //!   property (the same two names in every member, each member with a `title` naming its variant),
 //!   plus one catch-all member whose tag is `{"type": "string", "not": {"enum": [...]}}`, so that an
@@ -116,7 +117,7 @@ pub(crate) enum TypeDef {
     Struct(StructDef),
     Enum(EnumDef),
     Union(UnionDef),
-    CountOrCounts(CountOrCountsDef),
+    Untagged(UntaggedDef),
 }
 
 impl TypeDef {
@@ -125,7 +126,7 @@ impl TypeDef {
             TypeDef::Struct(s) => &s.name,
             TypeDef::Enum(e) => &e.name,
             TypeDef::Union(u) => &u.name,
-            TypeDef::CountOrCounts(c) => &c.name,
+            TypeDef::Untagged(u) => &u.name,
         }
     }
 }
@@ -181,17 +182,24 @@ pub(crate) struct Variant {
     pub(crate) aliases: Vec<String>,
 }
 
-/// A number, or a map from keys to numbers: a count the vendor sends whole or broken down by key
-/// (`CreatedGroupNum`). Decoded by the JSON type of the value.
+/// A value of one of a few JSON types, told apart by the type alone: a count the vendor sends
+/// whole or broken down by key (`CreatedGroupNum`), a user ID one copy of a page sends as a number.
 #[derive(Debug)]
-pub(crate) struct CountOrCountsDef {
+pub(crate) struct UntaggedDef {
     pub(crate) name: String,
     pub(crate) title: Option<String>,
     pub(crate) description: Option<String>,
-    /// The variant holding one number: its name, doc and integer type.
-    pub(crate) whole: (String, Option<String>, Ty),
-    /// The variant holding a number per key: its name, doc and the numbers' integer type.
-    pub(crate) by_key: (String, Option<String>, Ty),
+    /// The variants, in schema order: name, doc and what it holds.
+    pub(crate) variants: Vec<(String, Option<String>, Untagged)>,
+}
+
+/// What a variant of an [`UntaggedDef`] holds.
+#[derive(Debug)]
+pub(crate) enum Untagged {
+    /// A string or an integer of the given type.
+    Value(Ty),
+    /// An object from keys to integers of the given type.
+    Map(Ty),
 }
 
 /// A tagged union: the tag property selects the type of the content property.
@@ -503,7 +511,7 @@ impl<'a> Reader<'a> {
         let Some(defs) = self.root.get("$defs").and_then(Value::as_object) else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for (name, schema) in defs {
-            if is_object(schema) || is_open_enum(schema) || is_union(schema) || is_count_or_counts(schema) {
+            if is_object(schema) || is_open_enum(schema) || is_union(schema) || is_untagged(schema) {
                 continue;
             }
             out.push(ScalarDef {
@@ -533,8 +541,8 @@ impl<'a> Reader<'a> {
                 out.push(TypeDef::Enum(self.enum_def(name, schema, &pointer)?));
             } else if schema.get("oneOf").is_some() {
                 out.push(TypeDef::Union(self.union_def(name, schema, &pointer)?));
-            } else if is_count_or_counts(schema) {
-                out.push(TypeDef::CountOrCounts(self.count_or_counts_def(name, schema, &pointer)?));
+            } else if is_untagged(schema) {
+                out.push(TypeDef::Untagged(self.untagged_def(name, schema, &pointer)?));
             } else {
                 // Checks that the definition is of a supported shape.
                 self.ty(schema, &pointer, false)?;
@@ -736,36 +744,31 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn count_or_counts_def(&self, name: &str, schema: &Value, pointer: &str) -> Result<CountOrCountsDef, Error> {
+    fn untagged_def(&self, name: &str, schema: &Value, pointer: &str) -> Result<UntaggedDef, Error> {
         let members = schema["anyOf"].as_array().map(Vec::as_slice).unwrap_or_default();
-        let mut whole = None;
-        let mut by_key = None;
+        let mut variants = Vec::new();
         for (i, member) in members.iter().enumerate() {
             let member_pointer = format!("{pointer}/anyOf/{i}");
             let variant = text(member, "title")
                 .map(|t| naming::variant_name(&t))
                 .ok_or_else(|| self.err(&member_pointer, "a member needs a `title`: its variant's name"))?;
-            let description = text(member, "description");
-            if member.get("type").and_then(Value::as_str) == Some("integer") {
-                whole = Some((variant, description, self.integer(member, &member_pointer)?));
-            } else {
-                let values = &member["additionalProperties"];
-                let ty = self.integer(values, &format!("{member_pointer}/additionalProperties"))?;
-                by_key = Some((variant, description, ty));
+            if variants.iter().any(|(v, _, _)| *v == variant) {
+                return Err(self.err(&member_pointer, format!("another member is also titled `{variant}`")));
             }
+            let holds = match member.get("type").and_then(Value::as_str) {
+                Some("string") => Untagged::Value(Ty::String),
+                Some("integer") => Untagged::Value(self.integer(member, &member_pointer)?),
+                _ => Untagged::Map(
+                    self.integer(&member["additionalProperties"], &format!("{member_pointer}/additionalProperties"))?,
+                ),
+            };
+            variants.push((variant, text(member, "description"), holds));
         }
-        let (Some(whole), Some(by_key)) = (whole, by_key) else {
-            return Err(self.err(pointer, "needs one integer member and one map member"));
-        };
-        if whole.0 == by_key.0 {
-            return Err(self.err(pointer, "the two members need different titles"));
-        }
-        Ok(CountOrCountsDef {
+        Ok(UntaggedDef {
             name: name.to_owned(),
             title: text(schema, "title"),
             description: text(schema, "description"),
-            whole,
-            by_key,
+            variants,
         })
     }
 
@@ -852,7 +855,7 @@ impl<'a> Reader<'a> {
                 // A named type documents itself, so the field gets its title; an inlined
                 // definition (such as the event time) lends its whole description.
                 let (target, scope) = self.target(r, "")?;
-                if is_object(target) || is_open_enum(target) || is_union(target) || is_count_or_counts(target) {
+                if is_object(target) || is_open_enum(target) || is_union(target) || is_untagged(target) {
                     text(target, "title").map(|t| format!("{t}."))
                 } else if scope == Scope::Common {
                     // Common scalars are named types too (see `ScalarDef`), documented once.
@@ -941,7 +944,7 @@ impl<'a> Reader<'a> {
     fn resolve(&self, reference: &str, pointer: &str) -> Result<Ty, Error> {
         let (target, scope) = self.target(reference, pointer)?;
         let name = reference.rsplit('/').next().unwrap_or_default().to_owned();
-        if is_object(target) || is_open_enum(target) || is_union(target) || is_count_or_counts(target) {
+        if is_object(target) || is_open_enum(target) || is_union(target) || is_untagged(target) {
             Ok(Ty::Named(TypeRef { scope, name }))
         } else {
             let reader = Reader {
@@ -987,20 +990,32 @@ fn is_union(schema: &Value) -> bool {
 
 /// A definition generated as a newtype over a scalar: neither an object, an enum nor a union.
 fn is_scalar(schema: &Value) -> bool {
-    !is_object(schema) && !is_open_enum(schema) && !is_union(schema) && !is_count_or_counts(schema)
+    !is_object(schema) && !is_open_enum(schema) && !is_union(schema) && !is_untagged(schema)
 }
 
-/// `anyOf: [{type: integer, ...}, {type: object, additionalProperties: {type: integer, ...}}]`,
-/// in either order, the object with no `properties` of its own.
-fn is_count_or_counts(schema: &Value) -> bool {
-    let Some([a, b]) = schema.get("anyOf").and_then(Value::as_array).map(Vec::as_slice) else { return false };
-    let is_integer = |m: &Value| m.get("type").and_then(Value::as_str) == Some("integer");
-    let is_map = |m: &Value| {
-        m.get("type").and_then(Value::as_str) == Some("object")
-            && m.get("properties").is_none()
-            && m.get("additionalProperties").is_some_and(is_integer)
+/// `anyOf` of two or more members of different JSON types, each a plain `{type: string}`, an
+/// `integer`, or an `object` with only `additionalProperties` of `integer`, and no `type` beside.
+fn is_untagged(schema: &Value) -> bool {
+    let Some(members) = schema.get("anyOf").and_then(Value::as_array) else { return false };
+    let kind = |m: &Value| -> Option<&'static str> {
+        match m.get("type").and_then(Value::as_str)? {
+            "string" if ["const", "pattern", "enum"].iter().all(|k| m.get(*k).is_none()) => Some("string"),
+            "integer" => Some("integer"),
+            "object"
+                if m.get("properties").is_none()
+                    && m.get("additionalProperties")
+                        .is_some_and(|v| v.get("type").and_then(Value::as_str) == Some("integer")) =>
+            {
+                Some("object")
+            }
+            _ => None,
+        }
     };
-    schema.get("type").is_none() && ((is_integer(a) && is_map(b)) || (is_map(a) && is_integer(b)))
+    let Some(mut kinds) = members.iter().map(kind).collect::<Option<Vec<&str>>>() else { return false };
+    let count = kinds.len();
+    kinds.sort_unstable();
+    kinds.dedup();
+    schema.get("type").is_none() && count >= 2 && kinds.len() == count
 }
 
 /// `type: string` with `anyOf` of string constants and one catch-all `{type: string}`.

@@ -10,7 +10,9 @@ use std::fmt::Write;
 
 use heck::ToShoutySnakeCase;
 
-use crate::model::{CallbackDef, Catalog, DecisionDef, EnumDef, Field, Kind, Scope, StructDef, Ty, TypeDef, UnionDef};
+use crate::model::{
+    CallbackDef, Catalog, DecisionDef, EnumDef, Field, Kind, Scope, StructDef, Ty, TypeDef, UnionDef, Untagged,
+};
 use crate::naming;
 use crate::publish::Published;
 
@@ -185,12 +187,19 @@ fn type_def(out: &mut String, def: &TypeDef, in_common: bool, command: Option<&s
             names.push(e.name.clone());
         }
         TypeDef::Union(u) => union_def(out, u, in_common, command, names),
-        TypeDef::CountOrCounts(c) => {
-            let (whole, by_key) = (py_type(&c.whole.2, in_common, command), py_type(&c.by_key.2, in_common, command));
-            let _ = writeln!(out, "\n\n{} = _t.Union[{whole}, _t.Dict[str, {by_key}]]", c.name);
-            let doc: Vec<&str> = [c.title.as_deref(), c.description.as_deref()].into_iter().flatten().collect();
+        TypeDef::Untagged(u) => {
+            let members: Vec<String> = u
+                .variants
+                .iter()
+                .map(|(_, _, holds)| match holds {
+                    Untagged::Value(ty) => py_type(ty, in_common, command),
+                    Untagged::Map(ty) => format!("_t.Dict[str, {}]", py_type(ty, in_common, command)),
+                })
+                .collect();
+            let _ = writeln!(out, "\n\n{} = _t.Union[{}]", u.name, members.join(", "));
+            let doc: Vec<&str> = [u.title.as_deref(), u.description.as_deref()].into_iter().flatten().collect();
             let _ = writeln!(out, "\"\"\"{}\"\"\"", escape_doc(&doc.join("\n\n")));
-            names.push(c.name.clone());
+            names.push(u.name.clone());
         }
     }
 }

@@ -4,7 +4,9 @@
 
 use std::fmt::Write;
 
-use crate::model::{CallbackDef, Catalog, DecisionDef, EnumDef, Field, Kind, Scope, StructDef, Ty, TypeDef, UnionDef};
+use crate::model::{
+    CallbackDef, Catalog, DecisionDef, EnumDef, Field, Kind, Scope, StructDef, Ty, TypeDef, UnionDef, Untagged,
+};
 use crate::publish::Published;
 
 /// The type declarations: one namespace per schema namespace, the command maps and the answers
@@ -131,10 +133,17 @@ fn type_def(out: &mut String, def: &TypeDef, command: Option<&str>) {
         TypeDef::Struct(s) => struct_def(out, s, s.title.as_deref(), command),
         TypeDef::Enum(e) => enum_def(out, e),
         TypeDef::Union(u) => union_def(out, u, command),
-        TypeDef::CountOrCounts(c) => {
-            doc(out, "  ", c.description.as_deref().or(c.title.as_deref()));
-            let (whole, by_key) = (ts_type(&c.whole.2, command), ts_type(&c.by_key.2, command));
-            let _ = writeln!(out, "  export type {} = {whole} | Record<string, {by_key}>;", c.name);
+        TypeDef::Untagged(u) => {
+            doc(out, "  ", u.description.as_deref().or(u.title.as_deref()));
+            let members: Vec<String> = u
+                .variants
+                .iter()
+                .map(|(_, _, holds)| match holds {
+                    Untagged::Value(ty) => ts_type(ty, command),
+                    Untagged::Map(ty) => format!("Record<string, {}>", ts_type(ty, command)),
+                })
+                .collect();
+            let _ = writeln!(out, "  export type {} = {};", u.name, members.join(" | "));
         }
     }
 }
@@ -419,9 +428,17 @@ fn shape(def: &TypeDef, ns: &str, command: Option<&str>) -> serde_json::Value {
     match def {
         TypeDef::Struct(s) => shape_struct(s, ns, command),
         TypeDef::Enum(_) => serde_json::json!({ "enum": true }),
-        TypeDef::CountOrCounts(c) => serde_json::json!({
-            "countOrCounts": { "whole": shape_ty(&c.whole.2, ns, command), "byKey": shape_ty(&c.by_key.2, ns, command) }
-        }),
+        TypeDef::Untagged(u) => {
+            let members: Vec<serde_json::Value> = u
+                .variants
+                .iter()
+                .map(|(_, _, holds)| match holds {
+                    Untagged::Value(ty) => shape_ty(ty, ns, command),
+                    Untagged::Map(ty) => serde_json::json!({ "map": shape_ty(ty, ns, command) }),
+                })
+                .collect();
+            serde_json::json!({ "untagged": members })
+        }
         TypeDef::Union(u) => {
             let members: serde_json::Map<String, serde_json::Value> =
                 u.variants.iter().map(|v| (v.tag_value.clone(), shape_ty(&v.content, ns, command))).collect();

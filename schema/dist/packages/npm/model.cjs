@@ -2325,10 +2325,12 @@ exports.types = {
     ]
   },
   "group.CreatedGroupCount": {
-    "countOrCounts": {
-      "whole": "u32",
-      "byKey": "u32"
-    }
+    "untagged": [
+      "u32",
+      {
+        "map": "u32"
+      }
+    ]
   },
   "group.BeforeCreateGroupReply": {
     "struct": [

@@ -172,6 +172,14 @@ function mismatch(ty, value, path) {
     }
     return null;
   }
+  if ("map" in ty) {
+    if (!isObject(value)) return `${path}: expected an object`;
+    for (const [key, item] of Object.entries(value)) {
+      const problem = mismatch(ty.map, item, `${path}.${key}`);
+      if (problem !== null) return problem;
+    }
+    return null;
+  }
   if ("const" in ty) return value === ty.const ? null : `${path}: expected ${JSON.stringify(ty.const)}`;
   return `${path}: unknown type`;
 }
@@ -179,15 +187,10 @@ function mismatch(ty, value, path) {
 function named(key, value, path) {
   const shape = model.types[key];
   if (shape.enum) return typeof value === "string" ? null : `${path}: expected a string`;
-  if (shape.countOrCounts) {
-    // One number, or a number per key: told apart by the value's JSON type, as in Rust.
-    const { whole, byKey } = shape.countOrCounts;
-    if (!isObject(value)) return mismatch(whole, value, path);
-    for (const [key, item] of Object.entries(value)) {
-      const problem = mismatch(byKey, item, `${path}.${key}`);
-      if (problem !== null) return problem;
-    }
-    return null;
+  if (shape.untagged) {
+    // One of a few JSON types, told apart by the type alone, as in Rust.
+    const problems = shape.untagged.map((member) => mismatch(member, value, path));
+    return problems.includes(null) ? null : problems.join("; or ");
   }
   if (!isObject(value)) return `${path}: expected an object`;
   if (shape.union) {

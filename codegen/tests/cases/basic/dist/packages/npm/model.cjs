@@ -196,10 +196,12 @@ exports.types = {
     ]
   },
   "demo.Tally": {
-    "countOrCounts": {
-      "whole": "u32",
-      "byKey": "u64"
-    }
+    "untagged": [
+      "u32",
+      {
+        "map": "u64"
+      }
+    ]
   },
   "demo.Mode": {
     "enum": true
