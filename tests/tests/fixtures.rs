@@ -380,7 +380,8 @@ fn group_before_callbacks_document_the_refusal_error() {
     assert!(seen.iter().any(|c| c == "Group.CallbackBeforeInviteJoinGroup"), "{seen:?}");
 }
 
-/// Issue 19: the 2026 commands, seen only on the mainland-China pages, decode with `EventTime`
+/// Issue 19: the 2026 commands, seen only on the mainland-China pages, and the call commands
+/// decode with `EventTime`
 /// as those pages send it (a number), as the English pages of other commands send it (a string
 /// of digits) and without it (as pages written before the field existed show bodies).
 #[test]
@@ -390,6 +391,9 @@ fn the_2026_commands_decode_event_time_as_number_string_or_missing() {
         "C2C.CallbackAfterMsgReadReceipt",
         "C2C.CallbackAfterMsgReadAll",
         "Group.CallbackAfterModifyMsg",
+        "Call.CallbackAfterStartCall",
+        "Call.CallbackAfterEndCall",
+        "Call.CallbackAfterMemberChanged",
     ];
     for command in commands {
         let sample = fixtures().into_iter().find(|f| f.command == command).expect(command).sample_json();
@@ -530,4 +534,46 @@ fn every_integer_states_its_width() {
         }
     }
     assert!(seen > 100, "found only {seen} integers");
+}
+
+/// Issue 19: the call commands. The English start-call sample sends UserIDs as JSON numbers
+/// beyond 2^53, the Chinese one as strings; both decode, each to its own variant, and re-encode
+/// as sent. The end-call result is a word in the sample and an integer in the table.
+#[test]
+fn call_user_ids_are_strings_or_numbers() {
+    use tencent_chat_callbacks::call::{AfterEndCall, AfterMemberChanged, AfterStartCall, CallResult};
+    use tencent_chat_callbacks::common::CallUserId;
+    let sample = |command: &str| fixtures().into_iter().find(|f| f.command == command).unwrap().sample_json();
+    let numbers: AfterStartCall = serde_json::from_value(sample("Call.CallbackAfterStartCall")).unwrap();
+    let ids: Vec<&CallUserId> = numbers.user_list.iter().map(|m| &m.user_account).collect();
+    assert_eq!(ids, [&CallUserId::Number(144115212830834855), &CallUserId::Number(144115212948889925)]);
+    assert_eq!(numbers.call_info.call_media_type.as_deref(), Some("Audio"));
+    let strings = variants().into_iter().find(|v| v.name == "string-user-ids").expect("the Chinese copy").sample;
+    let strings: AfterStartCall = serde_json::from_value(strings).unwrap();
+    assert_eq!(strings.user_list[0].user_account, CallUserId::Text("user1".into()));
+    // The field tables' spelling of the media type decodes too.
+    let mut table_spelling = sample("Call.CallbackAfterStartCall");
+    let media = table_spelling["CallInfo"].as_object_mut().unwrap().remove("CallMediaType").unwrap();
+    table_spelling["CallInfo"]["MediaType"] = media;
+    let event: AfterStartCall = serde_json::from_value(table_spelling).unwrap();
+    assert_eq!(event.call_info.call_media_type.as_deref(), Some("Audio"));
+
+    let ended: AfterEndCall = serde_json::from_value(sample("Call.CallbackAfterEndCall")).unwrap();
+    assert_eq!(ended.call_record.call_result, Some(CallResult::Word("NotAnswer".into())));
+    assert_eq!(ended.call_record.accept_time, Some(0));
+    let mut coded = sample("Call.CallbackAfterEndCall");
+    coded["CallRecord"]["CallResult"] = Value::from(3);
+    assert_valid(&validator(&schema("Call.CallbackAfterEndCall")), &coded, "an integer CallResult");
+    let coded: AfterEndCall = serde_json::from_value(coded).unwrap();
+    assert_eq!(coded.call_record.call_result, Some(CallResult::Code(3)));
+
+    let changed: AfterMemberChanged = serde_json::from_value(sample("Call.CallbackAfterMemberChanged")).unwrap();
+    assert_eq!(changed.changed_user_list[0].action_type.as_deref(), Some("Answer"));
+    let mut wrong = sample("Call.CallbackAfterMemberChanged");
+    wrong["ChangedUserList"][0]["User_Account"] = Value::from(true);
+    assert!(
+        !validator(&schema("Call.CallbackAfterMemberChanged")).is_valid(&wrong),
+        "a UserID is a string or a number"
+    );
+    assert!(serde_json::from_value::<AfterMemberChanged>(wrong).is_err());
 }

@@ -1155,3 +1155,45 @@ impl Subscriber {
         Subscriber { subscriber_account }
     }
 }
+
+/// Call user ID.
+///
+/// A UserID in a call callback. The field tables say string, and the mainland-China pages send
+/// strings, but the English sample of the call-start callback sends the same IDs as JSON numbers
+/// (beyond 2^53, so not exact as a JavaScript number), so both decode.
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+#[serde(untagged)]
+pub enum CallUserId {
+    /// The UserID as a string.
+    Text(String),
+    /// The UserID sent as a JSON number.
+    Number(u64),
+}
+
+/// Call member.
+///
+/// One member of a call and where they are in it.
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct CallMember {
+    /// Call user ID.
+    #[serde(rename = "User_Account")]
+    pub user_account: CallUserId,
+    /// The member's state: `Calling` when in the call, `Waiting` when not yet connected; other values
+    /// may be added.
+    #[serde(rename = "Status")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+impl CallMember {
+    /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
+    pub fn new(user_account: CallUserId) -> Self {
+        CallMember {
+            user_account,
+            status: None,
+        }
+    }
+}

@@ -6,6 +6,7 @@ pub mod common;
 pub mod alert;
 pub mod bot;
 pub mod c2c;
+pub mod call;
 pub mod chatbot;
 pub mod content_callback;
 pub mod follow;
@@ -50,6 +51,13 @@ pub mod state;
     /// `C2C.CallbackBeforeSendMsg`: Before a one-to-one message is sent. Decodes into
     /// [`c2c::BeforeSendMsg`].
     C2CBeforeSendMsg(c2c::BeforeSendMsg, "C2C.CallbackBeforeSendMsg", "https://www.tencentcloud.com/document/product/1047/34364", None),
+    /// `Call.CallbackAfterEndCall`: After a call ends. Decodes into [`call::AfterEndCall`].
+    CallAfterEndCall(call::AfterEndCall, "Call.CallbackAfterEndCall", "https://cloud.tencent.com/document/product/647/116424", None),
+    /// `Call.CallbackAfterMemberChanged`: After a call's members change. Decodes into
+    /// [`call::AfterMemberChanged`].
+    CallAfterMemberChanged(call::AfterMemberChanged, "Call.CallbackAfterMemberChanged", "https://www.tencentcloud.com/document/product/647/69215", None),
+    /// `Call.CallbackAfterStartCall`: After a call starts. Decodes into [`call::AfterStartCall`].
+    CallAfterStartCall(call::AfterStartCall, "Call.CallbackAfterStartCall", "https://www.tencentcloud.com/document/product/647/68941", None),
     /// `Chatbot.OnC2CSignalMessage`: Custom pass-through message to a chatbot. Decodes into
     /// [`chatbot::OnC2CSignalMessage`].
     ChatbotOnC2CSignalMessage(chatbot::OnC2CSignalMessage, "Chatbot.OnC2CSignalMessage", "https://www.tencentcloud.com/document/product/1047/59057", Some("MsgKey")),

@@ -244,6 +244,15 @@ export declare namespace common {
     /** The subscriber's UserID. */
     "Subscriber_Account": string;
   }
+  /** A UserID in a call callback. The field tables say string, and the mainland-China pages send strings, but the English sample of the call-start callback sends the same IDs as JSON numbers (beyond 2^53, so not exact as a JavaScript number), so both decode. */
+  export type CallUserId = string | number;
+  /** One member of a call and where they are in it. */
+  export interface CallMember {
+    /** Call user ID. */
+    "User_Account": common.CallUserId;
+    /** The member's state: `Calling` when in the call, `Waiting` when not yet connected; other values may be added. */
+    "Status"?: string;
+  }
 }
 
 export declare namespace alert {
@@ -501,6 +510,88 @@ export declare namespace c2c {
     "MsgBody"?: Array<common.MsgBodyElement>;
     /** Replacement custom data to store and deliver with the message. Used only when `ErrorCode` is 0; leave it out to keep the original. */
     "CloudCustomData"?: string;
+  }
+}
+
+export declare namespace call {
+  /** Reports a call (of the audio and video call product, TUICallKit) that ended because one member or none was left in it, with its record: who called whom, when, and how it ended. The full record can be queried about five seconds later. */
+  export interface AfterEndCall {
+    "CallbackCommand": "Call.CallbackAfterEndCall";
+    /** Call record. */
+    "CallRecord": EndedCall;
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
+    "EventTime"?: number | string;
+  }
+  /** The record of the call that ended. */
+  export interface EndedCall {
+    /** The call's unique ID. */
+    "CallId": string;
+    /** Call user ID. */
+    "Caller_Account"?: common.CallUserId;
+    /** `Audio` or `Video`. */
+    "MediaType"?: string;
+    /** `SingleCall` for a one-to-one call, `MultiCall` for a group call. */
+    "CallType"?: string;
+    /** When the call was started, as Unix time in seconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
+    "StartTime"?: number;
+    /** When the call ended, as Unix time in seconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
+    "EndTime"?: number;
+    /** When the call was answered, as Unix time in seconds; 0 when nobody answered. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
+    "AcceptTime"?: number;
+    /** Call result. */
+    "CallResult"?: CallResult;
+    /** The users the call rang. */
+    "CalleeList_Account"?: Array<common.CallUserId>;
+    /** The TRTC room the call used. */
+    "RoomId"?: string;
+    /** How the room is identified: 1 by number, 2 by string. */
+    "RoomIdType"?: number;
+  }
+  /** How the call ended, such as `NotAnswer`. The field table types it as an integer, the sample sends a word, so either decodes. */
+  export type CallResult = string | number;
+  /** Reports that members of a call (of the audio and video call product, TUICallKit) changed state, by answering, refusing, hanging up, joining, going offline or being invited: the members whose state changed and what each did, and every member's state afterwards. */
+  export interface AfterMemberChanged {
+    "CallbackCommand": "Call.CallbackAfterMemberChanged";
+    /** The call's unique ID. */
+    "CallId": string;
+    /** Every member of the call, with their state after the change. */
+    "UserList"?: Array<common.CallMember>;
+    /** The members whose state changed, with what each did. */
+    "ChangedUserList": Array<CallMemberChange>;
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
+    "EventTime"?: number | string;
+  }
+  /** One member whose state changed. */
+  export interface CallMemberChange {
+    /** Call user ID. */
+    "User_Account": common.CallUserId;
+    /** What the member did, such as `Answer`, `Reject`, `NotAnswer`, `Hangup`, `Join`, `Offline` (heartbeat lost), `Invite` or `Cancel_Invite`; the vendor spells some of these differently in places. */
+    "ActionType"?: string;
+  }
+  /** Reports a call (of the audio and video call product, TUICallKit) that a user started from a client, with the members it rings and their state. */
+  export interface AfterStartCall {
+    "CallbackCommand": "Call.CallbackAfterStartCall";
+    /** Started call. */
+    "CallInfo": StartedCall;
+    /** The call's members: the caller and those it rings. */
+    "UserList": Array<common.CallMember>;
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
+    "EventTime"?: number | string;
+  }
+  /** The call that started. */
+  export interface StartedCall {
+    /** The call's unique ID. */
+    "CallId": string;
+    /** `Audio` or `Video`. The field tables name it `MediaType`, which decodes here too. */
+    "CallMediaType"?: string;
+    /** Another spelling of `CallMediaType`, sent by some versions. */
+    "MediaType"?: string;
+    /** The Chat group the call belongs to, for a group call; empty otherwise. */
+    "ChatGroupId"?: string;
+    /** The TRTC room the call uses; may be empty. */
+    "RoomId"?: string;
+    /** How the room is identified: 1 by number, 2 by string. */
+    "RoomIdType"?: number;
   }
 }
 
@@ -1615,6 +1706,9 @@ export type CallbackCommand =
   | "C2C.CallbackAfterMsgWithDraw"
   | "C2C.CallbackAfterSendMsg"
   | "C2C.CallbackBeforeSendMsg"
+  | "Call.CallbackAfterEndCall"
+  | "Call.CallbackAfterMemberChanged"
+  | "Call.CallbackAfterStartCall"
   | "Chatbot.OnC2CSignalMessage"
   | "ContentCallback.ResultNotify"
   | "Follow.CallbackAfterFollowAdd"
@@ -1680,6 +1774,9 @@ export interface CallbackBodies {
   "C2C.CallbackAfterMsgWithDraw": c2c.AfterMsgWithDraw;
   "C2C.CallbackAfterSendMsg": c2c.AfterSendMsg;
   "C2C.CallbackBeforeSendMsg": c2c.BeforeSendMsg;
+  "Call.CallbackAfterEndCall": call.AfterEndCall;
+  "Call.CallbackAfterMemberChanged": call.AfterMemberChanged;
+  "Call.CallbackAfterStartCall": call.AfterStartCall;
   "Chatbot.OnC2CSignalMessage": chatbot.OnC2CSignalMessage;
   "ContentCallback.ResultNotify": content_callback.ResultNotify;
   "Follow.CallbackAfterFollowAdd": follow.AfterFollowAdd;
@@ -1745,6 +1842,9 @@ export interface CallbackReplies {
   "C2C.CallbackAfterMsgWithDraw": common.Reply;
   "C2C.CallbackAfterSendMsg": common.Reply;
   "C2C.CallbackBeforeSendMsg": c2c.BeforeSendMsgReply;
+  "Call.CallbackAfterEndCall": common.Reply;
+  "Call.CallbackAfterMemberChanged": common.Reply;
+  "Call.CallbackAfterStartCall": common.Reply;
   "Chatbot.OnC2CSignalMessage": chatbot.OnC2CSignalMessageReply;
   "ContentCallback.ResultNotify": common.Reply;
   "Follow.CallbackAfterFollowAdd": common.Reply;

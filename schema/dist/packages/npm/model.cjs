@@ -500,6 +500,26 @@ exports.types = {
       ]
     ]
   },
+  "common.CallUserId": {
+    "untagged": [
+      "string",
+      "u64"
+    ]
+  },
+  "common.CallMember": {
+    "struct": [
+      [
+        "User_Account",
+        "common.CallUserId",
+        true
+      ],
+      [
+        "Status",
+        "string",
+        false
+      ]
+    ]
+  },
   "alert.RequestOverLimit": {
     "struct": [
       [
@@ -1139,6 +1159,203 @@ exports.types = {
       [
         "CloudCustomData",
         "string",
+        false
+      ]
+    ]
+  },
+  "call.AfterEndCall": {
+    "struct": [
+      [
+        "CallbackCommand",
+        {
+          "const": "Call.CallbackAfterEndCall"
+        },
+        true
+      ],
+      [
+        "CallRecord",
+        "call.EndedCall",
+        true
+      ],
+      [
+        "EventTime",
+        "lenient",
+        false
+      ]
+    ]
+  },
+  "call.EndedCall": {
+    "struct": [
+      [
+        "CallId",
+        "string",
+        true
+      ],
+      [
+        "Caller_Account",
+        "common.CallUserId",
+        false
+      ],
+      [
+        "MediaType",
+        "string",
+        false
+      ],
+      [
+        "CallType",
+        "string",
+        false
+      ],
+      [
+        "StartTime",
+        "u64",
+        false
+      ],
+      [
+        "EndTime",
+        "u64",
+        false
+      ],
+      [
+        "AcceptTime",
+        "u64",
+        false
+      ],
+      [
+        "CallResult",
+        "call.CallResult",
+        false
+      ],
+      [
+        "CalleeList_Account",
+        {
+          "array": "common.CallUserId"
+        },
+        false
+      ],
+      [
+        "RoomId",
+        "string",
+        false
+      ],
+      [
+        "RoomIdType",
+        "u32",
+        false
+      ]
+    ]
+  },
+  "call.CallResult": {
+    "untagged": [
+      "string",
+      "i64"
+    ]
+  },
+  "call.AfterMemberChanged": {
+    "struct": [
+      [
+        "CallbackCommand",
+        {
+          "const": "Call.CallbackAfterMemberChanged"
+        },
+        true
+      ],
+      [
+        "CallId",
+        "string",
+        true
+      ],
+      [
+        "UserList",
+        {
+          "array": "common.CallMember"
+        },
+        false
+      ],
+      [
+        "ChangedUserList",
+        {
+          "array": "call.CallMemberChange"
+        },
+        true
+      ],
+      [
+        "EventTime",
+        "lenient",
+        false
+      ]
+    ]
+  },
+  "call.CallMemberChange": {
+    "struct": [
+      [
+        "User_Account",
+        "common.CallUserId",
+        true
+      ],
+      [
+        "ActionType",
+        "string",
+        false
+      ]
+    ]
+  },
+  "call.AfterStartCall": {
+    "struct": [
+      [
+        "CallbackCommand",
+        {
+          "const": "Call.CallbackAfterStartCall"
+        },
+        true
+      ],
+      [
+        "CallInfo",
+        "call.StartedCall",
+        true
+      ],
+      [
+        "UserList",
+        {
+          "array": "common.CallMember"
+        },
+        true
+      ],
+      [
+        "EventTime",
+        "lenient",
+        false
+      ]
+    ]
+  },
+  "call.StartedCall": {
+    "struct": [
+      [
+        "CallId",
+        "string",
+        true
+      ],
+      [
+        "CallMediaType",
+        "string",
+        false,
+        [
+          "MediaType"
+        ]
+      ],
+      [
+        "ChatGroupId",
+        "string",
+        false
+      ],
+      [
+        "RoomId",
+        "string",
+        false
+      ],
+      [
+        "RoomIdType",
+        "u32",
         false
       ]
     ]
@@ -3855,6 +4072,21 @@ exports.commands = {
       ],
       "allowWith": []
     }
+  },
+  "Call.CallbackAfterEndCall": {
+    "type": "call.AfterEndCall",
+    "kind": "after",
+    "decision": null
+  },
+  "Call.CallbackAfterMemberChanged": {
+    "type": "call.AfterMemberChanged",
+    "kind": "after",
+    "decision": null
+  },
+  "Call.CallbackAfterStartCall": {
+    "type": "call.AfterStartCall",
+    "kind": "after",
+    "decision": null
   },
   "Chatbot.OnC2CSignalMessage": {
     "type": "chatbot.OnC2CSignalMessage",

@@ -11,6 +11,7 @@ from . import common
 from . import alert
 from . import bot
 from . import c2c
+from . import call
 from . import chatbot
 from . import content_callback
 from . import follow
@@ -34,6 +35,9 @@ CALLBACKS: _t.Dict[str, _t.Type[Callback]] = {
     "C2C.CallbackAfterMsgWithDraw": c2c.AfterMsgWithDraw,
     "C2C.CallbackAfterSendMsg": c2c.AfterSendMsg,
     "C2C.CallbackBeforeSendMsg": c2c.BeforeSendMsg,
+    "Call.CallbackAfterEndCall": call.AfterEndCall,
+    "Call.CallbackAfterMemberChanged": call.AfterMemberChanged,
+    "Call.CallbackAfterStartCall": call.AfterStartCall,
     "Chatbot.OnC2CSignalMessage": chatbot.OnC2CSignalMessage,
     "ContentCallback.ResultNotify": content_callback.ResultNotify,
     "Follow.CallbackAfterFollowAdd": follow.AfterFollowAdd,

@@ -597,9 +597,30 @@ class Subscriber(CallbackModel):
     """The subscriber's UserID."""
 
 
+CallUserId = _t.Union[Str, U64]
+"""Call user ID
+
+A UserID in a call callback. The field tables say string, and the mainland-China pages send strings, but the English sample of the call-start callback sends the same IDs as JSON numbers (beyond 2^53, so not exact as a JavaScript number), so both decode."""
+
+
+class CallMember(CallbackModel):
+    """Call member
+
+    One member of a call and where they are in it."""
+
+    user_account: CallUserId = Field(validation_alias="User_Account", serialization_alias="User_Account")
+    """Call user ID."""
+
+    status: _t.Optional[Str] = Field(default=None, validation_alias="Status", serialization_alias="Status")
+    """The member's state: `Calling` when in the call, `Waiting` when not yet connected; other values
+    may be added."""
+
+
 __all__ = [
     "AccountPair",
     "ActionStatus",
+    "CallMember",
+    "CallUserId",
     "ClientPlatform",
     "CustomContent",
     "FaceContent",
