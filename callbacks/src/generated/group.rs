@@ -1562,6 +1562,14 @@ pub struct BeforeApplyJoinGroup {
     /// UserID of the user asking to join (the vendor spells the field `Requestor`).
     #[serde(rename = "Requestor_Account")]
     pub requestor_account: String,
+    /// The message the user sent with the request, when sent.
+    #[serde(rename = "ApplyMsg")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply_msg: Option<String>,
+    /// The topic the user asks to join, for a private topic of a community; absent otherwise.
+    #[serde(rename = "TopicId")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_id: Option<String>,
     /// Event time.
     #[serde(rename = "EventTime")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1580,6 +1588,8 @@ impl BeforeApplyJoinGroup {
             group_id,
             type_,
             requestor_account,
+            apply_msg: None,
+            topic_id: None,
             event_time: None,
         }
     }

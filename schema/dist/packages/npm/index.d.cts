@@ -1037,6 +1037,10 @@ export declare namespace group {
     "Type": common.GroupType;
     /** UserID of the user asking to join (the vendor spells the field `Requestor`). */
     "Requestor_Account": string;
+    /** The message the user sent with the request, when sent. */
+    "ApplyMsg"?: string;
+    /** The topic the user asks to join, for a private topic of a community; absent otherwise. */
+    "TopicId"?: string;
     /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }

@@ -2460,6 +2460,16 @@ exports.types = {
         true
       ],
       [
+        "ApplyMsg",
+        "string",
+        false
+      ],
+      [
+        "TopicId",
+        "string",
+        false
+      ],
+      [
         "EventTime",
         "lenient",
         false

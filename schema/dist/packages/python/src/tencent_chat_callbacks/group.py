@@ -816,6 +816,12 @@ class BeforeApplyJoinGroup(Callback):
     requestor_account: Str = Field(validation_alias="Requestor_Account", serialization_alias="Requestor_Account")
     """UserID of the user asking to join (the vendor spells the field `Requestor`)."""
 
+    apply_msg: _t.Optional[Str] = Field(default=None, validation_alias="ApplyMsg", serialization_alias="ApplyMsg")
+    """The message the user sent with the request, when sent."""
+
+    topic_id: _t.Optional[Str] = Field(default=None, validation_alias="TopicId", serialization_alias="TopicId")
+    """The topic the user asks to join, for a private topic of a community; absent otherwise."""
+
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """Event time."""
 
