@@ -360,7 +360,7 @@ impl ::schemars::JsonSchema for GroupAttrOperation {
 /// After a group is disbanded.
 ///
 /// Reports a group that was just disbanded, by a client or through the REST API, so the app can log
-/// it or remove its own copy. The body names no operator.
+/// it or remove its own copy. Only the newest copies of the page name who disbanded it.
 ///
 /// Command: `Group.CallbackAfterGroupDestroyed`. Vendor documentation:
 /// <https://www.tencentcloud.com/document/product/1047/34377> (last updated 2025-03-10).
@@ -380,6 +380,10 @@ pub struct AfterGroupDestroyed {
     /// UserID of the group's owner at the time it was disbanded.
     #[serde(rename = "Owner_Account")]
     pub owner_account: String,
+    /// UserID of whoever disbanded the group, when sent.
+    #[serde(rename = "Operator_Account")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_account: Option<String>,
     /// The disbanded group's name.
     #[serde(rename = "Name")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -406,6 +410,7 @@ impl AfterGroupDestroyed {
             group_id,
             type_,
             owner_account,
+            operator_account: None,
             name: None,
             member_list: None,
             event_time: None,

@@ -781,7 +781,7 @@ export declare namespace group {
   }
   /** The kind of change made to a group's custom attributes. */
   export type GroupAttrOperation = "set" | "modify" | "clear" | "delete" | (string & {});
-  /** Reports a group that was just disbanded, by a client or through the REST API, so the app can log it or remove its own copy. The body names no operator. */
+  /** Reports a group that was just disbanded, by a client or through the REST API, so the app can log it or remove its own copy. Only the newest copies of the page name who disbanded it. */
   export interface AfterGroupDestroyed {
     "CallbackCommand": "Group.CallbackAfterGroupDestroyed";
     /** The group that was disbanded. */
@@ -790,6 +790,8 @@ export declare namespace group {
     "Type": common.GroupType;
     /** UserID of the group's owner at the time it was disbanded. */
     "Owner_Account": string;
+    /** UserID of whoever disbanded the group, when sent. */
+    "Operator_Account"?: string;
     /** The disbanded group's name. */
     "Name"?: string;
     /** The members the group had when it was disbanded. Left out for communities. */

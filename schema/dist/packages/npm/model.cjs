@@ -1826,6 +1826,11 @@ exports.types = {
         true
       ],
       [
+        "Operator_Account",
+        "string",
+        false
+      ],
+      [
         "Name",
         "string",
         false

@@ -190,7 +190,7 @@ class AfterGroupDestroyed(Callback):
     """After a group is disbanded
 
     Reports a group that was just disbanded, by a client or through the REST API, so the app can log
-    it or remove its own copy. The body names no operator.
+    it or remove its own copy. Only the newest copies of the page name who disbanded it.
 
     The body of `Group.CallbackAfterGroupDestroyed`, an after-callback; the app answers with
     `Reply`."""
@@ -211,6 +211,9 @@ class AfterGroupDestroyed(Callback):
 
     owner_account: Str = Field(validation_alias="Owner_Account", serialization_alias="Owner_Account")
     """UserID of the group's owner at the time it was disbanded."""
+
+    operator_account: _t.Optional[Str] = Field(default=None, validation_alias="Operator_Account", serialization_alias="Operator_Account")
+    """UserID of whoever disbanded the group, when sent."""
 
     name: _t.Optional[Str] = Field(default=None, validation_alias="Name", serialization_alias="Name")
     """The disbanded group's name."""
