@@ -7,7 +7,7 @@ use quote::{format_ident, quote};
 use crate::Error;
 use crate::model::{
     COMMON_FILE, CallbackDef, Catalog, DecisionDef, EnumDef, Field, Kind, ScalarDef, Scope, StructDef, Ty, TypeDef,
-    TypeRef, UnionDef,
+    TypeRef, UnionDef, Untagged, UntaggedDef,
 };
 use crate::naming;
 
@@ -517,6 +517,34 @@ fn type_def(def: &TypeDef, scope: &Scope) -> TokenStream {
         TypeDef::Struct(s) => struct_tokens(s, &title_and_description(&s.title, &s.description), scope),
         TypeDef::Enum(e) => enum_tokens(e),
         TypeDef::Union(u) => union_tokens(u, scope),
+        TypeDef::Untagged(u) => untagged_tokens(u, scope),
+    }
+}
+
+/// A value of one of a few JSON types, told apart by the type alone (`serde(untagged)`): the
+/// members' JSON types differ, so no value decodes to the wrong variant.
+fn untagged_tokens(def: &UntaggedDef, scope: &Scope) -> TokenStream {
+    let name = ident(&def.name);
+    let docs = doc_attrs(&title_and_description(&def.title, &def.description));
+    let variants = def.variants.iter().map(|(variant, doc, holds)| {
+        let (variant, doc) = (ident(variant), doc_attrs(doc.as_deref().unwrap_or_default()));
+        let ty = match holds {
+            Untagged::Value(ty) => rust_type(ty, scope),
+            Untagged::Map(ty) => {
+                let ty = rust_type(ty, scope);
+                quote!(::std::collections::BTreeMap<String, #ty>)
+            }
+        };
+        quote! { #doc #variant(#ty) }
+    });
+    quote! {
+        #docs
+        #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+        #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+        #[serde(untagged)]
+        pub enum #name {
+            #(#variants,)*
+        }
     }
 }
 
@@ -641,6 +669,8 @@ fn rust_type(ty: &Ty, scope: &Scope) -> TokenStream {
     match ty {
         Ty::String => quote!(String),
         Ty::Bool => quote!(bool),
+        Ty::I32 => quote!(i32),
+        Ty::U32 => quote!(u32),
         Ty::I64 => quote!(i64),
         Ty::U64 => quote!(u64),
         Ty::F64 => quote!(f64),

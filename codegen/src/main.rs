@@ -37,7 +37,7 @@ enum Command {
         #[arg(required = true)]
         pages: Vec<PathBuf>,
         /// Where the drafts are written, as `<CallbackCommand>.json` [default: target/schema-drafts
-        /// in the workspace].
+        /// in the workspace the command is run in].
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -54,7 +54,7 @@ enum Command {
         /// The pages' addresses.
         #[arg(required = true)]
         urls: Vec<String>,
-        /// Where the pages go [default: target/vendor-pages in the workspace].
+        /// Where the pages go [default: target/vendor-pages in the workspace the command is run in].
         #[arg(long)]
         out: Option<PathBuf>,
         /// The limit on one attempt, in seconds.
@@ -94,7 +94,7 @@ fn main() -> ExitCode {
             })
             .map_err(Into::into),
         Some(Command::Import { pages, out }) => {
-            run_import(&pages, &out.unwrap_or_else(|| args.root.join("target/schema-drafts")))
+            run_import(&pages, &out.unwrap_or_else(|| current_workspace().join("target/schema-drafts")))
         }
         Some(Command::Drift { pages_dir }) => run_drift(&pages_dir, &layout.schema_dir),
         Some(Command::Fetch { urls, out, timeout, retries, backoff_ms, pause_ms }) => {
@@ -104,7 +104,7 @@ fn main() -> ExitCode {
                 backoff: Duration::from_millis(backoff_ms),
                 ..fetch::Options::default()
             };
-            let out = out.unwrap_or_else(|| args.root.join("target/vendor-pages"));
+            let out = out.unwrap_or_else(|| current_workspace().join("target/vendor-pages"));
             Ok(run_fetch(&urls, &out, options, Duration::from_millis(pause_ms)))
         }
         Some(Command::Diff { old, new }) => run_diff(&old, &new),
@@ -113,6 +113,21 @@ fn main() -> ExitCode {
         eprintln!("error: {error}");
         ExitCode::from(2)
     })
+}
+
+/// The workspace the command is run in: the nearest directory, from the current one up, whose
+/// `Cargo.toml` has a `[workspace]` table, else the current directory. Not `--root`, which
+/// defaults to where this binary was built: a binary built in one checkout and run in another
+/// writes its outputs where it is run.
+fn current_workspace() -> PathBuf {
+    let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    here.ancestors()
+        .find(|dir| {
+            fs::read_to_string(dir.join("Cargo.toml"))
+                .is_ok_and(|manifest| manifest.lines().any(|line| line.trim() == "[workspace]"))
+        })
+        .unwrap_or(&here)
+        .to_owned()
 }
 
 fn report(message: &str) -> ExitCode {
@@ -128,6 +143,9 @@ fn run_import(pages: &[PathBuf], out: &Path) -> Result<ExitCode> {
         let json = serde_json::to_string_pretty(&import::draft(&page)).expect("a JSON value encodes") + "\n";
         fs::write(&target, json).map_err(|e| format!("{}: {e}", target.display()))?;
         println!("{} ({}) -> {}", path.display(), page.shape, target.display());
+        if let Some(problem) = &page.sample_problem {
+            println!("  warning: drafted from the field table only, the sample cannot be read: {problem}");
+        }
         let counted = if page.sample_line.is_none() { " (counted from the sample's first line)" } else { "" };
         for repair in &page.repairs {
             println!("  repaired {repair}{counted}");

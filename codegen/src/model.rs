@@ -5,16 +5,24 @@
 //! mistranslated. The subset:
 //!
 //! - objects with `properties` and `required` (nested objects must be named `$defs`);
-//! - `string`, `boolean`, `integer` (`minimum: 0` makes it unsigned), `number`, `array` of any of these;
+//! - `string`, `boolean`, `integer`, `number`, `array` of any of these. An integer's `format`
+//!   (`int32`, `uint32`, `int64`, `uint64`) gives its Rust width, and its `minimum`/`maximum`
+//!   must lie within that width; without a `format`, `minimum: 0` makes it `u64`, else `i64`;
 //! - `$ref` to `#/$defs/Name` in the same file or `common.json#/$defs/Name`;
 //! - an integer that may also arrive as a string of digits: `anyOf: [{integer}, {string, pattern}]`;
 //! - a list of strings that may also arrive as one string: `anyOf: [{array of string}, {string}]`;
 //! - `x-aliases` on a property: other wire names (legacy spellings) that decode to the same field;
+//!   such a property is required under any of its names with
+//!   `"if": {"not": {"anyOf": [{"required": [alias]}, ...]}}, "then": {"required": [name]}`;
 //! - `default` on an optional string, integer, boolean or array property, equal to that type's
 //!   empty value (`""`, `0`, `false`, `[]`): a missing value decodes as empty instead of `None`;
 //! - an open string enum: `type: string` with `anyOf` of `const` members and one catch-all
 //!   `{type: string}`, so that values added later by the vendor still decode;
 //! - `const` on the `CallbackCommand` property of a callback;
+//! - a value of one of a few JSON types, as a named definition: `anyOf` of members of different
+//!   JSON types, each a `string`, an `integer` or an `object` with only `additionalProperties` of
+//!   `integer`, each with a `title` naming its variant (a count sent whole or by key, a user ID
+//!   sent as a string or a number);
 //! - a tagged union: `oneOf` of objects that each hold a `const` tag property and a content
 //!   property (the same two names in every member, each member with a `title` naming its variant),
 //!   plus one catch-all member whose tag is `{"type": "string", "not": {"enum": [...]}}`, so that an
@@ -109,6 +117,7 @@ pub(crate) enum TypeDef {
     Struct(StructDef),
     Enum(EnumDef),
     Union(UnionDef),
+    Untagged(UntaggedDef),
 }
 
 impl TypeDef {
@@ -117,6 +126,7 @@ impl TypeDef {
             TypeDef::Struct(s) => &s.name,
             TypeDef::Enum(e) => &e.name,
             TypeDef::Union(u) => &u.name,
+            TypeDef::Untagged(u) => &u.name,
         }
     }
 }
@@ -172,6 +182,26 @@ pub(crate) struct Variant {
     pub(crate) aliases: Vec<String>,
 }
 
+/// A value of one of a few JSON types, told apart by the type alone: a count the vendor sends
+/// whole or broken down by key (`CreatedGroupNum`), a user ID one copy of a page sends as a number.
+#[derive(Debug)]
+pub(crate) struct UntaggedDef {
+    pub(crate) name: String,
+    pub(crate) title: Option<String>,
+    pub(crate) description: Option<String>,
+    /// The variants, in schema order: name, doc and what it holds.
+    pub(crate) variants: Vec<(String, Option<String>, Untagged)>,
+}
+
+/// What a variant of an [`UntaggedDef`] holds.
+#[derive(Debug)]
+pub(crate) enum Untagged {
+    /// A string or an integer of the given type.
+    Value(Ty),
+    /// An object from keys to integers of the given type.
+    Map(Ty),
+}
+
 /// A tagged union: the tag property selects the type of the content property.
 #[derive(Debug)]
 pub(crate) struct UnionDef {
@@ -202,6 +232,10 @@ pub(crate) struct UnionVariant {
 pub(crate) enum Ty {
     String,
     Bool,
+    /// `format: int32`.
+    I32,
+    /// `format: uint32`.
+    U32,
     I64,
     U64,
     F64,
@@ -477,7 +511,7 @@ impl<'a> Reader<'a> {
         let Some(defs) = self.root.get("$defs").and_then(Value::as_object) else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for (name, schema) in defs {
-            if is_object(schema) || is_open_enum(schema) || is_union(schema) {
+            if is_object(schema) || is_open_enum(schema) || is_union(schema) || is_untagged(schema) {
                 continue;
             }
             out.push(ScalarDef {
@@ -507,6 +541,8 @@ impl<'a> Reader<'a> {
                 out.push(TypeDef::Enum(self.enum_def(name, schema, &pointer)?));
             } else if schema.get("oneOf").is_some() {
                 out.push(TypeDef::Union(self.union_def(name, schema, &pointer)?));
+            } else if is_untagged(schema) {
+                out.push(TypeDef::Untagged(self.untagged_def(name, schema, &pointer)?));
             } else {
                 // Checks that the definition is of a supported shape.
                 self.ty(schema, &pointer, false)?;
@@ -529,6 +565,7 @@ impl<'a> Reader<'a> {
         if let Some(missing) = required.iter().find(|r| !properties.contains_key(**r)) {
             return Err(self.err(pointer, format!("`{missing}` is required but not a property")));
         }
+        let required_by_spelling = self.required_by_spelling(schema, properties, pointer)?;
         let mut fields = Vec::new();
         for (wire_name, property) in properties {
             let field_pointer = format!("{pointer}/properties/{wire_name}");
@@ -543,7 +580,14 @@ impl<'a> Reader<'a> {
             if let Some(taken) = aliases.iter().find(|a| properties.contains_key(a.as_str())) {
                 return Err(self.err(&field_pointer, format!("the alias `{taken}` is a property of its own")));
             }
-            let required = required.contains(&wire_name.as_str());
+            if required_by_spelling.as_deref() == Some(wire_name.as_str()) && required.contains(&wire_name.as_str()) {
+                return Err(self.err(
+                    &field_pointer,
+                    "required under any spelling (`if`/`then`), so it must not also be in `required`",
+                ));
+            }
+            let required =
+                required.contains(&wire_name.as_str()) || required_by_spelling.as_deref() == Some(wire_name.as_str());
             let defaulted = self.defaulted(property, &ty, required, &field_pointer)?;
             let description = self.description_of(property)?;
             if description.is_none() && !matches!(ty, Ty::CommandTag(_)) {
@@ -576,6 +620,70 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// The property an object requires under any of its spellings:
+    /// `"if": {"not": {"anyOf": [{"required": [alias]}, ...]}}, "then": {"required": [name]}`
+    /// (each alias may be declared beside its `required`, with its type),
+    /// one `anyOf` member per `x-aliases` entry of the property `name` ("without any other
+    /// spelling, the main one is required"). Validators read it; code generators, which would
+    /// make a type per branch of an object-level `anyOf`, ignore it. Any other `if` is refused.
+    fn required_by_spelling(
+        &self,
+        schema: &Value,
+        properties: &Map<String, Value>,
+        pointer: &str,
+    ) -> Result<Option<String>, Error> {
+        if schema.get("anyOf").is_some() {
+            return Err(self.err(
+                &format!("{pointer}/anyOf"),
+                "an object's `anyOf` is not supported; see `if`/`then` for a property required under any spelling",
+            ));
+        }
+        let Some(condition) = schema.get("if") else {
+            return match schema.get("then") {
+                Some(_) => Err(self.err(&format!("{pointer}/then"), "`then` without `if`")),
+                None => Ok(None),
+            };
+        };
+        let pointer = format!("{pointer}/if");
+        let shape = "a property required under any spelling is `\"if\": {\"not\": {\"anyOf\": [{\"required\": [alias]}, ...]}}, \"then\": {\"required\": [name]}`, one member per `x-aliases` entry";
+        // `{"required": [name]}`, optionally with `"properties": {name: ...}` (declaring the other
+        // spelling there keeps Ajv's strict mode, which wants every required name declared).
+        let single = |v: &Value| -> Option<String> {
+            let member = v.as_object()?;
+            let name = match member.get("required").and_then(Value::as_array).map(Vec::as_slice) {
+                Some([Value::String(name)]) => name.clone(),
+                _ => return None,
+            };
+            let declared = match member.get("properties") {
+                None => member.len() == 1,
+                Some(p) => member.len() == 2 && p.as_object().is_some_and(|p| p.len() == 1 && p.contains_key(&name)),
+            };
+            declared.then_some(name)
+        };
+        let main = schema
+            .get("then")
+            .and_then(single)
+            .filter(|name| properties.contains_key(name))
+            .ok_or_else(|| self.err(&pointer, shape))?;
+        let not = condition
+            .as_object()
+            .filter(|c| c.len() == 1)
+            .and_then(|c| c.get("not"))
+            .filter(|n| n.as_object().is_some_and(|n| n.len() == 1))
+            .and_then(|n| n.get("anyOf"))
+            .and_then(Value::as_array)
+            .ok_or_else(|| self.err(&pointer, shape))?;
+        let mut listed =
+            not.iter().map(single).collect::<Option<Vec<String>>>().ok_or_else(|| self.err(&pointer, shape))?;
+        let mut aliases = self.aliases(&properties[&main], &pointer)?;
+        listed.sort();
+        aliases.sort();
+        if listed != aliases || aliases.is_empty() {
+            return Err(self.err(&pointer, shape));
+        }
+        Ok(Some(main))
+    }
+
     /// A property's `x-aliases`: a list of other wire names that decode to the same field.
     fn aliases(&self, property: &Value, pointer: &str) -> Result<Vec<String>, Error> {
         let Some(aliases) = property.get("x-aliases") else { return Ok(Vec::new()) };
@@ -589,7 +697,7 @@ impl<'a> Reader<'a> {
         let Some(default) = property.get("default") else { return Ok(false) };
         let empty = match ty {
             Ty::String => Value::from(""),
-            Ty::I64 | Ty::U64 => Value::from(0),
+            Ty::I32 | Ty::U32 | Ty::I64 | Ty::U64 => Value::from(0),
             Ty::Bool => Value::from(false),
             Ty::Vec(_) => Value::Array(Vec::new()),
             _ => return Err(self.err(pointer, "`default` is supported on strings, integers, booleans and lists")),
@@ -629,6 +737,34 @@ impl<'a> Reader<'a> {
                 .err(pointer, format!("`{}` is reserved for values the schema does not list", naming::OTHER_VARIANT)));
         }
         Ok(EnumDef {
+            name: name.to_owned(),
+            title: text(schema, "title"),
+            description: text(schema, "description"),
+            variants,
+        })
+    }
+
+    fn untagged_def(&self, name: &str, schema: &Value, pointer: &str) -> Result<UntaggedDef, Error> {
+        let members = schema["anyOf"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let mut variants = Vec::new();
+        for (i, member) in members.iter().enumerate() {
+            let member_pointer = format!("{pointer}/anyOf/{i}");
+            let variant = text(member, "title")
+                .map(|t| naming::variant_name(&t))
+                .ok_or_else(|| self.err(&member_pointer, "a member needs a `title`: its variant's name"))?;
+            if variants.iter().any(|(v, _, _)| *v == variant) {
+                return Err(self.err(&member_pointer, format!("another member is also titled `{variant}`")));
+            }
+            let holds = match member.get("type").and_then(Value::as_str) {
+                Some("string") => Untagged::Value(Ty::String),
+                Some("integer") => Untagged::Value(self.integer(member, &member_pointer)?),
+                _ => Untagged::Map(
+                    self.integer(&member["additionalProperties"], &format!("{member_pointer}/additionalProperties"))?,
+                ),
+            };
+            variants.push((variant, text(member, "description"), holds));
+        }
+        Ok(UntaggedDef {
             name: name.to_owned(),
             title: text(schema, "title"),
             description: text(schema, "description"),
@@ -719,7 +855,7 @@ impl<'a> Reader<'a> {
                 // A named type documents itself, so the field gets its title; an inlined
                 // definition (such as the event time) lends its whole description.
                 let (target, scope) = self.target(r, "")?;
-                if is_object(target) || is_open_enum(target) || is_union(target) {
+                if is_object(target) || is_open_enum(target) || is_union(target) || is_untagged(target) {
                     text(target, "title").map(|t| format!("{t}."))
                 } else if scope == Scope::Common {
                     // Common scalars are named types too (see `ScalarDef`), documented once.
@@ -754,8 +890,7 @@ impl<'a> Reader<'a> {
             Some("string") if schema.get("anyOf").is_none() => Ok(Ty::String),
             Some("boolean") => Ok(Ty::Bool),
             Some("number") => Ok(Ty::F64),
-            Some("integer") if schema.get("minimum").and_then(Value::as_i64).is_some_and(|m| m >= 0) => Ok(Ty::U64),
-            Some("integer") => Ok(Ty::I64),
+            Some("integer") => self.integer(schema, pointer),
             Some("array") => {
                 let items = schema.get("items").ok_or_else(|| self.err(pointer, "an array needs `items`"))?;
                 Ok(Ty::Vec(Box::new(self.ty(items, &format!("{pointer}/items"), false)?)))
@@ -765,11 +900,51 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// An integer's Rust type: from its `format`, whose range must hold its `minimum` and
+    /// `maximum`, or else unsigned when its `minimum` is not negative.
+    fn integer(&self, schema: &Value, pointer: &str) -> Result<Ty, Error> {
+        let bound = |key: &str| -> Result<Option<i128>, Error> {
+            match schema.get(key) {
+                None => Ok(None),
+                Some(v) => v
+                    .as_i64()
+                    .map(i128::from)
+                    .or_else(|| v.as_u64().map(i128::from))
+                    .map(Some)
+                    .ok_or_else(|| self.err(pointer, format!("`{key}` must be an integer"))),
+            }
+        };
+        let (minimum, maximum) = (bound("minimum")?, bound("maximum")?);
+        let Some(format) = schema.get("format") else {
+            return Ok(if minimum.is_some_and(|m| m >= 0) { Ty::U64 } else { Ty::I64 });
+        };
+        let (ty, low, high) = match format.as_str() {
+            Some("int32") => (Ty::I32, i128::from(i32::MIN), i128::from(i32::MAX)),
+            Some("uint32") => (Ty::U32, 0, i128::from(u32::MAX)),
+            Some("int64") => (Ty::I64, i128::from(i64::MIN), i128::from(i64::MAX)),
+            Some("uint64") => (Ty::U64, 0, i128::from(u64::MAX)),
+            _ => return Err(self.err(pointer, "an integer's `format` must be `int32`, `uint32`, `int64` or `uint64`")),
+        };
+        if let Some(outside) = [minimum, maximum].into_iter().flatten().find(|b| *b < low || *b > high) {
+            return Err(self.err(
+                pointer,
+                format!("the bound {outside} does not fit the format `{}`", format.as_str().unwrap_or_default()),
+            ));
+        }
+        if ty == Ty::U32 || ty == Ty::U64 {
+            // An unsigned format with a negative value allowed would lose that value.
+            if minimum.is_none_or(|m| m < 0) {
+                return Err(self.err(pointer, "an unsigned `format` needs `minimum` 0 or more"));
+            }
+        }
+        Ok(ty)
+    }
+
     /// Resolves a `$ref` to a named type, or to the inlined type of a scalar definition.
     fn resolve(&self, reference: &str, pointer: &str) -> Result<Ty, Error> {
         let (target, scope) = self.target(reference, pointer)?;
         let name = reference.rsplit('/').next().unwrap_or_default().to_owned();
-        if is_object(target) || is_open_enum(target) || is_union(target) {
+        if is_object(target) || is_open_enum(target) || is_union(target) || is_untagged(target) {
             Ok(Ty::Named(TypeRef { scope, name }))
         } else {
             let reader = Reader {
@@ -815,7 +990,32 @@ fn is_union(schema: &Value) -> bool {
 
 /// A definition generated as a newtype over a scalar: neither an object, an enum nor a union.
 fn is_scalar(schema: &Value) -> bool {
-    !is_object(schema) && !is_open_enum(schema) && !is_union(schema)
+    !is_object(schema) && !is_open_enum(schema) && !is_union(schema) && !is_untagged(schema)
+}
+
+/// `anyOf` of two or more members of different JSON types, each a plain `{type: string}`, an
+/// `integer`, or an `object` with only `additionalProperties` of `integer`, and no `type` beside.
+fn is_untagged(schema: &Value) -> bool {
+    let Some(members) = schema.get("anyOf").and_then(Value::as_array) else { return false };
+    let kind = |m: &Value| -> Option<&'static str> {
+        match m.get("type").and_then(Value::as_str)? {
+            "string" if ["const", "pattern", "enum"].iter().all(|k| m.get(*k).is_none()) => Some("string"),
+            "integer" => Some("integer"),
+            "object"
+                if m.get("properties").is_none()
+                    && m.get("additionalProperties")
+                        .is_some_and(|v| v.get("type").and_then(Value::as_str) == Some("integer")) =>
+            {
+                Some("object")
+            }
+            _ => None,
+        }
+    };
+    let Some(mut kinds) = members.iter().map(kind).collect::<Option<Vec<&str>>>() else { return false };
+    let count = kinds.len();
+    kinds.sort_unstable();
+    kinds.dedup();
+    schema.get("type").is_none() && count >= 2 && kinds.len() == count
 }
 
 /// `type: string` with `anyOf` of string constants and one catch-all `{type: string}`.

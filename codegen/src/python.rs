@@ -10,7 +10,9 @@ use std::fmt::Write;
 
 use heck::ToShoutySnakeCase;
 
-use crate::model::{CallbackDef, Catalog, DecisionDef, EnumDef, Field, Kind, Scope, StructDef, Ty, TypeDef, UnionDef};
+use crate::model::{
+    CallbackDef, Catalog, DecisionDef, EnumDef, Field, Kind, Scope, StructDef, Ty, TypeDef, UnionDef, Untagged,
+};
 use crate::naming;
 use crate::publish::Published;
 
@@ -67,6 +69,8 @@ pub(crate) fn package(catalog: &Catalog, version: &str, bundle: &str) -> Vec<Pub
 /// The names of `_base` the generated modules may use.
 const BASE_NAMES: &[&str] = &[
     "F64",
+    "I32",
+    "U32",
     "I64",
     "U64",
     "Bool",
@@ -183,6 +187,20 @@ fn type_def(out: &mut String, def: &TypeDef, in_common: bool, command: Option<&s
             names.push(e.name.clone());
         }
         TypeDef::Union(u) => union_def(out, u, in_common, command, names),
+        TypeDef::Untagged(u) => {
+            let members: Vec<String> = u
+                .variants
+                .iter()
+                .map(|(_, _, holds)| match holds {
+                    Untagged::Value(ty) => py_type(ty, in_common, command),
+                    Untagged::Map(ty) => format!("_t.Dict[str, {}]", py_type(ty, in_common, command)),
+                })
+                .collect();
+            let _ = writeln!(out, "\n\n{} = _t.Union[{}]", u.name, members.join(", "));
+            let doc: Vec<&str> = [u.title.as_deref(), u.description.as_deref()].into_iter().flatten().collect();
+            let _ = writeln!(out, "\"\"\"{}\"\"\"", escape_doc(&doc.join("\n\n")));
+            names.push(u.name.clone());
+        }
     }
 }
 
@@ -439,6 +457,8 @@ fn py_type(ty: &Ty, in_common: bool, command: Option<&str>) -> String {
     match ty {
         Ty::String => "Str".into(),
         Ty::Bool => "Bool".into(),
+        Ty::I32 => "I32".into(),
+        Ty::U32 => "U32".into(),
         Ty::I64 => "I64".into(),
         Ty::U64 => "U64".into(),
         Ty::F64 => "F64".into(),

@@ -4,7 +4,9 @@
 
 use std::fmt::Write;
 
-use crate::model::{CallbackDef, Catalog, DecisionDef, EnumDef, Field, Kind, Scope, StructDef, Ty, TypeDef, UnionDef};
+use crate::model::{
+    CallbackDef, Catalog, DecisionDef, EnumDef, Field, Kind, Scope, StructDef, Ty, TypeDef, UnionDef, Untagged,
+};
 use crate::publish::Published;
 
 /// The type declarations: one namespace per schema namespace, the command maps and the answers
@@ -131,6 +133,18 @@ fn type_def(out: &mut String, def: &TypeDef, command: Option<&str>) {
         TypeDef::Struct(s) => struct_def(out, s, s.title.as_deref(), command),
         TypeDef::Enum(e) => enum_def(out, e),
         TypeDef::Union(u) => union_def(out, u, command),
+        TypeDef::Untagged(u) => {
+            doc(out, "  ", u.description.as_deref().or(u.title.as_deref()));
+            let members: Vec<String> = u
+                .variants
+                .iter()
+                .map(|(_, _, holds)| match holds {
+                    Untagged::Value(ty) => ts_type(ty, command),
+                    Untagged::Map(ty) => format!("Record<string, {}>", ts_type(ty, command)),
+                })
+                .collect();
+            let _ = writeln!(out, "  export type {} = {};", u.name, members.join(" | "));
+        }
     }
 }
 
@@ -151,12 +165,31 @@ fn struct_def(out: &mut String, def: &StructDef, title: Option<&str>, command: O
 }
 
 fn field_def(out: &mut String, field: &Field, command: Option<&str>) {
-    doc(out, "    ", field.description.as_deref());
-    let optional = if field.required { "" } else { "?" };
+    let description = match (field.description.as_deref(), inexact_in_js(&field.ty)) {
+        (Some(d), true) => Some(format!("{d} {INEXACT_NOTE}")),
+        (None, true) => Some(INEXACT_NOTE.to_owned()),
+        (d, false) => d.map(str::to_owned),
+    };
+    doc(out, "    ", description.as_deref());
+    // The body is not renamed, so a field required under any of its spellings may carry any one.
+    let optional = if field.required && field.aliases.is_empty() { "" } else { "?" };
     let _ = writeln!(out, "    {:?}{optional}: {};", field.wire_name, ts_type(&field.ty, command));
     for alias in &field.aliases {
         doc(out, "    ", Some(&format!("Another spelling of `{}`, sent by some versions.", field.wire_name)));
         let _ = writeln!(out, "    {alias:?}?: {};", ts_type(&field.ty, command));
+    }
+}
+
+/// Said of a 64-bit integer, which `JSON.parse` reads as a `number`, exact only up to 2^53 - 1.
+const INEXACT_NOTE: &str =
+    "A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number.";
+
+/// Whether the type holds an integer wider than a JavaScript number represents exactly.
+fn inexact_in_js(ty: &Ty) -> bool {
+    match ty {
+        Ty::I64 | Ty::U64 | Ty::LenientU64 => true,
+        Ty::Vec(item) => inexact_in_js(item),
+        _ => false,
     }
 }
 
@@ -169,7 +202,7 @@ fn ts_type_in(ty: &Ty, command: Option<&str>, ns: Option<&str>) -> String {
     match ty {
         Ty::String => "string".into(),
         Ty::Bool => "boolean".into(),
-        Ty::I64 | Ty::U64 | Ty::F64 => "number".into(),
+        Ty::I32 | Ty::U32 | Ty::I64 | Ty::U64 | Ty::F64 => "number".into(),
         Ty::LenientU64 => "number | string".into(),
         Ty::StringOrList => "Array<string> | string".into(),
         Ty::Vec(item) => format!("Array<{}>", ts_type_in(item, command, ns)),
@@ -395,6 +428,17 @@ fn shape(def: &TypeDef, ns: &str, command: Option<&str>) -> serde_json::Value {
     match def {
         TypeDef::Struct(s) => shape_struct(s, ns, command),
         TypeDef::Enum(_) => serde_json::json!({ "enum": true }),
+        TypeDef::Untagged(u) => {
+            let members: Vec<serde_json::Value> = u
+                .variants
+                .iter()
+                .map(|(_, _, holds)| match holds {
+                    Untagged::Value(ty) => shape_ty(ty, ns, command),
+                    Untagged::Map(ty) => serde_json::json!({ "map": shape_ty(ty, ns, command) }),
+                })
+                .collect();
+            serde_json::json!({ "untagged": members })
+        }
         TypeDef::Union(u) => {
             let members: serde_json::Map<String, serde_json::Value> =
                 u.variants.iter().map(|v| (v.tag_value.clone(), shape_ty(&v.content, ns, command))).collect();
@@ -404,8 +448,18 @@ fn shape(def: &TypeDef, ns: &str, command: Option<&str>) -> serde_json::Value {
 }
 
 fn shape_struct(def: &StructDef, ns: &str, command: Option<&str>) -> serde_json::Value {
-    let fields: Vec<serde_json::Value> =
-        def.fields.iter().map(|f| serde_json::json!([f.wire_name, shape_ty(&f.ty, ns, command), f.required])).collect();
+    // Other spellings follow as a fourth element, only where there are some.
+    let fields: Vec<serde_json::Value> = def
+        .fields
+        .iter()
+        .map(|f| {
+            let mut entry = vec![f.wire_name.clone().into(), shape_ty(&f.ty, ns, command), f.required.into()];
+            if !f.aliases.is_empty() {
+                entry.push(serde_json::json!(f.aliases));
+            }
+            serde_json::Value::Array(entry)
+        })
+        .collect();
     serde_json::json!({ "struct": fields })
 }
 
@@ -413,6 +467,8 @@ fn shape_ty(ty: &Ty, ns: &str, command: Option<&str>) -> serde_json::Value {
     match ty {
         Ty::String => "string".into(),
         Ty::Bool => "bool".into(),
+        Ty::I32 => "i32".into(),
+        Ty::U32 => "u32".into(),
         Ty::I64 => "i64".into(),
         Ty::U64 => "u64".into(),
         Ty::F64 => "f64".into(),

@@ -290,6 +290,45 @@ fn unsupported_or_inconsistent_schemas_fail_naming_file_and_pointer() {
                 ),
             "`Note`: a before-callback's reply may require only lists besides the standard fields",
         ),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", r#", "N": { "description": "d", "type": "integer", "format": "int16" }"#, ""),
+            "at /properties/N: an integer's `format` must be `int32`, `uint32`, `int64` or `uint64`",
+        ),
+        (
+            "X.CallbackA.json",
+            callback(
+                "X.CallbackA",
+                r#", "N": { "description": "d", "type": "integer", "format": "uint32", "minimum": 0, "maximum": 4294967296 }"#,
+                "",
+            ),
+            "at /properties/N: the bound 4294967296 does not fit the format `uint32`",
+        ),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", r#", "N": { "description": "d", "type": "integer", "format": "uint64" }"#, ""),
+            "at /properties/N: an unsigned `format` needs `minimum` 0 or more",
+        ),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", r#", "A": { "description": "d", "type": "string", "x-aliases": ["B"] }"#, "")
+                .replace(r#""required": [],"#, r#""required": [], "if": { "not": { "anyOf": [] } }, "then": { "required": ["A"] },"#),
+            "at /if: a property required under any spelling is",
+        ),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", r#", "A": { "description": "d", "type": "string", "x-aliases": ["B"] }"#, r#""A""#)
+                .replace(r#""required": ["A"],"#, r#""required": ["A"], "if": { "not": { "anyOf": [{ "required": ["B"] }] } }, "then": { "required": ["A"] },"#),
+            "at /properties/A: required under any spelling (`if`/`then`), so it must not also be in `required`",
+        ),
+        (
+            "X.CallbackA.json",
+            callback("X.CallbackA", r##", "C": { "description": "d", "$ref": "#/$defs/C" }"##, "").replace(
+                r#""$defs": {"#,
+                r#""$defs": { "C": { "anyOf": [{ "type": "integer" }, { "title": "M", "type": "object", "additionalProperties": { "type": "integer" } }] },"#,
+            ),
+            "at /$defs/C/anyOf/0: a member needs a `title`: its variant's name",
+        ),
         ("X.CallbackA.json", "{ not json".to_owned(), "schema/X.CallbackA.json: not valid JSON"),
         ("X.CallbackA.json", r#"{ "type": "object" }"#.to_owned(), "missing `x-callback`"),
     ];

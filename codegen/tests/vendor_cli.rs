@@ -54,6 +54,38 @@ fn the_cli_exit_status_tells_drift_from_errors() {
     assert!(output.contains("error:") && output.contains("broken-sample.txt"), "{output}");
 }
 
+/// Issue 19: without `--out`, `import` writes to `target/schema-drafts` of the workspace it is run
+/// in (found from the current directory up), not of the checkout the binary was built in; a page
+/// whose sample cannot be read is drafted from its table, with a warning naming the problem.
+#[test]
+fn import_drafts_into_the_workspace_it_runs_in_and_warns_of_an_unreadable_sample() {
+    let workspace = tempfile::tempdir().unwrap();
+    fs::write(workspace.path().join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
+    let below = workspace.path().join("some/dir");
+    fs::create_dir_all(&below).unwrap();
+    let text = fs::read_to_string(test_page("gadget-rename.zh.md")).unwrap();
+    let broken = text
+        .replace(
+            "| SdkAppid | 应用 |",
+            "| SdkAppid | 应用 |\n| CallbackCommand | 固定为 Demo.CallbackAfterGadgetRename |",
+        )
+        .replace("\"Gadget_Account\": \"g-7\",", "\"Gadget_Account\": \"g-7,");
+    fs::write(below.join("broken.zh.md"), broken).unwrap();
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_codegen"))
+        .args(["import", "broken.zh.md"])
+        .current_dir(&below)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("warning: drafted from the field table only") && text.contains("not closed"), "{text}");
+    let draft = workspace.path().join("target/schema-drafts/Demo.CallbackAfterGadgetRename.json");
+    assert!(draft.is_file(), "{text}");
+    let draft: serde_json::Value = serde_json::from_slice(&fs::read(draft).unwrap()).unwrap();
+    assert!(draft["properties"]["Gadget_Account"].is_object(), "{draft:#}");
+}
+
 #[path = "../vendor/tests/support/server.rs"]
 mod server;
 

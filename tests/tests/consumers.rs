@@ -142,3 +142,40 @@ fn every_per_command_file_stands_alone_and_accepts_its_fixture() {
         assert!(errors.is_empty(), "{}: {errors:?}", fixture.command);
     }
 }
+
+/// Needs no outside tool: a `MsgRandom` of 4,000,000,000 and a `MsgSeq` above 2^31 (valid 32-bit
+/// unsigned numbers, as the vendor documents them) decode into the generated types with their
+/// value, and are valid under the published per-command file; one past 2^32 - 1 is refused by both.
+#[test]
+fn numbers_above_two_to_the_31_decode_and_are_valid_published() {
+    let dist = workspace_root().join("schema/dist");
+    let read = |path: PathBuf| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    };
+    let catalogue = read(dist.join("catalogue.json"));
+    let cases = read(workspace_root().join("tests/data/wide-integers.json"));
+    let cases = cases.as_array().expect("a list of cases");
+    assert_eq!(cases.len(), 3, "both before-sends' sibling and both after-sends");
+    for case in cases {
+        let command = case["command"].as_str().unwrap();
+        let body = &case["body"];
+        let file = catalogue["commands"][command]["request"]["schema"].as_str().unwrap();
+        let validator = jsonschema::validator_for(&read(dist.join(file))).unwrap();
+        let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{command}: {errors:?}");
+        let event = tencent_chat_callbacks::Event::from_json(command, &serde_json::to_vec(body).unwrap())
+            .unwrap_or_else(|e| panic!("{command}: {e}"));
+        assert_eq!(&serde_json::to_value(&event).unwrap(), body, "{command}: re-encoded unchanged");
+
+        let key = if body.get("MsgRandom").is_some() { "MsgRandom" } else { "Random" };
+        let mut too_wide = body.clone();
+        too_wide[key] = serde_json::Value::from(u64::from(u32::MAX) + 1);
+        assert!(!validator.is_valid(&too_wide), "{command}: the published file refuses a {key} of 2^32");
+        let decoded = tencent_chat_callbacks::Event::from_json(command, &serde_json::to_vec(&too_wide).unwrap());
+        assert!(decoded.is_err(), "{command}: the Rust type refuses a {key} of 2^32");
+    }
+    // And the typed fields hold the values.
+    let body = &cases.iter().find(|c| c["command"] == "C2C.CallbackAfterSendMsg").unwrap()["body"];
+    let event: tencent_chat_callbacks::c2c::AfterSendMsg = serde_json::from_value(body.clone()).unwrap();
+    assert_eq!((event.msg_random, event.msg_seq), (4_000_000_000_u32, 3_000_000_000_u32));
+}

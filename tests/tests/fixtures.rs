@@ -141,6 +141,10 @@ fn every_message_element_type_decodes_by_its_tag() {
     let expected: Vec<&str> = elements.as_array().unwrap().iter().map(|e| e["MsgType"].as_str().unwrap()).collect();
     assert_eq!(tags, expected);
     assert!(matches!(decoded[0], MsgBodyElement::Text(_)), "{:?}", decoded[0]);
+    let stream = decoded.iter().find(|e| e.tag() == "TIMStreamElem").expect("a streamed element in the data");
+    let MsgBodyElement::Stream(stream) = stream else { panic!("TIMStreamElem is a known type: {stream:?}") };
+    assert_eq!(stream.stream_msg_id.as_deref(), Some("stream-1"));
+    assert_eq!(stream.chunks.as_ref().unwrap()[0].markdown.as_deref(), Some("First part of the answer"));
     let last = decoded.last().unwrap();
     assert!(matches!(last, MsgBodyElement::Other { .. }), "an unknown type is kept: {last:?}");
     assert_eq!(numbers_by_value(serde_json::to_value(&decoded).unwrap()), numbers_by_value(elements));
@@ -303,14 +307,16 @@ fn before_friend_replies_always_carry_result_item() {
     }
 }
 
-/// Issue 10's audit: the legacy spellings of `CreateGroupNum` decode to it, and bodies that use
-/// them are valid.
+/// Issue 10's audit: the legacy spelling `CreatedNum` of `CreateGroupNum` decodes to it, and
+/// bodies that use it are valid. Issue 19: `CreatedGroupNum` is read on its own, as one number
+/// or as a number per group type.
 #[test]
 fn legacy_spellings_of_create_group_num_decode() {
-    use tencent_chat_callbacks::group::BeforeCreateGroup;
+    use std::collections::BTreeMap;
+    use tencent_chat_callbacks::group::{BeforeCreateGroup, CreatedGroupCount};
     let command = "Group.CallbackBeforeCreateGroup";
     let sample = fixtures().into_iter().find(|f| f.command == command).unwrap().sample_json();
-    for spelling in ["CreateGroupNum", "CreatedGroupNum", "CreatedNum"] {
+    for spelling in ["CreateGroupNum", "CreatedNum"] {
         let mut body = sample.clone();
         body.as_object_mut().unwrap().remove("CreateGroupNum");
         body[spelling] = Value::from(7);
@@ -318,6 +324,25 @@ fn legacy_spellings_of_create_group_num_decode() {
         let event: BeforeCreateGroup = serde_json::from_value(body).unwrap();
         assert_eq!(event.create_group_num, Some(7), "{spelling}");
         assert_eq!(serde_json::to_value(&event).unwrap()["CreateGroupNum"], 7, "encodes the current spelling");
+    }
+    let by_type = serde_json::json!({"Public": 2, "Private": 5});
+    for (value, expected) in [
+        (Value::from(7), CreatedGroupCount::Total(7)),
+        (by_type.clone(), CreatedGroupCount::ByType(BTreeMap::from([("Private".into(), 5), ("Public".into(), 2)]))),
+    ] {
+        let mut body = sample.clone();
+        body["CreatedGroupNum"] = value.clone();
+        assert_valid(&validator(&schema(command)), &body, "CreatedGroupNum");
+        let event: BeforeCreateGroup = serde_json::from_value(body).unwrap();
+        assert_eq!(event.created_group_num.as_ref(), Some(&expected));
+        assert_eq!(serde_json::to_value(&event).unwrap()["CreatedGroupNum"], value, "re-encodes as sent");
+    }
+    let validator = validator(&schema(command));
+    for wrong in [serde_json::json!("7"), serde_json::json!({"Public": -1}), serde_json::json!({"Public": "2"})] {
+        let mut body = sample.clone();
+        body["CreatedGroupNum"] = wrong.clone();
+        assert!(!validator.is_valid(&body), "{wrong}");
+        assert!(serde_json::from_value::<BeforeCreateGroup>(body).is_err(), "{wrong}");
     }
 }
 
@@ -353,4 +378,202 @@ fn group_before_callbacks_document_the_refusal_error() {
         }
     }
     assert!(seen.iter().any(|c| c == "Group.CallbackBeforeInviteJoinGroup"), "{seen:?}");
+}
+
+/// Issue 19: the 2026 commands, seen only on the mainland-China pages, and the call commands
+/// decode with `EventTime`
+/// as those pages send it (a number), as the English pages of other commands send it (a string
+/// of digits) and without it (as pages written before the field existed show bodies).
+#[test]
+fn the_2026_commands_decode_event_time_as_number_string_or_missing() {
+    let commands = [
+        "C2C.CallbackAfterModifyMsg",
+        "C2C.CallbackAfterMsgReadReceipt",
+        "C2C.CallbackAfterMsgReadAll",
+        "Group.CallbackAfterModifyMsg",
+        "Call.CallbackAfterStartCall",
+        "Call.CallbackAfterEndCall",
+        "Call.CallbackAfterMemberChanged",
+    ];
+    for command in commands {
+        let sample = fixtures().into_iter().find(|f| f.command == command).expect(command).sample_json();
+        let time = sample["EventTime"].as_u64().unwrap_or_else(|| panic!("{command}: the page sends a number"));
+        let mut as_string = sample.clone();
+        as_string["EventTime"] = Value::from(time.to_string());
+        let mut missing = sample.clone();
+        missing.as_object_mut().unwrap().remove("EventTime");
+        let validator = validator(&schema(command));
+        for (body, expected) in [(sample, Some(time)), (as_string, Some(time)), (missing, None)] {
+            assert_valid(&validator, &body, command);
+            let event = Event::from_json(command, &serde_json::to_vec(&body).unwrap()).unwrap();
+            let encoded = serde_json::to_value(&event).unwrap();
+            assert_eq!(encoded.get("EventTime").and_then(Value::as_u64), expected, "{command}");
+        }
+    }
+}
+
+/// Issue 19: what the new commands' types carry, read from the pages' samples.
+#[test]
+fn the_2026_commands_carry_what_their_pages_show() {
+    use tencent_chat_callbacks::c2c::{AfterModifyMsg, AfterMsgReadAll, AfterMsgReadReceipt};
+    use tencent_chat_callbacks::common::MsgBodyElement;
+    use tencent_chat_callbacks::group::AfterModifyMsg as GroupAfterModifyMsg;
+    let sample = |command: &str| fixtures().into_iter().find(|f| f.command == command).unwrap().sample_json();
+
+    let edit: AfterModifyMsg = serde_json::from_value(sample("C2C.CallbackAfterModifyMsg")).unwrap();
+    assert_eq!((edit.operator_account.as_str(), edit.msg_key.as_str()), ("jared", "609_690_1769771529"));
+    assert_eq!(
+        (edit.msg_seq, edit.msg_random, edit.cloud_custom_data.as_deref()),
+        (Some(609), Some(690), Some("1769772027"))
+    );
+    assert!(matches!(edit.msg_body.as_deref(), Some([MsgBodyElement::Text(_)])));
+    // The one-line copy of the same page carries the same event.
+    let one_line = variants().into_iter().find(|v| v.command == "C2C.CallbackAfterModifyMsg" && v.name == "one-line");
+    let one_line: AfterModifyMsg = serde_json::from_value(one_line.expect("the one-line copy").sample).unwrap();
+    assert_eq!(one_line, edit);
+
+    let group: GroupAfterModifyMsg = serde_json::from_value(sample("Group.CallbackAfterModifyMsg")).unwrap();
+    assert_eq!((group.group_id.as_str(), group.msg_seq, group.topic_id.as_deref()), ("group-test-2", 53, Some("")));
+
+    let receipt: AfterMsgReadReceipt = serde_json::from_value(sample("C2C.CallbackAfterMsgReadReceipt")).unwrap();
+    let keys: Vec<&str> = receipt.c2c_msg_info.iter().map(|m| m.msg_key.as_str()).collect();
+    assert_eq!((receipt.peer_account.as_str(), keys), ("Jonh", vec!["33973751_24064952_1769139583"]));
+    assert_eq!(receipt.c2c_msg_info[0].msg_id.as_deref(), Some("144115433090395387-1769139578-24064952"));
+
+    let read_all: AfterMsgReadAll = serde_json::from_value(sample("C2C.CallbackAfterMsgReadAll")).unwrap();
+    let groups = read_all.group_read_info.expect("the sample lists a group");
+    assert_eq!((groups[0].group_id.as_str(), groups[0].msg_seq), ("groupid", Some(100)));
+    // A user with no unread group messages: only the user.
+    let bare = serde_json::json!({"CallbackCommand": "C2C.CallbackAfterMsgReadAll", "Report_Account": "Jonh"});
+    assert_valid(&validator(&schema("C2C.CallbackAfterMsgReadAll")), &bare, "no groups");
+    assert!(serde_json::from_value::<AfterMsgReadAll>(bare).unwrap().group_read_info.is_none());
+}
+
+/// Issue 19: fields of the newest mainland-China copies. `MsgId` in both before-sends,
+/// `Modified_Account` for the member in a member-field change, and an after-send body without
+/// `UnreadMsgNum`, as page 269/2716 shows it.
+#[test]
+fn the_newest_mainland_copies_decode() {
+    use tencent_chat_callbacks::c2c::{AfterSendMsg, BeforeSendMsg};
+    use tencent_chat_callbacks::group::{AfterMemberFieldChanged, BeforeSendMsg as GroupBeforeSendMsg};
+    let sample = |command: &str| fixtures().into_iter().find(|f| f.command == command).unwrap().sample_json();
+    let msg_id = "144115233406643804-1727580296-4026038328";
+
+    let mut c2c = sample("C2C.CallbackBeforeSendMsg");
+    c2c["MsgId"] = Value::from(msg_id);
+    assert_valid(&validator(&schema("C2C.CallbackBeforeSendMsg")), &c2c, "C2C MsgId");
+    assert_eq!(serde_json::from_value::<BeforeSendMsg>(c2c).unwrap().msg_id.as_deref(), Some(msg_id));
+    let mut group = sample("Group.CallbackBeforeSendMsg");
+    group["MsgId"] = Value::from(msg_id);
+    assert_valid(&validator(&schema("Group.CallbackBeforeSendMsg")), &group, "group MsgId");
+    assert_eq!(serde_json::from_value::<GroupBeforeSendMsg>(group).unwrap().msg_id.as_deref(), Some(msg_id));
+
+    // The sample of cloud.tencent.com 269/105353, cleaned of its comments.
+    let changed = serde_json::json!({
+        "CallbackCommand": "Group.CallbackAfterMemberFieldChanged", "GroupId": "@TGS#xxxx", "Type": "Community",
+        "Operator_Account": "admin", "Modified_Account": "123456", "Role": "Admin", "NameCard": "jacky",
+        "EventTime": "1670574414123"
+    });
+    assert_valid(&validator(&schema("Group.CallbackAfterMemberFieldChanged")), &changed, "Modified_Account");
+    let event: AfterMemberFieldChanged = serde_json::from_value(changed).unwrap();
+    assert_eq!(event.member_account, "123456");
+    assert_eq!(serde_json::to_value(&event).unwrap()["Member_Account"], "123456", "encodes the main name");
+
+    let mut sent = sample("C2C.CallbackAfterSendMsg");
+    sent.as_object_mut().unwrap().remove("UnreadMsgNum");
+    sent["MsgId"] = Value::from(msg_id);
+    assert_valid(&validator(&schema("C2C.CallbackAfterSendMsg")), &sent, "no UnreadMsgNum");
+    let event: AfterSendMsg = serde_json::from_value(sent).unwrap();
+    assert_eq!((event.unread_msg_num, event.msg_id.as_deref()), (None, Some(msg_id)));
+}
+
+/// Issue 19: every integer of every schema states its width, so no generator has to guess:
+/// a `format` the generator maps to a Rust type, and `minimum` and `maximum` within it.
+#[test]
+fn every_integer_states_its_width() {
+    fn walk(node: &Value, pointer: &str, file: &str, seen: &mut usize) {
+        match node {
+            Value::Object(map) => {
+                if map.get("type").and_then(Value::as_str) == Some("integer") {
+                    *seen += 1;
+                    let (low, high): (i128, i128) = match map.get("format").and_then(Value::as_str) {
+                        Some("int32") => (i32::MIN.into(), i32::MAX.into()),
+                        Some("uint32") => (0, u32::MAX.into()),
+                        Some("int64") => (i64::MIN.into(), i64::MAX.into()),
+                        Some("uint64") => (0, u64::MAX.into()),
+                        other => panic!("{file}{pointer}: an integer without a known width: {other:?}"),
+                    };
+                    let bound = |key: &str| -> i128 {
+                        let value = map.get(key).unwrap_or_else(|| panic!("{file}{pointer}: no `{key}`"));
+                        value.as_i64().map(i128::from).or(value.as_u64().map(i128::from)).unwrap()
+                    };
+                    let (minimum, maximum) = (bound("minimum"), bound("maximum"));
+                    assert!(
+                        low <= minimum && minimum <= maximum && maximum <= high,
+                        "{file}{pointer}: out of its format"
+                    );
+                }
+                for (key, value) in map {
+                    walk(value, &format!("{pointer}/{key}"), file, seen);
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{pointer}/{i}"), file, seen);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut seen = 0;
+    for entry in fs::read_dir(workspace_root().join("schema")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let file = path.file_name().unwrap().to_string_lossy().into_owned();
+            walk(&serde_json::from_slice(&fs::read(&path).unwrap()).unwrap(), "", &file, &mut seen);
+        }
+    }
+    assert!(seen > 100, "found only {seen} integers");
+}
+
+/// Issue 19: the call commands. The English start-call sample sends UserIDs as JSON numbers
+/// beyond 2^53, the Chinese one as strings; both decode, each to its own variant, and re-encode
+/// as sent. The end-call result is a word in the sample and an integer in the table.
+#[test]
+fn call_user_ids_are_strings_or_numbers() {
+    use tencent_chat_callbacks::call::{AfterEndCall, AfterMemberChanged, AfterStartCall, CallResult};
+    use tencent_chat_callbacks::common::CallUserId;
+    let sample = |command: &str| fixtures().into_iter().find(|f| f.command == command).unwrap().sample_json();
+    let numbers: AfterStartCall = serde_json::from_value(sample("Call.CallbackAfterStartCall")).unwrap();
+    let ids: Vec<&CallUserId> = numbers.user_list.iter().map(|m| &m.user_account).collect();
+    assert_eq!(ids, [&CallUserId::Number(144115212830834855), &CallUserId::Number(144115212948889925)]);
+    assert_eq!(numbers.call_info.call_media_type.as_deref(), Some("Audio"));
+    let strings = variants().into_iter().find(|v| v.name == "string-user-ids").expect("the Chinese copy").sample;
+    let strings: AfterStartCall = serde_json::from_value(strings).unwrap();
+    assert_eq!(strings.user_list[0].user_account, CallUserId::Text("user1".into()));
+    // The field tables' spelling of the media type decodes too.
+    let mut table_spelling = sample("Call.CallbackAfterStartCall");
+    let media = table_spelling["CallInfo"].as_object_mut().unwrap().remove("CallMediaType").unwrap();
+    table_spelling["CallInfo"]["MediaType"] = media;
+    let event: AfterStartCall = serde_json::from_value(table_spelling).unwrap();
+    assert_eq!(event.call_info.call_media_type.as_deref(), Some("Audio"));
+
+    let ended: AfterEndCall = serde_json::from_value(sample("Call.CallbackAfterEndCall")).unwrap();
+    assert_eq!(ended.call_record.call_result, Some(CallResult::Word("NotAnswer".into())));
+    assert_eq!(ended.call_record.accept_time, Some(0));
+    let mut coded = sample("Call.CallbackAfterEndCall");
+    coded["CallRecord"]["CallResult"] = Value::from(3);
+    assert_valid(&validator(&schema("Call.CallbackAfterEndCall")), &coded, "an integer CallResult");
+    let coded: AfterEndCall = serde_json::from_value(coded).unwrap();
+    assert_eq!(coded.call_record.call_result, Some(CallResult::Code(3)));
+
+    let changed: AfterMemberChanged = serde_json::from_value(sample("Call.CallbackAfterMemberChanged")).unwrap();
+    assert_eq!(changed.changed_user_list[0].action_type.as_deref(), Some("Answer"));
+    let mut wrong = sample("Call.CallbackAfterMemberChanged");
+    wrong["ChangedUserList"][0]["User_Account"] = Value::from(true);
+    assert!(
+        !validator(&schema("Call.CallbackAfterMemberChanged")).is_valid(&wrong),
+        "a UserID is a string or a number"
+    );
+    assert!(serde_json::from_value::<AfterMemberChanged>(wrong).is_err());
 }

@@ -23,9 +23,18 @@ fn the_snapshot_decodes_every_field_form() {
         "CallbackCommand": "Demo.CallbackAfterThing", "Name": "n", "Type": "t", "Count": 3, "Delta": -2,
         "Ratio": 0.5, "Tags": ["a"], "EventTime": "17", "LaterTime": 18, "Colour": "green",
         "Pairs": [{"Key": "k"}], "Mode": "sideways", "Unknown": true, "OldTotal": 4, "Texts": "one",
-        "Notes": ["a", "b"]
+        "Notes": ["a", "b"], "Modified_Account": "m", "Small": 4_000_000_000_u32, "Signed": -1, "Tally": {"a": 1}
     });
-    let event: AfterThing = serde_json::from_value(body).unwrap();
+    let event: AfterThing = serde_json::from_value(body.clone()).unwrap();
+    assert_eq!(event.member_account, "m", "a required field decodes from its other spelling");
+    assert_eq!((event.small, event.signed), (Some(4_000_000_000_u32), Some(-1_i32)), "widths from `format`");
+    assert_eq!(event.tally, Some(basic::demo::Tally::PerKey([("a".to_owned(), 1)].into())), "told apart by type");
+    let mut too_wide = body.clone();
+    too_wide["Small"] = json!(u64::from(u32::MAX) + 1);
+    assert!(serde_json::from_value::<AfterThing>(too_wide).is_err(), "a uint32 refuses 2^32");
+    let mut neither = body;
+    neither.as_object_mut().unwrap().remove("Modified_Account");
+    assert!(serde_json::from_value::<AfterThing>(neither).is_err(), "required under one of its names");
     assert_eq!(event.type_, "t");
     assert_eq!((event.event_time, event.later_time), (Stamp(17), Some(Stamp(18))));
     assert_eq!(event.event_time, 17, "a named scalar compares with its value");

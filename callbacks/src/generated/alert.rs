@@ -25,15 +25,15 @@ pub struct RequestOverLimit {
     pub command: String,
     /// The API's observed call rate, in requests per second.
     #[serde(rename = "Request")]
-    pub request: u64,
+    pub request: u32,
     /// The API's rate limit, in requests per second.
     #[serde(rename = "Limit")]
-    pub limit: u64,
+    pub limit: u32,
 }
 
 impl RequestOverLimit {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
-    pub fn new(service_name: String, command: String, request: u64, limit: u64) -> Self {
+    pub fn new(service_name: String, command: String, request: u32, limit: u32) -> Self {
         RequestOverLimit {
             callback_command: ::tencent_chat_callbacks::CommandTag::new(),
             service_name,

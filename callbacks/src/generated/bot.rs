@@ -28,10 +28,10 @@ pub struct OnC2CMessage {
     pub to_account: String,
     /// The message's sequence number (32-bit unsigned).
     #[serde(rename = "MsgSeq")]
-    pub msg_seq: u64,
+    pub msg_seq: u32,
     /// The message's random number (32-bit unsigned).
     #[serde(rename = "MsgRandom")]
-    pub msg_random: u64,
+    pub msg_random: u32,
     /// When the message was sent, as Unix time in seconds.
     #[serde(rename = "MsgTime")]
     pub msg_time: u64,
@@ -44,11 +44,11 @@ pub struct OnC2CMessage {
     pub msg_id: Option<String>,
     /// 1 when the message was meant only for online users, otherwise 0.
     #[serde(rename = "OnlineOnlyFlag")]
-    pub online_only_flag: u64,
+    pub online_only_flag: u32,
     /// The delivery outcome: 0 when the message was delivered, otherwise the vendor's error code for
     /// the failure.
     #[serde(rename = "SendMsgResult")]
-    pub send_msg_result: i64,
+    pub send_msg_result: i32,
     /// Text describing the delivery outcome: `send msg succeed` on success, an error message otherwise.
     /// Part of the request, unrelated to the response field of the same name.
     #[serde(rename = "ErrorInfo")]
@@ -73,12 +73,12 @@ impl OnC2CMessage {
     pub fn new(
         from_account: String,
         to_account: String,
-        msg_seq: u64,
-        msg_random: u64,
+        msg_seq: u32,
+        msg_random: u32,
         msg_time: u64,
         msg_key: String,
-        online_only_flag: u64,
-        send_msg_result: i64,
+        online_only_flag: u32,
+        send_msg_result: i32,
         error_info: String,
         msg_body: Vec<super::common::MsgBodyElement>,
     ) -> Self {
@@ -139,17 +139,17 @@ pub struct OnGroupMessage {
     pub operator_account: String,
     /// The 32-bit random number of the send request.
     #[serde(rename = "Random")]
-    pub random: u64,
+    pub random: u32,
     /// The message's sequence number in the group (32-bit unsigned); group messages are ordered by it.
     #[serde(rename = "MsgSeq")]
-    pub msg_seq: u64,
+    pub msg_seq: u32,
     /// When the message was sent, as the backend's Unix time in seconds.
     #[serde(rename = "MsgTime")]
     pub msg_time: u64,
     /// 1 when the message was meant only for online members, otherwise 0; audio-video (live) groups
     /// ignore the flag and always report 0.
     #[serde(rename = "OnlineOnlyFlag")]
-    pub online_only_flag: u64,
+    pub online_only_flag: u32,
     /// The message's elements, in order; the text usually contains the mention itself.
     #[serde(rename = "MsgBody")]
     pub msg_body: Vec<super::common::MsgBodyElement>,
@@ -180,10 +180,10 @@ impl OnGroupMessage {
         type_: super::common::GroupType,
         from_account: String,
         operator_account: String,
-        random: u64,
-        msg_seq: u64,
+        random: u32,
+        msg_seq: u32,
         msg_time: u64,
-        online_only_flag: u64,
+        online_only_flag: u32,
         msg_body: Vec<super::common::MsgBodyElement>,
         at_robots_account: Vec<String>,
     ) -> Self {

@@ -26,10 +26,10 @@ pub struct OnC2CSignalMessage {
     pub to_account: String,
     /// The message's sequence number (32-bit unsigned).
     #[serde(rename = "MsgSeq")]
-    pub msg_seq: u64,
+    pub msg_seq: u32,
     /// The message's random number (32-bit unsigned).
     #[serde(rename = "MsgRandom")]
-    pub msg_random: u64,
+    pub msg_random: u32,
     /// The unique key of the message, usable to recall it through the REST API.
     #[serde(rename = "MsgKey")]
     pub msg_key: String,
@@ -48,8 +48,8 @@ impl OnC2CSignalMessage {
     pub fn new(
         from_account: String,
         to_account: String,
-        msg_seq: u64,
-        msg_random: u64,
+        msg_seq: u32,
+        msg_random: u32,
         msg_key: String,
         data: String,
     ) -> Self {

@@ -564,11 +564,11 @@ pub struct SoundContent {
     /// The length of the recording in seconds.
     #[serde(rename = "Second")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub second: Option<u64>,
+    pub second: Option<u32>,
     /// How the audio is to be downloaded. The only documented value is 2: fetch it from `Url`.
     #[serde(rename = "Download_Flag")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub download_flag: Option<i64>,
+    pub download_flag: Option<u32>,
 }
 
 /// Image variant.
@@ -584,7 +584,7 @@ pub struct ImageInfo {
     /// An integer rather than an enumeration, so that other values still decode.
     #[serde(rename = "Type")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub type_: Option<i64>,
+    pub type_: Option<u32>,
     /// The size of this version's data in bytes; 0 when the vendor does not report it.
     #[serde(rename = "Size")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -592,11 +592,11 @@ pub struct ImageInfo {
     /// The width of this version in pixels; 0 when the vendor does not report it.
     #[serde(rename = "Width")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub width: Option<u64>,
+    pub width: Option<u32>,
     /// The height of this version in pixels; 0 when the vendor does not report it.
     #[serde(rename = "Height")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub height: Option<u64>,
+    pub height: Option<u32>,
     /// Where this version can be downloaded. Note the all-capitals spelling, unlike `Url` in other
     /// elements.
     #[serde(rename = "URL")]
@@ -631,7 +631,7 @@ pub struct ImageContent {
     /// The file format as a number: 1 is JPG, 2 GIF, 3 PNG, 4 BMP and 255 any other format.
     #[serde(rename = "ImageFormat")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image_format: Option<i64>,
+    pub image_format: Option<u32>,
     /// The stored versions of the image, usually the original, a large version and a thumbnail, in that
     /// order.
     #[serde(rename = "ImageInfoArray")]
@@ -677,7 +677,7 @@ pub struct FileContent {
     /// How the file is to be downloaded. The only documented value is 2: fetch it from `Url`.
     #[serde(rename = "Download_Flag")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub download_flag: Option<i64>,
+    pub download_flag: Option<u32>,
 }
 
 /// Video content.
@@ -704,7 +704,7 @@ pub struct VideoFileContent {
     /// The length of the video in seconds. Web clients cannot measure it and send 0.
     #[serde(rename = "VideoSecond")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub video_second: Option<u64>,
+    pub video_second: Option<u32>,
     /// The container format of the video, such as `mp4`.
     #[serde(rename = "VideoFormat")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -712,7 +712,7 @@ pub struct VideoFileContent {
     /// How the video is to be downloaded. The only documented value is 2: fetch it from `VideoUrl`.
     #[serde(rename = "VideoDownloadFlag")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub video_download_flag: Option<i64>,
+    pub video_download_flag: Option<u32>,
     /// Where the thumbnail image can be downloaded. Missing in elements sent by SDK 2.x and 3.x.
     #[serde(rename = "ThumbUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -728,11 +728,11 @@ pub struct VideoFileContent {
     /// The width of the thumbnail in pixels.
     #[serde(rename = "ThumbWidth")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub thumb_width: Option<u64>,
+    pub thumb_width: Option<u32>,
     /// The height of the thumbnail in pixels.
     #[serde(rename = "ThumbHeight")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub thumb_height: Option<u64>,
+    pub thumb_height: Option<u32>,
     /// The image format of the thumbnail, such as `JPG`. Unlike `ImageFormat` of an image element, this
     /// is a name, not a number.
     #[serde(rename = "ThumbFormat")]
@@ -741,7 +741,7 @@ pub struct VideoFileContent {
     /// How the thumbnail is to be downloaded. The only documented value is 2: fetch it from `ThumbUrl`.
     #[serde(rename = "ThumbDownloadFlag")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub thumb_download_flag: Option<i64>,
+    pub thumb_download_flag: Option<u32>,
 }
 
 /// Forwarded message.
@@ -767,11 +767,11 @@ pub struct RelayedMessage {
     /// The sequence number of the original message (32-bit unsigned).
     #[serde(rename = "MsgSeq")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub msg_seq: Option<u64>,
+    pub msg_seq: Option<u32>,
     /// The random number of the original message (32-bit unsigned).
     #[serde(rename = "MsgRandom")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub msg_random: Option<u64>,
+    pub msg_random: Option<u32>,
     /// When the original message was sent, as Unix time in seconds.
     #[serde(rename = "MsgTimeStamp")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -819,7 +819,7 @@ pub struct RelayContent {
     /// How many messages were bundled.
     #[serde(rename = "MsgNum")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub msg_num: Option<u64>,
+    pub msg_num: Option<u32>,
     /// Plain text that the backend delivers instead of the bundle to clients too old to show combined
     /// messages.
     #[serde(rename = "CompatibleText")]
@@ -840,6 +840,55 @@ pub struct RelayContent {
     #[serde(rename = "JsonMsgKey")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json_msg_key: Option<String>,
+}
+
+/// Stream chunk.
+///
+/// One piece of a streamed message, such as a chatbot's answer sent as it is generated.
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct StreamChunk {
+    /// What the piece carries; `data` for a piece of text.
+    #[serde(rename = "EventType")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    /// The piece's position in the stream, counting up from 1.
+    #[serde(rename = "Index")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    /// The text this piece adds, in Markdown.
+    #[serde(rename = "Markdown")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub markdown: Option<String>,
+    /// Whether this is the stream's last piece.
+    #[serde(rename = "IsLast")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_last: Option<bool>,
+}
+
+/// Stream content.
+///
+/// The content of a streamed element: text sent in pieces as it is produced, as Tencent's chatbot
+/// tooling sends replies. Clients that cannot show streamed messages show the compatible text
+/// instead. Every field is optional: the element is newer than the vendor's message-format page,
+/// which does not describe it.
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct StreamContent {
+    /// The pieces this message carries, in order.
+    #[serde(rename = "Chunks")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<Vec<StreamChunk>>,
+    /// Plain text that clients too old to show streamed messages display instead.
+    #[serde(rename = "CompatibleText")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compatible_text: Option<String>,
+    /// The identifier of the stream the pieces belong to, returned when the stream was started.
+    #[serde(rename = "StreamMsgID")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_msg_id: Option<String>,
 }
 
 /// Message element.
@@ -872,6 +921,8 @@ pub enum MsgBodyElement {
     VideoFile(VideoFileContent),
     /// `TIMRelayElem`: Several earlier messages combined and forwarded as one.
     Relay(RelayContent),
+    /// `TIMStreamElem`: Text streamed in pieces, such as a chatbot's answer.
+    Stream(StreamContent),
     /// An element type this schema does not know yet; its content is kept as sent.
     Other {
         /// The `MsgType` value, as sent.
@@ -894,6 +945,7 @@ impl MsgBodyElement {
             MsgBodyElement::File(_) => "TIMFileElem",
             MsgBodyElement::VideoFile(_) => "TIMVideoFileElem",
             MsgBodyElement::Relay(_) => "TIMRelayElem",
+            MsgBodyElement::Stream(_) => "TIMStreamElem",
             MsgBodyElement::Other { msg_type, .. } => msg_type,
         }
     }
@@ -936,6 +988,9 @@ impl ::tencent_chat_callbacks::__private::TaggedUnion for MsgBodyElement {
             "TIMRelayElem" => {
                 ::serde::Deserialize::deserialize(content).map(MsgBodyElement::Relay)
             }
+            "TIMStreamElem" => {
+                ::serde::Deserialize::deserialize(content).map(MsgBodyElement::Stream)
+            }
             other => {
                 Ok(MsgBodyElement::Other {
                     msg_type: other.to_owned(),
@@ -970,6 +1025,9 @@ impl ::serde::Serialize for MsgBodyElement {
                 map.serialize_entry("MsgContent", content)?
             }
             MsgBodyElement::Relay(content) => map.serialize_entry("MsgContent", content)?,
+            MsgBodyElement::Stream(content) => {
+                map.serialize_entry("MsgContent", content)?
+            }
             MsgBodyElement::Other { msg_content, .. } => {
                 map.serialize_entry("MsgContent", msg_content)?
             }
@@ -1018,10 +1076,12 @@ impl ::schemars::JsonSchema for MsgBodyElement {
             : "object", "properties" : { "MsgType" : { "const" : "TIMRelayElem" },
             "MsgContent" : generator.subschema_for:: < RelayContent > () }, "required" :
             ["MsgType", "MsgContent"] }, { "type" : "object", "properties" : { "MsgType"
-            : { "type" : "string", "not" : { "enum" : ["TIMTextElem", "TIMLocationElem",
-            "TIMFaceElem", "TIMCustomElem", "TIMSoundElem", "TIMImageElem",
-            "TIMFileElem", "TIMVideoFileElem", "TIMRelayElem"] } } }, "required" :
-            ["MsgType"] }] }
+            : { "const" : "TIMStreamElem" }, "MsgContent" : generator.subschema_for:: <
+            StreamContent > () }, "required" : ["MsgType", "MsgContent"] }, { "type" :
+            "object", "properties" : { "MsgType" : { "type" : "string", "not" : { "enum"
+            : ["TIMTextElem", "TIMLocationElem", "TIMFaceElem", "TIMCustomElem",
+            "TIMSoundElem", "TIMImageElem", "TIMFileElem", "TIMVideoFileElem",
+            "TIMRelayElem", "TIMStreamElem"] } } }, "required" : ["MsgType"] }] }
         )
     }
 }
@@ -1093,5 +1153,47 @@ impl Subscriber {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
     pub fn new(subscriber_account: String) -> Self {
         Subscriber { subscriber_account }
+    }
+}
+
+/// Call user ID.
+///
+/// A UserID in a call callback. The field tables say string, and the mainland-China pages send
+/// strings, but the English sample of the call-start callback sends the same IDs as JSON numbers
+/// (beyond 2^53, so not exact as a JavaScript number), so both decode.
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+#[serde(untagged)]
+pub enum CallUserId {
+    /// The UserID as a string.
+    Text(String),
+    /// The UserID sent as a JSON number.
+    Number(u64),
+}
+
+/// Call member.
+///
+/// One member of a call and where they are in it.
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct CallMember {
+    /// Call user ID.
+    #[serde(rename = "User_Account")]
+    pub user_account: CallUserId,
+    /// The member's state: `Calling` when in the call, `Waiting` when not yet connected; other values
+    /// may be added.
+    #[serde(rename = "Status")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+impl CallMember {
+    /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
+    pub fn new(user_account: CallUserId) -> Self {
+        CallMember {
+            user_account,
+            status: None,
+        }
     }
 }

@@ -24,7 +24,7 @@ pub struct ResultNotify {
     /// table, so it is optional here.
     #[serde(rename = "SdkAppId")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sdk_app_id: Option<u64>,
+    pub sdk_app_id: Option<u32>,
     /// UserID of the user who wrote or sent the moderated content.
     #[serde(rename = "From_Account")]
     pub from_account: String,
@@ -60,7 +60,7 @@ pub struct ResultNotify {
     pub msg_id: Option<String>,
     /// What the chat service did with the content: 1 blocked it, 0 let it through.
     #[serde(rename = "CtxcbResult")]
-    pub ctxcb_result: u64,
+    pub ctxcb_result: u32,
     /// The moderation service's identifier of this moderation request.
     #[serde(rename = "CtxcbRequestId")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -104,7 +104,7 @@ impl ResultNotify {
         scene: ModerationScene,
         from_account: String,
         content_type: ModerationContentType,
-        ctxcb_result: u64,
+        ctxcb_result: u32,
     ) -> Self {
         ResultNotify {
             scene,
@@ -332,7 +332,7 @@ pub struct ModerationContactItem {
     /// Which kind of conversation: 1 one-to-one, 2 group. An integer rather than an enumeration, so
     /// that other values still decode.
     #[serde(rename = "ContactType")]
-    pub contact_type: u64,
+    pub contact_type: u32,
     /// UserID of the recipient; sent when `ContactType` is 1.
     #[serde(rename = "To_Account")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -345,7 +345,7 @@ pub struct ModerationContactItem {
 
 impl ModerationContactItem {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
-    pub fn new(contact_type: u64) -> Self {
+    pub fn new(contact_type: u32) -> Self {
         ModerationContactItem {
             contact_type,
             to_account: None,

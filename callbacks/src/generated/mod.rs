@@ -6,6 +6,7 @@ pub mod common;
 pub mod alert;
 pub mod bot;
 pub mod c2c;
+pub mod call;
 pub mod chatbot;
 pub mod content_callback;
 pub mod follow;
@@ -29,6 +30,15 @@ pub mod state;
     /// `C2C.CallbackAfterC2CMsgExtension`: After a one-to-one message's extensions change. Decodes into
     /// [`c2c::AfterC2CMsgExtension`].
     C2CAfterC2CMsgExtension(c2c::AfterC2CMsgExtension, "C2C.CallbackAfterC2CMsgExtension", "https://www.tencentcloud.com/document/product/1047/76006", None),
+    /// `C2C.CallbackAfterModifyMsg`: After a one-to-one message is edited. Decodes into
+    /// [`c2c::AfterModifyMsg`].
+    C2CAfterModifyMsg(c2c::AfterModifyMsg, "C2C.CallbackAfterModifyMsg", "https://cloud.tencent.com/document/product/269/128224", None),
+    /// `C2C.CallbackAfterMsgReadAll`: After a user clears all unread messages. Decodes into
+    /// [`c2c::AfterMsgReadAll`].
+    C2CAfterMsgReadAll(c2c::AfterMsgReadAll, "C2C.CallbackAfterMsgReadAll", "https://cloud.tencent.com/document/product/269/128225", None),
+    /// `C2C.CallbackAfterMsgReadReceipt`: After read receipts are sent for one-to-one messages. Decodes
+    /// into [`c2c::AfterMsgReadReceipt`].
+    C2CAfterMsgReadReceipt(c2c::AfterMsgReadReceipt, "C2C.CallbackAfterMsgReadReceipt", "https://cloud.tencent.com/document/product/269/128223", None),
     /// `C2C.CallbackAfterMsgReport`: After one-to-one messages are marked as read. Decodes into
     /// [`c2c::AfterMsgReport`].
     C2CAfterMsgReport(c2c::AfterMsgReport, "C2C.CallbackAfterMsgReport", "https://www.tencentcloud.com/document/product/1047/43465", None),
@@ -41,6 +51,13 @@ pub mod state;
     /// `C2C.CallbackBeforeSendMsg`: Before a one-to-one message is sent. Decodes into
     /// [`c2c::BeforeSendMsg`].
     C2CBeforeSendMsg(c2c::BeforeSendMsg, "C2C.CallbackBeforeSendMsg", "https://www.tencentcloud.com/document/product/1047/34364", None),
+    /// `Call.CallbackAfterEndCall`: After a call ends. Decodes into [`call::AfterEndCall`].
+    CallAfterEndCall(call::AfterEndCall, "Call.CallbackAfterEndCall", "https://cloud.tencent.com/document/product/647/116424", None),
+    /// `Call.CallbackAfterMemberChanged`: After a call's members change. Decodes into
+    /// [`call::AfterMemberChanged`].
+    CallAfterMemberChanged(call::AfterMemberChanged, "Call.CallbackAfterMemberChanged", "https://www.tencentcloud.com/document/product/647/69215", None),
+    /// `Call.CallbackAfterStartCall`: After a call starts. Decodes into [`call::AfterStartCall`].
+    CallAfterStartCall(call::AfterStartCall, "Call.CallbackAfterStartCall", "https://www.tencentcloud.com/document/product/647/68941", None),
     /// `Chatbot.OnC2CSignalMessage`: Custom pass-through message to a chatbot. Decodes into
     /// [`chatbot::OnC2CSignalMessage`].
     ChatbotOnC2CSignalMessage(chatbot::OnC2CSignalMessage, "Chatbot.OnC2CSignalMessage", "https://www.tencentcloud.com/document/product/1047/59057", Some("MsgKey")),
@@ -83,6 +100,9 @@ pub mod state;
     /// `Group.CallbackAfterMemberFieldChanged`: After a group member's profile changes. Decodes into
     /// [`group::AfterMemberFieldChanged`].
     GroupAfterMemberFieldChanged(group::AfterMemberFieldChanged, "Group.CallbackAfterMemberFieldChanged", "https://www.tencentcloud.com/document/product/1047/60393", None),
+    /// `Group.CallbackAfterModifyMsg`: After a group message is edited. Decodes into
+    /// [`group::AfterModifyMsg`].
+    GroupAfterModifyMsg(group::AfterModifyMsg, "Group.CallbackAfterModifyMsg", "https://cloud.tencent.com/document/product/269/129193", None),
     /// `Group.CallbackAfterNewMemberJoin`: After users join a group. Decodes into
     /// [`group::AfterNewMemberJoin`].
     GroupAfterNewMemberJoin(group::AfterNewMemberJoin, "Group.CallbackAfterNewMemberJoin", "https://www.tencentcloud.com/document/product/1047/34372", None),

@@ -431,7 +431,7 @@ pub struct AfterSendMsg {
     pub msg_time: u64,
     /// 1 when the message was meant only for subscribers who are online, otherwise 0.
     #[serde(rename = "OnlineOnlyFlag")]
-    pub online_only_flag: u64,
+    pub online_only_flag: u32,
     /// The message's elements, in order.
     #[serde(rename = "MsgBody")]
     pub msg_body: Vec<super::common::MsgBodyElement>,
@@ -452,7 +452,7 @@ impl AfterSendMsg {
         official_account: String,
         msg_key: String,
         msg_time: u64,
-        online_only_flag: u64,
+        online_only_flag: u32,
         msg_body: Vec<super::common::MsgBodyElement>,
     ) -> Self {
         AfterSendMsg {
@@ -820,7 +820,7 @@ pub struct BeforeSendMsg {
     /// otherwise. Optional here, as in the other before-send callbacks.
     #[serde(rename = "OnlineOnlyFlag")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub online_only_flag: Option<u64>,
+    pub online_only_flag: Option<u32>,
     /// The elements of the message, in order.
     #[serde(rename = "MsgBody")]
     pub msg_body: Vec<super::common::MsgBodyElement>,

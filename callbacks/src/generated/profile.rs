@@ -74,7 +74,7 @@ pub enum PortraitProfileItem {
     /// `Gender_Type_Male`.
     Gender(String),
     /// `Tag_Profile_IM_BirthDay`: The birthday, as a number such as 19700101.
-    BirthDay(u64),
+    BirthDay(u32),
     /// `Tag_Profile_IM_Location`: The location, in a form the app chooses.
     Location(String),
     /// `Tag_Profile_IM_SelfSignature`: The personal signature.
@@ -83,18 +83,18 @@ pub enum PortraitProfileItem {
     /// `AllowType_Type_NeedConfirm`.
     AllowType(String),
     /// `Tag_Profile_IM_Language`: The language, as a number.
-    Language(u64),
+    Language(u32),
     /// `Tag_Profile_IM_Image`: The profile photo URL.
     Image(String),
     /// `Tag_Profile_IM_MsgSettings`: Message settings, as bit flags.
-    MsgSettings(u64),
+    MsgSettings(u32),
     /// `Tag_Profile_IM_AdminForbidType`: Whether an administrator stops this user from sending friend
     /// requests: `AdminForbid_Type_None` or `AdminForbid_Type_SendOut`.
     AdminForbidType(String),
     /// `Tag_Profile_IM_Level`: The user's level.
-    Level(u64),
+    Level(u32),
     /// `Tag_Profile_IM_Role`: The user's role.
-    Role(u64),
+    Role(u32),
     /// An app-defined field (`Tag_Profile_Custom_…`), whose value the vendor documents as a string, or
     /// a standard field this version does not list. The value is kept as sent, whatever its type.
     Other {
@@ -259,7 +259,7 @@ impl ::schemars::JsonSchema for PortraitProfileItem {
             "properties" : { "Tag" : { "const" : "Tag_Profile_IM_Gender" }, "Value" :
             generator.subschema_for:: < String > () }, "required" : ["Tag", "Value"] }, {
             "type" : "object", "properties" : { "Tag" : { "const" :
-            "Tag_Profile_IM_BirthDay" }, "Value" : generator.subschema_for:: < u64 > ()
+            "Tag_Profile_IM_BirthDay" }, "Value" : generator.subschema_for:: < u32 > ()
             }, "required" : ["Tag", "Value"] }, { "type" : "object", "properties" : {
             "Tag" : { "const" : "Tag_Profile_IM_Location" }, "Value" : generator
             .subschema_for:: < String > () }, "required" : ["Tag", "Value"] }, { "type" :
@@ -269,18 +269,18 @@ impl ::schemars::JsonSchema for PortraitProfileItem {
             "Tag_Profile_IM_AllowType" }, "Value" : generator.subschema_for:: < String >
             () }, "required" : ["Tag", "Value"] }, { "type" : "object", "properties" : {
             "Tag" : { "const" : "Tag_Profile_IM_Language" }, "Value" : generator
-            .subschema_for:: < u64 > () }, "required" : ["Tag", "Value"] }, { "type" :
+            .subschema_for:: < u32 > () }, "required" : ["Tag", "Value"] }, { "type" :
             "object", "properties" : { "Tag" : { "const" : "Tag_Profile_IM_Image" },
             "Value" : generator.subschema_for:: < String > () }, "required" : ["Tag",
             "Value"] }, { "type" : "object", "properties" : { "Tag" : { "const" :
-            "Tag_Profile_IM_MsgSettings" }, "Value" : generator.subschema_for:: < u64 >
+            "Tag_Profile_IM_MsgSettings" }, "Value" : generator.subschema_for:: < u32 >
             () }, "required" : ["Tag", "Value"] }, { "type" : "object", "properties" : {
             "Tag" : { "const" : "Tag_Profile_IM_AdminForbidType" }, "Value" : generator
             .subschema_for:: < String > () }, "required" : ["Tag", "Value"] }, { "type" :
             "object", "properties" : { "Tag" : { "const" : "Tag_Profile_IM_Level" },
-            "Value" : generator.subschema_for:: < u64 > () }, "required" : ["Tag",
+            "Value" : generator.subschema_for:: < u32 > () }, "required" : ["Tag",
             "Value"] }, { "type" : "object", "properties" : { "Tag" : { "const" :
-            "Tag_Profile_IM_Role" }, "Value" : generator.subschema_for:: < u64 > () },
+            "Tag_Profile_IM_Role" }, "Value" : generator.subschema_for:: < u32 > () },
             "required" : ["Tag", "Value"] }, { "type" : "object", "properties" : { "Tag"
             : { "type" : "string", "not" : { "enum" : ["Tag_Profile_IM_Nick",
             "Tag_Profile_IM_Gender", "Tag_Profile_IM_BirthDay",

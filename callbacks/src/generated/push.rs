@@ -51,7 +51,7 @@ pub struct AllMemberPushEvent {
     /// push over the app's own connection. An integer rather than an enumeration, so that other values
     /// still decode.
     #[serde(rename = "EventType")]
-    pub event_type: u64,
+    pub event_type: u32,
     /// The ID of the push task, as returned by the REST API call that started it.
     #[serde(rename = "TaskId")]
     pub task_id: String,
@@ -73,20 +73,20 @@ pub struct AllMemberPushEvent {
     /// APNs, 2 Xiaomi, 3 Huawei, 4 Google FCM, 5 Meizu, 6 OPPO, 7 vivo, 8 Honor. An integer rather than
     /// an enumeration, so that services added later still decode.
     #[serde(rename = "PushPlatform")]
-    pub push_platform: u64,
+    pub push_platform: u32,
     /// The maker of the recipient's device, as a number. Listed in the vendor's field table, whose text
     /// for it repeats that of `PushPlatform`, but absent from its sample; its values are not documented
     /// separately.
     #[serde(rename = "DeviceType")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_type: Option<u64>,
+    pub device_type: Option<u32>,
     /// Which step this event reports: 1 the notification was sent, 2 it reached the device, 3 the user
     /// tapped it.
     #[serde(rename = "PushStage")]
-    pub push_stage: u64,
+    pub push_stage: u32,
     /// The outcome of this step: 0 for success, anything else for a failure.
     #[serde(rename = "ErrCode")]
-    pub err_code: i64,
+    pub err_code: i32,
     /// A short text describing the outcome, such as `OK`; may be empty.
     #[serde(rename = "ErrInfo")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,14 +97,14 @@ impl AllMemberPushEvent {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        event_type: u64,
+        event_type: u32,
         task_id: String,
         task_time: u64,
         event_time: u64,
         to_account: String,
-        push_platform: u64,
-        push_stage: u64,
-        err_code: i64,
+        push_platform: u32,
+        push_stage: u32,
+        err_code: i32,
     ) -> Self {
         AllMemberPushEvent {
             callback_command: ::tencent_chat_callbacks::CommandTag::new(),
@@ -171,7 +171,7 @@ pub struct OfflinePushEvent {
     /// What kind of message was pushed: 1 for a one-to-one message, 2 for a group message. An integer
     /// rather than an enumeration, so that other values still decode.
     #[serde(rename = "EventType")]
-    pub event_type: u64,
+    pub event_type: u32,
     /// When this push step happened, as Unix time in SECONDS (unlike the millisecond `EventTime` of
     /// other callbacks).
     #[serde(rename = "EventTime")]
@@ -186,11 +186,11 @@ pub struct OfflinePushEvent {
     /// Google FCM, 5 Meizu, 6 OPPO, 7 vivo, 8 Honor. An integer rather than an enumeration, so that
     /// services added later still decode.
     #[serde(rename = "PushPlatform")]
-    pub push_platform: u64,
+    pub push_platform: u32,
     /// Which step this event reports: 1 the notification was sent to the push service, 2 it reached the
     /// device, 3 the user tapped it.
     #[serde(rename = "PushStage")]
-    pub push_stage: u64,
+    pub push_stage: u32,
     /// The unique key of the one-to-one message; sent only when `EventType` is 1.
     #[serde(rename = "MsgKey")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -202,11 +202,11 @@ pub struct OfflinePushEvent {
     pub group_id: Option<String>,
     /// The message's sequence number (32-bit unsigned).
     #[serde(rename = "MsgSeq")]
-    pub msg_seq: u64,
+    pub msg_seq: u32,
     /// The message's random number (32-bit unsigned); may be missing for group messages.
     #[serde(rename = "MsgRandom")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub msg_random: Option<u64>,
+    pub msg_random: Option<u32>,
     /// When the message was sent, as Unix time in seconds.
     #[serde(rename = "MsgTime")]
     pub msg_time: u64,
@@ -216,7 +216,7 @@ pub struct OfflinePushEvent {
     pub push_id: Option<String>,
     /// The outcome of this step: 0 for success, anything else for a failure.
     #[serde(rename = "ErrCode")]
-    pub err_code: i64,
+    pub err_code: i32,
     /// A short text describing the outcome, such as `OK`; may be empty.
     #[serde(rename = "ErrInfo")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -227,15 +227,15 @@ impl OfflinePushEvent {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        event_type: u64,
+        event_type: u32,
         event_time: u64,
         from_account: String,
         to_account: String,
-        push_platform: u64,
-        push_stage: u64,
-        msg_seq: u64,
+        push_platform: u32,
+        push_stage: u32,
+        msg_seq: u32,
         msg_time: u64,
-        err_code: i64,
+        err_code: i32,
     ) -> Self {
         OfflinePushEvent {
             callback_command: ::tencent_chat_callbacks::CommandTag::new(),

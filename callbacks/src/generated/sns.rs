@@ -109,7 +109,7 @@ pub struct FriendAdd {
     /// `Sns.CallbackPrevFriendAdd` call `ForceAddFlags`.
     #[serde(rename = "ForceFlag")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub force_flag: Option<u64>,
+    pub force_flag: Option<u32>,
 }
 
 impl FriendAdd {
@@ -310,7 +310,7 @@ pub struct PrevFriendAdd {
     /// an ordinary request. The after-add callback calls the same switch `ForceFlag`.
     #[serde(rename = "ForceAddFlags")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub force_add_flags: Option<u64>,
+    pub force_add_flags: Option<u32>,
     /// Event time.
     #[serde(rename = "EventTime")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -475,7 +475,7 @@ pub struct PrevFriendAddResultItem {
     /// 0 lets this friend be added; any other value refuses. The vendor asks for refusal codes from
     /// 38000 to 39000.
     #[serde(rename = "ResultCode")]
-    pub result_code: i64,
+    pub result_code: i32,
     /// A reason for a refusal; empty when the add is allowed.
     #[serde(rename = "ResultInfo")]
     pub result_info: String,
@@ -483,7 +483,7 @@ pub struct PrevFriendAddResultItem {
 
 impl PrevFriendAddResultItem {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
-    pub fn new(to_account: String, result_code: i64, result_info: String) -> Self {
+    pub fn new(to_account: String, result_code: i32, result_info: String) -> Self {
         PrevFriendAddResultItem {
             to_account,
             result_code,
@@ -787,7 +787,7 @@ pub struct PrevFriendResponseResultItem {
     /// 0 lets the answer take effect; any other value refuses it. The vendor asks for refusal codes
     /// from 38000 to 39000.
     #[serde(rename = "ResultCode")]
-    pub result_code: i64,
+    pub result_code: i32,
     /// A reason for a refusal; empty when the answer is allowed.
     #[serde(rename = "ResultInfo")]
     pub result_info: String,
@@ -795,7 +795,7 @@ pub struct PrevFriendResponseResultItem {
 
 impl PrevFriendResponseResultItem {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
-    pub fn new(to_account: String, result_code: i64, result_info: String) -> Self {
+    pub fn new(to_account: String, result_code: i32, result_info: String) -> Self {
         PrevFriendResponseResultItem {
             to_account,
             result_code,

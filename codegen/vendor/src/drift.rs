@@ -33,6 +33,8 @@ pub enum Finding {
     },
     /// The page's sample does not validate against the schema.
     SampleInvalid(Vec<String>),
+    /// The page's sample cannot be read, so only its field table was compared.
+    SampleUnreadable(String),
     /// The page was updated after the date the schema records.
     PageNewer {
         /// The page's date.
@@ -52,6 +54,9 @@ impl fmt::Display for Finding {
                 write!(f, "field `{field}`: the page says {docs}, the schema says {schema}")
             }
             Finding::SampleInvalid(errors) => write!(f, "the page's sample does not validate: {}", errors.join("; ")),
+            Finding::SampleUnreadable(problem) => {
+                write!(f, "the page's sample cannot be read, so only its field table was compared: {problem}")
+            }
             Finding::PageNewer { page, schema } => {
                 write!(f, "the page was updated on {page}, after the schema's recorded {schema}")
             }
@@ -283,10 +288,14 @@ pub fn drift(page: &Page, schema_dir: &Path) -> Result<Report, Error> {
         .with_retriever(SchemaDir(schema_dir.to_owned()))
         .build(&schema)
         .map_err(|e| Error::Schema { file: format!("{}.json", page.command), message: e.to_string() })?;
-    let errors: Vec<String> =
-        validator.iter_errors(&page.sample).map(|e| format!("at `{}`: {e}", e.instance_path())).collect();
-    if !errors.is_empty() {
-        findings.push(Finding::SampleInvalid(errors));
+    if let Some(problem) = &page.sample_problem {
+        findings.push(Finding::SampleUnreadable(problem.clone()));
+    } else {
+        let errors: Vec<String> =
+            validator.iter_errors(&page.sample).map(|e| format!("at `{}`: {e}", e.instance_path())).collect();
+        if !errors.is_empty() {
+            findings.push(Finding::SampleInvalid(errors));
+        }
     }
 
     let recorded = schema.pointer("/x-callback/docUpdated").and_then(Value::as_str);

@@ -35,7 +35,7 @@ pub fn draft(page: &Page) -> Value {
     let mut defs = drafter.defs;
     defs.insert("Reply".into(), response);
 
-    json!({
+    let mut draft = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": format!("{ID_PREFIX}{}.json", page.command),
         "title": page.title,
@@ -51,7 +51,14 @@ pub fn draft(page: &Page) -> Value {
         "required": required,
         "$defs": defs,
         "examples": [page.sample],
-    })
+    });
+    // Drafted from the field table alone: say why, and give no empty example.
+    if let Some(problem) = &page.sample_problem {
+        draft["$comment"] =
+            Value::from(format!("Drafted from the field table only; the sample could not be read: {problem}"));
+        draft.as_object_mut().expect("an object").remove("examples");
+    }
+    draft
 }
 
 struct Drafter<'a> {

@@ -207,8 +207,12 @@ pub struct Page {
     pub fields: Vec<DocField>,
     /// The response field table.
     pub response_fields: Vec<DocField>,
-    /// The request sample, repaired into valid JSON.
+    /// The request sample, repaired into valid JSON; an empty object when it cannot be read
+    /// (see [`Page::sample_problem`]).
     pub sample: Value,
+    /// Why the request sample could not be read, when it could not: the page is then read from
+    /// its field table alone, which is never refused for its sample.
+    pub sample_problem: Option<String>,
     /// The page line of the sample's first line. `None` for HTML, which keeps no line numbers:
     /// then the lines in [`Page::repairs`] count from the sample's first line.
     pub sample_line: Option<usize>,
@@ -242,14 +246,15 @@ impl Page {
         let Some(sample_heading) = parts.sample_heading else {
             return Err(err("no request sample: expected a heading such as `Sample request` or `请求包示例`".into()));
         };
-        let (code, sample_line) = parts
-            .sample
-            .ok_or_else(|| err(format!("the request sample heading `{sample_heading}` has no code after it")))?;
-        let (sample, repairs) =
-            repair(&code, sample_line.unwrap_or(1)).map_err(|e| err(format!("request sample: {e}")))?;
-        if !sample.is_object() {
-            return Err(err("the request sample is not a JSON object".into()));
-        }
+        let sample_line = parts.sample.as_ref().and_then(|(_, line)| *line);
+        let read_sample = match &parts.sample {
+            None => Err(format!("the request sample heading `{sample_heading}` has no code after it")),
+            Some((code, line)) => match repair(code, line.unwrap_or(1)) {
+                Ok((sample, repairs)) if sample.is_object() => Ok((sample, repairs)),
+                Ok(_) => Err("the request sample is not a JSON object".to_owned()),
+                Err(e) => Err(format!("request sample: {e}")),
+            },
+        };
         let Some(fields_heading) = parts.fields_heading else {
             return Err(err(
                 "no request field table: expected a heading such as `Request fields` or `请求包字段`".into()
@@ -261,10 +266,19 @@ impl Page {
             )));
         }
 
+        // A readable field table is enough: an unreadable sample becomes a warning, not a refusal.
+        let (sample, repairs, sample_problem) = match read_sample {
+            Ok((sample, repairs)) => (sample, repairs, None),
+            Err(problem) => (Value::Object(serde_json::Map::new()), Vec::new(), Some(problem)),
+        };
         let command = match sample.get("CallbackCommand").and_then(Value::as_str) {
             Some(command) => command.to_owned(),
-            None => command_from_text(doc, &parts.fields)
-                .ok_or_else(|| err("no CallbackCommand: neither the sample nor the text names one".into()))?,
+            None => command_from_text(doc, &parts.fields).ok_or_else(|| match &sample_problem {
+                Some(problem) => {
+                    err(format!("no CallbackCommand: the text names none, and the sample cannot be read ({problem})"))
+                }
+                None => err("no CallbackCommand: neither the sample nor the text names one".into()),
+            })?,
         };
         let prose: Vec<&str> = doc.prose().collect();
         let updated_at = prose.iter().position(|l| date_in(l).is_some());
@@ -290,6 +304,7 @@ impl Page {
             fields: parts.fields,
             response_fields: parts.response_fields,
             sample,
+            sample_problem,
             sample_line,
             repairs,
         })

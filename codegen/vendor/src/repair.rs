@@ -3,6 +3,11 @@
 //! Vendor samples carry `//` comments, and some lack commas between members or keep a trailing
 //! comma. The repair works on tokens, not on text patterns, so a `//` inside a string (a URL) is
 //! never taken for a comment.
+//!
+//! Some stored copies of a page lost the sample's line breaks: the whole sample is one line, and
+//! each `//` comment runs into the next member (`"A": 1, // one"B": 2}`). When the sample does not
+//! repair as written, it is repaired again with each comment ending where the next key (a string
+//! followed by `:`) or bracket begins, and each such comment is reported as cut short.
 
 use std::fmt;
 
@@ -26,6 +31,24 @@ pub enum Repair {
         /// The page line.
         line: usize,
     },
+    /// A `//` comment was removed up to the next key or bracket only, not to the end of its line,
+    /// because the sample's line breaks were lost.
+    CommentCutShort {
+        /// The page line.
+        line: usize,
+    },
+}
+
+impl Repair {
+    /// The page line the change was made on.
+    pub fn line(&self) -> usize {
+        match self {
+            Repair::CommentStripped { line }
+            | Repair::CommaInserted { line }
+            | Repair::TrailingCommaRemoved { line }
+            | Repair::CommentCutShort { line } => *line,
+        }
+    }
 }
 
 impl fmt::Display for Repair {
@@ -34,6 +57,9 @@ impl fmt::Display for Repair {
             Repair::CommentStripped { line } => write!(f, "line {line}: comment stripped"),
             Repair::CommaInserted { line } => write!(f, "line {line}: missing comma inserted"),
             Repair::TrailingCommaRemoved { line } => write!(f, "line {line}: trailing comma removed"),
+            Repair::CommentCutShort { line } => {
+                write!(f, "line {line}: comment stripped up to the next key or bracket (the line breaks were lost)")
+            }
         }
     }
 }
@@ -58,8 +84,32 @@ struct Token {
 /// Repairs `text`, a sample that starts on page line `first_line`. Returns the parsed value and
 /// the repairs made, or why it cannot be repaired.
 pub(crate) fn repair(text: &str, first_line: usize) -> Result<(Value, Vec<Repair>), String> {
-    let (tokens, comments) = tokenize(text, first_line)?;
-    let mut repairs: Vec<Repair> = comments.into_iter().map(|line| Repair::CommentStripped { line }).collect();
+    match repair_with(text, first_line, Comments::ToEndOfLine) {
+        Ok(repaired) => Ok(repaired),
+        // A sample whose line breaks were lost: only worth trying when it has comments at all.
+        Err(error) if text.contains("//") => repair_with(text, first_line, Comments::ToNextMember).map_err(|_| error),
+        Err(error) => Err(error),
+    }
+}
+
+/// Where a `//` comment ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Comments {
+    /// At the end of its line, as written.
+    ToEndOfLine,
+    /// Where the next key or bracket begins, for a sample that lost its line breaks.
+    ToNextMember,
+}
+
+fn repair_with(text: &str, first_line: usize, comments: Comments) -> Result<(Value, Vec<Repair>), String> {
+    let (tokens, comment_lines) = tokenize(text, first_line, comments)?;
+    let mut repairs: Vec<Repair> = comment_lines
+        .into_iter()
+        .map(|line| match comments {
+            Comments::ToEndOfLine => Repair::CommentStripped { line },
+            Comments::ToNextMember => Repair::CommentCutShort { line },
+        })
+        .collect();
 
     // Rebuild the text from the tokens, fixing commas between them.
     let mut out = String::with_capacity(text.len());
@@ -83,17 +133,13 @@ pub(crate) fn repair(text: &str, first_line: usize) -> Result<(Value, Vec<Repair
         out.push(if token.kind == Kind::Scalar { ' ' } else { '\n' });
         previous = Some(token);
     }
-    repairs.sort_by_key(|r| match r {
-        Repair::CommentStripped { line } | Repair::CommaInserted { line } | Repair::TrailingCommaRemoved { line } => {
-            *line
-        }
-    });
+    repairs.sort_by_key(Repair::line);
     let value = serde_json::from_str(&out).map_err(|e| format!("the sample is not JSON even after repair: {e}"))?;
     Ok((value, repairs))
 }
 
 /// Splits `text` into JSON tokens, dropping `//` comments (whose lines are returned).
-fn tokenize(text: &str, first_line: usize) -> Result<(Vec<Token>, Vec<usize>), String> {
+fn tokenize(text: &str, first_line: usize, comment_end: Comments) -> Result<(Vec<Token>, Vec<usize>), String> {
     let bytes = text.as_bytes();
     let mut tokens = Vec::new();
     let mut comments = Vec::new();
@@ -113,9 +159,10 @@ fn tokenize(text: &str, first_line: usize) -> Result<(Vec<Token>, Vec<usize>), S
             }
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
                 comments.push(line);
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
+                i = match comment_end {
+                    Comments::ToEndOfLine => line_end(bytes, i),
+                    Comments::ToNextMember => next_member(bytes, i + 2),
+                };
                 continue;
             }
             b'{' | b'[' => Kind::Open,
@@ -149,6 +196,36 @@ fn tokenize(text: &str, first_line: usize) -> Result<(Vec<Token>, Vec<usize>), S
         tokens.push(Token { kind, start, end: i, line });
     }
     Ok((tokens, comments))
+}
+
+/// The index of the newline ending the line that `from` is on, or the end of the text.
+fn line_end(bytes: &[u8], from: usize) -> usize {
+    bytes[from..].iter().position(|b| *b == b'\n').map_or(bytes.len(), |p| from + p)
+}
+
+/// Where a comment starting at `from` ends in a sample that lost its line breaks: at the next
+/// bracket, or at the next string followed by `:` (a key), or at the end of its line. A string
+/// in the comment that is not a key (`"send msg succeed"`) stays part of the comment.
+fn next_member(bytes: &[u8], from: usize) -> usize {
+    let end = line_end(bytes, from);
+    let mut i = from;
+    while i < end {
+        match bytes[i] {
+            b'{' | b'}' | b'[' | b']' => return i,
+            b'"' => {
+                let Some(close) = bytes[i + 1..end].iter().position(|b| *b == b'"').map(|p| i + 1 + p) else {
+                    return end;
+                };
+                let after = bytes[close + 1..end].iter().position(|b| !b.is_ascii_whitespace()).map(|p| close + 1 + p);
+                if after.is_some_and(|a| bytes[a] == b':') {
+                    return i;
+                }
+                i = close + 1;
+            }
+            _ => i += 1,
+        }
+    }
+    end
 }
 
 #[cfg(test)]
@@ -187,6 +264,44 @@ mod tests {
         let (value, repairs) = repair(r#"{"A": [{"B": -1.5e3}], "C": "\"quoted\""}"#, 1).unwrap();
         assert_eq!(value, json!({"A": [{"B": -1500.0}], "C": "\"quoted\""}));
         assert!(repairs.is_empty());
+    }
+
+    /// The one-line stored copies: each comment runs into the next key or bracket.
+    #[test]
+    fn a_sample_that_lost_its_line_breaks_is_repaired() {
+        let text = r#"{"CallbackCommand": "Group.CallbackAfterReadReceipt", // 已读回执后回调"GroupId": "@TGS#2TTV7VSII", // 群组 ID"GroupMsgReceiptList": [ // 已读回执信息{"MsgSeq": 1,"UnreadNum": 6 // 群消息未读数"ReadReceiptMembers":[{"Member_Account":"user0"}]}],"EventTime":"1670574414123"//毫秒级别,事件触发时间戳}"#;
+        let (value, repairs) = repair(text, 7).unwrap();
+        assert_eq!(
+            value,
+            json!({
+                "CallbackCommand": "Group.CallbackAfterReadReceipt",
+                "GroupId": "@TGS#2TTV7VSII",
+                "GroupMsgReceiptList": [{"MsgSeq": 1, "UnreadNum": 6, "ReadReceiptMembers": [{"Member_Account": "user0"}]}],
+                "EventTime": "1670574414123"
+            })
+        );
+        let cut = repairs.iter().filter(|r| matches!(r, Repair::CommentCutShort { line: 7 })).count();
+        assert_eq!(cut, 5, "{repairs:?}");
+        assert!(repairs.contains(&Repair::CommaInserted { line: 7 }), "the comma the lost comment hid: {repairs:?}");
+    }
+
+    /// A string inside a comment that is not followed by `:` stays in the comment.
+    #[test]
+    fn a_quoted_word_in_a_run_on_comment_stays_in_it() {
+        let text = r#"{"ErrorInfo": "send msg succeed", // 若消息发送成功,则为"send msg succeed""UnreadMsgNum": 7}"#;
+        let (value, repairs) = repair(text, 1).unwrap();
+        assert_eq!(value, json!({"ErrorInfo": "send msg succeed", "UnreadMsgNum": 7}));
+        assert_eq!(repairs, [Repair::CommentCutShort { line: 1 }]);
+    }
+
+    /// Comments are cut short only when the sample does not repair as written: a comment that
+    /// names a key on a sample with line breaks is stripped whole.
+    #[test]
+    fn comments_run_to_the_end_of_their_line_when_that_repairs() {
+        let text = "{\n\"A\": 1, // like \"B\": 2\n\"C\": 3\n}";
+        let (value, repairs) = repair(text, 1).unwrap();
+        assert_eq!(value, json!({"A": 1, "C": 3}));
+        assert_eq!(repairs, [Repair::CommentStripped { line: 2 }]);
     }
 
     #[test]

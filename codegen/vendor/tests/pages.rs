@@ -172,11 +172,7 @@ fn a_synthetic_page_imports_with_every_repair_reported() {
         Repair::CommaInserted { line: line_of("// an object") },
         Repair::CommentStripped { line: line_of("// quoted") },
     ];
-    expected.sort_by_key(|r| match r {
-        Repair::CommentStripped { line } | Repair::CommaInserted { line } | Repair::TrailingCommaRemoved { line } => {
-            *line
-        }
-    });
+    expected.sort_by_key(Repair::line);
     assert_eq!(page.repairs, expected);
     assert_eq!(page.sample["Link"], "https://example.test/a//b", "a `//` inside a string is kept");
     assert_eq!(page.numbers_sent_as_strings(), ["EventTime"]);
@@ -231,7 +227,11 @@ fn unreadable_pages_fail_loudly_with_the_page_and_the_reason() {
     let cases = [
         ("no-command.txt", "no CallbackCommand: neither the sample nor the text names one"),
         ("no-table.txt", "no request field table"),
-        ("broken-sample.txt", "request sample: the sample is not JSON even after repair"),
+        // A broken sample alone refuses no page; here nothing else names the command.
+        (
+            "broken-sample.txt",
+            "the text names none, and the sample cannot be read (request sample: the sample is not JSON even after repair",
+        ),
         ("unknown-format.txt", "no request sample"),
     ];
     for (name, reason) in cases {

@@ -177,3 +177,66 @@ fn drift_reads_every_shape_and_nested_fields() {
         assert_eq!(findings.contains(&kind), nested_rows, "{page}");
     }
 }
+
+/// `text` with the sample's lines joined into one, as some stored copies of the vendor's pages
+/// have it: every `//` comment then runs into the next member.
+fn sample_on_one_line(text: &str) -> String {
+    let at = text.find("\"CallbackCommand\": \"Demo.CallbackAfterGadgetRename\"").expect("the sample");
+    let start = text[..at].rfind('{').expect("the sample's opening brace");
+    let mut depth = 0;
+    let end = start
+        + text[start..]
+            .char_indices()
+            .find(|(_, c)| {
+                depth += match c {
+                    '{' => 1,
+                    '}' => -1,
+                    _ => 0,
+                };
+                depth == 0
+            })
+            .expect("the sample's closing brace")
+            .0;
+    let joined: String = text[start..=end].lines().map(str::trim).collect();
+    format!("{}{joined}{}", &text[..start], &text[end + 1..])
+}
+
+/// Issue 19: a sample whose line breaks were lost is repaired, in every shape, to the same draft
+/// as the page laid out line by line, each run-on comment reported.
+#[test]
+fn a_sample_on_one_line_imports_like_the_page_with_line_breaks() {
+    for file in ["gadget-rename.en.md", "gadget-rename.zh.md", "gadget-rename.html", "gadget-rename.zh.txt"] {
+        let text = fs::read_to_string(test_page(file)).unwrap();
+        let one_line = sample_on_one_line(&text);
+        let line = one_line.lines().find(|l| l.contains("\"CallbackCommand\": \"Demo")).unwrap();
+        assert!(line.contains("\"EventTime\"") && line.contains("// "), "{file}: the sample is one line now: {line}");
+        let page = Page::parse(file, &one_line).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(page.sample_problem, None, "{file}");
+        assert!(page.repairs.iter().any(|r| matches!(r, Repair::CommentCutShort { .. })), "{file}: {:?}", page.repairs);
+        let original = Page::read(&test_page(file)).unwrap();
+        assert_eq!(page.sample, original.sample, "{file}");
+        assert_eq!(field_types(&draft(&page)), field_types(&draft(&original)), "{file}");
+    }
+}
+
+/// Issue 19: a page whose field table is readable is never refused for its sample: the draft
+/// comes from the table, and says why the sample was left out.
+#[test]
+fn a_page_with_an_unreadable_sample_drafts_from_its_table() {
+    let text = fs::read_to_string(test_page("gadget-rename.zh.md")).unwrap();
+    let text = text
+        .replace(
+            "| SdkAppid | 应用 |",
+            "| SdkAppid | 应用 |\n| CallbackCommand | 固定为 Demo.CallbackAfterGadgetRename |",
+        )
+        .replace("\"Gadget_Account\": \"g-7\",", "\"Gadget_Account\": \"g-7,");
+    let page = Page::parse("broken.zh.md", &text).unwrap();
+    let problem = page.sample_problem.clone().expect("the sample's problem");
+    assert!(problem.contains("a string is not closed on its line"), "{problem}");
+    assert_eq!(page.command, COMMAND);
+    let draft = draft(&page);
+    let fields: Vec<String> = field_types(&draft).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(fields, ["CallbackCommand", "EventTime", "Events", "Gadget_Account", "Info", "NewName", "Tags"]);
+    assert!(draft.get("examples").is_none(), "no empty example: {draft:#}");
+    assert!(draft["$comment"].as_str().unwrap().contains(&problem));
+}

@@ -131,5 +131,14 @@ check("accepts a before-send body without sequence numbers or text", own_validat
 no_time = edited(create, lambda p: p.pop("EventTime"))
 check("accepts a body without EventTime", own_validators[create].is_valid(no_time), errors(own_validators[create], no_time))
 
+# Widths: 32-bit unsigned numbers above 2^31 (a real MsgRandom of 4,000,000,000) are valid, and
+# one past 2^32 - 1 is not, as the published `format`/`maximum` say.
+for case in load(ROOT / "tests/data/wide-integers.json"):
+    command, body = case["command"], case["body"]
+    check(f"{command}: accepts 32-bit unsigned numbers above 2^31", own_validators[command].is_valid(body), errors(own_validators[command], body))
+    key = "MsgRandom" if "MsgRandom" in body else "Random"
+    too_wide = dict(body, **{key: 2**32})
+    check(f"{command}: rejects a {key} of 2^32", not own_validators[command].is_valid(too_wide))
+
 print(f"jsonschema: {passed} passed, {failed} failed")
 sys.exit(0 if failed == 0 else 1)

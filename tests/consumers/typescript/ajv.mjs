@@ -1,12 +1,24 @@
-// Ajv 8 in strict mode (draft 2020-12, every strict option an error, no extra set-up) compiles
+// Ajv 8 in strict mode (draft 2020-12, every strict option an error; the only set-up is the four
+// integer formats, which Ajv knows only when told) compiles
 // the bundle and every per-command file, validates every fixture against its command's schema
 // (both files) and the bundle's top-level union, accepts standard replies under every reply
 // schema, and rejects bad payloads.
 // Run with: npm ci && node ajv.mjs   (from tests/consumers/typescript)
 import Ajv2020 from "ajv/dist/2020.js";
-import { bundle, catalogue, check, commandSchema, elements, finish, fixtures, replies } from "./common.mjs";
+import { readFileSync } from "node:fs";
+import { bundle, catalogue, check, commandSchema, elements, finish, fixtures, replies, root } from "./common.mjs";
 
 const ajv = new Ajv2020({ strict: true, allErrors: true });
+// Every integer states its width as `format` (OpenAPI's names); each format checks its range. A
+// 64-bit bound is not exact as a JavaScript number, so those two check within the nearest doubles.
+for (const [format, [min, max]] of Object.entries({
+  int32: [-(2 ** 31), 2 ** 31 - 1],
+  uint32: [0, 2 ** 32 - 1],
+  int64: [-(2 ** 63), 2 ** 63],
+  uint64: [0, 2 ** 64],
+})) {
+  ajv.addFormat(format, { type: "number", validate: (x) => Number.isInteger(x) && x >= min && x <= max });
+}
 const errorsOf = (validate) => ajv.errorsText(validate.errors);
 const compile = (name, schema) => {
   try {
@@ -74,5 +86,14 @@ check("accepts new fields and new element types", validators[send](future), erro
 const profile = sample("Profile.CallbackPortraitSet");
 profile.ProfileItem.push({ Tag: "Tag_Profile_Custom_Level", Value: 3 }, { Tag: "Tag_Profile_IM_NewField", Value: "x" });
 check("accepts app-defined and new profile fields", validators["Profile.CallbackPortraitSet"](profile), errorsOf(validators["Profile.CallbackPortraitSet"]));
+
+// Widths: 32-bit unsigned numbers above 2^31 (a real MsgRandom of 4,000,000,000) are valid, one
+// past 2^32 - 1 is not.
+const wide = JSON.parse(readFileSync(new URL("tests/data/wide-integers.json", root), "utf8"));
+for (const { command, body } of wide) {
+  check(`${command}: accepts 32-bit unsigned numbers above 2^31`, validators[command](body), errorsOf(validators[command]));
+  const key = "MsgRandom" in body ? "MsgRandom" : "Random";
+  check(`${command}: rejects a ${key} of 2^32`, !validators[command]({ ...body, [key]: 2 ** 32 }));
+}
 
 finish("ajv");

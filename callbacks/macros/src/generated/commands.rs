@@ -41,6 +41,24 @@ pub(crate) const COMMANDS: &[CommandRow] = &[
         before: false,
     },
     CommandRow {
+        name: "C2C.CallbackAfterModifyMsg",
+        module: "c2c",
+        type_name: "AfterModifyMsg",
+        before: false,
+    },
+    CommandRow {
+        name: "C2C.CallbackAfterMsgReadAll",
+        module: "c2c",
+        type_name: "AfterMsgReadAll",
+        before: false,
+    },
+    CommandRow {
+        name: "C2C.CallbackAfterMsgReadReceipt",
+        module: "c2c",
+        type_name: "AfterMsgReadReceipt",
+        before: false,
+    },
+    CommandRow {
         name: "C2C.CallbackAfterMsgReport",
         module: "c2c",
         type_name: "AfterMsgReport",
@@ -63,6 +81,24 @@ pub(crate) const COMMANDS: &[CommandRow] = &[
         module: "c2c",
         type_name: "BeforeSendMsg",
         before: true,
+    },
+    CommandRow {
+        name: "Call.CallbackAfterEndCall",
+        module: "call",
+        type_name: "AfterEndCall",
+        before: false,
+    },
+    CommandRow {
+        name: "Call.CallbackAfterMemberChanged",
+        module: "call",
+        type_name: "AfterMemberChanged",
+        before: false,
+    },
+    CommandRow {
+        name: "Call.CallbackAfterStartCall",
+        module: "call",
+        type_name: "AfterStartCall",
+        before: false,
     },
     CommandRow {
         name: "Chatbot.OnC2CSignalMessage",
@@ -146,6 +182,12 @@ pub(crate) const COMMANDS: &[CommandRow] = &[
         name: "Group.CallbackAfterMemberFieldChanged",
         module: "group",
         type_name: "AfterMemberFieldChanged",
+        before: false,
+    },
+    CommandRow {
+        name: "Group.CallbackAfterModifyMsg",
+        module: "group",
+        type_name: "AfterModifyMsg",
         before: false,
     },
     CommandRow {

@@ -2,7 +2,7 @@
 //!
 //! Nothing marks a heading but its words, so a line is a heading when it is one of the known
 //! ones ([`crate::headings`]). After a sample heading, the JSON block (from a line opening with
-//! `{` to its matching `}`) is code; after a field-table heading, the lines up to the next
+//! `{` to its matching `}`, or to the next heading when the count never closes) is code; after a field-table heading, the lines up to the next
 //! heading are a table written one cell per line.
 
 use crate::document::{Block, Document};
@@ -36,7 +36,11 @@ pub(super) fn read(text: &str) -> Document {
             continue;
         }
         if part == Some(Part::Sample) && line.starts_with('{') {
-            let end = json_end(&lines, i).unwrap_or(lines.len() - 1);
+            // A block that never closes by the count (a sample whose line breaks were lost, its
+            // `//` comments hiding the rest of the line) runs to the next heading.
+            let end = json_end(&lines, i)
+                .or_else(|| (i + 1..lines.len()).find(|&j| classify(lines[j]).is_some()).map(|j| j - 1))
+                .unwrap_or(lines.len() - 1);
             doc.blocks.push(Block::Code { text: lines[i..=end].join("\n"), line: Some(i + 1) });
             part = None;
             i = end + 1;

@@ -123,6 +123,9 @@ function checkBodyCommand(command, text) {
   }
 }
 
+const U32_MAX = 4294967295;
+const I32_MIN = -2147483648;
+const I32_MAX = 2147483647;
 const U64_MAX = 18446744073709551615;
 const I64_MIN = -9223372036854775808;
 const I64_MAX = 9223372036854775807;
@@ -137,6 +140,12 @@ function mismatch(ty, value, path) {
         return typeof value === "boolean" ? null : `${path}: expected a boolean`;
       case "f64":
         return typeof value === "number" ? null : `${path}: expected a number`;
+      case "i32":
+        if (typeof value === "string") return DIGITS.test(value) && Number(value) <= I32_MAX ? null : `${path}: expected a 32-bit integer`;
+        return Number.isInteger(value) && value >= I32_MIN && value <= I32_MAX ? null : `${path}: expected a 32-bit integer`;
+      case "u32":
+        if (typeof value === "string") return DIGITS.test(value) && Number(value) <= U32_MAX ? null : `${path}: expected a 32-bit unsigned integer`;
+        return Number.isInteger(value) && value >= 0 && value <= U32_MAX ? null : `${path}: expected a 32-bit unsigned integer`;
       case "i64":
         // A string of digits is read as an integer, as in Rust.
         if (typeof value === "string") return DIGITS.test(value) ? null : `${path}: expected an integer`;
@@ -163,6 +172,14 @@ function mismatch(ty, value, path) {
     }
     return null;
   }
+  if ("map" in ty) {
+    if (!isObject(value)) return `${path}: expected an object`;
+    for (const [key, item] of Object.entries(value)) {
+      const problem = mismatch(ty.map, item, `${path}.${key}`);
+      if (problem !== null) return problem;
+    }
+    return null;
+  }
   if ("const" in ty) return value === ty.const ? null : `${path}: expected ${JSON.stringify(ty.const)}`;
   return `${path}: unknown type`;
 }
@@ -170,6 +187,11 @@ function mismatch(ty, value, path) {
 function named(key, value, path) {
   const shape = model.types[key];
   if (shape.enum) return typeof value === "string" ? null : `${path}: expected a string`;
+  if (shape.untagged) {
+    // One of a few JSON types, told apart by the type alone, as in Rust.
+    const problems = shape.untagged.map((member) => mismatch(member, value, path));
+    return problems.includes(null) ? null : problems.join("; or ");
+  }
   if (!isObject(value)) return `${path}: expected an object`;
   if (shape.union) {
     const { tag, content, members } = shape.union;
@@ -180,10 +202,12 @@ function named(key, value, path) {
     if (member === undefined) return null;
     return mismatch(member, value[content] === undefined ? null : value[content], `${path}.${content}`);
   }
-  for (const [wire, ty, required] of shape.struct) {
+  for (const [main, ty, required, aliases = []] of shape.struct) {
+    // A field may arrive under another spelling (`x-aliases`); it is checked under the one sent.
+    const wire = [main, ...aliases].find((name) => Object.prototype.hasOwnProperty.call(value, name)) ?? main;
     const present = Object.prototype.hasOwnProperty.call(value, wire);
     if (!present || (value[wire] === null && !required)) {
-      if (required) return `${path}: missing field \`${wire}\``;
+      if (required) return `${path}: missing field \`${main}\``;
       continue;
     }
     const problem = mismatch(ty, value[wire], path === "." ? wire : `${path}.${wire}`);

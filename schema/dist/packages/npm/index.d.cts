@@ -12,7 +12,7 @@ export declare namespace common {
   export interface Reply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
-    /** 0 when the callback was handled; any other value reports a failure. After-event callbacks ignore it. */
+    /** 0 when the callback was handled; any other value reports a failure. After-event callbacks ignore it. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "ErrorCode": number;
     /** A human-readable reason, empty on success. */
     "ErrorInfo": string;
@@ -52,7 +52,7 @@ export declare namespace common {
   }
   /** The content of an emoji (sticker) element. The meaning of the index and of the extra data is defined by the app, not by the vendor. Offline pushes show a fixed placeholder such as `[Face]`. */
   export interface FaceContent {
-    /** Which emoji, as an index into the app's own emoji set. The vendor does not restrict its range, so it is signed here. */
+    /** Which emoji, as an index into the app's own emoji set. The vendor does not restrict its range, so it is signed here. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "Index": number;
     /** Extra app-defined data sent with the emoji; may hold any bytes the sender put in a string. */
     "Data"?: string;
@@ -74,7 +74,7 @@ export declare namespace common {
     "Url"?: string;
     /** A globally unique identifier the clients use as the key of this audio file, often its MD5 hash. One vendor example of a callback leaves it out. */
     "UUID"?: string;
-    /** The size of the audio data in bytes. */
+    /** The size of the audio data in bytes. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "Size"?: number;
     /** The length of the recording in seconds. */
     "Second"?: number;
@@ -85,7 +85,7 @@ export declare namespace common {
   export interface ImageInfo {
     /** Which version this is: 1 is the original image, 2 the large (resized) image and 3 the thumbnail. An integer rather than an enumeration, so that other values still decode. */
     "Type"?: number;
-    /** The size of this version's data in bytes; 0 when the vendor does not report it. */
+    /** The size of this version's data in bytes; 0 when the vendor does not report it. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "Size"?: number;
     /** The width of this version in pixels; 0 when the vendor does not report it. */
     "Width"?: number;
@@ -109,7 +109,7 @@ export declare namespace common {
     "Url"?: string;
     /** A globally unique identifier the clients use as the key of this file, often its MD5 hash. */
     "UUID"?: string;
-    /** The size of the file in bytes. */
+    /** The size of the file in bytes. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "FileSize"?: number;
     /** The file's name. Some clients send a full local path or `file://` URL here. (The vendor's field table spells it `fileName`; every sample uses `FileName`.) */
     "FileName"?: string;
@@ -122,7 +122,7 @@ export declare namespace common {
     "VideoUrl"?: string;
     /** A globally unique identifier the clients use as the key of the video file, often its MD5 hash. */
     "VideoUUID"?: string;
-    /** The size of the video file in bytes. */
+    /** The size of the video file in bytes. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "VideoSize"?: number;
     /** The length of the video in seconds. Web clients cannot measure it and send 0. */
     "VideoSecond"?: number;
@@ -134,7 +134,7 @@ export declare namespace common {
     "ThumbUrl"?: string;
     /** A globally unique identifier the clients use as the key of the thumbnail, often its MD5 hash. */
     "ThumbUUID"?: string;
-    /** The size of the thumbnail image in bytes. */
+    /** The size of the thumbnail image in bytes. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "ThumbSize"?: number;
     /** The width of the thumbnail in pixels. */
     "ThumbWidth"?: number;
@@ -157,7 +157,7 @@ export declare namespace common {
     "MsgSeq"?: number;
     /** The random number of the original message (32-bit unsigned). */
     "MsgRandom"?: number;
-    /** When the original message was sent, as Unix time in seconds. */
+    /** When the original message was sent, as Unix time in seconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "MsgTimeStamp"?: number;
     /** The elements of the original message, in order. */
     "MsgBody": Array<common.MsgBodyElement>;
@@ -179,8 +179,28 @@ export declare namespace common {
     /** A key under which the backend stores the bundled messages when they are too large to send inline; never together with `MsgList`. */
     "JsonMsgKey"?: string;
   }
+  /** One piece of a streamed message, such as a chatbot's answer sent as it is generated. */
+  export interface StreamChunk {
+    /** What the piece carries; `data` for a piece of text. */
+    "EventType"?: string;
+    /** The piece's position in the stream, counting up from 1. */
+    "Index"?: number;
+    /** The text this piece adds, in Markdown. */
+    "Markdown"?: string;
+    /** Whether this is the stream's last piece. */
+    "IsLast"?: boolean;
+  }
+  /** The content of a streamed element: text sent in pieces as it is produced, as Tencent's chatbot tooling sends replies. Clients that cannot show streamed messages show the compatible text instead. Every field is optional: the element is newer than the vendor's message-format page, which does not describe it. */
+  export interface StreamContent {
+    /** The pieces this message carries, in order. */
+    "Chunks"?: Array<common.StreamChunk>;
+    /** Plain text that clients too old to show streamed messages display instead. */
+    "CompatibleText"?: string;
+    /** The identifier of the stream the pieces belong to, returned when the stream was started. */
+    "StreamMsgID"?: string;
+  }
   /** One element of a message body. A message is a list of these, shown in order, so one message can mix text, emoji, images and so on (but hold at most one custom element). `MsgType` names the kind of element and decides the shape of `MsgContent`. Element types added by the vendor after this schema was written still decode, with their content kept as sent. */
-  export type MsgBodyElement = MsgBodyElementText | MsgBodyElementLocation | MsgBodyElementFace | MsgBodyElementCustom | MsgBodyElementSound | MsgBodyElementImage | MsgBodyElementFile | MsgBodyElementVideoFile | MsgBodyElementRelay | MsgBodyElementOther;
+  export type MsgBodyElement = MsgBodyElementText | MsgBodyElementLocation | MsgBodyElementFace | MsgBodyElementCustom | MsgBodyElementSound | MsgBodyElementImage | MsgBodyElementFile | MsgBodyElementVideoFile | MsgBodyElementRelay | MsgBodyElementStream | MsgBodyElementOther;
   /** Plain text. */
   export interface MsgBodyElementText { "MsgType": "TIMTextElem"; "MsgContent": common.TextContent }
   /** A geographic location. */
@@ -199,6 +219,8 @@ export declare namespace common {
   export interface MsgBodyElementVideoFile { "MsgType": "TIMVideoFileElem"; "MsgContent": common.VideoFileContent }
   /** Several earlier messages combined and forwarded as one. */
   export interface MsgBodyElementRelay { "MsgType": "TIMRelayElem"; "MsgContent": common.RelayContent }
+  /** Text streamed in pieces, such as a chatbot's answer. */
+  export interface MsgBodyElementStream { "MsgType": "TIMStreamElem"; "MsgContent": common.StreamContent }
   /** A member this version does not list (check with the type guards first); its content as sent. */
   export interface MsgBodyElementOther { "MsgType": string; "MsgContent"?: unknown }
   /** Two users in a relationship: the one who acted or owns the list, and the other one. */
@@ -214,13 +236,22 @@ export declare namespace common {
     "Key": string;
     /** The extension's value; empty when the key was deleted. */
     "Value": string;
-    /** The version of this one key after the change. */
+    /** The version of this one key after the change. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "Seq": number;
   }
   /** One subscriber of an official account. */
   export interface Subscriber {
     /** The subscriber's UserID. */
     "Subscriber_Account": string;
+  }
+  /** A UserID in a call callback. The field tables say string, and the mainland-China pages send strings, but the English sample of the call-start callback sends the same IDs as JSON numbers (beyond 2^53, so not exact as a JavaScript number), so both decode. */
+  export type CallUserId = string | number;
+  /** One member of a call and where they are in it. */
+  export interface CallMember {
+    /** Call user ID. */
+    "User_Account": common.CallUserId;
+    /** The member's state: `Calling` when in the call, `Waiting` when not yet connected; other values may be added. */
+    "Status"?: string;
   }
 }
 
@@ -251,7 +282,7 @@ export declare namespace bot {
     "MsgSeq": number;
     /** The message's random number (32-bit unsigned). */
     "MsgRandom": number;
-    /** When the message was sent, as Unix time in seconds. */
+    /** When the message was sent, as Unix time in seconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "MsgTime": number;
     /** The key that uniquely identifies the message; the REST API takes it to recall the message. */
     "MsgKey": string;
@@ -267,7 +298,7 @@ export declare namespace bot {
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data stored with the message in the cloud. Other message callbacks leave it out when none was set, so it is optional. */
     "CloudCustomData"?: string;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Reports a group message that @-mentions one or more chatbot accounts, once the console's chatbot event callback is switched on. An @all mention alone does not trigger it. The body has the shape of `Group.CallbackAfterSendMsg` plus the list of mentioned chatbots. */
@@ -285,7 +316,7 @@ export declare namespace bot {
     "Random": number;
     /** The message's sequence number in the group (32-bit unsigned); group messages are ordered by it. */
     "MsgSeq": number;
-    /** When the message was sent, as the backend's Unix time in seconds. */
+    /** When the message was sent, as the backend's Unix time in seconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "MsgTime": number;
     /** 1 when the message was meant only for online members, otherwise 0; audio-video (live) groups ignore the flag and always report 0. */
     "OnlineOnlyFlag": number;
@@ -297,7 +328,7 @@ export declare namespace bot {
     "CloudCustomData"?: string;
     /** The topic the message was sent in; only for topic-enabled communities. */
     "TopicId"?: string;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
 }
@@ -316,10 +347,74 @@ export declare namespace c2c {
     "OperateType": number;
     /** The keys the operation touched. After a delete their values are empty strings; after a clear the list is empty. */
     "ExtensionList": Array<common.MsgExtension>;
-    /** The version of the message's whole set of extensions after this change. */
+    /** The version of the message's whole set of extensions after this change. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "Seq": number;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
+  }
+  /** Reports a one-to-one message whose content was edited after it was sent, by a client or by the app's backend through the REST API that modifies one-to-one history. The body carries the message as it reads after the edit. */
+  export interface AfterModifyMsg {
+    "CallbackCommand": "C2C.CallbackAfterModifyMsg";
+    /** UserID of whoever edited the message. */
+    "Operator_Account": string;
+    /** UserID of the edited message's sender. */
+    "From_Account": string;
+    /** UserID of the edited message's recipient. */
+    "To_Account": string;
+    /** The edited message's sequence number. */
+    "MsgSeq"?: number;
+    /** The edited message's random number. */
+    "MsgRandom"?: number;
+    /** When the message was originally sent, as Unix time in seconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
+    "MsgTime"?: number;
+    /** The key that identifies the edited message, as reported when it was sent. */
+    "MsgKey": string;
+    /** The message's elements after the edit, in order. */
+    "MsgBody"?: Array<common.MsgBodyElement>;
+    /** The app-defined data stored with the message, after the edit. */
+    "CloudCustomData"?: string;
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
+    "EventTime"?: number | string;
+  }
+  /** Reports that a user cleared every unread message at once from a client, one-to-one and group conversations alike. The groups whose unread messages were cleared are listed with the sequence number they were read up to. */
+  export interface AfterMsgReadAll {
+    "CallbackCommand": "C2C.CallbackAfterMsgReadAll";
+    /** UserID of the user who cleared the unread messages. */
+    "Report_Account": string;
+    /** The groups whose unread messages were cleared. */
+    "GroupReadInfo"?: Array<GroupReadUpTo>;
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
+    "EventTime"?: number | string;
+  }
+  /** One group whose unread messages were cleared. */
+  export interface GroupReadUpTo {
+    /** The group. */
+    "GroupId": string;
+    /** The sequence number of the group message the clear request read up to. */
+    "MsgSeq"?: number;
+  }
+  /** Reports that a user sent read receipts for particular one-to-one messages it received, from a client or through the REST API that sends one-to-one read receipts. Unlike `C2C.CallbackAfterMsgReport`, which reports a whole conversation read up to a time, this names the messages one by one. */
+  export interface AfterMsgReadReceipt {
+    "CallbackCommand": "C2C.CallbackAfterMsgReadReceipt";
+    /** UserID of the user who read the messages and sent the receipts. */
+    "Operator_Account": string;
+    /** UserID of the other party of the conversation, who sent the messages. */
+    "Peer_Account": string;
+    /** The messages the receipts are for. */
+    "C2CMsgInfo": Array<ReceiptedC2CMessage>;
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
+    "EventTime"?: number | string;
+  }
+  /** One one-to-one message a read receipt was sent for. */
+  export interface ReceiptedC2CMessage {
+    /** UserID of the message's sender (the peer). */
+    "From_Account": string;
+    /** UserID of the message's recipient (the reader). */
+    "To_Account": string;
+    /** The key that identifies the message, as reported when it was sent. */
+    "MsgKey": string;
+    /** The message's unique identifier on the client side, when sent. */
+    "MsgId"?: string;
   }
   /** Reports that a user marked a one-to-one conversation as read, from a client or through the REST API on the user's behalf. */
   export interface AfterMsgReport {
@@ -328,11 +423,11 @@ export declare namespace c2c {
     "Report_Account": string;
     /** UserID of the other user in the conversation. */
     "Peer_Account": string;
-    /** When the conversation was read, as Unix time in seconds. */
+    /** When the conversation was read, as Unix time in seconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "LastReadTime": number;
     /** How many one-to-one messages `Report_Account` still has unread, over all of its one-to-one conversations, when sent. */
     "UnreadMsgNum"?: number;
-    /** When the read report happened, as Unix time in milliseconds, when sent. */
+    /** When the read report happened, as Unix time in milliseconds, when sent. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Reports a one-to-one message that its sender recalled from a client, or that the app's backend recalled through the REST API. */
@@ -346,7 +441,7 @@ export declare namespace c2c {
     "MsgKey": string;
     /** How many one-to-one messages `To_Account` has unread, over all of its one-to-one conversations, when sent. */
     "UnreadMsgNum"?: number;
-    /** When the message was recalled, as Unix time in milliseconds, when sent. */
+    /** When the message was recalled, as Unix time in milliseconds, when sent. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Reports a one-to-one message after the backend tried to deliver it, whether a client sent it or the app's backend did through the REST API. It fires even when delivery failed (for example when a word filter blocked the message): `SendMsgResult`, `ErrorInfo` and `UnreadMsgNum` then say so. It does not fire when the before-send callback refused the message, and if that callback rewrote the message this body carries the rewritten content. */
@@ -360,7 +455,7 @@ export declare namespace c2c {
     "MsgSeq": number;
     /** The message's random number (32-bit unsigned). */
     "MsgRandom": number;
-    /** When the message was sent, as Unix time in seconds. One-to-one messages are ordered by this first. */
+    /** When the message was sent, as Unix time in seconds. One-to-one messages are ordered by this first. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "MsgTime": number;
     /** The key that uniquely identifies the message; the REST API takes it to recall the message. */
     "MsgKey": string;
@@ -372,8 +467,8 @@ export declare namespace c2c {
     "SendMsgResult": number;
     /** Text describing the delivery outcome: the vendor sends `send msg succeed` on success and an error message otherwise. It shares its name with the response field but here it is part of the request. */
     "ErrorInfo": string;
-    /** How many one-to-one messages `To_Account` has unread, over all of its one-to-one conversations; -1 when delivery failed, so it is signed. */
-    "UnreadMsgNum": number;
+    /** How many one-to-one messages `To_Account` has unread, over all of its one-to-one conversations, when sent; -1 when delivery failed, so it is signed. */
+    "UnreadMsgNum"?: number;
     /** The message's elements, in order (after any rewrite by the before-send callback). */
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data stored with the message in the cloud, if the sender set any. */
@@ -390,10 +485,12 @@ export declare namespace c2c {
     "MsgSeq"?: number;
     /** The message's random number (32-bit unsigned), which also helps identify it. */
     "MsgRandom"?: number;
-    /** When the message was sent, as Unix time in seconds. One-to-one messages are ordered by this time first. */
+    /** When the message was sent, as Unix time in seconds. One-to-one messages are ordered by this time first. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "MsgTime"?: number;
     /** A key that identifies the message uniquely; the REST API takes it to recall the message. */
     "MsgKey"?: string;
+    /** The message's unique identifier on the client side, when sent. */
+    "MsgId"?: string;
     /** 1 for an online-only message (delivered only to recipients who are online, and not stored), 0 otherwise. Missing from the vendor's older sample, so optional here. */
     "OnlineOnlyFlag"?: number;
     /** The elements of the message, in order. */
@@ -405,7 +502,7 @@ export declare namespace c2c {
   export interface BeforeSendMsgReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
-    /** The decision: 0 deliver, 1 refuse, 2 drop silently, or an app-defined refusal code from 120001 to 130000 that the sender receives. */
+    /** The decision: 0 deliver, 1 refuse, 2 drop silently, or an app-defined refusal code from 120001 to 130000 that the sender receives. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "ErrorCode": number;
     /** The reason given with an app-defined refusal code; otherwise usually empty. */
     "ErrorInfo": string;
@@ -413,6 +510,88 @@ export declare namespace c2c {
     "MsgBody"?: Array<common.MsgBodyElement>;
     /** Replacement custom data to store and deliver with the message. Used only when `ErrorCode` is 0; leave it out to keep the original. */
     "CloudCustomData"?: string;
+  }
+}
+
+export declare namespace call {
+  /** Reports a call (of the audio and video call product, TUICallKit) that ended because one member or none was left in it, with its record: who called whom, when, and how it ended. The full record can be queried about five seconds later. */
+  export interface AfterEndCall {
+    "CallbackCommand": "Call.CallbackAfterEndCall";
+    /** Call record. */
+    "CallRecord": EndedCall;
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
+    "EventTime"?: number | string;
+  }
+  /** The record of the call that ended. */
+  export interface EndedCall {
+    /** The call's unique ID. */
+    "CallId": string;
+    /** Call user ID. */
+    "Caller_Account"?: common.CallUserId;
+    /** `Audio` or `Video`. */
+    "MediaType"?: string;
+    /** `SingleCall` for a one-to-one call, `MultiCall` for a group call. */
+    "CallType"?: string;
+    /** When the call was started, as Unix time in seconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
+    "StartTime"?: number;
+    /** When the call ended, as Unix time in seconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
+    "EndTime"?: number;
+    /** When the call was answered, as Unix time in seconds; 0 when nobody answered. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
+    "AcceptTime"?: number;
+    /** Call result. */
+    "CallResult"?: CallResult;
+    /** The users the call rang. */
+    "CalleeList_Account"?: Array<common.CallUserId>;
+    /** The TRTC room the call used. */
+    "RoomId"?: string;
+    /** How the room is identified: 1 by number, 2 by string. */
+    "RoomIdType"?: number;
+  }
+  /** How the call ended, such as `NotAnswer`. The field table types it as an integer, the sample sends a word, so either decodes. */
+  export type CallResult = string | number;
+  /** Reports that members of a call (of the audio and video call product, TUICallKit) changed state, by answering, refusing, hanging up, joining, going offline or being invited: the members whose state changed and what each did, and every member's state afterwards. */
+  export interface AfterMemberChanged {
+    "CallbackCommand": "Call.CallbackAfterMemberChanged";
+    /** The call's unique ID. */
+    "CallId": string;
+    /** Every member of the call, with their state after the change. */
+    "UserList"?: Array<common.CallMember>;
+    /** The members whose state changed, with what each did. */
+    "ChangedUserList": Array<CallMemberChange>;
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
+    "EventTime"?: number | string;
+  }
+  /** One member whose state changed. */
+  export interface CallMemberChange {
+    /** Call user ID. */
+    "User_Account": common.CallUserId;
+    /** What the member did, such as `Answer`, `Reject`, `NotAnswer`, `Hangup`, `Join`, `Offline` (heartbeat lost), `Invite` or `Cancel_Invite`; the vendor spells some of these differently in places. */
+    "ActionType"?: string;
+  }
+  /** Reports a call (of the audio and video call product, TUICallKit) that a user started from a client, with the members it rings and their state. */
+  export interface AfterStartCall {
+    "CallbackCommand": "Call.CallbackAfterStartCall";
+    /** Started call. */
+    "CallInfo": StartedCall;
+    /** The call's members: the caller and those it rings. */
+    "UserList": Array<common.CallMember>;
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
+    "EventTime"?: number | string;
+  }
+  /** The call that started. */
+  export interface StartedCall {
+    /** The call's unique ID. */
+    "CallId": string;
+    /** `Audio` or `Video`. The field tables name it `MediaType`, which decodes here too. */
+    "CallMediaType"?: string;
+    /** Another spelling of `CallMediaType`, sent by some versions. */
+    "MediaType"?: string;
+    /** The Chat group the call belongs to, for a group call; empty otherwise. */
+    "ChatGroupId"?: string;
+    /** The TRTC room the call uses; may be empty. */
+    "RoomId"?: string;
+    /** How the room is identified: 1 by number, 2 by string. */
+    "RoomIdType"?: number;
   }
 }
 
@@ -430,7 +609,7 @@ export declare namespace chatbot {
     "MsgRandom": number;
     /** The unique key of the message, usable to recall it through the REST API. */
     "MsgKey": string;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
     /** The `data` field of the custom pass-through content, exactly as the sender gave it; often a JSON document encoded as a string. */
     "Data": string;
@@ -439,7 +618,7 @@ export declare namespace chatbot {
   export interface OnC2CSignalMessageReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
-    /** 0 when the app handled the callback, in which case `RspData` is handed to the chatbot; 1 when it failed, in which case `RspData` is ignored. */
+    /** 0 when the app handled the callback, in which case `RspData` is handed to the chatbot; 1 when it failed, in which case `RspData` is ignored. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "ErrorCode": number;
     /** A human-readable reason, empty on success. */
     "ErrorInfo": string;
@@ -509,7 +688,7 @@ export declare namespace follow {
     "From_Account": string;
     /** The users who are now followed; only the follows that succeeded are listed. */
     "FollowList": Array<FollowedUser>;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** One user who was followed. Unlike `Follow.CallbackAfterFollowDelete`, which sends plain UserIDs, this list holds objects. */
@@ -524,7 +703,7 @@ export declare namespace follow {
     "From_Account": string;
     /** UserIDs of the users who are no longer followed: bare UserIDs, unlike the `FollowList` objects of `Follow.CallbackAfterFollowAdd`. */
     "To_Account": Array<string>;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
 }
@@ -543,7 +722,7 @@ export declare namespace group {
     "OldOwner_Account": string;
     /** UserID of the new owner. */
     "NewOwner_Account": string;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Reports a group that was just created, by a client or through the REST API, so the app can record it. */
@@ -563,7 +742,7 @@ export declare namespace group {
     "MemberList"?: Array<common.GroupMember>;
     /** Custom group fields given at creation. Sent only when custom group fields are enabled for the app. */
     "UserDefinedDataList"?: Array<common.UserDefinedData>;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Reports a topic that was just created in a topic-enabled community, by a client or through the REST API, so the app can record it. Shares its console switch with the after-group-created callback; the topic feature must be enabled. The vendor documents no event time for this callback. */
@@ -597,12 +776,12 @@ export declare namespace group {
     "OptionType"?: GroupAttrOperation;
     /** The attributes the operation touched. */
     "GroupAttr"?: Array<common.GroupAttribute>;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** The kind of change made to a group's custom attributes. */
   export type GroupAttrOperation = "set" | "modify" | "clear" | "delete" | (string & {});
-  /** Reports a group that was just disbanded, by a client or through the REST API, so the app can log it or remove its own copy. The body names no operator. */
+  /** Reports a group that was just disbanded, by a client or through the REST API, so the app can log it or remove its own copy. Only the newest copies of the page name who disbanded it. */
   export interface AfterGroupDestroyed {
     "CallbackCommand": "Group.CallbackAfterGroupDestroyed";
     /** The group that was disbanded. */
@@ -611,11 +790,13 @@ export declare namespace group {
     "Type": common.GroupType;
     /** UserID of the group's owner at the time it was disbanded. */
     "Owner_Account": string;
+    /** UserID of whoever disbanded the group, when sent. */
+    "Operator_Account"?: string;
     /** The disbanded group's name. */
     "Name"?: string;
     /** The members the group had when it was disbanded. Left out for communities. */
     "MemberList"?: Array<common.GroupMember>;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Reports that a group has reached its member limit: either a join just filled it, or a join failed because it was already full. An app can use it, for instance, to clear out inactive members and make room. */
@@ -623,7 +804,7 @@ export declare namespace group {
     "CallbackCommand": "Group.CallbackAfterGroupFull";
     /** The group that is full. */
     "GroupId": string;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Reports a change to a group's name, introduction, notice or profile photo. Only the fields that changed are sent, so each of them is optional; changes to other group settings do not fire this callback. */
@@ -643,7 +824,7 @@ export declare namespace group {
     "Notification"?: string;
     /** The new group profile photo URL, when it changed. */
     "FaceUrl"?: string;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Reports that the key-value extensions of one group message were set, deleted or cleared, by a client or through the REST API. Each key carries a version number, and so does the message's whole set of extensions. The body has no group type. */
@@ -657,9 +838,9 @@ export declare namespace group {
     "OperateType": number;
     /** The keys the operation touched, each with its new version. Deleted keys come with an empty value; a clear sends an empty list. */
     "ExtensionList": Array<common.MsgExtension>;
-    /** The version of the message's whole set of extensions after the operation. */
+    /** The version of the message's whole set of extensions after the operation. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "Seq": number;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Reports members who are no longer in a group, because they quit on a client or were removed by the owner or an administrator (on a client or through the REST API). Lets the app log departures or keep its own copy of the member list in step. */
@@ -675,7 +856,7 @@ export declare namespace group {
     "Operator_Account": string;
     /** The members who are no longer in the group. */
     "ExitMemberList": Array<common.GroupMember>;
-    /** When the members left, as Unix time in milliseconds (a number or a string of digits). Missing from the oldest copy of the page, so it may be absent. */
+    /** When the members left, as Unix time in milliseconds (a number or a string of digits). Missing from the oldest copy of the page, so it may be absent. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** How members left a group. Any other string is a way added after this schema was written and must be accepted. */
@@ -689,17 +870,35 @@ export declare namespace group {
     "Type": common.GroupType;
     /** UserID of whoever made the change. */
     "Operator_Account": string;
-    /** UserID of the member whose profile changed. */
-    "Member_Account": string;
+    /** UserID of the member whose profile changed. Some copies of the vendor's page name it `Modified_Account`; both decode here. */
+    "Member_Account"?: string;
+    /** Another spelling of `Member_Account`, sent by some versions. */
+    "Modified_Account"?: string;
     /** The member's new role, when it changed. */
     "Role"?: MemberFieldChangedRole;
     /** The member's new group nickname (name card), when it changed. */
     "NameCard"?: string;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** The role a group member was given by a profile change. */
   export type MemberFieldChangedRole = "Admin" | "Member" | (string & {});
+  /** Reports a group message whose content was edited after it was sent, by a client or by the app's backend through the REST API that modifies group history. The message is identified by its sequence number in the group (and topic), and the body carries its elements as they read after the edit. */
+  export interface AfterModifyMsg {
+    "CallbackCommand": "Group.CallbackAfterModifyMsg";
+    /** UserID of whoever edited the message. */
+    "Operator_Account": string;
+    /** The group the edited message was sent in. */
+    "GroupId": string;
+    /** The topic the edited message was sent in, for topic-enabled communities; empty otherwise. */
+    "TopicId"?: string;
+    /** The edited message's sequence number in the group. */
+    "MsgSeq": number;
+    /** The message's elements after the edit, in order. */
+    "MsgBody"?: Array<common.MsgBodyElement>;
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
+    "EventTime"?: number | string;
+  }
   /** Reports users who have just become members of a group: a join request that was approved, an invitation by a member that took effect, or members added by the app's backend through the REST API. Lets the app keep its own copy of the member list in step. */
   export interface AfterNewMemberJoin {
     "CallbackCommand": "Group.CallbackAfterNewMemberJoin";
@@ -713,7 +912,7 @@ export declare namespace group {
     "Operator_Account": string;
     /** The users who are now members. */
     "NewMemberList": Array<common.GroupMember>;
-    /** When the users joined, as Unix time in milliseconds (a number or a string of digits). Missing from the oldest copy of the page, so it may be absent. */
+    /** When the users joined, as Unix time in milliseconds (a number or a string of digits). Missing from the oldest copy of the page, so it may be absent. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** How new members came into a group. Any other string is a way added after this schema was written and must be accepted. */
@@ -727,7 +926,7 @@ export declare namespace group {
     "Type": common.GroupType;
     /** The read state of each message concerned. */
     "GroupMsgReceiptList": Array<ReadReceiptGroupMessage>;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** How many members have and have not read one group message, and who has. */
@@ -754,7 +953,7 @@ export declare namespace group {
     "MsgSeqList": Array<RecalledGroupMessage>;
     /** The topic the messages were sent in; only for topic-enabled communities. */
     "TopicId"?: string;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** One recalled group message. */
@@ -779,7 +978,7 @@ export declare namespace group {
     "MsgSeq": number;
     /** The message's unique identifier on the client side, when sent. */
     "MsgId"?: string;
-    /** When the message was sent, as the backend's Unix time in seconds. */
+    /** When the message was sent, as the backend's Unix time in seconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "MsgTime": number;
     /** 1 when the message was meant only for online members (no offline storage or push), otherwise 0; always 0 in audio-video groups. */
     "OnlineOnlyFlag"?: number;
@@ -793,7 +992,7 @@ export declare namespace group {
     "TopicId"?: string;
     /** Who the message @-mentions, one entry per mention in the order they appear in the text, when sent. */
     "GroupAtInfo"?: Array<GroupMsgMention>;
-    /** When the callback was triggered, as Unix time in milliseconds, when sent. */
+    /** When the callback was triggered, as Unix time in milliseconds, when sent. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** One @-mention in a group message: either everyone in the group or one member. */
@@ -840,14 +1039,18 @@ export declare namespace group {
     "Type": common.GroupType;
     /** UserID of the user asking to join (the vendor spells the field `Requestor`). */
     "Requestor_Account": string;
-    /** Event time. */
+    /** The message the user sent with the request, when sent. */
+    "ApplyMsg"?: string;
+    /** The topic the user asks to join, for a private topic of a community; absent otherwise. */
+    "TopicId"?: string;
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Whether the join request may go on. `ErrorCode` 0 lets it go on (an approval the group requires is still needed), 1 rejects it and the user gets error 10016, and a code from 10100 to 10200 rejects it and passes that code and `ErrorInfo` on to the user. */
   export interface BeforeApplyJoinGroupReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
-    /** The decision: 0 let the request go on, 1 reject it, or an app-defined rejection code from 10100 to 10200 that the user receives. */
+    /** The decision: 0 let the request go on, 1 reject it, or an app-defined rejection code from 10100 to 10200 that the user receives. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "ErrorCode": number;
     /** The reason given with an app-defined rejection code; otherwise usually empty. */
     "ErrorInfo": string;
@@ -863,22 +1066,24 @@ export declare namespace group {
     "Type": common.GroupType;
     /** The name the new group would have. */
     "Name": string;
-    /** How many groups of the same type this user has already created. Older pages and peer libraries spell it `CreatedGroupNum` or `CreatedNum`; both decode here. The newest Chinese copy of the page no longer lists it, so it may be absent. */
+    /** How many groups of the same type this user has already created. An older field table and a peer library spell it `CreatedNum`, which decodes here too; `CreatedGroupNum` is read on its own, because it may be a count per group type. The newest Chinese copy of the page no longer lists it, so it may be absent. */
     "CreateGroupNum"?: number;
     /** Another spelling of `CreateGroupNum`, sent by some versions. */
-    "CreatedGroupNum"?: number;
-    /** Another spelling of `CreateGroupNum`, sent by some versions. */
     "CreatedNum"?: number;
+    /** How many groups this user has created, as older copies and a peer library send it: one number, or a number per group type. */
+    "CreatedGroupNum"?: CreatedGroupCount;
     /** The members the group would start with. */
     "MemberList"?: Array<common.GroupMember>;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
+  /** How many groups a user has created: one number, or a number per group type keyed by the type's name (such as `Public`). */
+  export type CreatedGroupCount = number | Record<string, number>;
   /** Whether the group may be created. `ErrorCode` 0 allows it, 1 refuses it and the caller gets error 10016, and a code from 10100 to 10200 refuses it and passes that code and `ErrorInfo` on to the caller. */
   export interface BeforeCreateGroupReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
-    /** The decision: 0 create the group, 1 refuse, or an app-defined refusal code from 10100 to 10200 that the caller receives. */
+    /** The decision: 0 create the group, 1 refuse, or an app-defined refusal code from 10100 to 10200 that the caller receives. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "ErrorCode": number;
     /** The reason given with an app-defined refusal code; otherwise usually empty. */
     "ErrorInfo": string;
@@ -897,7 +1102,7 @@ export declare namespace group {
   export interface BeforeCreateTopicReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
-    /** The decision: 0 create the topic, 1 refuse, or an app-defined refusal code from 10100 to 10200 that the caller receives. */
+    /** The decision: 0 create the topic, 1 refuse, or an app-defined refusal code from 10100 to 10200 that the caller receives. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "ErrorCode": number;
     /** The reason given with an app-defined refusal code; otherwise usually empty. */
     "ErrorInfo": string;
@@ -913,14 +1118,14 @@ export declare namespace group {
     "Operator_Account": string;
     /** The users who would be added. */
     "DestinationMembers": Array<common.GroupMember>;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Whether the invited users may join. `ErrorCode` 0 lets them in except those listed in `RefusedMembers_Account`, 1 rejects the whole request and the client gets error 10016, and a code from 10100 to 10200 rejects it and passes that code and `ErrorInfo` on to the client. */
   export interface BeforeInviteJoinGroupReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
-    /** The decision: 0 let the request go on, 1 reject it entirely, or an app-defined rejection code from 10100 to 10200 that the client receives. */
+    /** The decision: 0 let the request go on, 1 reject it entirely, or an app-defined rejection code from 10100 to 10200 that the client receives. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "ErrorCode": number;
     /** The reason given with an app-defined rejection code; otherwise usually empty. */
     "ErrorInfo": string;
@@ -940,6 +1145,8 @@ export declare namespace group {
     "Operator_Account": string;
     /** The 32-bit random number from the send request. */
     "Random"?: number;
+    /** The message's unique identifier on the client side, when sent. */
+    "MsgId"?: string;
     /** 1 for an online-only message (delivered only to members who are online, and not stored), 0 otherwise; always 0 in audio-video groups. Missing from one older vendor sample, so optional here. */
     "OnlineOnlyFlag"?: number;
     /** The elements of the message, in order. */
@@ -950,14 +1157,14 @@ export declare namespace group {
     "TopicId"?: string;
     /** Not in the vendor's documentation: the message's priority (for example `Normal`), seen in real audio-video group traffic. */
     "MsgPriority"?: string;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** What the app decides about the message. `ErrorCode` 0 lets it through (with the replacement fields, if given), 1 refuses it and the sender gets error 10016, 2 drops it while the sender is told it was sent, and a code from 10100 to 10200 refuses it and passes that code and `ErrorInfo` on to the sender. */
   export interface BeforeSendMsgReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
-    /** The decision: 0 deliver, 1 refuse, 2 drop silently, or an app-defined refusal code from 10100 to 10200 that the sender receives. */
+    /** The decision: 0 deliver, 1 refuse, 2 drop silently, or an app-defined refusal code from 10100 to 10200 that the sender receives. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "ErrorCode": number;
     /** The reason given with an app-defined refusal code; otherwise usually empty. */
     "ErrorInfo": string;
@@ -973,7 +1180,7 @@ export declare namespace group {
     "QuotaUsed": number;
     /** The daily limit on the net number of new groups. */
     "Quota": number;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Reports members of an audio-video (AVChatRoom) group whose presence in the group changed: a lost or recovered heartbeat, a first entry, or a last exit. A user on several devices counts once. Needs a paid edition and the online-member-list feature switched on in the console. */
@@ -987,7 +1194,7 @@ export declare namespace group {
     "EventCause"?: MemberStateEventCause;
     /** The members whose state changed. */
     "MemberList": Array<common.GroupMember>;
-    /** When the change happened, as Unix time in milliseconds, when sent. */
+    /** When the change happened, as Unix time in milliseconds, when sent. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Whether the listed members of an audio-video group are now online or offline. */
@@ -1017,7 +1224,7 @@ export declare namespace group {
     "ErrorCode": number;
     /** A human-readable explanation of the failure. */
     "ErrorInfo": string;
-    /** When the failure was reported, as Unix time in milliseconds. */
+    /** When the failure was reported, as Unix time in milliseconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
 }
@@ -1032,7 +1239,7 @@ export declare namespace official_account {
     "Operator_Account": string;
     /** The users who became subscribers. */
     "SubscribeAccountList": Array<common.Subscriber>;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Reports an official account (official channel) that the app's backend has just created through the REST API, so the app can record it. */
@@ -1046,7 +1253,7 @@ export declare namespace official_account {
     "Owner_Account": string;
     /** The new official account's name. */
     "Name": string;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Reports users who are no longer subscribers of an official account (official channel), whether they unsubscribed from a client or were removed by the app's backend through the REST API. */
@@ -1058,7 +1265,7 @@ export declare namespace official_account {
     "Operator_Account": string;
     /** The users whose subscription ended. */
     "SubscribeAccountList": Array<common.Subscriber>;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Reports messages of an official account (official channel) that were recalled, from a client or through the REST API. Unlike most callbacks, the body does not say who recalled them. */
@@ -1068,7 +1275,7 @@ export declare namespace official_account {
     "Official_Account": string;
     /** The recalled messages. */
     "WithdrawMsgList": Array<RecalledMessage>;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** One official account message that was recalled. */
@@ -1085,7 +1292,7 @@ export declare namespace official_account {
     "Owner_Account": string;
     /** The destroyed official account's name. */
     "Name": string;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Reports that an official account (official channel) has reached its maximum number of subscribers, as a subscription from a client or the REST API brought it to the limit. Further subscriptions will fail until the limit is raised or subscribers leave. */
@@ -1093,7 +1300,7 @@ export declare namespace official_account {
     "CallbackCommand": "OfficialAccount.CallbackAfterOfficialAccountFull";
     /** The official account that reached its subscriber limit. */
     "Official_Account": string;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Reports a change to an official account's (official channel's) name, introduction, photo or organization, made through the REST API. As with group profiles, only the changed fields are expected, so each of them is optional. */
@@ -1111,7 +1318,7 @@ export declare namespace official_account {
     "FaceUrl"?: string;
     /** The new owning organization, when it changed. */
     "Organization"?: string;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Reports a message that an official account (official channel) broadcast to its subscribers, once the backend has delivered it; the message may come from a client or from the app's backend through the REST API. Unlike group and one-to-one messages, the body names no sender and carries no sequence or random number: `MsgKey` identifies the message. */
@@ -1121,7 +1328,7 @@ export declare namespace official_account {
     "Official_Account": string;
     /** The key that uniquely identifies the message; the REST API takes it to recall official account messages. */
     "MsgKey": string;
-    /** When the message was sent, as the backend's Unix time in seconds. */
+    /** When the message was sent, as the backend's Unix time in seconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "MsgTime": number;
     /** 1 when the message was meant only for subscribers who are online, otherwise 0. */
     "OnlineOnlyFlag": number;
@@ -1129,7 +1336,7 @@ export declare namespace official_account {
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data stored with the message in the cloud. Other message callbacks leave it out when none was set, so it is optional. */
     "CloudCustomData"?: string;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Asks the app about users about to become subscribers of an official account (official channel), whether they subscribe from a client or the app's backend adds them through the REST API. The app may let all of them subscribe, keep some of them out, or reject the whole request. */
@@ -1141,14 +1348,14 @@ export declare namespace official_account {
     "Operator_Account": string;
     /** The users who would become subscribers. */
     "SubscribeAccountList": Array<common.Subscriber>;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Whether the users may subscribe. `ErrorCode` 0 lets them subscribe except those listed in `RefusedSubscribers_Account`, and 1 rejects the whole request. The vendor documents no app-defined codes and no client error for this callback. */
   export interface BeforeAddSubscriberReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
-    /** The decision: 0 let the request go on, 1 reject it entirely. */
+    /** The decision: 0 let the request go on, 1 reject it entirely. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "ErrorCode": number;
     /** A human-readable reason; usually empty. */
     "ErrorInfo": string;
@@ -1164,14 +1371,14 @@ export declare namespace official_account {
     "Owner_Account": string;
     /** The name the new official account would have. */
     "Name": string;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** Whether the official account may be created. `ErrorCode` 0 allows it, 1 refuses it and the caller gets error 20006, and a code from 120001 to 130000 refuses it and passes that code and `ErrorInfo` on to the caller. */
   export interface BeforeCreateOfficialAccountReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
-    /** The decision: 0 create the account, 1 refuse, or an app-defined refusal code from 120001 to 130000 that the caller receives. */
+    /** The decision: 0 create the account, 1 refuse, or an app-defined refusal code from 120001 to 130000 that the caller receives. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "ErrorCode": number;
     /** The reason given with an app-defined refusal code; otherwise usually empty. */
     "ErrorInfo": string;
@@ -1187,14 +1394,14 @@ export declare namespace official_account {
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data stored with the message on the server and delivered to the subscribers; present only when the sender attached some. */
     "CloudCustomData"?: string;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** What the app decides about the message. `ErrorCode` 0 lets it through (with the replacement fields, if given), 1 refuses it and the sender gets error 10016, 2 drops it while the sender is told it was sent, and a code from 120001 to 130000 refuses it and passes that code and `ErrorInfo` on to the sender. */
   export interface BeforeSendMsgReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
-    /** The decision: 0 deliver, 1 refuse, 2 drop silently, or an app-defined refusal code from 120001 to 130000 that the sender receives. */
+    /** The decision: 0 deliver, 1 refuse, 2 drop silently, or an app-defined refusal code from 120001 to 130000 that the sender receives. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "ErrorCode": number;
     /** The reason given with an app-defined refusal code; otherwise usually empty. */
     "ErrorInfo": string;
@@ -1213,7 +1420,7 @@ export declare namespace profile {
     "Operator_Account": string;
     /** UserID of the user whose profile changed. */
     "From_Account": string;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
     /** The profile fields that were set, each with its new value. */
     "ProfileItem": Array<PortraitProfileItem>;
@@ -1263,9 +1470,9 @@ export declare namespace push {
     "TaskId": string;
     /** The app's own business ID given when the task was started, passed back unchanged, when given. */
     "DataId"?: string;
-    /** When the push task was started, as Unix time in seconds. */
+    /** When the push task was started, as Unix time in seconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "TaskTime": number;
-    /** When this push step happened, as Unix time in SECONDS (unlike the millisecond `EventTime` of other callbacks). */
+    /** When this push step happened, as Unix time in SECONDS (unlike the millisecond `EventTime` of other callbacks). A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime": number;
     /** UserID of the recipient. */
     "To_Account": string;
@@ -1290,7 +1497,7 @@ export declare namespace push {
     "CallbackCommand": "Push.OfflinePush";
     /** What kind of message was pushed: 1 for a one-to-one message, 2 for a group message. An integer rather than an enumeration, so that other values still decode. */
     "EventType": number;
-    /** When this push step happened, as Unix time in SECONDS (unlike the millisecond `EventTime` of other callbacks). */
+    /** When this push step happened, as Unix time in SECONDS (unlike the millisecond `EventTime` of other callbacks). A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime": number;
     /** UserID of the message's sender. */
     "From_Account": string;
@@ -1308,7 +1515,7 @@ export declare namespace push {
     "MsgSeq": number;
     /** The message's random number (32-bit unsigned); may be missing for group messages. */
     "MsgRandom"?: number;
-    /** When the message was sent, as Unix time in seconds. */
+    /** When the message was sent, as Unix time in seconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "MsgTime": number;
     /** A unique identifier the vendor gives this push notification. */
     "PushID"?: string;
@@ -1374,7 +1581,7 @@ export declare namespace sns {
     "AddType"?: PrevFriendAddType;
     /** 1 when an administrator forces the add, skipping the other user's friend-request settings; 0 for an ordinary request. The after-add callback calls the same switch `ForceFlag`. */
     "ForceAddFlags"?: number;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** One user `From_Account` asks to add, with the details the request carries for that user. */
@@ -1405,7 +1612,7 @@ export declare namespace sns {
   export interface PrevFriendAddReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
-    /** 0 when the app handled the callback; otherwise a failure code, for which the vendor asks for a value from 38000 to 39000. It does not decide the request. */
+    /** 0 when the app handled the callback; otherwise a failure code, for which the vendor asks for a value from 38000 to 39000. It does not decide the request. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "ErrorCode": number;
     /** A description of the failure; empty on success. */
     "ErrorInfo": string;
@@ -1421,7 +1628,7 @@ export declare namespace sns {
     "From_Account": string;
     /** One entry per friend request being answered. */
     "ResponseFriendItem": Array<PrevFriendResponseItem>;
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
   /** How `From_Account` answers one friend request. */
@@ -1450,7 +1657,7 @@ export declare namespace sns {
   export interface PrevFriendResponseReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
-    /** 0 when the app handled the callback; otherwise a failure code, for which the vendor asks for a value from 38000 to 39000. It does not decide the answers. */
+    /** 0 when the app handled the callback; otherwise a failure code, for which the vendor asks for a value from 38000 to 39000. It does not decide the answers. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "ErrorCode": number;
     /** A description of the failure; empty on success. */
     "ErrorInfo": string;
@@ -1463,7 +1670,7 @@ export declare namespace state {
   /** Reports a user going online or offline: a client logging in or out, its connection dropping, or its heartbeat timing out. The feature switch for status notifications must be on. In this callback only, the `OptPlatform` query parameter spells iOS as `IOS`. */
   export interface StateChange {
     "CallbackCommand": "State.StateChange";
-    /** Event time. */
+    /** Event time. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
     /** Whose status changed, in which direction, and why. */
     "Info": StateChangeInfo;
@@ -1498,10 +1705,16 @@ export type CallbackCommand =
   | "Bot.OnC2CMessage"
   | "Bot.OnGroupMessage"
   | "C2C.CallbackAfterC2CMsgExtension"
+  | "C2C.CallbackAfterModifyMsg"
+  | "C2C.CallbackAfterMsgReadAll"
+  | "C2C.CallbackAfterMsgReadReceipt"
   | "C2C.CallbackAfterMsgReport"
   | "C2C.CallbackAfterMsgWithDraw"
   | "C2C.CallbackAfterSendMsg"
   | "C2C.CallbackBeforeSendMsg"
+  | "Call.CallbackAfterEndCall"
+  | "Call.CallbackAfterMemberChanged"
+  | "Call.CallbackAfterStartCall"
   | "Chatbot.OnC2CSignalMessage"
   | "ContentCallback.ResultNotify"
   | "Follow.CallbackAfterFollowAdd"
@@ -1516,6 +1729,7 @@ export type CallbackCommand =
   | "Group.CallbackAfterGroupMsgExtension"
   | "Group.CallbackAfterMemberExit"
   | "Group.CallbackAfterMemberFieldChanged"
+  | "Group.CallbackAfterModifyMsg"
   | "Group.CallbackAfterNewMemberJoin"
   | "Group.CallbackAfterReadReceipt"
   | "Group.CallbackAfterRecallMsg"
@@ -1559,10 +1773,16 @@ export interface CallbackBodies {
   "Bot.OnC2CMessage": bot.OnC2CMessage;
   "Bot.OnGroupMessage": bot.OnGroupMessage;
   "C2C.CallbackAfterC2CMsgExtension": c2c.AfterC2CMsgExtension;
+  "C2C.CallbackAfterModifyMsg": c2c.AfterModifyMsg;
+  "C2C.CallbackAfterMsgReadAll": c2c.AfterMsgReadAll;
+  "C2C.CallbackAfterMsgReadReceipt": c2c.AfterMsgReadReceipt;
   "C2C.CallbackAfterMsgReport": c2c.AfterMsgReport;
   "C2C.CallbackAfterMsgWithDraw": c2c.AfterMsgWithDraw;
   "C2C.CallbackAfterSendMsg": c2c.AfterSendMsg;
   "C2C.CallbackBeforeSendMsg": c2c.BeforeSendMsg;
+  "Call.CallbackAfterEndCall": call.AfterEndCall;
+  "Call.CallbackAfterMemberChanged": call.AfterMemberChanged;
+  "Call.CallbackAfterStartCall": call.AfterStartCall;
   "Chatbot.OnC2CSignalMessage": chatbot.OnC2CSignalMessage;
   "ContentCallback.ResultNotify": content_callback.ResultNotify;
   "Follow.CallbackAfterFollowAdd": follow.AfterFollowAdd;
@@ -1577,6 +1797,7 @@ export interface CallbackBodies {
   "Group.CallbackAfterGroupMsgExtension": group.AfterGroupMsgExtension;
   "Group.CallbackAfterMemberExit": group.AfterMemberExit;
   "Group.CallbackAfterMemberFieldChanged": group.AfterMemberFieldChanged;
+  "Group.CallbackAfterModifyMsg": group.AfterModifyMsg;
   "Group.CallbackAfterNewMemberJoin": group.AfterNewMemberJoin;
   "Group.CallbackAfterReadReceipt": group.AfterReadReceipt;
   "Group.CallbackAfterRecallMsg": group.AfterRecallMsg;
@@ -1620,10 +1841,16 @@ export interface CallbackReplies {
   "Bot.OnC2CMessage": common.Reply;
   "Bot.OnGroupMessage": common.Reply;
   "C2C.CallbackAfterC2CMsgExtension": common.Reply;
+  "C2C.CallbackAfterModifyMsg": common.Reply;
+  "C2C.CallbackAfterMsgReadAll": common.Reply;
+  "C2C.CallbackAfterMsgReadReceipt": common.Reply;
   "C2C.CallbackAfterMsgReport": common.Reply;
   "C2C.CallbackAfterMsgWithDraw": common.Reply;
   "C2C.CallbackAfterSendMsg": common.Reply;
   "C2C.CallbackBeforeSendMsg": c2c.BeforeSendMsgReply;
+  "Call.CallbackAfterEndCall": common.Reply;
+  "Call.CallbackAfterMemberChanged": common.Reply;
+  "Call.CallbackAfterStartCall": common.Reply;
   "Chatbot.OnC2CSignalMessage": chatbot.OnC2CSignalMessageReply;
   "ContentCallback.ResultNotify": common.Reply;
   "Follow.CallbackAfterFollowAdd": common.Reply;
@@ -1638,6 +1865,7 @@ export interface CallbackReplies {
   "Group.CallbackAfterGroupMsgExtension": common.Reply;
   "Group.CallbackAfterMemberExit": common.Reply;
   "Group.CallbackAfterMemberFieldChanged": common.Reply;
+  "Group.CallbackAfterModifyMsg": common.Reply;
   "Group.CallbackAfterNewMemberJoin": common.Reply;
   "Group.CallbackAfterReadReceipt": common.Reply;
   "Group.CallbackAfterRecallMsg": common.Reply;
@@ -1802,6 +2030,8 @@ export declare function isMsgBodyElementFile(value: common.MsgBodyElement): valu
 export declare function isMsgBodyElementVideoFile(value: common.MsgBodyElement): value is common.MsgBodyElementVideoFile;
 /** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMRelayElem`. */
 export declare function isMsgBodyElementRelay(value: common.MsgBodyElement): value is common.MsgBodyElementRelay;
+/** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMStreamElem`. */
+export declare function isMsgBodyElementStream(value: common.MsgBodyElement): value is common.MsgBodyElementStream;
 /** Whether `value` is a member of `common.MsgBodyElement` this version does not list. */
 export declare function isMsgBodyElementOther(value: common.MsgBodyElement): value is common.MsgBodyElementOther;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_Nick`. */

@@ -22,6 +22,7 @@ export const isMsgBodyElementImage = runtime.isMsgBodyElementImage;
 export const isMsgBodyElementFile = runtime.isMsgBodyElementFile;
 export const isMsgBodyElementVideoFile = runtime.isMsgBodyElementVideoFile;
 export const isMsgBodyElementRelay = runtime.isMsgBodyElementRelay;
+export const isMsgBodyElementStream = runtime.isMsgBodyElementStream;
 export const isMsgBodyElementOther = runtime.isMsgBodyElementOther;
 export const isPortraitProfileItemNick = runtime.isPortraitProfileItemNick;
 export const isPortraitProfileItemGender = runtime.isPortraitProfileItemGender;

@@ -153,12 +153,12 @@ exports.types = {
       ],
       [
         "Second",
-        "u64",
+        "u32",
         false
       ],
       [
         "Download_Flag",
-        "i64",
+        "u32",
         false
       ]
     ]
@@ -167,7 +167,7 @@ exports.types = {
     "struct": [
       [
         "Type",
-        "i64",
+        "u32",
         false
       ],
       [
@@ -177,12 +177,12 @@ exports.types = {
       ],
       [
         "Width",
-        "u64",
+        "u32",
         false
       ],
       [
         "Height",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -201,7 +201,7 @@ exports.types = {
       ],
       [
         "ImageFormat",
-        "i64",
+        "u32",
         false
       ],
       [
@@ -237,7 +237,7 @@ exports.types = {
       ],
       [
         "Download_Flag",
-        "i64",
+        "u32",
         false
       ]
     ]
@@ -261,7 +261,7 @@ exports.types = {
       ],
       [
         "VideoSecond",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -271,7 +271,7 @@ exports.types = {
       ],
       [
         "VideoDownloadFlag",
-        "i64",
+        "u32",
         false
       ],
       [
@@ -291,12 +291,12 @@ exports.types = {
       ],
       [
         "ThumbWidth",
-        "u64",
+        "u32",
         false
       ],
       [
         "ThumbHeight",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -306,7 +306,7 @@ exports.types = {
       ],
       [
         "ThumbDownloadFlag",
-        "i64",
+        "u32",
         false
       ]
     ]
@@ -330,12 +330,12 @@ exports.types = {
       ],
       [
         "MsgSeq",
-        "u64",
+        "u32",
         false
       ],
       [
         "MsgRandom",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -366,7 +366,7 @@ exports.types = {
       ],
       [
         "MsgNum",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -395,6 +395,51 @@ exports.types = {
       ]
     ]
   },
+  "common.StreamChunk": {
+    "struct": [
+      [
+        "EventType",
+        "string",
+        false
+      ],
+      [
+        "Index",
+        "u32",
+        false
+      ],
+      [
+        "Markdown",
+        "string",
+        false
+      ],
+      [
+        "IsLast",
+        "bool",
+        false
+      ]
+    ]
+  },
+  "common.StreamContent": {
+    "struct": [
+      [
+        "Chunks",
+        {
+          "array": "common.StreamChunk"
+        },
+        false
+      ],
+      [
+        "CompatibleText",
+        "string",
+        false
+      ],
+      [
+        "StreamMsgID",
+        "string",
+        false
+      ]
+    ]
+  },
   "common.MsgBodyElement": {
     "union": {
       "tag": "MsgType",
@@ -408,7 +453,8 @@ exports.types = {
         "TIMImageElem": "common.ImageContent",
         "TIMFileElem": "common.FileContent",
         "TIMVideoFileElem": "common.VideoFileContent",
-        "TIMRelayElem": "common.RelayContent"
+        "TIMRelayElem": "common.RelayContent",
+        "TIMStreamElem": "common.StreamContent"
       }
     }
   },
@@ -454,6 +500,26 @@ exports.types = {
       ]
     ]
   },
+  "common.CallUserId": {
+    "untagged": [
+      "string",
+      "u64"
+    ]
+  },
+  "common.CallMember": {
+    "struct": [
+      [
+        "User_Account",
+        "common.CallUserId",
+        true
+      ],
+      [
+        "Status",
+        "string",
+        false
+      ]
+    ]
+  },
   "alert.RequestOverLimit": {
     "struct": [
       [
@@ -475,12 +541,12 @@ exports.types = {
       ],
       [
         "Request",
-        "u64",
+        "u32",
         true
       ],
       [
         "Limit",
-        "u64",
+        "u32",
         true
       ]
     ]
@@ -506,12 +572,12 @@ exports.types = {
       ],
       [
         "MsgSeq",
-        "u64",
+        "u32",
         true
       ],
       [
         "MsgRandom",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -531,12 +597,12 @@ exports.types = {
       ],
       [
         "OnlineOnlyFlag",
-        "u64",
+        "u32",
         true
       ],
       [
         "SendMsgResult",
-        "i64",
+        "i32",
         true
       ],
       [
@@ -594,12 +660,12 @@ exports.types = {
       ],
       [
         "Random",
-        "u64",
+        "u32",
         true
       ],
       [
         "MsgSeq",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -609,7 +675,7 @@ exports.types = {
       ],
       [
         "OnlineOnlyFlag",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -669,7 +735,7 @@ exports.types = {
       ],
       [
         "OperateType",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -687,6 +753,168 @@ exports.types = {
       [
         "EventTime",
         "lenient",
+        false
+      ]
+    ]
+  },
+  "c2c.AfterModifyMsg": {
+    "struct": [
+      [
+        "CallbackCommand",
+        {
+          "const": "C2C.CallbackAfterModifyMsg"
+        },
+        true
+      ],
+      [
+        "Operator_Account",
+        "string",
+        true
+      ],
+      [
+        "From_Account",
+        "string",
+        true
+      ],
+      [
+        "To_Account",
+        "string",
+        true
+      ],
+      [
+        "MsgSeq",
+        "u32",
+        false
+      ],
+      [
+        "MsgRandom",
+        "u32",
+        false
+      ],
+      [
+        "MsgTime",
+        "u64",
+        false
+      ],
+      [
+        "MsgKey",
+        "string",
+        true
+      ],
+      [
+        "MsgBody",
+        {
+          "array": "common.MsgBodyElement"
+        },
+        false
+      ],
+      [
+        "CloudCustomData",
+        "string",
+        false
+      ],
+      [
+        "EventTime",
+        "lenient",
+        false
+      ]
+    ]
+  },
+  "c2c.AfterMsgReadAll": {
+    "struct": [
+      [
+        "CallbackCommand",
+        {
+          "const": "C2C.CallbackAfterMsgReadAll"
+        },
+        true
+      ],
+      [
+        "Report_Account",
+        "string",
+        true
+      ],
+      [
+        "GroupReadInfo",
+        {
+          "array": "c2c.GroupReadUpTo"
+        },
+        false
+      ],
+      [
+        "EventTime",
+        "lenient",
+        false
+      ]
+    ]
+  },
+  "c2c.GroupReadUpTo": {
+    "struct": [
+      [
+        "GroupId",
+        "string",
+        true
+      ],
+      [
+        "MsgSeq",
+        "u32",
+        false
+      ]
+    ]
+  },
+  "c2c.AfterMsgReadReceipt": {
+    "struct": [
+      [
+        "CallbackCommand",
+        {
+          "const": "C2C.CallbackAfterMsgReadReceipt"
+        },
+        true
+      ],
+      [
+        "Operator_Account",
+        "string",
+        true
+      ],
+      [
+        "Peer_Account",
+        "string",
+        true
+      ],
+      [
+        "C2CMsgInfo",
+        {
+          "array": "c2c.ReceiptedC2CMessage"
+        },
+        true
+      ],
+      [
+        "EventTime",
+        "lenient",
+        false
+      ]
+    ]
+  },
+  "c2c.ReceiptedC2CMessage": {
+    "struct": [
+      [
+        "From_Account",
+        "string",
+        true
+      ],
+      [
+        "To_Account",
+        "string",
+        true
+      ],
+      [
+        "MsgKey",
+        "string",
+        true
+      ],
+      [
+        "MsgId",
+        "string",
         false
       ]
     ]
@@ -717,7 +945,7 @@ exports.types = {
       ],
       [
         "UnreadMsgNum",
-        "i64",
+        "i32",
         false
       ],
       [
@@ -753,7 +981,7 @@ exports.types = {
       ],
       [
         "UnreadMsgNum",
-        "i64",
+        "i32",
         false
       ],
       [
@@ -784,12 +1012,12 @@ exports.types = {
       ],
       [
         "MsgSeq",
-        "u64",
+        "u32",
         true
       ],
       [
         "MsgRandom",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -809,12 +1037,12 @@ exports.types = {
       ],
       [
         "OnlineOnlyFlag",
-        "u64",
+        "u32",
         false
       ],
       [
         "SendMsgResult",
-        "i64",
+        "i32",
         true
       ],
       [
@@ -824,8 +1052,8 @@ exports.types = {
       ],
       [
         "UnreadMsgNum",
-        "i64",
-        true
+        "i32",
+        false
       ],
       [
         "MsgBody",
@@ -862,12 +1090,12 @@ exports.types = {
       ],
       [
         "MsgSeq",
-        "u64",
+        "u32",
         false
       ],
       [
         "MsgRandom",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -881,8 +1109,13 @@ exports.types = {
         false
       ],
       [
+        "MsgId",
+        "string",
+        false
+      ],
+      [
         "OnlineOnlyFlag",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -930,6 +1163,203 @@ exports.types = {
       ]
     ]
   },
+  "call.AfterEndCall": {
+    "struct": [
+      [
+        "CallbackCommand",
+        {
+          "const": "Call.CallbackAfterEndCall"
+        },
+        true
+      ],
+      [
+        "CallRecord",
+        "call.EndedCall",
+        true
+      ],
+      [
+        "EventTime",
+        "lenient",
+        false
+      ]
+    ]
+  },
+  "call.EndedCall": {
+    "struct": [
+      [
+        "CallId",
+        "string",
+        true
+      ],
+      [
+        "Caller_Account",
+        "common.CallUserId",
+        false
+      ],
+      [
+        "MediaType",
+        "string",
+        false
+      ],
+      [
+        "CallType",
+        "string",
+        false
+      ],
+      [
+        "StartTime",
+        "u64",
+        false
+      ],
+      [
+        "EndTime",
+        "u64",
+        false
+      ],
+      [
+        "AcceptTime",
+        "u64",
+        false
+      ],
+      [
+        "CallResult",
+        "call.CallResult",
+        false
+      ],
+      [
+        "CalleeList_Account",
+        {
+          "array": "common.CallUserId"
+        },
+        false
+      ],
+      [
+        "RoomId",
+        "string",
+        false
+      ],
+      [
+        "RoomIdType",
+        "u32",
+        false
+      ]
+    ]
+  },
+  "call.CallResult": {
+    "untagged": [
+      "string",
+      "i64"
+    ]
+  },
+  "call.AfterMemberChanged": {
+    "struct": [
+      [
+        "CallbackCommand",
+        {
+          "const": "Call.CallbackAfterMemberChanged"
+        },
+        true
+      ],
+      [
+        "CallId",
+        "string",
+        true
+      ],
+      [
+        "UserList",
+        {
+          "array": "common.CallMember"
+        },
+        false
+      ],
+      [
+        "ChangedUserList",
+        {
+          "array": "call.CallMemberChange"
+        },
+        true
+      ],
+      [
+        "EventTime",
+        "lenient",
+        false
+      ]
+    ]
+  },
+  "call.CallMemberChange": {
+    "struct": [
+      [
+        "User_Account",
+        "common.CallUserId",
+        true
+      ],
+      [
+        "ActionType",
+        "string",
+        false
+      ]
+    ]
+  },
+  "call.AfterStartCall": {
+    "struct": [
+      [
+        "CallbackCommand",
+        {
+          "const": "Call.CallbackAfterStartCall"
+        },
+        true
+      ],
+      [
+        "CallInfo",
+        "call.StartedCall",
+        true
+      ],
+      [
+        "UserList",
+        {
+          "array": "common.CallMember"
+        },
+        true
+      ],
+      [
+        "EventTime",
+        "lenient",
+        false
+      ]
+    ]
+  },
+  "call.StartedCall": {
+    "struct": [
+      [
+        "CallId",
+        "string",
+        true
+      ],
+      [
+        "CallMediaType",
+        "string",
+        false,
+        [
+          "MediaType"
+        ]
+      ],
+      [
+        "ChatGroupId",
+        "string",
+        false
+      ],
+      [
+        "RoomId",
+        "string",
+        false
+      ],
+      [
+        "RoomIdType",
+        "u32",
+        false
+      ]
+    ]
+  },
   "chatbot.OnC2CSignalMessage": {
     "struct": [
       [
@@ -951,12 +1381,12 @@ exports.types = {
       ],
       [
         "MsgSeq",
-        "u64",
+        "u32",
         true
       ],
       [
         "MsgRandom",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -1009,7 +1439,7 @@ exports.types = {
       ],
       [
         "SdkAppId",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -1044,7 +1474,7 @@ exports.types = {
       ],
       [
         "CtxcbResult",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -1101,7 +1531,7 @@ exports.types = {
     "struct": [
       [
         "ContactType",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -1396,6 +1826,11 @@ exports.types = {
         true
       ],
       [
+        "Operator_Account",
+        "string",
+        false
+      ],
+      [
         "Name",
         "string",
         false
@@ -1502,12 +1937,12 @@ exports.types = {
       ],
       [
         "MsgSeq",
-        "u64",
+        "u32",
         true
       ],
       [
         "OperateType",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -1602,7 +2037,10 @@ exports.types = {
       [
         "Member_Account",
         "string",
-        true
+        true,
+        [
+          "Modified_Account"
+        ]
       ],
       [
         "Role",
@@ -1623,6 +2061,49 @@ exports.types = {
   },
   "group.MemberFieldChangedRole": {
     "enum": true
+  },
+  "group.AfterModifyMsg": {
+    "struct": [
+      [
+        "CallbackCommand",
+        {
+          "const": "Group.CallbackAfterModifyMsg"
+        },
+        true
+      ],
+      [
+        "Operator_Account",
+        "string",
+        true
+      ],
+      [
+        "GroupId",
+        "string",
+        true
+      ],
+      [
+        "TopicId",
+        "string",
+        false
+      ],
+      [
+        "MsgSeq",
+        "u32",
+        true
+      ],
+      [
+        "MsgBody",
+        {
+          "array": "common.MsgBodyElement"
+        },
+        false
+      ],
+      [
+        "EventTime",
+        "lenient",
+        false
+      ]
+    ]
   },
   "group.AfterNewMemberJoin": {
     "struct": [
@@ -1707,17 +2188,17 @@ exports.types = {
     "struct": [
       [
         "MsgSeq",
-        "u64",
+        "u32",
         true
       ],
       [
         "ReadNum",
-        "u64",
+        "u32",
         true
       ],
       [
         "UnreadNum",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -1776,7 +2257,7 @@ exports.types = {
     "struct": [
       [
         "MsgSeq",
-        "u64",
+        "u32",
         true
       ]
     ]
@@ -1812,12 +2293,12 @@ exports.types = {
       ],
       [
         "Random",
-        "u64",
+        "u32",
         true
       ],
       [
         "MsgSeq",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -1832,7 +2313,7 @@ exports.types = {
       ],
       [
         "OnlineOnlyFlag",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -1875,7 +2356,7 @@ exports.types = {
     "struct": [
       [
         "GroupAtAllFlag",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -1984,6 +2465,16 @@ exports.types = {
         true
       ],
       [
+        "ApplyMsg",
+        "string",
+        false
+      ],
+      [
+        "TopicId",
+        "string",
+        false
+      ],
+      [
         "EventTime",
         "lenient",
         false
@@ -2040,7 +2531,15 @@ exports.types = {
       ],
       [
         "CreateGroupNum",
-        "u64",
+        "u32",
+        false,
+        [
+          "CreatedNum"
+        ]
+      ],
+      [
+        "CreatedGroupNum",
+        "group.CreatedGroupCount",
         false
       ],
       [
@@ -2055,6 +2554,14 @@ exports.types = {
         "lenient",
         false
       ]
+    ]
+  },
+  "group.CreatedGroupCount": {
+    "untagged": [
+      "u32",
+      {
+        "map": "u32"
+      }
     ]
   },
   "group.BeforeCreateGroupReply": {
@@ -2216,12 +2723,17 @@ exports.types = {
       ],
       [
         "Random",
-        "u64",
+        "u32",
+        false
+      ],
+      [
+        "MsgId",
+        "string",
         false
       ],
       [
         "OnlineOnlyFlag",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -2295,12 +2807,12 @@ exports.types = {
       ],
       [
         "QuotaUsed",
-        "u64",
+        "u32",
         true
       ],
       [
         "Quota",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -2385,12 +2897,12 @@ exports.types = {
       ],
       [
         "Random",
-        "u64",
+        "u32",
         true
       ],
       [
         "OnlineOnlyFlag",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -2407,7 +2919,7 @@ exports.types = {
       ],
       [
         "ErrorCode",
-        "i64",
+        "i32",
         true
       ],
       [
@@ -2685,7 +3197,7 @@ exports.types = {
       ],
       [
         "OnlineOnlyFlag",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -2832,7 +3344,7 @@ exports.types = {
       ],
       [
         "OnlineOnlyFlag",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -2925,16 +3437,16 @@ exports.types = {
       "members": {
         "Tag_Profile_IM_Nick": "string",
         "Tag_Profile_IM_Gender": "string",
-        "Tag_Profile_IM_BirthDay": "u64",
+        "Tag_Profile_IM_BirthDay": "u32",
         "Tag_Profile_IM_Location": "string",
         "Tag_Profile_IM_SelfSignature": "string",
         "Tag_Profile_IM_AllowType": "string",
-        "Tag_Profile_IM_Language": "u64",
+        "Tag_Profile_IM_Language": "u32",
         "Tag_Profile_IM_Image": "string",
-        "Tag_Profile_IM_MsgSettings": "u64",
+        "Tag_Profile_IM_MsgSettings": "u32",
         "Tag_Profile_IM_AdminForbidType": "string",
-        "Tag_Profile_IM_Level": "u64",
-        "Tag_Profile_IM_Role": "u64"
+        "Tag_Profile_IM_Level": "u32",
+        "Tag_Profile_IM_Role": "u32"
       }
     }
   },
@@ -2960,7 +3472,7 @@ exports.types = {
       ],
       [
         "EventType",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -2990,22 +3502,22 @@ exports.types = {
       ],
       [
         "PushPlatform",
-        "u64",
+        "u32",
         true
       ],
       [
         "DeviceType",
-        "u64",
+        "u32",
         false
       ],
       [
         "PushStage",
-        "u64",
+        "u32",
         true
       ],
       [
         "ErrCode",
-        "i64",
+        "i32",
         true
       ],
       [
@@ -3037,7 +3549,7 @@ exports.types = {
       ],
       [
         "EventType",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -3057,12 +3569,12 @@ exports.types = {
       ],
       [
         "PushPlatform",
-        "u64",
+        "u32",
         true
       ],
       [
         "PushStage",
-        "u64",
+        "u32",
         true
       ],
       [
@@ -3077,12 +3589,12 @@ exports.types = {
       ],
       [
         "MsgSeq",
-        "u64",
+        "u32",
         true
       ],
       [
         "MsgRandom",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -3097,7 +3609,7 @@ exports.types = {
       ],
       [
         "ErrCode",
-        "i64",
+        "i32",
         true
       ],
       [
@@ -3171,7 +3683,7 @@ exports.types = {
       ],
       [
         "ForceFlag",
-        "u64",
+        "u32",
         false
       ]
     ]
@@ -3249,7 +3761,7 @@ exports.types = {
       ],
       [
         "ForceAddFlags",
-        "u64",
+        "u32",
         false
       ],
       [
@@ -3300,7 +3812,7 @@ exports.types = {
       ],
       [
         "ResultCode",
-        "i64",
+        "i32",
         true
       ],
       [
@@ -3405,7 +3917,7 @@ exports.types = {
       ],
       [
         "ResultCode",
-        "i64",
+        "i32",
         true
       ],
       [
@@ -3529,6 +4041,21 @@ exports.commands = {
     "kind": "after",
     "decision": null
   },
+  "C2C.CallbackAfterModifyMsg": {
+    "type": "c2c.AfterModifyMsg",
+    "kind": "after",
+    "decision": null
+  },
+  "C2C.CallbackAfterMsgReadAll": {
+    "type": "c2c.AfterMsgReadAll",
+    "kind": "after",
+    "decision": null
+  },
+  "C2C.CallbackAfterMsgReadReceipt": {
+    "type": "c2c.AfterMsgReadReceipt",
+    "kind": "after",
+    "decision": null
+  },
   "C2C.CallbackAfterMsgReport": {
     "type": "c2c.AfterMsgReport",
     "kind": "after",
@@ -3560,6 +4087,21 @@ exports.commands = {
       ],
       "allowWith": []
     }
+  },
+  "Call.CallbackAfterEndCall": {
+    "type": "call.AfterEndCall",
+    "kind": "after",
+    "decision": null
+  },
+  "Call.CallbackAfterMemberChanged": {
+    "type": "call.AfterMemberChanged",
+    "kind": "after",
+    "decision": null
+  },
+  "Call.CallbackAfterStartCall": {
+    "type": "call.AfterStartCall",
+    "kind": "after",
+    "decision": null
   },
   "Chatbot.OnC2CSignalMessage": {
     "type": "chatbot.OnC2CSignalMessage",
@@ -3628,6 +4170,11 @@ exports.commands = {
   },
   "Group.CallbackAfterMemberFieldChanged": {
     "type": "group.AfterMemberFieldChanged",
+    "kind": "after",
+    "decision": null
+  },
+  "Group.CallbackAfterModifyMsg": {
+    "type": "group.AfterModifyMsg",
     "kind": "after",
     "decision": null
   },
@@ -3945,6 +4492,10 @@ exports.guards = {
   "isMsgBodyElementRelay": [
     "common.MsgBodyElement",
     "TIMRelayElem"
+  ],
+  "isMsgBodyElementStream": [
+    "common.MsgBodyElement",
+    "TIMStreamElem"
   ],
   "isMsgBodyElementOther": [
     "common.MsgBodyElement",

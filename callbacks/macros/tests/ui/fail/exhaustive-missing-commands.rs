@@ -3,7 +3,7 @@ use tencent_chat_callbacks::{group, handlers};
 struct App;
 
 #[handlers(exhaustive, ignore(
-    "Alert.*", "Bot.*", "C2C.*", "Chatbot.*", "ContentCallback.*", "Follow.*", "OfficialAccount.*", "Profile.*", "Push.*", "Group.*",
+    "Alert.*", "Bot.*", "C2C.*", "Call.*", "Chatbot.*", "ContentCallback.*", "Follow.*", "OfficialAccount.*", "Profile.*", "Push.*", "Group.*",
     "Sns.CallbackBlackListAdd",
     "Sns.CallbackBlackListDelete",
     "Sns.CallbackFriendDelete",

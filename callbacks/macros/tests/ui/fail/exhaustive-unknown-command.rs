@@ -5,7 +5,7 @@ use tencent_chat_callbacks::{group, handlers, Dispatcher};
 
 struct App;
 
-#[handlers(exhaustive, ignore("Alert.*", "Bot.*", "C2C.*", "Chatbot.*", "ContentCallback.*", "Follow.*", "OfficialAccount.*", "Profile.*", "Push.*", "Sns.*", "State.*"))]
+#[handlers(exhaustive, ignore("Alert.*", "Bot.*", "C2C.*", "Call.*", "Chatbot.*", "ContentCallback.*", "Follow.*", "OfficialAccount.*", "Profile.*", "Push.*", "Sns.*", "State.*"))]
 impl App {
     #[on("Group.CallbackAfterCreatGroup")]
     async fn created(&self, _event: group::AfterCreateGroup) {}

@@ -4,7 +4,7 @@ use tencent_chat_callbacks::{group, handlers, Context, Dispatcher, UnhandledEven
 
 struct App;
 
-#[handlers(exhaustive, ignore("Alert.*", "Bot.*", "C2C.*", "Chatbot.*", "ContentCallback.*", "Follow.*", "OfficialAccount.*", "Profile.*", "Push.*", "Sns.*", "State.*", "Group.*"))]
+#[handlers(exhaustive, ignore("Alert.*", "Bot.*", "C2C.*", "Call.*", "Chatbot.*", "ContentCallback.*", "Follow.*", "OfficialAccount.*", "Profile.*", "Push.*", "Sns.*", "State.*", "Group.*"))]
 impl App {
     #[on("Group.CallbackAfterCreateGroup")]
     async fn created(&self, _event: group::AfterCreateGroup) {}

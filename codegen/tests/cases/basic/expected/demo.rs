@@ -32,6 +32,26 @@ pub struct AfterThing {
     /// An unsigned integer.
     #[serde(rename = "Count")]
     pub count: u64,
+    /// A 32-bit unsigned integer, such as a message's random number.
+    #[serde(rename = "Small")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub small: Option<u32>,
+    /// A 32-bit signed integer, such as an error code.
+    #[serde(rename = "Signed")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed: Option<i32>,
+    /// A 64-bit unsigned integer, not exact as a JavaScript number.
+    #[serde(rename = "Wide")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wide: Option<u64>,
+    /// Tally.
+    #[serde(rename = "Tally")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tally: Option<Tally>,
+    /// Required under either of its spellings.
+    #[serde(rename = "Member_Account")]
+    #[serde(alias = "Modified_Account")]
+    pub member_account: String,
     /// A number.
     #[serde(rename = "Ratio")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -96,10 +116,12 @@ pub struct AfterThing {
 
 impl AfterThing {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         name: String,
         type_: String,
         count: u64,
+        member_account: String,
         event_time: super::common::Stamp,
         colour: super::common::Colour,
         notes: Vec<String>,
@@ -112,6 +134,11 @@ impl AfterThing {
             flag: None,
             delta: None,
             count,
+            small: None,
+            signed: None,
+            wide: None,
+            tally: None,
+            member_account,
             ratio: None,
             tags: None,
             event_time,
@@ -134,6 +161,19 @@ impl ::tencent_chat_callbacks::Callback for AfterThing {
     const KIND: ::tencent_chat_callbacks::CallbackKind = ::tencent_chat_callbacks::CallbackKind::After;
 
     type Reply = super::common::Reply;
+}
+
+/// Tally.
+///
+/// One number, or a number per key.
+#[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize, ::serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+#[serde(untagged)]
+pub enum Tally {
+    /// One count.
+    Whole(u32),
+    /// A count per key.
+    PerKey(::std::collections::BTreeMap<String, u64>),
 }
 
 /// Mode.

@@ -18,6 +18,7 @@ from . import common
 from . import alert
 from . import bot
 from . import c2c
+from . import call
 from . import chatbot
 from . import content_callback
 from . import follow
@@ -76,6 +77,7 @@ __all__ = [
     "alert",
     "bot",
     "c2c",
+    "call",
     "chatbot",
     "content_callback",
     "follow",

@@ -29,6 +29,10 @@ def _from_digits(value: object) -> object:
     return value
 
 
+I32 = _t.Annotated[int, BeforeValidator(_from_digits), Field(strict=True, ge=-(2**31), le=2**31 - 1)]
+"""A JSON integer that fits in 32 signed bits (a string of digits is read as one, as in Rust)."""
+U32 = _t.Annotated[int, BeforeValidator(_from_digits), Field(strict=True, ge=0, le=2**32 - 1)]
+"""A JSON integer that fits in 32 unsigned bits (a string of digits is read as one, as in Rust)."""
 I64 = _t.Annotated[int, BeforeValidator(_from_digits), Field(strict=True, ge=-(2**63), le=2**63 - 1)]
 """A JSON integer that fits in 64 signed bits (a string of digits is read as one, as in Rust)."""
 U64 = _t.Annotated[int, BeforeValidator(_from_digits), Field(strict=True, ge=0, le=2**64 - 1)]

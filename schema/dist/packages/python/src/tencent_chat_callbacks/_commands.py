@@ -11,6 +11,7 @@ from . import common
 from . import alert
 from . import bot
 from . import c2c
+from . import call
 from . import chatbot
 from . import content_callback
 from . import follow
@@ -27,10 +28,16 @@ CALLBACKS: _t.Dict[str, _t.Type[Callback]] = {
     "Bot.OnC2CMessage": bot.OnC2CMessage,
     "Bot.OnGroupMessage": bot.OnGroupMessage,
     "C2C.CallbackAfterC2CMsgExtension": c2c.AfterC2CMsgExtension,
+    "C2C.CallbackAfterModifyMsg": c2c.AfterModifyMsg,
+    "C2C.CallbackAfterMsgReadAll": c2c.AfterMsgReadAll,
+    "C2C.CallbackAfterMsgReadReceipt": c2c.AfterMsgReadReceipt,
     "C2C.CallbackAfterMsgReport": c2c.AfterMsgReport,
     "C2C.CallbackAfterMsgWithDraw": c2c.AfterMsgWithDraw,
     "C2C.CallbackAfterSendMsg": c2c.AfterSendMsg,
     "C2C.CallbackBeforeSendMsg": c2c.BeforeSendMsg,
+    "Call.CallbackAfterEndCall": call.AfterEndCall,
+    "Call.CallbackAfterMemberChanged": call.AfterMemberChanged,
+    "Call.CallbackAfterStartCall": call.AfterStartCall,
     "Chatbot.OnC2CSignalMessage": chatbot.OnC2CSignalMessage,
     "ContentCallback.ResultNotify": content_callback.ResultNotify,
     "Follow.CallbackAfterFollowAdd": follow.AfterFollowAdd,
@@ -45,6 +52,7 @@ CALLBACKS: _t.Dict[str, _t.Type[Callback]] = {
     "Group.CallbackAfterGroupMsgExtension": group.AfterGroupMsgExtension,
     "Group.CallbackAfterMemberExit": group.AfterMemberExit,
     "Group.CallbackAfterMemberFieldChanged": group.AfterMemberFieldChanged,
+    "Group.CallbackAfterModifyMsg": group.AfterModifyMsg,
     "Group.CallbackAfterNewMemberJoin": group.AfterNewMemberJoin,
     "Group.CallbackAfterReadReceipt": group.AfterReadReceipt,
     "Group.CallbackAfterRecallMsg": group.AfterRecallMsg,

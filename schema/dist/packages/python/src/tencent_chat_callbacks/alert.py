@@ -9,7 +9,7 @@ import typing as _t
 
 from pydantic import Field
 
-from ._base import U64, Callback, CallbackModel, Str
+from ._base import U32, Callback, CallbackModel, Str
 from . import common
 
 
@@ -36,10 +36,10 @@ class RequestOverLimit(Callback):
     command: Str = Field(validation_alias="Command", serialization_alias="Command")
     """The API's command word, such as `batchsendmsg`; together with `ServiceName` it names the API."""
 
-    request: U64 = Field(validation_alias="Request", serialization_alias="Request")
+    request: U32 = Field(validation_alias="Request", serialization_alias="Request")
     """The API's observed call rate, in requests per second."""
 
-    limit: U64 = Field(validation_alias="Limit", serialization_alias="Limit")
+    limit: U32 = Field(validation_alias="Limit", serialization_alias="Limit")
     """The API's rate limit, in requests per second."""
 
 

@@ -9,7 +9,7 @@ import typing as _t
 
 from pydantic import Field
 
-from ._base import I64, U64, Callback, CallbackModel, LenientU64, Str
+from ._base import I32, U32, U64, Callback, CallbackModel, LenientU64, Str
 from . import common
 
 
@@ -39,10 +39,10 @@ class OnC2CMessage(Callback):
     to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the chatbot that received the message (chatbot IDs start with `@RBT#`)."""
 
-    msg_seq: U64 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
+    msg_seq: U32 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number (32-bit unsigned)."""
 
-    msg_random: U64 = Field(validation_alias="MsgRandom", serialization_alias="MsgRandom")
+    msg_random: U32 = Field(validation_alias="MsgRandom", serialization_alias="MsgRandom")
     """The message's random number (32-bit unsigned)."""
 
     msg_time: U64 = Field(validation_alias="MsgTime", serialization_alias="MsgTime")
@@ -54,10 +54,10 @@ class OnC2CMessage(Callback):
     msg_id: _t.Optional[Str] = Field(default=None, validation_alias="MsgId", serialization_alias="MsgId")
     """The message's unique identifier on the client side, when sent."""
 
-    online_only_flag: U64 = Field(validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
+    online_only_flag: U32 = Field(validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
     """1 when the message was meant only for online users, otherwise 0."""
 
-    send_msg_result: I64 = Field(validation_alias="SendMsgResult", serialization_alias="SendMsgResult")
+    send_msg_result: I32 = Field(validation_alias="SendMsgResult", serialization_alias="SendMsgResult")
     """The delivery outcome: 0 when the message was delivered, otherwise the vendor's error code for
     the failure."""
 
@@ -106,16 +106,16 @@ class OnGroupMessage(Callback):
     """UserID of whoever made the send request; it tells an administrator's request from the sender's
     own."""
 
-    random: U64 = Field(validation_alias="Random", serialization_alias="Random")
+    random: U32 = Field(validation_alias="Random", serialization_alias="Random")
     """The 32-bit random number of the send request."""
 
-    msg_seq: U64 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
+    msg_seq: U32 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number in the group (32-bit unsigned); group messages are ordered by it."""
 
     msg_time: U64 = Field(validation_alias="MsgTime", serialization_alias="MsgTime")
     """When the message was sent, as the backend's Unix time in seconds."""
 
-    online_only_flag: U64 = Field(validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
+    online_only_flag: U32 = Field(validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
     """1 when the message was meant only for online members, otherwise 0; audio-video (live) groups
     ignore the flag and always report 0."""
 

@@ -9,7 +9,7 @@ import typing as _t
 
 from pydantic import Field
 
-from ._base import I64, U64, Callback, CallbackModel, LenientU64, Str
+from ._base import U32, I64, Callback, CallbackModel, LenientU64, Str
 from . import common
 
 
@@ -59,10 +59,10 @@ class OnC2CSignalMessage(Callback):
     to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the chatbot it was sent to, such as `@RBT#chatbot`."""
 
-    msg_seq: U64 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
+    msg_seq: U32 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number (32-bit unsigned)."""
 
-    msg_random: U64 = Field(validation_alias="MsgRandom", serialization_alias="MsgRandom")
+    msg_random: U32 = Field(validation_alias="MsgRandom", serialization_alias="MsgRandom")
     """The message's random number (32-bit unsigned)."""
 
     msg_key: Str = Field(validation_alias="MsgKey", serialization_alias="MsgKey")

@@ -9,7 +9,7 @@ import typing as _t
 
 from pydantic import Discriminator, Field, Tag
 
-from ._base import F64, I64, U64, CallbackModel, OpenEnum, Str, OTHER_TAG, tag_of
+from ._base import F64, U32, I64, U64, Bool, CallbackModel, OpenEnum, Str, OTHER_TAG, tag_of
 
 
 class GroupType(OpenEnum):
@@ -221,10 +221,10 @@ class SoundContent(CallbackModel):
     size: _t.Optional[U64] = Field(default=None, validation_alias="Size", serialization_alias="Size")
     """The size of the audio data in bytes."""
 
-    second: _t.Optional[U64] = Field(default=None, validation_alias="Second", serialization_alias="Second")
+    second: _t.Optional[U32] = Field(default=None, validation_alias="Second", serialization_alias="Second")
     """The length of the recording in seconds."""
 
-    download_flag: _t.Optional[I64] = Field(default=None, validation_alias="Download_Flag", serialization_alias="Download_Flag")
+    download_flag: _t.Optional[U32] = Field(default=None, validation_alias="Download_Flag", serialization_alias="Download_Flag")
     """How the audio is to be downloaded. The only documented value is 2: fetch it from `Url`."""
 
 
@@ -235,17 +235,17 @@ class ImageInfo(CallbackModel):
     vendor sometimes leaves out the size and dimensions of the large version, or gives them as 0, so
     they are optional."""
 
-    type: _t.Optional[I64] = Field(default=None, validation_alias="Type", serialization_alias="Type")
+    type: _t.Optional[U32] = Field(default=None, validation_alias="Type", serialization_alias="Type")
     """Which version this is: 1 is the original image, 2 the large (resized) image and 3 the thumbnail.
     An integer rather than an enumeration, so that other values still decode."""
 
     size: _t.Optional[U64] = Field(default=None, validation_alias="Size", serialization_alias="Size")
     """The size of this version's data in bytes; 0 when the vendor does not report it."""
 
-    width: _t.Optional[U64] = Field(default=None, validation_alias="Width", serialization_alias="Width")
+    width: _t.Optional[U32] = Field(default=None, validation_alias="Width", serialization_alias="Width")
     """The width of this version in pixels; 0 when the vendor does not report it."""
 
-    height: _t.Optional[U64] = Field(default=None, validation_alias="Height", serialization_alias="Height")
+    height: _t.Optional[U32] = Field(default=None, validation_alias="Height", serialization_alias="Height")
     """The height of this version in pixels; 0 when the vendor does not report it."""
 
     url: Str = Field(validation_alias="URL", serialization_alias="URL")
@@ -262,7 +262,7 @@ class ImageContent(CallbackModel):
     uuid: _t.Optional[Str] = Field(default=None, validation_alias="UUID", serialization_alias="UUID")
     """A globally unique identifier the clients use as the key of this image, often its MD5 hash."""
 
-    image_format: _t.Optional[I64] = Field(default=None, validation_alias="ImageFormat", serialization_alias="ImageFormat")
+    image_format: _t.Optional[U32] = Field(default=None, validation_alias="ImageFormat", serialization_alias="ImageFormat")
     """The file format as a number: 1 is JPG, 2 GIF, 3 PNG, 4 BMP and 255 any other format."""
 
     image_info_array: _t.List[ImageInfo] = Field(validation_alias="ImageInfoArray", serialization_alias="ImageInfoArray")
@@ -289,7 +289,7 @@ class FileContent(CallbackModel):
     """The file's name. Some clients send a full local path or `file://` URL here. (The vendor's field
     table spells it `fileName`; every sample uses `FileName`.)"""
 
-    download_flag: _t.Optional[I64] = Field(default=None, validation_alias="Download_Flag", serialization_alias="Download_Flag")
+    download_flag: _t.Optional[U32] = Field(default=None, validation_alias="Download_Flag", serialization_alias="Download_Flag")
     """How the file is to be downloaded. The only documented value is 2: fetch it from `Url`."""
 
 
@@ -309,13 +309,13 @@ class VideoFileContent(CallbackModel):
     video_size: _t.Optional[U64] = Field(default=None, validation_alias="VideoSize", serialization_alias="VideoSize")
     """The size of the video file in bytes."""
 
-    video_second: _t.Optional[U64] = Field(default=None, validation_alias="VideoSecond", serialization_alias="VideoSecond")
+    video_second: _t.Optional[U32] = Field(default=None, validation_alias="VideoSecond", serialization_alias="VideoSecond")
     """The length of the video in seconds. Web clients cannot measure it and send 0."""
 
     video_format: _t.Optional[Str] = Field(default=None, validation_alias="VideoFormat", serialization_alias="VideoFormat")
     """The container format of the video, such as `mp4`."""
 
-    video_download_flag: _t.Optional[I64] = Field(default=None, validation_alias="VideoDownloadFlag", serialization_alias="VideoDownloadFlag")
+    video_download_flag: _t.Optional[U32] = Field(default=None, validation_alias="VideoDownloadFlag", serialization_alias="VideoDownloadFlag")
     """How the video is to be downloaded. The only documented value is 2: fetch it from `VideoUrl`."""
 
     thumb_url: _t.Optional[Str] = Field(default=None, validation_alias="ThumbUrl", serialization_alias="ThumbUrl")
@@ -327,17 +327,17 @@ class VideoFileContent(CallbackModel):
     thumb_size: _t.Optional[U64] = Field(default=None, validation_alias="ThumbSize", serialization_alias="ThumbSize")
     """The size of the thumbnail image in bytes."""
 
-    thumb_width: _t.Optional[U64] = Field(default=None, validation_alias="ThumbWidth", serialization_alias="ThumbWidth")
+    thumb_width: _t.Optional[U32] = Field(default=None, validation_alias="ThumbWidth", serialization_alias="ThumbWidth")
     """The width of the thumbnail in pixels."""
 
-    thumb_height: _t.Optional[U64] = Field(default=None, validation_alias="ThumbHeight", serialization_alias="ThumbHeight")
+    thumb_height: _t.Optional[U32] = Field(default=None, validation_alias="ThumbHeight", serialization_alias="ThumbHeight")
     """The height of the thumbnail in pixels."""
 
     thumb_format: _t.Optional[Str] = Field(default=None, validation_alias="ThumbFormat", serialization_alias="ThumbFormat")
     """The image format of the thumbnail, such as `JPG`. Unlike `ImageFormat` of an image element, this
     is a name, not a number."""
 
-    thumb_download_flag: _t.Optional[I64] = Field(default=None, validation_alias="ThumbDownloadFlag", serialization_alias="ThumbDownloadFlag")
+    thumb_download_flag: _t.Optional[U32] = Field(default=None, validation_alias="ThumbDownloadFlag", serialization_alias="ThumbDownloadFlag")
     """How the thumbnail is to be downloaded. The only documented value is 2: fetch it from `ThumbUrl`."""
 
 
@@ -356,10 +356,10 @@ class RelayedMessage(CallbackModel):
     group_id: _t.Optional[Str] = Field(default=None, validation_alias="GroupId", serialization_alias="GroupId")
     """The group the original was sent to; present only when the original was a group message."""
 
-    msg_seq: _t.Optional[U64] = Field(default=None, validation_alias="MsgSeq", serialization_alias="MsgSeq")
+    msg_seq: _t.Optional[U32] = Field(default=None, validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The sequence number of the original message (32-bit unsigned)."""
 
-    msg_random: _t.Optional[U64] = Field(default=None, validation_alias="MsgRandom", serialization_alias="MsgRandom")
+    msg_random: _t.Optional[U32] = Field(default=None, validation_alias="MsgRandom", serialization_alias="MsgRandom")
     """The random number of the original message (32-bit unsigned)."""
 
     msg_time_stamp: _t.Optional[U64] = Field(default=None, validation_alias="MsgTimeStamp", serialization_alias="MsgTimeStamp")
@@ -384,7 +384,7 @@ class RelayContent(CallbackModel):
     title: _t.Optional[Str] = Field(default=None, validation_alias="Title", serialization_alias="Title")
     """The heading shown for the bundle, such as whose chat history it is."""
 
-    msg_num: _t.Optional[U64] = Field(default=None, validation_alias="MsgNum", serialization_alias="MsgNum")
+    msg_num: _t.Optional[U32] = Field(default=None, validation_alias="MsgNum", serialization_alias="MsgNum")
     """How many messages were bundled."""
 
     compatible_text: _t.Optional[Str] = Field(default=None, validation_alias="CompatibleText", serialization_alias="CompatibleText")
@@ -402,6 +402,42 @@ class RelayContent(CallbackModel):
     json_msg_key: _t.Optional[Str] = Field(default=None, validation_alias="JsonMsgKey", serialization_alias="JsonMsgKey")
     """A key under which the backend stores the bundled messages when they are too large to send
     inline; never together with `MsgList`."""
+
+
+class StreamChunk(CallbackModel):
+    """Stream chunk
+
+    One piece of a streamed message, such as a chatbot's answer sent as it is generated."""
+
+    event_type: _t.Optional[Str] = Field(default=None, validation_alias="EventType", serialization_alias="EventType")
+    """What the piece carries; `data` for a piece of text."""
+
+    index: _t.Optional[U32] = Field(default=None, validation_alias="Index", serialization_alias="Index")
+    """The piece's position in the stream, counting up from 1."""
+
+    markdown: _t.Optional[Str] = Field(default=None, validation_alias="Markdown", serialization_alias="Markdown")
+    """The text this piece adds, in Markdown."""
+
+    is_last: _t.Optional[Bool] = Field(default=None, validation_alias="IsLast", serialization_alias="IsLast")
+    """Whether this is the stream's last piece."""
+
+
+class StreamContent(CallbackModel):
+    """Stream content
+
+    The content of a streamed element: text sent in pieces as it is produced, as Tencent's chatbot
+    tooling sends replies. Clients that cannot show streamed messages show the compatible text
+    instead. Every field is optional: the element is newer than the vendor's message-format page,
+    which does not describe it."""
+
+    chunks: _t.Optional[_t.List[StreamChunk]] = Field(default=None, validation_alias="Chunks", serialization_alias="Chunks")
+    """The pieces this message carries, in order."""
+
+    compatible_text: _t.Optional[Str] = Field(default=None, validation_alias="CompatibleText", serialization_alias="CompatibleText")
+    """Plain text that clients too old to show streamed messages display instead."""
+
+    stream_msg_id: _t.Optional[Str] = Field(default=None, validation_alias="StreamMsgID", serialization_alias="StreamMsgID")
+    """The identifier of the stream the pieces belong to, returned when the stream was started."""
 
 
 class MsgBodyElementText(CallbackModel):
@@ -485,6 +521,15 @@ class MsgBodyElementRelay(CallbackModel):
     msg_content: RelayContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
+class MsgBodyElementStream(CallbackModel):
+    """Text streamed in pieces, such as a chatbot's answer.
+
+    `MsgType` = `TIMStreamElem`."""
+
+    msg_type: _t.Literal["TIMStreamElem"] = Field(validation_alias="MsgType", serialization_alias="MsgType")
+    msg_content: StreamContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
+
+
 class MsgBodyElementOther(CallbackModel):
     """An element type this schema does not know yet; its content is kept as sent.
 
@@ -505,9 +550,10 @@ MsgBodyElement = _t.Annotated[
         _t.Annotated[MsgBodyElementFile, Tag("TIMFileElem")],
         _t.Annotated[MsgBodyElementVideoFile, Tag("TIMVideoFileElem")],
         _t.Annotated[MsgBodyElementRelay, Tag("TIMRelayElem")],
+        _t.Annotated[MsgBodyElementStream, Tag("TIMStreamElem")],
         _t.Annotated[MsgBodyElementOther, Tag(OTHER_TAG)],
     ],
-    Discriminator(tag_of("MsgType", "msg_type", ("TIMTextElem", "TIMLocationElem", "TIMFaceElem", "TIMCustomElem", "TIMSoundElem", "TIMImageElem", "TIMFileElem", "TIMVideoFileElem", "TIMRelayElem",))),
+    Discriminator(tag_of("MsgType", "msg_type", ("TIMTextElem", "TIMLocationElem", "TIMFaceElem", "TIMCustomElem", "TIMSoundElem", "TIMImageElem", "TIMFileElem", "TIMVideoFileElem", "TIMRelayElem", "TIMStreamElem",))),
 ]
 """Message element
 
@@ -551,9 +597,30 @@ class Subscriber(CallbackModel):
     """The subscriber's UserID."""
 
 
+CallUserId = _t.Union[Str, U64]
+"""Call user ID
+
+A UserID in a call callback. The field tables say string, and the mainland-China pages send strings, but the English sample of the call-start callback sends the same IDs as JSON numbers (beyond 2^53, so not exact as a JavaScript number), so both decode."""
+
+
+class CallMember(CallbackModel):
+    """Call member
+
+    One member of a call and where they are in it."""
+
+    user_account: CallUserId = Field(validation_alias="User_Account", serialization_alias="User_Account")
+    """Call user ID."""
+
+    status: _t.Optional[Str] = Field(default=None, validation_alias="Status", serialization_alias="Status")
+    """The member's state: `Calling` when in the call, `Waiting` when not yet connected; other values
+    may be added."""
+
+
 __all__ = [
     "AccountPair",
     "ActionStatus",
+    "CallMember",
+    "CallUserId",
     "ClientPlatform",
     "CustomContent",
     "FaceContent",
@@ -573,6 +640,7 @@ __all__ = [
     "MsgBodyElementOther",
     "MsgBodyElementRelay",
     "MsgBodyElementSound",
+    "MsgBodyElementStream",
     "MsgBodyElementText",
     "MsgBodyElementVideoFile",
     "MsgExtension",
@@ -580,6 +648,8 @@ __all__ = [
     "RelayedMessage",
     "Reply",
     "SoundContent",
+    "StreamChunk",
+    "StreamContent",
     "Subscriber",
     "TextContent",
     "UserDefinedData",

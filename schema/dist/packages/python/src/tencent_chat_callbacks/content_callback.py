@@ -9,7 +9,7 @@ import typing as _t
 
 from pydantic import Field
 
-from ._base import U64, Callback, CallbackModel, OpenEnum, Str, StringOrList
+from ._base import U32, Callback, CallbackModel, OpenEnum, Str, StringOrList
 from . import common
 
 
@@ -73,7 +73,7 @@ class ModerationContactItem(CallbackModel):
     The conversation a moderated message was sent in: a user for a one-to-one message, a group for a
     group message."""
 
-    contact_type: U64 = Field(validation_alias="ContactType", serialization_alias="ContactType")
+    contact_type: U32 = Field(validation_alias="ContactType", serialization_alias="ContactType")
     """Which kind of conversation: 1 one-to-one, 2 group. An integer rather than an enumeration, so
     that other values still decode."""
 
@@ -104,7 +104,7 @@ class ResultNotify(Callback):
     scene: ModerationScene = Field(validation_alias="Scene", serialization_alias="Scene")
     """Moderation scene."""
 
-    sdk_app_id: _t.Optional[U64] = Field(default=None, validation_alias="SdkAppId", serialization_alias="SdkAppId")
+    sdk_app_id: _t.Optional[U32] = Field(default=None, validation_alias="SdkAppId", serialization_alias="SdkAppId")
     """The app's SDKAppID, repeated in the body. Present in every vendor sample but not in the field
     table, so it is optional here."""
 
@@ -129,7 +129,7 @@ class ResultNotify(Callback):
     """Which message was moderated: for a one-to-one message its `MsgKey`, for a group message its
     `MsgSeq` (as a string)."""
 
-    ctxcb_result: U64 = Field(validation_alias="CtxcbResult", serialization_alias="CtxcbResult")
+    ctxcb_result: U32 = Field(validation_alias="CtxcbResult", serialization_alias="CtxcbResult")
     """What the chat service did with the content: 1 blocked it, 0 let it through."""
 
     ctxcb_request_id: _t.Optional[Str] = Field(default=None, validation_alias="CtxcbRequestId", serialization_alias="CtxcbRequestId")

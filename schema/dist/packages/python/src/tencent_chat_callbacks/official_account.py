@@ -9,7 +9,7 @@ import typing as _t
 
 from pydantic import Field
 
-from ._base import I64, U64, Callback, CallbackModel, Decision, LenientU64, Str
+from ._base import U32, I64, U64, Callback, CallbackModel, Decision, LenientU64, Str
 from . import common
 
 
@@ -266,7 +266,7 @@ class AfterSendMsg(Callback):
     msg_time: U64 = Field(validation_alias="MsgTime", serialization_alias="MsgTime")
     """When the message was sent, as the backend's Unix time in seconds."""
 
-    online_only_flag: U64 = Field(validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
+    online_only_flag: U32 = Field(validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
     """1 when the message was meant only for subscribers who are online, otherwise 0."""
 
     msg_body: _t.List[common.MsgBodyElement] = Field(validation_alias="MsgBody", serialization_alias="MsgBody")
@@ -475,7 +475,7 @@ class BeforeSendMsg(Callback):
     official_account: Str = Field(validation_alias="Official_Account", serialization_alias="Official_Account")
     """The official account the message is sent from."""
 
-    online_only_flag: _t.Optional[U64] = Field(default=None, validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
+    online_only_flag: _t.Optional[U32] = Field(default=None, validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
     """1 for an online-only message (delivered only to subscribers who are online, and not stored), 0
     otherwise. Optional here, as in the other before-send callbacks."""
 

@@ -9,7 +9,7 @@ import typing as _t
 
 from pydantic import Discriminator, Field, Tag
 
-from ._base import U64, Callback, CallbackModel, LenientU64, Str, OTHER_TAG, tag_of
+from ._base import U32, Callback, CallbackModel, LenientU64, Str, OTHER_TAG, tag_of
 from . import common
 
 
@@ -37,7 +37,7 @@ class PortraitProfileItemBirthDay(CallbackModel):
     `Tag` = `Tag_Profile_IM_BirthDay`."""
 
     tag: _t.Literal["Tag_Profile_IM_BirthDay"] = Field(validation_alias="Tag", serialization_alias="Tag")
-    value: U64 = Field(validation_alias="Value", serialization_alias="Value")
+    value: U32 = Field(validation_alias="Value", serialization_alias="Value")
 
 
 class PortraitProfileItemLocation(CallbackModel):
@@ -73,7 +73,7 @@ class PortraitProfileItemLanguage(CallbackModel):
     `Tag` = `Tag_Profile_IM_Language`."""
 
     tag: _t.Literal["Tag_Profile_IM_Language"] = Field(validation_alias="Tag", serialization_alias="Tag")
-    value: U64 = Field(validation_alias="Value", serialization_alias="Value")
+    value: U32 = Field(validation_alias="Value", serialization_alias="Value")
 
 
 class PortraitProfileItemImage(CallbackModel):
@@ -91,7 +91,7 @@ class PortraitProfileItemMsgSettings(CallbackModel):
     `Tag` = `Tag_Profile_IM_MsgSettings`."""
 
     tag: _t.Literal["Tag_Profile_IM_MsgSettings"] = Field(validation_alias="Tag", serialization_alias="Tag")
-    value: U64 = Field(validation_alias="Value", serialization_alias="Value")
+    value: U32 = Field(validation_alias="Value", serialization_alias="Value")
 
 
 class PortraitProfileItemAdminForbidType(CallbackModel):
@@ -110,7 +110,7 @@ class PortraitProfileItemLevel(CallbackModel):
     `Tag` = `Tag_Profile_IM_Level`."""
 
     tag: _t.Literal["Tag_Profile_IM_Level"] = Field(validation_alias="Tag", serialization_alias="Tag")
-    value: U64 = Field(validation_alias="Value", serialization_alias="Value")
+    value: U32 = Field(validation_alias="Value", serialization_alias="Value")
 
 
 class PortraitProfileItemRole(CallbackModel):
@@ -119,7 +119,7 @@ class PortraitProfileItemRole(CallbackModel):
     `Tag` = `Tag_Profile_IM_Role`."""
 
     tag: _t.Literal["Tag_Profile_IM_Role"] = Field(validation_alias="Tag", serialization_alias="Tag")
-    value: U64 = Field(validation_alias="Value", serialization_alias="Value")
+    value: U32 = Field(validation_alias="Value", serialization_alias="Value")
 
 
 class PortraitProfileItemOther(CallbackModel):

@@ -9,7 +9,7 @@ import typing as _t
 
 from pydantic import Field
 
-from ._base import I64, U64, Callback, CallbackModel, Str
+from ._base import I32, U32, U64, Callback, CallbackModel, Str
 from . import common
 
 
@@ -21,7 +21,7 @@ class AllMemberPushEvent(CallbackModel):
     callback_command: _t.Literal["Push.AllMemberPush"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Push.AllMemberPush`."""
 
-    event_type: U64 = Field(validation_alias="EventType", serialization_alias="EventType")
+    event_type: U32 = Field(validation_alias="EventType", serialization_alias="EventType")
     """How the notification was delivered: 1 as an offline push through a push service, 2 as an online
     push over the app's own connection. An integer rather than an enumeration, so that other values
     still decode."""
@@ -42,21 +42,21 @@ class AllMemberPushEvent(CallbackModel):
     to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the recipient."""
 
-    push_platform: U64 = Field(validation_alias="PushPlatform", serialization_alias="PushPlatform")
+    push_platform: U32 = Field(validation_alias="PushPlatform", serialization_alias="PushPlatform")
     """Which push service carried the notification: 0 unknown (also used for online pushes), 1 Apple
     APNs, 2 Xiaomi, 3 Huawei, 4 Google FCM, 5 Meizu, 6 OPPO, 7 vivo, 8 Honor. An integer rather than
     an enumeration, so that services added later still decode."""
 
-    device_type: _t.Optional[U64] = Field(default=None, validation_alias="DeviceType", serialization_alias="DeviceType")
+    device_type: _t.Optional[U32] = Field(default=None, validation_alias="DeviceType", serialization_alias="DeviceType")
     """The maker of the recipient's device, as a number. Listed in the vendor's field table, whose text
     for it repeats that of `PushPlatform`, but absent from its sample; its values are not documented
     separately."""
 
-    push_stage: U64 = Field(validation_alias="PushStage", serialization_alias="PushStage")
+    push_stage: U32 = Field(validation_alias="PushStage", serialization_alias="PushStage")
     """Which step this event reports: 1 the notification was sent, 2 it reached the device, 3 the user
     tapped it."""
 
-    err_code: I64 = Field(validation_alias="ErrCode", serialization_alias="ErrCode")
+    err_code: I32 = Field(validation_alias="ErrCode", serialization_alias="ErrCode")
     """The outcome of this step: 0 for success, anything else for a failure."""
 
     err_info: _t.Optional[Str] = Field(default=None, validation_alias="ErrInfo", serialization_alias="ErrInfo")
@@ -92,7 +92,7 @@ class OfflinePushEvent(CallbackModel):
     callback_command: _t.Literal["Push.OfflinePush"] = Field(validation_alias="CallbackCommand", serialization_alias="CallbackCommand")
     """The command: always `Push.OfflinePush`."""
 
-    event_type: U64 = Field(validation_alias="EventType", serialization_alias="EventType")
+    event_type: U32 = Field(validation_alias="EventType", serialization_alias="EventType")
     """What kind of message was pushed: 1 for a one-to-one message, 2 for a group message. An integer
     rather than an enumeration, so that other values still decode."""
 
@@ -106,12 +106,12 @@ class OfflinePushEvent(CallbackModel):
     to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the recipient the notification was pushed to."""
 
-    push_platform: U64 = Field(validation_alias="PushPlatform", serialization_alias="PushPlatform")
+    push_platform: U32 = Field(validation_alias="PushPlatform", serialization_alias="PushPlatform")
     """Which push service carried the notification: 0 unknown, 1 Apple APNs, 2 Xiaomi, 3 Huawei, 4
     Google FCM, 5 Meizu, 6 OPPO, 7 vivo, 8 Honor. An integer rather than an enumeration, so that
     services added later still decode."""
 
-    push_stage: U64 = Field(validation_alias="PushStage", serialization_alias="PushStage")
+    push_stage: U32 = Field(validation_alias="PushStage", serialization_alias="PushStage")
     """Which step this event reports: 1 the notification was sent to the push service, 2 it reached the
     device, 3 the user tapped it."""
 
@@ -122,10 +122,10 @@ class OfflinePushEvent(CallbackModel):
     """The group the message was sent in; sent only when `EventType` is 2. Note the vendor's spelling
     with a capital `ID`, unlike `GroupId` elsewhere."""
 
-    msg_seq: U64 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
+    msg_seq: U32 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number (32-bit unsigned)."""
 
-    msg_random: _t.Optional[U64] = Field(default=None, validation_alias="MsgRandom", serialization_alias="MsgRandom")
+    msg_random: _t.Optional[U32] = Field(default=None, validation_alias="MsgRandom", serialization_alias="MsgRandom")
     """The message's random number (32-bit unsigned); may be missing for group messages."""
 
     msg_time: U64 = Field(validation_alias="MsgTime", serialization_alias="MsgTime")
@@ -134,7 +134,7 @@ class OfflinePushEvent(CallbackModel):
     push_id: _t.Optional[Str] = Field(default=None, validation_alias="PushID", serialization_alias="PushID")
     """A unique identifier the vendor gives this push notification."""
 
-    err_code: I64 = Field(validation_alias="ErrCode", serialization_alias="ErrCode")
+    err_code: I32 = Field(validation_alias="ErrCode", serialization_alias="ErrCode")
     """The outcome of this step: 0 for success, anything else for a failure."""
 
     err_info: _t.Optional[Str] = Field(default=None, validation_alias="ErrInfo", serialization_alias="ErrInfo")

@@ -9,7 +9,7 @@ import typing as _t
 
 from pydantic import Field
 
-from ._base import I64, U64, Callback, CallbackModel, Decision, LenientU64, OpenEnum, Str
+from ._base import I32, U32, I64, Callback, CallbackModel, Decision, LenientU64, OpenEnum, Str
 from . import common
 
 
@@ -115,7 +115,7 @@ class FriendAdd(Callback):
     """The administrator account that made the change through the REST API; an empty string when a user
     made it from a client."""
 
-    force_flag: _t.Optional[U64] = Field(default=None, validation_alias="ForceFlag", serialization_alias="ForceFlag")
+    force_flag: _t.Optional[U32] = Field(default=None, validation_alias="ForceFlag", serialization_alias="ForceFlag")
     """1 when an administrator forced the add, skipping the other user's friend-request settings; 0 for
     an ordinary add. This is the same switch that the friend-add REST API and
     `Sns.CallbackPrevFriendAdd` call `ForceAddFlags`."""
@@ -187,7 +187,7 @@ class PrevFriendAddResultItem(CallbackModel):
     to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the prospective friend this decision is about."""
 
-    result_code: I64 = Field(validation_alias="ResultCode", serialization_alias="ResultCode")
+    result_code: I32 = Field(validation_alias="ResultCode", serialization_alias="ResultCode")
     """0 lets this friend be added; any other value refuses. The vendor asks for refusal codes from
     38000 to 39000."""
 
@@ -249,7 +249,7 @@ class PrevFriendAdd(Callback):
     add_type: _t.Optional[PrevFriendAddType] = Field(default=None, validation_alias="AddType", serialization_alias="AddType")
     """Whether the friendship would be one-way or two-way."""
 
-    force_add_flags: _t.Optional[U64] = Field(default=None, validation_alias="ForceAddFlags", serialization_alias="ForceAddFlags")
+    force_add_flags: _t.Optional[U32] = Field(default=None, validation_alias="ForceAddFlags", serialization_alias="ForceAddFlags")
     """1 when an administrator forces the add, skipping the other user's friend-request settings; 0 for
     an ordinary request. The after-add callback calls the same switch `ForceFlag`."""
 
@@ -320,7 +320,7 @@ class PrevFriendResponseResultItem(CallbackModel):
     to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the requester whose request this decision is about."""
 
-    result_code: I64 = Field(validation_alias="ResultCode", serialization_alias="ResultCode")
+    result_code: I32 = Field(validation_alias="ResultCode", serialization_alias="ResultCode")
     """0 lets the answer take effect; any other value refuses it. The vendor asks for refusal codes
     from 38000 to 39000."""
 

@@ -8,7 +8,7 @@ export declare namespace common {
   export interface Reply {
     /** OK or FAIL. */
     "ActionStatus": string;
-    /** The code. */
+    /** The code. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "ErrorCode": number;
     /** The reason. */
     "ErrorInfo": string;
@@ -47,17 +47,29 @@ export declare namespace demo {
     "Type": string;
     /** An optional boolean. */
     "Flag"?: boolean;
-    /** A signed integer. */
+    /** A signed integer. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "Delta"?: number;
-    /** An unsigned integer. */
+    /** An unsigned integer. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "Count": number;
+    /** A 32-bit unsigned integer, such as a message's random number. */
+    "Small"?: number;
+    /** A 32-bit signed integer, such as an error code. */
+    "Signed"?: number;
+    /** A 64-bit unsigned integer, not exact as a JavaScript number. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
+    "Wide"?: number;
+    /** Tally. */
+    "Tally"?: Tally;
+    /** Required under either of its spellings. */
+    "Member_Account"?: string;
+    /** Another spelling of `Member_Account`, sent by some versions. */
+    "Modified_Account"?: string;
     /** A number. */
     "Ratio"?: number;
     /** A list of strings. */
     "Tags"?: Array<string>;
-    /** A count that may arrive quoted. */
+    /** A count that may arrive quoted. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime": number | string;
-    /** An optional quoted count. */
+    /** An optional quoted count. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "LaterTime"?: number | string;
     /** Colour. */
     "Colour": common.Colour;
@@ -67,7 +79,7 @@ export declare namespace demo {
     "Mode"?: Mode;
     /** A list of tagged unions. */
     "Parts"?: Array<common.Part>;
-    /** An optional count with two legacy spellings. */
+    /** An optional count with two legacy spellings. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "Total"?: number;
     /** Another spelling of `Total`, sent by some versions. */
     "OldTotal"?: number;
@@ -80,6 +92,8 @@ export declare namespace demo {
     /** An optional string read as empty when missing. */
     "Label"?: string;
   }
+  /** One number, or a number per key. */
+  export type Tally = number | Record<string, number>;
   /** A local open enum. */
   export type Mode = "on" | "off" | (string & {});
 }
@@ -96,14 +110,14 @@ export declare namespace other {
   /** One event of a batch. */
   export interface StateChangeEvent {
     "CallbackCommand": "Other.StateChange";
-    /** When, in seconds. */
+    /** When, in seconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "Seconds"?: number;
   }
   /** An answer with an extra field. */
   export interface StateChangeReply {
     /** Action status. */
     "ActionStatus": common.ActionStatus;
-    /** The code. */
+    /** The code. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "ErrorCode": number;
     /** The reason. */
     "ErrorInfo": string;

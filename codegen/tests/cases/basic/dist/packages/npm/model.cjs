@@ -96,6 +96,34 @@ exports.types = {
         true
       ],
       [
+        "Small",
+        "u32",
+        false
+      ],
+      [
+        "Signed",
+        "i32",
+        false
+      ],
+      [
+        "Wide",
+        "u64",
+        false
+      ],
+      [
+        "Tally",
+        "demo.Tally",
+        false
+      ],
+      [
+        "Member_Account",
+        "string",
+        true,
+        [
+          "Modified_Account"
+        ]
+      ],
+      [
         "Ratio",
         "f64",
         false
@@ -144,7 +172,11 @@ exports.types = {
       [
         "Total",
         "u64",
-        false
+        false,
+        [
+          "OldTotal",
+          "TotalNum"
+        ]
       ],
       [
         "Texts",
@@ -161,6 +193,14 @@ exports.types = {
         "string",
         false
       ]
+    ]
+  },
+  "demo.Tally": {
+    "untagged": [
+      "u32",
+      {
+        "map": "u64"
+      }
     ]
   },
   "demo.Mode": {

@@ -9,8 +9,14 @@ import typing as _t
 
 from pydantic import AliasChoices, Field
 
-from ._base import F64, I64, U64, Bool, Callback, CallbackModel, LenientU64, OpenEnum, Str, StringOrList
+from ._base import F64, I32, U32, I64, U64, Bool, Callback, CallbackModel, LenientU64, OpenEnum, Str, StringOrList
 from . import common
+
+
+Tally = _t.Union[U32, _t.Dict[str, U64]]
+"""Tally
+
+One number, or a number per key."""
 
 
 class Mode(OpenEnum):
@@ -57,6 +63,21 @@ class AfterThing(Callback):
     count: U64 = Field(validation_alias="Count", serialization_alias="Count")
     """An unsigned integer."""
 
+    small: _t.Optional[U32] = Field(default=None, validation_alias="Small", serialization_alias="Small")
+    """A 32-bit unsigned integer, such as a message's random number."""
+
+    signed: _t.Optional[I32] = Field(default=None, validation_alias="Signed", serialization_alias="Signed")
+    """A 32-bit signed integer, such as an error code."""
+
+    wide: _t.Optional[U64] = Field(default=None, validation_alias="Wide", serialization_alias="Wide")
+    """A 64-bit unsigned integer, not exact as a JavaScript number."""
+
+    tally: _t.Optional[Tally] = Field(default=None, validation_alias="Tally", serialization_alias="Tally")
+    """Tally."""
+
+    member_account: Str = Field(validation_alias=AliasChoices("Member_Account", "Modified_Account"), serialization_alias="Member_Account")
+    """Required under either of its spellings."""
+
     ratio: _t.Optional[F64] = Field(default=None, validation_alias="Ratio", serialization_alias="Ratio")
     """A number."""
 
@@ -97,6 +118,7 @@ class AfterThing(Callback):
 __all__ = [
     "AfterThing",
     "Mode",
+    "Tally",
 ]
 
 # Resolve the forward references between the models of this module.
