@@ -227,6 +227,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("README.md", include_str!("../templates/npm/README.md")),
     ("LICENSE", include_str!("../templates/LICENSE")),
     ("index.cjs", include_str!("../templates/npm/index.cjs")),
+    ("decode.cjs", include_str!("../templates/npm/decode.cjs")),
+    ("log.cjs", include_str!("../templates/npm/log.cjs")),
+    ("dead-letter.cjs", include_str!("../templates/npm/dead-letter.cjs")),
     ("index.d.mts", include_str!("../templates/npm/index.d.mts")),
 ];
 
@@ -235,9 +238,16 @@ const RUNTIME_DECLARATIONS: &str = include_str!("../templates/npm/runtime.d.ts")
 
 /// The names `index.cjs` exports besides the type guards, re-exported by `index.mjs`.
 const RUNTIME_EXPORTS: &[&str] = &[
+    "Admitted",
+    "DEFAULT_DEAD_LETTER_MAX_BYTES",
+    "DEFAULT_HANDLER_DEADLINE",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_MAX_SKEW",
+    "DEFAULT_REQUEST_TIMEOUT",
     "DispatchError",
+    "JsonLinesSink",
+    "MemorySink",
     "Webhooks",
     "bundle",
     "commands",

@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 
 import tencent_chat_callbacks as tcc
-from tencent_chat_callbacks import c2c, common, group
+from tencent_chat_callbacks import c2c, common, group, push
 from tencent_chat_callbacks.asgi import CallbackApp
 
 ROOT = pathlib.Path(sys.argv[1])
@@ -148,12 +148,7 @@ def models() -> None:
     check("no drop where the command has none", not hasattr(group.BeforeCreateGroupDecision, "drop"))
 
 
-def decide(event: c2c.BeforeSendMsg, ctx: tcc.Context) -> c2c.BeforeSendMsgDecision:
-    """The table's before-callback handler."""
-    first = event.msg_body[0] if event.msg_body else None
-    if not isinstance(first, common.MsgBodyElementText):
-        return c2c.BeforeSendMsgDecision.allow()
-    text = first.msg_content.text
+def decision_for(text: str) -> c2c.BeforeSendMsgDecision:
     if "refuse" in text:
         return c2c.BeforeSendMsgDecision.refuse()
     if "drop" in text:
@@ -163,31 +158,73 @@ def decide(event: c2c.BeforeSendMsg, ctx: tcc.Context) -> c2c.BeforeSendMsgDecis
     return c2c.BeforeSendMsgDecision.allow()
 
 
+def first_text(event: c2c.BeforeSendMsg) -> _t.Optional[str]:
+    first = event.msg_body[0] if event.msg_body else None
+    return first.msg_content.text if isinstance(first, common.MsgBodyElementText) else None
+
+
+def decide(event: c2c.BeforeSendMsg, ctx: tcc.Context) -> c2c.BeforeSendMsgDecision:
+    """The table's before-callback handler."""
+    text = first_text(event)
+    if text is None:
+        return c2c.BeforeSendMsgDecision.allow()
+    if "fail" in text:
+        raise RuntimeError("this handler fails on purpose")
+    if "slow" in text:
+        time.sleep(0.3)
+    return decision_for(text)
+
+
 def fail(event: group.AfterGroupDestroyed, ctx: tcc.Context) -> None:
     raise RuntimeError("this handler fails on purpose")
 
 
-def table_dispatcher(config: _t.Dict[str, _t.Any], *, asynchronous: bool = False) -> tcc.Dispatcher:
+def table_dispatcher(
+    config: _t.Dict[str, _t.Any], sink: tcc.MemorySink, batches: _t.List[int], *, asynchronous: bool = False
+) -> tcc.Dispatcher:
+    deadline = config["handler_deadline_ms"]
     dispatcher = tcc.Dispatcher(
         app_id=config["app_id"],
         token=config["token"],
         max_body_bytes=config["max_body_bytes"] or tcc.dispatcher.DEFAULT_MAX_BODY_BYTES,
+        max_in_flight=tcc.dispatcher.DEFAULT_MAX_IN_FLIGHT if config["max_in_flight"] is None else config["max_in_flight"],
+        handler_deadline=tcc.dispatcher.DEFAULT_HANDLER_DEADLINE if deadline is None else deadline / 1000,
+        on_failure=config["on_failure"],
+        on_failure_of=config["on_failure_of"],
+        dead_letters=sink,
         clock=lambda: config["now"],
     )
+
+    def count(event: push.OfflinePush, ctx: tcc.Context) -> None:
+        batches.append(len(event.events))
+
     if asynchronous:
 
         async def created(event: group.AfterCreateGroup, ctx: tcc.Context) -> None:
             await asyncio.sleep(0)
 
         async def moderate(event: c2c.BeforeSendMsg, ctx: tcc.Context) -> c2c.BeforeSendMsgDecision:
-            return decide(event, ctx)
+            text = first_text(event)
+            if text is None:
+                return c2c.BeforeSendMsgDecision.allow()
+            if "fail" in text:
+                raise RuntimeError("this handler fails on purpose")
+            if "slow" in text:
+                await asyncio.sleep(0.3)
+            return decision_for(text)
+
+        async def joined(event: group.AfterNewMemberJoin, ctx: tcc.Context) -> None:
+            await asyncio.sleep(0.3)
 
         dispatcher.on(group.AfterCreateGroup, created)
         dispatcher.on(c2c.BeforeSendMsg, moderate)
+        dispatcher.on(group.AfterNewMemberJoin, joined)
     else:
         dispatcher.on(group.AfterCreateGroup)(lambda event, ctx: None)
         dispatcher.on("C2C.CallbackBeforeSendMsg", decide)
+        dispatcher.on(group.AfterNewMemberJoin, lambda event, ctx: time.sleep(0.3))
     dispatcher.on(group.AfterGroupDestroyed, fail)
+    dispatcher.on(push.OfflinePush, count)
     return dispatcher
 
 
@@ -203,23 +240,40 @@ def case_body(case: _t.Dict[str, _t.Any]) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def compare_case(case: _t.Dict[str, _t.Any], mode: str, reply: tcc.HttpReply, sink: tcc.MemorySink, batches: _t.List[int]) -> None:
+    """One case of the shared table, as tests/tests/cases.rs compares it."""
+    body = reply.json()
+    name = f"case {case['name']!r} ({mode})"
+    got = (reply.status, body["ActionStatus"], body["ErrorCode"])
+    expected = (case["status"], case["ActionStatus"], case["ErrorCode"])
+    check(name, got == expected, f"expected {expected}, got {got}: {body}")
+    if "ErrorInfo" in case:
+        check(f"{name}: ErrorInfo", body["ErrorInfo"] == case["ErrorInfo"], body["ErrorInfo"])
+    if "ErrorInfo_prefix" in case:
+        check(f"{name}: ErrorInfo prefix", str(body["ErrorInfo"]).startswith(case["ErrorInfo_prefix"]), body["ErrorInfo"])
+    check(f"{name}: ErrorInfo is one line", "\n" not in str(body["ErrorInfo"]), body["ErrorInfo"])
+    if "dead_letters" in case:
+        written = [{"reason": l.reason, **({"index": l.index} if l.index is not None else {})} for l in sink.letters]
+        check(f"{name}: dead letters", written == case["dead_letters"], written)
+        check(f"{name}: no dead letter holds Sign", all("Sign" not in l.to_json() for l in sink.letters))
+    if "handled_events" in case:
+        check(f"{name}: batch events handled", batches[:1] == [case["handled_events"]], batches)
+
+
 def case_table() -> None:
     table = json.loads((ROOT / "tests/cases/dispatch.json").read_text())
     auth = table["placeholders"]["{auth}"]["value"]
     for asynchronous in (False, True):
         for case in table["cases"]:
             config = dict(table["defaults"], **case.get("config", {}))
-            dispatcher = table_dispatcher(config, asynchronous=asynchronous)
+            sink, batches = tcc.MemorySink(), []
+            dispatcher = table_dispatcher(config, sink, batches, asynchronous=asynchronous)
             query = case["query"].replace("{auth}", auth)
             if asynchronous:
                 reply = asyncio.run(dispatcher.dispatch_async(query, case_body(case)))
             else:
                 reply = dispatcher.dispatch(query, case_body(case))
-            body = reply.json()
-            got = (reply.status, body["ActionStatus"], body["ErrorCode"])
-            expected = (case["status"], case["ActionStatus"], case["ErrorCode"])
-            mode = "dispatch_async" if asynchronous else "dispatch"
-            check(f"case {case['name']!r} ({mode})", got == expected, f"expected {expected}, got {got}: {body}")
+            compare_case(case, "dispatch_async" if asynchronous else "dispatch", reply, sink, batches)
     try:
         tcc.Dispatcher(app_id=1).on("Group.CallbackAfterCreateGroop", lambda e, c: None)
         check("a misspelt command is refused", False)
