@@ -230,6 +230,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("decode.cjs", include_str!("../templates/npm/decode.cjs")),
     ("log.cjs", include_str!("../templates/npm/log.cjs")),
     ("dead-letter.cjs", include_str!("../templates/npm/dead-letter.cjs")),
+    ("server.cjs", include_str!("../templates/npm/server.cjs")),
+    ("cli.cjs", include_str!("../templates/npm/cli.cjs")),
     ("index.d.mts", include_str!("../templates/npm/index.d.mts")),
 ];
 
@@ -251,9 +253,11 @@ const RUNTIME_EXPORTS: &[&str] = &[
     "Webhooks",
     "bundle",
     "commands",
+    "createServer",
     "decision",
     "isCallbackCommand",
     "schemaRef",
+    "serve",
     "sign",
     "verifySign",
 ];

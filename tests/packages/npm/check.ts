@@ -9,6 +9,7 @@ import { join } from "node:path";
 import express from "express";
 import { checkCommonJs } from "./check-cjs.cjs";
 import {
+  MemorySink,
   Webhooks,
   bundle,
   commands,
@@ -19,10 +20,12 @@ import {
   schemaRef,
   sign,
   verifySign,
+  type BeforeCallbackCommand,
   type CallbackBodies,
   type CallbackCommand,
   type CallbackReplies,
   type Context,
+  type FailurePolicy,
   type HttpReply,
   type common,
   type c2c,
@@ -157,12 +160,20 @@ interface Case {
   status: number;
   ActionStatus: string;
   ErrorCode: number;
+  ErrorInfo?: string;
+  ErrorInfo_prefix?: string;
+  dead_letters?: Array<{ reason: string; index?: number }>;
+  handled_events?: number;
 }
 interface Defaults {
   app_id: number | null;
   token: string | null;
   now: number;
   max_body_bytes: number | null;
+  max_in_flight: number | null;
+  handler_deadline_ms: number | null;
+  on_failure: FailurePolicy;
+  on_failure_of: Partial<Record<BeforeCallbackCommand, FailurePolicy>>;
 }
 interface Table {
   placeholders: { "{auth}": { value: string } };
@@ -180,6 +191,8 @@ function caseBody(c: Case): string {
   return JSON.stringify(body);
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 function moderate(event: CallbackBodies["C2C.CallbackBeforeSendMsg"]): CallbackReplies["C2C.CallbackBeforeSendMsg"] {
   const answers = decision("C2C.CallbackBeforeSendMsg");
   const first = event.MsgBody[0];
@@ -191,18 +204,38 @@ function moderate(event: CallbackBodies["C2C.CallbackBeforeSendMsg"]): CallbackR
   return answers.allow();
 }
 
-function tableWebhooks(config: Defaults): Webhooks {
+const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+function tableWebhooks(config: Defaults, sink: MemorySink, batches: number[]): Webhooks {
   return new Webhooks({
     appId: config.app_id,
     token: config.token,
     clock: () => config.now,
     ...(config.max_body_bytes === null ? {} : { maxBodyBytes: config.max_body_bytes }),
+    ...(config.max_in_flight === null ? {} : { maxInFlight: config.max_in_flight }),
+    ...(config.handler_deadline_ms === null ? {} : { handlerDeadline: config.handler_deadline_ms / 1000 }),
+    onFailure: config.on_failure,
+    onFailureOf: config.on_failure_of,
+    deadLetters: sink,
+    logger: silent,
   })
     .on("Group.CallbackAfterCreateGroup", () => undefined)
     .on("Group.CallbackAfterGroupDestroyed", async () => {
       throw new Error("this handler fails on purpose");
     })
-    .on("C2C.CallbackBeforeSendMsg", async (event) => moderate(event));
+    .on("Group.CallbackAfterNewMemberJoin", async () => {
+      await sleep(300);
+    })
+    .on("Push.OfflinePush", (event) => {
+      batches.push(event.Events.length);
+    })
+    .on("C2C.CallbackBeforeSendMsg", async (event) => {
+      const first = event.MsgBody[0];
+      const text = first !== undefined && isMsgBodyElementText(first) ? (first.MsgContent.Text ?? "") : "";
+      if (text.includes("fail")) throw new Error("this handler fails on purpose");
+      if (text.includes("slow")) await sleep(300);
+      return moderate(event);
+    });
 }
 
 async function caseTable(): Promise<void> {
@@ -210,11 +243,23 @@ async function caseTable(): Promise<void> {
   const auth = table.placeholders["{auth}"].value;
   for (const c of table.cases) {
     const config: Defaults = { ...table.defaults, ...c.config };
-    const result = await tableWebhooks(config).dispatch(c.query.replace("{auth}", auth), Buffer.from(caseBody(c)));
-    const body = JSON.parse(result.body) as { ActionStatus: string; ErrorCode: number };
+    const sink = new MemorySink();
+    const batches: number[] = [];
+    const result = await tableWebhooks(config, sink, batches).dispatch(c.query.replace("{auth}", auth), Buffer.from(caseBody(c)));
+    const body = JSON.parse(result.body) as { ActionStatus: string; ErrorCode: number; ErrorInfo: string };
     const got = [result.status, body.ActionStatus, body.ErrorCode];
     const expected = [c.status, c.ActionStatus, c.ErrorCode];
-    check(`case ${JSON.stringify(c.name)}`, JSON.stringify(got) === JSON.stringify(expected), `expected ${JSON.stringify(expected)}, got ${result.body} (${result.status})`);
+    const name = `case ${JSON.stringify(c.name)}`;
+    check(name, JSON.stringify(got) === JSON.stringify(expected), `expected ${JSON.stringify(expected)}, got ${result.body} (${result.status})`);
+    if (c.ErrorInfo !== undefined) check(`${name}: ErrorInfo`, body.ErrorInfo === c.ErrorInfo, body.ErrorInfo);
+    if (c.ErrorInfo_prefix !== undefined) check(`${name}: ErrorInfo prefix`, body.ErrorInfo.startsWith(c.ErrorInfo_prefix), body.ErrorInfo);
+    check(`${name}: ErrorInfo is one line`, !body.ErrorInfo.includes("\n"), body.ErrorInfo);
+    if (c.dead_letters !== undefined) {
+      const written = sink.letters.map((l) => (l.index === undefined ? { reason: l.reason } : { reason: l.reason, index: l.index }));
+      check(`${name}: dead letters`, JSON.stringify(written) === JSON.stringify(c.dead_letters), written);
+      check(`${name}: no dead letter holds Sign`, sink.letters.every((l) => !JSON.stringify(l).includes("Sign")));
+    }
+    if (c.handled_events !== undefined) check(`${name}: batch events handled`, batches[0] === c.handled_events, batches);
   }
 }
 

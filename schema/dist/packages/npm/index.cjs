@@ -592,6 +592,11 @@ class Webhooks {
       if (req.method !== "POST") return refuse(new DispatchError(405, "callbacks are sent with POST").reply(), { allow: "POST" });
       const admitted = this.admit(query, { source: req.socket?.remoteAddress });
       if (!(admitted instanceof Admitted)) return refuse(admitted);
+      const limit = this.maxBodyBytes;
+      const announced = Number(req.headers["content-length"]);
+      if (Number.isFinite(announced) && announced > limit) return refuse(this.refuseAdmitted(admitted, bodyTooLarge(limit)));
+      // Under `createServer`, a client that waits for `100 Continue` is told to go on only now.
+      if (options.expectContinue === true && /^100-continue$/i.test(String(req.headers.expect ?? ""))) res.writeContinue();
       const answer = (body) => this.dispatchAdmitted(admitted, body).then((reply) => send(reply));
       if (Buffer.isBuffer(req.body) || typeof req.body === "string") {
         answer(req.body);
@@ -603,9 +608,6 @@ class Webhooks {
         answer(JSON.stringify(req.body));
         return;
       }
-      const limit = this.maxBodyBytes;
-      const announced = Number(req.headers["content-length"]);
-      if (Number.isFinite(announced) && announced > limit) return refuse(this.refuseAdmitted(admitted, bodyTooLarge(limit)));
       const chunks = [];
       let size = 0;
       let done = false;
@@ -720,6 +722,8 @@ function schemaRef(command) {
   return `${bundle.$id}${target.$ref}`;
 }
 
+const { createServer, serve } = require("./server.cjs");
+
 module.exports = {
   Admitted,
   DEFAULT_DEAD_LETTER_MAX_BYTES,
@@ -734,9 +738,11 @@ module.exports = {
   Webhooks,
   bundle,
   commands,
+  createServer,
   decision,
   isCallbackCommand,
   schemaRef,
+  serve,
   sign,
   verifySign,
 };
