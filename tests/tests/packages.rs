@@ -9,7 +9,10 @@
 //!   `strict: true` (ESM and CommonJS), then run.
 //!
 //! Both run the signature's worked example, every fixture, the shared case table
-//! (`tests/cases/dispatch.json`) and a real server on a loopback port. They need `python3` with
+//! (`tests/cases/dispatch.json`) and a real server on a loopback port; then each package's own
+//! server (`python -m tencent_chat_callbacks serve`, the npm bin `tencent-chat-callbacks serve`)
+//! is started as a process and put through `tests/packages/receive_path.py`, the same raw-socket
+//! checks for both (refusals before the body, timeouts, dead letters, SIGTERM draining). They need `python3` with
 //! `build`, `hatchling` and `venv` (tests/packages/python/requirements.txt) and `node` with
 //! `npm ci` run in `tests/packages/npm`; `.ci/run` installs both and sets
 //! `CONSUMER_CHECKS=required`, under which a missing tool fails the test; elsewhere it is skipped
@@ -23,7 +26,7 @@ use tests::workspace_root;
 
 /// uvicorn, for the ASGI check, and mypy, for the types a consumer sees (`py.typed`), installed
 /// into the environment next to the wheel.
-const PYTHON_TOOLS: [&str; 2] = ["uvicorn==0.34.3", "mypy==2.4.1"];
+const PYTHON_TOOLS: [&str; 4] = ["uvicorn==0.34.3", "mypy==2.4.1", "starlette==0.47.2", "jsonschema==4.25.1"];
 
 fn required() -> bool {
     std::env::var("CONSUMER_CHECKS").is_ok_and(|v| v == "required")
@@ -91,6 +94,28 @@ fn only_file(dir: &Path, suffix: &str) -> PathBuf {
     found.into_iter().next().expect("one file")
 }
 
+/// The code blocks of a Markdown file fenced as `language`, in order.
+fn code_blocks(markdown: &Path, language: &str) -> Vec<String> {
+    let text = fs::read_to_string(markdown).expect("read a README");
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        match &mut current {
+            None if line.trim_start() == format!("```{language}") => current = Some(String::new()),
+            Some(block) if line.trim_start() == "```" => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            Some(block) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            None => {}
+        }
+    }
+    blocks
+}
+
 /// The check's closing line must report no failure.
 fn assert_all_passed(stdout: &str) {
     let last = stdout.lines().last().unwrap_or_default();
@@ -132,8 +157,31 @@ fn the_python_package_builds_installs_and_answers_like_the_rust_dispatcher() {
     let check_file = check.to_string_lossy();
     run(&dir, &python, &["-m", "mypy", "--strict", "-p", "tencent_chat_callbacks"]);
     run(&dir, &python, &["-m", "mypy", "--strict", &check_file]);
+    // Every Python block of the package's README type-checks strictly against the installed package.
+    let blocks = code_blocks(&source.join("README.md"), "python");
+    assert!(blocks.len() >= 2, "the README lost its examples");
+    let readme = dir.join("readme");
+    fs::create_dir_all(&readme).expect("create the README directory");
+    let mut files = Vec::new();
+    for (index, block) in blocks.iter().enumerate() {
+        let file = readme.join(format!("readme_{index}.py"));
+        fs::write(&file, block).expect("write a README block");
+        files.push(file.to_string_lossy().into_owned());
+    }
+    let mut mypy = vec!["-m", "mypy", "--strict"];
+    mypy.extend(files.iter().map(String::as_str));
+    run(&readme, &python, &mypy);
     let stdout = run(&dir, &python, &[&check.to_string_lossy(), &root.to_string_lossy()]);
     assert_all_passed(&stdout);
+    // The receive path over real sockets: `python -m tencent_chat_callbacks serve` as a process.
+    let python = python.to_string_lossy();
+    let stdout = run(&dir, "python3", &[&receive_path(), &root.to_string_lossy(), "--", &python, "-m", "tencent_chat_callbacks"]);
+    assert_all_passed(&stdout);
+}
+
+/// The real-socket checks both servers must pass (stdlib Python only).
+fn receive_path() -> String {
+    workspace_root().join("tests/packages/receive_path.py").to_string_lossy().into_owned()
 }
 
 #[test]
@@ -168,6 +216,25 @@ fn the_npm_package_packs_installs_typechecks_strictly_and_answers_like_the_rust_
     let install = ["install", "--no-audit", "--no-fund", "--no-package-lock", "--loglevel=error", &tarball];
     run(&project, "npm", &install);
     run(&project, "node", &["../node_modules/typescript/bin/tsc", "-p", "."]);
+    // Every TypeScript block of the package's README compiles with the same strict settings.
+    let blocks = code_blocks(&source.join("README.md"), "ts");
+    assert!(blocks.len() >= 3, "the README lost its examples");
+    let mut files = Vec::new();
+    for (index, block) in blocks.iter().enumerate() {
+        let name = format!("readme-{index}.ts");
+        fs::write(project.join(&name), block).expect("write a README block");
+        files.push(format!("{name:?}"));
+    }
+    let config = format!(
+        "{{\"extends\": \"./tsconfig.json\", \"compilerOptions\": {{\"noEmit\": true}}, \"files\": [{}]}}\n",
+        files.join(", ")
+    );
+    fs::write(project.join("tsconfig.readme.json"), config).expect("write the README tsconfig");
+    run(&project, "node", &["../node_modules/typescript/bin/tsc", "-p", "tsconfig.readme.json"]);
     let stdout = run(&project, "node", &["out/check.js", &root.to_string_lossy()]);
+    assert_all_passed(&stdout);
+    // The receive path over real sockets: the installed `tencent-chat-callbacks serve` bin.
+    let bin = project.join("node_modules/.bin/tencent-chat-callbacks");
+    let stdout = run(&project, "python3", &[&receive_path(), &root.to_string_lossy(), "--", &bin.to_string_lossy()]);
     assert_all_passed(&stdout);
 }

@@ -722,6 +722,19 @@ function schemaRef(command) {
   return `${bundle.$id}${target.$ref}`;
 }
 
+/** Every per-command schema shipped in the package (the envelope refers to them), by command. */
+function commandSchemas() {
+  const folder = require("node:path").join(__dirname, "commands");
+  const out = {};
+  for (const name of require("node:fs").readdirSync(folder).sort()) {
+    if (name.endsWith(".schema.json")) out[name.slice(0, -".schema.json".length)] = require(`./commands/${name}`);
+  }
+  return out;
+}
+
+/** The relay's envelope schema; add `commandSchemas()` to the same validator so its references resolve offline. */
+const envelope = require("./envelope.schema.json");
+
 const { createServer, serve } = require("./server.cjs");
 
 module.exports = {
@@ -737,9 +750,11 @@ module.exports = {
   MemorySink,
   Webhooks,
   bundle,
+  commandSchemas,
   commands,
   createServer,
   decision,
+  envelope,
   isCallbackCommand,
   schemaRef,
   serve,

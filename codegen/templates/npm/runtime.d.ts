@@ -43,6 +43,12 @@ export declare const commands: readonly CallbackCommand[];
 /** The bundled JSON Schema (draft 2020-12) of every callback. */
 export declare const bundle: { $id: string; $defs: Record<string, unknown> };
 
+/** The JSON Schema of the relay's envelope; its bodies refer to `commandSchemas()`. */
+export declare const envelope: { $id: string; [keyword: string]: unknown };
+
+/** Every per-command schema shipped in the package, by command: add them and `envelope` to one validator (Ajv's `addSchema`) and the envelope resolves offline. */
+export declare function commandSchemas(): Record<string, { $id: string; [keyword: string]: unknown }>;
+
 /**
  * A `$ref` to one command's body schema inside the bundle (`<bundle.$id>#/$defs/<Type>`), for
  * validators given the bundle, such as Ajv's `getSchema` after `addSchema(bundle)`.

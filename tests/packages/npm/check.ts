@@ -6,14 +6,17 @@ import { readFileSync, readdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import express from "express";
 import { checkCommonJs } from "./check-cjs.cjs";
 import {
   MemorySink,
   Webhooks,
   bundle,
+  commandSchemas,
   commands,
   decision,
+  envelope,
   isCallbackCommand,
   isMsgBodyElementOther,
   isMsgBodyElementText,
@@ -327,6 +330,18 @@ async function servers(): Promise<void> {
   }
 }
 
+/** The envelope schema resolves from the package alone: its body references are shipped inside it. */
+function envelopeResolves(): void {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  ajv.addSchema(Object.values(commandSchemas()));
+  const validate = ajv.compile(envelope);
+  const body = fixture("Group.CallbackAfterCreateGroup");
+  const relayed = { command: "Group.CallbackAfterCreateGroup", app_id: 1400000000, request_id: "r1", received_at: 1, dedup_key: "k", body };
+  check("an envelope validates from the package alone", validate(relayed), ajv.errorsText(validate.errors));
+  check("an envelope with a bad body is refused through its command's schema", !validate({ ...relayed, body: { ...body, GroupId: 5 } }));
+  check("every command's schema ships", Object.keys(commandSchemas()).length === readdirSync(join(root, "schema/dist/commands")).length);
+}
+
 function everyCommandIsTyped(command: CallbackCommand): keyof CallbackBodies {
   return command;
 }
@@ -338,6 +353,7 @@ await decisions();
 await fallback();
 await caseTable();
 await servers();
+envelopeResolves();
 for (const problem of await checkCommonJs()) check(`CommonJS: ${problem}`, false);
 check("CommonJS entry point", true);
 for (const failure of failed) console.log(`FAILED ${failure}`);

@@ -85,6 +85,8 @@ def fixtures() -> None:
         check(f"{name} parses as {type(model).__name__}", type(model) is tcc.CALLBACKS[name] and model.COMMAND == name)
         back = json.loads(model.to_json())
         check(f"{name} writes back equal by value", by_value(back) == by_value(body), (back, body))
+        # And exactly: a quoted EventTime stays quoted, a field left out is not added.
+        check(f"{name} writes back exactly what it read", back == body, (back, body))
         body["ANewVendorField"] = {"kept": [1, "two"]}
         again = tcc.parse(name, body)
         check(f"{name} keeps unknown fields", json.loads(again.to_json()).get("ANewVendorField") == {"kept": [1, "two"]})
@@ -95,7 +97,12 @@ def models() -> None:
     event = tcc.parse("Group.CallbackAfterCreateGroup", raw)
     assert isinstance(event, group.AfterCreateGroup)
     check("snake_case attributes", event.group_id == raw["GroupId"] and event.operator_account == raw["Operator_Account"])
-    check("a quoted EventTime is an int", event.event_time == int(raw["EventTime"]), event.event_time)
+    check("a quoted EventTime is an int", event.event_time == int(raw["EventTime"]) and isinstance(event.event_time, int), event.event_time)
+    check("a quoted EventTime is written back quoted", json.loads(event.to_json())["EventTime"] == raw["EventTime"], event.to_json())
+    bare = tcc.parse("C2C.CallbackBeforeSendMsg", {"CallbackCommand": "C2C.CallbackBeforeSendMsg", "From_Account": "a", "To_Account": "b",
+                                                   "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {}}]})
+    check("a text element without Text reads as empty and is written back without it",
+          json.loads(bare.to_json())["MsgBody"][0]["MsgContent"] == {}, bare.to_json())
     check("a known enum value is its member", event.type is common.GroupType.PUBLIC, repr(event.type))
     raw["Type"] = "BrandNewType"
     other = group.AfterCreateGroup.model_validate(raw)
@@ -266,7 +273,8 @@ def case_table() -> None:
     for asynchronous in (False, True):
         for case in table["cases"]:
             config = dict(table["defaults"], **case.get("config", {}))
-            sink, batches = tcc.MemorySink(), []
+            sink = tcc.MemorySink()
+            batches: _t.List[int] = []
             dispatcher = table_dispatcher(config, sink, batches, asynchronous=asynchronous)
             query = case["query"].replace("{auth}", auth)
             if asynchronous:
@@ -360,6 +368,56 @@ def asgi_under_uvicorn() -> None:
     check("uvicorn stops", not thread.is_alive())
 
 
+def mounted_under_starlette() -> None:
+    """`CallbackApp` mounted below a prefix (Starlette's `Mount`, as FastAPI mounts apps) serves
+    its path below the mount's `root_path`."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    dispatcher = tcc.Dispatcher(app_id=1, clock=lambda: int(TIME))
+    seen: _t.List[str] = []
+    dispatcher.on(group.AfterCreateGroup, lambda event, ctx: seen.append(event.group_id))
+    app = Starlette(routes=[Mount("/hooks", app=CallbackApp(dispatcher, path="/callback"))])
+    body = (ROOT / "tests/fixtures/Group.CallbackAfterCreateGroup/sample.json").read_bytes()
+
+    async def call(path: str) -> int:
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+            "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"SdkAppid=1&CallbackCommand=Group.CallbackAfterCreateGroup",
+            "headers": [(b"content-length", str(len(body)).encode())], "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 80),
+        }
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        sent: _t.List[_t.Dict[str, _t.Any]] = []
+
+        async def receive() -> _t.Dict[str, _t.Any]:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        async def send(message: _t.MutableMapping[str, _t.Any]) -> None:
+            sent.append(dict(message))
+
+        await app(scope, receive, send)
+        return int(sent[0]["status"])
+
+    check("mounted under /hooks, POST /hooks/callback is served", asyncio.run(call("/hooks/callback")) == 200 and seen == ["@TGS#2J4SZEAEL"], seen)
+    check("mounted under /hooks, POST /hooks/other gets 404", asyncio.run(call("/hooks/other")) == 404)
+
+
+def envelope_resolves() -> None:
+    """The envelope schema validates relayed events from the package alone: its references to
+    the per-command schemas resolve to the copies shipped inside it."""
+    from tencent_chat_callbacks import schemas
+
+    validator = schemas.envelope_validator()
+    body = json.loads((ROOT / "tests/fixtures/Group.CallbackAfterCreateGroup/sample.json").read_text())
+    envelope = {"command": "Group.CallbackAfterCreateGroup", "app_id": 1400000000, "request_id": "r1", "received_at": 1,
+                "dedup_key": "Group.CallbackAfterCreateGroup:x", "body": body}
+    errors = [e.message for e in validator.iter_errors(envelope)]
+    check("an envelope validates from the package alone", errors == [], errors)
+    broken = dict(envelope, body=dict(body, GroupId=5))
+    check("an envelope with a bad body is refused through its command's schema", not validator.is_valid(broken))
+    check("every command's schema ships", sorted(schemas.command_schemas()) == sorted(p.name[: -len(".schema.json")] for p in (ROOT / "schema/dist/commands").iterdir()))
+
+
 def main() -> None:
     installed_outside_the_source_tree()
     signatures()
@@ -368,7 +426,9 @@ def main() -> None:
     case_table()
     fallback()
     asgi_under_uvicorn()
+    mounted_under_starlette()
     published_schemas()
+    envelope_resolves()
     for failure in failed:
         print(f"FAILED {failure}")
     print(f"{passed} passed, {len(failed)} failed")

@@ -64,6 +64,8 @@ function createServer(webhooks, options = {}) {
     if (socket.writable && !socket.writableEnded) {
       const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
       socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      // Closed for good, not only for writing: a client still sending must not keep it open.
+      socket.once("finish", () => socket.destroy());
     } else socket.destroy();
   });
   return server;
