@@ -161,10 +161,10 @@ async fn the_rust_dispatcher_gives_every_answer_of_the_shared_case_table() {
             failures.push(format!("{name}: expected dead letters {expected}, got {written}"));
         }
         let handled = batches.lock().unwrap().first().copied();
-        if let Some(expected) = case.get("handled_events").and_then(Value::as_u64) {
-            if handled != Some(expected as usize) {
-                failures.push(format!("{name}: expected {expected} batch events handled, got {handled:?}"));
-            }
+        if let Some(expected) = case.get("handled_events").and_then(Value::as_u64)
+            && handled != Some(expected as usize)
+        {
+            failures.push(format!("{name}: expected {expected} batch events handled, got {handled:?}"));
         }
     }
     assert!(failures.is_empty(), "{} case(s) differ:\n{}", failures.len(), failures.join("\n"));

@@ -4,9 +4,10 @@
 //! - Python: a wheel and an sdist built by `python -m build` from a copy of the package (the
 //!   wheel is built from the sdist, so the sdist is complete), the wheel installed into a fresh
 //!   virtual environment with uvicorn and mypy, the package and `check_package.py` checked by
-//!   `mypy --strict`, then `check_package.py` run by that environment;
-//! - npm: `npm pack`, the tarball installed into a scratch project, compiled with TypeScript
-//!   `strict: true` (ESM and CommonJS), then run.
+//!   `mypy --strict`, then `check_package.py` run by that environment; `twine check --strict` on
+//!   both artifacts; every README code block type-checked;
+//! - npm: `npm pack` and `publint --strict`, the tarball installed into a scratch project,
+//!   compiled with TypeScript `strict: true` (ESM and CommonJS), then run.
 //!
 //! Both run the signature's worked example, every fixture, the shared case table
 //! (`tests/cases/dispatch.json`) and a real server on a loopback port; then each package's own
@@ -124,8 +125,8 @@ fn assert_all_passed(stdout: &str) {
 
 #[test]
 fn the_python_package_builds_installs_and_answers_like_the_rust_dispatcher() {
-    let tools = succeeds("python3", &["-c", "import build, hatchling, venv, ensurepip"]);
-    if !available("python3 with build, hatchling and venv", tools) {
+    let tools = succeeds("python3", &["-c", "import build, hatchling, venv, ensurepip, twine"]);
+    if !available("python3 with build, hatchling, twine and venv", tools) {
         return;
     }
     let root = workspace_root();
@@ -141,7 +142,10 @@ fn the_python_package_builds_installs_and_answers_like_the_rust_dispatcher() {
         &["-m", "build", "--no-isolation", "--outdir", &dist.to_string_lossy(), &copy.to_string_lossy()],
     );
     let wheel = only_file(&dist, ".whl");
-    only_file(&dist, ".tar.gz");
+    let sdist = only_file(&dist, ".tar.gz");
+    // Ready to publish: the metadata and README as PyPI checks them.
+    let (wheel_file, sdist_file) = (wheel.to_string_lossy().into_owned(), sdist.to_string_lossy().into_owned());
+    run(&dir, "python3", &["-m", "twine", "check", "--strict", &wheel_file, &sdist_file]);
     for leftover in ["build", "dist", "src/tencent_chat_callbacks.egg-info"] {
         assert!(!source.join(leftover).exists(), "the build wrote {leftover} into the source tree");
     }
@@ -175,7 +179,11 @@ fn the_python_package_builds_installs_and_answers_like_the_rust_dispatcher() {
     assert_all_passed(&stdout);
     // The receive path over real sockets: `python -m tencent_chat_callbacks serve` as a process.
     let python = python.to_string_lossy();
-    let stdout = run(&dir, "python3", &[&receive_path(), &root.to_string_lossy(), "--", &python, "-m", "tencent_chat_callbacks"]);
+    let stdout = run(
+        &dir,
+        "python3",
+        &[&receive_path(), &root.to_string_lossy(), "--", &python, "-m", "tencent_chat_callbacks"],
+    );
     assert_all_passed(&stdout);
 }
 
@@ -190,7 +198,8 @@ fn the_npm_package_packs_installs_typechecks_strictly_and_answers_like_the_rust_
     let consumer = root.join("tests/packages/npm");
     let tools = succeeds("node", &["--version"])
         && succeeds("npm", &["--version"])
-        && consumer.join("node_modules/typescript").is_dir();
+        && consumer.join("node_modules/typescript").is_dir()
+        && consumer.join("node_modules/publint").is_dir();
     if !available("node, npm and `npm ci` in tests/packages/npm", tools) {
         return;
     }
@@ -199,6 +208,9 @@ fn the_npm_package_packs_installs_typechecks_strictly_and_answers_like_the_rust_
     let destination = packed.to_string_lossy();
     run(&source, "npm", &["pack", "--pack-destination", &destination, "--loglevel=error"]);
     let tarball = only_file(&packed, ".tgz");
+    // Ready to publish: exports, types and files as publint checks them, warnings included.
+    let publint = consumer.join("node_modules/publint/src/cli.js");
+    run(&source, "node", &[&publint.to_string_lossy(), "--strict", "--pack", "npm"]);
 
     // The scratch project sits inside tests/packages/npm so that TypeScript, @types/node and
     // Express resolve from its node_modules; the package itself is installed into the scratch.
