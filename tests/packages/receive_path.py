@@ -3,9 +3,10 @@ tests/tests/packages.rs as
 
     python3 receive_path.py WORKSPACE_ROOT -- COMMAND...
 
-where `COMMAND... serve` starts the server under test (`python -m tencent_chat_callbacks serve`,
-the npm package's `tencent-chat-callbacks serve`), which takes `example-server`'s flags and
-environment. Only the standard library is used, and raw sockets, so each check sees exactly what
+where `COMMAND...` starts the server under test (`python -m tencent_chat_callbacks serve`, the
+npm package's `tencent-chat-callbacks serve`, or `example-server` once it takes the
+`--request-timeout` and `--allow-source` flags of its receive-path work), which takes
+`example-server`'s flags and environment. Only the standard library is used, and raw sockets, so each check sees exactly what
 goes over the wire: whether a `100 Continue` came, when the connection closed, what the log holds.
 Prints one line per failure and `N passed, M failed` last.
 """
@@ -109,7 +110,7 @@ class ServerUnderTest:
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         env = dict(os.environ, TENCENT_CHAT_TOKEN=TOKEN)
         self.process = subprocess.Popen(
-            [*command, "serve", "--listen", f"127.0.0.1:{self.port}", "--sdkappid", APP_ID, *flags],
+            [*command, "--listen", f"127.0.0.1:{self.port}", "--sdkappid", APP_ID, *flags],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             env=env,

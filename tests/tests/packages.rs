@@ -182,7 +182,7 @@ fn the_python_package_builds_installs_and_answers_like_the_rust_dispatcher() {
     let stdout = run(
         &dir,
         "python3",
-        &[&receive_path(), &root.to_string_lossy(), "--", &python, "-m", "tencent_chat_callbacks"],
+        &[&receive_path(), &root.to_string_lossy(), "--", &python, "-m", "tencent_chat_callbacks", "serve"],
     );
     assert_all_passed(&stdout);
 }
@@ -247,6 +247,7 @@ fn the_npm_package_packs_installs_typechecks_strictly_and_answers_like_the_rust_
     assert_all_passed(&stdout);
     // The receive path over real sockets: the installed `tencent-chat-callbacks serve` bin.
     let bin = project.join("node_modules/.bin/tencent-chat-callbacks");
-    let stdout = run(&project, "python3", &[&receive_path(), &root.to_string_lossy(), "--", &bin.to_string_lossy()]);
+    let stdout =
+        run(&project, "python3", &[&receive_path(), &root.to_string_lossy(), "--", &bin.to_string_lossy(), "serve"]);
     assert_all_passed(&stdout);
 }

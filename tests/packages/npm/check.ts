@@ -2,7 +2,8 @@
 // project (tests/tests/packages.rs): compiled with `strict: true`, then run with the workspace
 // root as its argument. The `@ts-expect-error` lines are part of the check: each must stay an
 // error, or `tsc` fails.
-import { readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -10,6 +11,7 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import express from "express";
 import { checkCommonJs } from "./check-cjs.cjs";
 import {
+  JsonLinesSink,
   MemorySink,
   Webhooks,
   bundle,
@@ -342,6 +344,34 @@ function envelopeResolves(): void {
   check("every command's schema ships", Object.keys(commandSchemas()).length === readdirSync(join(root, "schema/dist/commands")).length);
 }
 
+/** Dead letters within a budget and as base64 when not UTF-8, and refusals of strangers rate-limited. */
+async function receivePathParts(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "letters-"));
+  const path = join(dir, "letters.jsonl");
+  const sink = new JsonLinesSink(path, { maxBytes: 600 });
+  const webhooks = new Webhooks({ appId: 1, deadLetters: sink, logger: silent }).on("Group.CallbackAfterCreateGroup", () => undefined);
+  const query = "SdkAppid=1&CallbackCommand=Group.CallbackAfterCreateGroup&RequestID=bin";
+  const reply = await webhooks.dispatch(query, Buffer.from([0xff, 0xfe, 0x7b]));
+  check("a body that is not UTF-8 is refused with 400", reply.status === 400, reply);
+  const letters = JsonLinesSink.read(path);
+  check("a body that is not UTF-8 is dead-lettered as base64", letters.length === 1 && letters[0]?.body_base64 === "//57", letters);
+  for (let i = 0; i < 5; i++) await webhooks.dispatch(query, `{${" ".repeat(200)}`);
+  const size = statSync(path).size;
+  check("the dead-letter file stays within its budget", size <= 600 && sink.dropped >= 1, { size, dropped: sink.dropped });
+  sink.close();
+  rmSync(dir, { recursive: true });
+
+  const lines: string[] = [];
+  const keep = { info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) };
+  const guarded = new Webhooks({ appId: 1, token: TOKEN, logger: keep });
+  lines.length = 0;
+  for (let i = 0; i < 200; i++) await guarded.dispatch(`SdkAppid=1&CallbackCommand=Group.CallbackAfterCreateGroup&ClientIP=1%0AFORGED${i}%1B`, "{}");
+  const refused = lines.filter((l) => l.startsWith("callback refused"));
+  check("a flood of forged requests is logged at most 20 lines a second", refused.length >= 1 && refused.length <= 21, refused.length);
+  check("no log line carries a raw line break or escape", refused.every((l) => !l.includes("\n") && !l.includes("\u001b")), refused.slice(0, 2));
+  check("log values are escaped as in Rust", refused[0]?.includes("client_ip=1\\nFORGED0\\u{1b}") === true, refused[0]);
+}
+
 function everyCommandIsTyped(command: CallbackCommand): keyof CallbackBodies {
   return command;
 }
@@ -354,6 +384,7 @@ await fallback();
 await caseTable();
 await servers();
 envelopeResolves();
+await receivePathParts();
 for (const problem of await checkCommonJs()) check(`CommonJS: ${problem}`, false);
 check("CommonJS entry point", true);
 for (const failure of failed) console.log(`FAILED ${failure}`);

@@ -418,6 +418,57 @@ def envelope_resolves() -> None:
     check("every command's schema ships", sorted(schemas.command_schemas()) == sorted(p.name[: -len(".schema.json")] for p in (ROOT / "schema/dist/commands").iterdir()))
 
 
+def receive_path_parts() -> None:
+    """Dead letters within a budget and as base64 when not UTF-8, log values escaped and
+    clipped, and refusals of strangers rate-limited."""
+    import logging
+    import tempfile
+
+    from tencent_chat_callbacks import _log
+
+    check("clip escapes line breaks", _log.clip("1\nINFO forged") == "1\\nINFO forged", _log.clip("1\nINFO forged"))
+    check("clip escapes terminal controls", _log.clip("\x1b[31mred") == "\\u{1b}[31mred", _log.clip("\x1b[31mred"))
+    check("clip escapes bidi overrides", _log.clip("a\u202eb") == "a\\u{202e}b")
+    check("clip keeps printable text", _log.clip("群组 ok") == "群组 ok")
+    check("clip cuts long values", _log.clip("x" * 60000) == "x" * 64 + f"…(+{60000 - 64} bytes)")
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = pathlib.Path(scratch) / "letters.jsonl"
+        sink = tcc.JsonLinesSink(path, max_bytes=600)
+        dispatcher = tcc.Dispatcher(app_id=1, dead_letters=sink)
+        dispatcher.on(group.AfterCreateGroup, lambda event, ctx: None)
+        query = "SdkAppid=1&CallbackCommand=Group.CallbackAfterCreateGroup&RequestID=bin"
+        reply = dispatcher.dispatch(query, b"\xff\xfe{")
+        check("a body that is not UTF-8 is refused with 400", reply.status == 400, reply)
+        letters = tcc.JsonLinesSink.read(path)
+        check("a body that is not UTF-8 is dead-lettered as base64", [l.body_base64 for l in letters] == ["//57"], letters)
+        check("the letter gives the body back", letters[0].raw_body() == b"\xff\xfe{" if letters else False)
+        for _ in range(5):
+            dispatcher.dispatch(query, b"{" + b" " * 200)
+        size = path.stat().st_size
+        check("the dead-letter file stays within its budget", size <= 600 and sink.dropped >= 1, (size, sink.dropped))
+        sink.close()
+
+    records: _t.List[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    logger = logging.getLogger("tencent_chat_callbacks")
+    logger.addHandler(handler)
+    try:
+        dispatcher = tcc.Dispatcher(app_id=1, token=TOKEN)
+        for i in range(200):
+            dispatcher.dispatch(f"SdkAppid=1&CallbackCommand=Group.CallbackAfterCreateGroup&ClientIP=1%0AFORGED{i}", b"{}")
+    finally:
+        logger.removeHandler(handler)
+    refused = [r.getMessage() for r in records if r.getMessage().startswith("callback refused")]
+    check("a flood of forged requests is logged at most 20 lines a second", 1 <= len(refused) <= 21, len(refused))
+    check("no log line carries a raw line break", all("\n" not in line for line in refused), refused[:2])
+
+
 def main() -> None:
     installed_outside_the_source_tree()
     signatures()
@@ -429,6 +480,7 @@ def main() -> None:
     mounted_under_starlette()
     published_schemas()
     envelope_resolves()
+    receive_path_parts()
     for failure in failed:
         print(f"FAILED {failure}")
     print(f"{passed} passed, {len(failed)} failed")
