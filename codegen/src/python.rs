@@ -3,7 +3,7 @@
 //! (signature, dispatcher, ASGI app) copied from `codegen/templates/python/`.
 //!
 //! The rules mirror the Rust side: snake_case attributes aliased to the wire names, unknown fields
-//! kept (`extra="allow"`), open enums that keep values added later, tagged unions with an `Other`
+//! kept (`extra="allow"`), open enums that keep values added later, tagged unions with an `Unknown…`
 //! member, integers the vendor may quote accepted as digit strings, and nothing else coerced.
 
 use std::fmt::Write;
@@ -273,7 +273,8 @@ fn union_def(out: &mut String, def: &UnionDef, in_common: bool, command: Option<
     let content = attribute_name(&def.content);
     let mut members = Vec::new();
     for variant in &def.variants {
-        let class = format!("{}{}", def.name, variant.rust_name);
+        // Named as the published schema names them (`TextMsgBodyElement`), one scheme everywhere.
+        let class = format!("{}{}", variant.rust_name, def.name);
         let _ = writeln!(out, "\n\nclass {class}(CallbackModel):");
         let own = format!("`{}` = `{}`.", def.tag, variant.tag_value);
         class_doc(out, &[variant.description.as_deref(), Some(&own)]);
@@ -287,7 +288,7 @@ fn union_def(out: &mut String, def: &UnionDef, in_common: bool, command: Option<
         members.push((variant.tag_value.clone(), class.clone()));
         names.push(class);
     }
-    let other = format!("{}Other", def.name);
+    let other = format!("Unknown{}", def.name);
     let _ = writeln!(out, "\n\nclass {other}(CallbackModel):");
     class_doc(
         out,

@@ -192,17 +192,27 @@ fn enum_def(out: &mut String, def: &EnumDef) {
 }
 
 fn union_def(out: &mut String, def: &UnionDef, command: Option<&str>) {
+    // Named as the published schema names them: `KnownMsgBodyElement`, `TextMsgBodyElement`,
+    // `UnknownMsgBodyElement`, one scheme everywhere.
     doc(out, "  ", def.description.as_deref().or(def.title.as_deref()));
-    let mut members: Vec<String> = def.variants.iter().map(|v| format!("{}{}", def.name, v.rust_name)).collect();
-    members.push(format!("{}Other", def.name));
-    let _ = writeln!(out, "  export type {} = {};", def.name, members.join(" | "));
+    let _ = writeln!(out, "  export type {0} = Known{0} | Unknown{0};", def.name);
+    let members: Vec<String> = def.variants.iter().map(|v| format!("{}{}", v.rust_name, def.name)).collect();
+    doc(
+        out,
+        "  ",
+        Some(&format!(
+            "The members this version lists: a union discriminated by `{}` (comparing it narrows `{}`; `isKnown{}` tells them from the others).",
+            def.tag, def.content, def.name
+        )),
+    );
+    let _ = writeln!(out, "  export type Known{} = {};", def.name, members.join(" | "));
     for variant in &def.variants {
         doc(out, "  ", variant.description.as_deref());
         let _ = writeln!(
             out,
             "  export interface {}{} {{ {:?}: {:?}; {:?}: {} }}",
-            def.name,
             variant.rust_name,
+            def.name,
             def.tag,
             variant.tag_value,
             def.content,
@@ -214,8 +224,11 @@ fn union_def(out: &mut String, def: &UnionDef, command: Option<&str>) {
         "  ",
         Some("A member this version does not list (check with the type guards first); its content as sent."),
     );
-    let _ =
-        writeln!(out, "  export interface {}Other {{ {:?}: string; {:?}?: unknown }}", def.name, def.tag, def.content);
+    let _ = writeln!(
+        out,
+        "  export interface Unknown{} {{ {:?}: string; {:?}?: unknown }}",
+        def.name, def.tag, def.content
+    );
 }
 
 /// Where the npm package is written, under `schema/dist/`.
@@ -311,9 +324,16 @@ struct Guard {
     member: String,
     /// The union's key in the model.
     key: String,
-    /// The tag value, `None` for the catch-all member.
-    tag: Option<String>,
+    /// Which members it accepts.
+    tag: GuardTag,
     what: String,
+}
+
+/// The members a guard accepts: one by its tag, every listed one, or every other one.
+enum GuardTag {
+    Member(String),
+    Known,
+    Unknown,
 }
 
 fn guards(catalog: &Catalog) -> Vec<Guard> {
@@ -322,20 +342,28 @@ fn guards(catalog: &Catalog) -> Vec<Guard> {
         let key = format!("{prefix}.{}", def.name);
         for variant in &def.variants {
             out.push(Guard {
-                name: format!("is{}{}", def.name, variant.rust_name),
+                name: format!("is{}{}", variant.rust_name, def.name),
                 union: key.clone(),
-                member: format!("{prefix}.{}{}", def.name, variant.rust_name),
+                member: format!("{prefix}.{}{}", variant.rust_name, def.name),
                 key: key.clone(),
-                tag: Some(variant.tag_value.clone()),
+                tag: GuardTag::Member(variant.tag_value.clone()),
                 what: format!("the member of `{key}` whose `{}` is `{}`", def.tag, variant.tag_value),
             });
         }
         out.push(Guard {
-            name: format!("is{}Other", def.name),
+            name: format!("isKnown{}", def.name),
             union: key.clone(),
-            member: format!("{prefix}.{}Other", def.name),
+            member: format!("{prefix}.Known{}", def.name),
             key: key.clone(),
-            tag: None,
+            tag: GuardTag::Known,
+            what: format!("a member of `{key}` this version lists"),
+        });
+        out.push(Guard {
+            name: format!("isUnknown{}", def.name),
+            union: key.clone(),
+            member: format!("{prefix}.Unknown{}", def.name),
+            key: key.clone(),
+            tag: GuardTag::Unknown,
             what: format!("a member of `{key}` this version does not list"),
         });
     };
@@ -389,8 +417,17 @@ fn model_module(catalog: &Catalog, guards: &[Guard]) -> String {
             }),
         );
     }
-    let guards: serde_json::Map<String, serde_json::Value> =
-        guards.iter().map(|g| (g.name.clone(), serde_json::json!([g.key, g.tag]))).collect();
+    let guards: serde_json::Map<String, serde_json::Value> = guards
+        .iter()
+        .map(|g| {
+            let tag = match &g.tag {
+                GuardTag::Member(tag) => serde_json::json!(tag),
+                GuardTag::Known => serde_json::json!(true),
+                GuardTag::Unknown => serde_json::Value::Null,
+            };
+            (g.name.clone(), serde_json::json!([g.key, tag]))
+        })
+        .collect();
     let pretty = |v: serde_json::Value| serde_json::to_string_pretty(&v).expect("JSON encodes");
     format!(
         "// @generated by `cargo codegen` from schema/; do not edit.\n\

@@ -762,12 +762,16 @@ module.exports = {
   verifySign,
 };
 
-// Type guards for the members of the tagged unions, from model.cjs.
+// Type guards for the members of the tagged unions, from model.cjs: a tag selects one member,
+// `true` every member this version lists, `null` every other one.
 for (const [name, [key, tag]] of Object.entries(model.guards)) {
   const union = model.types[key].union;
   const known = Object.keys(union.members);
+  const listed = (value) => isObject(value) && typeof value[union.tag] === "string" && known.includes(value[union.tag]);
   module.exports[name] =
     tag === null
       ? (value) => isObject(value) && typeof value[union.tag] === "string" && !known.includes(value[union.tag])
-      : (value) => isObject(value) && value[union.tag] === tag;
+      : tag === true
+        ? listed
+        : (value) => isObject(value) && value[union.tag] === tag;
 }

@@ -19,9 +19,10 @@ import {
   commands,
   decision,
   envelope,
+  isKnownMsgBodyElement,
   isCallbackCommand,
-  isMsgBodyElementOther,
-  isMsgBodyElementText,
+  isUnknownMsgBodyElement,
+  isTextMsgBodyElement,
   schemaRef,
   sign,
   verifySign,
@@ -52,11 +53,24 @@ function check(name: string, condition: boolean, detail: unknown = ""): void {
 function texts(body: c2c.BeforeSendMsg): string[] {
   const out: string[] = [];
   for (const element of body.MsgBody) {
-    if (isMsgBodyElementText(element)) out.push(element.MsgContent.Text ?? "");
-    else if (isMsgBodyElementOther(element)) out.push(`<${element.MsgType}>`);
+    if (isTextMsgBodyElement(element)) out.push(element.MsgContent.Text ?? "");
+    else if (isUnknownMsgBodyElement(element)) out.push(`<${element.MsgType}>`);
   }
   return out;
 }
+function narrowed(element: common.MsgBodyElement): string {
+  if (!isKnownMsgBodyElement(element)) return `<${element.MsgType}>`;
+  switch (element.MsgType) {
+    case "TIMTextElem":
+      return element.MsgContent.Text ?? "";
+    case "TIMFaceElem":
+      return `[face ${element.MsgContent.Index}]`;
+    default:
+      return element.MsgType;
+  }
+}
+// @ts-expect-error: before the known members are told apart, MsgContent is not narrowed
+export const notNarrowed = (element: common.MsgBodyElement) => element.MsgType === "TIMTextElem" && element.MsgContent.Text;
 const groupType: common.GroupType = "SomeTypeAddedLater";
 const reply: CallbackReplies["C2C.CallbackBeforeSendMsg"] = decision("C2C.CallbackBeforeSendMsg").drop();
 // Checked by tsc, never run.
@@ -80,7 +94,7 @@ function typedHandlers(webhooks: Webhooks): void {
 // @ts-expect-error: the HTTP answer is HttpReply; the only Reply is the body type, common.Reply
 export type NoTopLevelReply = import("tencent-chat-callbacks").Reply;
 export type BodyReply = common.Reply;
-void [groupType, reply, typedHandlers];
+void [groupType, reply, typedHandlers, narrowed];
 
 function signatures(): void {
   const now = Number(TIME);
@@ -201,7 +215,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 function moderate(event: CallbackBodies["C2C.CallbackBeforeSendMsg"]): CallbackReplies["C2C.CallbackBeforeSendMsg"] {
   const answers = decision("C2C.CallbackBeforeSendMsg");
   const first = event.MsgBody[0];
-  if (first === undefined || !isMsgBodyElementText(first)) return answers.allow();
+  // Among the members this version lists, comparing MsgType narrows MsgContent.
+  if (first === undefined || !isKnownMsgBodyElement(first) || first.MsgType !== "TIMTextElem") return answers.allow();
   const text = first.MsgContent.Text ?? "";
   if (text.includes("refuse")) return answers.refuse();
   if (text.includes("drop")) return answers.drop();
@@ -236,7 +251,7 @@ function tableWebhooks(config: Defaults, sink: MemorySink, batches: number[]): W
     })
     .on("C2C.CallbackBeforeSendMsg", async (event) => {
       const first = event.MsgBody[0];
-      const text = first !== undefined && isMsgBodyElementText(first) ? (first.MsgContent.Text ?? "") : "";
+      const text = first !== undefined && isTextMsgBodyElement(first) ? (first.MsgContent.Text ?? "") : "";
       if (text.includes("fail")) throw new Error("this handler fails on purpose");
       if (text.includes("slow")) await sleep(300);
       return moderate(event);

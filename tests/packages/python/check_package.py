@@ -130,8 +130,8 @@ def models() -> None:
     message = tcc.parse("C2C.CallbackBeforeSendMsg", send)
     assert isinstance(message, c2c.BeforeSendMsg)
     first, last = message.msg_body[0], message.msg_body[-1]
-    check("a text element is its member", isinstance(first, common.MsgBodyElementText) and first.msg_content.text == "red packet")
-    check("an unknown element is Other, content kept", isinstance(last, common.MsgBodyElementOther) and last.msg_content == {"X": 1})
+    check("a text element is its member", isinstance(first, common.TextMsgBodyElement) and first.msg_content.text == "red packet")
+    check("an unknown element is Other, content kept", isinstance(last, common.UnknownMsgBodyElement) and last.msg_content == {"X": 1})
 
     # Decisions: only the answers the command accepts, with the reply the vendor reads.
     refuse = c2c.BeforeSendMsgDecision.refuse()
@@ -144,7 +144,7 @@ def models() -> None:
     except ValueError:
         check("refuse_with checks the range", True)
     changed = c2c.BeforeSendMsgDecision.modify(
-        msg_body=[common.MsgBodyElementText(msg_type="TIMTextElem", msg_content=common.TextContent(text="[gift]"))]
+        msg_body=[common.TextMsgBodyElement(msg_type="TIMTextElem", msg_content=common.TextContent(text="[gift]"))]
     )
     check(
         "modify",
@@ -167,7 +167,7 @@ def decision_for(text: str) -> c2c.BeforeSendMsgDecision:
 
 def first_text(event: c2c.BeforeSendMsg) -> _t.Optional[str]:
     first = event.msg_body[0] if event.msg_body else None
-    return first.msg_content.text if isinstance(first, common.MsgBodyElementText) else None
+    return first.msg_content.text if isinstance(first, common.TextMsgBodyElement) else None
 
 
 def decide(event: c2c.BeforeSendMsg, ctx: tcc.Context) -> c2c.BeforeSendMsgDecision:

@@ -180,27 +180,29 @@ export declare namespace common {
     "JsonMsgKey"?: string;
   }
   /** One element of a message body. A message is a list of these, shown in order, so one message can mix text, emoji, images and so on (but hold at most one custom element). `MsgType` names the kind of element and decides the shape of `MsgContent`. Element types added by the vendor after this schema was written still decode, with their content kept as sent. */
-  export type MsgBodyElement = MsgBodyElementText | MsgBodyElementLocation | MsgBodyElementFace | MsgBodyElementCustom | MsgBodyElementSound | MsgBodyElementImage | MsgBodyElementFile | MsgBodyElementVideoFile | MsgBodyElementRelay | MsgBodyElementOther;
+  export type MsgBodyElement = KnownMsgBodyElement | UnknownMsgBodyElement;
+  /** The members this version lists: a union discriminated by `MsgType` (comparing it narrows `MsgContent`; `isKnownMsgBodyElement` tells them from the others). */
+  export type KnownMsgBodyElement = TextMsgBodyElement | LocationMsgBodyElement | FaceMsgBodyElement | CustomMsgBodyElement | SoundMsgBodyElement | ImageMsgBodyElement | FileMsgBodyElement | VideoFileMsgBodyElement | RelayMsgBodyElement;
   /** Plain text. */
-  export interface MsgBodyElementText { "MsgType": "TIMTextElem"; "MsgContent": common.TextContent }
+  export interface TextMsgBodyElement { "MsgType": "TIMTextElem"; "MsgContent": common.TextContent }
   /** A geographic location. */
-  export interface MsgBodyElementLocation { "MsgType": "TIMLocationElem"; "MsgContent": common.LocationContent }
+  export interface LocationMsgBodyElement { "MsgType": "TIMLocationElem"; "MsgContent": common.LocationContent }
   /** An emoji or sticker from the app's own set. */
-  export interface MsgBodyElementFace { "MsgType": "TIMFaceElem"; "MsgContent": common.FaceContent }
+  export interface FaceMsgBodyElement { "MsgType": "TIMFaceElem"; "MsgContent": common.FaceContent }
   /** A payload defined by the app. */
-  export interface MsgBodyElementCustom { "MsgType": "TIMCustomElem"; "MsgContent": common.CustomContent }
+  export interface CustomMsgBodyElement { "MsgType": "TIMCustomElem"; "MsgContent": common.CustomContent }
   /** A voice recording. */
-  export interface MsgBodyElementSound { "MsgType": "TIMSoundElem"; "MsgContent": common.SoundContent }
+  export interface SoundMsgBodyElement { "MsgType": "TIMSoundElem"; "MsgContent": common.SoundContent }
   /** An image. */
-  export interface MsgBodyElementImage { "MsgType": "TIMImageElem"; "MsgContent": common.ImageContent }
+  export interface ImageMsgBodyElement { "MsgType": "TIMImageElem"; "MsgContent": common.ImageContent }
   /** A file. */
-  export interface MsgBodyElementFile { "MsgType": "TIMFileElem"; "MsgContent": common.FileContent }
+  export interface FileMsgBodyElement { "MsgType": "TIMFileElem"; "MsgContent": common.FileContent }
   /** A video with its thumbnail. */
-  export interface MsgBodyElementVideoFile { "MsgType": "TIMVideoFileElem"; "MsgContent": common.VideoFileContent }
+  export interface VideoFileMsgBodyElement { "MsgType": "TIMVideoFileElem"; "MsgContent": common.VideoFileContent }
   /** Several earlier messages combined and forwarded as one. */
-  export interface MsgBodyElementRelay { "MsgType": "TIMRelayElem"; "MsgContent": common.RelayContent }
+  export interface RelayMsgBodyElement { "MsgType": "TIMRelayElem"; "MsgContent": common.RelayContent }
   /** A member this version does not list (check with the type guards first); its content as sent. */
-  export interface MsgBodyElementOther { "MsgType": string; "MsgContent"?: unknown }
+  export interface UnknownMsgBodyElement { "MsgType": string; "MsgContent"?: unknown }
   /** Two users in a relationship: the one who acted or owns the list, and the other one. */
   export interface AccountPair {
     /** UserID of the user who owns the relationship or the list. */
@@ -1219,33 +1221,35 @@ export declare namespace profile {
     "ProfileItem": Array<PortraitProfileItem>;
   }
   /** One profile field and the value it was set to. `Tag` names the field and decides the type of `Value`: a string for most standard fields and for app-defined ones, an unsigned integer for a few standard fields. The callback's field table gives the value's type as "uint32/string"; its sample shows strings only. The per-field types come from the vendor's profile-management page. */
-  export type PortraitProfileItem = PortraitProfileItemNick | PortraitProfileItemGender | PortraitProfileItemBirthDay | PortraitProfileItemLocation | PortraitProfileItemSelfSignature | PortraitProfileItemAllowType | PortraitProfileItemLanguage | PortraitProfileItemImage | PortraitProfileItemMsgSettings | PortraitProfileItemAdminForbidType | PortraitProfileItemLevel | PortraitProfileItemRole | PortraitProfileItemOther;
+  export type PortraitProfileItem = KnownPortraitProfileItem | UnknownPortraitProfileItem;
+  /** The members this version lists: a union discriminated by `Tag` (comparing it narrows `Value`; `isKnownPortraitProfileItem` tells them from the others). */
+  export type KnownPortraitProfileItem = NickPortraitProfileItem | GenderPortraitProfileItem | BirthDayPortraitProfileItem | LocationPortraitProfileItem | SelfSignaturePortraitProfileItem | AllowTypePortraitProfileItem | LanguagePortraitProfileItem | ImagePortraitProfileItem | MsgSettingsPortraitProfileItem | AdminForbidTypePortraitProfileItem | LevelPortraitProfileItem | RolePortraitProfileItem;
   /** The nickname. */
-  export interface PortraitProfileItemNick { "Tag": "Tag_Profile_IM_Nick"; "Value": string }
+  export interface NickPortraitProfileItem { "Tag": "Tag_Profile_IM_Nick"; "Value": string }
   /** The gender: `Gender_Type_Unknown`, `Gender_Type_Female` or `Gender_Type_Male`. */
-  export interface PortraitProfileItemGender { "Tag": "Tag_Profile_IM_Gender"; "Value": string }
+  export interface GenderPortraitProfileItem { "Tag": "Tag_Profile_IM_Gender"; "Value": string }
   /** The birthday, as a number such as 19700101. */
-  export interface PortraitProfileItemBirthDay { "Tag": "Tag_Profile_IM_BirthDay"; "Value": number }
+  export interface BirthDayPortraitProfileItem { "Tag": "Tag_Profile_IM_BirthDay"; "Value": number }
   /** The location, in a form the app chooses. */
-  export interface PortraitProfileItemLocation { "Tag": "Tag_Profile_IM_Location"; "Value": string }
+  export interface LocationPortraitProfileItem { "Tag": "Tag_Profile_IM_Location"; "Value": string }
   /** The personal signature. */
-  export interface PortraitProfileItemSelfSignature { "Tag": "Tag_Profile_IM_SelfSignature"; "Value": string }
+  export interface SelfSignaturePortraitProfileItem { "Tag": "Tag_Profile_IM_SelfSignature"; "Value": string }
   /** How the user's incoming friend requests are handled, such as `AllowType_Type_NeedConfirm`. */
-  export interface PortraitProfileItemAllowType { "Tag": "Tag_Profile_IM_AllowType"; "Value": string }
+  export interface AllowTypePortraitProfileItem { "Tag": "Tag_Profile_IM_AllowType"; "Value": string }
   /** The language, as a number. */
-  export interface PortraitProfileItemLanguage { "Tag": "Tag_Profile_IM_Language"; "Value": number }
+  export interface LanguagePortraitProfileItem { "Tag": "Tag_Profile_IM_Language"; "Value": number }
   /** The profile photo URL. */
-  export interface PortraitProfileItemImage { "Tag": "Tag_Profile_IM_Image"; "Value": string }
+  export interface ImagePortraitProfileItem { "Tag": "Tag_Profile_IM_Image"; "Value": string }
   /** Message settings, as bit flags. */
-  export interface PortraitProfileItemMsgSettings { "Tag": "Tag_Profile_IM_MsgSettings"; "Value": number }
+  export interface MsgSettingsPortraitProfileItem { "Tag": "Tag_Profile_IM_MsgSettings"; "Value": number }
   /** Whether an administrator stops this user from sending friend requests: `AdminForbid_Type_None` or `AdminForbid_Type_SendOut`. */
-  export interface PortraitProfileItemAdminForbidType { "Tag": "Tag_Profile_IM_AdminForbidType"; "Value": string }
+  export interface AdminForbidTypePortraitProfileItem { "Tag": "Tag_Profile_IM_AdminForbidType"; "Value": string }
   /** The user's level. */
-  export interface PortraitProfileItemLevel { "Tag": "Tag_Profile_IM_Level"; "Value": number }
+  export interface LevelPortraitProfileItem { "Tag": "Tag_Profile_IM_Level"; "Value": number }
   /** The user's role. */
-  export interface PortraitProfileItemRole { "Tag": "Tag_Profile_IM_Role"; "Value": number }
+  export interface RolePortraitProfileItem { "Tag": "Tag_Profile_IM_Role"; "Value": number }
   /** A member this version does not list (check with the type guards first); its content as sent. */
-  export interface PortraitProfileItemOther { "Tag": string; "Value"?: unknown }
+  export interface UnknownPortraitProfileItem { "Tag": string; "Value"?: unknown }
 }
 
 export declare namespace push {
@@ -1785,51 +1789,55 @@ export type BeforeCallbackCommand = keyof Decisions;
 
 // Type guards for the members of the tagged unions.
 /** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMTextElem`. */
-export declare function isMsgBodyElementText(value: common.MsgBodyElement): value is common.MsgBodyElementText;
+export declare function isTextMsgBodyElement(value: common.MsgBodyElement): value is common.TextMsgBodyElement;
 /** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMLocationElem`. */
-export declare function isMsgBodyElementLocation(value: common.MsgBodyElement): value is common.MsgBodyElementLocation;
+export declare function isLocationMsgBodyElement(value: common.MsgBodyElement): value is common.LocationMsgBodyElement;
 /** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMFaceElem`. */
-export declare function isMsgBodyElementFace(value: common.MsgBodyElement): value is common.MsgBodyElementFace;
+export declare function isFaceMsgBodyElement(value: common.MsgBodyElement): value is common.FaceMsgBodyElement;
 /** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMCustomElem`. */
-export declare function isMsgBodyElementCustom(value: common.MsgBodyElement): value is common.MsgBodyElementCustom;
+export declare function isCustomMsgBodyElement(value: common.MsgBodyElement): value is common.CustomMsgBodyElement;
 /** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMSoundElem`. */
-export declare function isMsgBodyElementSound(value: common.MsgBodyElement): value is common.MsgBodyElementSound;
+export declare function isSoundMsgBodyElement(value: common.MsgBodyElement): value is common.SoundMsgBodyElement;
 /** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMImageElem`. */
-export declare function isMsgBodyElementImage(value: common.MsgBodyElement): value is common.MsgBodyElementImage;
+export declare function isImageMsgBodyElement(value: common.MsgBodyElement): value is common.ImageMsgBodyElement;
 /** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMFileElem`. */
-export declare function isMsgBodyElementFile(value: common.MsgBodyElement): value is common.MsgBodyElementFile;
+export declare function isFileMsgBodyElement(value: common.MsgBodyElement): value is common.FileMsgBodyElement;
 /** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMVideoFileElem`. */
-export declare function isMsgBodyElementVideoFile(value: common.MsgBodyElement): value is common.MsgBodyElementVideoFile;
+export declare function isVideoFileMsgBodyElement(value: common.MsgBodyElement): value is common.VideoFileMsgBodyElement;
 /** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMRelayElem`. */
-export declare function isMsgBodyElementRelay(value: common.MsgBodyElement): value is common.MsgBodyElementRelay;
+export declare function isRelayMsgBodyElement(value: common.MsgBodyElement): value is common.RelayMsgBodyElement;
+/** Whether `value` is a member of `common.MsgBodyElement` this version lists. */
+export declare function isKnownMsgBodyElement(value: common.MsgBodyElement): value is common.KnownMsgBodyElement;
 /** Whether `value` is a member of `common.MsgBodyElement` this version does not list. */
-export declare function isMsgBodyElementOther(value: common.MsgBodyElement): value is common.MsgBodyElementOther;
+export declare function isUnknownMsgBodyElement(value: common.MsgBodyElement): value is common.UnknownMsgBodyElement;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_Nick`. */
-export declare function isPortraitProfileItemNick(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemNick;
+export declare function isNickPortraitProfileItem(value: profile.PortraitProfileItem): value is profile.NickPortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_Gender`. */
-export declare function isPortraitProfileItemGender(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemGender;
+export declare function isGenderPortraitProfileItem(value: profile.PortraitProfileItem): value is profile.GenderPortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_BirthDay`. */
-export declare function isPortraitProfileItemBirthDay(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemBirthDay;
+export declare function isBirthDayPortraitProfileItem(value: profile.PortraitProfileItem): value is profile.BirthDayPortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_Location`. */
-export declare function isPortraitProfileItemLocation(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemLocation;
+export declare function isLocationPortraitProfileItem(value: profile.PortraitProfileItem): value is profile.LocationPortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_SelfSignature`. */
-export declare function isPortraitProfileItemSelfSignature(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemSelfSignature;
+export declare function isSelfSignaturePortraitProfileItem(value: profile.PortraitProfileItem): value is profile.SelfSignaturePortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_AllowType`. */
-export declare function isPortraitProfileItemAllowType(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemAllowType;
+export declare function isAllowTypePortraitProfileItem(value: profile.PortraitProfileItem): value is profile.AllowTypePortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_Language`. */
-export declare function isPortraitProfileItemLanguage(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemLanguage;
+export declare function isLanguagePortraitProfileItem(value: profile.PortraitProfileItem): value is profile.LanguagePortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_Image`. */
-export declare function isPortraitProfileItemImage(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemImage;
+export declare function isImagePortraitProfileItem(value: profile.PortraitProfileItem): value is profile.ImagePortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_MsgSettings`. */
-export declare function isPortraitProfileItemMsgSettings(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemMsgSettings;
+export declare function isMsgSettingsPortraitProfileItem(value: profile.PortraitProfileItem): value is profile.MsgSettingsPortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_AdminForbidType`. */
-export declare function isPortraitProfileItemAdminForbidType(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemAdminForbidType;
+export declare function isAdminForbidTypePortraitProfileItem(value: profile.PortraitProfileItem): value is profile.AdminForbidTypePortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_Level`. */
-export declare function isPortraitProfileItemLevel(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemLevel;
+export declare function isLevelPortraitProfileItem(value: profile.PortraitProfileItem): value is profile.LevelPortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_Role`. */
-export declare function isPortraitProfileItemRole(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemRole;
+export declare function isRolePortraitProfileItem(value: profile.PortraitProfileItem): value is profile.RolePortraitProfileItem;
+/** Whether `value` is a member of `profile.PortraitProfileItem` this version lists. */
+export declare function isKnownPortraitProfileItem(value: profile.PortraitProfileItem): value is profile.KnownPortraitProfileItem;
 /** Whether `value` is a member of `profile.PortraitProfileItem` this version does not list. */
-export declare function isPortraitProfileItemOther(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemOther;
+export declare function isUnknownPortraitProfileItem(value: profile.PortraitProfileItem): value is profile.UnknownPortraitProfileItem;
 
 // The runtime (index.cjs), declared by hand in codegen/templates/npm/runtime.d.ts.
 

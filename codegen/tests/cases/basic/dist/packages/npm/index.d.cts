@@ -26,13 +26,15 @@ export declare namespace common {
     "Text": string;
   }
   /** A tagged union: `Kind` selects what `Body` holds. */
-  export type Part = PartText | PartCount | PartOther;
+  export type Part = KnownPart | UnknownPart;
+  /** The members this version lists: a union discriminated by `Kind` (comparing it narrows `Body`; `isKnownPart` tells them from the others). */
+  export type KnownPart = TextPart | CountPart;
   /** Words. */
-  export interface PartText { "Kind": "text"; "Body": common.PartText }
+  export interface TextPart { "Kind": "text"; "Body": common.PartText }
   /** A number. */
-  export interface PartCount { "Kind": "count"; "Body": number }
+  export interface CountPart { "Kind": "count"; "Body": number }
   /** A member this version does not list (check with the type guards first); its content as sent. */
-  export interface PartOther { "Kind": string; "Body"?: unknown }
+  export interface UnknownPart { "Kind": string; "Body"?: unknown }
   /** OK or FAIL. */
   export type ActionStatus = "OK" | "FAIL" | (string & {});
 }
@@ -158,11 +160,13 @@ export type BeforeCallbackCommand = keyof Decisions;
 
 // Type guards for the members of the tagged unions.
 /** Whether `value` is the member of `common.Part` whose `Kind` is `text`. */
-export declare function isPartText(value: common.Part): value is common.PartText;
+export declare function isTextPart(value: common.Part): value is common.TextPart;
 /** Whether `value` is the member of `common.Part` whose `Kind` is `count`. */
-export declare function isPartCount(value: common.Part): value is common.PartCount;
+export declare function isCountPart(value: common.Part): value is common.CountPart;
+/** Whether `value` is a member of `common.Part` this version lists. */
+export declare function isKnownPart(value: common.Part): value is common.KnownPart;
 /** Whether `value` is a member of `common.Part` this version does not list. */
-export declare function isPartOther(value: common.Part): value is common.PartOther;
+export declare function isUnknownPart(value: common.Part): value is common.UnknownPart;
 
 // The runtime (index.cjs), declared by hand in codegen/templates/npm/runtime.d.ts.
 
