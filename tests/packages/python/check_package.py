@@ -362,6 +362,21 @@ def asgi_under_uvicorn() -> None:
         check("ASGI: a large body gets 413", status == 413, (status, body))
         status, body, _ = post(base.replace("/callback?", "/elsewhere?"), created_body)
         check("ASGI: another path gets 404", status == 404, (status, body))
+        # Under uvicorn too, a forged request is refused before its body: no 100 Continue, and
+        # the connection is closed (so a client reusing it cannot lose its next request).
+        forged = base.replace(VENDOR_SIGN, "0" * 64) + "&CallbackCommand=Group.CallbackAfterCreateGroup"
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            target = forged.split(f"127.0.0.1:{port}", 1)[1]
+            conn.sendall(f"POST {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n".encode())
+            answer = b""
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        head = answer.split(b"\r\n\r\n", 1)[0].lower()
+        check("ASGI: a forged request gets 401 without 100 Continue", answer.startswith(b"HTTP/1.1 401"), answer[:200])
+        check("ASGI: the refusal says Connection: close and closes", b"connection: close" in head, head)
     finally:
         server.should_exit = True
         thread.join(timeout=20)
