@@ -34,10 +34,13 @@ fn table() -> Value {
     serde_json::from_str(&text).expect("the case table is JSON")
 }
 
-/// The body a case sends: a fixture with its top-level keys patched, or a body as written.
+/// The body a case sends: a fixture with its top-level keys patched, a body as written, or bytes.
 fn case_body(case: &Value) -> Vec<u8> {
     if let Some(body) = case.get("body").and_then(Value::as_str) {
         return body.as_bytes().to_vec();
+    }
+    if let Some(bytes) = case.get("body_bytes").and_then(Value::as_array) {
+        return bytes.iter().map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()).expect("a byte")).collect();
     }
     let name = case["fixture"].as_str().expect("a case has `fixture` or `body`");
     let fixture = fixtures().into_iter().find(|f| f.command == name).unwrap_or_else(|| panic!("no fixture {name}"));

@@ -176,6 +176,7 @@ interface Case {
   fixture?: string;
   patch?: Record<string, unknown>;
   body?: string;
+  body_bytes?: number[];
   status: number;
   ActionStatus: string;
   ErrorCode: number;
@@ -200,8 +201,9 @@ interface Table {
   cases: Case[];
 }
 
-function caseBody(c: Case): string {
+function caseBody(c: Case): string | Buffer {
   if (c.body !== undefined) return c.body;
+  if (c.body_bytes !== undefined) return Buffer.from(c.body_bytes);
   const body = fixture(c.fixture ?? "");
   for (const [key, value] of Object.entries(c.patch ?? {})) {
     if (value === null) delete body[key];
@@ -265,7 +267,8 @@ async function caseTable(): Promise<void> {
     const config: Defaults = { ...table.defaults, ...c.config };
     const sink = new MemorySink();
     const batches: number[] = [];
-    const result = await tableWebhooks(config, sink, batches).dispatch(c.query.replace("{auth}", auth), Buffer.from(caseBody(c)));
+    const sent = caseBody(c);
+    const result = await tableWebhooks(config, sink, batches).dispatch(c.query.replace("{auth}", auth), typeof sent === "string" ? Buffer.from(sent) : sent);
     const body = JSON.parse(result.body) as { ActionStatus: string; ErrorCode: number; ErrorInfo: string };
     const got = [result.status, body.ActionStatus, body.ErrorCode];
     const expected = [c.status, c.ActionStatus, c.ErrorCode];

@@ -238,6 +238,8 @@ def table_dispatcher(
 def case_body(case: _t.Dict[str, _t.Any]) -> bytes:
     if "body" in case:
         return str(case["body"]).encode()
+    if "body_bytes" in case:
+        return bytes(case["body_bytes"])
     body = json.loads((ROOT / "tests/fixtures" / case["fixture"] / "sample.json").read_text())
     for key, value in case.get("patch", {}).items():
         if value is None:
