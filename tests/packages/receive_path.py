@@ -330,6 +330,20 @@ def allow_list_checks(root: pathlib.Path, command: _t.List[str], workdir: pathli
         conn.close()
         body = json.loads(reply.body) if reply is not None else {}
         check("a before-callback from outside the allow-list follows the failure policy", reply is not None and reply.status == 200 and body.get("ErrorCode") == 1, reply)
+        reply, conn = server.post(signed("Group.CallbackAfterCreateGroup"), b"{}", headers="X-Forwarded-For: 10.1.1.1\r\n")
+        conn.close()
+        check("X-Forwarded-For from a proxy not trusted is ignored", reply is not None and reply.status == 403, reply)
+    finally:
+        server.stop()
+    trusted = ["--allow-source", "10.0.0.0/8", "--trust-forwarded-for", "127.0.0.0/8", "--trust-forwarded-for", "::1/128"]
+    server = ServerUnderTest(command, trusted, workdir)
+    created = fixture(root, "Group.CallbackAfterCreateGroup")
+    try:
+        for forwarded, status in [("10.1.1.1", 200), ("10.1.1.1, 127.0.0.9", 200), ("10.1.1.1, 203.0.113.9", 403), (None, 403)]:
+            extra = "" if forwarded is None else f"X-Forwarded-For: {forwarded}\r\n"
+            reply, conn = server.post(signed("Group.CallbackAfterCreateGroup"), created, headers=extra)
+            conn.close()
+            check(f"behind a trusted proxy, X-Forwarded-For {forwarded!r} gets {status}", reply is not None and reply.status == status, reply)
     finally:
         server.stop()
 

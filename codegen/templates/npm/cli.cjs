@@ -23,6 +23,7 @@ const USAGE = `usage: tencent-chat-callbacks serve [options]
   --max-body-bytes N                 the largest body accepted (default 1 MiB)
   --request-timeout SECS             seconds a client gets to send a whole request (default 10)
   --allow-source CIDR                a network requests may come from (repeatable) [TENCENT_CHAT_ALLOW_SOURCE, comma-separated]
+  --trust-forwarded-for CIDR         a proxy whose X-Forwarded-For names the source (repeatable) [TENCENT_CHAT_TRUST_FORWARDED_FOR]
   --max-connections-per-source N     connections one address may hold open (default 256)
 `;
 
@@ -71,6 +72,7 @@ function main(argv) {
       "request-timeout": { type: "string" },
       "handler-deadline": { type: "string" },
       "allow-source": { type: "string", multiple: true },
+      "trust-forwarded-for": { type: "string", multiple: true },
       "max-connections-per-source": { type: "string" },
       help: { type: "boolean" },
     },
@@ -94,6 +96,7 @@ function main(argv) {
   const deadLetter = values["dead-letter"] ?? env("DEAD_LETTER");
   const allowSources = values["allow-source"] ?? (env("ALLOW_SOURCE") ?? "").split(",").filter((s) => s !== "");
   const path = values.path ?? env("PATH") ?? "/callback";
+  const trustForwardedFor = values["trust-forwarded-for"] ?? (env("TRUST_FORWARDED_FOR") ?? "").split(",").filter((s) => s !== "");
   const sink =
     deadLetter === undefined
       ? null
@@ -127,6 +130,7 @@ function main(argv) {
     port,
     path,
     logger,
+    trustForwardedFor,
     requestTimeout: number("request-timeout", values["request-timeout"] ?? env("REQUEST_TIMEOUT"), 10),
     maxConnectionsPerSource: number("max-connections-per-source", values["max-connections-per-source"] ?? env("MAX_CONNECTIONS_PER_SOURCE"), DEFAULT_MAX_CONNECTIONS_PER_SOURCE),
     ready: (address) => logger.info(`listening on http://${address.address}:${address.port}${path}`),

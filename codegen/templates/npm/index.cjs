@@ -200,6 +200,20 @@ function sourceAllowed(list, source) {
   return family !== 0 && list.check(address, family === 4 ? "ipv4" : "ipv6");
 }
 
+/**
+ * The client's address: `peer`, unless `peer` is in `proxies` (a BlockList); then the rightmost
+ * entry of `X-Forwarded-For` that is not a trusted proxy (entries left of it could be forged).
+ */
+function forwardedSource(peer, forwardedFor, proxies) {
+  if (!sourceAllowed(proxies, peer)) return peer;
+  const hops = String(forwardedFor)
+    .split(",")
+    .map((hop) => hop.trim())
+    .filter((hop) => hop !== "");
+  for (let i = hops.length - 1; i >= 0; i--) if (!sourceAllowed(proxies, hops[i])) return hops[i];
+  return hops[0] ?? peer;
+}
+
 /** A request whose query string passed every check of `Webhooks.admit`. */
 class Admitted {
   constructor(head) {
@@ -564,13 +578,15 @@ class Webhooks {
    * A Node `http` request listener, also an Express middleware: answers POSTs to `path` (every
    * path when `path` is `null`), 405 to other methods there, and passes other paths to `next`
    * (or answers 404 without one). The query string is checked before the body is read; a refusal
-   * is sent with `Connection: close`. Reads the body itself (within `requestTimeout` seconds),
+   * is sent with `Connection: close`; behind a proxy listed in `trustForwardedFor` (CIDRs), the
+   * source is the one it appended to `X-Forwarded-For`. Reads the body itself (within `requestTimeout` seconds),
    * unless a body parser ran first: a Buffer or string in `req.body` is used as it is, a parsed
    * JSON body is encoded again.
    */
   middleware(options = {}) {
     const path = options.path === undefined ? "/callback" : options.path;
     const requestTimeout = options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT;
+    const proxies = options.trustForwardedFor?.length ? allowList(options.trustForwardedFor) : null;
     return (req, res, next) => {
       const url = req.url ?? "/";
       const at = url.indexOf("?");
@@ -590,7 +606,10 @@ class Webhooks {
         return refuse(new DispatchError(404, "no callback endpoint here").reply());
       }
       if (req.method !== "POST") return refuse(new DispatchError(405, "callbacks are sent with POST").reply(), { allow: "POST" });
-      const admitted = this.admit(query, { source: req.socket?.remoteAddress });
+      let source = req.socket?.remoteAddress;
+      const forwarded = req.headers["x-forwarded-for"];
+      if (proxies !== null && source !== undefined && forwarded !== undefined) source = forwardedSource(source, forwarded, proxies);
+      const admitted = this.admit(query, { source });
       if (!(admitted instanceof Admitted)) return refuse(admitted);
       const limit = this.maxBodyBytes;
       const announced = Number(req.headers["content-length"]);

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 import os
 import sys
@@ -74,6 +75,13 @@ def parser() -> argparse.ArgumentParser:
         help="a network requests may come from (repeatable) [TENCENT_CHAT_ALLOW_SOURCE, comma-separated]",
     )
     serve.add_argument(
+        "--trust-forwarded-for",
+        action="append",
+        default=[s for s in (_env("TRUST_FORWARDED_FOR") or "").split(",") if s],
+        metavar="CIDR",
+        help="a proxy whose X-Forwarded-For names the source (repeatable) [TENCENT_CHAT_TRUST_FORWARDED_FOR]",
+    )
+    serve.add_argument(
         "--max-connections-per-source",
         type=int,
         default=int(_env("MAX_CONNECTIONS_PER_SOURCE") or DEFAULT_MAX_CONNECTIONS_PER_SOURCE),
@@ -117,6 +125,8 @@ def main(argv: _t.Optional[_t.Sequence[str]] = None) -> int:
         LOGGER.warning("the token was given on the command line, where `ps` shows it; set TENCENT_CHAT_TOKEN instead")
     try:
         receiver = dispatcher(args)
+        for network in args.trust_forwarded_for:
+            ipaddress.ip_network(network, strict=False)
     except (OSError, ValueError) as error:
         LOGGER.error("cannot start: %s", clip(str(error)))
         return 2
@@ -137,7 +147,13 @@ def main(argv: _t.Optional[_t.Sequence[str]] = None) -> int:
             "callbacks until its RequestTime expires"
         )
     LOGGER.info("before-callbacks that cannot be decided are answered by this policy: %s", args.on_failure.value)
-    server = Server(receiver, path=args.path, request_timeout=args.request_timeout, max_connections_per_source=args.max_connections_per_source)
+    server = Server(
+        receiver,
+        path=args.path,
+        request_timeout=args.request_timeout,
+        max_connections_per_source=args.max_connections_per_source,
+        trust_forwarded_for=args.trust_forwarded_for,
+    )
     host, port = args.listen
 
     def ready(bound_host: str, bound_port: int) -> None:

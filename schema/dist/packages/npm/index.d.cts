@@ -2058,7 +2058,7 @@ export declare class Webhooks {
   /** How many handlers are running past their deadline. */
   readonly handlersPastDeadline: number;
   /** Serves the dispatcher at `path` (default `/callback`; `null` for every path); a body must arrive within `requestTimeout` seconds (default 10). */
-  middleware(options?: { path?: string | null; requestTimeout?: number }): Middleware;
+  middleware(options?: { path?: string | null; requestTimeout?: number; trustForwardedFor?: readonly string[] }): Middleware;
 }
 
 /** The limits of `createServer` and `serve`, in seconds and counts. */
@@ -2073,6 +2073,8 @@ export interface ServerOptions {
   maxConnections?: number;
   /** How many connections one source address may hold open (default 256). */
   maxConnectionsPerSource?: number;
+  /** Proxies (CIDR) whose `X-Forwarded-For` names a request's source; from elsewhere the header is ignored. */
+  trustForwardedFor?: readonly string[];
 }
 
 /**

@@ -8,6 +8,9 @@ limit is the package's own rather than a general server's defaults.
 - The query string (and the source address) is checked before the body is read: a refusal is
   sent at once with `Connection: close`, without a `100 Continue`; so is a `Content-Length` over
   the limit (413), and a body that grows past it while read.
+- Behind a proxy listed in `trust_forwarded_for` (CIDR strings), a request's source is the
+  address the proxy appended to `X-Forwarded-For` (the rightmost one not itself a trusted
+  proxy); from anywhere else the header is ignored, so it cannot be used to pass the allow-list.
 - At most `max_connections` connections are open, `max_connections_per_source` from one address;
   more are closed as soon as accepted, so slow or idle connections from one address cannot crowd
   out another's.
@@ -23,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import http
+import ipaddress
 import signal
 import time
 import typing as _t
@@ -70,8 +74,10 @@ class Server:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         max_connections_per_source: int = DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
         drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+        trust_forwarded_for: _t.Optional[_t.Iterable[str]] = None,
     ):
         self.dispatcher = dispatcher
+        self.trust_forwarded_for = [ipaddress.ip_network(n, strict=False) for n in trust_forwarded_for or ()]
         self.path = path
         self.header_timeout = header_timeout
         self.request_timeout = request_timeout
@@ -176,11 +182,14 @@ class Server:
             return DispatchError(404, "no callback endpoint here").reply(), True
         if request.method != b"POST":
             return DispatchError(405, "callbacks are sent with POST").reply(), True
+        headers = {name.lower(): value for name, value in request.headers}
+        forwarded = headers.get(b"x-forwarded-for")
+        if forwarded is not None and self.trust_forwarded_for:
+            source = forwarded_source(source, forwarded.decode("latin-1"), self.trust_forwarded_for)
         admitted = self.dispatcher.admit(query, source=source)
         if isinstance(admitted, HttpReply):
             return admitted, True
         limit = self.dispatcher.max_body_bytes
-        headers = {name.lower(): value for name, value in request.headers}
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             return self.dispatcher.refuse_admitted(admitted, _body_too_large(limit)), True
@@ -242,6 +251,30 @@ class Server:
         await writer.drain()
 
 
+def _trusted(address: str, proxies: _t.Sequence[_t.Union[ipaddress.IPv4Network, ipaddress.IPv6Network]]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip.version == network.version and ip in network for network in proxies)
+
+
+def forwarded_source(
+    peer: str, forwarded_for: str, proxies: _t.Sequence[_t.Union[ipaddress.IPv4Network, ipaddress.IPv6Network]]
+) -> str:
+    """The client's address: `peer`, unless `peer` is a trusted proxy; then the rightmost entry of
+    `X-Forwarded-For` that is not a trusted proxy (entries left of it could be forged by the client)."""
+    if not _trusted(peer, proxies):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, proxies):
+            return hop
+    return hops[0] if hops else peer
+
+
 __all__ = [
     "DEFAULT_DRAIN_TIMEOUT",
     "DEFAULT_HEADER_TIMEOUT",
@@ -249,4 +282,5 @@ __all__ = [
     "DEFAULT_MAX_CONNECTIONS_PER_SOURCE",
     "DEFAULT_REQUEST_TIMEOUT",
     "Server",
+    "forwarded_source",
 ]

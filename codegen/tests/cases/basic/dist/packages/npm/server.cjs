@@ -51,7 +51,12 @@ function createServer(webhooks, options = {}) {
       else open.set(source, left);
     });
   });
-  const middleware = webhooks.middleware({ path: options.path ?? "/callback", requestTimeout, expectContinue: true });
+  const middleware = webhooks.middleware({
+    path: options.path ?? "/callback",
+    requestTimeout,
+    expectContinue: true,
+    trustForwardedFor: options.trustForwardedFor ?? [],
+  });
   const listener = (req, res) => {
     // While draining, each answer closes its connection, so none is left waiting for the next request.
     if (server.draining === true) res.shouldKeepAlive = false;
