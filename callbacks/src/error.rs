@@ -51,7 +51,7 @@ pub enum DispatchError {
     #[error(transparent)]
     Query(#[from] QueryError),
     /// `SdkAppid` is not the app id the dispatcher was configured with.
-    #[error("SdkAppid {0} is not this app's")]
+    #[error("SdkAppid `{0}` is not this app's")]
     WrongAppId(crate::AppId),
     /// The request came from an address outside the allow-list
     /// ([`DispatcherBuilder::allow_sources`](crate::DispatcherBuilder::allow_sources)), or from

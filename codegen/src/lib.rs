@@ -141,6 +141,13 @@ pub fn generate(layout: &Layout) -> Result<Vec<GeneratedFile>, Error> {
         let bundle = bundle.ok_or_else(|| Error::Internal(format!("no {}", published::BUNDLE)))?;
         let mut packages = python::package(&catalog, version, &bundle);
         packages.extend(typescript::package(&catalog, version, &bundle));
+        // The per-command schemas too, which the envelope schema refers to: it resolves offline.
+        for file in published.iter().filter(|f| f.relative_path.starts_with("commands/")) {
+            for package in [python::PACKAGE_DIR, typescript::DIR] {
+                let relative_path = format!("{package}/{}", file.relative_path);
+                packages.push(publish::Published { relative_path, contents: file.contents.clone() });
+            }
+        }
         for file in published.into_iter().chain(packages).chain(envelope_schema(&layout.schema_dir)?) {
             files.push(GeneratedFile { path: dist.join(file.relative_path), contents: file.contents });
         }

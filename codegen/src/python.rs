@@ -3,7 +3,7 @@
 //! (signature, dispatcher, ASGI app) copied from `codegen/templates/python/`.
 //!
 //! The rules mirror the Rust side: snake_case attributes aliased to the wire names, unknown fields
-//! kept (`extra="allow"`), open enums that keep values added later, tagged unions with an `Other`
+//! kept (`extra="allow"`), open enums that keep values added later, tagged unions with an `Unknown…`
 //! member, integers the vendor may quote accepted as digit strings, and nothing else coerced.
 
 use std::fmt::Write;
@@ -29,8 +29,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("src/tencent_chat_callbacks/__init__.py", include_str!("../templates/python/__init__.py")),
     ("src/tencent_chat_callbacks/_base.py", include_str!("../templates/python/_base.py")),
     ("src/tencent_chat_callbacks/signature.py", include_str!("../templates/python/signature.py")),
+    ("src/tencent_chat_callbacks/_log.py", include_str!("../templates/python/_log.py")),
+    ("src/tencent_chat_callbacks/_batch.py", include_str!("../templates/python/_batch.py")),
+    ("src/tencent_chat_callbacks/policy.py", include_str!("../templates/python/policy.py")),
+    ("src/tencent_chat_callbacks/dead_letter.py", include_str!("../templates/python/dead_letter.py")),
     ("src/tencent_chat_callbacks/dispatcher.py", include_str!("../templates/python/dispatcher.py")),
     ("src/tencent_chat_callbacks/asgi.py", include_str!("../templates/python/asgi.py")),
+    ("src/tencent_chat_callbacks/server.py", include_str!("../templates/python/server.py")),
+    ("src/tencent_chat_callbacks/__main__.py", include_str!("../templates/python/__main__.py")),
     ("src/tencent_chat_callbacks/schemas.py", include_str!("../templates/python/schemas.py")),
     ("src/tencent_chat_callbacks/py.typed", ""),
 ];
@@ -285,7 +291,8 @@ fn union_def(out: &mut String, def: &UnionDef, in_common: bool, command: Option<
     let content = attribute_name(&def.content);
     let mut members = Vec::new();
     for variant in &def.variants {
-        let class = format!("{}{}", def.name, variant.rust_name);
+        // Named as the published schema names them (`TextMsgBodyElement`), one scheme everywhere.
+        let class = format!("{}{}", variant.rust_name, def.name);
         let _ = writeln!(out, "\n\nclass {class}(CallbackModel):");
         let own = format!("`{}` = `{}`.", def.tag, variant.tag_value);
         class_doc(out, &[variant.description.as_deref(), Some(&own)]);
@@ -299,7 +306,7 @@ fn union_def(out: &mut String, def: &UnionDef, in_common: bool, command: Option<
         members.push((variant.tag_value.clone(), class.clone()));
         names.push(class);
     }
-    let other = format!("{}Other", def.name);
+    let other = format!("Unknown{}", def.name);
     let _ = writeln!(out, "\n\nclass {other}(CallbackModel):");
     class_doc(
         out,

@@ -225,17 +225,27 @@ fn enum_def(out: &mut String, def: &EnumDef) {
 }
 
 fn union_def(out: &mut String, def: &UnionDef, command: Option<&str>) {
+    // Named as the published schema names them: `KnownMsgBodyElement`, `TextMsgBodyElement`,
+    // `UnknownMsgBodyElement`, one scheme everywhere.
     doc(out, "  ", def.description.as_deref().or(def.title.as_deref()));
-    let mut members: Vec<String> = def.variants.iter().map(|v| format!("{}{}", def.name, v.rust_name)).collect();
-    members.push(format!("{}Other", def.name));
-    let _ = writeln!(out, "  export type {} = {};", def.name, members.join(" | "));
+    let _ = writeln!(out, "  export type {0} = Known{0} | Unknown{0};", def.name);
+    let members: Vec<String> = def.variants.iter().map(|v| format!("{}{}", v.rust_name, def.name)).collect();
+    doc(
+        out,
+        "  ",
+        Some(&format!(
+            "The members this version lists: a union discriminated by `{}` (comparing it narrows `{}`; `isKnown{}` tells them from the others).",
+            def.tag, def.content, def.name
+        )),
+    );
+    let _ = writeln!(out, "  export type Known{} = {};", def.name, members.join(" | "));
     for variant in &def.variants {
         doc(out, "  ", variant.description.as_deref());
         let _ = writeln!(
             out,
             "  export interface {}{} {{ {:?}: {:?}; {:?}: {} }}",
-            def.name,
             variant.rust_name,
+            def.name,
             def.tag,
             variant.tag_value,
             def.content,
@@ -247,8 +257,11 @@ fn union_def(out: &mut String, def: &UnionDef, command: Option<&str>) {
         "  ",
         Some("A member this version does not list (check with the type guards first); its content as sent."),
     );
-    let _ =
-        writeln!(out, "  export interface {}Other {{ {:?}: string; {:?}?: unknown }}", def.name, def.tag, def.content);
+    let _ = writeln!(
+        out,
+        "  export interface Unknown{} {{ {:?}: string; {:?}?: unknown }}",
+        def.name, def.tag, def.content
+    );
 }
 
 /// Where the npm package is written, under `schema/dist/`.
@@ -260,6 +273,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("README.md", include_str!("../templates/npm/README.md")),
     ("LICENSE", include_str!("../templates/LICENSE")),
     ("index.cjs", include_str!("../templates/npm/index.cjs")),
+    ("decode.cjs", include_str!("../templates/npm/decode.cjs")),
+    ("log.cjs", include_str!("../templates/npm/log.cjs")),
+    ("dead-letter.cjs", include_str!("../templates/npm/dead-letter.cjs")),
+    ("server.cjs", include_str!("../templates/npm/server.cjs")),
+    ("cli.cjs", include_str!("../templates/npm/cli.cjs")),
     ("index.d.mts", include_str!("../templates/npm/index.d.mts")),
 ];
 
@@ -268,15 +286,26 @@ const RUNTIME_DECLARATIONS: &str = include_str!("../templates/npm/runtime.d.ts")
 
 /// The names `index.cjs` exports besides the type guards, re-exported by `index.mjs`.
 const RUNTIME_EXPORTS: &[&str] = &[
+    "Admitted",
+    "DEFAULT_DEAD_LETTER_MAX_BYTES",
+    "DEFAULT_HANDLER_DEADLINE",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_MAX_SKEW",
+    "DEFAULT_REQUEST_TIMEOUT",
     "DispatchError",
+    "JsonLinesSink",
+    "MemorySink",
     "Webhooks",
     "bundle",
+    "commandSchemas",
     "commands",
+    "createServer",
     "decision",
+    "envelope",
     "isCallbackCommand",
     "schemaRef",
+    "serve",
     "sign",
     "verifySign",
 ];
@@ -328,9 +357,16 @@ struct Guard {
     member: String,
     /// The union's key in the model.
     key: String,
-    /// The tag value, `None` for the catch-all member.
-    tag: Option<String>,
+    /// Which members it accepts.
+    tag: GuardTag,
     what: String,
+}
+
+/// The members a guard accepts: one by its tag, every listed one, or every other one.
+enum GuardTag {
+    Member(String),
+    Known,
+    Unknown,
 }
 
 fn guards(catalog: &Catalog) -> Vec<Guard> {
@@ -339,20 +375,28 @@ fn guards(catalog: &Catalog) -> Vec<Guard> {
         let key = format!("{prefix}.{}", def.name);
         for variant in &def.variants {
             out.push(Guard {
-                name: format!("is{}{}", def.name, variant.rust_name),
+                name: format!("is{}{}", variant.rust_name, def.name),
                 union: key.clone(),
-                member: format!("{prefix}.{}{}", def.name, variant.rust_name),
+                member: format!("{prefix}.{}{}", variant.rust_name, def.name),
                 key: key.clone(),
-                tag: Some(variant.tag_value.clone()),
+                tag: GuardTag::Member(variant.tag_value.clone()),
                 what: format!("the member of `{key}` whose `{}` is `{}`", def.tag, variant.tag_value),
             });
         }
         out.push(Guard {
-            name: format!("is{}Other", def.name),
+            name: format!("isKnown{}", def.name),
             union: key.clone(),
-            member: format!("{prefix}.{}Other", def.name),
+            member: format!("{prefix}.Known{}", def.name),
             key: key.clone(),
-            tag: None,
+            tag: GuardTag::Known,
+            what: format!("a member of `{key}` this version lists"),
+        });
+        out.push(Guard {
+            name: format!("isUnknown{}", def.name),
+            union: key.clone(),
+            member: format!("{prefix}.Unknown{}", def.name),
+            key: key.clone(),
+            tag: GuardTag::Unknown,
             what: format!("a member of `{key}` this version does not list"),
         });
     };
@@ -406,8 +450,17 @@ fn model_module(catalog: &Catalog, guards: &[Guard]) -> String {
             }),
         );
     }
-    let guards: serde_json::Map<String, serde_json::Value> =
-        guards.iter().map(|g| (g.name.clone(), serde_json::json!([g.key, g.tag]))).collect();
+    let guards: serde_json::Map<String, serde_json::Value> = guards
+        .iter()
+        .map(|g| {
+            let tag = match &g.tag {
+                GuardTag::Member(tag) => serde_json::json!(tag),
+                GuardTag::Known => serde_json::json!(true),
+                GuardTag::Unknown => serde_json::Value::Null,
+            };
+            (g.name.clone(), serde_json::json!([g.key, tag]))
+        })
+        .collect();
     let pretty = |v: serde_json::Value| serde_json::to_string_pretty(&v).expect("JSON encodes");
     format!(
         "// @generated by `cargo codegen` from schema/; do not edit.\n\

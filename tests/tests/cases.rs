@@ -1,13 +1,38 @@
 //! The shared table of dispatcher cases, `tests/cases/dispatch.json`, through the Rust
 //! `Dispatcher`. The Python and TypeScript packages run the same table (tests/tests/packages.rs),
-//! so all three give the same status, `ActionStatus` and `ErrorCode` to every request.
+//! so all three give the same status, `ActionStatus`, `ErrorCode` (and, where a case gives them,
+//! `ErrorInfo`, dead letters and handled batch events) to every request.
 
+use std::io;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use tencent_chat_callbacks::common::MsgBodyElement;
-use tencent_chat_callbacks::{Context, Dispatcher, c2c, group};
+use tencent_chat_callbacks::dead_letter::{DeadLetter, DeadLetterSink};
+use tencent_chat_callbacks::{Context, Dispatcher, FailurePolicy, c2c, group, push};
 use tests::{fixtures, workspace_root};
+
+/// The dead letters a case's dispatcher wrote, as `{"reason", "index"?}`.
+#[derive(Clone, Default)]
+struct Letters(Arc<Mutex<Vec<Value>>>);
+
+impl DeadLetterSink for Letters {
+    fn write(&self, letter: &DeadLetter) -> io::Result<()> {
+        let mut entry = json!({ "reason": letter.reason });
+        if let Some(index) = letter.index {
+            entry["index"] = json!(index);
+        }
+        self.0.lock().unwrap().push(entry);
+        Ok(())
+    }
+
+    /// The `in_progress` journal of an event acknowledged while its handler runs is the Rust
+    /// crate's alone (the packages do not resume after a crash); the table compares dead letters.
+    fn write_durable(&self, _letter: &DeadLetter) -> io::Result<()> {
+        Ok(())
+    }
+}
 
 /// The table, with its defaults.
 fn table() -> Value {
@@ -15,10 +40,13 @@ fn table() -> Value {
     serde_json::from_str(&text).expect("the case table is JSON")
 }
 
-/// The body a case sends: a fixture with its top-level keys patched, or a body as written.
+/// The body a case sends: a fixture with its top-level keys patched, a body as written, or bytes.
 fn case_body(case: &Value) -> Vec<u8> {
     if let Some(body) = case.get("body").and_then(Value::as_str) {
         return body.as_bytes().to_vec();
+    }
+    if let Some(bytes) = case.get("body_bytes").and_then(Value::as_array) {
+        return bytes.iter().map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()).expect("a byte")).collect();
     }
     let name = case["fixture"].as_str().expect("a case has `fixture` or `body`");
     let fixture = fixtures().into_iter().find(|f| f.command == name).unwrap_or_else(|| panic!("no fixture {name}"));
@@ -40,11 +68,17 @@ fn case_body(case: &Value) -> Vec<u8> {
 }
 
 /// The handler of the table's before-callback: decides from the first text element.
-async fn decide(event: c2c::BeforeSendMsg, _ctx: Context) -> c2c::BeforeSendMsgDecision {
+async fn decide(event: c2c::BeforeSendMsg, _ctx: Context) -> Result<c2c::BeforeSendMsgDecision, String> {
     let Some(MsgBodyElement::Text(text)) = event.msg_body.first() else {
-        return c2c::BeforeSendMsgDecision::Allow;
+        return Ok(c2c::BeforeSendMsgDecision::Allow);
     };
-    if text.text.contains("refuse") {
+    if text.text.contains("fail") {
+        return Err("this handler fails on purpose".to_owned());
+    }
+    if text.text.contains("slow") {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    Ok(if text.text.contains("refuse") {
         c2c::BeforeSendMsgDecision::Refuse
     } else if text.text.contains("drop") {
         c2c::BeforeSendMsgDecision::Drop
@@ -52,10 +86,14 @@ async fn decide(event: c2c::BeforeSendMsg, _ctx: Context) -> c2c::BeforeSendMsgD
         c2c::BeforeSendMsgDecision::refuse_with(120001, "refused by the app").expect("in range")
     } else {
         c2c::BeforeSendMsgDecision::Allow
-    }
+    })
 }
 
-fn dispatcher(config: &Map<String, Value>) -> Dispatcher {
+fn policy(value: &Value) -> FailurePolicy {
+    value.as_str().expect("a policy is a string").parse().expect("a known policy")
+}
+
+fn dispatcher(config: &Map<String, Value>, letters: &Letters, batches: &Arc<Mutex<Vec<usize>>>) -> Dispatcher {
     let mut builder = Dispatcher::builder();
     builder = match config["app_id"].as_u64() {
         Some(app_id) => builder.app_id(app_id),
@@ -67,9 +105,29 @@ fn dispatcher(config: &Map<String, Value>) -> Dispatcher {
     if let Some(max) = config["max_body_bytes"].as_u64() {
         builder = builder.max_body_bytes(max as usize);
     }
+    if let Some(max) = config["max_in_flight"].as_u64() {
+        builder = builder.max_in_flight(max as usize);
+    }
+    if let Some(deadline) = config["handler_deadline_ms"].as_u64() {
+        builder = builder.handler_deadline(Duration::from_millis(deadline));
+    }
+    builder = builder.on_failure(policy(&config["on_failure"]));
+    for (command, value) in config["on_failure_of"].as_object().expect("on_failure_of is an object") {
+        let command = tencent_chat_callbacks::Command::from_name(command).expect("a known command");
+        builder = builder.on_failure_of(command, policy(value));
+    }
+    let batches = Arc::clone(batches);
     let now = config["now"].as_u64().expect("`now` is Unix seconds");
     builder
         .clock(move || UNIX_EPOCH + Duration::from_secs(now))
+        .dead_letters(letters.clone())
+        .on::<group::AfterNewMemberJoin, _>(|_event: group::AfterNewMemberJoin, _ctx: Context| async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        })
+        .on::<push::OfflinePush, _>(move |event: push::OfflinePush, _ctx: Context| {
+            batches.lock().unwrap().push(event.events.len());
+            async {}
+        })
         .on::<group::AfterCreateGroup, _>(|_event: group::AfterCreateGroup, _ctx: Context| async {})
         .on::<group::AfterGroupDestroyed, _>(|_event: group::AfterGroupDestroyed, _ctx: Context| async {
             Err::<(), _>("this handler fails on purpose")
@@ -92,12 +150,31 @@ async fn the_rust_dispatcher_gives_every_answer_of_the_shared_case_table() {
             config.insert(key.clone(), value.clone());
         }
         let query = case["query"].as_str().expect("query").replace("{auth}", auth);
-        let reply = dispatcher(&config).dispatch(&query, case_body(case).into()).await;
+        let (letters, batches) = (Letters::default(), Arc::default());
+        let reply = dispatcher(&config, &letters, &batches).dispatch(&query, case_body(case).into()).await;
         let body: Value = serde_json::from_slice(&reply.body).expect("every reply is JSON");
         let got = (u64::from(reply.status.as_u16()), body["ActionStatus"].clone(), body["ErrorCode"].clone());
         let expected = (case["status"].as_u64().unwrap(), case["ActionStatus"].clone(), case["ErrorCode"].clone());
+        let name = &case["name"];
         if got != expected {
-            failures.push(format!("{}: expected {expected:?}, got {got:?} ({body})", case["name"]));
+            failures.push(format!("{name}: expected {expected:?}, got {got:?} ({body})"));
+        }
+        let info = body["ErrorInfo"].as_str().unwrap_or_default();
+        if let Some(expected) = case.get("ErrorInfo").and_then(Value::as_str).filter(|e| *e != info) {
+            failures.push(format!("{name}: expected ErrorInfo {expected:?}, got {info:?}"));
+        }
+        if let Some(prefix) = case.get("ErrorInfo_prefix").and_then(Value::as_str).filter(|p| !info.starts_with(p)) {
+            failures.push(format!("{name}: expected ErrorInfo starting {prefix:?}, got {info:?}"));
+        }
+        let written = Value::Array(letters.0.lock().unwrap().clone());
+        if let Some(expected) = case.get("dead_letters").filter(|e| **e != written) {
+            failures.push(format!("{name}: expected dead letters {expected}, got {written}"));
+        }
+        let handled = batches.lock().unwrap().first().copied();
+        if let Some(expected) = case.get("handled_events").and_then(Value::as_u64)
+            && handled != Some(expected as usize)
+        {
+            failures.push(format!("{name}: expected {expected} batch events handled, got {handled:?}"));
         }
     }
     assert!(failures.is_empty(), "{} case(s) differ:\n{}", failures.len(), failures.join("\n"));

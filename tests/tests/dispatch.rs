@@ -251,7 +251,7 @@ async fn the_app_id_must_be_ours() {
     let body = serde_json::to_vec(&sample(CREATE)).unwrap();
     let query = signed_query(CREATE, NOW);
     let other = query.replace(&format!("SdkAppid={APP_ID}"), "SdkAppid=1400000001");
-    assert_refused(&dispatcher, &other, &body, 403, "SdkAppid 1400000001 is not this app's").await;
+    assert_refused(&dispatcher, &other, &body, 403, "SdkAppid `1400000001` is not this app's").await;
     let missing = query.replace(&format!("SdkAppid={APP_ID}&"), "");
     assert_refused(&dispatcher, &missing, &body, 400, "missing query parameter `SdkAppid`").await;
     let garbage = query.replace(&format!("SdkAppid={APP_ID}"), "SdkAppid=14e8");

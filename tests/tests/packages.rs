@@ -4,12 +4,16 @@
 //! - Python: a wheel and an sdist built by `python -m build` from a copy of the package (the
 //!   wheel is built from the sdist, so the sdist is complete), the wheel installed into a fresh
 //!   virtual environment with uvicorn and mypy, the package and `check_package.py` checked by
-//!   `mypy --strict`, then `check_package.py` run by that environment;
-//! - npm: `npm pack`, the tarball installed into a scratch project, compiled with TypeScript
-//!   `strict: true` (ESM and CommonJS), then run.
+//!   `mypy --strict`, then `check_package.py` run by that environment; `twine check --strict` on
+//!   both artifacts; every README code block type-checked;
+//! - npm: `npm pack` and `publint --strict`, the tarball installed into a scratch project,
+//!   compiled with TypeScript `strict: true` (ESM and CommonJS), then run.
 //!
 //! Both run the signature's worked example, every fixture, the shared case table
-//! (`tests/cases/dispatch.json`) and a real server on a loopback port. They need `python3` with
+//! (`tests/cases/dispatch.json`) and a real server on a loopback port; then each package's own
+//! server (`python -m tencent_chat_callbacks serve`, the npm bin `tencent-chat-callbacks serve`)
+//! is started as a process and put through `tests/packages/receive_path.py`, the same raw-socket
+//! checks for both (refusals before the body, timeouts, dead letters, SIGTERM draining). They need `python3` with
 //! `build`, `hatchling` and `venv` (tests/packages/python/requirements.txt) and `node` with
 //! `npm ci` run in `tests/packages/npm`; `.ci/run` installs both and sets
 //! `CONSUMER_CHECKS=required`, under which a missing tool fails the test; elsewhere it is skipped
@@ -23,7 +27,7 @@ use tests::workspace_root;
 
 /// uvicorn, for the ASGI check, and mypy, for the types a consumer sees (`py.typed`), installed
 /// into the environment next to the wheel.
-const PYTHON_TOOLS: [&str; 2] = ["uvicorn==0.34.3", "mypy==2.4.1"];
+const PYTHON_TOOLS: [&str; 4] = ["uvicorn==0.34.3", "mypy==2.4.1", "starlette==0.47.2", "jsonschema==4.25.1"];
 
 fn required() -> bool {
     std::env::var("CONSUMER_CHECKS").is_ok_and(|v| v == "required")
@@ -91,6 +95,28 @@ fn only_file(dir: &Path, suffix: &str) -> PathBuf {
     found.into_iter().next().expect("one file")
 }
 
+/// The code blocks of a Markdown file fenced as `language`, in order.
+fn code_blocks(markdown: &Path, language: &str) -> Vec<String> {
+    let text = fs::read_to_string(markdown).expect("read a README");
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        match &mut current {
+            None if line.trim_start() == format!("```{language}") => current = Some(String::new()),
+            Some(block) if line.trim_start() == "```" => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            Some(block) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            None => {}
+        }
+    }
+    blocks
+}
+
 /// The check's closing line must report no failure.
 fn assert_all_passed(stdout: &str) {
     let last = stdout.lines().last().unwrap_or_default();
@@ -99,8 +125,8 @@ fn assert_all_passed(stdout: &str) {
 
 #[test]
 fn the_python_package_builds_installs_and_answers_like_the_rust_dispatcher() {
-    let tools = succeeds("python3", &["-c", "import build, hatchling, venv, ensurepip"]);
-    if !available("python3 with build, hatchling and venv", tools) {
+    let tools = succeeds("python3", &["-c", "import build, hatchling, venv, ensurepip, twine"]);
+    if !available("python3 with build, hatchling, twine and venv", tools) {
         return;
     }
     let root = workspace_root();
@@ -116,7 +142,10 @@ fn the_python_package_builds_installs_and_answers_like_the_rust_dispatcher() {
         &["-m", "build", "--no-isolation", "--outdir", &dist.to_string_lossy(), &copy.to_string_lossy()],
     );
     let wheel = only_file(&dist, ".whl");
-    only_file(&dist, ".tar.gz");
+    let sdist = only_file(&dist, ".tar.gz");
+    // Ready to publish: the metadata and README as PyPI checks them.
+    let (wheel_file, sdist_file) = (wheel.to_string_lossy().into_owned(), sdist.to_string_lossy().into_owned());
+    run(&dir, "python3", &["-m", "twine", "check", "--strict", &wheel_file, &sdist_file]);
     for leftover in ["build", "dist", "src/tencent_chat_callbacks.egg-info"] {
         assert!(!source.join(leftover).exists(), "the build wrote {leftover} into the source tree");
     }
@@ -132,8 +161,35 @@ fn the_python_package_builds_installs_and_answers_like_the_rust_dispatcher() {
     let check_file = check.to_string_lossy();
     run(&dir, &python, &["-m", "mypy", "--strict", "-p", "tencent_chat_callbacks"]);
     run(&dir, &python, &["-m", "mypy", "--strict", &check_file]);
+    // Every Python block of the package's README type-checks strictly against the installed package.
+    let blocks = code_blocks(&source.join("README.md"), "python");
+    assert!(blocks.len() >= 2, "the README lost its examples");
+    let readme = dir.join("readme");
+    fs::create_dir_all(&readme).expect("create the README directory");
+    let mut files = Vec::new();
+    for (index, block) in blocks.iter().enumerate() {
+        let file = readme.join(format!("readme_{index}.py"));
+        fs::write(&file, block).expect("write a README block");
+        files.push(file.to_string_lossy().into_owned());
+    }
+    let mut mypy = vec!["-m", "mypy", "--strict"];
+    mypy.extend(files.iter().map(String::as_str));
+    run(&readme, &python, &mypy);
     let stdout = run(&dir, &python, &[&check.to_string_lossy(), &root.to_string_lossy()]);
     assert_all_passed(&stdout);
+    // The receive path over real sockets: `python -m tencent_chat_callbacks serve` as a process.
+    let python = python.to_string_lossy();
+    let stdout = run(
+        &dir,
+        "python3",
+        &[&receive_path(), &root.to_string_lossy(), "--", &python, "-m", "tencent_chat_callbacks", "serve"],
+    );
+    assert_all_passed(&stdout);
+}
+
+/// The real-socket checks both servers must pass (stdlib Python only).
+fn receive_path() -> String {
+    workspace_root().join("tests/packages/receive_path.py").to_string_lossy().into_owned()
 }
 
 #[test]
@@ -142,7 +198,8 @@ fn the_npm_package_packs_installs_typechecks_strictly_and_answers_like_the_rust_
     let consumer = root.join("tests/packages/npm");
     let tools = succeeds("node", &["--version"])
         && succeeds("npm", &["--version"])
-        && consumer.join("node_modules/typescript").is_dir();
+        && consumer.join("node_modules/typescript").is_dir()
+        && consumer.join("node_modules/publint").is_dir();
     if !available("node, npm and `npm ci` in tests/packages/npm", tools) {
         return;
     }
@@ -151,6 +208,9 @@ fn the_npm_package_packs_installs_typechecks_strictly_and_answers_like_the_rust_
     let destination = packed.to_string_lossy();
     run(&source, "npm", &["pack", "--pack-destination", &destination, "--loglevel=error"]);
     let tarball = only_file(&packed, ".tgz");
+    // Ready to publish: exports, types and files as publint checks them, warnings included.
+    let publint = consumer.join("node_modules/publint/src/cli.js");
+    run(&source, "node", &[&publint.to_string_lossy(), "--strict", "--pack", "npm"]);
 
     // The scratch project sits inside tests/packages/npm so that TypeScript, @types/node and
     // Express resolve from its node_modules; the package itself is installed into the scratch.
@@ -168,6 +228,26 @@ fn the_npm_package_packs_installs_typechecks_strictly_and_answers_like_the_rust_
     let install = ["install", "--no-audit", "--no-fund", "--no-package-lock", "--loglevel=error", &tarball];
     run(&project, "npm", &install);
     run(&project, "node", &["../node_modules/typescript/bin/tsc", "-p", "."]);
+    // Every TypeScript block of the package's README compiles with the same strict settings.
+    let blocks = code_blocks(&source.join("README.md"), "ts");
+    assert!(blocks.len() >= 3, "the README lost its examples");
+    let mut files = Vec::new();
+    for (index, block) in blocks.iter().enumerate() {
+        let name = format!("readme-{index}.ts");
+        fs::write(project.join(&name), block).expect("write a README block");
+        files.push(format!("{name:?}"));
+    }
+    let config = format!(
+        "{{\"extends\": \"./tsconfig.json\", \"compilerOptions\": {{\"noEmit\": true}}, \"files\": [{}]}}\n",
+        files.join(", ")
+    );
+    fs::write(project.join("tsconfig.readme.json"), config).expect("write the README tsconfig");
+    run(&project, "node", &["../node_modules/typescript/bin/tsc", "-p", "tsconfig.readme.json"]);
     let stdout = run(&project, "node", &["out/check.js", &root.to_string_lossy()]);
+    assert_all_passed(&stdout);
+    // The receive path over real sockets: the installed `tencent-chat-callbacks serve` bin.
+    let bin = project.join("node_modules/.bin/tencent-chat-callbacks");
+    let stdout =
+        run(&project, "python3", &[&receive_path(), &root.to_string_lossy(), "--", &bin.to_string_lossy(), "serve"]);
     assert_all_passed(&stdout);
 }

@@ -11,7 +11,7 @@ import re
 import time
 import typing as _t
 
-DEFAULT_MAX_SKEW = 300
+DEFAULT_MAX_SKEW = 60
 """The default largest distance, in seconds, between `RequestTime` and the receiver's clock."""
 
 _DIGITS = re.compile(r"[0-9]{1,19}")

@@ -2,27 +2,36 @@
 // project (tests/tests/packages.rs): compiled with `strict: true`, then run with the workspace
 // root as its argument. The `@ts-expect-error` lines are part of the check: each must stay an
 // error, or `tsc` fails.
-import { readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import express from "express";
 import { checkCommonJs } from "./check-cjs.cjs";
 import {
+  JsonLinesSink,
+  MemorySink,
   Webhooks,
   bundle,
+  commandSchemas,
   commands,
   decision,
+  envelope,
+  isKnownMsgBodyElement,
   isCallbackCommand,
-  isMsgBodyElementOther,
-  isMsgBodyElementText,
+  isUnknownMsgBodyElement,
+  isTextMsgBodyElement,
   schemaRef,
   sign,
   verifySign,
+  type BeforeCallbackCommand,
   type CallbackBodies,
   type CallbackCommand,
   type CallbackReplies,
   type Context,
+  type FailurePolicy,
   type HttpReply,
   type common,
   type c2c,
@@ -44,11 +53,24 @@ function check(name: string, condition: boolean, detail: unknown = ""): void {
 function texts(body: c2c.BeforeSendMsg): string[] {
   const out: string[] = [];
   for (const element of body.MsgBody) {
-    if (isMsgBodyElementText(element)) out.push(element.MsgContent.Text ?? "");
-    else if (isMsgBodyElementOther(element)) out.push(`<${element.MsgType}>`);
+    if (isTextMsgBodyElement(element)) out.push(element.MsgContent.Text ?? "");
+    else if (isUnknownMsgBodyElement(element)) out.push(`<${element.MsgType}>`);
   }
   return out;
 }
+function narrowed(element: common.MsgBodyElement): string {
+  if (!isKnownMsgBodyElement(element)) return `<${element.MsgType}>`;
+  switch (element.MsgType) {
+    case "TIMTextElem":
+      return element.MsgContent.Text ?? "";
+    case "TIMFaceElem":
+      return `[face ${element.MsgContent.Index}]`;
+    default:
+      return element.MsgType;
+  }
+}
+// @ts-expect-error: before the known members are told apart, MsgContent is not narrowed
+export const notNarrowed = (element: common.MsgBodyElement) => element.MsgType === "TIMTextElem" && element.MsgContent.Text;
 const groupType: common.GroupType = "SomeTypeAddedLater";
 const reply: CallbackReplies["C2C.CallbackBeforeSendMsg"] = decision("C2C.CallbackBeforeSendMsg").drop();
 // Checked by tsc, never run.
@@ -72,15 +94,15 @@ function typedHandlers(webhooks: Webhooks): void {
 // @ts-expect-error: the HTTP answer is HttpReply; the only Reply is the body type, common.Reply
 export type NoTopLevelReply = import("tencent-chat-callbacks").Reply;
 export type BodyReply = common.Reply;
-void [groupType, reply, typedHandlers];
+void [groupType, reply, typedHandlers, narrowed];
 
 function signatures(): void {
   const now = Number(TIME);
   check("the worked example signs", sign(TOKEN, TIME) === VENDOR_SIGN, sign(TOKEN, TIME));
   check("the worked example verifies", verifySign(TOKEN, TIME, VENDOR_SIGN, { now }));
-  check("300 s is inside the window", verifySign(TOKEN, TIME, VENDOR_SIGN, { now: now + 300 }));
-  check("301 s is outside the window", !verifySign(TOKEN, TIME, VENDOR_SIGN, { now: now + 301 }));
-  check("301 s early is outside the window", !verifySign(TOKEN, TIME, VENDOR_SIGN, { now: now - 301 }));
+  check("60 s is inside the window", verifySign(TOKEN, TIME, VENDOR_SIGN, { now: now + 60 }));
+  check("61 s is outside the window", !verifySign(TOKEN, TIME, VENDOR_SIGN, { now: now + 61 }));
+  check("61 s early is outside the window", !verifySign(TOKEN, TIME, VENDOR_SIGN, { now: now - 61 }));
   check("no window with maxSkew null", verifySign(TOKEN, TIME, VENDOR_SIGN, { now: 0, maxSkew: null }));
   check("the default clock is now", !verifySign(TOKEN, TIME, VENDOR_SIGN));
   for (const bad of [VENDOR_SIGN.toUpperCase(), VENDOR_SIGN.slice(0, 63), "", "zz".repeat(32), VENDOR_SIGN.replace(/7/g, "8")]) {
@@ -154,15 +176,24 @@ interface Case {
   fixture?: string;
   patch?: Record<string, unknown>;
   body?: string;
+  body_bytes?: number[];
   status: number;
   ActionStatus: string;
   ErrorCode: number;
+  ErrorInfo?: string;
+  ErrorInfo_prefix?: string;
+  dead_letters?: Array<{ reason: string; index?: number }>;
+  handled_events?: number;
 }
 interface Defaults {
   app_id: number | null;
   token: string | null;
   now: number;
   max_body_bytes: number | null;
+  max_in_flight: number | null;
+  handler_deadline_ms: number | null;
+  on_failure: FailurePolicy;
+  on_failure_of: Partial<Record<BeforeCallbackCommand, FailurePolicy>>;
 }
 interface Table {
   placeholders: { "{auth}": { value: string } };
@@ -170,8 +201,9 @@ interface Table {
   cases: Case[];
 }
 
-function caseBody(c: Case): string {
+function caseBody(c: Case): string | Buffer {
   if (c.body !== undefined) return c.body;
+  if (c.body_bytes !== undefined) return Buffer.from(c.body_bytes);
   const body = fixture(c.fixture ?? "");
   for (const [key, value] of Object.entries(c.patch ?? {})) {
     if (value === null) delete body[key];
@@ -180,10 +212,13 @@ function caseBody(c: Case): string {
   return JSON.stringify(body);
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 function moderate(event: CallbackBodies["C2C.CallbackBeforeSendMsg"]): CallbackReplies["C2C.CallbackBeforeSendMsg"] {
   const answers = decision("C2C.CallbackBeforeSendMsg");
   const first = event.MsgBody[0];
-  if (first === undefined || !isMsgBodyElementText(first)) return answers.allow();
+  // Among the members this version lists, comparing MsgType narrows MsgContent.
+  if (first === undefined || !isKnownMsgBodyElement(first) || first.MsgType !== "TIMTextElem") return answers.allow();
   const text = first.MsgContent.Text ?? "";
   if (text.includes("refuse")) return answers.refuse();
   if (text.includes("drop")) return answers.drop();
@@ -191,18 +226,38 @@ function moderate(event: CallbackBodies["C2C.CallbackBeforeSendMsg"]): CallbackR
   return answers.allow();
 }
 
-function tableWebhooks(config: Defaults): Webhooks {
+const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+function tableWebhooks(config: Defaults, sink: MemorySink, batches: number[]): Webhooks {
   return new Webhooks({
     appId: config.app_id,
     token: config.token,
     clock: () => config.now,
     ...(config.max_body_bytes === null ? {} : { maxBodyBytes: config.max_body_bytes }),
+    ...(config.max_in_flight === null ? {} : { maxInFlight: config.max_in_flight }),
+    ...(config.handler_deadline_ms === null ? {} : { handlerDeadline: config.handler_deadline_ms / 1000 }),
+    onFailure: config.on_failure,
+    onFailureOf: config.on_failure_of,
+    deadLetters: sink,
+    logger: silent,
   })
     .on("Group.CallbackAfterCreateGroup", () => undefined)
     .on("Group.CallbackAfterGroupDestroyed", async () => {
       throw new Error("this handler fails on purpose");
     })
-    .on("C2C.CallbackBeforeSendMsg", async (event) => moderate(event));
+    .on("Group.CallbackAfterNewMemberJoin", async () => {
+      await sleep(300);
+    })
+    .on("Push.OfflinePush", (event) => {
+      batches.push(event.Events.length);
+    })
+    .on("C2C.CallbackBeforeSendMsg", async (event) => {
+      const first = event.MsgBody[0];
+      const text = first !== undefined && isTextMsgBodyElement(first) ? (first.MsgContent.Text ?? "") : "";
+      if (text.includes("fail")) throw new Error("this handler fails on purpose");
+      if (text.includes("slow")) await sleep(300);
+      return moderate(event);
+    });
 }
 
 async function caseTable(): Promise<void> {
@@ -210,11 +265,24 @@ async function caseTable(): Promise<void> {
   const auth = table.placeholders["{auth}"].value;
   for (const c of table.cases) {
     const config: Defaults = { ...table.defaults, ...c.config };
-    const result = await tableWebhooks(config).dispatch(c.query.replace("{auth}", auth), Buffer.from(caseBody(c)));
-    const body = JSON.parse(result.body) as { ActionStatus: string; ErrorCode: number };
+    const sink = new MemorySink();
+    const batches: number[] = [];
+    const sent = caseBody(c);
+    const result = await tableWebhooks(config, sink, batches).dispatch(c.query.replace("{auth}", auth), typeof sent === "string" ? Buffer.from(sent) : sent);
+    const body = JSON.parse(result.body) as { ActionStatus: string; ErrorCode: number; ErrorInfo: string };
     const got = [result.status, body.ActionStatus, body.ErrorCode];
     const expected = [c.status, c.ActionStatus, c.ErrorCode];
-    check(`case ${JSON.stringify(c.name)}`, JSON.stringify(got) === JSON.stringify(expected), `expected ${JSON.stringify(expected)}, got ${result.body} (${result.status})`);
+    const name = `case ${JSON.stringify(c.name)}`;
+    check(name, JSON.stringify(got) === JSON.stringify(expected), `expected ${JSON.stringify(expected)}, got ${result.body} (${result.status})`);
+    if (c.ErrorInfo !== undefined) check(`${name}: ErrorInfo`, body.ErrorInfo === c.ErrorInfo, body.ErrorInfo);
+    if (c.ErrorInfo_prefix !== undefined) check(`${name}: ErrorInfo prefix`, body.ErrorInfo.startsWith(c.ErrorInfo_prefix), body.ErrorInfo);
+    check(`${name}: ErrorInfo is one line`, !body.ErrorInfo.includes("\n"), body.ErrorInfo);
+    if (c.dead_letters !== undefined) {
+      const written = sink.letters.map((l) => (l.index === undefined ? { reason: l.reason } : { reason: l.reason, index: l.index }));
+      check(`${name}: dead letters`, JSON.stringify(written) === JSON.stringify(c.dead_letters), written);
+      check(`${name}: no dead letter holds Sign`, sink.letters.every((l) => !JSON.stringify(l).includes("Sign")));
+    }
+    if (c.handled_events !== undefined) check(`${name}: batch events handled`, batches[0] === c.handled_events, batches);
   }
 }
 
@@ -282,6 +350,46 @@ async function servers(): Promise<void> {
   }
 }
 
+/** The envelope schema resolves from the package alone: its body references are shipped inside it. */
+function envelopeResolves(): void {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  ajv.addSchema(Object.values(commandSchemas()));
+  const validate = ajv.compile(envelope);
+  const body = fixture("Group.CallbackAfterCreateGroup");
+  const relayed = { command: "Group.CallbackAfterCreateGroup", app_id: 1400000000, request_id: "r1", received_at: 1, dedup_key: "k", body };
+  check("an envelope validates from the package alone", validate(relayed), ajv.errorsText(validate.errors));
+  check("an envelope with a bad body is refused through its command's schema", !validate({ ...relayed, body: { ...body, GroupId: 5 } }));
+  check("every command's schema ships", Object.keys(commandSchemas()).length === readdirSync(join(root, "schema/dist/commands")).length);
+}
+
+/** Dead letters within a budget and as base64 when not UTF-8, and refusals of strangers rate-limited. */
+async function receivePathParts(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "letters-"));
+  const path = join(dir, "letters.jsonl");
+  const sink = new JsonLinesSink(path, { maxBytes: 600 });
+  const webhooks = new Webhooks({ appId: 1, deadLetters: sink, logger: silent }).on("Group.CallbackAfterCreateGroup", () => undefined);
+  const query = "SdkAppid=1&CallbackCommand=Group.CallbackAfterCreateGroup&RequestID=bin";
+  const reply = await webhooks.dispatch(query, Buffer.from([0xff, 0xfe, 0x7b]));
+  check("a body that is not UTF-8 is refused with 400", reply.status === 400, reply);
+  const letters = JsonLinesSink.read(path);
+  check("a body that is not UTF-8 is dead-lettered as base64", letters.length === 1 && letters[0]?.body_base64 === "//57", letters);
+  for (let i = 0; i < 5; i++) await webhooks.dispatch(query, `{${" ".repeat(200)}`);
+  const size = statSync(path).size;
+  check("the dead-letter file stays within its budget", size <= 600 && sink.dropped >= 1, { size, dropped: sink.dropped });
+  sink.close();
+  rmSync(dir, { recursive: true });
+
+  const lines: string[] = [];
+  const keep = { info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) };
+  const guarded = new Webhooks({ appId: 1, token: TOKEN, logger: keep });
+  lines.length = 0;
+  for (let i = 0; i < 200; i++) await guarded.dispatch(`SdkAppid=1&CallbackCommand=Group.CallbackAfterCreateGroup&ClientIP=1%0AFORGED${i}%1B`, "{}");
+  const refused = lines.filter((l) => l.startsWith("callback refused"));
+  check("a flood of forged requests is logged at most 20 lines a second", refused.length >= 1 && refused.length <= 21, refused.length);
+  check("no log line carries a raw line break or escape", refused.every((l) => !l.includes("\n") && !l.includes("\u001b")), refused.slice(0, 2));
+  check("log values are escaped as in Rust", refused[0]?.includes("client_ip=1\\nFORGED0\\u{1b}") === true, refused[0]);
+}
+
 function everyCommandIsTyped(command: CallbackCommand): keyof CallbackBodies {
   return command;
 }
@@ -293,6 +401,8 @@ await decisions();
 await fallback();
 await caseTable();
 await servers();
+envelopeResolves();
+await receivePathParts();
 for (const problem of await checkCommonJs()) check(`CommonJS: ${problem}`, false);
 check("CommonJS entry point", true);
 for (const failure of failed) console.log(`FAILED ${failure}`);

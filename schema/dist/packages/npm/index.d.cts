@@ -200,29 +200,31 @@ export declare namespace common {
     "StreamMsgID"?: string;
   }
   /** One element of a message body. A message is a list of these, shown in order, so one message can mix text, emoji, images and so on (but hold at most one custom element). `MsgType` names the kind of element and decides the shape of `MsgContent`. Element types added by the vendor after this schema was written still decode, with their content kept as sent. */
-  export type MsgBodyElement = MsgBodyElementText | MsgBodyElementLocation | MsgBodyElementFace | MsgBodyElementCustom | MsgBodyElementSound | MsgBodyElementImage | MsgBodyElementFile | MsgBodyElementVideoFile | MsgBodyElementRelay | MsgBodyElementStream | MsgBodyElementOther;
+  export type MsgBodyElement = KnownMsgBodyElement | UnknownMsgBodyElement;
+  /** The members this version lists: a union discriminated by `MsgType` (comparing it narrows `MsgContent`; `isKnownMsgBodyElement` tells them from the others). */
+  export type KnownMsgBodyElement = TextMsgBodyElement | LocationMsgBodyElement | FaceMsgBodyElement | CustomMsgBodyElement | SoundMsgBodyElement | ImageMsgBodyElement | FileMsgBodyElement | VideoFileMsgBodyElement | RelayMsgBodyElement | StreamMsgBodyElement;
   /** Plain text. */
-  export interface MsgBodyElementText { "MsgType": "TIMTextElem"; "MsgContent": common.TextContent }
+  export interface TextMsgBodyElement { "MsgType": "TIMTextElem"; "MsgContent": common.TextContent }
   /** A geographic location. */
-  export interface MsgBodyElementLocation { "MsgType": "TIMLocationElem"; "MsgContent": common.LocationContent }
+  export interface LocationMsgBodyElement { "MsgType": "TIMLocationElem"; "MsgContent": common.LocationContent }
   /** An emoji or sticker from the app's own set. */
-  export interface MsgBodyElementFace { "MsgType": "TIMFaceElem"; "MsgContent": common.FaceContent }
+  export interface FaceMsgBodyElement { "MsgType": "TIMFaceElem"; "MsgContent": common.FaceContent }
   /** A payload defined by the app. */
-  export interface MsgBodyElementCustom { "MsgType": "TIMCustomElem"; "MsgContent": common.CustomContent }
+  export interface CustomMsgBodyElement { "MsgType": "TIMCustomElem"; "MsgContent": common.CustomContent }
   /** A voice recording. */
-  export interface MsgBodyElementSound { "MsgType": "TIMSoundElem"; "MsgContent": common.SoundContent }
+  export interface SoundMsgBodyElement { "MsgType": "TIMSoundElem"; "MsgContent": common.SoundContent }
   /** An image. */
-  export interface MsgBodyElementImage { "MsgType": "TIMImageElem"; "MsgContent": common.ImageContent }
+  export interface ImageMsgBodyElement { "MsgType": "TIMImageElem"; "MsgContent": common.ImageContent }
   /** A file. */
-  export interface MsgBodyElementFile { "MsgType": "TIMFileElem"; "MsgContent": common.FileContent }
+  export interface FileMsgBodyElement { "MsgType": "TIMFileElem"; "MsgContent": common.FileContent }
   /** A video with its thumbnail. */
-  export interface MsgBodyElementVideoFile { "MsgType": "TIMVideoFileElem"; "MsgContent": common.VideoFileContent }
+  export interface VideoFileMsgBodyElement { "MsgType": "TIMVideoFileElem"; "MsgContent": common.VideoFileContent }
   /** Several earlier messages combined and forwarded as one. */
-  export interface MsgBodyElementRelay { "MsgType": "TIMRelayElem"; "MsgContent": common.RelayContent }
+  export interface RelayMsgBodyElement { "MsgType": "TIMRelayElem"; "MsgContent": common.RelayContent }
   /** Text streamed in pieces, such as a chatbot's answer. */
-  export interface MsgBodyElementStream { "MsgType": "TIMStreamElem"; "MsgContent": common.StreamContent }
+  export interface StreamMsgBodyElement { "MsgType": "TIMStreamElem"; "MsgContent": common.StreamContent }
   /** A member this version does not list (check with the type guards first); its content as sent. */
-  export interface MsgBodyElementOther { "MsgType": string; "MsgContent"?: unknown }
+  export interface UnknownMsgBodyElement { "MsgType": string; "MsgContent"?: unknown }
   /** Two users in a relationship: the one who acted or owns the list, and the other one. */
   export interface AccountPair {
     /** UserID of the user who owns the relationship or the list. */
@@ -1426,33 +1428,35 @@ export declare namespace profile {
     "ProfileItem": Array<PortraitProfileItem>;
   }
   /** One profile field and the value it was set to. `Tag` names the field and decides the type of `Value`: a string for most standard fields and for app-defined ones, an unsigned integer for a few standard fields. The callback's field table gives the value's type as "uint32/string"; its sample shows strings only. The per-field types come from the vendor's profile-management page. */
-  export type PortraitProfileItem = PortraitProfileItemNick | PortraitProfileItemGender | PortraitProfileItemBirthDay | PortraitProfileItemLocation | PortraitProfileItemSelfSignature | PortraitProfileItemAllowType | PortraitProfileItemLanguage | PortraitProfileItemImage | PortraitProfileItemMsgSettings | PortraitProfileItemAdminForbidType | PortraitProfileItemLevel | PortraitProfileItemRole | PortraitProfileItemOther;
+  export type PortraitProfileItem = KnownPortraitProfileItem | UnknownPortraitProfileItem;
+  /** The members this version lists: a union discriminated by `Tag` (comparing it narrows `Value`; `isKnownPortraitProfileItem` tells them from the others). */
+  export type KnownPortraitProfileItem = NickPortraitProfileItem | GenderPortraitProfileItem | BirthDayPortraitProfileItem | LocationPortraitProfileItem | SelfSignaturePortraitProfileItem | AllowTypePortraitProfileItem | LanguagePortraitProfileItem | ImagePortraitProfileItem | MsgSettingsPortraitProfileItem | AdminForbidTypePortraitProfileItem | LevelPortraitProfileItem | RolePortraitProfileItem;
   /** The nickname. */
-  export interface PortraitProfileItemNick { "Tag": "Tag_Profile_IM_Nick"; "Value": string }
+  export interface NickPortraitProfileItem { "Tag": "Tag_Profile_IM_Nick"; "Value": string }
   /** The gender: `Gender_Type_Unknown`, `Gender_Type_Female` or `Gender_Type_Male`. */
-  export interface PortraitProfileItemGender { "Tag": "Tag_Profile_IM_Gender"; "Value": string }
+  export interface GenderPortraitProfileItem { "Tag": "Tag_Profile_IM_Gender"; "Value": string }
   /** The birthday, as a number such as 19700101. */
-  export interface PortraitProfileItemBirthDay { "Tag": "Tag_Profile_IM_BirthDay"; "Value": number }
+  export interface BirthDayPortraitProfileItem { "Tag": "Tag_Profile_IM_BirthDay"; "Value": number }
   /** The location, in a form the app chooses. */
-  export interface PortraitProfileItemLocation { "Tag": "Tag_Profile_IM_Location"; "Value": string }
+  export interface LocationPortraitProfileItem { "Tag": "Tag_Profile_IM_Location"; "Value": string }
   /** The personal signature. */
-  export interface PortraitProfileItemSelfSignature { "Tag": "Tag_Profile_IM_SelfSignature"; "Value": string }
+  export interface SelfSignaturePortraitProfileItem { "Tag": "Tag_Profile_IM_SelfSignature"; "Value": string }
   /** How the user's incoming friend requests are handled, such as `AllowType_Type_NeedConfirm`. */
-  export interface PortraitProfileItemAllowType { "Tag": "Tag_Profile_IM_AllowType"; "Value": string }
+  export interface AllowTypePortraitProfileItem { "Tag": "Tag_Profile_IM_AllowType"; "Value": string }
   /** The language, as a number. */
-  export interface PortraitProfileItemLanguage { "Tag": "Tag_Profile_IM_Language"; "Value": number }
+  export interface LanguagePortraitProfileItem { "Tag": "Tag_Profile_IM_Language"; "Value": number }
   /** The profile photo URL. */
-  export interface PortraitProfileItemImage { "Tag": "Tag_Profile_IM_Image"; "Value": string }
+  export interface ImagePortraitProfileItem { "Tag": "Tag_Profile_IM_Image"; "Value": string }
   /** Message settings, as bit flags. */
-  export interface PortraitProfileItemMsgSettings { "Tag": "Tag_Profile_IM_MsgSettings"; "Value": number }
+  export interface MsgSettingsPortraitProfileItem { "Tag": "Tag_Profile_IM_MsgSettings"; "Value": number }
   /** Whether an administrator stops this user from sending friend requests: `AdminForbid_Type_None` or `AdminForbid_Type_SendOut`. */
-  export interface PortraitProfileItemAdminForbidType { "Tag": "Tag_Profile_IM_AdminForbidType"; "Value": string }
+  export interface AdminForbidTypePortraitProfileItem { "Tag": "Tag_Profile_IM_AdminForbidType"; "Value": string }
   /** The user's level. */
-  export interface PortraitProfileItemLevel { "Tag": "Tag_Profile_IM_Level"; "Value": number }
+  export interface LevelPortraitProfileItem { "Tag": "Tag_Profile_IM_Level"; "Value": number }
   /** The user's role. */
-  export interface PortraitProfileItemRole { "Tag": "Tag_Profile_IM_Role"; "Value": number }
+  export interface RolePortraitProfileItem { "Tag": "Tag_Profile_IM_Role"; "Value": number }
   /** A member this version does not list (check with the type guards first); its content as sent. */
-  export interface PortraitProfileItemOther { "Tag": string; "Value"?: unknown }
+  export interface UnknownPortraitProfileItem { "Tag": string; "Value"?: unknown }
 }
 
 export declare namespace push {
@@ -2013,62 +2017,75 @@ export type BeforeCallbackCommand = keyof Decisions;
 
 // Type guards for the members of the tagged unions.
 /** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMTextElem`. */
-export declare function isMsgBodyElementText(value: common.MsgBodyElement): value is common.MsgBodyElementText;
+export declare function isTextMsgBodyElement(value: common.MsgBodyElement): value is common.TextMsgBodyElement;
 /** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMLocationElem`. */
-export declare function isMsgBodyElementLocation(value: common.MsgBodyElement): value is common.MsgBodyElementLocation;
+export declare function isLocationMsgBodyElement(value: common.MsgBodyElement): value is common.LocationMsgBodyElement;
 /** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMFaceElem`. */
-export declare function isMsgBodyElementFace(value: common.MsgBodyElement): value is common.MsgBodyElementFace;
+export declare function isFaceMsgBodyElement(value: common.MsgBodyElement): value is common.FaceMsgBodyElement;
 /** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMCustomElem`. */
-export declare function isMsgBodyElementCustom(value: common.MsgBodyElement): value is common.MsgBodyElementCustom;
+export declare function isCustomMsgBodyElement(value: common.MsgBodyElement): value is common.CustomMsgBodyElement;
 /** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMSoundElem`. */
-export declare function isMsgBodyElementSound(value: common.MsgBodyElement): value is common.MsgBodyElementSound;
+export declare function isSoundMsgBodyElement(value: common.MsgBodyElement): value is common.SoundMsgBodyElement;
 /** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMImageElem`. */
-export declare function isMsgBodyElementImage(value: common.MsgBodyElement): value is common.MsgBodyElementImage;
+export declare function isImageMsgBodyElement(value: common.MsgBodyElement): value is common.ImageMsgBodyElement;
 /** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMFileElem`. */
-export declare function isMsgBodyElementFile(value: common.MsgBodyElement): value is common.MsgBodyElementFile;
+export declare function isFileMsgBodyElement(value: common.MsgBodyElement): value is common.FileMsgBodyElement;
 /** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMVideoFileElem`. */
-export declare function isMsgBodyElementVideoFile(value: common.MsgBodyElement): value is common.MsgBodyElementVideoFile;
+export declare function isVideoFileMsgBodyElement(value: common.MsgBodyElement): value is common.VideoFileMsgBodyElement;
 /** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMRelayElem`. */
-export declare function isMsgBodyElementRelay(value: common.MsgBodyElement): value is common.MsgBodyElementRelay;
+export declare function isRelayMsgBodyElement(value: common.MsgBodyElement): value is common.RelayMsgBodyElement;
 /** Whether `value` is the member of `common.MsgBodyElement` whose `MsgType` is `TIMStreamElem`. */
-export declare function isMsgBodyElementStream(value: common.MsgBodyElement): value is common.MsgBodyElementStream;
+export declare function isStreamMsgBodyElement(value: common.MsgBodyElement): value is common.StreamMsgBodyElement;
+/** Whether `value` is a member of `common.MsgBodyElement` this version lists. */
+export declare function isKnownMsgBodyElement(value: common.MsgBodyElement): value is common.KnownMsgBodyElement;
 /** Whether `value` is a member of `common.MsgBodyElement` this version does not list. */
-export declare function isMsgBodyElementOther(value: common.MsgBodyElement): value is common.MsgBodyElementOther;
+export declare function isUnknownMsgBodyElement(value: common.MsgBodyElement): value is common.UnknownMsgBodyElement;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_Nick`. */
-export declare function isPortraitProfileItemNick(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemNick;
+export declare function isNickPortraitProfileItem(value: profile.PortraitProfileItem): value is profile.NickPortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_Gender`. */
-export declare function isPortraitProfileItemGender(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemGender;
+export declare function isGenderPortraitProfileItem(value: profile.PortraitProfileItem): value is profile.GenderPortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_BirthDay`. */
-export declare function isPortraitProfileItemBirthDay(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemBirthDay;
+export declare function isBirthDayPortraitProfileItem(value: profile.PortraitProfileItem): value is profile.BirthDayPortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_Location`. */
-export declare function isPortraitProfileItemLocation(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemLocation;
+export declare function isLocationPortraitProfileItem(value: profile.PortraitProfileItem): value is profile.LocationPortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_SelfSignature`. */
-export declare function isPortraitProfileItemSelfSignature(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemSelfSignature;
+export declare function isSelfSignaturePortraitProfileItem(value: profile.PortraitProfileItem): value is profile.SelfSignaturePortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_AllowType`. */
-export declare function isPortraitProfileItemAllowType(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemAllowType;
+export declare function isAllowTypePortraitProfileItem(value: profile.PortraitProfileItem): value is profile.AllowTypePortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_Language`. */
-export declare function isPortraitProfileItemLanguage(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemLanguage;
+export declare function isLanguagePortraitProfileItem(value: profile.PortraitProfileItem): value is profile.LanguagePortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_Image`. */
-export declare function isPortraitProfileItemImage(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemImage;
+export declare function isImagePortraitProfileItem(value: profile.PortraitProfileItem): value is profile.ImagePortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_MsgSettings`. */
-export declare function isPortraitProfileItemMsgSettings(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemMsgSettings;
+export declare function isMsgSettingsPortraitProfileItem(value: profile.PortraitProfileItem): value is profile.MsgSettingsPortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_AdminForbidType`. */
-export declare function isPortraitProfileItemAdminForbidType(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemAdminForbidType;
+export declare function isAdminForbidTypePortraitProfileItem(value: profile.PortraitProfileItem): value is profile.AdminForbidTypePortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_Level`. */
-export declare function isPortraitProfileItemLevel(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemLevel;
+export declare function isLevelPortraitProfileItem(value: profile.PortraitProfileItem): value is profile.LevelPortraitProfileItem;
 /** Whether `value` is the member of `profile.PortraitProfileItem` whose `Tag` is `Tag_Profile_IM_Role`. */
-export declare function isPortraitProfileItemRole(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemRole;
+export declare function isRolePortraitProfileItem(value: profile.PortraitProfileItem): value is profile.RolePortraitProfileItem;
+/** Whether `value` is a member of `profile.PortraitProfileItem` this version lists. */
+export declare function isKnownPortraitProfileItem(value: profile.PortraitProfileItem): value is profile.KnownPortraitProfileItem;
 /** Whether `value` is a member of `profile.PortraitProfileItem` this version does not list. */
-export declare function isPortraitProfileItemOther(value: profile.PortraitProfileItem): value is profile.PortraitProfileItemOther;
+export declare function isUnknownPortraitProfileItem(value: profile.PortraitProfileItem): value is profile.UnknownPortraitProfileItem;
 
 // The runtime (index.cjs), declared by hand in codegen/templates/npm/runtime.d.ts.
 
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 
-/** The default largest distance, in seconds, between `RequestTime` and the receiver's clock: 300. */
+/** The default largest distance, in seconds, between `RequestTime` and the receiver's clock: 60. */
 export declare const DEFAULT_MAX_SKEW: number;
 /** The default largest body accepted: 1 MiB. */
 export declare const DEFAULT_MAX_BODY_BYTES: number;
+/** The default number of requests handled at once: 1024. */
+export declare const DEFAULT_MAX_IN_FLIGHT: number;
+/** The default time, in seconds, a handler gets before the request is answered without it: 1.5. */
+export declare const DEFAULT_HANDLER_DEADLINE: number;
+/** The default time, in seconds, a client gets to send a body once its headers arrived: 10. */
+export declare const DEFAULT_REQUEST_TIMEOUT: number;
+/** The default size budget of a dead-letter file: 1 GiB. */
+export declare const DEFAULT_DEAD_LETTER_MAX_BYTES: number;
 
 /** The `Sign` the vendor sends for `token` and `requestTime`: lowercase hex SHA-256 of the two, concatenated. */
 export declare function sign(token: string, requestTime: string | number): string;
@@ -2076,7 +2093,7 @@ export declare function sign(token: string, requestTime: string | number): strin
 /**
  * Whether `sign` is the signature of `token` and `requestTime` (the query's `RequestTime`, Unix
  * seconds as digits), compared in constant time, with `requestTime` at most `maxSkew` seconds
- * (default 300; `null` skips the check) from `now` (Unix seconds; default: the system clock).
+ * (default 60; `null` skips the check) from `now` (Unix seconds; default: the system clock).
  */
 export declare function verifySign(
   token: string,
@@ -2096,6 +2113,12 @@ export declare const commands: readonly CallbackCommand[];
 
 /** The bundled JSON Schema (draft 2020-12) of every callback. */
 export declare const bundle: { $id: string; $defs: Record<string, unknown> };
+
+/** The JSON Schema of the relay's envelope; its bodies refer to `commandSchemas()`. */
+export declare const envelope: { $id: string; [keyword: string]: unknown };
+
+/** Every per-command schema shipped in the package, by command: add them and `envelope` to one validator (Ajv's `addSchema`) and the envelope resolves offline. */
+export declare function commandSchemas(): Record<string, { $id: string; [keyword: string]: unknown }>;
 
 /**
  * A `$ref` to one command's body schema inside the bundle (`<bundle.$id>#/$defs/<Type>`), for
@@ -2139,12 +2162,73 @@ export interface HttpReply {
   body: string;
 }
 
-/** A refusal: its HTTP status and the reason sent as `ErrorInfo`. A handler may throw one to answer with that status. */
+/** Why a request was refused or failed: its HTTP status and the reason sent as `ErrorInfo`. A handler may throw one to answer with that status. */
 export declare class DispatchError extends Error {
-  constructor(status: number, message: string);
+  constructor(status: number, message: string, options?: { reason?: string });
   readonly status: number;
+  /** Why, as logged and dead-lettered: `refused`, `undecodable`, `command_mismatch`, `handler_failed`, ... */
+  readonly reason: string;
   /** The refusal as an `HttpReply`: its status and a `FAIL` body. */
   reply(): HttpReply;
+}
+
+/**
+ * How a before-callback is answered when it cannot be decided (authentication failed, the body
+ * does not decode, the handler failed or missed its deadline, overload): `vendor` answers the
+ * failure's own status, so the vendor's console policy decides (by default, allow); `allow`
+ * answers 200 with `ErrorCode` 0; `refuse` answers 200 with `ErrorCode` 1. After-callbacks always
+ * get the failure's own status.
+ */
+export type FailurePolicy = "vendor" | "allow" | "refuse";
+
+/** One callback that was not handled, in the Rust crate's format (one JSON line each in a file). */
+export interface DeadLetter {
+  command: string;
+  /** `undecodable`, `command_mismatch`, `handler_failed`, `deadline_then_failed`, `overloaded`, `shutdown`, `batch_item_undecodable`. */
+  reason: string;
+  detail: string;
+  app_id: number;
+  request_id: string;
+  received_at_ms: number;
+  client_ip?: string | null;
+  platform?: string | null;
+  /** For one event of a batch: its index; `body` then holds that event alone. */
+  index?: number;
+  /** The body as received, when it is UTF-8. */
+  body?: string;
+  /** The body as received, base64-encoded, when it is not UTF-8. */
+  body_base64?: string;
+}
+
+/** Where dead letters go: `write` returns `false` when a letter was dropped (over a budget) and throws when it could not be written; both are logged. */
+export interface DeadLetterSink {
+  write(letter: DeadLetter): boolean | void;
+}
+
+/** Appends each letter as one JSON line to `path`, within `maxBytes` (default 1 GiB) for the whole file. */
+export declare class JsonLinesSink implements DeadLetterSink {
+  constructor(path: string, options?: { maxBytes?: number });
+  readonly path: string;
+  readonly maxBytes: number;
+  /** How many letters were dropped past the budget. */
+  readonly dropped: number;
+  write(letter: DeadLetter): boolean;
+  close(): void;
+  /** Every letter of a file written by a sink, in order. */
+  static read(path: string): DeadLetter[];
+}
+
+/** Keeps letters in `letters`: for tests, and for apps that forward them elsewhere. */
+export declare class MemorySink implements DeadLetterSink {
+  readonly letters: DeadLetter[];
+  write(letter: DeadLetter): boolean;
+}
+
+/** Where the dispatcher logs: refusals (`warn`), failures (`error`). Values from requests are escaped and clipped. */
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
 }
 
 export interface WebhooksOptions {
@@ -2152,12 +2236,33 @@ export interface WebhooksOptions {
   appId: number | null;
   /** The token set in the console; with it, every request must be signed. */
   token?: string | null;
-  /** How far `RequestTime` may be from the clock, in seconds (default 300); `null` turns the check off. */
+  /** How far `RequestTime` may be from the clock, in seconds (default 60); `null` turns the check off. */
   maxClockSkew?: number | null;
   /** The largest body accepted, in bytes (default 1 MiB). */
   maxBodyBytes?: number;
+  /** How many requests are handled at once (default 1024); past it, requests are shed with 503 (or the failure policy). */
+  maxInFlight?: number;
+  /** Seconds a handler gets before the request is answered without it (default 1.5); `null` for no deadline. */
+  handlerDeadline?: number | null;
+  /** How every before-callback is answered when it cannot be decided (default `vendor`). */
+  onFailure?: FailurePolicy;
+  /** The failure policy of single before-callbacks, overriding `onFailure`. */
+  onFailureOf?: Partial<Record<BeforeCallbackCommand, FailurePolicy>>;
+  /** Where authenticated callbacks that could not be handled are written, with their body. */
+  deadLetters?: DeadLetterSink | null;
+  /** The networks (CIDR) requests may come from, checked against the `source` given to `admit`. */
+  allowSources?: readonly string[] | null;
   /** The clock `RequestTime` is compared with, in Unix seconds. */
   clock?: () => number;
+  /** Where refusals and failures are logged (default: `console`). */
+  logger?: Logger;
+}
+
+/** A request whose query string passed every check of `Webhooks.admit`. */
+export declare class Admitted {
+  private constructor();
+  /** `CallbackCommand`, as sent. */
+  readonly command: string;
 }
 
 /** A Node `http` request listener that is also an Express middleware. */
@@ -2171,7 +2276,57 @@ export declare class Webhooks {
   /** Registers the handler of every callback no typed handler takes. */
   fallback(handler: (event: UnhandledEvent, ctx: Context) => unknown): this;
   /** Answers one request: the raw query string (without `?`) and the raw body. Never rejects. */
-  dispatch(query: string, body: string | Uint8Array): Promise<HttpReply>;
-  /** Serves the dispatcher at `path` (default `/callback`; `null` for every path). */
-  middleware(options?: { path?: string | null }): Middleware;
+  dispatch(query: string, body: string | Uint8Array, options?: { source?: string }): Promise<HttpReply>;
+  /** Checks the query string (and `source`, the peer address) alone, before a body is read: an `Admitted`, or the refusal. */
+  admit(query: string, options?: { source?: string | undefined }): Admitted | HttpReply;
+  /** Answers the body of an admitted request. Never rejects. */
+  dispatchAdmitted(admitted: Admitted, body: string | Uint8Array): Promise<HttpReply>;
+  /** Answers an admitted request whose body could not be read (too large, too slow). */
+  refuseAdmitted(admitted: Admitted, error: DispatchError): HttpReply;
+  /** Waits up to `timeout` seconds for handlers past their deadline; dead-letters the rest (`shutdown`) and resolves to their number. */
+  drain(timeout: number): Promise<number>;
+  /** How many handlers are running past their deadline. */
+  readonly handlersPastDeadline: number;
+  /** Serves the dispatcher at `path` (default `/callback`; `null` for every path); a body must arrive within `requestTimeout` seconds (default 10). */
+  middleware(options?: { path?: string | null; requestTimeout?: number; trustForwardedFor?: readonly string[] }): Middleware;
 }
+
+/** The limits of `createServer` and `serve`, in seconds and counts. */
+export interface ServerOptions {
+  /** The path callbacks are posted to (default `/callback`). */
+  path?: string;
+  /** Seconds a client gets to send the headers of a request, or stay idle between requests (default 10). */
+  headerTimeout?: number;
+  /** Seconds a client gets to send a whole request, headers and body (default 10); past it, 408 and the connection closed. */
+  requestTimeout?: number;
+  /** How many connections are served at once (default 4096). */
+  maxConnections?: number;
+  /** How many connections one source address may hold open (default 256). */
+  maxConnectionsPerSource?: number;
+  /** Proxies (CIDR) whose `X-Forwarded-For` names a request's source; from elsewhere the header is ignored. */
+  trustForwardedFor?: readonly string[];
+}
+
+/**
+ * An `http.Server` answering callbacks with `webhooks`: header and request timeouts, refusals
+ * before the body with `Connection: close`, `100 Continue` only once admitted, connection caps,
+ * no access log. Call `listen` on it yourself, or use `serve`.
+ */
+export declare function createServer(webhooks: Webhooks, options?: ServerOptions): Server;
+
+/**
+ * Serves `webhooks` until SIGTERM or SIGINT (or `signal` aborts), then drains: the listener and
+ * idle connections close, requests in flight finish, handlers past their deadline get the rest of
+ * `drainTimeout` seconds (default 30) before they are dead-lettered. Resolves to how many were abandoned.
+ */
+export declare function serve(
+  webhooks: Webhooks,
+  options?: ServerOptions & {
+    host?: string;
+    port?: number;
+    drainTimeout?: number;
+    signal?: AbortSignal;
+    logger?: Logger;
+    ready?: (address: AddressInfo) => void;
+  },
+): Promise<number>;

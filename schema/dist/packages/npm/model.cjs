@@ -4457,99 +4457,107 @@ exports.commands = {
 };
 
 exports.guards = {
-  "isMsgBodyElementText": [
+  "isTextMsgBodyElement": [
     "common.MsgBodyElement",
     "TIMTextElem"
   ],
-  "isMsgBodyElementLocation": [
+  "isLocationMsgBodyElement": [
     "common.MsgBodyElement",
     "TIMLocationElem"
   ],
-  "isMsgBodyElementFace": [
+  "isFaceMsgBodyElement": [
     "common.MsgBodyElement",
     "TIMFaceElem"
   ],
-  "isMsgBodyElementCustom": [
+  "isCustomMsgBodyElement": [
     "common.MsgBodyElement",
     "TIMCustomElem"
   ],
-  "isMsgBodyElementSound": [
+  "isSoundMsgBodyElement": [
     "common.MsgBodyElement",
     "TIMSoundElem"
   ],
-  "isMsgBodyElementImage": [
+  "isImageMsgBodyElement": [
     "common.MsgBodyElement",
     "TIMImageElem"
   ],
-  "isMsgBodyElementFile": [
+  "isFileMsgBodyElement": [
     "common.MsgBodyElement",
     "TIMFileElem"
   ],
-  "isMsgBodyElementVideoFile": [
+  "isVideoFileMsgBodyElement": [
     "common.MsgBodyElement",
     "TIMVideoFileElem"
   ],
-  "isMsgBodyElementRelay": [
+  "isRelayMsgBodyElement": [
     "common.MsgBodyElement",
     "TIMRelayElem"
   ],
-  "isMsgBodyElementStream": [
+  "isStreamMsgBodyElement": [
     "common.MsgBodyElement",
     "TIMStreamElem"
   ],
-  "isMsgBodyElementOther": [
+  "isKnownMsgBodyElement": [
+    "common.MsgBodyElement",
+    true
+  ],
+  "isUnknownMsgBodyElement": [
     "common.MsgBodyElement",
     null
   ],
-  "isPortraitProfileItemNick": [
+  "isNickPortraitProfileItem": [
     "profile.PortraitProfileItem",
     "Tag_Profile_IM_Nick"
   ],
-  "isPortraitProfileItemGender": [
+  "isGenderPortraitProfileItem": [
     "profile.PortraitProfileItem",
     "Tag_Profile_IM_Gender"
   ],
-  "isPortraitProfileItemBirthDay": [
+  "isBirthDayPortraitProfileItem": [
     "profile.PortraitProfileItem",
     "Tag_Profile_IM_BirthDay"
   ],
-  "isPortraitProfileItemLocation": [
+  "isLocationPortraitProfileItem": [
     "profile.PortraitProfileItem",
     "Tag_Profile_IM_Location"
   ],
-  "isPortraitProfileItemSelfSignature": [
+  "isSelfSignaturePortraitProfileItem": [
     "profile.PortraitProfileItem",
     "Tag_Profile_IM_SelfSignature"
   ],
-  "isPortraitProfileItemAllowType": [
+  "isAllowTypePortraitProfileItem": [
     "profile.PortraitProfileItem",
     "Tag_Profile_IM_AllowType"
   ],
-  "isPortraitProfileItemLanguage": [
+  "isLanguagePortraitProfileItem": [
     "profile.PortraitProfileItem",
     "Tag_Profile_IM_Language"
   ],
-  "isPortraitProfileItemImage": [
+  "isImagePortraitProfileItem": [
     "profile.PortraitProfileItem",
     "Tag_Profile_IM_Image"
   ],
-  "isPortraitProfileItemMsgSettings": [
+  "isMsgSettingsPortraitProfileItem": [
     "profile.PortraitProfileItem",
     "Tag_Profile_IM_MsgSettings"
   ],
-  "isPortraitProfileItemAdminForbidType": [
+  "isAdminForbidTypePortraitProfileItem": [
     "profile.PortraitProfileItem",
     "Tag_Profile_IM_AdminForbidType"
   ],
-  "isPortraitProfileItemLevel": [
+  "isLevelPortraitProfileItem": [
     "profile.PortraitProfileItem",
     "Tag_Profile_IM_Level"
   ],
-  "isPortraitProfileItemRole": [
+  "isRolePortraitProfileItem": [
     "profile.PortraitProfileItem",
     "Tag_Profile_IM_Role"
   ],
-  "isPortraitProfileItemOther": [
+  "isKnownPortraitProfileItem": [
+    "profile.PortraitProfileItem",
+    true
+  ],
+  "isUnknownPortraitProfileItem": [
     "profile.PortraitProfileItem",
     null
   ]

@@ -440,7 +440,7 @@ class StreamContent(CallbackModel):
     """The identifier of the stream the pieces belong to, returned when the stream was started."""
 
 
-class MsgBodyElementText(CallbackModel):
+class TextMsgBodyElement(CallbackModel):
     """Plain text.
 
     `MsgType` = `TIMTextElem`."""
@@ -449,7 +449,7 @@ class MsgBodyElementText(CallbackModel):
     msg_content: TextContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
-class MsgBodyElementLocation(CallbackModel):
+class LocationMsgBodyElement(CallbackModel):
     """A geographic location.
 
     `MsgType` = `TIMLocationElem`."""
@@ -458,7 +458,7 @@ class MsgBodyElementLocation(CallbackModel):
     msg_content: LocationContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
-class MsgBodyElementFace(CallbackModel):
+class FaceMsgBodyElement(CallbackModel):
     """An emoji or sticker from the app's own set.
 
     `MsgType` = `TIMFaceElem`."""
@@ -467,7 +467,7 @@ class MsgBodyElementFace(CallbackModel):
     msg_content: FaceContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
-class MsgBodyElementCustom(CallbackModel):
+class CustomMsgBodyElement(CallbackModel):
     """A payload defined by the app.
 
     `MsgType` = `TIMCustomElem`."""
@@ -476,7 +476,7 @@ class MsgBodyElementCustom(CallbackModel):
     msg_content: CustomContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
-class MsgBodyElementSound(CallbackModel):
+class SoundMsgBodyElement(CallbackModel):
     """A voice recording.
 
     `MsgType` = `TIMSoundElem`."""
@@ -485,7 +485,7 @@ class MsgBodyElementSound(CallbackModel):
     msg_content: SoundContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
-class MsgBodyElementImage(CallbackModel):
+class ImageMsgBodyElement(CallbackModel):
     """An image.
 
     `MsgType` = `TIMImageElem`."""
@@ -494,7 +494,7 @@ class MsgBodyElementImage(CallbackModel):
     msg_content: ImageContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
-class MsgBodyElementFile(CallbackModel):
+class FileMsgBodyElement(CallbackModel):
     """A file.
 
     `MsgType` = `TIMFileElem`."""
@@ -503,7 +503,7 @@ class MsgBodyElementFile(CallbackModel):
     msg_content: FileContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
-class MsgBodyElementVideoFile(CallbackModel):
+class VideoFileMsgBodyElement(CallbackModel):
     """A video with its thumbnail.
 
     `MsgType` = `TIMVideoFileElem`."""
@@ -512,7 +512,7 @@ class MsgBodyElementVideoFile(CallbackModel):
     msg_content: VideoFileContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
-class MsgBodyElementRelay(CallbackModel):
+class RelayMsgBodyElement(CallbackModel):
     """Several earlier messages combined and forwarded as one.
 
     `MsgType` = `TIMRelayElem`."""
@@ -521,7 +521,7 @@ class MsgBodyElementRelay(CallbackModel):
     msg_content: RelayContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
-class MsgBodyElementStream(CallbackModel):
+class StreamMsgBodyElement(CallbackModel):
     """Text streamed in pieces, such as a chatbot's answer.
 
     `MsgType` = `TIMStreamElem`."""
@@ -530,7 +530,7 @@ class MsgBodyElementStream(CallbackModel):
     msg_content: StreamContent = Field(validation_alias="MsgContent", serialization_alias="MsgContent")
 
 
-class MsgBodyElementOther(CallbackModel):
+class UnknownMsgBodyElement(CallbackModel):
     """An element type this schema does not know yet; its content is kept as sent.
 
     A member this version does not list: its content is kept as sent."""
@@ -541,17 +541,17 @@ class MsgBodyElementOther(CallbackModel):
 
 MsgBodyElement = _t.Annotated[
     _t.Union[
-        _t.Annotated[MsgBodyElementText, Tag("TIMTextElem")],
-        _t.Annotated[MsgBodyElementLocation, Tag("TIMLocationElem")],
-        _t.Annotated[MsgBodyElementFace, Tag("TIMFaceElem")],
-        _t.Annotated[MsgBodyElementCustom, Tag("TIMCustomElem")],
-        _t.Annotated[MsgBodyElementSound, Tag("TIMSoundElem")],
-        _t.Annotated[MsgBodyElementImage, Tag("TIMImageElem")],
-        _t.Annotated[MsgBodyElementFile, Tag("TIMFileElem")],
-        _t.Annotated[MsgBodyElementVideoFile, Tag("TIMVideoFileElem")],
-        _t.Annotated[MsgBodyElementRelay, Tag("TIMRelayElem")],
-        _t.Annotated[MsgBodyElementStream, Tag("TIMStreamElem")],
-        _t.Annotated[MsgBodyElementOther, Tag(OTHER_TAG)],
+        _t.Annotated[TextMsgBodyElement, Tag("TIMTextElem")],
+        _t.Annotated[LocationMsgBodyElement, Tag("TIMLocationElem")],
+        _t.Annotated[FaceMsgBodyElement, Tag("TIMFaceElem")],
+        _t.Annotated[CustomMsgBodyElement, Tag("TIMCustomElem")],
+        _t.Annotated[SoundMsgBodyElement, Tag("TIMSoundElem")],
+        _t.Annotated[ImageMsgBodyElement, Tag("TIMImageElem")],
+        _t.Annotated[FileMsgBodyElement, Tag("TIMFileElem")],
+        _t.Annotated[VideoFileMsgBodyElement, Tag("TIMVideoFileElem")],
+        _t.Annotated[RelayMsgBodyElement, Tag("TIMRelayElem")],
+        _t.Annotated[StreamMsgBodyElement, Tag("TIMStreamElem")],
+        _t.Annotated[UnknownMsgBodyElement, Tag(OTHER_TAG)],
     ],
     Discriminator(tag_of("MsgType", "msg_type", ("TIMTextElem", "TIMLocationElem", "TIMFaceElem", "TIMCustomElem", "TIMSoundElem", "TIMImageElem", "TIMFileElem", "TIMVideoFileElem", "TIMRelayElem", "TIMStreamElem",))),
 ]
@@ -623,37 +623,37 @@ __all__ = [
     "CallUserId",
     "ClientPlatform",
     "CustomContent",
+    "CustomMsgBodyElement",
     "FaceContent",
+    "FaceMsgBodyElement",
     "FileContent",
+    "FileMsgBodyElement",
     "GroupAttribute",
     "GroupMember",
     "GroupType",
     "ImageContent",
     "ImageInfo",
+    "ImageMsgBodyElement",
     "LocationContent",
+    "LocationMsgBodyElement",
     "MsgBodyElement",
-    "MsgBodyElementCustom",
-    "MsgBodyElementFace",
-    "MsgBodyElementFile",
-    "MsgBodyElementImage",
-    "MsgBodyElementLocation",
-    "MsgBodyElementOther",
-    "MsgBodyElementRelay",
-    "MsgBodyElementSound",
-    "MsgBodyElementStream",
-    "MsgBodyElementText",
-    "MsgBodyElementVideoFile",
     "MsgExtension",
     "RelayContent",
+    "RelayMsgBodyElement",
     "RelayedMessage",
     "Reply",
     "SoundContent",
+    "SoundMsgBodyElement",
     "StreamChunk",
     "StreamContent",
+    "StreamMsgBodyElement",
     "Subscriber",
     "TextContent",
+    "TextMsgBodyElement",
+    "UnknownMsgBodyElement",
     "UserDefinedData",
     "VideoFileContent",
+    "VideoFileMsgBodyElement",
 ]
 
 # Resolve the forward references between the models of this module.

@@ -13,7 +13,7 @@ from ._base import U32, Callback, CallbackModel, LenientU64, Str, OTHER_TAG, tag
 from . import common
 
 
-class PortraitProfileItemNick(CallbackModel):
+class NickPortraitProfileItem(CallbackModel):
     """The nickname.
 
     `Tag` = `Tag_Profile_IM_Nick`."""
@@ -22,7 +22,7 @@ class PortraitProfileItemNick(CallbackModel):
     value: Str = Field(validation_alias="Value", serialization_alias="Value")
 
 
-class PortraitProfileItemGender(CallbackModel):
+class GenderPortraitProfileItem(CallbackModel):
     """The gender: `Gender_Type_Unknown`, `Gender_Type_Female` or `Gender_Type_Male`.
 
     `Tag` = `Tag_Profile_IM_Gender`."""
@@ -31,7 +31,7 @@ class PortraitProfileItemGender(CallbackModel):
     value: Str = Field(validation_alias="Value", serialization_alias="Value")
 
 
-class PortraitProfileItemBirthDay(CallbackModel):
+class BirthDayPortraitProfileItem(CallbackModel):
     """The birthday, as a number such as 19700101.
 
     `Tag` = `Tag_Profile_IM_BirthDay`."""
@@ -40,7 +40,7 @@ class PortraitProfileItemBirthDay(CallbackModel):
     value: U32 = Field(validation_alias="Value", serialization_alias="Value")
 
 
-class PortraitProfileItemLocation(CallbackModel):
+class LocationPortraitProfileItem(CallbackModel):
     """The location, in a form the app chooses.
 
     `Tag` = `Tag_Profile_IM_Location`."""
@@ -49,7 +49,7 @@ class PortraitProfileItemLocation(CallbackModel):
     value: Str = Field(validation_alias="Value", serialization_alias="Value")
 
 
-class PortraitProfileItemSelfSignature(CallbackModel):
+class SelfSignaturePortraitProfileItem(CallbackModel):
     """The personal signature.
 
     `Tag` = `Tag_Profile_IM_SelfSignature`."""
@@ -58,7 +58,7 @@ class PortraitProfileItemSelfSignature(CallbackModel):
     value: Str = Field(validation_alias="Value", serialization_alias="Value")
 
 
-class PortraitProfileItemAllowType(CallbackModel):
+class AllowTypePortraitProfileItem(CallbackModel):
     """How the user's incoming friend requests are handled, such as `AllowType_Type_NeedConfirm`.
 
     `Tag` = `Tag_Profile_IM_AllowType`."""
@@ -67,7 +67,7 @@ class PortraitProfileItemAllowType(CallbackModel):
     value: Str = Field(validation_alias="Value", serialization_alias="Value")
 
 
-class PortraitProfileItemLanguage(CallbackModel):
+class LanguagePortraitProfileItem(CallbackModel):
     """The language, as a number.
 
     `Tag` = `Tag_Profile_IM_Language`."""
@@ -76,7 +76,7 @@ class PortraitProfileItemLanguage(CallbackModel):
     value: U32 = Field(validation_alias="Value", serialization_alias="Value")
 
 
-class PortraitProfileItemImage(CallbackModel):
+class ImagePortraitProfileItem(CallbackModel):
     """The profile photo URL.
 
     `Tag` = `Tag_Profile_IM_Image`."""
@@ -85,7 +85,7 @@ class PortraitProfileItemImage(CallbackModel):
     value: Str = Field(validation_alias="Value", serialization_alias="Value")
 
 
-class PortraitProfileItemMsgSettings(CallbackModel):
+class MsgSettingsPortraitProfileItem(CallbackModel):
     """Message settings, as bit flags.
 
     `Tag` = `Tag_Profile_IM_MsgSettings`."""
@@ -94,7 +94,7 @@ class PortraitProfileItemMsgSettings(CallbackModel):
     value: U32 = Field(validation_alias="Value", serialization_alias="Value")
 
 
-class PortraitProfileItemAdminForbidType(CallbackModel):
+class AdminForbidTypePortraitProfileItem(CallbackModel):
     """Whether an administrator stops this user from sending friend requests: `AdminForbid_Type_None`
     or `AdminForbid_Type_SendOut`.
 
@@ -104,7 +104,7 @@ class PortraitProfileItemAdminForbidType(CallbackModel):
     value: Str = Field(validation_alias="Value", serialization_alias="Value")
 
 
-class PortraitProfileItemLevel(CallbackModel):
+class LevelPortraitProfileItem(CallbackModel):
     """The user's level.
 
     `Tag` = `Tag_Profile_IM_Level`."""
@@ -113,7 +113,7 @@ class PortraitProfileItemLevel(CallbackModel):
     value: U32 = Field(validation_alias="Value", serialization_alias="Value")
 
 
-class PortraitProfileItemRole(CallbackModel):
+class RolePortraitProfileItem(CallbackModel):
     """The user's role.
 
     `Tag` = `Tag_Profile_IM_Role`."""
@@ -122,7 +122,7 @@ class PortraitProfileItemRole(CallbackModel):
     value: U32 = Field(validation_alias="Value", serialization_alias="Value")
 
 
-class PortraitProfileItemOther(CallbackModel):
+class UnknownPortraitProfileItem(CallbackModel):
     """An app-defined field (`Tag_Profile_Custom_…`), whose value the vendor documents as a string, or
     a standard field this version does not list. The value is kept as sent, whatever its type.
 
@@ -134,19 +134,19 @@ class PortraitProfileItemOther(CallbackModel):
 
 PortraitProfileItem = _t.Annotated[
     _t.Union[
-        _t.Annotated[PortraitProfileItemNick, Tag("Tag_Profile_IM_Nick")],
-        _t.Annotated[PortraitProfileItemGender, Tag("Tag_Profile_IM_Gender")],
-        _t.Annotated[PortraitProfileItemBirthDay, Tag("Tag_Profile_IM_BirthDay")],
-        _t.Annotated[PortraitProfileItemLocation, Tag("Tag_Profile_IM_Location")],
-        _t.Annotated[PortraitProfileItemSelfSignature, Tag("Tag_Profile_IM_SelfSignature")],
-        _t.Annotated[PortraitProfileItemAllowType, Tag("Tag_Profile_IM_AllowType")],
-        _t.Annotated[PortraitProfileItemLanguage, Tag("Tag_Profile_IM_Language")],
-        _t.Annotated[PortraitProfileItemImage, Tag("Tag_Profile_IM_Image")],
-        _t.Annotated[PortraitProfileItemMsgSettings, Tag("Tag_Profile_IM_MsgSettings")],
-        _t.Annotated[PortraitProfileItemAdminForbidType, Tag("Tag_Profile_IM_AdminForbidType")],
-        _t.Annotated[PortraitProfileItemLevel, Tag("Tag_Profile_IM_Level")],
-        _t.Annotated[PortraitProfileItemRole, Tag("Tag_Profile_IM_Role")],
-        _t.Annotated[PortraitProfileItemOther, Tag(OTHER_TAG)],
+        _t.Annotated[NickPortraitProfileItem, Tag("Tag_Profile_IM_Nick")],
+        _t.Annotated[GenderPortraitProfileItem, Tag("Tag_Profile_IM_Gender")],
+        _t.Annotated[BirthDayPortraitProfileItem, Tag("Tag_Profile_IM_BirthDay")],
+        _t.Annotated[LocationPortraitProfileItem, Tag("Tag_Profile_IM_Location")],
+        _t.Annotated[SelfSignaturePortraitProfileItem, Tag("Tag_Profile_IM_SelfSignature")],
+        _t.Annotated[AllowTypePortraitProfileItem, Tag("Tag_Profile_IM_AllowType")],
+        _t.Annotated[LanguagePortraitProfileItem, Tag("Tag_Profile_IM_Language")],
+        _t.Annotated[ImagePortraitProfileItem, Tag("Tag_Profile_IM_Image")],
+        _t.Annotated[MsgSettingsPortraitProfileItem, Tag("Tag_Profile_IM_MsgSettings")],
+        _t.Annotated[AdminForbidTypePortraitProfileItem, Tag("Tag_Profile_IM_AdminForbidType")],
+        _t.Annotated[LevelPortraitProfileItem, Tag("Tag_Profile_IM_Level")],
+        _t.Annotated[RolePortraitProfileItem, Tag("Tag_Profile_IM_Role")],
+        _t.Annotated[UnknownPortraitProfileItem, Tag(OTHER_TAG)],
     ],
     Discriminator(tag_of("Tag", "tag", ("Tag_Profile_IM_Nick", "Tag_Profile_IM_Gender", "Tag_Profile_IM_BirthDay", "Tag_Profile_IM_Location", "Tag_Profile_IM_SelfSignature", "Tag_Profile_IM_AllowType", "Tag_Profile_IM_Language", "Tag_Profile_IM_Image", "Tag_Profile_IM_MsgSettings", "Tag_Profile_IM_AdminForbidType", "Tag_Profile_IM_Level", "Tag_Profile_IM_Role",))),
 ]
@@ -185,21 +185,21 @@ class PortraitSet(Callback):
 
 
 __all__ = [
+    "AdminForbidTypePortraitProfileItem",
+    "AllowTypePortraitProfileItem",
+    "BirthDayPortraitProfileItem",
+    "GenderPortraitProfileItem",
+    "ImagePortraitProfileItem",
+    "LanguagePortraitProfileItem",
+    "LevelPortraitProfileItem",
+    "LocationPortraitProfileItem",
+    "MsgSettingsPortraitProfileItem",
+    "NickPortraitProfileItem",
     "PortraitProfileItem",
-    "PortraitProfileItemAdminForbidType",
-    "PortraitProfileItemAllowType",
-    "PortraitProfileItemBirthDay",
-    "PortraitProfileItemGender",
-    "PortraitProfileItemImage",
-    "PortraitProfileItemLanguage",
-    "PortraitProfileItemLevel",
-    "PortraitProfileItemLocation",
-    "PortraitProfileItemMsgSettings",
-    "PortraitProfileItemNick",
-    "PortraitProfileItemOther",
-    "PortraitProfileItemRole",
-    "PortraitProfileItemSelfSignature",
     "PortraitSet",
+    "RolePortraitProfileItem",
+    "SelfSignaturePortraitProfileItem",
+    "UnknownPortraitProfileItem",
 ]
 
 # Resolve the forward references between the models of this module.

@@ -2,17 +2,29 @@
 // The ES module entry point: the CommonJS module's exports, by name, so both share one state.
 import runtime from "./index.cjs";
 
+export const Admitted = runtime.Admitted;
+export const DEFAULT_DEAD_LETTER_MAX_BYTES = runtime.DEFAULT_DEAD_LETTER_MAX_BYTES;
+export const DEFAULT_HANDLER_DEADLINE = runtime.DEFAULT_HANDLER_DEADLINE;
 export const DEFAULT_MAX_BODY_BYTES = runtime.DEFAULT_MAX_BODY_BYTES;
+export const DEFAULT_MAX_IN_FLIGHT = runtime.DEFAULT_MAX_IN_FLIGHT;
 export const DEFAULT_MAX_SKEW = runtime.DEFAULT_MAX_SKEW;
+export const DEFAULT_REQUEST_TIMEOUT = runtime.DEFAULT_REQUEST_TIMEOUT;
 export const DispatchError = runtime.DispatchError;
+export const JsonLinesSink = runtime.JsonLinesSink;
+export const MemorySink = runtime.MemorySink;
 export const Webhooks = runtime.Webhooks;
 export const bundle = runtime.bundle;
+export const commandSchemas = runtime.commandSchemas;
 export const commands = runtime.commands;
+export const createServer = runtime.createServer;
 export const decision = runtime.decision;
+export const envelope = runtime.envelope;
 export const isCallbackCommand = runtime.isCallbackCommand;
 export const schemaRef = runtime.schemaRef;
+export const serve = runtime.serve;
 export const sign = runtime.sign;
 export const verifySign = runtime.verifySign;
-export const isPartText = runtime.isPartText;
-export const isPartCount = runtime.isPartCount;
-export const isPartOther = runtime.isPartOther;
+export const isTextPart = runtime.isTextPart;
+export const isCountPart = runtime.isCountPart;
+export const isKnownPart = runtime.isKnownPart;
+export const isUnknownPart = runtime.isUnknownPart;

@@ -305,15 +305,19 @@ exports.commands = {
 };
 
 exports.guards = {
-  "isPartText": [
+  "isTextPart": [
     "common.Part",
     "text"
   ],
-  "isPartCount": [
+  "isCountPart": [
     "common.Part",
     "count"
   ],
-  "isPartOther": [
+  "isKnownPart": [
+    "common.Part",
+    true
+  ],
+  "isUnknownPart": [
     "common.Part",
     null
   ]

@@ -12,36 +12,73 @@ import enum
 import re
 import typing as _t
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictStr
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictBool,
+    StrictStr,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 
 Str = StrictStr
 """A JSON string."""
 Bool = StrictBool
 """A JSON boolean."""
-F64 = StrictFloat
-"""A JSON number."""
 _DIGITS = re.compile(r"[0-9]{1,19}")
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
-def _from_digits(value: object) -> object:
-    if isinstance(value, str) and _DIGITS.fullmatch(value):
-        return int(value)
+def _from_number_text(value: object) -> object:
+    """A string that is a JSON number, as that number (an `int` unless it has a fraction or an
+    exponent): how the Rust crate reads numbers the vendor sent quoted. Anything else as it is."""
+    if isinstance(value, str) and _JSON_NUMBER.fullmatch(value):
+        return int(value) if value.lstrip("-").isdigit() else float(value)
     return value
 
 
-I32 = _t.Annotated[int, BeforeValidator(_from_digits), Field(strict=True, ge=-(2**31), le=2**31 - 1)]
-"""A JSON integer that fits in 32 signed bits (a string of digits is read as one, as in Rust)."""
-U32 = _t.Annotated[int, BeforeValidator(_from_digits), Field(strict=True, ge=0, le=2**32 - 1)]
-"""A JSON integer that fits in 32 unsigned bits (a string of digits is read as one, as in Rust)."""
-I64 = _t.Annotated[int, BeforeValidator(_from_digits), Field(strict=True, ge=-(2**63), le=2**63 - 1)]
-"""A JSON integer that fits in 64 signed bits (a string of digits is read as one, as in Rust)."""
-U64 = _t.Annotated[int, BeforeValidator(_from_digits), Field(strict=True, ge=0, le=2**64 - 1)]
-"""A JSON integer that fits in 64 unsigned bits (a string of digits is read as one, as in Rust)."""
+F64 = _t.Annotated[float, BeforeValidator(_from_number_text), Field(strict=True)]
+"""A JSON number (a string holding one is read as it, as in Rust)."""
+I32 = _t.Annotated[int, BeforeValidator(_from_number_text), Field(strict=True, ge=-(2**31), le=2**31 - 1)]
+"""A JSON integer that fits in 32 signed bits (a string holding one is read as it, as in Rust)."""
+U32 = _t.Annotated[int, BeforeValidator(_from_number_text), Field(strict=True, ge=0, le=2**32 - 1)]
+"""A JSON integer that fits in 32 unsigned bits (a string holding one is read as it, as in Rust)."""
+I64 = _t.Annotated[int, BeforeValidator(_from_number_text), Field(strict=True, ge=-(2**63), le=2**63 - 1)]
+"""A JSON integer that fits in 64 signed bits (a string holding one is read as it, as in Rust)."""
+U64 = _t.Annotated[int, BeforeValidator(_from_number_text), Field(strict=True, ge=0, le=2**64 - 1)]
+"""A JSON integer that fits in 64 unsigned bits (a string holding one is read as it, as in Rust)."""
 
 
-LenientU64 = _t.Annotated[int, BeforeValidator(_from_digits), Field(strict=True, ge=0, le=2**64 - 1)]
+class QuotedInt(int):
+    """An integer that arrived as a string of digits: it is an `int` like any other, and is written
+    back quoted, so a model dumps the body it read."""
+
+    def __repr__(self) -> str:
+        return f"QuotedInt({int(self)})"
+
+
+def _keep_quoting(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return QuotedInt(handler(int(value)))
+    return handler(value)
+
+
+def _write_as_read(value: int) -> _t.Union[int, str]:
+    return str(int(value)) if isinstance(value, QuotedInt) else value
+
+
+LenientU64 = _t.Annotated[
+    int,
+    Field(strict=True, ge=0, le=2**64 - 1),
+    WrapValidator(_keep_quoting),
+    PlainSerializer(_write_as_read),
+]
 """An unsigned integer the vendor sends either as a number or as a string of 1 to 19 digits
-(`EventTime` is both in practice); always a Python `int` once read."""
+(`EventTime` is both in practice); always a Python `int` once read (a `QuotedInt` when it came
+quoted, written back quoted)."""
 
 
 def _as_list(value: object) -> object:
@@ -75,7 +112,8 @@ class CallbackModel(BaseModel):
 
 
 class Callback(CallbackModel):
-    """Base of the body of each command."""
+    """Base of the body of each command: `to_json` writes back what was read (fields that were
+    absent stay absent, an `EventTime` that came quoted stays quoted, unknown fields are kept)."""
 
     COMMAND: _t.ClassVar[str]
     """The command, e.g. `Group.CallbackAfterCreateGroup`."""
@@ -85,6 +123,11 @@ class Callback(CallbackModel):
     """The model of the reply."""
     DOC_URL: _t.ClassVar[str]
     """The vendor's page for the command."""
+
+    def to_json(self) -> bytes:
+        """The body as compact JSON with the vendor's names: the fields that were read or set
+        (a default the model filled in is not written)."""
+        return self.model_dump_json(exclude_unset=True).encode()
 
 
 class OpenEnum(str, enum.Enum):

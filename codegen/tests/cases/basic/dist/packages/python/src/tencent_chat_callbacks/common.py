@@ -64,7 +64,7 @@ class PartText(CallbackModel):
     """The words."""
 
 
-class PartText(CallbackModel):
+class TextPart(CallbackModel):
     """Words.
 
     `Kind` = `text`."""
@@ -73,7 +73,7 @@ class PartText(CallbackModel):
     body: PartText = Field(validation_alias="Body", serialization_alias="Body")
 
 
-class PartCount(CallbackModel):
+class CountPart(CallbackModel):
     """A number.
 
     `Kind` = `count`."""
@@ -82,7 +82,7 @@ class PartCount(CallbackModel):
     body: U64 = Field(validation_alias="Body", serialization_alias="Body")
 
 
-class PartOther(CallbackModel):
+class UnknownPart(CallbackModel):
     """A kind this schema does not know.
 
     A member this version does not list: its content is kept as sent."""
@@ -93,9 +93,9 @@ class PartOther(CallbackModel):
 
 Part = _t.Annotated[
     _t.Union[
-        _t.Annotated[PartText, Tag("text")],
-        _t.Annotated[PartCount, Tag("count")],
-        _t.Annotated[PartOther, Tag(OTHER_TAG)],
+        _t.Annotated[TextPart, Tag("text")],
+        _t.Annotated[CountPart, Tag("count")],
+        _t.Annotated[UnknownPart, Tag(OTHER_TAG)],
     ],
     Discriminator(tag_of("Kind", "kind", ("text", "count",))),
 ]
@@ -121,13 +121,13 @@ class ActionStatus(OpenEnum):
 __all__ = [
     "ActionStatus",
     "Colour",
+    "CountPart",
     "Pair",
     "Part",
-    "PartCount",
-    "PartOther",
-    "PartText",
     "PartText",
     "Reply",
+    "TextPart",
+    "UnknownPart",
 ]
 
 # Resolve the forward references between the models of this module.
