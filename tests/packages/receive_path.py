@@ -4,9 +4,8 @@ tests/tests/packages.rs as
     python3 receive_path.py WORKSPACE_ROOT -- COMMAND...
 
 where `COMMAND...` starts the server under test (`python -m tencent_chat_callbacks serve`, the
-npm package's `tencent-chat-callbacks serve`, or `example-server` once it takes the
-`--request-timeout` and `--allow-source` flags of its receive-path work), which takes
-`example-server`'s flags and environment. Only the standard library is used, and raw sockets, so each check sees exactly what
+npm package's `tencent-chat-callbacks serve`, or `example-server`, run by
+examples/server/tests/server.rs), which takes `example-server`'s flags and environment. Only the standard library is used, and raw sockets, so each check sees exactly what
 goes over the wire: whether a `100 Continue` came, when the connection closed, what the log holds.
 Prints one line per failure and `N passed, M failed` last.
 """

@@ -17,9 +17,9 @@ pub(crate) struct ReceiveArgs {
     /// Believe `X-Forwarded-For` from this proxy network (CIDR); repeat for more.
     #[arg(long = "trust-forwarded-for", env = "TENCENT_CHAT_TRUST_FORWARDED_FOR", value_delimiter = ',')]
     trust_forwarded_for: Vec<IpNet>,
-    /// Seconds a request may take to arrive, headers and body together.
-    #[arg(long, env = "TENCENT_CHAT_REQUEST_TIMEOUT", default_value_t = 10)]
-    request_timeout: u64,
+    /// Seconds a request may take to arrive, headers and body together (fractions allowed).
+    #[arg(long, env = "TENCENT_CHAT_REQUEST_TIMEOUT", default_value_t = 10.0)]
+    request_timeout: f64,
     /// Requests from one source address whose body is still arriving.
     #[arg(long, env = "TENCENT_CHAT_MAX_PENDING_PER_SOURCE", default_value_t = tencent_chat_callbacks::DEFAULT_MAX_PENDING_PER_SOURCE)]
     max_pending_per_source: usize,
@@ -55,7 +55,7 @@ impl ReceiveArgs {
     /// The server's share: the request timeout and the connections per source.
     pub(crate) fn serve(&self, server: Server) -> Server {
         server
-            .request_timeout(Duration::from_secs(self.request_timeout.max(1)))
+            .request_timeout(Duration::from_secs_f64(self.request_timeout.clamp(0.05, 3600.0)))
             .max_connections_per_source(self.max_connections_per_source)
             .raise_open_file_limit()
     }

@@ -89,3 +89,19 @@ async fn without_an_app_id_every_app_is_accepted_and_it_says_so() {
     let (status, _) = server.post(query, &create.sample).await;
     assert_eq!(status, 200);
 }
+
+/// The real-socket receive-path checks the Python and npm servers pass (tests/packages/receive_path.py):
+/// `example-server` answers them the same.
+#[test]
+fn example_server_passes_the_receive_path_checks_the_packaged_servers_pass() {
+    let root = tests::workspace_root();
+    let output = std::process::Command::new("python3")
+        .arg(root.join("tests/packages/receive_path.py"))
+        .arg(&root)
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_example-server"))
+        .output()
+        .expect("python3 runs");
+    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success() && report.contains(" passed, 0 failed"), "{report}");
+}
