@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Relay throughput into Redis against example-server handling the same traffic in memory, and two
 # relays on one Redis: distinct signed after-callbacks, acknowledged events/s and latency of the OK.
-# Needs redis-server. Usage: examples/relay/bench.sh [REQUESTS] [CONCURRENCY]   (20000, 32)
+# Needs redis-server. Usage: relay/bench.sh [REQUESTS] [CONCURRENCY]   (20000, 32)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 export REQUESTS=${1:-20000} CONCURRENCY=${2:-32}
 token=test-token   # the token tests::signed_query signs with
 app_id=1400000000

@@ -189,7 +189,7 @@ pub(crate) fn python_consumer(url: &str, stream: &str, expected: usize) {
         eprintln!("skipped the Python consumer: python3 with redis and jsonschema is missing");
         return;
     }
-    let script = tests::workspace_root().join("examples/relay/tests/consumer.py");
+    let script = tests::workspace_root().join("relay/tests/consumer.py");
     let output =
         Command::new("python3").arg(script).args([url, stream, &expected.to_string()]).output().expect("python3 runs");
     let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);

@@ -2,7 +2,7 @@
 //! fixture in turn, each made unique by an extra field) posted over loopback HTTP to one or more
 //! receivers, round-robin, with a fixed number of connections in flight.
 //!
-//! Run by `examples/relay/bench.sh`, which starts the receivers (example-server in memory, the
+//! Run by `relay/bench.sh`, which starts the receivers (example-server in memory, the
 //! relay on Redis, two relays on one Redis) and passes them as `TARGETS` (comma-separated URLs);
 //! `REQUESTS` (default 20 000) and `CONCURRENCY` (default 32) shape the run.
 
@@ -22,7 +22,7 @@ fn env_or(name: &str, default: usize) -> usize {
 #[tokio::main]
 async fn main() {
     let Ok(targets) = std::env::var("TARGETS") else {
-        eprintln!("skipped: set TARGETS (see examples/relay/bench.sh)");
+        eprintln!("skipped: set TARGETS (see relay/bench.sh)");
         return;
     };
     let targets: Vec<String> = targets.split(',').map(str::to_owned).collect();
