@@ -3,8 +3,10 @@
 //! on free ports; skipped with a notice when missing, unless `CONSUMER_CHECKS=required`).
 
 mod decide;
+mod delivery;
 mod nats;
 mod redis_stream;
+mod service;
 mod support;
 
 use std::collections::BTreeMap;

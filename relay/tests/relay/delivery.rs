@@ -1,0 +1,162 @@
+//! HTTP delivery, at least once: a Python service verifying with `standardwebhooks` from PyPI and
+//! a Node one verifying with `standardwebhooks` from npm get every event the relay acknowledged,
+//! each with a valid signature and a `webhook-id` that is the event's dedup key on every attempt,
+//! across a relay replica's SIGKILL, a Redis restart and an outage of the service (it answers 503;
+//! 5 s here, `RELAY_TEST_OUTAGE_SECS=30` for the 30 s).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tests::servers::RedisServer;
+
+use crate::service::{Language, SECRET, Service};
+use crate::support::{Event, Relay, after_events, deliver, is_ok};
+
+/// How long the service answers 503.
+fn outage() -> Duration {
+    let secs = std::env::var("RELAY_TEST_OUTAGE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    Duration::from_secs(secs)
+}
+
+/// Delivers `events[range]` eight at a time, to `to(i)`; runs `at_half` once half are answered.
+async fn send(
+    events: &[Event],
+    range: std::ops::Range<usize>,
+    to: impl Fn(usize) -> SocketAddr,
+    at_half: impl Fn(),
+) -> BTreeSet<String> {
+    let (half, done) = (range.len() / 2, AtomicUsize::new(0));
+    let replies: Vec<(usize, bool)> = futures_util::stream::iter(range)
+        .map(|i| {
+            let (address, done, at_half) = (to(i), &done, &at_half);
+            async move {
+                let ok = is_ok(&deliver(address, &events[i]).await);
+                if done.fetch_add(1, Ordering::SeqCst) + 1 == half {
+                    at_half();
+                }
+                (i, ok)
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    replies.into_iter().filter(|(_, ok)| *ok).map(|(i, _)| events[i].key.clone()).collect()
+}
+
+async fn every_acknowledged_event_reaches(language: Language) {
+    let Some(service) = Service::start(language) else { return };
+    let Some(mut redis) = RedisServer::start() else { return };
+    let (redis_url, service_url) = (redis.url(), service.url());
+    let args = [
+        "--forward",
+        &redis_url,
+        "--deliver",
+        &service_url,
+        "--deliver-secret",
+        SECRET,
+        "--claim-idle-ms",
+        "1500",
+        "--deliver-backoff-ms",
+        "100",
+        "--deliver-backoff-max-secs",
+        "1",
+        "--deliver-attempts",
+        "100000",
+        "--deliver-timeout-ms",
+        "2000",
+        "--publish-timeout-ms",
+        "1000",
+    ];
+    // The verifier is not a rubber stamp: an unsigned request is refused.
+    let reply = crate::support::post(service.address, "/hook", b"{}").await;
+    assert_eq!(reply.map(|r| r.0), Some(401), "an unsigned request");
+
+    let a = Relay::start(&args);
+    let b = Arc::new(Mutex::new(Relay::start(&args)));
+    let b_address = b.lock().unwrap().address;
+    let events = after_events(300);
+    let mut acknowledged = BTreeSet::new();
+
+    // The service answers 503 for a while. Meanwhile events keep coming to two replicas, one of
+    // them is SIGKILLed half-way (with requests in flight and deliveries in hand, which the other
+    // takes over), and Redis is restarted.
+    service.answer(503).await;
+    let outage_started = Instant::now();
+    let to = |i: usize| if i % 2 == 0 { a.address } else { b_address };
+    acknowledged.extend(send(&events, 0..100, to, || b.lock().unwrap().kill()).await);
+    acknowledged.extend(send(&events, 100..150, |_| a.address, || {}).await);
+    redis.kill();
+    let reply = deliver(a.address, &events[150]).await;
+    assert!(matches!(reply, Some((500, _))), "Redis down: {reply:?}");
+    redis.restart();
+    acknowledged.extend(send(&events, 150..200, |_| a.address, || {}).await);
+    let b = Relay::start(&args); // a new replica in place of the killed one
+    tokio::time::sleep(outage().saturating_sub(outage_started.elapsed())).await;
+    let refused = service.seen().iter().filter(|s| s.status == 503).count();
+    assert!(refused > 0, "the outage was seen by the relay's workers");
+    service.answer(200).await;
+    acknowledged.extend(send(&events, 200..300, |i| if i % 2 == 0 { a.address } else { b.address }, || {}).await);
+
+    // The vendor's retries for what was not acknowledged (Redis down, the killed replica).
+    for _ in 0..50 {
+        let missing: Vec<&Event> = events.iter().filter(|e| !acknowledged.contains(&e.key)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        for event in missing {
+            if is_ok(&deliver(a.address, event).await) {
+                acknowledged.insert(event.key.clone());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(acknowledged.len(), events.len(), "every event acknowledged in the end");
+
+    // Every acknowledged event reaches the service, signed, under its dedup key on every attempt.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let delivered = loop {
+        let seen = service.seen();
+        let delivered: BTreeSet<String> =
+            seen.iter().filter(|s| s.status == 200).filter_map(|s| s.dedup_key.clone()).collect();
+        if acknowledged.is_subset(&delivered) || Instant::now() > deadline {
+            break seen;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let invalid: Vec<_> = delivered.iter().filter(|s| !s.valid).collect();
+    assert_eq!(invalid.len(), 1, "only the unsigned request failed verification: {invalid:?}");
+    let mut attempts: BTreeMap<&str, usize> = BTreeMap::new();
+    for seen in delivered.iter().filter(|s| s.valid) {
+        let key = seen.dedup_key.as_deref().expect("a verified delivery is an envelope");
+        assert_eq!(seen.id.as_deref(), Some(key), "webhook-id is the dedup key");
+        *attempts.entry(key).or_default() += 1;
+    }
+    let ok: BTreeSet<&str> =
+        delivered.iter().filter(|s| s.status == 200).filter_map(|s| s.dedup_key.as_deref()).collect();
+    let lost: Vec<_> = acknowledged.iter().filter(|k| !ok.contains(k.as_str())).take(5).collect();
+    assert!(lost.is_empty(), "acknowledged but never delivered, e.g. {lost:?}");
+    let retried = attempts.values().filter(|n| **n > 1).count();
+    println!(
+        "{language:?}: {} events, {} deliveries ({} answered 503), {retried} events delivered more than once",
+        acknowledged.len(),
+        delivered.len() - 1,
+        delivered.iter().filter(|s| s.status == 503).count(),
+    );
+    assert!(retried > 0, "events refused during the outage were attempted again");
+    let logs = [a.log.lock().unwrap().join("\n"), b.log.lock().unwrap().join("\n")].join("\n");
+    assert!(logs.contains("took over entries of a worker that stopped"), "the killed replica's entries: {logs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_service_verifying_with_standardwebhooks_gets_every_acknowledged_event() {
+    every_acknowledged_event_reaches(Language::Python).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_service_verifying_with_standardwebhooks_gets_every_acknowledged_event() {
+    every_acknowledged_event_reaches(Language::Node).await;
+}
