@@ -160,3 +160,89 @@ async fn a_python_service_verifying_with_standardwebhooks_gets_every_acknowledge
 async fn a_node_service_verifying_with_standardwebhooks_gets_every_acknowledged_event() {
     every_acknowledged_event_reaches(Language::Node).await;
 }
+
+/// Events the service refuses by the whole schedule go to the dead-letter stream (after waits
+/// that honour its `Retry-After: 1`), are counted in `/metrics`, and one command moves them back
+/// for delivery once the service is fixed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_deliveries_are_dead_lettered_by_the_schedule_and_replayed_by_one_command() {
+    let Some(service) = Service::start(Language::Python) else { return };
+    let Some(redis) = RedisServer::start() else { return };
+    let (redis_url, service_url) = (redis.url(), service.url());
+    service.answer(503).await;
+    let relay = Relay::start(&[
+        "--forward",
+        &redis_url,
+        "--deliver",
+        &service_url,
+        "--deliver-secret",
+        SECRET,
+        "--deliver-attempts",
+        "3",
+        "--deliver-backoff-ms",
+        "10",
+        "--admin",
+        "127.0.0.1:0",
+    ]);
+    let admin = relay.admin_address();
+    let events = after_events(5);
+    let started = Instant::now();
+    for event in &events {
+        assert!(is_ok(&deliver(relay.address, event).await));
+    }
+    let metrics = loop {
+        let (_, metrics) = crate::support::get(admin, "/metrics").await.expect("metrics");
+        if metrics.contains(r#"relay_dead_letters_total{reason="delivery_failed"} 5"#) {
+            break metrics;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "never dead-lettered: {metrics}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Three attempts with two waits of at least the `Retry-After` second, though the back-off is 10 ms.
+    assert!(started.elapsed() >= Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(metrics.contains(r#"relay_delivery_attempts_total{outcome="failed"} 15"#), "{metrics}");
+    assert!(metrics.contains("relay_delivery_retries_total 10"), "{metrics}");
+    assert_eq!(service.seen().iter().filter(|s| s.status == 503).count(), 15);
+
+    service.answer(200).await;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_relay"))
+        .args(["--forward", &redis_url, "--replay-dead-letters"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stdout).contains("moved 5 dead letter(s)"), "{output:?}");
+    let keys: BTreeSet<String> = events.iter().map(|e| e.key.clone()).collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let delivered: BTreeSet<String> =
+            service.seen().into_iter().filter(|s| s.status == 200).filter_map(|s| s.dedup_key).collect();
+        if delivered == keys {
+            break;
+        }
+        assert!(Instant::now() < deadline, "replayed but not delivered: {delivered:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(service.seen().iter().all(|s| s.valid && s.id == s.dedup_key));
+}
+
+/// Without a broker, `--deliver` is a hand-off within the publish timeout: the vendor gets OK only
+/// once the service took the event, and a failure status when it did not (for the vendor's retry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_broker_delivery_is_synchronous() {
+    let Some(service) = Service::start(Language::Node) else { return };
+    let url = service.url();
+    let relay = Relay::start(&["--deliver", &url, "--deliver-secret", SECRET]);
+    let events = after_events(2);
+    assert!(is_ok(&deliver(relay.address, &events[0]).await));
+    let seen = service.seen();
+    assert_eq!(seen.len(), 1, "delivered before the answer: {seen:?}");
+    assert!(seen[0].valid && seen[0].status == 200 && seen[0].dedup_key.as_deref() == Some(events[0].key.as_str()));
+    assert!(is_ok(&deliver(relay.address, &events[0]).await), "a redelivery is a duplicate");
+    assert_eq!(service.seen().len(), 1);
+
+    service.answer(503).await;
+    let reply = deliver(relay.address, &events[1]).await;
+    assert!(matches!(reply, Some((500, _))), "{reply:?}");
+    service.answer(200).await;
+    assert!(is_ok(&deliver(relay.address, &events[1]).await), "the vendor's retry goes through");
+    assert!(relay.printed().is_empty(), "nothing on stdout with --deliver");
+}
