@@ -12,8 +12,8 @@ use serde_json::Value;
 use tencent_chat_callbacks::dedup::dedup_key;
 use tencent_chat_callbacks::envelope::Envelope;
 use tencent_chat_callbacks::{
-    BoxError, Callback, Command, Context, DecodeError, DispatchError, DispatcherBuilder, Event, FailurePolicy, Handler,
-    IntoReply, Reply, UnhandledEvent, WithContext, c2c, group, official_account, push, sns,
+    BoxError, Callback, CallbackKind, Command, Context, DecodeError, DispatchError, DispatcherBuilder, Event,
+    FailurePolicy, Handler, IntoReply, Reply, UnhandledEvent, WithContext, c2c, group, official_account, push, sns,
 };
 use tracing::{debug, warn};
 
@@ -43,19 +43,25 @@ pub(crate) fn register(builder: DispatcherBuilder, relay: Arc<Relay>) -> Dispatc
             $builder $(.on::<$callback, WithContext>(before::<$callback>(Arc::clone(&relay))))*
         };
     }
-    let builder = before_callbacks!(builder;
-        c2c::BeforeSendMsg,
-        group::BeforeApplyJoinGroup,
-        group::BeforeCreateGroup,
-        group::BeforeCreateTopic,
-        group::BeforeInviteJoinGroup,
-        group::BeforeSendMsg,
-        official_account::BeforeAddSubscriber,
-        official_account::BeforeCreateOfficialAccount,
-        official_account::BeforeSendMsg,
-        sns::PrevFriendAdd,
-        sns::PrevFriendResponse,
-    );
+    // Without a decision endpoint, before-callbacks reach the fallback, which answers them by the
+    // policy with the plain reply the dispatcher's own policy answers with.
+    let builder = if relay.decider.is_none() {
+        builder
+    } else {
+        before_callbacks!(builder;
+            c2c::BeforeSendMsg,
+            group::BeforeApplyJoinGroup,
+            group::BeforeCreateGroup,
+            group::BeforeCreateTopic,
+            group::BeforeInviteJoinGroup,
+            group::BeforeSendMsg,
+            official_account::BeforeAddSubscriber,
+            official_account::BeforeCreateOfficialAccount,
+            official_account::BeforeSendMsg,
+            sns::PrevFriendAdd,
+            sns::PrevFriendResponse,
+        )
+    };
     let builder = builder
         .on::<push::AllMemberPush, WithContext>(batch::<push::AllMemberPush>(Arc::clone(&relay)))
         .on::<push::OfflinePush, WithContext>(batch::<push::OfflinePush>(Arc::clone(&relay)));
@@ -146,8 +152,11 @@ impl Relay {
         if let Some(message) = refusal {
             return Err(Box::new(DispatchError::from(DecodeError::invalid_body(ctx.command(), message))));
         }
-        let known = Command::from_name(ctx.command()).is_some();
-        if !known && !self.publish_unknown {
+        let command = Command::from_name(ctx.command());
+        if command.is_some_and(|c| c.kind() == CallbackKind::Before) {
+            return self.by_policy();
+        }
+        if command.is_none() && !self.publish_unknown {
             // Anyone who saw one signed URL can invent commands; only the catalogue's are relayed.
             metrics::counter!("relay_unknown_commands_total").increment(1);
             debug!(command = %Clip(ctx.command()), "a command this version does not know; acknowledged, not published");
@@ -181,24 +190,26 @@ impl Relay {
         Ok(Reply::ok())
     }
 
+    /// A before-callback without a decision endpoint, answered by the policy here, quietly:
+    /// start-up said so once.
+    fn by_policy(&self) -> Result<Reply, BoxError> {
+        match self.on_failure {
+            FailurePolicy::Allow => Ok(Reply::ok()),
+            FailurePolicy::Refuse => {
+                let mut reply = Reply::ok();
+                reply.error_code = 1;
+                reply.error_info = "refused: the relay has no decision endpoint".into();
+                Ok(reply)
+            }
+            // A failure status is an error to the dispatcher, which cannot answer one quietly.
+            _ => Err("no --decide endpoint is configured".into()),
+        }
+    }
+
     /// Asks the decision endpoint, checking that its reply is `R`. When it fails, the error goes
-    /// to the dispatcher, which answers by its failure policy and keeps a dead letter. Without an
-    /// endpoint the policy answers here, quietly: start-up said so once.
+    /// to the dispatcher, which answers by its failure policy and keeps a dead letter.
     async fn decide<R: DeserializeOwned>(&self, ctx: Context) -> Result<R, BoxError> {
-        let Some(decider) = &self.decider else {
-            let reply = match self.on_failure {
-                FailurePolicy::Allow => Reply::ok(),
-                FailurePolicy::Refuse => {
-                    let mut reply = Reply::ok();
-                    reply.error_code = 1;
-                    reply.error_info = "refused: the relay has no decision endpoint".into();
-                    reply
-                }
-                // A failure status is an error to the dispatcher, which cannot answer one quietly.
-                _ => return Err("no --decide endpoint is configured".into()),
-            };
-            return Ok(serde_json::from_value(serde_json::to_value(reply)?)?);
-        };
+        let Some(decider) = &self.decider else { return Err("no --decide endpoint is configured".into()) };
         let envelope = self.envelope(&ctx, ctx.raw_body())?;
         let reply = decider.decide(&envelope).await?;
         serde_json::from_slice::<R>(&reply)
