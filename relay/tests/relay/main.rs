@@ -5,6 +5,7 @@
 mod decide;
 mod delivery;
 mod nats;
+mod operate;
 mod redis_stream;
 mod service;
 mod support;
@@ -183,4 +184,25 @@ async fn a_batch_is_split_each_good_item_published_each_bad_one_dead_lettered_al
     assert_eq!((letters[0].reason.as_str(), letters[0].index), ("batch_item_undecodable", Some(1)));
     let kept: serde_json::Value = serde_json::from_slice(&letters[0].raw_body()).unwrap();
     assert_eq!(kept["Events"], serde_json::json!([bad]), "the bad item alone");
+}
+
+/// relay/README.md has one row per flag of `--help`, with the flag's environment variable.
+#[test]
+fn the_readme_documents_every_flag_and_its_environment_variable() {
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_relay")).arg("--help").output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let readme = std::fs::read_to_string(tests::workspace_root().join("relay/README.md")).unwrap();
+    let mut flags = 0;
+    for chunk in help.split("\n      --").skip(1) {
+        let flag = chunk.split([' ', '\n']).next().unwrap();
+        let row = readme.lines().find(|l| l.starts_with(&format!("| `--{flag}"))).unwrap_or_else(|| {
+            panic!("relay/README.md has no row for --{flag}");
+        });
+        if let Some(env) = chunk.split("[env: ").nth(1) {
+            let env = env.split(['=', ']']).next().unwrap();
+            assert!(row.contains(&format!("`{env}`")), "--{flag}: its row names {env}: {row}");
+        }
+        flags += 1;
+    }
+    assert!(flags > 20, "{help}");
 }
