@@ -86,7 +86,7 @@ async fn every_acknowledged_event_reaches(language: Language) {
     // takes over), and Redis is restarted.
     service.answer(503).await;
     let outage_started = Instant::now();
-    let to = |i: usize| if i % 2 == 0 { a.address } else { b_address };
+    let to = |i: usize| if i.is_multiple_of(2) { a.address } else { b_address };
     acknowledged.extend(send(&events, 0..100, to, || b.lock().unwrap().kill()).await);
     acknowledged.extend(send(&events, 100..150, |_| a.address, || {}).await);
     redis.kill();
@@ -99,7 +99,8 @@ async fn every_acknowledged_event_reaches(language: Language) {
     let refused = service.seen().iter().filter(|s| s.status == 503).count();
     assert!(refused > 0, "the outage was seen by the relay's workers");
     service.answer(200).await;
-    acknowledged.extend(send(&events, 200..300, |i| if i % 2 == 0 { a.address } else { b.address }, || {}).await);
+    acknowledged
+        .extend(send(&events, 200..300, |i| if i.is_multiple_of(2) { a.address } else { b.address }, || {}).await);
 
     // The vendor's retries for what was not acknowledged (Redis down, the killed replica).
     for _ in 0..50 {
