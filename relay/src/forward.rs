@@ -283,6 +283,14 @@ impl Forwarder {
         }
     }
 
+    /// The JetStream context, when the destination is NATS.
+    pub(crate) fn jetstream(&self) -> Option<&jetstream::Context> {
+        match self {
+            Forwarder::Nats { jetstream, .. } => Some(jetstream),
+            _ => None,
+        }
+    }
+
     /// Whether the destination answers now, for `/readyz`.
     pub(crate) async fn ready(&self) -> Result<(), String> {
         match self {
@@ -307,7 +315,7 @@ impl Forwarder {
 
 /// The command as subject tokens: a vendor command (`Group.CallbackAfterCreateGroup`) is kept as is;
 /// in an unknown one, characters NATS reserves (spaces, `*`, `>`) become `_`.
-fn subject_token(command: &str) -> String {
+pub(crate) fn subject_token(command: &str) -> String {
     let token: String = command
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })

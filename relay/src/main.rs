@@ -15,6 +15,7 @@ mod clip;
 mod decide;
 mod deliver;
 mod forward;
+mod nats_worker;
 mod relay;
 mod sign;
 mod worker;
@@ -174,12 +175,20 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         dedup_ttl,
     };
     let redis_url = args.forward.as_deref().filter(|url| is_redis(url));
+    let nats = args.forward.as_deref().is_some_and(|url| url.starts_with("nats://"));
     if args.replay_dead_letters {
-        let url = redis_url.ok_or("--replay-dead-letters needs --forward redis://…")?;
-        let redis = redis_stream(url, &destination)?;
-        let moved = worker::replay_dead_letters(&redis).await?;
-        info!(moved, from = %redis.dead_stream, to = %redis.stream, "dead letters moved back for delivery");
-        println!("moved {moved} dead letter(s) from {} back to {}", redis.dead_stream, redis.stream);
+        let moved = if let Some(url) = redis_url {
+            worker::replay_dead_letters(&redis_stream(url, &destination)?).await?
+        } else if nats {
+            let forwarder = Forwarder::connect(&destination, None).await?;
+            let jetstream = forwarder.jetstream().expect("a NATS destination");
+            let (dead, subject) = (&destination.dead_stream, &destination.subject);
+            nats_worker::replay_dead_letters(jetstream, dead, subject, destination.maxlen).await?
+        } else {
+            return Err("--replay-dead-letters needs --forward redis://… or nats://…".into());
+        };
+        info!(moved, from = %destination.dead_stream, to = %destination.stream, "dead letters moved back for delivery");
+        println!("moved {moved} dead letter(s) from {} back to {}", destination.dead_stream, destination.stream);
         return Ok(());
     }
 
@@ -203,10 +212,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         None => None,
     };
-    if target.is_some() && args.forward.as_deref().is_some_and(|url| url.starts_with("nats://")) {
-        return Err("--deliver with --forward nats://… is not supported yet: use redis://…, or no broker".into());
-    }
-    let sync_target = if redis_url.is_none() { target.clone() } else { None };
+    let brokered = redis_url.is_some() || nats;
+    let sync_target = if brokered { None } else { target.clone() };
     let forwarder = Forwarder::connect(&destination, sync_target).await?;
     let decider =
         args.decide.as_deref().map(|url| Decider::new(url, Duration::from_millis(args.decide_timeout_ms), client));
@@ -246,14 +253,24 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             group: args.group.clone(),
             consumer: args.consumer.clone().unwrap_or_else(default_consumer),
             target: Arc::clone(target),
-            schedule: Schedule {
-                attempts: args.deliver_attempts.max(1),
-                base: Duration::from_millis(args.deliver_backoff_ms.max(1)),
-                max: Duration::from_secs(args.deliver_backoff_max_secs.max(1)),
-            },
+            schedule: schedule(&args),
             claim_idle: Duration::from_millis(args.claim_idle_ms.max(100)),
             concurrency: args.deliver_concurrency,
             in_hand: Mutex::new(Default::default()),
+        });
+        tokio::spawn(worker.run());
+    }
+    if let (Some(jetstream), Some(target)) = (forwarder.jetstream(), &target) {
+        nats_worker::ensure_dead_stream(jetstream, &destination.dead_stream, &args.subject, destination.maxlen).await?;
+        let worker = Arc::new(nats_worker::NatsWorker {
+            jetstream: jetstream.clone(),
+            stream: destination.stream.clone(),
+            subject: args.subject.clone(),
+            group: args.group.clone(),
+            target: Arc::clone(target),
+            schedule: schedule(&args),
+            claim_idle: Duration::from_millis(args.claim_idle_ms.max(100)),
+            concurrency: args.deliver_concurrency,
         });
         tokio::spawn(worker.run());
     }
@@ -267,11 +284,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             }
         });
         let listener = tokio::net::TcpListener::bind(address).await?;
-        let admin = Arc::new(admin::Admin {
-            forwarder,
-            target: if redis_url.is_some() { target.clone() } else { None },
-            metrics,
-        });
+        let admin = Arc::new(admin::Admin { forwarder, target: if brokered { target.clone() } else { None }, metrics });
         info!("admin endpoints at {}", admin::describe(listener.local_addr()?));
         tokio::spawn(async move {
             if let Err(error) = admin::serve(listener, admin).await {
@@ -316,6 +329,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     tencent_chat_callbacks::axum::Server::new(dispatcher).serve(listener).await?;
     Ok(())
+}
+
+/// The delivery retry schedule of the flags.
+fn schedule(args: &Args) -> Schedule {
+    Schedule {
+        attempts: args.deliver_attempts.max(1),
+        base: Duration::from_millis(args.deliver_backoff_ms.max(1)),
+        max: Duration::from_secs(args.deliver_backoff_max_secs.max(1)),
+    }
 }
 
 fn redis_stream(url: &str, destination: &Destination) -> Result<RedisStream, redis::RedisError> {

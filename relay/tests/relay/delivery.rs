@@ -1,8 +1,8 @@
 //! HTTP delivery, at least once: a Python service verifying with `standardwebhooks` from PyPI and
 //! a Node one verifying with `standardwebhooks` from npm get every event the relay acknowledged,
 //! each with a valid signature and a `webhook-id` that is the event's dedup key on every attempt,
-//! across a relay replica's SIGKILL, a Redis restart and an outage of the service (it answers 503;
-//! 5 s here, `RELAY_TEST_OUTAGE_SECS=30` for the 30 s).
+//! across a relay replica's SIGKILL, a broker restart (Redis, and NATS JetStream) and an outage of
+//! the service (it answers 503; 5 s here, `RELAY_TEST_OUTAGE_SECS=30` for the 30 s).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use tests::servers::RedisServer;
+use tests::servers::{NatsServer, RedisServer};
 
 use crate::service::{Language, SECRET, Service};
 use crate::support::{Event, Relay, after_events, deliver, is_ok};
@@ -47,9 +47,39 @@ async fn send(
     replies.into_iter().filter(|(_, ok)| *ok).map(|(i, _)| events[i].key.clone()).collect()
 }
 
-async fn every_acknowledged_event_reaches(language: Language) {
+/// The broker the relay stores events in.
+enum Broker {
+    Redis(RedisServer),
+    Nats(NatsServer),
+}
+
+impl Broker {
+    fn url(&self) -> String {
+        match self {
+            Broker::Redis(redis) => redis.url(),
+            Broker::Nats(nats) => nats.url(),
+        }
+    }
+
+    fn kill(&mut self) {
+        match self {
+            Broker::Redis(redis) => redis.kill(),
+            Broker::Nats(nats) => nats.kill(),
+        }
+    }
+
+    fn restart(&mut self) {
+        match self {
+            Broker::Redis(redis) => redis.restart(),
+            Broker::Nats(nats) => nats.restart(),
+        }
+    }
+}
+
+async fn every_acknowledged_event_reaches(language: Language, nats: bool) {
     let Some(service) = Service::start(language) else { return };
-    let Some(mut redis) = RedisServer::start() else { return };
+    let broker = if nats { NatsServer::start().map(Broker::Nats) } else { RedisServer::start().map(Broker::Redis) };
+    let Some(mut redis) = broker else { return };
     let (redis_url, service_url) = (redis.url(), service.url());
     let args = [
         "--forward",
@@ -91,7 +121,7 @@ async fn every_acknowledged_event_reaches(language: Language) {
     acknowledged.extend(send(&events, 100..150, |_| a.address, || {}).await);
     redis.kill();
     let reply = deliver(a.address, &events[150]).await;
-    assert!(matches!(reply, Some((500, _))), "Redis down: {reply:?}");
+    assert!(matches!(reply, Some((500, _))), "the broker down: {reply:?}");
     redis.restart();
     acknowledged.extend(send(&events, 150..200, |_| a.address, || {}).await);
     let b = Relay::start(&args); // a new replica in place of the killed one
@@ -142,24 +172,32 @@ async fn every_acknowledged_event_reaches(language: Language) {
     assert!(lost.is_empty(), "acknowledged but never delivered, e.g. {lost:?}");
     let retried = attempts.values().filter(|n| **n > 1).count();
     println!(
-        "{language:?}: {} events, {} deliveries ({} answered 503), {retried} events delivered more than once",
+        "{language:?} (nats: {nats}): {} events, {} deliveries ({} answered 503), {retried} events delivered more than once",
         acknowledged.len(),
         delivered.len() - 1,
         delivered.iter().filter(|s| s.status == 503).count(),
     );
     assert!(retried > 0, "events refused during the outage were attempted again");
-    let logs = [a.log.lock().unwrap().join("\n"), b.log.lock().unwrap().join("\n")].join("\n");
-    assert!(logs.contains("took over entries of a worker that stopped"), "the killed replica's entries: {logs}");
+    if !nats {
+        // JetStream redelivers what a dead replica held by itself, after `ack_wait`.
+        let logs = [a.log.lock().unwrap().join("\n"), b.log.lock().unwrap().join("\n")].join("\n");
+        assert!(logs.contains("took over entries of a worker that stopped"), "the killed replica's entries: {logs}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_python_service_verifying_with_standardwebhooks_gets_every_acknowledged_event() {
-    every_acknowledged_event_reaches(Language::Python).await;
+    every_acknowledged_event_reaches(Language::Python, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_service_verifying_with_standardwebhooks_gets_every_acknowledged_event() {
-    every_acknowledged_event_reaches(Language::Node).await;
+    every_acknowledged_event_reaches(Language::Node, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_jetstream_a_python_service_gets_every_acknowledged_event() {
+    every_acknowledged_event_reaches(Language::Python, true).await;
 }
 
 /// Events the service refuses by the whole schedule go to the dead-letter stream (after waits
@@ -167,8 +205,18 @@ async fn a_node_service_verifying_with_standardwebhooks_gets_every_acknowledged_
 /// for delivery once the service is fixed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_deliveries_are_dead_lettered_by_the_schedule_and_replayed_by_one_command() {
+    dead_letters_and_replay(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_jetstream_failed_deliveries_are_dead_lettered_and_replayed() {
+    dead_letters_and_replay(true).await;
+}
+
+async fn dead_letters_and_replay(nats: bool) {
     let Some(service) = Service::start(Language::Python) else { return };
-    let Some(redis) = RedisServer::start() else { return };
+    let broker = if nats { NatsServer::start().map(Broker::Nats) } else { RedisServer::start().map(Broker::Redis) };
+    let Some(redis) = broker else { return };
     let (redis_url, service_url) = (redis.url(), service.url());
     service.answer(503).await;
     let relay = Relay::start(&[
