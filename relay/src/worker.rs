@@ -19,6 +19,7 @@ use tencent_chat_callbacks::envelope::Envelope;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, error, info, warn};
 
+use crate::clip::Clip;
 use crate::deliver::{Attempt, Schedule, Target};
 use crate::forward::RedisStream;
 
@@ -226,14 +227,14 @@ impl Worker {
         loop {
             let (detail, retry_after) = match self.target.attempt(&key, body.clone()).await {
                 Attempt::Delivered => {
-                    debug!(id = %entry.id, key = %key, attempts = failed + 1, "delivered");
+                    debug!(id = %entry.id, key = %Clip(&key), attempts = failed + 1, "delivered");
                     break;
                 }
                 Attempt::Failed { detail, retry_after } => (detail, retry_after),
             };
             failed += 1;
             if failed >= self.schedule.attempts {
-                warn!(id = %entry.id, key = %key, attempts = failed, %detail, "not delivered; moved to the dead letters");
+                warn!(id = %entry.id, key = %Clip(&key), attempts = failed, %detail, "not delivered; moved to the dead letters");
                 metrics::counter!("relay_dead_letters_total", "reason" => DELIVERY_FAILED).increment(1);
                 let body = String::from_utf8_lossy(&body).into_owned();
                 self.dead_letter(&entry.id, &body, DELIVERY_FAILED, &detail, failed).await;
@@ -241,7 +242,7 @@ impl Worker {
             }
             metrics::counter!("relay_delivery_retries_total").increment(1);
             let wait = self.schedule.wait(failed, retry_after);
-            debug!(id = %entry.id, key = %key, attempt = failed, %detail, ?wait, "delivery failed; retrying");
+            debug!(id = %entry.id, key = %Clip(&key), attempt = failed, %detail, ?wait, "delivery failed; retrying");
             tokio::time::sleep(wait).await;
         }
         self.acknowledge(&entry.id).await;
