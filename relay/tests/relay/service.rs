@@ -90,6 +90,18 @@ impl Service {
         assert_eq!(reply.map(|r| r.0), Some(200));
     }
 
+    /// The requests it got, once there are at least `n` (or after a second): its lines are
+    /// written before it answers, but read here by another thread.
+    pub(crate) async fn seen_at_least(&self, n: usize) -> Vec<Seen> {
+        for _ in 0..100 {
+            if self.seen.lock().unwrap().len() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.seen()
+    }
+
     /// Every request it got so far.
     pub(crate) fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()

@@ -4,6 +4,7 @@
 //
 //     node receiver.mjs PORT SECRET
 
+import fs from "node:fs";
 import http from "node:http";
 import { Webhook } from "standardwebhooks";
 
@@ -32,7 +33,8 @@ http
       }
       const status = valid ? answer : 401;
       const line = { id: request.headers["webhook-id"] ?? null, valid, status, dedup_key: envelope.dedup_key ?? null };
-      process.stdout.write(JSON.stringify(line) + "\n");
+      // Synchronously, so the line is out before the answer (stdout to a pipe is async otherwise).
+      fs.writeSync(1, JSON.stringify(line) + "\n");
       const headers = { "Content-Length": "0" };
       if (status === 503) headers["Retry-After"] = "1";
       response.writeHead(status, headers).end();
