@@ -115,6 +115,8 @@ mod background;
 mod batch;
 mod callback;
 mod catalogue;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod context;
 pub mod dead_letter;
 mod decision;

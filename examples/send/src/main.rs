@@ -7,7 +7,11 @@
 //! Once: `--url URL --command CMD [--token T] [--body FILE]` prints the reply.
 //! Replay: `--replay FILE --url URL [--token T]` sends again every dead letter of a JSON-lines
 //! file written by the dispatcher's `JsonLinesSink`, each with its own command, app id and body,
-//! signed afresh; the exit status is non-zero unless every one got 200.
+//! signed afresh (without a token it refuses to run, unless `--unsigned`). A letter counts as
+//! accepted only when answered 200 with `ErrorCode` 0; a refusal (by a failure policy, say) counts
+//! as refused. Those not accepted are written to a new file (`--failed FILE`, by default
+//! `FILE.failed-<unix ms>.jsonl`), never to the one being read; the exit status is non-zero
+//! unless every one was accepted.
 //! As load: add `--rate N --duration SECS [--invalid PERCENT]`; a share of the requests is then
 //! deliberately invalid (a bad signature, a truncated body, another app's id, another command's
 //! body, in turn), and the summary checks that every valid request got 200 and every invalid one
@@ -25,7 +29,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
-use tencent_chat_callbacks::dead_letter::JsonLinesSink;
+use tencent_chat_callbacks::dead_letter::{DeadLetterSink, JsonLinesSink};
 use tokio::sync::{Mutex, Semaphore};
 
 /// Posts Tencent Cloud Chat callbacks to a webhook endpoint, signed as the vendor signs them.
@@ -40,6 +44,12 @@ struct Args {
     /// Sends again the dead letters of this JSON-lines file instead (`example-server --dead-letter`).
     #[arg(long, conflicts_with_all = ["command", "body", "rate"])]
     replay: Option<PathBuf>,
+    /// With `--replay`: where the letters that were not accepted are written (a new file).
+    #[arg(long, requires = "replay")]
+    failed: Option<PathBuf>,
+    /// With `--replay`: send the letters without `Sign` when no token is set (else refused).
+    #[arg(long, requires = "replay")]
+    unsigned: bool,
     /// The webhook authentication token; without it, no Sign is sent.
     #[arg(long, env = "TENCENT_CHAT_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -193,7 +203,35 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Whether a reply accepts the event: 200 and `ErrorCode` 0. A 200 with another code is a
+/// refusal (a before-callback's failure policy answers so).
+fn accepted(status: u16, body: &[u8]) -> bool {
+    let code = serde_json::from_slice::<serde_json::Value>(body).ok().and_then(|b| b.get("ErrorCode").cloned());
+    status == 200 && code.is_some_and(|c| c == 0)
+}
+
+/// Where the letters a replay did not get accepted go: `FILE.failed-<unix ms>.jsonl` by default.
+fn failed_path(sender: &Sender, file: &std::path::Path) -> Result<PathBuf, String> {
+    let path = sender.args.failed.clone().unwrap_or_else(|| {
+        let ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
+        PathBuf::from(format!("{}.failed-{ms}.jsonl", file.display()))
+    });
+    let same = std::fs::canonicalize(file).ok() == std::fs::canonicalize(&path).ok();
+    if same || path.exists() {
+        return Err(format!("--failed {}: must be a new file, not the one replayed", path.display()));
+    }
+    Ok(path)
+}
+
 async fn replay(sender: &Sender, file: &std::path::Path) -> ExitCode {
+    if sender.args.token.is_none() && !sender.args.unsigned {
+        eprintln!(
+            "error: no token (TENCENT_CHAT_TOKEN or --token), so the letters would be sent without Sign; \
+             a receiver with a token refuses them. Pass --unsigned to send them so anyway."
+        );
+        return ExitCode::from(2);
+    }
+    // Read once: a receiver that writes its dead letters to this file appends while we replay.
     let letters = match JsonLinesSink::read(file) {
         Ok(letters) => letters,
         Err(error) => {
@@ -201,27 +239,46 @@ async fn replay(sender: &Sender, file: &std::path::Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut failed = 0;
+    let failed_path = match failed_path(sender, file) {
+        Ok(path) => path,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut failed = Vec::new();
     for letter in &letters {
         let client_ip = letter.client_ip.as_deref().unwrap_or_default();
         let platform = letter.platform.as_deref().unwrap_or_default();
         let query = sender.query_from(&letter.command, letter.app_id, client_ip, platform, false);
         let result = sender.post(query, letter.raw_body()).await;
-        let ok = matches!(result, Ok((200, _)));
-        failed += usize::from(!ok);
-        match result {
-            Ok((status, body)) => println!(
-                "{} {} ({}): {status} {}",
-                letter.command,
-                letter.request_id,
-                letter.reason,
-                String::from_utf8_lossy(&body)
-            ),
-            Err(error) => println!("{} {} ({}): error: {error}", letter.command, letter.request_id, letter.reason),
+        let (id, reason) = (&letter.request_id, &letter.reason);
+        match &result {
+            Ok((status, body)) => {
+                println!("{} {id} ({reason}): {status} {}", letter.command, String::from_utf8_lossy(body))
+            }
+            Err(error) => println!("{} {id} ({reason}): error: {error}", letter.command),
+        }
+        if !matches!(&result, Ok((status, body)) if accepted(*status, body)) {
+            failed.push(letter);
         }
     }
-    println!("replayed {} dead letter(s): {} accepted, {failed} not", letters.len(), letters.len() - failed);
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    println!(
+        "replayed {} dead letter(s): {} accepted, {} not",
+        letters.len(),
+        letters.len() - failed.len(),
+        failed.len()
+    );
+    if failed.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    let written =
+        JsonLinesSink::open(&failed_path).and_then(|sink| failed.iter().try_for_each(|letter| sink.write(letter)));
+    match written {
+        Ok(()) => println!("the {} not accepted are in {}", failed.len(), failed_path.display()),
+        Err(error) => eprintln!("error: {}: {error}", failed_path.display()),
+    }
+    ExitCode::FAILURE
 }
 
 async fn once(sender: &Sender) -> ExitCode {

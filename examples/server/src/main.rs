@@ -17,7 +17,6 @@ use std::net::SocketAddr;
 
 use clap::Parser;
 
-mod receive;
 use tencent_chat_callbacks::{
     Context, DecodeError, DispatchError, Dispatcher, Event, FailurePolicy, UnhandledEvent, group, handlers,
     official_account,
@@ -42,7 +41,7 @@ struct Args {
     #[arg(long, env = "TENCENT_CHAT_ON_FAILURE", default_value = "vendor")]
     on_failure: FailurePolicy,
     #[command(flatten)]
-    receive: receive::ReceiveArgs,
+    receive: tencent_chat_callbacks::cli::ReceiveArgs,
     /// Serve Prometheus metrics at http://ADDR/metrics.
     #[arg(long, env = "TENCENT_CHAT_METRICS")]
     metrics: Option<SocketAddr>,

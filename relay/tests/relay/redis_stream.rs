@@ -174,3 +174,84 @@ async fn a_relay_started_before_redis_fails_and_dead_letters_then_serves_once_it
     redeliver_until_acknowledged(&relay, std::slice::from_ref(event), &mut acknowledged, 50).await;
     assert_eq!(stream_keys(&url).await.len(), 1);
 }
+
+/// Dedup that cannot be poisoned: a forged event with a genuine event's `MsgKey`, sent first
+/// through a captured URL, does not make the genuine one (another body, same key) be dropped as
+/// its duplicate. The genuine one is kept in the dead-letter stream, reason `dedup_conflict`,
+/// with a warning, and one command moves it back to the stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_event_cannot_make_the_genuine_one_with_its_key_be_dropped() {
+    let Some(redis) = RedisServer::start() else { return };
+    let url = redis.url();
+    let relay = Relay::start(&["--forward", &url]);
+    let fixture = tests::fixtures().into_iter().find(|f| f.command == "C2C.CallbackAfterSendMsg").unwrap();
+    let event = |text: &str| {
+        let mut body = fixture.sample_json();
+        body["MsgKey"] = "poisoned-key-1".into();
+        body["MsgBody"][0]["MsgContent"]["Text"] = text.into();
+        Event { command: fixture.command.clone(), key: String::new(), body: serde_json::to_vec(&body).unwrap() }
+    };
+    let (forged, genuine) = (event("forged"), event("genuine"));
+    for delivery in [&forged, &forged, &genuine] {
+        assert!(is_ok(&deliver(relay.address, delivery).await));
+    }
+
+    let stream = read_stream(&url, STREAM).await;
+    assert_eq!(stream.len(), 1, "the forgery once, its redelivery dropped: {stream:#?}");
+    assert_eq!(stream[0]["body"]["MsgBody"][0]["MsgContent"]["Text"], "forged");
+    let dead = dead_letters(&url).await;
+    assert_eq!(dead.len(), 1, "{dead:#?}");
+    assert_eq!(dead[0]["reason"], "dedup_conflict");
+    let envelope: serde_json::Value = serde_json::from_str(dead[0]["envelope"].as_str().unwrap()).unwrap();
+    assert_eq!(envelope["body"]["MsgBody"][0]["MsgContent"]["Text"], "genuine");
+    assert_eq!(envelope["dedup_key"], "C2C.CallbackAfterSendMsg:MsgKey=poisoned-key-1");
+    let log = relay.log.lock().unwrap().join("\n");
+    assert!(log.lines().any(|l| l.contains("WARN") && l.contains("dedup_conflict")), "{log}");
+
+    // The operator replays it: then both are in the stream, for the service to tell apart.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_relay"))
+        .args(["--forward", &url, "--replay-dead-letters"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("moved 1 dead letter(s)"));
+    let stream = read_stream(&url, STREAM).await;
+    let texts: Vec<_> = stream.iter().map(|e| e["body"]["MsgBody"][0]["MsgContent"]["Text"].clone()).collect();
+    assert_eq!(texts, ["forged", "genuine"]);
+    assert!(dead_letters(&url).await.is_empty());
+}
+
+/// The stream is bounded by default (`--maxlen` 1,000,000), and the bound trims it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_is_bounded_by_default_and_the_bound_trims() {
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_relay")).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    let maxlen = help.split("--maxlen").nth(1).expect("a --maxlen flag");
+    assert!(maxlen.split("--").next().unwrap().contains("[default: 1000000]"), "{maxlen}");
+
+    let Some(redis) = RedisServer::start() else { return };
+    let url = redis.url();
+    let relay = Relay::start(&["--forward", &url, "--maxlen", "50"]);
+    let events = after_events(400);
+    assert_eq!(send_range(relay.address, &events, 0..400).await.iter().filter(|(_, ok)| *ok).count(), 400);
+    let length = read_stream(&url, STREAM).await.len();
+    // `MAXLEN ~` trims whole macro nodes (100 entries by default), so a little over the bound.
+    assert!(length < 250, "{length} entries kept");
+}
+
+/// The dead-letter stream's entries, each as its fields.
+async fn dead_letters(url: &str) -> Vec<serde_json::Value> {
+    let client = redis::Client::open(url).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.expect("redis answers");
+    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(format!("{STREAM}-dead"))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut connection)
+        .await
+        .expect("XRANGE");
+    entries
+        .into_iter()
+        .map(|(_, fields)| fields.into_iter().map(|(k, v)| (k, v.into())).collect::<serde_json::Map<_, _>>().into())
+        .collect()
+}

@@ -25,9 +25,14 @@ pub(crate) struct Relay {
 impl Relay {
     /// Starts `relay --listen 127.0.0.1:0 --sdkappid APP_ID --token TOKEN ARGS…` and waits until it listens.
     pub(crate) fn start(args: &[&str]) -> Relay {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_relay"))
-            .args(["--listen", "127.0.0.1:0", "--sdkappid", &APP_ID.to_string(), "--token", TOKEN])
-            .args(args)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_relay"));
+        command.args(["--listen", "127.0.0.1:0", "--sdkappid", &APP_ID.to_string(), "--token", TOKEN]).args(args);
+        Relay::spawn(command)
+    }
+
+    /// Starts `command` (the relay binary with its arguments) and waits until it listens.
+    pub(crate) fn spawn(mut command: Command) -> Relay {
+        let mut child = command
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -53,6 +58,13 @@ impl Relay {
             other => panic!("the relay did not start ({other:?}): {:#?}", log.lock().unwrap()),
         };
         Relay { child: Some(child), address, stdout, log }
+    }
+
+    /// The address of its admin endpoints (`--admin`), from its log.
+    pub(crate) fn admin_address(&self) -> SocketAddr {
+        let log = self.log.lock().unwrap();
+        let line = log.iter().find_map(|l| l.split("admin endpoints at http://").nth(1)).expect("--admin was given");
+        line.split('/').next().unwrap().parse().expect("an address")
     }
 
     /// Kills it with SIGKILL: no graceful shutdown, requests in flight are cut.
@@ -160,6 +172,21 @@ pub(crate) async fn post(address: SocketAddr, path_and_query: &str, body: &[u8])
     tokio::time::timeout(Duration::from_secs(30), exchange).await.ok().flatten()
 }
 
+/// One HTTP/1.1 GET; `None` on any connection error.
+pub(crate) async fn get(address: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(address).await.ok()?;
+        let head = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+        stream.write_all(head.as_bytes()).await.ok()?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.ok()?;
+        let response = String::from_utf8(response).ok()?;
+        let (head, body) = response.split_once("\r\n\r\n")?;
+        Some((head.split(' ').nth(1)?.parse().ok()?, body.to_owned()))
+    };
+    tokio::time::timeout(Duration::from_secs(10), exchange).await.ok().flatten()
+}
+
 /// Whether a reply is the plain acknowledgement.
 pub(crate) fn is_ok(reply: &Option<(u16, String)>) -> bool {
     matches!(reply, Some((200, body)) if body == r#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}"#)
@@ -189,7 +216,7 @@ pub(crate) fn python_consumer(url: &str, stream: &str, expected: usize) {
         eprintln!("skipped the Python consumer: python3 with redis and jsonschema is missing");
         return;
     }
-    let script = tests::workspace_root().join("examples/relay/tests/consumer.py");
+    let script = tests::workspace_root().join("relay/tests/consumer.py");
     let output =
         Command::new("python3").arg(script).args([url, stream, &expected.to_string()]).output().expect("python3 runs");
     let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);

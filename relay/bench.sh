@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Relay throughput into Redis against example-server handling the same traffic in memory, and two
-# relays on one Redis: distinct signed after-callbacks, acknowledged events/s and latency of the OK.
-# Needs redis-server. Usage: examples/relay/bench.sh [REQUESTS] [CONCURRENCY]   (20000, 32)
+# relays on one Redis: distinct signed after-callbacks, acknowledged events/s and latency of the OK,
+# at full load and paced at RATE/s; then HTTP delivery from the stream to a local service.
+# Needs redis-server. Usage: relay/bench.sh [REQUESTS] [CONCURRENCY] [RATE]   (20000, 32, 3000)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 export REQUESTS=${1:-20000} CONCURRENCY=${2:-32}
+rate=${3:-3000}
 token=test-token   # the token tests::signed_query signs with
 app_id=1400000000
 
@@ -31,8 +33,15 @@ server=$(start server ./target/release/example-server)
 relay1=$(start relay1 ./target/release/relay --forward "redis://127.0.0.1:$port")
 relay2=$(start relay2 ./target/release/relay --forward "redis://127.0.0.1:$port")
 
+sink=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+relay3=$(start relay3 ./target/release/relay --forward "redis://127.0.0.1:$port" --stream bench-deliver \
+  --deliver "http://127.0.0.1:$sink/" --deliver-secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw --deliver-backoff-ms 10)
+
 run() { echo "== $1"; TARGETS=$2 cargo bench --locked --quiet -p relay --bench throughput 2>/dev/null; }
 run "example-server, in memory" "$server"
 run "relay -> Redis stream, one replica" "$relay1"
 run "relay -> Redis stream, two replicas" "$relay1,$relay2"
+RATE=$rate run "example-server, in memory, at $rate/s" "$server"
+RATE=$rate run "relay -> Redis stream, one replica, at $rate/s" "$relay1"
+SINK_PORT=$sink run "relay -> Redis stream -> HTTP delivery to a local service (signed), one replica" "$relay3"
 echo "stream length: $(redis-cli -p "$port" xlen tencent-chat-callbacks)"

@@ -17,7 +17,7 @@ import redis
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def validator():

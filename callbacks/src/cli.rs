@@ -1,15 +1,17 @@
-//! The receive path's limits as command-line flags, applied to the dispatcher and the server.
+//! The receive path's limits as command-line flags (feature `cli`, with `clap`), for a binary
+//! that serves a dispatcher: `example-server` and the relay flatten [`ReceiveArgs`] into their own
+//! arguments, so both take the same flags and environment variables.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tencent_chat_callbacks::axum::Server;
-use tencent_chat_callbacks::dead_letter::{self, JsonLinesSink};
-use tencent_chat_callbacks::{DispatcherBuilder, IpNet};
+use crate::axum::Server;
+use crate::dead_letter::{self, JsonLinesSink};
+use crate::{DispatcherBuilder, IpNet};
 
 /// Where requests may come from, how long they may take, and how much one source may hold.
 #[derive(Debug, clap::Args)]
-pub(crate) struct ReceiveArgs {
+pub struct ReceiveArgs {
     /// Accept requests only from this network (CIDR, e.g. `203.0.113.0/24`); repeat for more.
     /// The vendor's egress ranges come from its IP-list API. Without it, any source is accepted.
     #[arg(long = "allow-source", env = "TENCENT_CHAT_ALLOW_SOURCES", value_delimiter = ',')]
@@ -21,10 +23,10 @@ pub(crate) struct ReceiveArgs {
     #[arg(long, env = "TENCENT_CHAT_REQUEST_TIMEOUT", default_value_t = 10.0)]
     request_timeout: f64,
     /// Requests from one source address whose body is still arriving.
-    #[arg(long, env = "TENCENT_CHAT_MAX_PENDING_PER_SOURCE", default_value_t = tencent_chat_callbacks::DEFAULT_MAX_PENDING_PER_SOURCE)]
+    #[arg(long, env = "TENCENT_CHAT_MAX_PENDING_PER_SOURCE", default_value_t = crate::DEFAULT_MAX_PENDING_PER_SOURCE)]
     max_pending_per_source: usize,
     /// Connections one source address may hold open.
-    #[arg(long, env = "TENCENT_CHAT_MAX_CONNECTIONS_PER_SOURCE", default_value_t = tencent_chat_callbacks::axum::DEFAULT_MAX_CONNECTIONS_PER_SOURCE)]
+    #[arg(long, env = "TENCENT_CHAT_MAX_CONNECTIONS_PER_SOURCE", default_value_t = crate::axum::DEFAULT_MAX_CONNECTIONS_PER_SOURCE)]
     max_connections_per_source: usize,
     /// Append callbacks that could not be handled to this JSON-lines file, to replay them later
     /// with `example-send --replay`.
@@ -37,8 +39,9 @@ pub(crate) struct ReceiveArgs {
 }
 
 impl ReceiveArgs {
-    /// The dispatcher's share: sources, pending bodies, dead letters.
-    pub(crate) fn apply(&self, mut builder: DispatcherBuilder) -> Result<DispatcherBuilder, String> {
+    /// Applies the dispatcher's share (sources, pending bodies, dead letters) to `builder`; fails
+    /// when the dead-letter file cannot be opened.
+    pub fn apply(&self, mut builder: DispatcherBuilder) -> Result<DispatcherBuilder, String> {
         if !self.allow_sources.is_empty() {
             builder = builder.allow_sources(self.allow_sources.iter().copied());
         }
@@ -52,8 +55,9 @@ impl ReceiveArgs {
         Ok(builder)
     }
 
-    /// The server's share: the request timeout and the connections per source.
-    pub(crate) fn serve(&self, server: Server) -> Server {
+    /// Applies the server's share (the request timeout, the connections per source, and a raised
+    /// open-file limit) to `server`.
+    pub fn serve(&self, server: Server) -> Server {
         server
             .request_timeout(Duration::from_secs_f64(self.request_timeout.clamp(0.05, 3600.0)))
             .max_connections_per_source(self.max_connections_per_source)
