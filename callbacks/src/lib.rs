@@ -68,10 +68,11 @@
 //!
 //! # Serving
 //!
-//! [`axum::Server`] serves a dispatcher with header and body timeouts, a connection cap and a
-//! graceful shutdown on SIGTERM or Ctrl-C. To host it in another server, call
-//! [`Dispatcher::admit`] with the query string before reading the body, then
-//! [`Dispatcher::dispatch_admitted`] with the body ([`Dispatcher::dispatch`] does both).
+//! [`axum::Server`] serves a dispatcher with a whole-request timeout, connection caps in all and
+//! per source, and a graceful shutdown on SIGTERM or Ctrl-C. To host it in another server, call
+//! [`Dispatcher::admit_from`] with the query string and the peer's address before reading the
+//! body, then [`Admitted::dispatch`] with the body ([`Dispatcher::dispatch`] does both, for a
+//! request whose source is unknown).
 //!
 //! # Testing handlers
 //!
