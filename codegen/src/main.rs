@@ -21,9 +21,9 @@ struct Args {
     /// Write nothing; fail, naming each stale file, if the generated code is not up to date.
     #[arg(long)]
     check: bool,
-    /// The workspace root (defaults to the one this tool was built in).
-    #[arg(long, global = true, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/.."))]
-    root: PathBuf,
+    /// The workspace root [default: the workspace the command is run in].
+    #[arg(long, global = true)]
+    root: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -84,7 +84,7 @@ type Result<T> = std::result::Result<T, Box<dyn StdError>>;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let layout = Layout::workspace(&args.root);
+    let layout = Layout::workspace(&args.root.clone().unwrap_or_else(current_workspace));
     let result: Result<ExitCode> = match args.command {
         None if args.check => check(&layout).map(|()| report("generated code is up to date")).map_err(Into::into),
         None => write(&layout)
@@ -116,9 +116,8 @@ fn main() -> ExitCode {
 }
 
 /// The workspace the command is run in: the nearest directory, from the current one up, whose
-/// `Cargo.toml` has a `[workspace]` table, else the current directory. Not `--root`, which
-/// defaults to where this binary was built: a binary built in one checkout and run in another
-/// writes its outputs where it is run.
+/// `Cargo.toml` has a `[workspace]` table, else the current directory. Never where this binary
+/// was built: a binary built in one checkout and run in another reads and writes where it is run.
 fn current_workspace() -> PathBuf {
     let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     here.ancestors()
