@@ -254,7 +254,7 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
 
     fn call(&self, mut request: http::Request<B>) -> Self::Future {
-        let started = self.first_byte.take().unwrap_or_else(Instant::now);
+        let started = self.first_byte.get().unwrap_or_else(Instant::now);
         request.extensions_mut().insert(ConnectInfo(self.peer));
         request.extensions_mut().insert(RequestDeadline(started + self.request_timeout));
         let response = self.service.call(request);
@@ -292,7 +292,7 @@ impl FirstByte {
     }
 
     /// The instant of the request's first byte; it stays set while the request's body arrives.
-    fn take(&self) -> Option<Instant> {
+    fn get(&self) -> Option<Instant> {
         match self.at.load(Ordering::Relaxed) {
             0 => None,
             at => Some(self.epoch + Duration::from_nanos(at - 1)),
