@@ -18,9 +18,10 @@ async fn claimed(store: &RedisStore, key: &str) -> Lease {
     }
 }
 
+tests::needs! { [redis]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claim_complete_release_and_ownership_on_a_real_server() {
-    let Some(server) = RedisServer::start() else { return };
+    let server = RedisServer::start();
     let store = RedisStore::connect(&server.url()).await.expect("connected");
 
     // claim → in flight → complete → done.
@@ -51,10 +52,12 @@ async fn claim_complete_release_and_ownership_on_a_real_server() {
     let value: String = redis::cmd("GET").arg("dedup:a").query_async(&mut connection).await.unwrap();
     assert_eq!(value, "done");
 }
+}
 
+tests::needs! { [redis]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abandoned_claim_expires() {
-    let Some(server) = RedisServer::start() else { return };
+    let server = RedisServer::start();
     let store = RedisStore::with_prefix(
         redis::aio::ConnectionManager::new(redis::Client::open(server.url()).unwrap()).await.unwrap(),
         "test:",
@@ -73,10 +76,12 @@ async fn an_abandoned_claim_expires() {
     }
     assert!(claimed_again, "the abandoned claim never expired");
 }
+}
 
+tests::needs! { [redis]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_claims_of_one_key_have_one_winner() {
-    let Some(server) = RedisServer::start() else { return };
+    let server = RedisServer::start();
     let store = Arc::new(RedisStore::connect(&server.url()).await.expect("connected"));
     let tasks: Vec<_> = (0..50)
         .map(|_| {
@@ -92,10 +97,12 @@ async fn concurrent_claims_of_one_key_have_one_winner() {
     }
     assert_eq!(winners, 1);
 }
+}
 
+tests::needs! { [redis]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_is_an_error_and_the_store_recovers_after_a_restart() {
-    let Some(mut server) = RedisServer::start() else { return };
+    let mut server = RedisServer::start();
     let store = RedisStore::connect(&server.url()).await.expect("connected");
     let lease = claimed(&store, "kept").await;
     store.complete(&lease, TTL).await.unwrap();
@@ -113,4 +120,5 @@ async fn redis_down_is_an_error_and_the_store_recovers_after_a_restart() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(answer, Some(Claim::Done), "the completed key survived the restart (append-only file)");
+}
 }

@@ -29,7 +29,7 @@ use serde_json::{Map, Value};
 
 use crate::Error;
 use crate::model::COMMON_FILE;
-use crate::publish::bundle_defs;
+use crate::schemas::refs::bundle_defs;
 
 /// How much a change matters to consumers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -123,18 +123,17 @@ fn change(bump: Bump, place: &str, what: String) -> Change {
 fn load(path: &Path, published: bool) -> Result<Map<String, Value>, Error> {
     let read = |path: &Path| -> Result<Value, Error> {
         let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text)
-            .map_err(|e| Error::Page { page: path.display().to_string(), message: e.to_string() })
+        serde_json::from_str(&text).map_err(|e| Error::NotABundle { path: path.to_owned(), message: e.to_string() })
     };
     if path.is_file() {
         let bundle = read(path)?;
         return match bundle.get("$defs") {
             Some(Value::Object(defs)) => Ok(defs.clone()),
-            _ => Err(Error::Page { page: path.display().to_string(), message: "not a bundle: no `$defs`".into() }),
+            _ => Err(Error::NotABundle { path: path.to_owned(), message: "no `$defs`".into() }),
         };
     }
     if published {
-        let bundle = crate::published::schemas(&crate::model::Catalog::load(path)?)?.bundle;
+        let bundle = crate::schemas::schemas(&crate::model::Catalog::load(path, &Default::default())?)?.bundle;
         return Ok(bundle["$defs"].as_object().cloned().unwrap_or_default());
     }
     let common = read(&path.join(COMMON_FILE))?;

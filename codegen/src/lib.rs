@@ -2,25 +2,31 @@
 //!
 //! It reads the JSON Schemas in `schema/` (the source of truth) and writes:
 //!
-//! - `callbacks/src/generated/`: one module per namespace, `common.rs` and `mod.rs`;
+//! - `callbacks/src/generated/`: one module per namespace, `common.rs` and `mod.rs` ([`rust`]);
 //! - `callbacks/macros/src/generated/commands.rs`: the command table the proc-macro checks
-//!   handler registrations against.
+//!   handler registrations against;
+//! - `schema/dist/`: the published schemas ([`schemas`]);
+//! - the generated modules of the Python and npm packages in `packages/` ([`python`],
+//!   [`typescript`]), beside their hand-written runtimes;
+//! - the coverage table of `docs/coverage.md` ([`coverage`]).
+//!
+//! Every output is written from one typed model of the schemas ([`model`]).
 //!
 //! Output is deterministic and formatted with `prettyplease`, so [`check`] can compare it byte
 //! for byte with what is checked in. The library depends on nothing else in the workspace; the
 //! `codegen` binary also runs the vendor-page tooling of `tencent-chat-callbacks-vendor`
 //! (`import`, `drift`, `fetch`).
 
-mod catalogue;
+mod coverage;
 pub mod diff;
-mod emit;
 mod model;
 mod naming;
-mod publish;
-mod published;
 mod python;
+mod rust;
+mod schemas;
 mod typescript;
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -37,8 +43,13 @@ pub struct Layout {
     /// A Markdown file whose coverage table, between `<!-- coverage:start… -->` and
     /// `<!-- coverage:end -->`, is generated; `None` for none.
     pub readme: Option<PathBuf>,
-    /// The directory of published schemas and packages for other languages; `None` for none.
+    /// The directory of published schemas; it holds nothing but generated files. `None` for none.
     pub dist_dir: Option<PathBuf>,
+    /// The Python package, whose generated modules sit beside its hand-written runtime; `None`
+    /// for none.
+    pub python_package: Option<PathBuf>,
+    /// The npm package, likewise.
+    pub npm_package: Option<PathBuf>,
 }
 
 impl Layout {
@@ -50,17 +61,31 @@ impl Layout {
             macro_table: root.join("callbacks/macros/src/generated/commands.rs"),
             readme: Some(root.join("docs/coverage.md")),
             dist_dir: Some(root.join("schema/dist")),
+            python_package: Some(root.join("packages/python")),
+            npm_package: Some(root.join("packages/npm")),
         }
     }
 }
 
-/// One generated file, with its full contents.
+/// One generated file, with its full contents. Each output writes its files relative to its own
+/// directory; [`generate`] places them under the [`Layout`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeneratedFile {
     /// Where the file goes.
     pub path: PathBuf,
     /// Its contents.
     pub contents: String,
+}
+
+impl GeneratedFile {
+    pub(crate) fn new(path: impl Into<PathBuf>, contents: impl Into<String>) -> GeneratedFile {
+        GeneratedFile { path: path.into(), contents: contents.into() }
+    }
+
+    /// The same file, under `dir`.
+    fn under(self, dir: &Path) -> GeneratedFile {
+        GeneratedFile { path: dir.join(self.path), contents: self.contents }
+    }
 }
 
 /// What can go wrong while generating.
@@ -91,14 +116,18 @@ pub enum Error {
         /// Files that differ, are missing, or should no longer exist.
         stale: Vec<PathBuf>,
     },
-    /// A vendor documentation page cannot be read.
-    #[error("{page}: {message}")]
-    Page {
-        /// The page's path.
-        page: String,
-        /// Why it cannot be read.
+    /// A file given to `cargo codegen diff` is not a bundle of schemas.
+    #[error("{}: {message}", path.display())]
+    NotABundle {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why it is not one.
         message: String,
     },
+    /// The Markdown file of the coverage table has no `<!-- coverage:start… -->` and
+    /// `<!-- coverage:end -->` markers to write it between.
+    #[error("{}: no coverage markers (`<!-- coverage:start -->` … `<!-- coverage:end -->`)", .0.display())]
+    NoCoverageMarkers(PathBuf),
     /// The generator produced invalid Rust: a bug in the generator.
     #[error("internal error: generated invalid Rust in {0}")]
     Internal(String),
@@ -120,56 +149,68 @@ impl Error {
 
 /// Generates every output file from the schemas, without touching the disk beyond reading them.
 pub fn generate(layout: &Layout) -> Result<Vec<GeneratedFile>, Error> {
-    let catalog = model::Catalog::load(&layout.schema_dir)?;
-    let mut files: Vec<GeneratedFile> = emit::rust_modules(&catalog)?
-        .into_iter()
-        .map(|e| GeneratedFile { path: layout.rust_dir.join(e.relative_path), contents: e.contents })
-        .collect();
-    let table = emit::macro_table(&catalog)?;
-    files.push(GeneratedFile { path: layout.macro_table.clone(), contents: table.contents });
+    let catalog = model::Catalog::load(&layout.schema_dir, &hand_written_modules(&layout.rust_dir)?)?;
+    let mut files: Vec<GeneratedFile> =
+        rust::rust_modules(&catalog)?.into_iter().map(|f| f.under(&layout.rust_dir)).collect();
+    files.push(GeneratedFile::new(&layout.macro_table, rust::macro_table(&catalog)?.contents));
     if let Some(readme) = &layout.readme {
         let text = fs::read_to_string(readme).map_err(|e| Error::io(readme, e))?;
-        let contents = emit::coverage_table(&catalog, &text)
-            .ok_or_else(|| Error::Internal(format!("{} has no coverage markers", readme.display())))?;
-        files.push(GeneratedFile { path: readme.clone(), contents });
+        let contents =
+            coverage::coverage_table(&catalog, &text).ok_or_else(|| Error::NoCoverageMarkers(readme.clone()))?;
+        files.push(GeneratedFile::new(readme, contents));
+    }
+    let version = env!("CARGO_PKG_VERSION");
+    let published = schemas::publish(&catalog, version)?;
+    let envelope = envelope_schema(&layout.schema_dir)?;
+    // The packages carry the bundle, the per-command schemas and the envelope schema, which
+    // refers to them: all of it resolves offline.
+    let carried: Vec<&GeneratedFile> = published
+        .iter()
+        .filter(|f| f.path == Path::new(schemas::BUNDLE) || f.path.starts_with("commands"))
+        .chain(&envelope)
+        .collect();
+    if let Some(package) = &layout.python_package {
+        let schemas_dir = package.join(python::PACKAGE_DIR);
+        files.extend(python::package(&catalog).into_iter().map(|f| f.under(package)));
+        files.extend(carried.iter().map(|f| (*f).clone().under(&schemas_dir)));
+    }
+    if let Some(package) = &layout.npm_package {
+        files.extend(typescript::package(&catalog).into_iter().map(|f| f.under(package)));
+        files.extend(carried.iter().map(|f| (*f).clone().under(package)));
     }
     if let Some(dist) = &layout.dist_dir {
-        let version = env!("CARGO_PKG_VERSION");
-        let published = publish::publish(&catalog, version)?;
-        // The first-party packages carry the bundle as published.
-        let bundle = published.iter().find(|f| f.relative_path == published::BUNDLE).map(|f| f.contents.clone());
-        let bundle = bundle.ok_or_else(|| Error::Internal(format!("no {}", published::BUNDLE)))?;
-        let mut packages = python::package(&catalog, version, &bundle);
-        packages.extend(typescript::package(&catalog, version, &bundle));
-        // The per-command schemas too, which the envelope schema refers to: it resolves offline.
-        for file in published.iter().filter(|f| f.relative_path.starts_with("commands/")) {
-            for package in [python::PACKAGE_DIR, typescript::DIR] {
-                let relative_path = format!("{package}/{}", file.relative_path);
-                packages.push(publish::Published { relative_path, contents: file.contents.clone() });
-            }
-        }
-        for file in published.into_iter().chain(packages).chain(envelope_schema(&layout.schema_dir)?) {
-            files.push(GeneratedFile { path: dist.join(file.relative_path), contents: file.contents });
-        }
+        files.extend(published.into_iter().chain(envelope).map(|f| f.under(dist)));
     }
     Ok(files)
 }
 
+/// The modules written by hand beside the generated ones (the other files and directories of the
+/// runtime crate's `src/`), whose names no namespace module may take.
+fn hand_written_modules(rust_dir: &Path) -> Result<BTreeSet<String>, Error> {
+    let Some(src) = rust_dir.parent() else { return Ok(BTreeSet::new()) };
+    let generated = rust_dir.file_name();
+    let mut names = BTreeSet::new();
+    for entry in fs::read_dir(src).map_err(|e| Error::io(src, e))? {
+        let path = entry.map_err(|e| Error::io(src, e))?.path();
+        if path.file_name() == generated {
+            continue;
+        }
+        if path.is_dir() || path.extension().is_some_and(|e| e == "rs") {
+            names.extend(path.file_stem().map(|s| s.to_string_lossy().into_owned()));
+        }
+    }
+    Ok(names)
+}
+
 /// The relay's envelope schema (hand-written in `schema/envelope/`, referring to the per-command
 /// schemas by `$id`), published next to them and in both packages.
-fn envelope_schema(schema_dir: &Path) -> Result<Vec<publish::Published>, Error> {
+fn envelope_schema(schema_dir: &Path) -> Result<Vec<GeneratedFile>, Error> {
     let source = schema_dir.join("envelope/envelope.schema.json");
     if !source.exists() {
         return Ok(Vec::new());
     }
     let contents = fs::read_to_string(&source).map_err(|e| Error::io(&source, e))?;
-    let places = ["envelope.schema.json", "packages/npm/envelope.schema.json"];
-    let python = "packages/python/src/tencent_chat_callbacks/envelope.schema.json";
-    Ok(places
-        .into_iter()
-        .chain([python])
-        .map(|relative_path| publish::Published { relative_path: relative_path.into(), contents: contents.clone() })
-        .collect())
+    Ok(vec![GeneratedFile::new("envelope.schema.json", contents)])
 }
 
 /// Regenerates and writes every file, removing the generated files the schemas no longer produce
@@ -189,15 +230,15 @@ pub fn write(layout: &Layout) -> Result<Vec<PathBuf>, Error> {
     }
     for leftover in leftovers(layout, &files)? {
         fs::remove_file(&leftover).map_err(|e| Error::io(&leftover, e))?;
-        if let Some(dist) = &layout.dist_dir {
-            // `remove_dir` fails on a directory that still holds something, which ends the climb.
-            let mut dir = leftover.parent();
-            while let Some(empty) = dir.filter(|d| d.starts_with(dist) && d != dist) {
-                if fs::remove_dir(empty).is_err() {
-                    break;
-                }
-                dir = empty.parent();
+        // `remove_dir` fails on a directory that still holds something, which ends the climb.
+        let roots: Vec<&PathBuf> =
+            layout.dist_dir.iter().chain(&layout.python_package).chain(&layout.npm_package).collect();
+        let mut dir = leftover.parent();
+        while let Some(empty) = dir.filter(|d| roots.iter().any(|root| d.starts_with(root) && d != root)) {
+            if fs::remove_dir(empty).is_err() {
+                break;
             }
+            dir = empty.parent();
         }
         changed.push(leftover);
     }
@@ -216,18 +257,23 @@ pub fn check(layout: &Layout) -> Result<(), Error> {
     if stale.is_empty() { Ok(()) } else { Err(Error::Stale { stale }) }
 }
 
-/// Directories that tools run inside a generated package leave behind; never looked into.
-const TOOL_DIRS: &[&str] = &["node_modules", "__pycache__"];
+/// Directories that tools run inside a package leave behind; never looked into.
+const TOOL_DIRS: &[&str] = &["node_modules", "__pycache__", "dist", "build"];
 
-/// Files that the schemas no longer produce, in the directories that hold nothing but generated
-/// files: the Rust modules, and the whole published directory with its subdirectories (the
-/// per-command schemas, the packages), so a file or package the generator stopped writing is
-/// stale too.
+/// What a generated module of a package says in its first lines; such a file that the schemas no
+/// longer produce is stale.
+const GENERATED_MARKER: &str = "@generated by `cargo codegen`";
+
+/// Files that the schemas no longer produce: in the directories that hold nothing but generated
+/// files (the Rust modules, the published schemas with their subdirectories), any file; in the
+/// packages, which also hold hand-written files, a file that says it is generated, and any file
+/// of their `commands/` directories of schemas.
 fn leftovers(layout: &Layout, files: &[GeneratedFile]) -> Result<Vec<PathBuf>, Error> {
     let mut out = Vec::new();
-    let mut pending = vec![layout.rust_dir.clone()];
-    pending.extend(layout.dist_dir.clone());
-    while let Some(dir) = pending.pop() {
+    let mut pending: Vec<(PathBuf, bool)> = vec![(layout.rust_dir.clone(), true)];
+    pending.extend(layout.dist_dir.iter().map(|d| (d.clone(), true)));
+    pending.extend(layout.python_package.iter().chain(&layout.npm_package).map(|d| (d.clone(), false)));
+    while let Some((dir, only_generated)) = pending.pop() {
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -236,17 +282,20 @@ fn leftovers(layout: &Layout, files: &[GeneratedFile]) -> Result<Vec<PathBuf>, E
         for entry in entries {
             let entry = entry.map_err(|e| Error::io(&dir, e))?;
             let path = entry.path();
-            let in_dist = layout.dist_dir.as_ref().is_some_and(|dist| path.starts_with(dist));
-            let is_dir = entry.file_type().map_err(|e| Error::io(&path, e))?.is_dir();
-            if is_dir && in_dist {
-                if !TOOL_DIRS.iter().any(|name| entry.file_name() == *name) {
-                    pending.push(path);
+            if entry.file_type().map_err(|e| Error::io(&path, e))?.is_dir() {
+                if path != layout.rust_dir && !TOOL_DIRS.iter().any(|name| entry.file_name() == *name) {
+                    pending.push((path, only_generated || entry.file_name() == "commands"));
                 }
-            } else if !files.iter().any(|f| f.path == path) {
+            } else if !files.iter().any(|f| f.path == path) && (only_generated || says_generated(&path)) {
                 out.push(path);
             }
         }
     }
     out.sort();
     Ok(out)
+}
+
+/// Whether the file says, in its first lines, that it is generated.
+fn says_generated(path: &Path) -> bool {
+    fs::read_to_string(path).is_ok_and(|text| text.lines().take(5).any(|line| line.contains(GENERATED_MARKER)))
 }

@@ -11,6 +11,9 @@ use tokio::net::TcpStream;
 
 pub mod servers;
 
+// The skip gate, `needs!`, written by build.rs from the tools this machine has.
+include!(concat!(env!("OUT_DIR"), "/gate.rs"));
+
 /// The app id the tests configure.
 pub const APP_ID: u64 = 1400000000;
 /// The token the tests configure.

@@ -1,33 +1,14 @@
 //! Real brokers for tests: `redis-server` and `nats-server` (Debian packages) started on a free
 //! loopback port in a directory of their own, and killed when dropped.
 //!
-//! When a server binary is missing, [`RedisServer::start`] and [`NatsServer::start`] print that the
-//! test is skipped and return `None`; with `CONSUMER_CHECKS=required` (as `.ci/run` sets) they
-//! fail instead.
+//! A test that starts one is wrapped in [`needs!`](crate::needs) (`[redis]`, `[nats]`), so on a
+//! machine without the binary it is reported as ignored; the start itself panics when it fails.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
-
-/// Whether missing tools fail the tests instead of skipping them.
-pub fn required() -> bool {
-    std::env::var("CONSUMER_CHECKS").is_ok_and(|v| v == "required")
-}
-
-/// Whether `program` runs; when it does not, prints the skip (or fails when checks are required).
-pub fn available(program: &str, version_flag: &str) -> bool {
-    let present = Command::new(program).arg(version_flag).output().is_ok_and(|o| o.status.success());
-    if !present {
-        assert!(
-            !required(),
-            "{program} is missing, and CONSUMER_CHECKS=required (apt-get install -y redis-server nats-server)"
-        );
-        eprintln!("skipped: {program} is missing (apt-get install -y redis-server nats-server)");
-    }
-    present
-}
 
 /// A port nothing listens on now.
 pub fn free_port() -> u16 {
@@ -89,21 +70,17 @@ struct Broker {
 }
 
 impl Broker {
-    /// Starts `program` on `port`, or returns `None` (after printing why) when it is missing.
-    fn start(program: &'static str, command: fn(u16, &Path) -> Command, port: u16) -> Option<Broker> {
-        if !available(program, "--version") {
-            return None;
-        }
+    /// Starts `program` on `port`.
+    fn start(program: &'static str, command: fn(u16, &Path) -> Command, port: u16) -> Broker {
         let mut broker = Broker { program, command, child: None, port, dir: ScratchDir::new(program) };
         broker.spawn();
-        Some(broker)
+        broker
     }
 
     fn spawn(&mut self) {
-        let mut child = (self.command)(self.port, self.dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{} starts: {e}", self.program));
+        let mut child = (self.command)(self.port, self.dir.path()).stdout(Stdio::null()).spawn().unwrap_or_else(|e| {
+            panic!("{} does not start ({e}); is the test wrapped in `tests::needs!`?", self.program)
+        });
         wait_listening(self.port, self.program, &mut child);
         self.child = Some(child);
     }
@@ -139,14 +116,14 @@ impl Drop for Broker {
 pub struct RedisServer(Broker);
 
 impl RedisServer {
-    /// Starts one, or returns `None` (after printing why) when `redis-server` is missing.
-    pub fn start() -> Option<RedisServer> {
+    /// Starts one on a free port.
+    pub fn start() -> RedisServer {
         RedisServer::start_on(free_port())
     }
 
-    /// Starts one on `port`, or returns `None` (after printing why) when `redis-server` is missing.
-    pub fn start_on(port: u16) -> Option<RedisServer> {
-        Broker::start("redis-server", RedisServer::command, port).map(RedisServer)
+    /// Starts one on `port`.
+    pub fn start_on(port: u16) -> RedisServer {
+        RedisServer(Broker::start("redis-server", RedisServer::command, port))
     }
 
     fn command(port: u16, dir: &Path) -> Command {
@@ -180,9 +157,9 @@ impl RedisServer {
 pub struct NatsServer(Broker);
 
 impl NatsServer {
-    /// Starts one, or returns `None` (after printing why) when `nats-server` is missing.
-    pub fn start() -> Option<NatsServer> {
-        Broker::start("nats-server", NatsServer::command, free_port()).map(NatsServer)
+    /// Starts one on a free port.
+    pub fn start() -> NatsServer {
+        NatsServer(Broker::start("nats-server", NatsServer::command, free_port()))
     }
 
     fn command(port: u16, dir: &Path) -> Command {

@@ -279,15 +279,13 @@ async fn a_forged_msg_key_cannot_suppress_the_genuine_event_in_memory() {
     forged_then_genuine(Deduplicator::new(MemoryStore::default())).await;
 }
 
+tests::needs! { [redis]
 #[tokio::test]
 async fn a_forged_msg_key_cannot_suppress_the_genuine_event_on_redis() {
-    let Some(redis) = tests::servers::RedisServer::start() else {
-        assert!(!tests::servers::required(), "redis-server is required");
-        eprintln!("skipped: no redis-server");
-        return;
-    };
+    let redis = tests::servers::RedisServer::start();
     let store = tencent_chat_callbacks::dedup::RedisStore::connect(&redis.url()).await.unwrap();
     forged_then_genuine(Deduplicator::new(store)).await;
+}
 }
 
 #[tokio::test]

@@ -15,17 +15,13 @@
 //!
 //! They need `node` after `npm ci` in `tests/consumers/typescript`, `python3` with
 //! `tests/consumers/python/requirements.txt`, and `go` (Debian's `golang-go`). `.ci/run`
-//! installs them and sets `CONSUMER_CHECKS=required`, under which a missing tool fails the test;
-//! elsewhere it is skipped with a notice.
+//! installs them and sets `CONSUMER_CHECKS=required`, under which a missing tool fails the build; elsewhere
+//! a test whose tool is missing is reported as ignored (`tests::needs!`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use tests::workspace_root;
-
-fn required() -> bool {
-    std::env::var("CONSUMER_CHECKS").is_ok_and(|v| v == "required")
-}
 
 fn consumers(dir: &str) -> PathBuf {
     workspace_root().join("tests/consumers").join(dir)
@@ -49,77 +45,50 @@ fn run_with(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)]) {
     println!("{text}");
 }
 
-/// Whether `program args` runs and succeeds.
-fn succeeds(program: &str, args: &[&str]) -> bool {
-    Command::new(program).args(args).output().is_ok_and(|o| o.status.success())
-}
-
-/// `false`, with a notice, when a tool is missing and the checks are not required.
-fn available(what: &str, present: bool) -> bool {
-    if !present {
-        assert!(!required(), "{what} is missing, and CONSUMER_CHECKS=required");
-        eprintln!("skipped: {what} is missing (see tests/consumers/ to install it)");
-    }
-    present
-}
-
-/// Node with the packages of `tests/consumers/typescript` installed.
-fn node_ready() -> bool {
-    available(
-        "node with tests/consumers/typescript/node_modules (npm ci)",
-        consumers("typescript/node_modules/.package-lock.json").is_file() && succeeds("node", &["--version"]),
-    )
-}
-
-/// `python3` that can import `modules`.
-fn python_ready(modules: &str) -> bool {
-    available(&format!("python3 with {modules}"), succeeds("python3", &["-c", &format!("import {modules}")]))
-}
-
+tests::needs! { [node_consumers]
 #[test]
 fn ajv_strict_compiles_every_published_schema_and_validates_every_fixture() {
-    if node_ready() {
-        run(&consumers("typescript"), "node", &["ajv.mjs"]);
-    }
+    run(&consumers("typescript"), "node", &["ajv.mjs"]);
+}
 }
 
+tests::needs! { [python_jsonschema]
 #[test]
 fn python_jsonschema_validates_every_fixture_and_rejects_bad_payloads() {
-    if python_ready("jsonschema") {
-        run(&consumers("python"), "python3", &["check_schemas.py"]);
-    }
+    run(&consumers("python"), "python3", &["check_schemas.py"]);
+}
 }
 
+tests::needs! { [node_consumers]
 #[test]
 fn json_schema_to_typescript_names_types_by_title_and_tsc_strict_compiles_them() {
-    if node_ready() {
-        run(&consumers("typescript"), "node", &["jstt.mjs"]);
-    }
+    run(&consumers("typescript"), "node", &["jstt.mjs"]);
+}
 }
 
+tests::needs! { [node_consumers, go]
 #[test]
 fn quicktype_typescript_compiles_and_its_go_round_trips_every_fixture() {
-    if node_ready() && available("go (Debian's golang-go)", succeeds("go", &["version"])) {
-        run(&consumers("typescript"), "node", &["quicktype.mjs"]);
-        // The program uses only the standard library: no module downloads, a cache of our own.
-        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-build");
-        let env = [("GOCACHE", cache.to_str().expect("a UTF-8 path")), ("GOPROXY", "off"), ("GOFLAGS", "-mod=mod")];
-        run_with(&consumers("go"), "go", &["run", "."], &env);
-    }
+    run(&consumers("typescript"), "node", &["quicktype.mjs"]);
+    // The program uses only the standard library: no module downloads, a cache of our own.
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-build");
+    let env = [("GOCACHE", cache.to_str().expect("a UTF-8 path")), ("GOPROXY", "off"), ("GOFLAGS", "-mod=mod")];
+    run_with(&consumers("go"), "go", &["run", "."], &env);
+}
 }
 
+tests::needs! { [python_datamodel]
 #[test]
 fn pydantic_models_from_datamodel_code_generator_round_trip_every_fixture() {
-    if python_ready("datamodel_code_generator, pydantic") {
-        run(&consumers("python"), "python3", &["check_pydantic.py"]);
-    }
+    run(&consumers("python"), "python3", &["check_pydantic.py"]);
+}
 }
 
+tests::needs! { [node_consumers]
 #[test]
 fn the_asyncapi_parser_accepts_the_asyncapi_document() {
-    if node_ready() {
-        run(&consumers("typescript"), "node", &["asyncapi.mjs"]);
-    }
+    run(&consumers("typescript"), "node", &["asyncapi.mjs"]);
+}
 }
 
 /// Needs no outside tool, so it always runs: Rust's `jsonschema` compiles the bundle and every

@@ -1,4 +1,4 @@
-//! The first-party Python and npm packages, built from `schema/dist/packages/` the way they are
+//! The first-party Python and npm packages, built from `packages/` the way they are
 //! published and used end to end from their built artifacts (see `tests/packages/`):
 //!
 //! - Python: a wheel and an sdist built by `python -m build` from a copy of the package (the
@@ -16,8 +16,8 @@
 //! checks for both (refusals before the body, timeouts, dead letters, SIGTERM draining). They need `python3` with
 //! `build`, `hatchling` and `venv` (tests/packages/python/requirements.txt) and `node` with
 //! `npm ci` run in `tests/packages/npm`; `.ci/run` installs both and sets
-//! `CONSUMER_CHECKS=required`, under which a missing tool fails the test; elsewhere it is skipped
-//! with a notice. Installing pydantic, uvicorn and mypy into the environment needs the package index.
+//! `CONSUMER_CHECKS=required`, under which a missing tool fails the build; elsewhere
+//! a test whose tool is missing is reported as ignored (`tests::needs!`). Installing pydantic, uvicorn and mypy into the environment needs the package index.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -28,23 +28,6 @@ use tests::workspace_root;
 /// uvicorn, for the ASGI check, and mypy, for the types a consumer sees (`py.typed`), installed
 /// into the environment next to the wheel.
 const PYTHON_TOOLS: [&str; 4] = ["uvicorn==0.34.3", "mypy==2.4.1", "starlette==0.47.2", "jsonschema==4.25.1"];
-
-fn required() -> bool {
-    std::env::var("CONSUMER_CHECKS").is_ok_and(|v| v == "required")
-}
-
-/// `false`, with a notice, when a tool is missing and the checks are not required.
-fn available(what: &str, present: bool) -> bool {
-    if !present {
-        assert!(!required(), "{what} is missing, and CONSUMER_CHECKS=required");
-        eprintln!("skipped: {what} is missing (see tests/packages/ to install it)");
-    }
-    present
-}
-
-fn succeeds(program: &str, args: &[&str]) -> bool {
-    Command::new(program).args(args).output().is_ok_and(|o| o.status.success())
-}
 
 /// Runs `program args` in `dir`, failing with its output unless it succeeds; returns stdout.
 fn run(dir: &Path, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> String {
@@ -123,14 +106,11 @@ fn assert_all_passed(stdout: &str) {
     assert!(last.ends_with(" 0 failed") && !last.starts_with("0 passed"), "unexpected summary: {last}");
 }
 
+tests::needs! { [python_packaging]
 #[test]
 fn the_python_package_builds_installs_and_answers_like_the_rust_dispatcher() {
-    let tools = succeeds("python3", &["-c", "import build, hatchling, venv, ensurepip, twine"]);
-    if !available("python3 with build, hatchling, twine and venv", tools) {
-        return;
-    }
     let root = workspace_root();
-    let source = root.join("schema/dist/packages/python");
+    let source = root.join("packages/python");
     let dir = scratch("python-package");
     // Built from a copy, so no build output can land in the source tree.
     let copy = dir.join("src");
@@ -186,25 +166,20 @@ fn the_python_package_builds_installs_and_answers_like_the_rust_dispatcher() {
     );
     assert_all_passed(&stdout);
 }
+}
 
 /// The real-socket checks both servers must pass (stdlib Python only).
 fn receive_path() -> String {
     workspace_root().join("tests/packages/receive_path.py").to_string_lossy().into_owned()
 }
 
+tests::needs! { [node_packaging]
 #[test]
 fn the_npm_package_packs_installs_typechecks_strictly_and_answers_like_the_rust_dispatcher() {
     let root = workspace_root();
     let consumer = root.join("tests/packages/npm");
-    let tools = succeeds("node", &["--version"])
-        && succeeds("npm", &["--version"])
-        && consumer.join("node_modules/typescript").is_dir()
-        && consumer.join("node_modules/publint").is_dir();
-    if !available("node, npm and `npm ci` in tests/packages/npm", tools) {
-        return;
-    }
     let packed = scratch("npm-package");
-    let source = root.join("schema/dist/packages/npm");
+    let source = root.join("packages/npm");
     let destination = packed.to_string_lossy();
     run(&source, "npm", &["pack", "--pack-destination", &destination, "--loglevel=error"]);
     let tarball = only_file(&packed, ".tgz");
@@ -250,4 +225,5 @@ fn the_npm_package_packs_installs_typechecks_strictly_and_answers_like_the_rust_
     let stdout =
         run(&project, "python3", &[&receive_path(), &root.to_string_lossy(), "--", &bin.to_string_lossy(), "serve"]);
     assert_all_passed(&stdout);
+}
 }

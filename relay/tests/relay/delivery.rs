@@ -77,9 +77,8 @@ impl Broker {
 }
 
 async fn every_acknowledged_event_reaches(language: Language, nats: bool) {
-    let Some(service) = Service::start(language) else { return };
-    let broker = if nats { NatsServer::start().map(Broker::Nats) } else { RedisServer::start().map(Broker::Redis) };
-    let Some(mut redis) = broker else { return };
+    let service = Service::start(language);
+    let mut redis = if nats { Broker::Nats(NatsServer::start()) } else { Broker::Redis(RedisServer::start()) };
     let (redis_url, service_url) = (redis.url(), service.url());
     let args = [
         "--forward",
@@ -185,21 +184,28 @@ async fn every_acknowledged_event_reaches(language: Language, nats: bool) {
     }
 }
 
+tests::needs! { [redis, python_webhooks]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_python_service_verifying_with_standardwebhooks_gets_every_acknowledged_event() {
     every_acknowledged_event_reaches(Language::Python, false).await;
 }
+}
 
+tests::needs! { [redis, node_webhooks]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_service_verifying_with_standardwebhooks_gets_every_acknowledged_event() {
     every_acknowledged_event_reaches(Language::Node, false).await;
 }
+}
 
+tests::needs! { [nats, python_webhooks]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_jetstream_a_python_service_gets_every_acknowledged_event() {
     every_acknowledged_event_reaches(Language::Python, true).await;
 }
+}
 
+tests::needs! { [redis, python_webhooks]
 /// Events the service refuses by the whole schedule go to the dead-letter stream (after waits
 /// that honour its `Retry-After: 1`), are counted in `/metrics`, and one command moves them back
 /// for delivery once the service is fixed.
@@ -207,16 +213,18 @@ async fn through_jetstream_a_python_service_gets_every_acknowledged_event() {
 async fn failed_deliveries_are_dead_lettered_by_the_schedule_and_replayed_by_one_command() {
     dead_letters_and_replay(false).await;
 }
+}
 
+tests::needs! { [nats, python_webhooks]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_jetstream_failed_deliveries_are_dead_lettered_and_replayed() {
     dead_letters_and_replay(true).await;
 }
+}
 
 async fn dead_letters_and_replay(nats: bool) {
-    let Some(service) = Service::start(Language::Python) else { return };
-    let broker = if nats { NatsServer::start().map(Broker::Nats) } else { RedisServer::start().map(Broker::Redis) };
-    let Some(redis) = broker else { return };
+    let service = Service::start(Language::Python);
+    let redis = if nats { Broker::Nats(NatsServer::start()) } else { Broker::Redis(RedisServer::start()) };
     let (redis_url, service_url) = (redis.url(), service.url());
     service.answer(503).await;
     let relay = Relay::start(&[
@@ -273,11 +281,12 @@ async fn dead_letters_and_replay(nats: bool) {
     assert!(service.seen().iter().all(|s| s.valid && s.id == s.dedup_key));
 }
 
+tests::needs! { [node_webhooks]
 /// Without a broker, `--deliver` is a hand-off within the publish timeout: the vendor gets OK only
 /// once the service took the event, and a failure status when it did not (for the vendor's retry).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_broker_delivery_is_synchronous() {
-    let Some(service) = Service::start(Language::Node) else { return };
+    let service = Service::start(Language::Node);
     let url = service.url();
     let relay = Relay::start(&["--deliver", &url, "--deliver-secret", SECRET]);
     let events = after_events(2);
@@ -295,4 +304,5 @@ async fn without_a_broker_delivery_is_synchronous() {
     service.answer(200).await;
     assert!(is_ok(&deliver(relay.address, &events[1]).await), "the vendor's retry goes through");
     assert!(relay.printed().is_empty(), "nothing on stdout with --deliver");
+}
 }

@@ -11,9 +11,10 @@ use tests::servers::NatsServer;
 
 use crate::support::{Event, Relay, after_events, deliver, is_ok};
 
+tests::needs! { [nats]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jetstream_two_replicas_each_event_stored_once() {
-    let Some(nats) = NatsServer::start() else { return };
+    let nats = NatsServer::start();
     let url = nats.url();
     let relays = [
         Relay::start(&["--forward", &url, "--stream", "callbacks", "--subject", "tencent.chat"]),
@@ -33,6 +34,7 @@ async fn jetstream_two_replicas_each_event_stored_once() {
     assert!(replies.iter().all(|ok| *ok), "every delivery acknowledged: {:#?}", relays[0].log.lock().unwrap());
 
     assert_stored_once(&url, "callbacks", "tencent.chat", &events).await;
+}
 }
 
 /// The stream holds exactly one message per event, on its command's subject, with the dedup key
@@ -58,9 +60,10 @@ async fn assert_stored_once(url: &str, stream: &str, subject: &str, events: &[Ev
     assert_eq!(by_key.len(), events.len(), "one message per event");
 }
 
+tests::needs! { [nats]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nats_restart_mid_run_loses_nothing_acknowledged() {
-    let Some(mut nats) = NatsServer::start() else { return };
+    let mut nats = NatsServer::start();
     let url = nats.url();
     let relay = Relay::start(&["--forward", &url, "--publish-timeout-ms", "1000"]);
     let events = after_events(300);
@@ -105,4 +108,5 @@ async fn a_nats_restart_mid_run_loses_nothing_acknowledged() {
     }
     assert_eq!(acknowledged.len(), events.len(), "every event acknowledged after the restart");
     assert_stored_once(&url, "tencent-chat-callbacks", "tencent-chat-callbacks", &events).await;
+}
 }

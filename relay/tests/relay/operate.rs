@@ -39,10 +39,11 @@ async fn answers(address: SocketAddr, path: &str, status: u16) -> String {
     }
 }
 
+tests::needs! { [redis, python_webhooks]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_systemd_unit_runs_and_its_admin_address_answers_the_probes() {
-    let Some(service) = Service::start(Language::Python) else { return };
-    let Some(mut redis) = RedisServer::start() else { return };
+    let service = Service::start(Language::Python);
+    let mut redis = RedisServer::start();
     let page = page();
     let dir = ScratchDir::new("relay-systemd");
     let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
@@ -86,11 +87,13 @@ async fn the_systemd_unit_runs_and_its_admin_address_answers_the_probes() {
     assert!(reason.contains("redis"), "{reason}");
     answers(admin, "/healthz", 200).await;
 }
+}
 
+tests::needs! { [redis, node_webhooks]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kubernetes_deployment_runs_and_its_probe_paths_answer() {
-    let Some(service) = Service::start(Language::Node) else { return };
-    let Some(redis) = RedisServer::start() else { return };
+    let service = Service::start(Language::Node);
+    let redis = RedisServer::start();
     let page = page();
     let manifest = page.split("```yaml\n").nth(1).and_then(|m| m.split("```").next()).expect("a manifest");
     let admin_port = free_port();
@@ -133,4 +136,5 @@ async fn the_kubernetes_deployment_runs_and_its_probe_paths_answer() {
     }
     let log = relay.log.lock().unwrap().join("\n");
     assert!(log.contains("consumer=relay-pod-0"), "the pod's name is its consumer name: {log}");
+}
 }

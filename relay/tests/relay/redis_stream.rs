@@ -68,9 +68,10 @@ fn assert_exactly_once(counts: &BTreeMap<String, usize>, acknowledged: &BTreeSet
     assert!(lost.is_empty(), "{} events acknowledged but not in the stream, e.g. {some:?}", lost.len());
 }
 
+tests::needs! { [redis, python_redis]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_one_killed_half_way_every_acknowledged_event_exactly_once() {
-    let Some(redis) = RedisServer::start() else { return };
+    let redis = RedisServer::start();
     let url = redis.url();
     let a = Relay::start(&["--forward", &url, "--maxlen", "100000"]);
     let b = Arc::new(std::sync::Mutex::new(Relay::start(&["--forward", &url, "--maxlen", "100000"])));
@@ -120,10 +121,12 @@ async fn two_replicas_one_killed_half_way_every_acknowledged_event_exactly_once(
     assert_eq!(counts.len(), events.len());
     python_consumer(&url, STREAM, events.len());
 }
+}
 
+tests::needs! { [redis]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_restart_mid_run_loses_nothing_acknowledged() {
-    let Some(mut redis) = RedisServer::start() else { return };
+    let mut redis = RedisServer::start();
     let url = redis.url();
     let relay = Relay::start(&["--forward", &url, "--publish-timeout-ms", "1000"]);
     let events = after_events(600);
@@ -152,7 +155,9 @@ async fn a_redis_restart_mid_run_loses_nothing_acknowledged() {
     assert_exactly_once(&counts, &acknowledged);
     assert_eq!(counts.len(), events.len());
 }
+}
 
+tests::needs! { [redis]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_started_before_redis_fails_and_dead_letters_then_serves_once_it_is_up() {
     let port = free_port();
@@ -169,19 +174,21 @@ async fn a_relay_started_before_redis_fails_and_dead_letters_then_serves_once_it
     assert_eq!(letter["command"], event.command.as_str());
     assert_eq!(letter["reason"], "handler_failed");
     assert_eq!(letter["body"], String::from_utf8(event.body.clone()).unwrap());
-    let Some(_redis) = RedisServer::start_on(port) else { return };
+    let _redis = RedisServer::start_on(port);
     let mut acknowledged = BTreeSet::new();
     redeliver_until_acknowledged(&relay, std::slice::from_ref(event), &mut acknowledged, 50).await;
     assert_eq!(stream_keys(&url).await.len(), 1);
 }
+}
 
+tests::needs! { [redis]
 /// Dedup that cannot be poisoned: a forged event with a genuine event's `MsgKey`, sent first
 /// through a captured URL, does not make the genuine one (another body, same key) be dropped as
 /// its duplicate. The genuine one is kept in the dead-letter stream, reason `dedup_conflict`,
 /// with a warning, and one command moves it back to the stream.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_event_cannot_make_the_genuine_one_with_its_key_be_dropped() {
-    let Some(redis) = RedisServer::start() else { return };
+    let redis = RedisServer::start();
     let url = redis.url();
     let relay = Relay::start(&["--forward", &url]);
     let fixture = tests::fixtures().into_iter().find(|f| f.command == "C2C.CallbackAfterSendMsg").unwrap();
@@ -220,7 +227,9 @@ async fn a_forged_event_cannot_make_the_genuine_one_with_its_key_be_dropped() {
     assert_eq!(texts, ["forged", "genuine"]);
     assert!(dead_letters(&url).await.is_empty());
 }
+}
 
+tests::needs! { [redis]
 /// The stream is bounded by default (`--maxlen` 1,000,000), and the bound trims it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_is_bounded_by_default_and_the_bound_trims() {
@@ -229,7 +238,7 @@ async fn the_stream_is_bounded_by_default_and_the_bound_trims() {
     let maxlen = help.split("--maxlen").nth(1).expect("a --maxlen flag");
     assert!(maxlen.split("--").next().unwrap().contains("[default: 1000000]"), "{maxlen}");
 
-    let Some(redis) = RedisServer::start() else { return };
+    let redis = RedisServer::start();
     let url = redis.url();
     let relay = Relay::start(&["--forward", &url, "--maxlen", "50"]);
     let events = after_events(400);
@@ -237,6 +246,7 @@ async fn the_stream_is_bounded_by_default_and_the_bound_trims() {
     let length = read_stream(&url, STREAM).await.len();
     // `MAXLEN ~` trims whole macro nodes (100 entries by default), so a little over the bound.
     assert!(length < 250, "{length} entries kept");
+}
 }
 
 /// The dead-letter stream's entries, each as its fields.

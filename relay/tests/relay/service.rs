@@ -39,20 +39,14 @@ pub(crate) struct Service {
 }
 
 impl Service {
-    /// Starts the service, or returns `None` (after saying why) when its tools are missing.
-    pub(crate) fn start(language: Language) -> Option<Service> {
+    /// Starts the service (its test is wrapped in `needs!` with `python_webhooks` or
+    /// `node_webhooks`).
+    pub(crate) fn start(language: Language) -> Service {
         let dir = tests::workspace_root().join("relay/tests/services");
-        let (program, check, script): (&str, Vec<&str>, &str) = match language {
-            Language::Python => ("python3", vec!["-c", "import standardwebhooks"], "receiver.py"),
-            Language::Node => ("node", vec!["-e", "import('standardwebhooks').then(() => 0)"], "receiver.mjs"),
+        let (program, script) = match language {
+            Language::Python => ("python3", "receiver.py"),
+            Language::Node => ("node", "receiver.mjs"),
         };
-        let present = Command::new(program).args(&check).current_dir(&dir).output().is_ok_and(|o| o.status.success());
-        if !present {
-            let install = "pip install -r relay/tests/services/requirements.txt; npm ci --prefix relay/tests/services";
-            assert!(!tests::servers::required(), "{program} with standardwebhooks is missing ({install})");
-            eprintln!("skipped: {program} with standardwebhooks is missing ({install})");
-            return None;
-        }
         let port = free_port();
         let mut child = Command::new(program)
             .arg(script)
@@ -76,7 +70,7 @@ impl Service {
         });
         let started = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|e| panic!("{program}: {e}"));
         assert!(started.contains("listening"), "{started}");
-        Some(Service { child, address: SocketAddr::from(([127, 0, 0, 1], port)), seen })
+        Service { child, address: SocketAddr::from(([127, 0, 0, 1], port)), seen }
     }
 
     /// The URL the relay delivers to.
