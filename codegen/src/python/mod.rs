@@ -112,7 +112,6 @@ fn namespace_module(catalog: &Catalog, callbacks: &[&CallbackDef]) -> String {
 }
 
 /// `__all__` and the rebuild of every model, once all names of the module exist.
-
 fn finish(out: &mut String, names: &[String]) {
     out.push_str("\n\n__all__ = [\n");
     let mut sorted: Vec<&String> = names.iter().collect();

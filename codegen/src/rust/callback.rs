@@ -30,7 +30,7 @@ pub(super) fn callback_items(callback: &CallbackDef) -> TokenStream {
         callback.command, callback.doc_url, callback.doc_updated
     ));
     let request_struct = struct_tokens(request, &doc);
-    let defs = callback.defs.iter().map(|def| type_def(def));
+    let defs = callback.defs.iter().map(type_def);
     let name = ident(&request.name);
     let command = &callback.command;
     let kind = kind(callback.kind);

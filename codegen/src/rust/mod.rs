@@ -34,7 +34,7 @@ const SERDE_IMPORTS: &[&str] = &["Deserialize", "Serialize"];
 pub(crate) fn rust_modules(catalog: &Catalog) -> Result<Vec<GeneratedFile>, Error> {
     let mut files = Vec::new();
     let scalars = catalog.common_scalars.iter().map(types::scalar_tokens);
-    let common_items = catalog.common.iter().map(|def| types::type_def(def));
+    let common_items = catalog.common.iter().map(types::type_def);
     files.push(file(
         "common.rs",
         &format!("schema/{COMMON_FILE}"),

@@ -149,7 +149,7 @@ pub(super) fn untagged_tokens(def: &UntaggedDef) -> TokenStream {
 pub(super) fn struct_tokens(def: &StructDef, doc: &str) -> TokenStream {
     let name = ident(&def.name);
     let docs = doc_attrs(doc);
-    let fields = def.fields.iter().map(|f| field_tokens(f));
+    let fields = def.fields.iter().map(field_tokens);
     let arguments: Vec<&Field> =
         def.fields.iter().filter(|f| (f.required || f.defaulted) && !matches!(f.ty, Ty::CommandTag(_))).collect();
     let (default, constructor) = if arguments.is_empty() {

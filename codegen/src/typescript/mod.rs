@@ -38,8 +38,6 @@ const RUNTIME_EXPORTS: &[&str] = &[
     "verifySign",
 ];
 
-/// Every file of the npm package `tencent-chat-callbacks`, relative to `schema/dist/`.
-
 /// The generated files of the package, relative to `packages/npm/` (the published schemas it
 /// carries are added by the caller).
 pub(crate) fn package(catalog: &Catalog) -> Vec<GeneratedFile> {
