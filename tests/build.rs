@@ -3,6 +3,9 @@
 //! (`src/gate.rs`) so that a test needing a missing tool is compiled `#[ignore]`d with the reason:
 //! `cargo test` reports it as ignored, never as passed. With `CONSUMER_CHECKS=required` (as
 //! `.ci/run` sets) a missing tool fails the build instead, naming what to install.
+//!
+//! The probes run again when `PATH`, `CONSUMER_CHECKS` or a watched `node_modules` changes; after
+//! installing a Python package or a Debian one, `touch tests/build.rs` to have them run again.
 
 use std::env;
 use std::fmt::Write;
@@ -72,8 +75,8 @@ const TOOLS: &[Tool] = &[
     },
     Tool {
         name: "node_webhooks",
-        runs: &[("node", &["-e", "require.resolve('standardwebhooks')"], "relay/tests/services")],
-        files: &[],
+        runs: &[("node", &["-e", "import('standardwebhooks').then(() => 0)"], "relay/tests/services")],
+        files: &["relay/tests/services/node_modules/.package-lock.json"],
         install: "npm ci --prefix relay/tests/services",
     },
     Tool {

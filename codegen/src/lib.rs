@@ -14,7 +14,7 @@
 //!
 //! Output is deterministic and formatted with `prettyplease`, so [`check`] can compare it byte
 //! for byte with what is checked in. The library depends on nothing else in the workspace; the
-//! `codegen` binary also runs the vendor-page tooling of `tencent-chat-callbacks-vendor`
+//! `codegen` binary also runs the vendor-page tooling of `tencent-chat-callbacks-pages`
 //! (`import`, `drift`, `fetch`).
 
 mod coverage;

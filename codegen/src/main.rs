@@ -1,6 +1,6 @@
 //! `cargo codegen`: regenerates the Rust code derived from `schema/`, or with `--check` verifies
 //! that the checked-in code is fresh. `import`, `drift` and `fetch` work on the vendor's
-//! documentation pages through `tencent-chat-callbacks-vendor`; `diff` compares schema versions.
+//! documentation pages through `tencent-chat-callbacks-pages`; `diff` compares schema versions.
 
 use std::error::Error as StdError;
 use std::fs;
@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use tencent_chat_callbacks_codegen::{Layout, check, diff, write};
-use tencent_chat_callbacks_vendor::fetch::{self, Fetcher, Outcome};
-use tencent_chat_callbacks_vendor::page::Page;
-use tencent_chat_callbacks_vendor::{drift, import};
+use tencent_chat_callbacks_pages::fetch::{self, Fetcher, Outcome};
+use tencent_chat_callbacks_pages::page::Page;
+use tencent_chat_callbacks_pages::{drift, import};
 
 /// Generates the typed callbacks and the macro's command table from the JSON Schemas in `schema/`.
 #[derive(Parser)]

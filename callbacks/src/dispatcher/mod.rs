@@ -9,6 +9,7 @@ mod admitted;
 mod builder;
 mod failure;
 mod pending;
+mod reason;
 mod routes;
 mod run;
 

@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::Dispatcher;
 use super::admitted::Head;
-use super::failure::Reason;
+use super::reason::Reason;
 use super::routes::{Routed, Work, check_body_command};
 use crate::context::Context;
 use crate::dedup::{Deduplicator, Ran};

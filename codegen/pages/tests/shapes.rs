@@ -7,11 +7,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use tencent_chat_callbacks_vendor::Repair;
-use tencent_chat_callbacks_vendor::drift::{Finding, drift_dir, json_type};
-use tencent_chat_callbacks_vendor::import::draft;
-use tencent_chat_callbacks_vendor::page::{DocType, Page};
-use tencent_chat_callbacks_vendor::shape::Shape;
+use tencent_chat_callbacks_pages::Repair;
+use tencent_chat_callbacks_pages::drift::{Finding, drift_dir, json_type};
+use tencent_chat_callbacks_pages::import::draft;
+use tencent_chat_callbacks_pages::page::{DocType, Page};
+use tencent_chat_callbacks_pages::shape::Shape;
 
 const COMMAND: &str = "Demo.CallbackAfterGadgetRename";
 

@@ -8,9 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use support::server::{Served, Server};
-use tencent_chat_callbacks_vendor::drift::VendorPage;
-use tencent_chat_callbacks_vendor::fetch::{self, Fetcher, Outcome, Sidecar};
-use tencent_chat_callbacks_vendor::page::Page;
+use tencent_chat_callbacks_pages::drift::VendorPage;
+use tencent_chat_callbacks_pages::fetch::{self, Fetcher, Outcome, Sidecar};
+use tencent_chat_callbacks_pages::page::Page;
 
 fn fetcher(retries: u32) -> Fetcher {
     // A short back-off keeps the test quick; nothing here measures time.

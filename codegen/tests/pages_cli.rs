@@ -86,7 +86,7 @@ fn import_drafts_into_the_workspace_it_runs_in_and_warns_of_an_unreadable_sample
     assert!(draft["properties"]["Gadget_Account"].is_object(), "{draft:#}");
 }
 
-#[path = "../vendor/tests/support/server.rs"]
+#[path = "../pages/tests/support/server.rs"]
 mod server;
 
 /// `import` reads Markdown and HTML pages too, saying which shape it saw.

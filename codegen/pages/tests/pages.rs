@@ -5,10 +5,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use tencent_chat_callbacks_vendor::Repair;
-use tencent_chat_callbacks_vendor::drift::{Finding, drift, drift_dir, json_type};
-use tencent_chat_callbacks_vendor::import::draft;
-use tencent_chat_callbacks_vendor::page::{DocType, Page};
+use tencent_chat_callbacks_pages::Repair;
+use tencent_chat_callbacks_pages::drift::{Finding, drift, drift_dir, json_type};
+use tencent_chat_callbacks_pages::import::draft;
+use tencent_chat_callbacks_pages::page::{DocType, Page};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use tencent_chat_callbacks_vendor::drift::{VendorPage, drift_dir, schema_commands};
+use tencent_chat_callbacks_pages::drift::{VendorPage, drift_dir, schema_commands};
 
 fn test_page(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pages").join(name)
