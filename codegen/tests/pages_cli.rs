@@ -9,7 +9,7 @@ fn schema_dir() -> PathBuf {
 }
 
 fn test_page(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("vendor/tests/pages").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("pages/tests/pages").join(name)
 }
 
 fn run(args: &[&str]) -> (Option<i32>, String) {

@@ -1,7 +1,9 @@
 //! Requests per second over loopback HTTP: the axum adapter (signature check, typed decoding, a
-//! handler, the vendor's reply) against a bare axum handler that only parses the same JSON into
-//! the same struct, with the same load generator in the same run. Rounds alternate between the
-//! two so that drift on a busy machine affects both (see BENCHMARKS.md).
+//! handler, the vendor's reply) against two baselines with the same load generator in the same
+//! run: a bare axum handler that only parses the same JSON into the same struct, and a constant
+//! answer that does not even read the body (the limit of the HTTP stack and the load generator on
+//! this machine). Rounds alternate between the three so that drift on a busy machine affects all
+//! (see BENCHMARKS.md).
 //!
 //! Run with: cargo bench -p tests --bench http        (ROUNDS and SECONDS adjust the run)
 
@@ -38,6 +40,11 @@ async fn bare(RawQuery(_query): RawQuery, body: Bytes) -> impl IntoResponse {
         }
         Err(_) => (StatusCode::BAD_REQUEST, [("content-type", "application/json")], r#"{"ActionStatus":"FAIL"}"#),
     }
+}
+
+/// The limit of the stack: the fixed OK JSON, the body never read.
+async fn constant() -> impl IntoResponse {
+    (StatusCode::OK, [("content-type", "application/json")], r#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}"#)
 }
 
 async fn serve(app: Router) -> SocketAddr {
@@ -93,25 +100,28 @@ fn main() {
             .unwrap();
         let adapter = serve(tencent_chat_callbacks::axum::router("/callback", dispatcher)).await;
         let floor = serve(Router::new().route("/callback", post(bare))).await;
+        let limit = serve(Router::new().route("/callback", post(constant))).await;
 
-        load(adapter, body.clone(), 0.5).await; // warm-up
-        load(floor, body.clone(), 0.5).await;
-        let (mut ours, mut bare) = (Vec::new(), Vec::new());
+        let servers = [("axum adapter", adapter), ("bare axum", floor), ("constant answer", limit)];
+        for (_, address) in servers {
+            load(address, body.clone(), 0.5).await; // warm-up
+        }
+        let mut rates = vec![Vec::new(); servers.len()];
         for round in 1..=rounds {
-            ours.push(load(adapter, body.clone(), seconds).await);
-            bare.push(load(floor, body.clone(), seconds).await);
-            println!(
-                "round {round}: axum adapter {:.0} req/s, bare axum {:.0} req/s",
-                ours[round - 1],
-                bare[round - 1]
-            );
+            let mut line = format!("round {round}:");
+            for (i, (name, address)) in servers.iter().enumerate() {
+                rates[i].push(load(*address, body.clone(), seconds).await);
+                line.push_str(&format!(" {name} {:.0} req/s;", rates[i][round - 1]));
+            }
+            println!("{line}");
         }
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-        let (ours, bare) = (mean(&ours), mean(&bare));
+        let (ours, bare, limit) = (mean(&rates[0]), mean(&rates[1]), mean(&rates[2]));
         println!(
             "{COMMAND}, {CONNECTIONS} connections, {rounds} x {seconds} s each: axum adapter {ours:.0} req/s, \
-             bare axum {bare:.0} req/s, ratio {:.3}",
-            ours / bare
+             bare axum {bare:.0} req/s, constant answer {limit:.0} req/s; adapter / bare {:.3}, adapter / constant {:.3}",
+            ours / bare,
+            ours / limit
         );
     });
 }
