@@ -1,6 +1,6 @@
 //! The relay binary end to end: started as a process, fed signed vendor fixtures over loopback,
 //! its output read back from stdout, a real `redis-server` or a real `nats-server` (started here
-//! on free ports; skipped with a notice when missing, unless `CONSUMER_CHECKS=required`).
+//! on free ports; a test whose server is missing is reported as ignored, see `tests::needs!`).
 
 mod decide;
 mod delivery;
