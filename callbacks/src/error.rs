@@ -24,7 +24,7 @@ use crate::signature::SignatureError;
 /// | 409 Conflict | [`InFlightElsewhere`] |
 /// | 413 Payload Too Large | [`BodyTooLarge`] |
 /// | 500 Internal Server Error | [`Handler`] |
-/// | 503 Service Unavailable | [`Overloaded`], [`DedupUnavailable`] |
+/// | 503 Service Unavailable | [`Overloaded`], [`DedupUnavailable`], [`Undecided`] |
 /// | 504 Gateway Timeout | [`DeadlineMissed`] (before-callbacks only: an after-callback is answered `OK`) |
 ///
 /// For a before-callback, the [`FailurePolicy`](crate::FailurePolicy) may answer 200 instead. A
@@ -44,6 +44,7 @@ use crate::signature::SignatureError;
 /// [`Overloaded`]: DispatchError::Overloaded
 /// [`DedupUnavailable`]: DispatchError::DedupUnavailable
 /// [`DeadlineMissed`]: DispatchError::DeadlineMissed
+/// [`Undecided`]: DispatchError::Undecided
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DispatchError {
@@ -85,6 +86,11 @@ pub enum DispatchError {
     /// The handler of a before-callback did not decide within the deadline.
     #[error("the handler did not decide within the deadline")]
     DeadlineMissed,
+    /// The handler of a before-callback returned it to leave the answer to the failure policy on
+    /// purpose (a relay with no decision endpoint, a feature switched off): answered as any
+    /// failure would be, but not logged as one and not dead-lettered, since nothing was lost.
+    #[error("the handler left this callback to the failure policy")]
+    Undecided,
     /// Another delivery of the same event is being handled (see [`crate::dedup`]).
     #[error("the same event is being handled by another delivery; try again later")]
     InFlightElsewhere,
@@ -172,7 +178,7 @@ impl DispatchError {
             DispatchError::InFlightElsewhere => 409,
             DispatchError::BodyTooLarge { .. } => 413,
             DispatchError::Handler(_) => 500,
-            DispatchError::Overloaded | DispatchError::DedupUnavailable(_) => 503,
+            DispatchError::Overloaded | DispatchError::DedupUnavailable(_) | DispatchError::Undecided => 503,
             DispatchError::DeadlineMissed => 504,
         }
     }

@@ -306,8 +306,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         (None, FailurePolicy::Vendor) => warn!(
-            "no --decide: every before-callback is answered with a failure status (policy vendor), so the \
-             console's policy decides; each is logged and dead-lettered"
+            "no --decide: every before-callback is answered 503 (policy vendor), so the vendor's default for a \
+             failed callback (allow) applies; none is logged or dead-lettered"
         ),
         (None, policy) => warn!(on_failure = %policy, "no --decide: every before-callback is answered by this policy"),
     }

@@ -201,8 +201,8 @@ impl Relay {
                 reply.error_info = "refused: the relay has no decision endpoint".into();
                 Ok(reply)
             }
-            // A failure status is an error to the dispatcher, which cannot answer one quietly.
-            _ => Err("no --decide endpoint is configured".into()),
+            // The vendor's own behaviour for a failed callback: a failure status, quietly.
+            _ => Err(Box::new(DispatchError::Undecided)),
         }
     }
 

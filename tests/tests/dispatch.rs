@@ -449,6 +449,7 @@ fn every_error_knows_its_status() {
         (HandlerError::Failed("boom".into()).into(), 500),
         (DispatchError::Overloaded, 503),
         (DispatchError::DedupUnavailable("down".into()), 503),
+        (DispatchError::Undecided, 503),
         (DispatchError::DeadlineMissed, 504),
     ];
     for (error, status) in cases {

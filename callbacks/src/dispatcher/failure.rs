@@ -31,7 +31,7 @@ impl Dispatcher {
     pub(super) fn fail(&self, head: &Head<'_>, error: DispatchError, body: Option<&bytes::Bytes>) -> Answered {
         let reason = Reason::of(&error);
         let request_id = self.request_id(head);
-        let log = logs(&self.inner.failures);
+        let log = reason.is_logged() && logs(&self.inner.failures);
         if log && error.status().is_server_error() {
             tracing::error!(
                 command = %Clipped(&head.command),

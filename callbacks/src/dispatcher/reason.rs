@@ -28,6 +28,8 @@ pub(super) enum Reason {
     Shutdown,
     /// Acknowledged at the deadline while the handler ran; followed by a `done` when it finished.
     InProgress,
+    /// The handler left the answer to the failure policy on purpose: not a loss.
+    Undecided,
 }
 
 impl Reason {
@@ -48,6 +50,7 @@ impl Reason {
             Reason::DeadlineThenFailed => "deadline_then_failed",
             Reason::Shutdown => "shutdown",
             Reason::InProgress => crate::dead_letter::IN_PROGRESS,
+            Reason::Undecided => "undecided",
         }
     }
 
@@ -68,12 +71,22 @@ impl Reason {
             DispatchError::DeadlineMissed => Reason::DeadlineMissed,
             DispatchError::InFlightElsewhere => Reason::InFlightElsewhere,
             DispatchError::DedupUnavailable(_) => Reason::DedupUnavailable,
+            DispatchError::Undecided => Reason::Undecided,
         }
     }
 
     /// Whether a failure for this reason keeps the request's body as a dead letter: not when it
-    /// is too large (it was not read), nor when another delivery is handling the same event.
+    /// is too large (it was not read), nor when another delivery is handling the same event, nor when
+    /// the handler left it to the policy.
     pub(super) fn keeps_body(self) -> bool {
-        !matches!(self, Reason::BodyTooLarge | Reason::RequestTimeout | Reason::InFlightElsewhere | Reason::Refused)
+        !matches!(
+            self,
+            Reason::BodyTooLarge | Reason::RequestTimeout | Reason::InFlightElsewhere | Reason::Refused | Reason::Undecided
+        )
+    }
+
+    /// Whether a failure for this reason is logged: not when the handler chose it.
+    pub(super) fn is_logged(self) -> bool {
+        self != Reason::Undecided
     }
 }

@@ -139,11 +139,20 @@ async fn without_an_endpoint_the_policy_answers_with_one_warning_at_start_up() {
     assert_eq!(std::fs::read_to_string(&dead_letters).unwrap_or_default(), "", "no dead letters");
 }
 
-/// `--on-failure vendor` answers a failure status, leaving the decision to the vendor's default.
+/// `--on-failure vendor` answers a failure status, leaving the decision to the vendor's default,
+/// as quietly: one warning at start-up, no error and no dead letter per request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_an_endpoint_the_vendor_policy_answers_a_failure_status() {
-    let relay = Relay::start(&["--on-failure", "vendor"]);
+async fn without_an_endpoint_the_vendor_policy_answers_a_failure_status_quietly() {
+    let dir = tests::servers::ScratchDir::new("relay-no-decide-vendor");
+    let dead_letters = dir.path().join("dead.jsonl");
+    let relay = Relay::start(&["--on-failure", "vendor", "--dead-letter", dead_letters.to_str().unwrap()]);
     let fixture = tests::fixtures().into_iter().find(|f| f.command == "Sns.CallbackPrevFriendAdd").unwrap();
-    let (status, _) = deliver(relay.address, &fixture_event(&fixture)).await.expect("a reply");
-    assert_eq!(status, 500);
+    for _ in 0..3 {
+        let (status, _) = deliver(relay.address, &fixture_event(&fixture)).await.expect("a reply");
+        assert_eq!(status, 503);
+    }
+    let log = relay.log.lock().unwrap().join("\n");
+    assert_eq!(log.matches("no --decide").count(), 1, "{log}");
+    assert!(!log.contains("ERROR"), "{log}");
+    assert_eq!(std::fs::read_to_string(&dead_letters).unwrap_or_default(), "", "no dead letters");
 }
