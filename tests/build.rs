@@ -128,7 +128,7 @@ fn main() {
          /// `#[ignore]`d with the reason otherwise (decided when the `tests` crate is built; see\n\
          /// `tests/build.rs` for the tools and how to install them).\n\
          ///\n\
-         /// ```ignore\n\
+         /// ```text\n\
          /// tests::needs! {{ [redis]\n\
          ///     #[tokio::test]\n\
          ///     async fn claims_on_a_real_server() {{ /* … */ }}\n\

@@ -2,15 +2,15 @@
 //!
 //! It reads the JSON Schemas in `schema/` (the source of truth) and writes:
 //!
-//! - `callbacks/src/generated/`: one module per namespace, `common.rs` and `mod.rs` ([`rust`]);
+//! - `callbacks/src/generated/`: one module per namespace, `common.rs` and `mod.rs` (`rust`);
 //! - `callbacks/macros/src/generated/commands.rs`: the command table the proc-macro checks
 //!   handler registrations against;
-//! - `schema/dist/`: the published schemas ([`schemas`]);
-//! - the generated modules of the Python and npm packages in `packages/` ([`python`],
-//!   [`typescript`]), beside their hand-written runtimes;
-//! - the coverage table of `docs/coverage.md` ([`coverage`]).
+//! - `schema/dist/`: the published schemas (`schemas`);
+//! - the generated modules of the Python and npm packages in `packages/` (`python`,
+//!   `typescript`), beside their hand-written runtimes;
+//! - the coverage table of `docs/coverage.md` (`coverage`).
 //!
-//! Every output is written from one typed model of the schemas ([`model`]).
+//! Every output is written from one typed model of the schemas (`model`).
 //!
 //! Output is deterministic and formatted with `prettyplease`, so [`check`] can compare it byte
 //! for byte with what is checked in. The library depends on nothing else in the workspace; the
@@ -245,7 +245,7 @@ pub fn write(layout: &Layout) -> Result<Vec<PathBuf>, Error> {
     Ok(changed)
 }
 
-/// Fails with [`Error::Stale`] naming every file that [`write`] would change. Writes nothing.
+/// Fails with [`Error::Stale`] naming every file that [`write()`] would change. Writes nothing.
 pub fn check(layout: &Layout) -> Result<(), Error> {
     let files = generate(layout)?;
     let mut stale: Vec<PathBuf> = files
