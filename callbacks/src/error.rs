@@ -155,13 +155,69 @@ impl DecodeError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum HandlerError {
-    /// The handler returned an error; its message.
-    #[error("the handler failed: {}", Clipped(.0))]
-    Failed(String),
+    /// The handler returned an error, kept as its source.
+    #[error("the handler failed: {}", Clipped(&.0.to_string()))]
+    Failed(#[source] HandlerFailure),
     /// The handler panicked.
     #[error("the handler panicked")]
     Panicked,
 }
+
+/// The error a handler returned, shared so that a [`DispatchError`] stays `Clone`. Two are equal
+/// when their messages are: what a test of a handler compares.
+#[derive(Clone)]
+pub struct HandlerFailure(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl HandlerFailure {
+    /// The error the handler returned.
+    pub fn get(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl From<crate::BoxError> for HandlerFailure {
+    fn from(error: crate::BoxError) -> Self {
+        HandlerFailure(std::sync::Arc::from(error))
+    }
+}
+
+impl From<&str> for HandlerFailure {
+    fn from(message: &str) -> Self {
+        HandlerFailure::from(crate::BoxError::from(message))
+    }
+}
+
+impl From<String> for HandlerFailure {
+    fn from(message: String) -> Self {
+        HandlerFailure::from(crate::BoxError::from(message))
+    }
+}
+
+impl std::fmt::Debug for HandlerFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for HandlerFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl std::error::Error for HandlerFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for HandlerFailure {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for HandlerFailure {}
 
 impl DispatchError {
     /// The HTTP status this error is answered with.
@@ -191,4 +247,27 @@ impl DispatchError {
 
 fn address_text(address: &Option<std::net::IpAddr>) -> String {
     address.map_or_else(|| "an unknown source".to_owned(), |ip| ip.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    /// What the handler returned stays reachable as the error's source, not flattened to text.
+    #[test]
+    fn a_handler_failure_keeps_the_handlers_error_as_its_source() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "db unreachable");
+        let error = DispatchError::from(HandlerError::Failed(HandlerFailure::from(crate::BoxError::from(io))));
+        // `Handler` is transparent: the source is what the handler returned.
+        let failure = error.source().expect("what the handler returned");
+        let failure = failure.downcast_ref::<HandlerFailure>().expect("kept as a HandlerFailure");
+        assert_eq!(
+            failure.get().downcast_ref::<std::io::Error>().map(|e| e.kind()),
+            Some(std::io::ErrorKind::ConnectionRefused)
+        );
+        assert_eq!(error.to_string(), "the handler failed: db unreachable");
+        assert_eq!(error.clone(), error);
+    }
 }

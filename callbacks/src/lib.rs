@@ -156,7 +156,7 @@ pub use dispatcher::{
     Admitted, BuildError, DEFAULT_HANDLER_DEADLINE, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_PENDING,
     DEFAULT_MAX_PENDING_PER_SOURCE, Dispatcher, DispatcherBuilder, Handlers,
 };
-pub use error::{DecodeError, DispatchError, HandlerError, QueryError};
+pub use error::{DecodeError, DispatchError, HandlerError, HandlerFailure, QueryError};
 pub use generated::*;
 pub use handler::{EventOnly, FallbackHandler, Handler, WithContext};
 /// A network in CIDR notation (`203.0.113.0/24`), as [`DispatcherBuilder::allow_sources`] takes it:

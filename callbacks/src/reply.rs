@@ -78,9 +78,9 @@ impl HttpReply {
     pub fn with_status<T: serde::Serialize>(status: StatusCode, body: &T) -> HttpReply {
         match serde_json::to_vec(body) {
             Ok(json) => HttpReply { status, body: Bytes::from(json) },
-            Err(e) => HttpReply::from(&crate::DispatchError::from(crate::error::HandlerError::Failed(format!(
-                "the reply could not be encoded: {e}"
-            )))),
+            Err(e) => HttpReply::from(&crate::DispatchError::from(crate::error::HandlerError::Failed(
+                format!("the reply could not be encoded: {e}").into(),
+            ))),
         }
     }
 

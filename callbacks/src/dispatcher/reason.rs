@@ -81,7 +81,11 @@ impl Reason {
     pub(super) fn keeps_body(self) -> bool {
         !matches!(
             self,
-            Reason::BodyTooLarge | Reason::RequestTimeout | Reason::InFlightElsewhere | Reason::Refused | Reason::Undecided
+            Reason::BodyTooLarge
+                | Reason::RequestTimeout
+                | Reason::InFlightElsewhere
+                | Reason::Refused
+                | Reason::Undecided
         )
     }
 

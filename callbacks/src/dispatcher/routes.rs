@@ -160,7 +160,7 @@ where
         // A handler may refuse a request itself by returning a `DispatchError`, which keeps its status.
         let response = output.into_reply().map_err(|e| match e.downcast::<DispatchError>() {
             Ok(refusal) => *refusal,
-            Err(e) => HandlerError::Failed(e.to_string()).into(),
+            Err(e) => HandlerError::Failed(e.into()).into(),
         })?;
         Ok(HttpReply::ok(&response))
     }))

@@ -36,7 +36,10 @@ impl<'a> Reader<'a> {
                 Ok(Ty::Vec(Box::new(self.ty(items, &format!("{pointer}/items"), false)?)))
             }
             Some("object") => Err(self.err(pointer, "name this object under `$defs` and refer to it with `$ref`")),
-            _ => Err(self.err(pointer, "unsupported schema; see the list of supported forms in codegen/src/model/mod.rs")),
+            _ => {
+                Err(self
+                    .err(pointer, "unsupported schema; see the list of supported forms in codegen/src/model/mod.rs"))
+            }
         }
     }
 
