@@ -393,7 +393,7 @@ pub(super) fn escape_doc(text: &str) -> String {
 }
 
 /// Wraps text at 100 columns, continuation lines indented.
-fn wrap(text: &str, indent: &str) -> String {
+pub(super) fn wrap(text: &str, indent: &str) -> String {
     let options = textwrap::Options::new(100 - indent.len()).break_words(false);
     text.split("\n\n")
         .map(|p| {

@@ -15,7 +15,7 @@ use crate::GeneratedFile;
 use crate::model::{CallbackDef, Catalog};
 use crate::naming;
 
-use classes::{callback_class, decision_class, escape_doc, py_str, type_def};
+use classes::{callback_class, decision_class, escape_doc, py_str, type_def, wrap};
 
 /// The import package's directory, relative to `packages/python/`.
 pub(crate) const PACKAGE_DIR: &str = "src/tencent_chat_callbacks";
@@ -60,7 +60,7 @@ const BASE_NAMES: &[&str] = &[
 
 /// The module's docstring and imports (only the names `body` uses), then `body`.
 fn module(doc: &str, in_common: bool, body: &str) -> String {
-    let mut out = format!("\"\"\"{}\n\n{HEADER}\n\"\"\"\n\n", escape_doc(doc));
+    let mut out = format!("\"\"\"{}\n\n{HEADER}\n\"\"\"\n\n", wrap(&escape_doc(doc), ""));
     out.push_str("from __future__ import annotations\n\nimport typing as _t\n\n");
     let tokens: std::collections::BTreeSet<&str> =
         body.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();

@@ -1,4 +1,5 @@
-"""One-to-one messages: before one is sent, after it is sent, read, edited, recalled or reported, and changes to its extensions.
+"""One-to-one messages: before one is sent, after it is sent, read, edited, recalled or reported, and
+changes to its extensions.
 
 The `C2C.*` callbacks, one model each, with their replies and decisions.
 

@@ -1,4 +1,5 @@
-"""Groups and their members, messages and topics: creation and dissolution, joins and exits, messages before and after sending, read receipts, attributes and quotas.
+"""Groups and their members, messages and topics: creation and dissolution, joins and exits, messages
+before and after sending, read receipts, attributes and quotas.
 
 The `Group.*` callbacks, one model each, with their replies and decisions.
 

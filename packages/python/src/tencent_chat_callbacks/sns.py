@@ -1,4 +1,5 @@
-"""Friends and blocklists: requests to add a friend and answers to them, friends added and deleted, users blocked and unblocked.
+"""Friends and blocklists: requests to add a friend and answers to them, friends added and deleted,
+users blocked and unblocked.
 
 The `Sns.*` callbacks, one model each, with their replies and decisions.
 
