@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub mod serve;
 pub mod servers;
 
 // The skip gate, `needs!`, written by build.rs from the tools this machine has.

@@ -7,49 +7,23 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tencent_chat_callbacks::axum::Server;
 use tencent_chat_callbacks::dead_letter::{DeadLetter, JsonLinesSink};
 use tencent_chat_callbacks::dedup::{Deduplicator, MemoryStore};
 use tencent_chat_callbacks::{Context, Dispatcher, DispatcherBuilder, FailurePolicy, IpNet, c2c, group, push};
-use tests::{APP_ID, TOKEN, fixtures, now, post, signed_query};
+use tests::serve::{PATIENCE, post_json, serve};
+use tests::{APP_ID, TOKEN, fixtures, now, signed_query};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::oneshot;
+use tokio::net::{TcpSocket, TcpStream};
 
 const BEFORE_SEND: &str = "Group.CallbackBeforeSendMsg";
 const CREATE: &str = "Group.CallbackAfterCreateGroup";
 const C2C_AFTER_SEND: &str = "C2C.CallbackAfterSendMsg";
-/// A bound on waits that should end far sooner; a test only fails on it when something hangs.
-const PATIENCE: Duration = Duration::from_secs(20);
-
 fn sample(command: &str) -> Value {
     fixtures().into_iter().find(|f| f.command == command).unwrap().sample_json()
 }
 
 fn builder() -> DispatcherBuilder {
     Dispatcher::builder().app_id(APP_ID).token(TOKEN)
-}
-
-async fn serve(dispatcher: Dispatcher, server: impl FnOnce(Server) -> Server) -> (SocketAddr, oneshot::Sender<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = server(Server::new(dispatcher));
-    tokio::spawn(async move {
-        server
-            .serve_until(listener, async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    (address, stop)
-}
-
-async fn post_json(address: SocketAddr, query: &str, body: &[u8]) -> (u16, Value) {
-    let (status, body) = tokio::time::timeout(PATIENCE, post(address, &format!("/callback?{query}"), body))
-        .await
-        .expect("answered in time");
-    (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}")))
 }
 
 /// A connection from `source` (any 127/8 address reaches the loopback server).
