@@ -129,7 +129,10 @@ pub(crate) enum Forwarder {
     /// `XADD` to a stream, deduplicated on the same Redis.
     Redis { redis: RedisStream, script: redis::Script },
     /// A JetStream publication on `subject.<command>`, deduplicated by the stream's duplicate
-    /// window through the `Nats-Msg-Id` header.
+    /// window through the `Nats-Msg-Id` header, which is the dedup key and the body's hash: a
+    /// redelivery is dropped, while another body under the same key (a forgery sent first through
+    /// a captured URL, then the genuine event) is stored too, for the consumer to tell apart,
+    /// instead of being dropped in silence.
     Nats { jetstream: jetstream::Context, subject: String },
 }
 
@@ -270,7 +273,8 @@ impl Forwarder {
             }
             Forwarder::Nats { jetstream, subject } => {
                 let mut headers = async_nats::HeaderMap::new();
-                headers.insert(async_nats::header::NATS_MESSAGE_ID, envelope.dedup_key.as_str());
+                let message_id = format!("{}#{}", envelope.dedup_key, body_hash(envelope));
+                headers.insert(async_nats::header::NATS_MESSAGE_ID, message_id.as_str());
                 let subject = format!("{subject}.{}", subject_token(&envelope.command));
                 let ack = jetstream
                     .publish_with_headers(subject, headers, envelope.to_json().into())

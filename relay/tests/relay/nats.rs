@@ -37,8 +37,41 @@ async fn jetstream_two_replicas_each_event_stored_once() {
 }
 }
 
+tests::needs! { [nats]
+/// Through a captured URL a forged event with a chosen `MsgKey` is stored first; the genuine
+/// event with that key must not be dropped as its duplicate (a redelivery of either still is).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_event_cannot_make_jetstream_drop_the_genuine_one() {
+    let nats = NatsServer::start();
+    let url = nats.url();
+    let relay = Relay::start(&["--forward", &url, "--stream", "forged", "--subject", "tencent.chat"]);
+    let fixture = tests::fixtures().into_iter().find(|f| f.command == "C2C.CallbackAfterSendMsg").unwrap();
+    let event = |text: &str| {
+        let mut body = fixture.sample_json();
+        body["MsgKey"] = "poisoned-key-1".into();
+        body["MsgBody"][0]["MsgContent"]["Text"] = text.into();
+        Event { command: fixture.command.clone(), key: String::new(), body: serde_json::to_vec(&body).unwrap() }
+    };
+    let (forged, genuine) = (event("forged"), event("genuine"));
+    for delivery in [&forged, &forged, &genuine, &genuine] {
+        assert!(is_ok(&deliver(relay.address, delivery).await));
+    }
+    let client = async_nats::connect(&url).await.expect("nats answers");
+    let mut stream = async_nats::jetstream::new(client).get_stream("forged").await.expect("created");
+    let stored = stream.info().await.unwrap().state.messages;
+    let mut texts = Vec::new();
+    for sequence in 1..=stored {
+        let message = stream.get_raw_message(sequence).await.expect("stored");
+        let envelope = Envelope::from_json(&message.payload).expect("an envelope");
+        let body: serde_json::Value = serde_json::from_str(envelope.body.get()).unwrap();
+        texts.push(body["MsgBody"][0]["MsgContent"]["Text"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(texts, ["forged", "genuine"], "each body once, the genuine one kept");
+}
+}
+
 /// The stream holds exactly one message per event, on its command's subject, with the dedup key
-/// as its `Nats-Msg-Id`.
+/// and the body's hash as its `Nats-Msg-Id`.
 async fn assert_stored_once(url: &str, stream: &str, subject: &str, events: &[Event]) {
     let client = async_nats::connect(url).await.expect("nats answers");
     let jetstream = async_nats::jetstream::new(client);
@@ -49,7 +82,8 @@ async fn assert_stored_once(url: &str, stream: &str, subject: &str, events: &[Ev
         let message = stream.get_raw_message(sequence).await.expect("stored");
         let envelope = Envelope::from_json(&message.payload).expect("an envelope");
         assert_eq!(message.subject.as_str(), format!("{subject}.{}", envelope.command));
-        assert_eq!(message.headers.get("Nats-Msg-Id").map(|v| v.as_str()), Some(envelope.dedup_key.as_str()));
+        let id = message.headers.get("Nats-Msg-Id").map(|v| v.as_str().to_owned()).unwrap_or_default();
+        assert!(id.starts_with(&format!("{}#", envelope.dedup_key)), "{id}");
         assert!(envelope.event().expect("decodes").command().is_some());
         *by_key.entry(envelope.dedup_key).or_insert(0) += 1;
     }
