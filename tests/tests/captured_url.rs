@@ -254,12 +254,12 @@ async fn a_forged_msg_key_cannot_suppress_the_genuine_event_in_memory() {
 }
 
 tests::needs! { [redis]
-#[tokio::test]
-async fn a_forged_msg_key_cannot_suppress_the_genuine_event_on_redis() {
-    let redis = tests::servers::RedisServer::start();
-    let store = tencent_chat_callbacks::dedup::RedisStore::connect(&redis.url()).await.unwrap();
-    forged_then_genuine(Deduplicator::new(store)).await;
-}
+    #[tokio::test]
+    async fn a_forged_msg_key_cannot_suppress_the_genuine_event_on_redis() {
+        let redis = tests::servers::RedisServer::start();
+        let store = tencent_chat_callbacks::dedup::RedisStore::connect(&redis.url()).await.unwrap();
+        forged_then_genuine(Deduplicator::new(store)).await;
+    }
 }
 
 #[tokio::test]

@@ -46,49 +46,49 @@ fn run_with(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)]) {
 }
 
 tests::needs! { [node_consumers]
-#[test]
-fn ajv_strict_compiles_every_published_schema_and_validates_every_fixture() {
-    run(&consumers("typescript"), "node", &["ajv.mjs"]);
-}
+    #[test]
+    fn ajv_strict_compiles_every_published_schema_and_validates_every_fixture() {
+        run(&consumers("typescript"), "node", &["ajv.mjs"]);
+    }
 }
 
 tests::needs! { [python_jsonschema]
-#[test]
-fn python_jsonschema_validates_every_fixture_and_rejects_bad_payloads() {
-    run(&consumers("python"), "python3", &["check_schemas.py"]);
-}
+    #[test]
+    fn python_jsonschema_validates_every_fixture_and_rejects_bad_payloads() {
+        run(&consumers("python"), "python3", &["check_schemas.py"]);
+    }
 }
 
 tests::needs! { [node_consumers]
-#[test]
-fn json_schema_to_typescript_names_types_by_title_and_tsc_strict_compiles_them() {
-    run(&consumers("typescript"), "node", &["jstt.mjs"]);
-}
+    #[test]
+    fn json_schema_to_typescript_names_types_by_title_and_tsc_strict_compiles_them() {
+        run(&consumers("typescript"), "node", &["jstt.mjs"]);
+    }
 }
 
 tests::needs! { [node_consumers, go]
-#[test]
-fn quicktype_typescript_compiles_and_its_go_round_trips_every_fixture() {
-    run(&consumers("typescript"), "node", &["quicktype.mjs"]);
-    // The program uses only the standard library: no module downloads, a cache of our own.
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-build");
-    let env = [("GOCACHE", cache.to_str().expect("a UTF-8 path")), ("GOPROXY", "off"), ("GOFLAGS", "-mod=mod")];
-    run_with(&consumers("go"), "go", &["run", "."], &env);
-}
+    #[test]
+    fn quicktype_typescript_compiles_and_its_go_round_trips_every_fixture() {
+        run(&consumers("typescript"), "node", &["quicktype.mjs"]);
+        // The program uses only the standard library: no module downloads, a cache of our own.
+        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-build");
+        let env = [("GOCACHE", cache.to_str().expect("a UTF-8 path")), ("GOPROXY", "off"), ("GOFLAGS", "-mod=mod")];
+        run_with(&consumers("go"), "go", &["run", "."], &env);
+    }
 }
 
 tests::needs! { [python_datamodel]
-#[test]
-fn pydantic_models_from_datamodel_code_generator_round_trip_every_fixture() {
-    run(&consumers("python"), "python3", &["check_pydantic.py"]);
-}
+    #[test]
+    fn pydantic_models_from_datamodel_code_generator_round_trip_every_fixture() {
+        run(&consumers("python"), "python3", &["check_pydantic.py"]);
+    }
 }
 
 tests::needs! { [node_consumers]
-#[test]
-fn the_asyncapi_parser_accepts_the_asyncapi_document() {
-    run(&consumers("typescript"), "node", &["asyncapi.mjs"]);
-}
+    #[test]
+    fn the_asyncapi_parser_accepts_the_asyncapi_document() {
+        run(&consumers("typescript"), "node", &["asyncapi.mjs"]);
+    }
 }
 
 /// Needs no outside tool, so it always runs: Rust's `jsonschema` compiles the bundle and every

@@ -89,21 +89,21 @@ async fn a_delivery_while_the_first_still_runs_gets_409() {
 }
 
 tests::needs! { [redis]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_replicas_on_one_redis_run_an_event_once() {
-    let server = RedisServer::start();
-    let runs = Arc::new(AtomicUsize::new(0));
-    let mut replicas = Vec::new();
-    for _ in 0..2 {
-        let store = RedisStore::connect(&server.url()).await.expect("redis answers");
-        replicas.push(replica(Deduplicator::new(store), runs.clone(), Arc::default()));
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_replicas_on_one_redis_run_an_event_once() {
+        let server = RedisServer::start();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let mut replicas = Vec::new();
+        for _ in 0..2 {
+            let store = RedisStore::connect(&server.url()).await.expect("redis answers");
+            replicas.push(replica(Deduplicator::new(store), runs.clone(), Arc::default()));
+        }
+        for n in 0..20 {
+            let name = format!("group-{n}");
+            // The vendor's retry lands on the other replica.
+            assert_eq!(status(&replicas[n % 2], CREATE, body(CREATE, &name)).await, 200);
+            assert_eq!(status(&replicas[(n + 1) % 2], CREATE, body(CREATE, &name)).await, 200);
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 20);
     }
-    for n in 0..20 {
-        let name = format!("group-{n}");
-        // The vendor's retry lands on the other replica.
-        assert_eq!(status(&replicas[n % 2], CREATE, body(CREATE, &name)).await, 200);
-        assert_eq!(status(&replicas[(n + 1) % 2], CREATE, body(CREATE, &name)).await, 200);
-    }
-    assert_eq!(runs.load(Ordering::SeqCst), 20);
-}
 }

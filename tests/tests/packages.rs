@@ -107,65 +107,65 @@ fn assert_all_passed(stdout: &str) {
 }
 
 tests::needs! { [python_packaging]
-#[test]
-fn the_python_package_builds_installs_and_answers_like_the_rust_dispatcher() {
-    let root = workspace_root();
-    let source = root.join("packages/python");
-    let dir = scratch("python-package");
-    // Built from a copy, so no build output can land in the source tree.
-    let copy = dir.join("src");
-    copy_dir(&source, &copy);
-    let dist = dir.join("dist");
-    run(
-        &dir,
-        "python3",
-        &["-m", "build", "--no-isolation", "--outdir", &dist.to_string_lossy(), &copy.to_string_lossy()],
-    );
-    let wheel = only_file(&dist, ".whl");
-    let sdist = only_file(&dist, ".tar.gz");
-    // Ready to publish: the metadata and README as PyPI checks them.
-    let (wheel_file, sdist_file) = (wheel.to_string_lossy().into_owned(), sdist.to_string_lossy().into_owned());
-    run(&dir, "python3", &["-m", "twine", "check", "--strict", &wheel_file, &sdist_file]);
-    for leftover in ["build", "dist", "src/tencent_chat_callbacks.egg-info"] {
-        assert!(!source.join(leftover).exists(), "the build wrote {leftover} into the source tree");
-    }
+    #[test]
+    fn the_python_package_builds_installs_and_answers_like_the_rust_dispatcher() {
+        let root = workspace_root();
+        let source = root.join("packages/python");
+        let dir = scratch("python-package");
+        // Built from a copy, so no build output can land in the source tree.
+        let copy = dir.join("src");
+        copy_dir(&source, &copy);
+        let dist = dir.join("dist");
+        run(
+            &dir,
+            "python3",
+            &["-m", "build", "--no-isolation", "--outdir", &dist.to_string_lossy(), &copy.to_string_lossy()],
+        );
+        let wheel = only_file(&dist, ".whl");
+        let sdist = only_file(&dist, ".tar.gz");
+        // Ready to publish: the metadata and README as PyPI checks them.
+        let (wheel_file, sdist_file) = (wheel.to_string_lossy().into_owned(), sdist.to_string_lossy().into_owned());
+        run(&dir, "python3", &["-m", "twine", "check", "--strict", &wheel_file, &sdist_file]);
+        for leftover in ["build", "dist", "src/tencent_chat_callbacks.egg-info"] {
+            assert!(!source.join(leftover).exists(), "the build wrote {leftover} into the source tree");
+        }
 
-    let venv = dir.join("venv");
-    run(&dir, "python3", &["-m", "venv", &venv.to_string_lossy()]);
-    let python = venv.join("bin/python");
-    let wheel = wheel.to_string_lossy();
-    let install = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", &wheel];
-    run(&dir, &python, &[&install[..], &PYTHON_TOOLS[..]].concat());
-    let check = root.join("tests/packages/python/check_package.py");
-    // The installed package and a consumer of it (the check itself) type-check strictly.
-    let check_file = check.to_string_lossy();
-    run(&dir, &python, &["-m", "mypy", "--strict", "-p", "tencent_chat_callbacks"]);
-    run(&dir, &python, &["-m", "mypy", "--strict", &check_file]);
-    // Every Python block of the package's README type-checks strictly against the installed package.
-    let blocks = code_blocks(&source.join("README.md"), "python");
-    assert!(blocks.len() >= 2, "the README lost its examples");
-    let readme = dir.join("readme");
-    fs::create_dir_all(&readme).expect("create the README directory");
-    let mut files = Vec::new();
-    for (index, block) in blocks.iter().enumerate() {
-        let file = readme.join(format!("readme_{index}.py"));
-        fs::write(&file, block).expect("write a README block");
-        files.push(file.to_string_lossy().into_owned());
+        let venv = dir.join("venv");
+        run(&dir, "python3", &["-m", "venv", &venv.to_string_lossy()]);
+        let python = venv.join("bin/python");
+        let wheel = wheel.to_string_lossy();
+        let install = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", &wheel];
+        run(&dir, &python, &[&install[..], &PYTHON_TOOLS[..]].concat());
+        let check = root.join("tests/packages/python/check_package.py");
+        // The installed package and a consumer of it (the check itself) type-check strictly.
+        let check_file = check.to_string_lossy();
+        run(&dir, &python, &["-m", "mypy", "--strict", "-p", "tencent_chat_callbacks"]);
+        run(&dir, &python, &["-m", "mypy", "--strict", &check_file]);
+        // Every Python block of the package's README type-checks strictly against the installed package.
+        let blocks = code_blocks(&source.join("README.md"), "python");
+        assert!(blocks.len() >= 2, "the README lost its examples");
+        let readme = dir.join("readme");
+        fs::create_dir_all(&readme).expect("create the README directory");
+        let mut files = Vec::new();
+        for (index, block) in blocks.iter().enumerate() {
+            let file = readme.join(format!("readme_{index}.py"));
+            fs::write(&file, block).expect("write a README block");
+            files.push(file.to_string_lossy().into_owned());
+        }
+        let mut mypy = vec!["-m", "mypy", "--strict"];
+        mypy.extend(files.iter().map(String::as_str));
+        run(&readme, &python, &mypy);
+        let stdout = run(&dir, &python, &[&check.to_string_lossy(), &root.to_string_lossy()]);
+        assert_all_passed(&stdout);
+        // The receive path over real sockets: `python -m tencent_chat_callbacks serve` as a process.
+        let python = python.to_string_lossy();
+        let stdout = run(
+            &dir,
+            "python3",
+            &[&receive_path(), &root.to_string_lossy(), "--", &python, "-m", "tencent_chat_callbacks", "serve"],
+        );
+        assert_all_passed(&stdout);
     }
-    let mut mypy = vec!["-m", "mypy", "--strict"];
-    mypy.extend(files.iter().map(String::as_str));
-    run(&readme, &python, &mypy);
-    let stdout = run(&dir, &python, &[&check.to_string_lossy(), &root.to_string_lossy()]);
-    assert_all_passed(&stdout);
-    // The receive path over real sockets: `python -m tencent_chat_callbacks serve` as a process.
-    let python = python.to_string_lossy();
-    let stdout = run(
-        &dir,
-        "python3",
-        &[&receive_path(), &root.to_string_lossy(), "--", &python, "-m", "tencent_chat_callbacks", "serve"],
-    );
-    assert_all_passed(&stdout);
-}
 }
 
 /// The real-socket checks both servers must pass (stdlib Python only).
@@ -174,56 +174,56 @@ fn receive_path() -> String {
 }
 
 tests::needs! { [node_packaging]
-#[test]
-fn the_npm_package_packs_installs_typechecks_strictly_and_answers_like_the_rust_dispatcher() {
-    let root = workspace_root();
-    let consumer = root.join("tests/packages/npm");
-    let packed = scratch("npm-package");
-    let source = root.join("packages/npm");
-    let destination = packed.to_string_lossy();
-    run(&source, "npm", &["pack", "--pack-destination", &destination, "--loglevel=error"]);
-    let tarball = only_file(&packed, ".tgz");
-    // Ready to publish: exports, types and files as publint checks them, warnings included.
-    let publint = consumer.join("node_modules/publint/src/cli.js");
-    run(&source, "node", &[&publint.to_string_lossy(), "--strict", "--pack", "npm"]);
+    #[test]
+    fn the_npm_package_packs_installs_typechecks_strictly_and_answers_like_the_rust_dispatcher() {
+        let root = workspace_root();
+        let consumer = root.join("tests/packages/npm");
+        let packed = scratch("npm-package");
+        let source = root.join("packages/npm");
+        let destination = packed.to_string_lossy();
+        run(&source, "npm", &["pack", "--pack-destination", &destination, "--loglevel=error"]);
+        let tarball = only_file(&packed, ".tgz");
+        // Ready to publish: exports, types and files as publint checks them, warnings included.
+        let publint = consumer.join("node_modules/publint/src/cli.js");
+        run(&source, "node", &[&publint.to_string_lossy(), "--strict", "--pack", "npm"]);
 
-    // The scratch project sits inside tests/packages/npm so that TypeScript, @types/node and
-    // Express resolve from its node_modules; the package itself is installed into the scratch.
-    let project = consumer.join(".scratch");
-    if project.exists() {
-        fs::remove_dir_all(&project).expect("remove the old scratch project");
+        // The scratch project sits inside tests/packages/npm so that TypeScript, @types/node and
+        // Express resolve from its node_modules; the package itself is installed into the scratch.
+        let project = consumer.join(".scratch");
+        if project.exists() {
+            fs::remove_dir_all(&project).expect("remove the old scratch project");
+        }
+        fs::create_dir_all(&project).expect("create the scratch project");
+        for file in ["check.ts", "check-cjs.cts", "tsconfig.json"] {
+            fs::copy(consumer.join(file), project.join(file)).expect("copy a check file");
+        }
+        fs::write(project.join("package.json"), "{\"name\": \"scratch\", \"private\": true, \"type\": \"module\"}\n")
+            .expect("write the scratch package.json");
+        let tarball = tarball.to_string_lossy();
+        let install = ["install", "--no-audit", "--no-fund", "--no-package-lock", "--loglevel=error", &tarball];
+        run(&project, "npm", &install);
+        run(&project, "node", &["../node_modules/typescript/bin/tsc", "-p", "."]);
+        // Every TypeScript block of the package's README compiles with the same strict settings.
+        let blocks = code_blocks(&source.join("README.md"), "ts");
+        assert!(blocks.len() >= 3, "the README lost its examples");
+        let mut files = Vec::new();
+        for (index, block) in blocks.iter().enumerate() {
+            let name = format!("readme-{index}.ts");
+            fs::write(project.join(&name), block).expect("write a README block");
+            files.push(format!("{name:?}"));
+        }
+        let config = format!(
+            "{{\"extends\": \"./tsconfig.json\", \"compilerOptions\": {{\"noEmit\": true}}, \"files\": [{}]}}\n",
+            files.join(", ")
+        );
+        fs::write(project.join("tsconfig.readme.json"), config).expect("write the README tsconfig");
+        run(&project, "node", &["../node_modules/typescript/bin/tsc", "-p", "tsconfig.readme.json"]);
+        let stdout = run(&project, "node", &["out/check.js", &root.to_string_lossy()]);
+        assert_all_passed(&stdout);
+        // The receive path over real sockets: the installed `tencent-chat-callbacks serve` bin.
+        let bin = project.join("node_modules/.bin/tencent-chat-callbacks");
+        let stdout =
+            run(&project, "python3", &[&receive_path(), &root.to_string_lossy(), "--", &bin.to_string_lossy(), "serve"]);
+        assert_all_passed(&stdout);
     }
-    fs::create_dir_all(&project).expect("create the scratch project");
-    for file in ["check.ts", "check-cjs.cts", "tsconfig.json"] {
-        fs::copy(consumer.join(file), project.join(file)).expect("copy a check file");
-    }
-    fs::write(project.join("package.json"), "{\"name\": \"scratch\", \"private\": true, \"type\": \"module\"}\n")
-        .expect("write the scratch package.json");
-    let tarball = tarball.to_string_lossy();
-    let install = ["install", "--no-audit", "--no-fund", "--no-package-lock", "--loglevel=error", &tarball];
-    run(&project, "npm", &install);
-    run(&project, "node", &["../node_modules/typescript/bin/tsc", "-p", "."]);
-    // Every TypeScript block of the package's README compiles with the same strict settings.
-    let blocks = code_blocks(&source.join("README.md"), "ts");
-    assert!(blocks.len() >= 3, "the README lost its examples");
-    let mut files = Vec::new();
-    for (index, block) in blocks.iter().enumerate() {
-        let name = format!("readme-{index}.ts");
-        fs::write(project.join(&name), block).expect("write a README block");
-        files.push(format!("{name:?}"));
-    }
-    let config = format!(
-        "{{\"extends\": \"./tsconfig.json\", \"compilerOptions\": {{\"noEmit\": true}}, \"files\": [{}]}}\n",
-        files.join(", ")
-    );
-    fs::write(project.join("tsconfig.readme.json"), config).expect("write the README tsconfig");
-    run(&project, "node", &["../node_modules/typescript/bin/tsc", "-p", "tsconfig.readme.json"]);
-    let stdout = run(&project, "node", &["out/check.js", &root.to_string_lossy()]);
-    assert_all_passed(&stdout);
-    // The receive path over real sockets: the installed `tencent-chat-callbacks serve` bin.
-    let bin = project.join("node_modules/.bin/tencent-chat-callbacks");
-    let stdout =
-        run(&project, "python3", &[&receive_path(), &root.to_string_lossy(), "--", &bin.to_string_lossy(), "serve"]);
-    assert_all_passed(&stdout);
-}
 }

@@ -185,41 +185,41 @@ async fn every_acknowledged_event_reaches(language: Language, nats: bool) {
 }
 
 tests::needs! { [redis, python_webhooks]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_python_service_verifying_with_standardwebhooks_gets_every_acknowledged_event() {
-    every_acknowledged_event_reaches(Language::Python, false).await;
-}
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_python_service_verifying_with_standardwebhooks_gets_every_acknowledged_event() {
+        every_acknowledged_event_reaches(Language::Python, false).await;
+    }
 }
 
 tests::needs! { [redis, node_webhooks]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_service_verifying_with_standardwebhooks_gets_every_acknowledged_event() {
-    every_acknowledged_event_reaches(Language::Node, false).await;
-}
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_node_service_verifying_with_standardwebhooks_gets_every_acknowledged_event() {
+        every_acknowledged_event_reaches(Language::Node, false).await;
+    }
 }
 
 tests::needs! { [nats, python_webhooks]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn through_jetstream_a_python_service_gets_every_acknowledged_event() {
-    every_acknowledged_event_reaches(Language::Python, true).await;
-}
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn through_jetstream_a_python_service_gets_every_acknowledged_event() {
+        every_acknowledged_event_reaches(Language::Python, true).await;
+    }
 }
 
 tests::needs! { [redis, python_webhooks]
-/// Events the service refuses by the whole schedule go to the dead-letter stream (after waits
-/// that honour its `Retry-After: 1`), are counted in `/metrics`, and one command moves them back
-/// for delivery once the service is fixed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_deliveries_are_dead_lettered_by_the_schedule_and_replayed_by_one_command() {
-    dead_letters_and_replay(false).await;
-}
+    /// Events the service refuses by the whole schedule go to the dead-letter stream (after waits
+    /// that honour its `Retry-After: 1`), are counted in `/metrics`, and one command moves them back
+    /// for delivery once the service is fixed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failed_deliveries_are_dead_lettered_by_the_schedule_and_replayed_by_one_command() {
+        dead_letters_and_replay(false).await;
+    }
 }
 
 tests::needs! { [nats, python_webhooks]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn through_jetstream_failed_deliveries_are_dead_lettered_and_replayed() {
-    dead_letters_and_replay(true).await;
-}
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn through_jetstream_failed_deliveries_are_dead_lettered_and_replayed() {
+        dead_letters_and_replay(true).await;
+    }
 }
 
 async fn dead_letters_and_replay(nats: bool) {
@@ -282,27 +282,27 @@ async fn dead_letters_and_replay(nats: bool) {
 }
 
 tests::needs! { [node_webhooks]
-/// Without a broker, `--deliver` is a hand-off within the publish timeout: the vendor gets OK only
-/// once the service took the event, and a failure status when it did not (for the vendor's retry).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_a_broker_delivery_is_synchronous() {
-    let service = Service::start(Language::Node);
-    let url = service.url();
-    let relay = Relay::start(&["--deliver", &url, "--deliver-secret", SECRET]);
-    let events = after_events(2);
-    assert!(is_ok(&deliver(relay.address, &events[0]).await));
-    // The service wrote its line before answering; only this side's pipe reader may lag.
-    let seen = service.seen_at_least(1).await;
-    assert_eq!(seen.len(), 1, "delivered before the answer: {seen:?}");
-    assert!(seen[0].valid && seen[0].status == 200 && seen[0].dedup_key.as_deref() == Some(events[0].key.as_str()));
-    assert!(is_ok(&deliver(relay.address, &events[0]).await), "a redelivery is a duplicate");
-    assert_eq!(service.seen().len(), 1);
+    /// Without a broker, `--deliver` is a hand-off within the publish timeout: the vendor gets OK only
+    /// once the service took the event, and a failure status when it did not (for the vendor's retry).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_a_broker_delivery_is_synchronous() {
+        let service = Service::start(Language::Node);
+        let url = service.url();
+        let relay = Relay::start(&["--deliver", &url, "--deliver-secret", SECRET]);
+        let events = after_events(2);
+        assert!(is_ok(&deliver(relay.address, &events[0]).await));
+        // The service wrote its line before answering; only this side's pipe reader may lag.
+        let seen = service.seen_at_least(1).await;
+        assert_eq!(seen.len(), 1, "delivered before the answer: {seen:?}");
+        assert!(seen[0].valid && seen[0].status == 200 && seen[0].dedup_key.as_deref() == Some(events[0].key.as_str()));
+        assert!(is_ok(&deliver(relay.address, &events[0]).await), "a redelivery is a duplicate");
+        assert_eq!(service.seen().len(), 1);
 
-    service.answer(503).await;
-    let reply = deliver(relay.address, &events[1]).await;
-    assert!(matches!(reply, Some((500, _))), "{reply:?}");
-    service.answer(200).await;
-    assert!(is_ok(&deliver(relay.address, &events[1]).await), "the vendor's retry goes through");
-    assert!(relay.printed().is_empty(), "nothing on stdout with --deliver");
-}
+        service.answer(503).await;
+        let reply = deliver(relay.address, &events[1]).await;
+        assert!(matches!(reply, Some((500, _))), "{reply:?}");
+        service.answer(200).await;
+        assert!(is_ok(&deliver(relay.address, &events[1]).await), "the vendor's retry goes through");
+        assert!(relay.printed().is_empty(), "nothing on stdout with --deliver");
+    }
 }

@@ -40,53 +40,53 @@ async fn answers(address: SocketAddr, path: &str, status: u16) -> String {
 }
 
 tests::needs! { [redis, python_webhooks]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_systemd_unit_runs_and_its_admin_address_answers_the_probes() {
-    let service = Service::start(Language::Python);
-    let mut redis = RedisServer::start();
-    let page = page();
-    let dir = ScratchDir::new("relay-systemd");
-    let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let line = page.lines().find_map(|l| l.strip_prefix("ExecStart=")).expect("an ExecStart line");
-    let line = replaced(
-        line,
-        &[
-            ("/usr/local/bin/relay", env!("CARGO_BIN_EXE_relay").to_owned()),
-            ("0.0.0.0:8080", "127.0.0.1:0".into()),
-            ("127.0.0.1:9090", admin.to_string()),
-            ("redis://127.0.0.1:6379", redis.url()),
-            ("http://127.0.0.1:8000/webhooks", service.url()),
-            ("/var/lib/tencent-chat-relay", dir.path().display().to_string()),
-        ],
-    );
-    let mut words = line.split_whitespace();
-    let mut command = Command::new(words.next().unwrap());
-    command.args(words);
-    // The environment file, as `EnvironmentFile=` reads it.
-    let env_file = page.split("# /etc/tencent-chat-relay/env\n").nth(1).expect("the environment file");
-    for assignment in env_file.lines().take_while(|l| !l.starts_with("```")) {
-        let (name, value) = assignment.split_once('=').expect("NAME=value");
-        command.env(name, value);
-    }
-    command.env("TENCENT_CHAT_TOKEN", tests::TOKEN).env("TENCENT_CHAT_SDKAPPID", tests::APP_ID.to_string());
-    let relay = Relay::spawn(command);
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_systemd_unit_runs_and_its_admin_address_answers_the_probes() {
+        let service = Service::start(Language::Python);
+        let mut redis = RedisServer::start();
+        let page = page();
+        let dir = ScratchDir::new("relay-systemd");
+        let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let line = page.lines().find_map(|l| l.strip_prefix("ExecStart=")).expect("an ExecStart line");
+        let line = replaced(
+            line,
+            &[
+                ("/usr/local/bin/relay", env!("CARGO_BIN_EXE_relay").to_owned()),
+                ("0.0.0.0:8080", "127.0.0.1:0".into()),
+                ("127.0.0.1:9090", admin.to_string()),
+                ("redis://127.0.0.1:6379", redis.url()),
+                ("http://127.0.0.1:8000/webhooks", service.url()),
+                ("/var/lib/tencent-chat-relay", dir.path().display().to_string()),
+            ],
+        );
+        let mut words = line.split_whitespace();
+        let mut command = Command::new(words.next().unwrap());
+        command.args(words);
+        // The environment file, as `EnvironmentFile=` reads it.
+        let env_file = page.split("# /etc/tencent-chat-relay/env\n").nth(1).expect("the environment file");
+        for assignment in env_file.lines().take_while(|l| !l.starts_with("```")) {
+            let (name, value) = assignment.split_once('=').expect("NAME=value");
+            command.env(name, value);
+        }
+        command.env("TENCENT_CHAT_TOKEN", tests::TOKEN).env("TENCENT_CHAT_SDKAPPID", tests::APP_ID.to_string());
+        let relay = Relay::spawn(command);
 
-    answers(admin, "/healthz", 200).await;
-    answers(admin, "/readyz", 200).await;
-    let event = &crate::support::after_events(1)[0];
-    assert!(crate::support::is_ok(&crate::support::deliver(relay.address, event).await));
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !service.seen().iter().any(|s| s.valid && s.status == 200) {
-        assert!(Instant::now() < deadline, "the unit's relay never delivered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        answers(admin, "/healthz", 200).await;
+        answers(admin, "/readyz", 200).await;
+        let event = &crate::support::after_events(1)[0];
+        assert!(crate::support::is_ok(&crate::support::deliver(relay.address, event).await));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !service.seen().iter().any(|s| s.valid && s.status == 200) {
+            assert!(Instant::now() < deadline, "the unit's relay never delivered");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let metrics = answers(admin, "/metrics", 200).await;
+        assert!(metrics.contains(r#"relay_delivery_attempts_total{outcome="delivered"} 1"#), "{metrics}");
+        redis.kill();
+        let reason = answers(admin, "/readyz", 503).await;
+        assert!(reason.contains("redis"), "{reason}");
+        answers(admin, "/healthz", 200).await;
     }
-    let metrics = answers(admin, "/metrics", 200).await;
-    assert!(metrics.contains(r#"relay_delivery_attempts_total{outcome="delivered"} 1"#), "{metrics}");
-    redis.kill();
-    let reason = answers(admin, "/readyz", 503).await;
-    assert!(reason.contains("redis"), "{reason}");
-    answers(admin, "/healthz", 200).await;
-}
 }
 
 tests::needs! { [redis, node_webhooks]
