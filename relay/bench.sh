@@ -21,23 +21,43 @@ redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly yes --append
 pids+=($!)
 for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
-start() { # NAME COMMAND...: starts a receiver, prints its URL
+start() { # NAME COMMAND...: starts a receiver, records its pid and sets `url` to its callback URL
   local name=$1; shift
   RUST_LOG=warn,relay=info,example_server=info "$@" --listen 127.0.0.1:0 --sdkappid "$app_id" --token "$token" \
     >"$work/$name.out" 2>"$work/$name.log" &
   pids+=($!)
   for _ in $(seq 100); do grep -q "listening on" "$work/$name.log" "$work/$name.out" 2>/dev/null && break; sleep 0.1; done
-  grep -ho "http://[0-9.:]*/callback" "$work/$name.log" "$work/$name.out" | head -1
+  url=$(grep -ho "http://[0-9.:]*/callback" "$work/$name.log" "$work/$name.out" | head -1)
 }
-server=$(start server ./target/release/example-server)
-relay1=$(start relay1 ./target/release/relay --forward "redis://127.0.0.1:$port")
-relay2=$(start relay2 ./target/release/relay --forward "redis://127.0.0.1:$port")
+start server ./target/release/example-server; server=$url
+start relay1 ./target/release/relay --forward "redis://127.0.0.1:$port"; relay1=$url
+start relay2 ./target/release/relay --forward "redis://127.0.0.1:$port"; relay2=$url
 
 sink=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-relay3=$(start relay3 ./target/release/relay --forward "redis://127.0.0.1:$port" --stream bench-deliver \
-  --deliver "http://127.0.0.1:$sink/" --deliver-secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw --deliver-backoff-ms 10)
+start relay3 ./target/release/relay --forward "redis://127.0.0.1:$port" --stream bench-deliver \
+  --deliver "http://127.0.0.1:$sink/" --deliver-secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw --deliver-backoff-ms 10
+relay3=$url
 
-run() { echo "== $1"; TARGETS=$2 cargo bench --locked --quiet -p relay --bench throughput 2>/dev/null; }
+# Where the time goes: CPU (user + system) each process spent per event during a run, from
+# /proc/PID/stat, and how busy the whole machine was. On two cores the client, the receiver and
+# Redis share them, so a receiver's events/s is bounded by the sum of the three.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+busy_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8; exit}' /proc/stat; }
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+run() { # TITLE TARGETS: runs the client, then prints CPU per event of the server, relays and Redis
+  echo "== $1"
+  local names=(server relay1 relay2 relay3 redis) procs=("${pids[1]}" "${pids[2]}" "${pids[3]}" "${pids[4]}" "${pids[0]}")
+  local before=() i busy_before
+  for i in "${!procs[@]}"; do before[i]=$(cpu_ticks "${procs[i]}"); done
+  busy_before=$(busy_ticks)
+  TARGETS=$2 cargo bench --locked --quiet -p relay --bench throughput 2>/dev/null
+  local line="   CPU per event:"
+  for i in "${!procs[@]}"; do
+    local used=$(( ($(cpu_ticks "${procs[i]}") - before[i]) * tick_us ))
+    [ "$used" -gt 0 ] && line+=" ${names[i]} $((used / REQUESTS)) µs,"
+  done
+  echo "$line all processes on the machine $(( ($(busy_ticks) - busy_before) * tick_us / REQUESTS )) µs"
+}
 run "example-server, in memory" "$server"
 run "relay -> Redis stream, one replica" "$relay1"
 run "relay -> Redis stream, two replicas" "$relay1,$relay2"

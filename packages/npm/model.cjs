@@ -573,17 +573,17 @@ exports.types = {
       [
         "MsgSeq",
         "u32",
-        true
+        false
       ],
       [
         "MsgRandom",
         "u32",
-        true
+        false
       ],
       [
         "MsgTime",
         "u64",
-        true
+        false
       ],
       [
         "MsgKey",
@@ -598,17 +598,17 @@ exports.types = {
       [
         "OnlineOnlyFlag",
         "u32",
-        true
+        false
       ],
       [
         "SendMsgResult",
         "i32",
-        true
+        false
       ],
       [
         "ErrorInfo",
         "string",
-        true
+        false
       ],
       [
         "MsgBody",
@@ -661,7 +661,7 @@ exports.types = {
       [
         "Random",
         "u32",
-        true
+        false
       ],
       [
         "MsgSeq",
@@ -671,12 +671,12 @@ exports.types = {
       [
         "MsgTime",
         "u64",
-        true
+        false
       ],
       [
         "OnlineOnlyFlag",
         "u32",
-        true
+        false
       ],
       [
         "MsgBody",
@@ -1013,17 +1013,17 @@ exports.types = {
       [
         "MsgSeq",
         "u32",
-        true
+        false
       ],
       [
         "MsgRandom",
         "u32",
-        true
+        false
       ],
       [
         "MsgTime",
         "u64",
-        true
+        false
       ],
       [
         "MsgKey",
@@ -1043,12 +1043,12 @@ exports.types = {
       [
         "SendMsgResult",
         "i32",
-        true
+        false
       ],
       [
         "ErrorInfo",
         "string",
-        true
+        false
       ],
       [
         "UnreadMsgNum",
@@ -1382,12 +1382,12 @@ exports.types = {
       [
         "MsgSeq",
         "u32",
-        true
+        false
       ],
       [
         "MsgRandom",
         "u32",
-        true
+        false
       ],
       [
         "MsgKey",
@@ -1864,6 +1864,11 @@ exports.types = {
         true
       ],
       [
+        "TopicId",
+        "string",
+        false
+      ],
+      [
         "EventTime",
         "lenient",
         false
@@ -2259,6 +2264,11 @@ exports.types = {
         "MsgSeq",
         "u32",
         true
+      ],
+      [
+        "MsgId",
+        "string",
+        false
       ]
     ]
   },
@@ -2294,7 +2304,7 @@ exports.types = {
       [
         "Random",
         "u32",
-        true
+        false
       ],
       [
         "MsgSeq",
@@ -2309,7 +2319,7 @@ exports.types = {
       [
         "MsgTime",
         "u64",
-        true
+        false
       ],
       [
         "OnlineOnlyFlag",
@@ -2387,9 +2397,7 @@ exports.types = {
       ],
       [
         "TopicIdList",
-        {
-          "array": "string"
-        },
+        "stringOrList",
         true
       ]
     ]
@@ -2898,12 +2906,12 @@ exports.types = {
       [
         "Random",
         "u32",
-        true
+        false
       ],
       [
         "OnlineOnlyFlag",
         "u32",
-        true
+        false
       ],
       [
         "MsgBody",
@@ -3193,12 +3201,12 @@ exports.types = {
       [
         "MsgTime",
         "u64",
-        true
+        false
       ],
       [
         "OnlineOnlyFlag",
         "u32",
-        true
+        false
       ],
       [
         "MsgBody",
@@ -3488,12 +3496,12 @@ exports.types = {
       [
         "TaskTime",
         "u64",
-        true
+        false
       ],
       [
         "EventTime",
         "u64",
-        true
+        false
       ],
       [
         "To_Account",
@@ -3555,7 +3563,7 @@ exports.types = {
       [
         "EventTime",
         "u64",
-        true
+        false
       ],
       [
         "From_Account",
@@ -3600,7 +3608,7 @@ exports.types = {
       [
         "MsgTime",
         "u64",
-        true
+        false
       ],
       [
         "PushID",
@@ -3996,6 +4004,11 @@ exports.types = {
       [
         "Reason",
         "state.StateChangeReason",
+        false
+      ],
+      [
+        "CustomStatus",
+        "string",
         false
       ]
     ]

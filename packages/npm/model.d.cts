@@ -281,21 +281,21 @@ export declare namespace bot {
     /** UserID of the chatbot that received the message (chatbot IDs start with `@RBT#`). */
     "To_Account": string;
     /** The message's sequence number (32-bit unsigned). */
-    "MsgSeq": number;
+    "MsgSeq"?: number;
     /** The message's random number (32-bit unsigned). */
-    "MsgRandom": number;
+    "MsgRandom"?: number;
     /** When the message was sent, as Unix time in seconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
-    "MsgTime": number;
+    "MsgTime"?: number;
     /** The key that uniquely identifies the message; the REST API takes it to recall the message. */
     "MsgKey": string;
     /** The message's unique identifier on the client side, when sent. */
     "MsgId"?: string;
     /** 1 when the message was meant only for online users, otherwise 0. */
-    "OnlineOnlyFlag": number;
+    "OnlineOnlyFlag"?: number;
     /** The delivery outcome: 0 when the message was delivered, otherwise the vendor's error code for the failure. */
-    "SendMsgResult": number;
+    "SendMsgResult"?: number;
     /** Text describing the delivery outcome: `send msg succeed` on success, an error message otherwise. Part of the request, unrelated to the response field of the same name. */
-    "ErrorInfo": string;
+    "ErrorInfo"?: string;
     /** The message's elements, in order. */
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data stored with the message in the cloud. Other message callbacks leave it out when none was set, so it is optional. */
@@ -315,13 +315,13 @@ export declare namespace bot {
     /** UserID of whoever made the send request; it tells an administrator's request from the sender's own. */
     "Operator_Account": string;
     /** The 32-bit random number of the send request. */
-    "Random": number;
+    "Random"?: number;
     /** The message's sequence number in the group (32-bit unsigned); group messages are ordered by it. */
     "MsgSeq": number;
     /** When the message was sent, as the backend's Unix time in seconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
-    "MsgTime": number;
+    "MsgTime"?: number;
     /** 1 when the message was meant only for online members, otherwise 0; audio-video (live) groups ignore the flag and always report 0. */
-    "OnlineOnlyFlag": number;
+    "OnlineOnlyFlag"?: number;
     /** The message's elements, in order; the text usually contains the mention itself. */
     "MsgBody": Array<common.MsgBodyElement>;
     /** UserIDs of the chatbots the message mentions (IDs start with `@RBT#`); a message may mention several chatbots of the group. */
@@ -454,11 +454,11 @@ export declare namespace c2c {
     /** UserID of the message's recipient. */
     "To_Account": string;
     /** The message's sequence number (32-bit unsigned). Messages of one conversation sent in the same second are ordered by it. */
-    "MsgSeq": number;
+    "MsgSeq"?: number;
     /** The message's random number (32-bit unsigned). */
-    "MsgRandom": number;
+    "MsgRandom"?: number;
     /** When the message was sent, as Unix time in seconds. One-to-one messages are ordered by this first. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
-    "MsgTime": number;
+    "MsgTime"?: number;
     /** The key that uniquely identifies the message; the REST API takes it to recall the message. */
     "MsgKey": string;
     /** The message's unique identifier on the client side, when sent. */
@@ -466,9 +466,9 @@ export declare namespace c2c {
     /** 1 when the message was meant only for online users (no offline storage or push), otherwise 0. */
     "OnlineOnlyFlag"?: number;
     /** The delivery outcome: 0 when the message was delivered, otherwise the vendor's error code for the failure. Despite the name, it describes the message, not this callback. */
-    "SendMsgResult": number;
+    "SendMsgResult"?: number;
     /** Text describing the delivery outcome: the vendor sends `send msg succeed` on success and an error message otherwise. It shares its name with the response field but here it is part of the request. */
-    "ErrorInfo": string;
+    "ErrorInfo"?: string;
     /** How many one-to-one messages `To_Account` has unread, over all of its one-to-one conversations, when sent; -1 when delivery failed, so it is signed. */
     "UnreadMsgNum"?: number;
     /** The message's elements, in order (after any rewrite by the before-send callback). */
@@ -606,9 +606,9 @@ export declare namespace chatbot {
     /** UserID of the chatbot it was sent to, such as `@RBT#chatbot`. */
     "To_Account": string;
     /** The message's sequence number (32-bit unsigned). */
-    "MsgSeq": number;
+    "MsgSeq"?: number;
     /** The message's random number (32-bit unsigned). */
-    "MsgRandom": number;
+    "MsgRandom"?: number;
     /** The unique key of the message, usable to recall it through the REST API. */
     "MsgKey": string;
     /** When the event happened, as Unix time in milliseconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
@@ -806,6 +806,8 @@ export declare namespace group {
     "CallbackCommand": "Group.CallbackAfterGroupFull";
     /** The group that is full. */
     "GroupId": string;
+    /** The topic that is full, when the limit reached is that of a private topic in a community (a topic with a member list of its own). The vendor documents it for private topics only. */
+    "TopicId"?: string;
     /** When the event happened, as Unix time in milliseconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
   }
@@ -962,6 +964,8 @@ export declare namespace group {
   export interface RecalledGroupMessage {
     /** The message's sequence number in the group. */
     "MsgSeq": number;
+    /** The message's unique identifier on the client side, when sent. */
+    "MsgId"?: string;
   }
   /** Reports a group message that was sent successfully, from a client or through the REST API, so the app can log or mirror it. Failed sends go to `Group.CallbackSendMsgException` instead. The TRTC live-room product reuses this command with a group type of `Live`, which decodes here as an unknown group type. */
   export interface AfterSendMsg {
@@ -975,13 +979,13 @@ export declare namespace group {
     /** UserID of whoever made the send request; it tells an administrator's request from the sender's own. */
     "Operator_Account": string;
     /** The 32-bit random number of the send request. */
-    "Random": number;
+    "Random"?: number;
     /** The message's sequence number in the group (32-bit unsigned); group messages are ordered by it, later ones having larger numbers. */
     "MsgSeq": number;
     /** The message's unique identifier on the client side, when sent. */
     "MsgId"?: string;
     /** When the message was sent, as the backend's Unix time in seconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
-    "MsgTime": number;
+    "MsgTime"?: number;
     /** 1 when the message was meant only for online members (no offline storage or push), otherwise 0; always 0 in audio-video groups. */
     "OnlineOnlyFlag"?: number;
     /** The message's priority, as in the REST API for sending group messages (`High`, `Normal`, `Low`, `Lowest`); any other string is kept as sent. */
@@ -1011,8 +1015,8 @@ export declare namespace group {
     "GroupId": string;
     /** The type of the group the topics belonged to; always `Community` for topics. */
     "Type": common.GroupType;
-    /** The IDs of the deleted topics. */
-    "TopicIdList": Array<string>;
+    /** The IDs of the deleted topics. Sent as a list; a single string, as the field tables type it, reads as a list of that one topic. */
+    "TopicIdList": Array<string> | string;
   }
   /** Reports a change to a topic's name, introduction, notice or profile photo. As with group profiles, only the changed fields are expected, so each of them is optional. Neither the vendor's field table nor its sample carries a topic ID, so the body alone does not say which topic of the community changed. Shares its console switch with the after-group-profile-changed callback. */
   export interface AfterTopicInfoChanged {
@@ -1175,7 +1179,7 @@ export declare namespace group {
     /** Replacement custom data to store and deliver with the message. Used only when `ErrorCode` is 0; leave it out to keep the original. */
     "CloudCustomData"?: string;
   }
-  /** Warns, right after a group is created, that the app's net number of groups created today (groups created minus groups disbanded) has passed 70% of its daily limit. The body names no group. Shares its console switch with the after-group-profile-changed callback. */
+  /** Warns, right after a group is created, that the app's net number of groups created today (groups created minus groups disbanded) has passed 70% of its daily limit. The body names no group. The English pages say it shares its console switch with the after-group-profile-changed callback; the Chinese pages give it a switch of its own. */
   export interface OnDailyGroupQuotaAlarm {
     "CallbackCommand": "Group.CallbackOnDailyGroupQuotaAlarm";
     /** The net number of groups created so far today. */
@@ -1215,9 +1219,9 @@ export declare namespace group {
     /** UserID of whoever made the send request; it tells an administrator's request from the sender's own. */
     "Operator_Account": string;
     /** The 32-bit random number of the send request. */
-    "Random": number;
+    "Random"?: number;
     /** 1 when the message was meant only for online members, otherwise 0; always 0 in audio-video groups. */
-    "OnlineOnlyFlag": number;
+    "OnlineOnlyFlag"?: number;
     /** The elements of the message that failed, in order. */
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data the sender attached to the message, if any. Other message callbacks leave it out when none was set, so it is optional. */
@@ -1331,9 +1335,9 @@ export declare namespace official_account {
     /** The key that uniquely identifies the message; the REST API takes it to recall official account messages. */
     "MsgKey": string;
     /** When the message was sent, as the backend's Unix time in seconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
-    "MsgTime": number;
+    "MsgTime"?: number;
     /** 1 when the message was meant only for subscribers who are online, otherwise 0. */
-    "OnlineOnlyFlag": number;
+    "OnlineOnlyFlag"?: number;
     /** The message's elements, in order. */
     "MsgBody": Array<common.MsgBodyElement>;
     /** App-defined data stored with the message in the cloud. Other message callbacks leave it out when none was set, so it is optional. */
@@ -1475,9 +1479,9 @@ export declare namespace push {
     /** The app's own business ID given when the task was started, passed back unchanged, when given. */
     "DataId"?: string;
     /** When the push task was started, as Unix time in seconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
-    "TaskTime": number;
+    "TaskTime"?: number;
     /** When this push step happened, as Unix time in SECONDS (unlike the millisecond `EventTime` of other callbacks). A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
-    "EventTime": number;
+    "EventTime"?: number;
     /** UserID of the recipient. */
     "To_Account": string;
     /** Which push service carried the notification: 0 unknown (also used for online pushes), 1 Apple APNs, 2 Xiaomi, 3 Huawei, 4 Google FCM, 5 Meizu, 6 OPPO, 7 vivo, 8 Honor. An integer rather than an enumeration, so that services added later still decode. */
@@ -1502,7 +1506,7 @@ export declare namespace push {
     /** What kind of message was pushed: 1 for a one-to-one message, 2 for a group message. An integer rather than an enumeration, so that other values still decode. */
     "EventType": number;
     /** When this push step happened, as Unix time in SECONDS (unlike the millisecond `EventTime` of other callbacks). A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
-    "EventTime": number;
+    "EventTime"?: number;
     /** UserID of the message's sender. */
     "From_Account": string;
     /** UserID of the recipient the notification was pushed to. */
@@ -1520,7 +1524,7 @@ export declare namespace push {
     /** The message's random number (32-bit unsigned); may be missing for group messages. */
     "MsgRandom"?: number;
     /** When the message was sent, as Unix time in seconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
-    "MsgTime": number;
+    "MsgTime"?: number;
     /** A unique identifier the vendor gives this push notification. */
     "PushID"?: string;
     /** The outcome of this step: 0 for success, anything else for a failure. */
@@ -1671,29 +1675,31 @@ export declare namespace sns {
 }
 
 export declare namespace state {
-  /** Reports a user going online or offline: a client logging in or out, its connection dropping, or its heartbeat timing out. The feature switch for status notifications must be on. In this callback only, the `OptPlatform` query parameter spells iOS as `IOS`. */
+  /** Reports a user going online or offline: a client logging in or out, its connection dropping, or its heartbeat timing out. Newer backends also report a user setting a custom status. The feature switch for status notifications must be on. In this callback only, the `OptPlatform` query parameter spells iOS as `IOS`. */
   export interface StateChange {
     "CallbackCommand": "State.StateChange";
     /** When the event happened, as Unix time in milliseconds. A 64-bit integer: values above 2^53 - 1 (`Number.MAX_SAFE_INTEGER`) are not exact as a JavaScript number. */
     "EventTime"?: number | string;
-    /** Whose status changed, in which direction, and why. */
+    /** Whose status changed, in which direction or to which custom status, and why. */
     "Info": StateChangeInfo;
     /** The user's other devices that this login forced offline. Sent only with a login (`Login` / `Register`) that kicked other devices off. */
     "KickedDevice"?: Array<StateKickedDevice>;
   }
-  /** Who went online or offline, and why. */
+  /** Who went online or offline or set a custom status, and why. */
   export interface StateChangeInfo {
-    /** Whether the user came online or went offline. */
+    /** Whether the user came online, went offline, or changed their custom status. */
     "Action": StateChangeAction;
     /** UserID of the user whose status changed. */
     "To_Account": string;
     /** What caused the change. */
     "Reason"?: StateChangeReason;
+    /** The user's custom status after the change, as the text the client set; to be expected when `Action` is `CustomStatusChange`. The client SDKs clear a custom status by setting it empty, so an empty string probably means it was cleared. */
+    "CustomStatus"?: string;
   }
-  /** Whether the user came online or went offline. */
-  export type StateChangeAction = "Login" | "Logout" | "Disconnect" | (string & {});
+  /** Whether the user came online, went offline, or changed their custom status. */
+  export type StateChangeAction = "Login" | "Logout" | "Disconnect" | "CustomStatusChange" | (string & {});
   /** What caused the change. */
-  export type StateChangeReason = "Register" | "Unregister" | "LinkClose" | "TimeOut" | (string & {});
+  export type StateChangeReason = "Register" | "Unregister" | "LinkClose" | "TimeOut" | "SetCustomStatus" | (string & {});
   /** One device that was forced offline by the new login. */
   export interface StateKickedDevice {
     /** The platform of a device forced offline. */

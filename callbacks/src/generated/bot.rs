@@ -33,14 +33,14 @@ pub struct OnC2CMessage {
     #[serde(rename = "To_Account")]
     pub to_account: String,
     /// The message's sequence number (32-bit unsigned).
-    #[serde(rename = "MsgSeq")]
-    pub msg_seq: u32,
+    #[serde(rename = "MsgSeq", default, skip_serializing_if = "Option::is_none")]
+    pub msg_seq: Option<u32>,
     /// The message's random number (32-bit unsigned).
-    #[serde(rename = "MsgRandom")]
-    pub msg_random: u32,
+    #[serde(rename = "MsgRandom", default, skip_serializing_if = "Option::is_none")]
+    pub msg_random: Option<u32>,
     /// When the message was sent, as Unix time in seconds.
-    #[serde(rename = "MsgTime")]
-    pub msg_time: u64,
+    #[serde(rename = "MsgTime", default, skip_serializing_if = "Option::is_none")]
+    pub msg_time: Option<u64>,
     /// The key that uniquely identifies the message; the REST API takes it to recall the message.
     #[serde(rename = "MsgKey")]
     pub msg_key: String,
@@ -48,16 +48,16 @@ pub struct OnC2CMessage {
     #[serde(rename = "MsgId", default, skip_serializing_if = "Option::is_none")]
     pub msg_id: Option<String>,
     /// 1 when the message was meant only for online users, otherwise 0.
-    #[serde(rename = "OnlineOnlyFlag")]
-    pub online_only_flag: u32,
+    #[serde(rename = "OnlineOnlyFlag", default, skip_serializing_if = "Option::is_none")]
+    pub online_only_flag: Option<u32>,
     /// The delivery outcome: 0 when the message was delivered, otherwise the vendor's error code for
     /// the failure.
-    #[serde(rename = "SendMsgResult")]
-    pub send_msg_result: i32,
+    #[serde(rename = "SendMsgResult", default, skip_serializing_if = "Option::is_none")]
+    pub send_msg_result: Option<i32>,
     /// Text describing the delivery outcome: `send msg succeed` on success, an error message otherwise.
     /// Part of the request, unrelated to the response field of the same name.
-    #[serde(rename = "ErrorInfo")]
-    pub error_info: String,
+    #[serde(rename = "ErrorInfo", default, skip_serializing_if = "Option::is_none")]
+    pub error_info: Option<String>,
     /// The message's elements, in order.
     #[serde(rename = "MsgBody")]
     pub msg_body: Vec<MsgBodyElement>,
@@ -76,31 +76,24 @@ pub struct OnC2CMessage {
 
 impl OnC2CMessage {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         from_account: String,
         to_account: String,
-        msg_seq: u32,
-        msg_random: u32,
-        msg_time: u64,
         msg_key: String,
-        online_only_flag: u32,
-        send_msg_result: i32,
-        error_info: String,
         msg_body: Vec<MsgBodyElement>,
     ) -> Self {
         OnC2CMessage {
             callback_command: CommandTag::new(),
             from_account,
             to_account,
-            msg_seq,
-            msg_random,
-            msg_time,
+            msg_seq: None,
+            msg_random: None,
+            msg_time: None,
             msg_key,
             msg_id: None,
-            online_only_flag,
-            send_msg_result,
-            error_info,
+            online_only_flag: None,
+            send_msg_result: None,
+            error_info: None,
             msg_body,
             cloud_custom_data: None,
             event_time: None,
@@ -145,18 +138,18 @@ pub struct OnGroupMessage {
     #[serde(rename = "Operator_Account")]
     pub operator_account: String,
     /// The 32-bit random number of the send request.
-    #[serde(rename = "Random")]
-    pub random: u32,
+    #[serde(rename = "Random", default, skip_serializing_if = "Option::is_none")]
+    pub random: Option<u32>,
     /// The message's sequence number in the group (32-bit unsigned); group messages are ordered by it.
     #[serde(rename = "MsgSeq")]
     pub msg_seq: u32,
     /// When the message was sent, as the backend's Unix time in seconds.
-    #[serde(rename = "MsgTime")]
-    pub msg_time: u64,
+    #[serde(rename = "MsgTime", default, skip_serializing_if = "Option::is_none")]
+    pub msg_time: Option<u64>,
     /// 1 when the message was meant only for online members, otherwise 0; audio-video (live) groups
     /// ignore the flag and always report 0.
-    #[serde(rename = "OnlineOnlyFlag")]
-    pub online_only_flag: u32,
+    #[serde(rename = "OnlineOnlyFlag", default, skip_serializing_if = "Option::is_none")]
+    pub online_only_flag: Option<u32>,
     /// The message's elements, in order; the text usually contains the mention itself.
     #[serde(rename = "MsgBody")]
     pub msg_body: Vec<MsgBodyElement>,
@@ -182,16 +175,12 @@ pub struct OnGroupMessage {
 
 impl OnGroupMessage {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         group_id: String,
         type_: GroupType,
         from_account: String,
         operator_account: String,
-        random: u32,
         msg_seq: u32,
-        msg_time: u64,
-        online_only_flag: u32,
         msg_body: Vec<MsgBodyElement>,
         at_robots_account: Vec<String>,
     ) -> Self {
@@ -201,10 +190,10 @@ impl OnGroupMessage {
             type_,
             from_account,
             operator_account,
-            random,
+            random: None,
             msg_seq,
-            msg_time,
-            online_only_flag,
+            msg_time: None,
+            online_only_flag: None,
             msg_body,
             at_robots_account,
             cloud_custom_data: None,

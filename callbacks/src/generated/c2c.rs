@@ -459,15 +459,15 @@ pub struct AfterSendMsg {
     pub to_account: String,
     /// The message's sequence number (32-bit unsigned). Messages of one conversation sent in the same
     /// second are ordered by it.
-    #[serde(rename = "MsgSeq")]
-    pub msg_seq: u32,
+    #[serde(rename = "MsgSeq", default, skip_serializing_if = "Option::is_none")]
+    pub msg_seq: Option<u32>,
     /// The message's random number (32-bit unsigned).
-    #[serde(rename = "MsgRandom")]
-    pub msg_random: u32,
+    #[serde(rename = "MsgRandom", default, skip_serializing_if = "Option::is_none")]
+    pub msg_random: Option<u32>,
     /// When the message was sent, as Unix time in seconds. One-to-one messages are ordered by this
     /// first.
-    #[serde(rename = "MsgTime")]
-    pub msg_time: u64,
+    #[serde(rename = "MsgTime", default, skip_serializing_if = "Option::is_none")]
+    pub msg_time: Option<u64>,
     /// The key that uniquely identifies the message; the REST API takes it to recall the message.
     #[serde(rename = "MsgKey")]
     pub msg_key: String,
@@ -479,13 +479,13 @@ pub struct AfterSendMsg {
     pub online_only_flag: Option<u32>,
     /// The delivery outcome: 0 when the message was delivered, otherwise the vendor's error code for
     /// the failure. Despite the name, it describes the message, not this callback.
-    #[serde(rename = "SendMsgResult")]
-    pub send_msg_result: i32,
+    #[serde(rename = "SendMsgResult", default, skip_serializing_if = "Option::is_none")]
+    pub send_msg_result: Option<i32>,
     /// Text describing the delivery outcome: the vendor sends `send msg succeed` on success and an
     /// error message otherwise. It shares its name with the response field but here it is part of the
     /// request.
-    #[serde(rename = "ErrorInfo")]
-    pub error_info: String,
+    #[serde(rename = "ErrorInfo", default, skip_serializing_if = "Option::is_none")]
+    pub error_info: Option<String>,
     /// How many one-to-one messages `To_Account` has unread, over all of its one-to-one conversations,
     /// when sent; -1 when delivery failed, so it is signed.
     #[serde(rename = "UnreadMsgNum", default, skip_serializing_if = "Option::is_none")]
@@ -504,30 +504,24 @@ pub struct AfterSendMsg {
 
 impl AfterSendMsg {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         from_account: String,
         to_account: String,
-        msg_seq: u32,
-        msg_random: u32,
-        msg_time: u64,
         msg_key: String,
-        send_msg_result: i32,
-        error_info: String,
         msg_body: Vec<MsgBodyElement>,
     ) -> Self {
         AfterSendMsg {
             callback_command: CommandTag::new(),
             from_account,
             to_account,
-            msg_seq,
-            msg_random,
-            msg_time,
+            msg_seq: None,
+            msg_random: None,
+            msg_time: None,
             msg_key,
             msg_id: None,
             online_only_flag: None,
-            send_msg_result,
-            error_info,
+            send_msg_result: None,
+            error_info: None,
             unread_msg_num: None,
             msg_body,
             cloud_custom_data: None,

@@ -31,11 +31,11 @@ pub struct OnC2CSignalMessage {
     #[serde(rename = "To_Account")]
     pub to_account: String,
     /// The message's sequence number (32-bit unsigned).
-    #[serde(rename = "MsgSeq")]
-    pub msg_seq: u32,
+    #[serde(rename = "MsgSeq", default, skip_serializing_if = "Option::is_none")]
+    pub msg_seq: Option<u32>,
     /// The message's random number (32-bit unsigned).
-    #[serde(rename = "MsgRandom")]
-    pub msg_random: u32,
+    #[serde(rename = "MsgRandom", default, skip_serializing_if = "Option::is_none")]
+    pub msg_random: Option<u32>,
     /// The unique key of the message, usable to recall it through the REST API.
     #[serde(rename = "MsgKey")]
     pub msg_key: String,
@@ -53,8 +53,6 @@ impl OnC2CSignalMessage {
     pub fn new(
         from_account: String,
         to_account: String,
-        msg_seq: u32,
-        msg_random: u32,
         msg_key: String,
         data: String,
     ) -> Self {
@@ -62,8 +60,8 @@ impl OnC2CSignalMessage {
             callback_command: CommandTag::new(),
             from_account,
             to_account,
-            msg_seq,
-            msg_random,
+            msg_seq: None,
+            msg_random: None,
             msg_key,
             event_time: None,
             data,

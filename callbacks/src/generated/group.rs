@@ -158,7 +158,7 @@ impl Callback for AfterCreateGroup {
 /// callback.
 ///
 /// Command: `Group.CallbackAfterCreateTopic`. Vendor documentation:
-/// <https://www.tencentcloud.com/document/product/1047/49464> (last updated 2024-02-07).
+/// <https://www.tencentcloud.com/document/product/1047/49464> (last updated 2025-03-10).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 #[non_exhaustive]
@@ -446,6 +446,10 @@ pub struct AfterGroupFull {
     /// The group that is full.
     #[serde(rename = "GroupId")]
     pub group_id: String,
+    /// The topic that is full, when the limit reached is that of a private topic in a community (a
+    /// topic with a member list of its own). The vendor documents it for private topics only.
+    #[serde(rename = "TopicId", default, skip_serializing_if = "Option::is_none")]
+    pub topic_id: Option<String>,
     /// When the event happened, as Unix time in milliseconds.
     #[serde(rename = "EventTime", default, skip_serializing_if = "Option::is_none")]
     pub event_time: Option<EventTime>,
@@ -457,6 +461,7 @@ impl AfterGroupFull {
         AfterGroupFull {
             callback_command: CommandTag::new(),
             group_id,
+            topic_id: None,
             event_time: None,
         }
     }
@@ -1247,12 +1252,18 @@ pub struct RecalledGroupMessage {
     /// The message's sequence number in the group.
     #[serde(rename = "MsgSeq")]
     pub msg_seq: u32,
+    /// The message's unique identifier on the client side, when sent.
+    #[serde(rename = "MsgId", default, skip_serializing_if = "Option::is_none")]
+    pub msg_id: Option<String>,
 }
 
 impl RecalledGroupMessage {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
     pub fn new(msg_seq: u32) -> Self {
-        RecalledGroupMessage { msg_seq }
+        RecalledGroupMessage {
+            msg_seq,
+            msg_id: None,
+        }
     }
 }
 
@@ -1287,8 +1298,8 @@ pub struct AfterSendMsg {
     #[serde(rename = "Operator_Account")]
     pub operator_account: String,
     /// The 32-bit random number of the send request.
-    #[serde(rename = "Random")]
-    pub random: u32,
+    #[serde(rename = "Random", default, skip_serializing_if = "Option::is_none")]
+    pub random: Option<u32>,
     /// The message's sequence number in the group (32-bit unsigned); group messages are ordered by it,
     /// later ones having larger numbers.
     #[serde(rename = "MsgSeq")]
@@ -1297,8 +1308,8 @@ pub struct AfterSendMsg {
     #[serde(rename = "MsgId", default, skip_serializing_if = "Option::is_none")]
     pub msg_id: Option<String>,
     /// When the message was sent, as the backend's Unix time in seconds.
-    #[serde(rename = "MsgTime")]
-    pub msg_time: u64,
+    #[serde(rename = "MsgTime", default, skip_serializing_if = "Option::is_none")]
+    pub msg_time: Option<u64>,
     /// 1 when the message was meant only for online members (no offline storage or push), otherwise 0;
     /// always 0 in audio-video groups.
     #[serde(rename = "OnlineOnlyFlag", default, skip_serializing_if = "Option::is_none")]
@@ -1332,15 +1343,12 @@ pub struct AfterSendMsg {
 
 impl AfterSendMsg {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         group_id: String,
         type_: GroupType,
         from_account: String,
         operator_account: String,
-        random: u32,
         msg_seq: u32,
-        msg_time: u64,
         msg_body: Vec<MsgBodyElement>,
     ) -> Self {
         AfterSendMsg {
@@ -1349,10 +1357,10 @@ impl AfterSendMsg {
             type_,
             from_account,
             operator_account,
-            random,
+            random: None,
             msg_seq,
             msg_id: None,
-            msg_time,
+            msg_time: None,
             online_only_flag: None,
             msg_priority: None,
             msg_body,
@@ -1422,8 +1430,16 @@ pub struct AfterTopicDestroyed {
     /// The type of the group the topics belonged to; always `Community` for topics.
     #[serde(rename = "Type")]
     pub type_: GroupType,
-    /// The IDs of the deleted topics.
-    #[serde(rename = "TopicIdList")]
+    /// The IDs of the deleted topics. Sent as a list; a single string, as the field tables type it,
+    /// reads as a list of that one topic.
+    #[serde(
+        rename = "TopicIdList",
+        with = "::tencent_chat_callbacks::__private::string_or_list"
+    )]
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(with = "::tencent_chat_callbacks::__private::StringOrList")
+    )]
     pub topic_id_list: Vec<String>,
 }
 
@@ -2444,8 +2460,9 @@ impl BeforeSendMsgChanges {
 /// When the daily group quota nears its limit.
 ///
 /// Warns, right after a group is created, that the app's net number of groups created today (groups
-/// created minus groups disbanded) has passed 70% of its daily limit. The body names no group.
-/// Shares its console switch with the after-group-profile-changed callback.
+/// created minus groups disbanded) has passed 70% of its daily limit. The body names no group. The
+/// English pages say it shares its console switch with the after-group-profile-changed callback;
+/// the Chinese pages give it a switch of its own.
 ///
 /// Command: `Group.CallbackOnDailyGroupQuotaAlarm`. Vendor documentation:
 /// <https://www.tencentcloud.com/document/product/1047/57455> (last updated 2025-06-10).
@@ -2737,12 +2754,12 @@ pub struct SendMsgException {
     #[serde(rename = "Operator_Account")]
     pub operator_account: String,
     /// The 32-bit random number of the send request.
-    #[serde(rename = "Random")]
-    pub random: u32,
+    #[serde(rename = "Random", default, skip_serializing_if = "Option::is_none")]
+    pub random: Option<u32>,
     /// 1 when the message was meant only for online members, otherwise 0; always 0 in audio-video
     /// groups.
-    #[serde(rename = "OnlineOnlyFlag")]
-    pub online_only_flag: u32,
+    #[serde(rename = "OnlineOnlyFlag", default, skip_serializing_if = "Option::is_none")]
+    pub online_only_flag: Option<u32>,
     /// The elements of the message that failed, in order.
     #[serde(rename = "MsgBody")]
     pub msg_body: Vec<MsgBodyElement>,
@@ -2768,14 +2785,11 @@ pub struct SendMsgException {
 
 impl SendMsgException {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         group_id: String,
         type_: GroupType,
         from_account: String,
         operator_account: String,
-        random: u32,
-        online_only_flag: u32,
         msg_body: Vec<MsgBodyElement>,
         error_code: i32,
         error_info: String,
@@ -2786,8 +2800,8 @@ impl SendMsgException {
             type_,
             from_account,
             operator_account,
-            random,
-            online_only_flag,
+            random: None,
+            online_only_flag: None,
             msg_body,
             cloud_custom_data: None,
             error_code,

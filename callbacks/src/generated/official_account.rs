@@ -416,11 +416,11 @@ pub struct AfterSendMsg {
     #[serde(rename = "MsgKey")]
     pub msg_key: String,
     /// When the message was sent, as the backend's Unix time in seconds.
-    #[serde(rename = "MsgTime")]
-    pub msg_time: u64,
+    #[serde(rename = "MsgTime", default, skip_serializing_if = "Option::is_none")]
+    pub msg_time: Option<u64>,
     /// 1 when the message was meant only for subscribers who are online, otherwise 0.
-    #[serde(rename = "OnlineOnlyFlag")]
-    pub online_only_flag: u32,
+    #[serde(rename = "OnlineOnlyFlag", default, skip_serializing_if = "Option::is_none")]
+    pub online_only_flag: Option<u32>,
     /// The message's elements, in order.
     #[serde(rename = "MsgBody")]
     pub msg_body: Vec<MsgBodyElement>,
@@ -442,16 +442,14 @@ impl AfterSendMsg {
     pub fn new(
         official_account: String,
         msg_key: String,
-        msg_time: u64,
-        online_only_flag: u32,
         msg_body: Vec<MsgBodyElement>,
     ) -> Self {
         AfterSendMsg {
             callback_command: CommandTag::new(),
             official_account,
             msg_key,
-            msg_time,
-            online_only_flag,
+            msg_time: None,
+            online_only_flag: None,
             msg_body,
             cloud_custom_data: None,
             event_time: None,

@@ -65,12 +65,12 @@ pub struct AllMemberPushEvent {
     #[serde(rename = "DataId", default, skip_serializing_if = "Option::is_none")]
     pub data_id: Option<String>,
     /// When the push task was started, as Unix time in seconds.
-    #[serde(rename = "TaskTime")]
-    pub task_time: u64,
+    #[serde(rename = "TaskTime", default, skip_serializing_if = "Option::is_none")]
+    pub task_time: Option<u64>,
     /// When this push step happened, as Unix time in SECONDS (unlike the millisecond `EventTime` of
     /// other callbacks).
-    #[serde(rename = "EventTime")]
-    pub event_time: u64,
+    #[serde(rename = "EventTime", default, skip_serializing_if = "Option::is_none")]
+    pub event_time: Option<u64>,
     /// UserID of the recipient.
     #[serde(rename = "To_Account")]
     pub to_account: String,
@@ -98,12 +98,9 @@ pub struct AllMemberPushEvent {
 
 impl AllMemberPushEvent {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         event_type: u32,
         task_id: String,
-        task_time: u64,
-        event_time: u64,
         to_account: String,
         push_platform: u32,
         push_stage: u32,
@@ -114,8 +111,8 @@ impl AllMemberPushEvent {
             event_type,
             task_id,
             data_id: None,
-            task_time,
-            event_time,
+            task_time: None,
+            event_time: None,
             to_account,
             push_platform,
             device_type: None,
@@ -177,8 +174,8 @@ pub struct OfflinePushEvent {
     pub event_type: u32,
     /// When this push step happened, as Unix time in SECONDS (unlike the millisecond `EventTime` of
     /// other callbacks).
-    #[serde(rename = "EventTime")]
-    pub event_time: u64,
+    #[serde(rename = "EventTime", default, skip_serializing_if = "Option::is_none")]
+    pub event_time: Option<u64>,
     /// UserID of the message's sender.
     #[serde(rename = "From_Account")]
     pub from_account: String,
@@ -208,8 +205,8 @@ pub struct OfflinePushEvent {
     #[serde(rename = "MsgRandom", default, skip_serializing_if = "Option::is_none")]
     pub msg_random: Option<u32>,
     /// When the message was sent, as Unix time in seconds.
-    #[serde(rename = "MsgTime")]
-    pub msg_time: u64,
+    #[serde(rename = "MsgTime", default, skip_serializing_if = "Option::is_none")]
+    pub msg_time: Option<u64>,
     /// A unique identifier the vendor gives this push notification.
     #[serde(rename = "PushID", default, skip_serializing_if = "Option::is_none")]
     pub push_id: Option<String>,
@@ -223,22 +220,19 @@ pub struct OfflinePushEvent {
 
 impl OfflinePushEvent {
     /// Builds it from its required fields; optional ones are `None` and may be set afterwards.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         event_type: u32,
-        event_time: u64,
         from_account: String,
         to_account: String,
         push_platform: u32,
         push_stage: u32,
         msg_seq: u32,
-        msg_time: u64,
         err_code: i32,
     ) -> Self {
         OfflinePushEvent {
             callback_command: CommandTag::new(),
             event_type,
-            event_time,
+            event_time: None,
             from_account,
             to_account,
             push_platform,
@@ -247,7 +241,7 @@ impl OfflinePushEvent {
             group_id: None,
             msg_seq,
             msg_random: None,
-            msg_time,
+            msg_time: None,
             push_id: None,
             err_code,
             err_info: None,

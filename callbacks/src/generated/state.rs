@@ -11,8 +11,9 @@ use super::common::{EventTime, Reply};
 /// After a user's online status changes.
 ///
 /// Reports a user going online or offline: a client logging in or out, its connection dropping, or
-/// its heartbeat timing out. The feature switch for status notifications must be on. In this
-/// callback only, the `OptPlatform` query parameter spells iOS as `IOS`.
+/// its heartbeat timing out. Newer backends also report a user setting a custom status. The feature
+/// switch for status notifications must be on. In this callback only, the `OptPlatform` query
+/// parameter spells iOS as `IOS`.
 ///
 /// Command: `State.StateChange`. Vendor documentation:
 /// <https://www.tencentcloud.com/document/product/1047/34357> (last updated 2025-07-31).
@@ -26,7 +27,7 @@ pub struct StateChange {
     /// When the event happened, as Unix time in milliseconds.
     #[serde(rename = "EventTime", default, skip_serializing_if = "Option::is_none")]
     pub event_time: Option<EventTime>,
-    /// Whose status changed, in which direction, and why.
+    /// Whose status changed, in which direction or to which custom status, and why.
     #[serde(rename = "Info")]
     pub info: StateChangeInfo,
     /// The user's other devices that this login forced offline. Sent only with a login (`Login` /
@@ -57,12 +58,12 @@ impl Callback for StateChange {
 
 /// Status change.
 ///
-/// Who went online or offline, and why.
+/// Who went online or offline or set a custom status, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct StateChangeInfo {
-    /// Whether the user came online or went offline.
+    /// Whether the user came online, went offline, or changed their custom status.
     #[serde(rename = "Action")]
     pub action: StateChangeAction,
     /// UserID of the user whose status changed.
@@ -71,6 +72,11 @@ pub struct StateChangeInfo {
     /// What caused the change.
     #[serde(rename = "Reason", default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<StateChangeReason>,
+    /// The user's custom status after the change, as the text the client set; to be expected when
+    /// `Action` is `CustomStatusChange`. The client SDKs clear a custom status by setting it empty, so
+    /// an empty string probably means it was cleared.
+    #[serde(rename = "CustomStatus", default, skip_serializing_if = "Option::is_none")]
+    pub custom_status: Option<String>,
 }
 
 impl StateChangeInfo {
@@ -80,13 +86,14 @@ impl StateChangeInfo {
             action,
             to_account,
             reason: None,
+            custom_status: None,
         }
     }
 }
 
 /// Status change action.
 ///
-/// Whether the user came online or went offline.
+/// Whether the user came online, went offline, or changed their custom status.
 ///
 /// A value this version does not know decodes to [`StateChangeAction::Other`] and is kept as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -98,6 +105,9 @@ pub enum StateChangeAction {
     Logout,
     /// `Disconnect`: The user's network connection was lost.
     Disconnect,
+    /// `CustomStatusChange`: The user set or changed their custom status; the new one is in
+    /// `CustomStatus`. Only in copies updated from 2024-08.
+    CustomStatusChange,
     /// A value this version of the schema does not list, kept as sent.
     Other(String),
 }
@@ -109,6 +119,7 @@ impl StateChangeAction {
             StateChangeAction::Login => "Login",
             StateChangeAction::Logout => "Logout",
             StateChangeAction::Disconnect => "Disconnect",
+            StateChangeAction::CustomStatusChange => "CustomStatusChange",
             StateChangeAction::Other(value) => value,
         }
     }
@@ -120,6 +131,7 @@ impl From<&str> for StateChangeAction {
             "Login" => StateChangeAction::Login,
             "Logout" => StateChangeAction::Logout,
             "Disconnect" => StateChangeAction::Disconnect,
+            "CustomStatusChange" => StateChangeAction::CustomStatusChange,
             other => StateChangeAction::Other(other.to_owned()),
         }
     }
@@ -157,7 +169,8 @@ impl ::schemars::JsonSchema for StateChangeAction {
     fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
         ::schemars::json_schema!(
             { "type" : "string", "anyOf" : [{ "const" : "Login" }, { "const" : "Logout"
-            }, { "const" : "Disconnect" }, { "type" : "string" }] }
+            }, { "const" : "Disconnect" }, { "const" : "CustomStatusChange" }, { "type" :
+            "string" }] }
         )
     }
 }
@@ -178,6 +191,9 @@ pub enum StateChangeReason {
     LinkClose,
     /// `TimeOut`: No heartbeat arrived from the client for too long (400 seconds).
     TimeOut,
+    /// `SetCustomStatus`: The user set a custom status (goes with the action `CustomStatusChange`).
+    /// Only in copies updated from 2024-08.
+    SetCustomStatus,
     /// A value this version of the schema does not list, kept as sent.
     Other(String),
 }
@@ -190,6 +206,7 @@ impl StateChangeReason {
             StateChangeReason::Unregister => "Unregister",
             StateChangeReason::LinkClose => "LinkClose",
             StateChangeReason::TimeOut => "TimeOut",
+            StateChangeReason::SetCustomStatus => "SetCustomStatus",
             StateChangeReason::Other(value) => value,
         }
     }
@@ -202,6 +219,7 @@ impl From<&str> for StateChangeReason {
             "Unregister" => StateChangeReason::Unregister,
             "LinkClose" => StateChangeReason::LinkClose,
             "TimeOut" => StateChangeReason::TimeOut,
+            "SetCustomStatus" => StateChangeReason::SetCustomStatus,
             other => StateChangeReason::Other(other.to_owned()),
         }
     }
@@ -239,8 +257,8 @@ impl ::schemars::JsonSchema for StateChangeReason {
     fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
         ::schemars::json_schema!(
             { "type" : "string", "anyOf" : [{ "const" : "Register" }, { "const" :
-            "Unregister" }, { "const" : "LinkClose" }, { "const" : "TimeOut" }, { "type"
-            : "string" }] }
+            "Unregister" }, { "const" : "LinkClose" }, { "const" : "TimeOut" }, { "const"
+            : "SetCustomStatus" }, { "type" : "string" }] }
         )
     }
 }

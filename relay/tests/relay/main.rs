@@ -156,7 +156,7 @@ async fn events_are_keyed_by_the_schemas_dedup_field_or_the_configured_one() {
             assert_eq!(envelope["dedup_key"], format!("{command}:{field}={value}"));
         }
     }
-    let log = relay.log.lock().unwrap().join("\n");
+    let log = relay.log_once_it_has("another body was published before", 2).await;
     assert_eq!(log.matches("another body was published before").count(), 2, "{log}");
 }
 

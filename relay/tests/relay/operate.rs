@@ -134,7 +134,7 @@ async fn the_kubernetes_deployment_runs_and_its_probe_paths_answer() {
     for path in &probes {
         answers(admin, path, 200).await;
     }
-    let log = relay.log.lock().unwrap().join("\n");
+    let log = relay.log_once_it_has("consumer=relay-pod-0", 1).await;
     assert!(log.contains("consumer=relay-pod-0"), "the pod's name is its consumer name: {log}");
 }
 }

@@ -212,7 +212,7 @@ tests::needs! { [redis]
         let envelope: serde_json::Value = serde_json::from_str(dead[0]["envelope"].as_str().unwrap()).unwrap();
         assert_eq!(envelope["body"]["MsgBody"][0]["MsgContent"]["Text"], "genuine");
         assert_eq!(envelope["dedup_key"], "C2C.CallbackAfterSendMsg:MsgKey=poisoned-key-1");
-        let log = relay.log.lock().unwrap().join("\n");
+        let log = relay.log_once_it_has("dedup_conflict", 1).await;
         assert!(log.lines().any(|l| l.contains("WARN") && l.contains("dedup_conflict")), "{log}");
 
         // The operator replays it: then both are in the stream, for the service to tell apart.

@@ -87,6 +87,19 @@ impl Relay {
         self.printed()
     }
 
+    /// Its log, once `needle` appears in it at least `times` times: the log is read from a pipe by
+    /// another thread, and workers start after the relay listens. Gives up after 30 s and returns
+    /// the log as it is then.
+    pub(crate) async fn log_once_it_has(&self, needle: &str, times: usize) -> String {
+        for _ in 0..3000 {
+            if self.log.lock().unwrap().iter().map(|l| l.matches(needle).count()).sum::<usize>() >= times {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.log.lock().unwrap().join("\n")
+    }
+
     /// The envelopes it printed so far, parsed.
     pub(crate) fn printed(&self) -> Vec<serde_json::Value> {
         let lines = self.stdout.lock().unwrap();

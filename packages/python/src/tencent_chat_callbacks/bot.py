@@ -41,13 +41,13 @@ class OnC2CMessage(Callback):
     to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the chatbot that received the message (chatbot IDs start with `@RBT#`)."""
 
-    msg_seq: U32 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
+    msg_seq: _t.Optional[U32] = Field(default=None, validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number (32-bit unsigned)."""
 
-    msg_random: U32 = Field(validation_alias="MsgRandom", serialization_alias="MsgRandom")
+    msg_random: _t.Optional[U32] = Field(default=None, validation_alias="MsgRandom", serialization_alias="MsgRandom")
     """The message's random number (32-bit unsigned)."""
 
-    msg_time: U64 = Field(validation_alias="MsgTime", serialization_alias="MsgTime")
+    msg_time: _t.Optional[U64] = Field(default=None, validation_alias="MsgTime", serialization_alias="MsgTime")
     """When the message was sent, as Unix time in seconds."""
 
     msg_key: Str = Field(validation_alias="MsgKey", serialization_alias="MsgKey")
@@ -56,14 +56,14 @@ class OnC2CMessage(Callback):
     msg_id: _t.Optional[Str] = Field(default=None, validation_alias="MsgId", serialization_alias="MsgId")
     """The message's unique identifier on the client side, when sent."""
 
-    online_only_flag: U32 = Field(validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
+    online_only_flag: _t.Optional[U32] = Field(default=None, validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
     """1 when the message was meant only for online users, otherwise 0."""
 
-    send_msg_result: I32 = Field(validation_alias="SendMsgResult", serialization_alias="SendMsgResult")
+    send_msg_result: _t.Optional[I32] = Field(default=None, validation_alias="SendMsgResult", serialization_alias="SendMsgResult")
     """The delivery outcome: 0 when the message was delivered, otherwise the vendor's error code for
     the failure."""
 
-    error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
+    error_info: _t.Optional[Str] = Field(default=None, validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """Text describing the delivery outcome: `send msg succeed` on success, an error message otherwise.
     Part of the request, unrelated to the response field of the same name."""
 
@@ -108,16 +108,16 @@ class OnGroupMessage(Callback):
     """UserID of whoever made the send request; it tells an administrator's request from the sender's
     own."""
 
-    random: U32 = Field(validation_alias="Random", serialization_alias="Random")
+    random: _t.Optional[U32] = Field(default=None, validation_alias="Random", serialization_alias="Random")
     """The 32-bit random number of the send request."""
 
     msg_seq: U32 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number in the group (32-bit unsigned); group messages are ordered by it."""
 
-    msg_time: U64 = Field(validation_alias="MsgTime", serialization_alias="MsgTime")
+    msg_time: _t.Optional[U64] = Field(default=None, validation_alias="MsgTime", serialization_alias="MsgTime")
     """When the message was sent, as the backend's Unix time in seconds."""
 
-    online_only_flag: U32 = Field(validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
+    online_only_flag: _t.Optional[U32] = Field(default=None, validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
     """1 when the message was meant only for online members, otherwise 0; audio-video (live) groups
     ignore the flag and always report 0."""
 

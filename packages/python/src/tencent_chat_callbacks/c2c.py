@@ -284,14 +284,14 @@ class AfterSendMsg(Callback):
     to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the message's recipient."""
 
-    msg_seq: U32 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
+    msg_seq: _t.Optional[U32] = Field(default=None, validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number (32-bit unsigned). Messages of one conversation sent in the same
     second are ordered by it."""
 
-    msg_random: U32 = Field(validation_alias="MsgRandom", serialization_alias="MsgRandom")
+    msg_random: _t.Optional[U32] = Field(default=None, validation_alias="MsgRandom", serialization_alias="MsgRandom")
     """The message's random number (32-bit unsigned)."""
 
-    msg_time: U64 = Field(validation_alias="MsgTime", serialization_alias="MsgTime")
+    msg_time: _t.Optional[U64] = Field(default=None, validation_alias="MsgTime", serialization_alias="MsgTime")
     """When the message was sent, as Unix time in seconds. One-to-one messages are ordered by this
     first."""
 
@@ -304,11 +304,11 @@ class AfterSendMsg(Callback):
     online_only_flag: _t.Optional[U32] = Field(default=None, validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
     """1 when the message was meant only for online users (no offline storage or push), otherwise 0."""
 
-    send_msg_result: I32 = Field(validation_alias="SendMsgResult", serialization_alias="SendMsgResult")
+    send_msg_result: _t.Optional[I32] = Field(default=None, validation_alias="SendMsgResult", serialization_alias="SendMsgResult")
     """The delivery outcome: 0 when the message was delivered, otherwise the vendor's error code for
     the failure. Despite the name, it describes the message, not this callback."""
 
-    error_info: Str = Field(validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
+    error_info: _t.Optional[Str] = Field(default=None, validation_alias="ErrorInfo", serialization_alias="ErrorInfo")
     """Text describing the delivery outcome: the vendor sends `send msg succeed` on success and an
     error message otherwise. It shares its name with the response field but here it is part of the
     request."""

@@ -61,10 +61,10 @@ class OnC2CSignalMessage(Callback):
     to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the chatbot it was sent to, such as `@RBT#chatbot`."""
 
-    msg_seq: U32 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
+    msg_seq: _t.Optional[U32] = Field(default=None, validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number (32-bit unsigned)."""
 
-    msg_random: U32 = Field(validation_alias="MsgRandom", serialization_alias="MsgRandom")
+    msg_random: _t.Optional[U32] = Field(default=None, validation_alias="MsgRandom", serialization_alias="MsgRandom")
     """The message's random number (32-bit unsigned)."""
 
     msg_key: Str = Field(validation_alias="MsgKey", serialization_alias="MsgKey")

@@ -12,7 +12,7 @@ import typing as _t
 
 from pydantic import AliasChoices, Field
 
-from ._base import I32, U32, I64, U64, Callback, CallbackModel, Decision, LenientU64, OpenEnum, Str
+from ._base import I32, U32, I64, U64, Callback, CallbackModel, Decision, LenientU64, OpenEnum, Str, StringOrList
 from . import common
 
 
@@ -247,6 +247,10 @@ class AfterGroupFull(Callback):
 
     group_id: Str = Field(validation_alias="GroupId", serialization_alias="GroupId")
     """The group that is full."""
+
+    topic_id: _t.Optional[Str] = Field(default=None, validation_alias="TopicId", serialization_alias="TopicId")
+    """The topic that is full, when the limit reached is that of a private topic in a community (a
+    topic with a member list of its own). The vendor documents it for private topics only."""
 
     event_time: _t.Optional[LenientU64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When the event happened, as Unix time in milliseconds."""
@@ -588,6 +592,9 @@ class RecalledGroupMessage(CallbackModel):
     msg_seq: U32 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
     """The message's sequence number in the group."""
 
+    msg_id: _t.Optional[Str] = Field(default=None, validation_alias="MsgId", serialization_alias="MsgId")
+    """The message's unique identifier on the client side, when sent."""
+
 
 class AfterRecallMsg(Callback):
     """After group messages are recalled
@@ -668,7 +675,7 @@ class AfterSendMsg(Callback):
     """UserID of whoever made the send request; it tells an administrator's request from the sender's
     own."""
 
-    random: U32 = Field(validation_alias="Random", serialization_alias="Random")
+    random: _t.Optional[U32] = Field(default=None, validation_alias="Random", serialization_alias="Random")
     """The 32-bit random number of the send request."""
 
     msg_seq: U32 = Field(validation_alias="MsgSeq", serialization_alias="MsgSeq")
@@ -678,7 +685,7 @@ class AfterSendMsg(Callback):
     msg_id: _t.Optional[Str] = Field(default=None, validation_alias="MsgId", serialization_alias="MsgId")
     """The message's unique identifier on the client side, when sent."""
 
-    msg_time: U64 = Field(validation_alias="MsgTime", serialization_alias="MsgTime")
+    msg_time: _t.Optional[U64] = Field(default=None, validation_alias="MsgTime", serialization_alias="MsgTime")
     """When the message was sent, as the backend's Unix time in seconds."""
 
     online_only_flag: _t.Optional[U32] = Field(default=None, validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
@@ -731,8 +738,9 @@ class AfterTopicDestroyed(Callback):
     type: common.GroupType = Field(validation_alias="Type", serialization_alias="Type")
     """The type of the group the topics belonged to; always `Community` for topics."""
 
-    topic_id_list: _t.List[Str] = Field(validation_alias="TopicIdList", serialization_alias="TopicIdList")
-    """The IDs of the deleted topics."""
+    topic_id_list: StringOrList = Field(validation_alias="TopicIdList", serialization_alias="TopicIdList")
+    """The IDs of the deleted topics. Sent as a list; a single string, as the field tables type it,
+    reads as a list of that one topic."""
 
 
 class AfterTopicInfoChanged(Callback):
@@ -1235,8 +1243,9 @@ class OnDailyGroupQuotaAlarm(Callback):
     """When the daily group quota nears its limit
 
     Warns, right after a group is created, that the app's net number of groups created today (groups
-    created minus groups disbanded) has passed 70% of its daily limit. The body names no group.
-    Shares its console switch with the after-group-profile-changed callback.
+    created minus groups disbanded) has passed 70% of its daily limit. The body names no group. The
+    English pages say it shares its console switch with the after-group-profile-changed callback;
+    the Chinese pages give it a switch of its own.
 
     The body of `Group.CallbackOnDailyGroupQuotaAlarm`, an after-callback; the app answers with
     `Reply`."""
@@ -1360,10 +1369,10 @@ class SendMsgException(Callback):
     """UserID of whoever made the send request; it tells an administrator's request from the sender's
     own."""
 
-    random: U32 = Field(validation_alias="Random", serialization_alias="Random")
+    random: _t.Optional[U32] = Field(default=None, validation_alias="Random", serialization_alias="Random")
     """The 32-bit random number of the send request."""
 
-    online_only_flag: U32 = Field(validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
+    online_only_flag: _t.Optional[U32] = Field(default=None, validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
     """1 when the message was meant only for online members, otherwise 0; always 0 in audio-video
     groups."""
 

@@ -265,10 +265,10 @@ class AfterSendMsg(Callback):
     """The key that uniquely identifies the message; the REST API takes it to recall official account
     messages."""
 
-    msg_time: U64 = Field(validation_alias="MsgTime", serialization_alias="MsgTime")
+    msg_time: _t.Optional[U64] = Field(default=None, validation_alias="MsgTime", serialization_alias="MsgTime")
     """When the message was sent, as the backend's Unix time in seconds."""
 
-    online_only_flag: U32 = Field(validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
+    online_only_flag: _t.Optional[U32] = Field(default=None, validation_alias="OnlineOnlyFlag", serialization_alias="OnlineOnlyFlag")
     """1 when the message was meant only for subscribers who are online, otherwise 0."""
 
     msg_body: _t.List[common.MsgBodyElement] = Field(validation_alias="MsgBody", serialization_alias="MsgBody")

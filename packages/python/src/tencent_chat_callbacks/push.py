@@ -34,10 +34,10 @@ class AllMemberPushEvent(CallbackModel):
     data_id: _t.Optional[Str] = Field(default=None, validation_alias="DataId", serialization_alias="DataId")
     """The app's own business ID given when the task was started, passed back unchanged, when given."""
 
-    task_time: U64 = Field(validation_alias="TaskTime", serialization_alias="TaskTime")
+    task_time: _t.Optional[U64] = Field(default=None, validation_alias="TaskTime", serialization_alias="TaskTime")
     """When the push task was started, as Unix time in seconds."""
 
-    event_time: U64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[U64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When this push step happened, as Unix time in SECONDS (unlike the millisecond `EventTime` of
     other callbacks)."""
 
@@ -98,7 +98,7 @@ class OfflinePushEvent(CallbackModel):
     """What kind of message was pushed: 1 for a one-to-one message, 2 for a group message. An integer
     rather than an enumeration, so that other values still decode."""
 
-    event_time: U64 = Field(validation_alias="EventTime", serialization_alias="EventTime")
+    event_time: _t.Optional[U64] = Field(default=None, validation_alias="EventTime", serialization_alias="EventTime")
     """When this push step happened, as Unix time in SECONDS (unlike the millisecond `EventTime` of
     other callbacks)."""
 
@@ -130,7 +130,7 @@ class OfflinePushEvent(CallbackModel):
     msg_random: _t.Optional[U32] = Field(default=None, validation_alias="MsgRandom", serialization_alias="MsgRandom")
     """The message's random number (32-bit unsigned); may be missing for group messages."""
 
-    msg_time: U64 = Field(validation_alias="MsgTime", serialization_alias="MsgTime")
+    msg_time: _t.Optional[U64] = Field(default=None, validation_alias="MsgTime", serialization_alias="MsgTime")
     """When the message was sent, as Unix time in seconds."""
 
     push_id: _t.Optional[Str] = Field(default=None, validation_alias="PushID", serialization_alias="PushID")

@@ -18,10 +18,10 @@ from . import common
 class StateChangeInfo(CallbackModel):
     """Status change
 
-    Who went online or offline, and why."""
+    Who went online or offline or set a custom status, and why."""
 
     action: StateChangeAction = Field(validation_alias="Action", serialization_alias="Action")
-    """Whether the user came online or went offline."""
+    """Whether the user came online, went offline, or changed their custom status."""
 
     to_account: Str = Field(validation_alias="To_Account", serialization_alias="To_Account")
     """UserID of the user whose status changed."""
@@ -29,11 +29,16 @@ class StateChangeInfo(CallbackModel):
     reason: _t.Optional[StateChangeReason] = Field(default=None, validation_alias="Reason", serialization_alias="Reason")
     """What caused the change."""
 
+    custom_status: _t.Optional[Str] = Field(default=None, validation_alias="CustomStatus", serialization_alias="CustomStatus")
+    """The user's custom status after the change, as the text the client set; to be expected when
+    `Action` is `CustomStatusChange`. The client SDKs clear a custom status by setting it empty, so
+    an empty string probably means it was cleared."""
+
 
 class StateChangeAction(OpenEnum):
     """Status change action
 
-    Whether the user came online or went offline.
+    Whether the user came online, went offline, or changed their custom status.
 
     A value this version does not list is kept as sent, as a member of its own."""
 
@@ -45,6 +50,10 @@ class StateChangeAction(OpenEnum):
 
     DISCONNECT = "Disconnect"
     """The user's network connection was lost."""
+
+    CUSTOM_STATUS_CHANGE = "CustomStatusChange"
+    """The user set or changed their custom status; the new one is in `CustomStatus`. Only in copies
+    updated from 2024-08."""
 
 
 class StateChangeReason(OpenEnum):
@@ -65,6 +74,10 @@ class StateChangeReason(OpenEnum):
 
     TIME_OUT = "TimeOut"
     """No heartbeat arrived from the client for too long (400 seconds)."""
+
+    SET_CUSTOM_STATUS = "SetCustomStatus"
+    """The user set a custom status (goes with the action `CustomStatusChange`). Only in copies updated
+    from 2024-08."""
 
 
 class StateKickedDevice(CallbackModel):
@@ -110,8 +123,9 @@ class StateChange(Callback):
     """After a user's online status changes
 
     Reports a user going online or offline: a client logging in or out, its connection dropping, or
-    its heartbeat timing out. The feature switch for status notifications must be on. In this
-    callback only, the `OptPlatform` query parameter spells iOS as `IOS`.
+    its heartbeat timing out. Newer backends also report a user setting a custom status. The feature
+    switch for status notifications must be on. In this callback only, the `OptPlatform` query
+    parameter spells iOS as `IOS`.
 
     The body of `State.StateChange`, an after-callback; the app answers with `Reply`."""
 
@@ -127,7 +141,7 @@ class StateChange(Callback):
     """When the event happened, as Unix time in milliseconds."""
 
     info: StateChangeInfo = Field(validation_alias="Info", serialization_alias="Info")
-    """Whose status changed, in which direction, and why."""
+    """Whose status changed, in which direction or to which custom status, and why."""
 
     kicked_device: _t.Optional[_t.List[StateKickedDevice]] = Field(default=None, validation_alias="KickedDevice", serialization_alias="KickedDevice")
     """The user's other devices that this login forced offline. Sent only with a login (`Login` /
