@@ -7,6 +7,8 @@
 # time.
 # Usage: tests/benches/build-time.sh [NAME...]    (takes a few minutes; NAMEs pick builds)
 #   TIMINGS=DIR  also builds with `cargo build --timings` and copies each report to DIR/NAME.html
+#   PER_CRATE=1  also prints, after each build, the CPU time of every package's `rustc` runs (each
+#                timed through a RUSTC_WRAPPER; a build script is counted with its package)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
@@ -22,6 +24,13 @@ if want five-callbacks-no-default-features; then
   ( cd "$work/five/schema" && ls | grep -v -E '^(common|Group\.CallbackAfter(CreateGroup|ChangeGroupOwner|GroupInfoChanged|GroupAttrChanged)|OfficialAccount\.CallbackAfterOfficialAccountInfoChanged)\.json$|^dist$|^envelope$|CHANGELOG' | xargs rm -f )
   (cd "$root" && cargo run --quiet --locked -p tencent-chat-callbacks-codegen -- --root "$work/five" >/dev/null 2>&1)
 fi
+
+# The RUSTC_WRAPPER of PER_CRATE: runs rustc and appends "package user sys" to $RUSTC_TIMES.
+cat >"$work/time-rustc" <<'SH'
+#!/usr/bin/env bash
+exec /usr/bin/time -a -o "$RUSTC_TIMES" -f "${CARGO_PKG_NAME:-cargo} %U %S" "$@"
+SH
+chmod +x "$work/time-rustc"
 
 dependent() { # name, dependency line
   want "$1" || return 0
@@ -41,11 +50,16 @@ TOML
   echo 'fn main() {}' >"$work/$1/src/main.rs"
   cp "$root/Cargo.lock" "$work/$1/Cargo.lock"
   (cd "$work/$1" && cargo fetch --quiet 2>/dev/null || true)
-  local timings=() times
+  local timings=() times wrapper=()
   [[ -n "${TIMINGS:-}" ]] && timings=(--timings)
-  times=$(cd "$work/$1" && /usr/bin/time -f '%U %S %e' cargo build --quiet --offline "${timings[@]}" 2>&1 >/dev/null | tail -n 1)
+  [[ -n "${PER_CRATE:-}" ]] && wrapper=(env RUSTC_WRAPPER="$work/time-rustc" RUSTC_TIMES="$work/$1.rustc-times")
+  times=$(cd "$work/$1" && "${wrapper[@]}" /usr/bin/time -f '%U %S %e' cargo build --quiet --offline "${timings[@]}" 2>&1 >/dev/null | tail -n 1)
   read -r user sys wall <<<"$times"
   printf '%-44s cpu %6.1f s   wall %6.1f s\n' "$1" "$(echo "$user + $sys" | bc)" "$wall"
+  if [[ -n "${PER_CRATE:-}" ]]; then
+    awk '{cpu[$1] += $2 + $3; total += $2 + $3} END {for (p in cpu) printf "    %-36s %5.2f s\n", p, cpu[p]; printf "    %-36s %5.2f s\n", "(all rustc runs)", total}' \
+      "$work/$1.rustc-times" | sort -k2 -n -r
+  fi
   if [[ -n "${TIMINGS:-}" ]]; then
     mkdir -p "$TIMINGS"
     cp "$work/$1/target/cargo-timings/cargo-timing.html" "$TIMINGS/$1.html"
