@@ -57,7 +57,7 @@ TOML
   read -r user sys wall <<<"$times"
   printf '%-44s cpu %6.1f s   wall %6.1f s\n' "$1" "$(echo "$user + $sys" | bc)" "$wall"
   if [[ -n "${PER_CRATE:-}" ]]; then
-    awk '{cpu[$1] += $2 + $3; total += $2 + $3} END {for (p in cpu) printf "    %-36s %5.2f s\n", p, cpu[p]; printf "    %-36s %5.2f s\n", "(all rustc runs)", total}' \
+    awk '$2 ~ /^[0-9.]+$/ {cpu[$1] += $2 + $3; total += $2 + $3} END {for (p in cpu) printf "    %-36s %5.2f s\n", p, cpu[p]; printf "    %-36s %5.2f s\n", "(all rustc runs)", total}' \
       "$work/$1.rustc-times" | sort -k2 -n -r
   fi
   if [[ -n "${TIMINGS:-}" ]]; then
