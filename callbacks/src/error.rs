@@ -86,8 +86,8 @@ pub enum DispatchError {
     /// The handler of a before-callback did not decide within the deadline.
     #[error("the handler did not decide within the deadline")]
     DeadlineMissed,
-    /// The handler of a before-callback returned it to leave the answer to the failure policy on
-    /// purpose (a relay with no decision endpoint, a feature switched off): answered as any
+    /// The handler of a before-callback returned [`Refusal::Undecided`](crate::Refusal::Undecided)
+    /// to leave the answer to the failure policy on purpose (a relay with no decision endpoint, a feature switched off): answered as any
     /// failure would be, but not logged as one and not dead-lettered, since nothing was lost.
     #[error("the handler left this callback to the failure policy")]
     Undecided,
@@ -144,8 +144,8 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
-    /// A body that is not a `command` event, for a reason given as `message`: what a fallback
-    /// handler returns (as a [`DispatchError`]) to refuse a body with 400.
+    /// A body that is not a `command` event, for a reason given as `message` (a handler refuses
+    /// one with [`Refusal::invalid_body`](crate::Refusal::invalid_body)).
     pub fn invalid_body(command: impl Into<String>, message: impl Into<String>) -> DecodeError {
         DecodeError::InvalidBody { command: command.into(), path: ".".to_owned(), message: message.into() }
     }

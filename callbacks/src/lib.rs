@@ -135,6 +135,7 @@ mod generated;
 mod handler;
 mod lenient;
 mod query;
+mod refusal;
 mod reply;
 pub mod signature;
 mod source;
@@ -163,6 +164,7 @@ pub use handler::{EventOnly, FallbackHandler, Handler, WithContext};
 /// re-exported from [`ipnet`](https://docs.rs/ipnet) so that callers need not depend on it.
 pub use ipnet::IpNet;
 pub use policy::{FailurePolicy, UnknownFailurePolicy};
+pub use refusal::Refusal;
 pub use reply::{BoxError, HttpReply, IntoReply};
 
 /// The old name of [`Reply`], kept so that code written against 0.1 still compiles, with a

@@ -24,9 +24,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///
 /// For after-event callbacks (`R` = [`Reply`]) a handler returns `()`, a [`Reply`], or a
 /// `Result` of either whose error converts into [`BoxError`] (any `std::error::Error`, a `String`,
-/// `anyhow::Error`, …). An `Err` is answered with status 500 and a `FAIL` body, unless the error
-/// is a [`DispatchError`](crate::DispatchError): a handler that finds the request itself at fault
-/// (say, a fallback that cannot decode a body) returns one to get its status, e.g. 400.
+/// `anyhow::Error`, …). An `Err` is a failure, answered by the failure policy (500 under `vendor`),
+/// unless the error is a [`Refusal`](crate::Refusal): a handler that finds the request itself at
+/// fault (say, a fallback that cannot decode a body) returns one to get its status, e.g. 400.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be returned by a handler whose callback answers with `{R}`",
     note = "return `()`, a `{R}`, or a `Result` of either whose error converts into `BoxError`"

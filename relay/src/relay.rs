@@ -12,8 +12,8 @@ use serde_json::Value;
 use tencent_chat_callbacks::dedup::dedup_key;
 use tencent_chat_callbacks::envelope::Envelope;
 use tencent_chat_callbacks::{
-    BoxError, Callback, CallbackKind, Command, Context, DecodeError, DispatchError, DispatcherBuilder, Event,
-    FailurePolicy, Handler, IntoReply, Reply, UnhandledEvent, WithContext, c2c, group, official_account, push, sns,
+    BoxError, Callback, CallbackKind, Command, Context, DispatcherBuilder, Event, FailurePolicy, Handler, IntoReply,
+    Refusal, Reply, UnhandledEvent, WithContext, c2c, group, official_account, push, sns,
 };
 use tracing::{debug, warn};
 
@@ -150,7 +150,7 @@ impl Relay {
             Ok(_) => None,
         };
         if let Some(message) = refusal {
-            return Err(Box::new(DispatchError::from(DecodeError::invalid_body(ctx.command(), message))));
+            return Err(Box::new(Refusal::invalid_body(ctx.command(), message)));
         }
         let command = Command::from_name(ctx.command());
         if command.is_some_and(|c| c.kind() == CallbackKind::Before) {
@@ -202,7 +202,7 @@ impl Relay {
                 Ok(reply)
             }
             // The vendor's own behaviour for a failed callback: a failure status, quietly.
-            _ => Err(Box::new(DispatchError::Undecided)),
+            _ => Err(Box::new(Refusal::Undecided)),
         }
     }
 

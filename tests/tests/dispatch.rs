@@ -9,7 +9,7 @@ use tencent_chat_callbacks::common::{ClientPlatform, GroupType};
 use tencent_chat_callbacks::signature::SignatureError;
 use tencent_chat_callbacks::{
     BuildError, Command, Context, DecodeError, DispatchError, Dispatcher, DispatcherBuilder, Event, HandlerError,
-    HttpReply, QueryError, UnhandledEvent, group, handlers, official_account,
+    HttpReply, QueryError, Refusal, UnhandledEvent, group, handlers, official_account,
 };
 use tests::{APP_ID, TOKEN, fixtures, sign, signed_query};
 
@@ -469,14 +469,24 @@ fn the_old_name_of_reply_still_compiles() {
     assert_eq!(Response::ok(), Reply::ok());
 }
 
+/// A `Refusal` gets the dispatcher's answer for its reason; any other error, a `DispatchError`
+/// included, is the handler's failure (500, with a generic `ErrorInfo`).
 #[tokio::test]
-async fn a_handler_returning_a_dispatch_error_keeps_its_status() {
-    let dispatcher = Dispatcher::builder()
+async fn a_handler_refuses_with_a_refusal_and_fails_with_anything_else() {
+    let refusing = Dispatcher::builder()
         .accept_any_app_id()
         .fallback(|event: UnhandledEvent, _: Context| async move {
-            Err::<(), DispatchError>(DecodeError::invalid_body(event.command, "not mine").into())
+            Err::<(), Refusal>(Refusal::invalid_body(event.command, "not mine"))
         })
         .build()
         .unwrap();
-    assert_refused(&dispatcher, "SdkAppid=1&CallbackCommand=Brand.New", b"{}", 400, "at `.`: not mine").await;
+    assert_refused(&refusing, "SdkAppid=1&CallbackCommand=Brand.New", b"{}", 400, "at `.`: not mine").await;
+
+    let failing = Dispatcher::builder()
+        .accept_any_app_id()
+        .fallback(|_: UnhandledEvent, _: Context| async move { Err::<(), DispatchError>(DispatchError::Overloaded) })
+        .build()
+        .unwrap();
+    assert_refused(&failing, "SdkAppid=1&CallbackCommand=Brand.New", b"{}", 500, "the callback could not be handled")
+        .await;
 }

@@ -15,7 +15,7 @@ use crate::error::{DecodeError, HandlerError};
 use crate::handler::{FallbackHandler, Handler};
 use crate::lenient;
 use crate::unwind::FutureExt;
-use crate::{Callback, Command, DispatchError, Event, HttpReply, IntoReply};
+use crate::{Callback, Command, DispatchError, Event, HttpReply, IntoReply, Refusal};
 
 /// The typed routes by command name. Fixed once built and only looked up, so a fast hash is safe
 /// with names a client chooses: no insertion, no collision flood.
@@ -157,9 +157,9 @@ where
     let future = std::panic::catch_unwind(AssertUnwindSafe(call)).map_err(|_| HandlerError::Panicked)?;
     Ok(Box::pin(async move {
         let output = AssertUnwindSafe(future).catch_unwind().await.map_err(|_| HandlerError::Panicked)?;
-        // A handler may refuse a request itself by returning a `DispatchError`, which keeps its status.
-        let response = output.into_reply().map_err(|e| match e.downcast::<DispatchError>() {
-            Ok(refusal) => *refusal,
+        // A handler refuses a request itself by returning a `Refusal`; any other error is a failure.
+        let response = output.into_reply().map_err(|e| match e.downcast::<Refusal>() {
+            Ok(refusal) => DispatchError::from(*refusal),
             Err(e) => HandlerError::Failed(e.into()).into(),
         })?;
         Ok(HttpReply::ok(&response))

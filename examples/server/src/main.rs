@@ -18,8 +18,7 @@ use std::net::SocketAddr;
 use clap::Parser;
 
 use tencent_chat_callbacks::{
-    Context, DecodeError, DispatchError, Dispatcher, Event, FailurePolicy, UnhandledEvent, group, handlers,
-    official_account,
+    Context, Dispatcher, Event, FailurePolicy, Refusal, UnhandledEvent, group, handlers, official_account,
 };
 use tracing::{info, warn};
 
@@ -92,12 +91,12 @@ fn log(ctx: &Context, event: &impl std::fmt::Debug) {
 
 /// Every command without a handler of its own: decoded into its type when this version knows it.
 /// A body that is not its command's is the sender's fault, so it is refused with 400, not 500.
-async fn log_other(event: UnhandledEvent, ctx: Context) -> Result<(), DispatchError> {
+async fn log_other(event: UnhandledEvent, ctx: Context) -> Result<(), Refusal> {
     match Event::from_json(ctx.command(), ctx.raw_body()) {
         Ok(Event::Unknown(_)) => log(&ctx, &event.body),
         Ok(typed) => log(&ctx, &typed),
         Err(error) => {
-            return Err(DecodeError::invalid_body(ctx.command(), error.to_string()).into());
+            return Err(Refusal::invalid_body(ctx.command(), error.to_string()));
         }
     }
     Ok(())
