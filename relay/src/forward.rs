@@ -48,9 +48,9 @@ pub(crate) enum ForwardError {
     Dedup(#[from] tencent_chat_callbacks::dedup::DedupError),
 }
 
-/// The dead-letter reason of an event whose dedup key was first seen with another body. Defined
-/// here until the library's dispatcher has its own (issue 17, item 5).
-pub(crate) const DEDUP_CONFLICT: &str = "dedup_conflict";
+/// The dead-letter reason of an event whose dedup key was first seen with another body: the
+/// library's name for it, which `CLAIM_AND_XADD` spells out too (a test checks it does).
+pub(crate) use tencent_chat_callbacks::dedup::CONFLICT_REASON as DEDUP_CONFLICT;
 
 /// Claims the dedup key with the body's hash and appends the envelope in one step, so a relay
 /// that dies between the two can neither lose the event (claimed but never appended) nor
@@ -335,5 +335,10 @@ mod tests {
         assert_eq!(super::subject_token("Group.CallbackAfterCreateGroup"), "Group.CallbackAfterCreateGroup");
         assert_eq!(super::subject_token("a b.*.>"), "a_b._._");
         assert_eq!(super::subject_token("x..y."), "x._.y._");
+    }
+
+    #[test]
+    fn the_script_dead_letters_a_conflict_under_the_library_s_reason() {
+        assert!(super::CLAIM_AND_XADD.contains(&format!("'reason', '{}'", super::DEDUP_CONFLICT)));
     }
 }

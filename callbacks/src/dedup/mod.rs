@@ -40,6 +40,11 @@ pub const DEFAULT_DONE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// handler deadline, so only a dead process's claim expires.
 pub const DEFAULT_IN_FLIGHT_TTL: Duration = Duration::from_secs(30);
 
+/// The reason, in logs, metrics and dead letters, given to an event whose dedup key was first seen
+/// with another body: a forgery sent first with a chosen key, or the genuine event after one. The
+/// relay uses the same name for what it keeps in its dead-letter stream.
+pub const CONFLICT_REASON: &str = "dedup_conflict";
+
 /// The default number of keys a [`MemoryStore`] keeps.
 pub const DEFAULT_CAPACITY: usize = 100_000;
 
@@ -254,7 +259,7 @@ impl Deduplicator {
                 if matches!(ran, Ran::Ran(_)) {
                     tracing::warn!(
                         key = %crate::log_safe::Clipped(&key),
-                        reason = "dedup_conflict",
+                        reason = CONFLICT_REASON,
                         "a delivery repeats a handled event's dedup key with another body; it is handled, not dropped"
                     );
                     crate::telemetry::dedup_conflict(command);
