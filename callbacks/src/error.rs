@@ -87,8 +87,9 @@ pub enum DispatchError {
     #[error("the handler did not decide within the deadline")]
     DeadlineMissed,
     /// The handler of a before-callback returned [`Refusal::Undecided`](crate::Refusal::Undecided)
-    /// to leave the answer to the failure policy on purpose (a relay with no decision endpoint, a feature switched off): answered as any
-    /// failure would be, but not logged as one and not dead-lettered, since nothing was lost.
+    /// to leave the answer to the failure policy on purpose (a relay with no decision endpoint, a
+    /// feature switched off): answered as any failure would be, but not logged as one and not
+    /// dead-lettered, since nothing was lost.
     #[error("the handler left this callback to the failure policy")]
     Undecided,
     /// Another delivery of the same event is being handled (see [`crate::dedup`]).

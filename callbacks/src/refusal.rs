@@ -5,9 +5,12 @@ use crate::{DecodeError, DispatchError};
 /// What a handler returns as its error to refuse a request itself, rather than fail on it.
 ///
 /// Any other error is a failure: the app could not handle a genuine event, so it is logged, kept
-/// as a dead letter and answered by the failure policy. A refusal says the request is at fault,
-/// or that the handler leaves the answer to the policy on purpose; it gets the dispatcher's own
-/// answer for that reason (see [`DispatchError`]) and no dead letter.
+/// as a dead letter (`handler_failed`) and answered by the failure policy. A refusal says the body
+/// is at fault, or that the handler leaves the answer to the policy on purpose, and is treated as
+/// the dispatcher treats that reason itself (see [`DispatchError`]): a body that is not an event is
+/// answered 400 (or by the policy, for a before-callback), logged and kept as `undecodable`, since
+/// it may still be a genuine event this version cannot read; `Undecided` is neither logged nor
+/// kept.
 ///
 /// ```
 /// use tencent_chat_callbacks::{Context, Refusal, UnhandledEvent};

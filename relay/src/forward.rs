@@ -50,7 +50,7 @@ pub(crate) enum ForwardError {
 
 /// The dead-letter reason of an event whose dedup key was first seen with another body: the
 /// library's name for it, which `CLAIM_AND_XADD` spells out too (a test checks it does).
-pub(crate) use tencent_chat_callbacks::dedup::CONFLICT_REASON as DEDUP_CONFLICT;
+pub(crate) use tencent_chat_callbacks::dedup::CONFLICT_REASON;
 
 /// Claims the dedup key with the body's hash and appends the envelope in one step, so a relay
 /// that dies between the two can neither lose the event (claimed but never appended) nor
@@ -339,6 +339,6 @@ mod tests {
 
     #[test]
     fn the_script_dead_letters_a_conflict_under_the_library_s_reason() {
-        assert!(super::CLAIM_AND_XADD.contains(&format!("'reason', '{}'", super::DEDUP_CONFLICT)));
+        assert!(super::CLAIM_AND_XADD.contains(&format!("'reason', '{}'", super::CONFLICT_REASON)));
     }
 }

@@ -19,7 +19,7 @@ use tracing::{debug, warn};
 
 use crate::clip::Clip;
 use crate::decide::Decider;
-use crate::forward::{DEDUP_CONFLICT, Forwarder, Published};
+use crate::forward::{CONFLICT_REASON, Forwarder, Published};
 
 /// Everything the handlers share.
 pub(crate) struct Relay {
@@ -175,7 +175,7 @@ impl Relay {
             Published::New(id) => debug!(%command, %key, id = ?id, "published"),
             Published::Duplicate => debug!(%command, %key, "duplicate; not published again"),
             Published::Conflict(Some(id)) => {
-                metrics::counter!("relay_dead_letters_total", "reason" => DEDUP_CONFLICT).increment(1);
+                metrics::counter!("relay_dead_letters_total", "reason" => CONFLICT_REASON).increment(1);
                 warn!(
                     %command, %key, dead_letter = %id,
                     "an event with this dedup key but another body was published before (a forgery, or the genuine \

@@ -51,7 +51,9 @@ fn main() {
     dispatch(&without_token, &unsigned);
     for _ in 0..requests {
         match mode.as_str() {
-            "floor" => drop(black_box(serde_json::from_slice::<group::AfterChangeGroupOwner>(&body).unwrap())),
+            "floor" => {
+                drop(black_box(serde_json::from_slice::<group::AfterChangeGroupOwner>(black_box(&body)).unwrap()))
+            }
             "dispatch" => dispatch(&with_token, &signed),
             "dispatch-without-token" => dispatch(&without_token, &unsigned),
             "setup" => {}
