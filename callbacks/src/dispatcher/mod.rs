@@ -311,6 +311,7 @@ impl Dispatcher {
 
     /// Whether `peer` is one of the proxies whose `X-Forwarded-For` is believed: the server does
     /// not cap a proxy's connections as it caps one source's.
+    #[cfg(feature = "axum")]
     pub(crate) fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
         self.inner.settings.sources.is_proxy(peer.to_canonical())
     }
