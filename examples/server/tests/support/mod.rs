@@ -9,13 +9,18 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tests::post;
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+/// The server's log, one line per message. Its output is read as it comes, so that a server that
+/// logs more than a pipe holds is seen doing so rather than blocked on a full pipe.
+pub(crate) type Log = mpsc::UnboundedReceiver<String>;
 
 /// A running server, killed when dropped.
 pub(crate) struct Server {
     _child: Child,
-    pub(crate) lines: Lines<BufReader<ChildStdout>>,
+    pub(crate) lines: Log,
     pub(crate) address: SocketAddr,
     pub(crate) start_log: Vec<String>,
 }
@@ -32,7 +37,15 @@ impl Server {
             .kill_on_drop(true);
         configure(&mut command);
         let mut child = command.spawn().expect("example-server starts");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut output = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (sender, mut lines) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = output.next_line().await {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
         let mut start_log = Vec::new();
         let address = loop {
             let line = next_line(&mut lines).await;
@@ -50,10 +63,9 @@ impl Server {
     }
 }
 
-pub(crate) async fn next_line(lines: &mut Lines<BufReader<ChildStdout>>) -> String {
-    tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+pub(crate) async fn next_line(lines: &mut Log) -> String {
+    tokio::time::timeout(Duration::from_secs(30), lines.recv())
         .await
         .expect("the server writes a line in time")
-        .expect("stdout is readable")
         .expect("the server is still running")
 }
