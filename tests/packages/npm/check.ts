@@ -383,9 +383,18 @@ async function receivePathParts(): Promise<void> {
   const keep = { info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) };
   const guarded = new Webhooks({ appId: 1, token: TOKEN, logger: keep });
   lines.length = 0;
-  for (let i = 0; i < 200; i++) await guarded.dispatch(`SdkAppid=1&CallbackCommand=Group.CallbackAfterCreateGroup&ClientIP=1%0AFORGED${i}%1B`, "{}");
+  // The budget is per one-second window from the first line, so the bound follows how long the
+  // flood took; the flood outgrows it fourfold, or an unlimited log would pass too.
+  const started = Date.now();
+  const allowed = (): number => 20 * (Math.floor((Date.now() - started) / 1000) + 1);
+  let sent = 0;
+  while (sent < 200 || sent < 4 * allowed()) {
+    await guarded.dispatch(`SdkAppid=1&CallbackCommand=Group.CallbackAfterCreateGroup&ClientIP=1%0AFORGED${sent}%1B`, "{}");
+    sent++;
+  }
+  const bound = allowed();
   const refused = lines.filter((l) => l.startsWith("callback refused"));
-  check("a flood of forged requests is logged at most 20 lines a second", refused.length >= 1 && refused.length <= 21, refused.length);
+  check("a flood of forged requests is logged at most 20 lines a second", refused.length >= 1 && refused.length <= bound, { refused: refused.length, sent, bound });
   check("no log line carries a raw line break or escape", refused.every((l) => !l.includes("\n") && !l.includes("\u001b")), refused.slice(0, 2));
   check("log values are escaped as in Rust", refused[0]?.includes("client_ip=1\\nFORGED0\\u{1b}") === true, refused[0]);
 }
