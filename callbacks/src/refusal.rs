@@ -10,7 +10,7 @@ use crate::{DecodeError, DispatchError};
 /// the dispatcher treats that reason itself (see [`DispatchError`]): a body that is not an event is
 /// answered 400 (or by the policy, for a before-callback), logged and kept as `undecodable`, since
 /// it may still be a genuine event this version cannot read; `Undecided` is neither logged nor
-/// kept.
+/// kept (and from an after-callback, which has no policy to leave it to, is a failure).
 ///
 /// ```
 /// use tencent_chat_callbacks::{Context, Refusal, UnhandledEvent};
@@ -30,7 +30,9 @@ pub enum Refusal {
     InvalidBody(#[from] DecodeError),
     /// A before-callback's handler leaves the answer to the failure policy on purpose (a relay
     /// with no decision endpoint, a feature switched off): answered as a failure would be, but
-    /// neither logged as one nor dead-lettered ([`DispatchError::Undecided`]).
+    /// neither logged as one nor dead-lettered ([`DispatchError::Undecided`]). An after-callback
+    /// has no policy to leave it to: returned there, it is a failure (`handler_failed`), since the
+    /// vendor would not send the event again.
     #[error("the handler left this callback to the failure policy")]
     Undecided,
 }

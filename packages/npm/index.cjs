@@ -82,6 +82,29 @@ class DispatchError extends Error {
   }
 }
 
+/**
+ * What a handler throws to refuse a request itself, rather than fail on it. Any other error is a
+ * failure: logged, dead-lettered (`handler_failed`) and answered by the failure policy.
+ * `Refusal.invalidBody(command, message)`: the body is not an event the handler takes (400, or
+ * the policy for a before-callback; logged and dead-lettered as `undecodable`).
+ * `Refusal.undecided()`: a before-callback left to the failure policy on purpose (neither logged
+ * nor dead-lettered); an after-callback has no policy to leave it to, so there it is a failure.
+ */
+class Refusal extends DispatchError {
+  static invalidBody(command, message) {
+    return new Refusal(400, invalidBody(command, ".", message).message, { reason: "undecodable" });
+  }
+
+  static undecided() {
+    return new Refusal(503, "the handler left this callback to the failure policy", { reason: "undecided" });
+  }
+
+  constructor(status, message, options = {}) {
+    super(status, message, options);
+    this.name = "Refusal";
+  }
+}
+
 function replyBody(actionStatus, errorCode, info) {
   return JSON.stringify({ ActionStatus: actionStatus, ErrorCode: errorCode, ErrorInfo: info });
 }
@@ -490,14 +513,18 @@ class Webhooks {
   /** An authenticated request that failed: logged, dead-lettered when its body is known, answered by the policy. */
   fail(head, error, raw) {
     const requestId = this.requestId(head);
-    // Shedding is what overload looks like: one line per shed request would add to the load.
-    const log = error.reason !== "overloaded" || this.refusals.admit() !== null;
+    if (error.reason === "undecided" && kindOf(head.command) !== "before") {
+      error = handlerFailed(new Error("it left a callback undecided that is not a before-callback"));
+    }
+    // Shedding is what overload looks like: one line per shed request would add to the load. A
+    // before-callback the handler left to the policy is not a failure at all.
+    const log = error.reason !== "undecided" && (error.reason !== "overloaded" || this.refusals.admit() !== null);
     if (log) {
       const line = `command=${clip(head.command)} client_ip=${clip(head.clientIp ?? "-")} request_id=${clip(requestId)} reason=${error.reason} error=${error.message}`;
       if (error.status >= 500) this.logger.error(`callback failed ${line}`);
       else this.logger.warn(`callback refused ${line}`);
     }
-    if (raw !== null && error.reason !== "body_too_large") this.writeDeadLetter(this.letter(head, error.reason, error.message, raw));
+    if (raw !== null && error.reason !== "body_too_large" && error.reason !== "undecided") this.writeDeadLetter(this.letter(head, error.reason, error.message, raw));
     return this.answer(head.command, kindOf(head.command), error, requestId, log);
   }
 
@@ -765,6 +792,7 @@ module.exports = {
   DEFAULT_MAX_SKEW,
   DEFAULT_REQUEST_TIMEOUT,
   DispatchError,
+  Refusal,
   JsonLinesSink,
   MemorySink,
   Webhooks,

@@ -114,6 +114,17 @@ export declare class DispatchError extends Error {
 }
 
 /**
+ * What a handler throws to refuse a request itself, rather than fail on it. Any other error is a
+ * failure: logged, dead-lettered (`handler_failed`) and answered by the failure policy.
+ */
+export declare class Refusal extends DispatchError {
+  /** The body is not a `command` event, for the reason given as `message`: 400 (or the policy, for a before-callback), logged and dead-lettered as `undecodable`. */
+  static invalidBody(command: string, message: string): Refusal;
+  /** A before-callback left to the failure policy on purpose: neither logged nor dead-lettered. An after-callback has no policy to leave it to, so there it is a failure. */
+  static undecided(): Refusal;
+}
+
+/**
  * How a before-callback is answered when it cannot be decided (authentication failed, the body
  * does not decode, the handler failed or missed its deadline, overload): `vendor` answers the
  * failure's own status, so the vendor's console policy decides (by default, allow); `allow`

@@ -10,7 +10,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde_json::{Map, Value, json};
 use tencent_chat_callbacks::common::MsgBodyElement;
 use tencent_chat_callbacks::dead_letter::{DeadLetter, DeadLetterSink};
-use tencent_chat_callbacks::{Context, Dispatcher, FailurePolicy, c2c, group, push};
+use tencent_chat_callbacks::{BoxError, Context, Dispatcher, FailurePolicy, Refusal, c2c, group, push};
 use tests::{fixtures, workspace_root};
 
 /// The dead letters a case's dispatcher wrote, as `{"reason", "index"?}`.
@@ -68,12 +68,18 @@ fn case_body(case: &Value) -> Vec<u8> {
 }
 
 /// The handler of the table's before-callback: decides from the first text element.
-async fn decide(event: c2c::BeforeSendMsg, _ctx: Context) -> Result<c2c::BeforeSendMsgDecision, String> {
+async fn decide(event: c2c::BeforeSendMsg, ctx: Context) -> Result<c2c::BeforeSendMsgDecision, BoxError> {
     let Some(MsgBodyElement::Text(text)) = event.msg_body.first() else {
         return Ok(c2c::BeforeSendMsgDecision::Allow);
     };
     if text.text.contains("fail") {
-        return Err("this handler fails on purpose".to_owned());
+        return Err("this handler fails on purpose".into());
+    }
+    if text.text.contains("undecided") {
+        return Err(Box::new(Refusal::Undecided));
+    }
+    if text.text.contains("invalid") {
+        return Err(Box::new(Refusal::invalid_body(ctx.command(), "the handler refuses this body")));
     }
     if text.text.contains("slow") {
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -131,6 +137,9 @@ fn dispatcher(config: &Map<String, Value>, letters: &Letters, batches: &Arc<Mute
         .on::<group::AfterCreateGroup, _>(|_event: group::AfterCreateGroup, _ctx: Context| async {})
         .on::<group::AfterGroupDestroyed, _>(|_event: group::AfterGroupDestroyed, _ctx: Context| async {
             Err::<(), _>("this handler fails on purpose")
+        })
+        .on::<group::AfterMemberExit, _>(|_event: group::AfterMemberExit, _ctx: Context| async {
+            Err::<(), _>(Refusal::Undecided)
         })
         .on::<c2c::BeforeSendMsg, _>(decide)
         .build()

@@ -11,6 +11,7 @@ use super::reason::Reason;
 use super::run::Answered;
 use crate::batch::RejectedItem;
 use crate::dead_letter::DeadLetter;
+use crate::error::{HandlerError, HandlerFailure};
 use crate::log_safe::{Admit, Clipped, RefusalLimiter};
 use crate::policy::Decided;
 use crate::query::CallbackQuery;
@@ -29,6 +30,7 @@ impl Dispatcher {
     /// dead-lettered when its body is known, and answered by the failure policy for a
     /// before-callback.
     pub(super) fn fail(&self, head: &Head<'_>, error: DispatchError, body: Option<&bytes::Bytes>) -> Answered {
+        let error = undecided_only_before(error, head.kind());
         let reason = Reason::of(&error);
         let request_id = self.request_id(head);
         let log = reason.is_logged() && logs(&self.inner.failures);
@@ -226,6 +228,19 @@ impl Dispatcher {
 /// The failure's own answer. Internal errors (a handler's, the dedup store's) are answered with
 /// a generic `ErrorInfo` naming the request id; their own words go to the log, not to whoever
 /// sent the request.
+/// Only a before-callback has a failure policy to leave its answer to: an after-callback left
+/// undecided would be answered 503 and, as the vendor does not retry it, lost without a trace, so
+/// it is a handler failure (logged and dead-lettered) like any other.
+fn undecided_only_before(error: DispatchError, kind: Option<CallbackKind>) -> DispatchError {
+    match error {
+        DispatchError::Undecided if kind != Some(CallbackKind::Before) => HandlerError::Failed(HandlerFailure::from(
+            "the handler left a callback undecided that is not a before-callback",
+        ))
+        .into(),
+        error => error,
+    }
+}
+
 fn own_reply(error: &DispatchError, request_id: &str) -> HttpReply {
     let generic = match error {
         DispatchError::Handler(_) => "the callback could not be handled",

@@ -24,6 +24,7 @@ const RUNTIME_EXPORTS: &[&str] = &[
     "DispatchError",
     "JsonLinesSink",
     "MemorySink",
+    "Refusal",
     "Webhooks",
     "bundle",
     "commandSchemas",

@@ -13,6 +13,7 @@ import { checkCommonJs } from "./check-cjs.cjs";
 import {
   JsonLinesSink,
   MemorySink,
+  Refusal,
   Webhooks,
   bundle,
   commandSchemas,
@@ -245,6 +246,9 @@ function tableWebhooks(config: Defaults, sink: MemorySink, batches: number[]): W
     .on("Group.CallbackAfterGroupDestroyed", async () => {
       throw new Error("this handler fails on purpose");
     })
+    .on("Group.CallbackAfterMemberExit", () => {
+      throw Refusal.undecided();
+    })
     .on("Group.CallbackAfterNewMemberJoin", async () => {
       await sleep(300);
     })
@@ -255,6 +259,8 @@ function tableWebhooks(config: Defaults, sink: MemorySink, batches: number[]): W
       const first = event.MsgBody[0];
       const text = first !== undefined && isTextMsgBodyElement(first) ? (first.MsgContent.Text ?? "") : "";
       if (text.includes("fail")) throw new Error("this handler fails on purpose");
+      if (text.includes("undecided")) throw Refusal.undecided();
+      if (text.includes("invalid")) throw Refusal.invalidBody("C2C.CallbackBeforeSendMsg", "the handler refuses this body");
       if (text.includes("slow")) await sleep(300);
       return moderate(event);
     });
@@ -397,6 +403,15 @@ async function receivePathParts(): Promise<void> {
   check("a flood of forged requests is logged at most 20 lines a second", refused.length >= 1 && refused.length <= bound, { refused: refused.length, sent, bound });
   check("no log line carries a raw line break or escape", refused.every((l) => !l.includes("\n") && !l.includes("\u001b")), refused.slice(0, 2));
   check("log values are escaped as in Rust", refused[0]?.includes("client_ip=1\\nFORGED0\\u{1b}") === true, refused[0]);
+
+  // A before-callback its handler leaves to the policy is not a failure: nothing is logged.
+  const quiet = new Webhooks({ appId: null, token: null, onFailure: "refuse", logger: keep }).on("C2C.CallbackBeforeSendMsg", () => {
+    throw Refusal.undecided();
+  });
+  lines.length = 0;
+  const left = await quiet.dispatch("SdkAppid=1&CallbackCommand=C2C.CallbackBeforeSendMsg", JSON.stringify(fixture("C2C.CallbackBeforeSendMsg")));
+  check("a before-callback left undecided is answered by the policy", (JSON.parse(left.body) as { ErrorCode: number }).ErrorCode === 1, left);
+  check("a before-callback left undecided is not logged", lines.length === 0, lines);
 }
 
 function everyCommandIsTyped(command: CallbackCommand): keyof CallbackBodies {

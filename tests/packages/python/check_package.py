@@ -170,13 +170,22 @@ def first_text(event: c2c.BeforeSendMsg) -> _t.Optional[str]:
     return first.msg_content.text if isinstance(first, common.TextMsgBodyElement) else None
 
 
+def refuse_or_fail(text: str, ctx: tcc.Context) -> None:
+    """What the table's before-callback handler raises, before it decides."""
+    if "fail" in text:
+        raise RuntimeError("this handler fails on purpose")
+    if "undecided" in text:
+        raise tcc.Refusal.undecided()
+    if "invalid" in text:
+        raise tcc.Refusal.invalid_body(ctx.command, "the handler refuses this body")
+
+
 def decide(event: c2c.BeforeSendMsg, ctx: tcc.Context) -> c2c.BeforeSendMsgDecision:
     """The table's before-callback handler."""
     text = first_text(event)
     if text is None:
         return c2c.BeforeSendMsgDecision.allow()
-    if "fail" in text:
-        raise RuntimeError("this handler fails on purpose")
+    refuse_or_fail(text, ctx)
     if "slow" in text:
         time.sleep(0.3)
     return decision_for(text)
@@ -184,6 +193,10 @@ def decide(event: c2c.BeforeSendMsg, ctx: tcc.Context) -> c2c.BeforeSendMsgDecis
 
 def fail(event: group.AfterGroupDestroyed, ctx: tcc.Context) -> None:
     raise RuntimeError("this handler fails on purpose")
+
+
+def undecided(event: group.AfterMemberExit, ctx: tcc.Context) -> None:
+    raise tcc.Refusal.undecided()
 
 
 def table_dispatcher(
@@ -214,8 +227,7 @@ def table_dispatcher(
             text = first_text(event)
             if text is None:
                 return c2c.BeforeSendMsgDecision.allow()
-            if "fail" in text:
-                raise RuntimeError("this handler fails on purpose")
+            refuse_or_fail(text, ctx)
             if "slow" in text:
                 await asyncio.sleep(0.3)
             return decision_for(text)
@@ -231,6 +243,7 @@ def table_dispatcher(
         dispatcher.on("C2C.CallbackBeforeSendMsg", decide)
         dispatcher.on(group.AfterNewMemberJoin, lambda event, ctx: time.sleep(0.3))
     dispatcher.on(group.AfterGroupDestroyed, fail)
+    dispatcher.on(group.AfterMemberExit, undecided)
     dispatcher.on(push.OfflinePush, count)
     return dispatcher
 
@@ -494,6 +507,22 @@ def receive_path_parts() -> None:
     refused = [r.getMessage() for r in records if r.getMessage().startswith("callback refused")]
     check("a flood of forged requests is logged at most 20 lines a second", 1 <= len(refused) <= bound, (len(refused), sent, bound))
     check("no log line carries a raw line break", all("\n" not in line for line in refused), refused[:2])
+
+    # A before-callback its handler leaves to the policy is not a failure: nothing is logged.
+    def leave(event: c2c.BeforeSendMsg, ctx: tcc.Context) -> None:
+        raise tcc.Refusal.undecided()
+
+    quiet = tcc.Dispatcher(app_id=None, token=None, on_failure="refuse")
+    quiet.on(c2c.BeforeSendMsg, leave)
+    body = (ROOT / "tests/fixtures/C2C.CallbackBeforeSendMsg/sample.json").read_bytes()
+    records.clear()
+    logger.addHandler(handler)
+    try:
+        reply = quiet.dispatch("SdkAppid=1&CallbackCommand=C2C.CallbackBeforeSendMsg", body)
+    finally:
+        logger.removeHandler(handler)
+    check("a before-callback left undecided is answered by the policy", json.loads(reply.body)["ErrorCode"] == 1, reply)
+    check("a before-callback left undecided is not logged", [r.getMessage() for r in records] == [], [r.getMessage() for r in records])
 
 
 def main() -> None:

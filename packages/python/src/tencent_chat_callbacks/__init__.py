@@ -36,7 +36,7 @@ from . import state
 from ._base import Callback, CallbackModel, Decision, OpenEnum
 from ._commands import CALLBACKS
 from .dead_letter import DeadLetter, JsonLinesSink, MemorySink
-from .dispatcher import Admitted, Context, Dispatcher, DispatchError, HttpReply, UnhandledEvent
+from .dispatcher import Admitted, Context, Dispatcher, DispatchError, HttpReply, Refusal, UnhandledEvent
 from .policy import FailurePolicy
 from .signature import DEFAULT_MAX_SKEW, sign, verify_sign
 
@@ -79,6 +79,7 @@ __all__ = [
     "JsonLinesSink",
     "MemorySink",
     "OpenEnum",
+    "Refusal",
     "UnhandledEvent",
     "UnknownCommandError",
     "common",

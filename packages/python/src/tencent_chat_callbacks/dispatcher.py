@@ -116,6 +116,29 @@ class DispatchError(Exception):
         return HttpReply(self.status, _reply_body("FAIL", 1, self.message))
 
 
+class Refusal(DispatchError):
+    """What a handler raises to refuse a request itself, rather than fail on it.
+
+    Any other exception is a failure: the app could not handle a genuine event, so it is logged,
+    dead-lettered (`handler_failed`) and answered by the failure policy. A refusal says the body is
+    at fault, or that the handler leaves the answer to the policy on purpose:
+    `Refusal.invalid_body(command, message)` is answered 400 (or by the policy, for a
+    before-callback), logged and dead-lettered as `undecodable`, as a body that does not decode
+    is; `Refusal.undecided()` is answered by the policy and neither logged nor dead-lettered. An
+    after-callback has no policy to leave it to: left undecided, it is a failure, since the vendor
+    would not send the event again."""
+
+    @classmethod
+    def invalid_body(cls, command: str, message: str) -> Refusal:
+        """A body that is not a `command` event, for the reason given as `message` (400)."""
+        return cls(400, _invalid_body(command, ".", message).message, reason="undecodable")
+
+    @classmethod
+    def undecided(cls) -> Refusal:
+        """A before-callback left to the failure policy on purpose (503 under `vendor`)."""
+        return cls(503, "the handler left this callback to the failure policy", reason="undecided")
+
+
 def _body_too_large(limit: int) -> DispatchError:
     return DispatchError(413, f"the body is larger than the limit of {limit} bytes", reason="body_too_large")
 
@@ -742,8 +765,11 @@ class Dispatcher:
         """The answer to an authenticated request that failed: logged, dead-lettered when its body
         is known, and answered by the failure policy for a before-callback."""
         request_id = self._request_id(head)
-        # Shedding is what overload looks like: one line per shed request would add to the load.
-        log = error.reason != "overloaded" or self._refusals.admit() is not None
+        if error.reason == "undecided" and head.kind() != "before":
+            error = _handler_failed(RuntimeError("it left a callback undecided that is not a before-callback"))
+        # Shedding is what overload looks like: one line per shed request would add to the load. A
+        # before-callback the handler left to the policy is not a failure at all.
+        log = error.reason != "undecided" and (error.reason != "overloaded" or self._refusals.admit() is not None)
         if log:
             LOGGER.log(
                 40 if error.status >= 500 else 30,
@@ -755,7 +781,7 @@ class Dispatcher:
                 error.reason,
                 error.message,
             )
-        if body is not None and error.reason != "body_too_large":
+        if body is not None and error.reason not in ("body_too_large", "undecided"):
             self._write_dead_letter(self._letter(head, error.reason, error.message, body))
         return self._answer(head.command, head.kind(), error, request_id, log)
 
