@@ -12,6 +12,7 @@ export const DEFAULT_REQUEST_TIMEOUT = runtime.DEFAULT_REQUEST_TIMEOUT;
 export const DispatchError = runtime.DispatchError;
 export const JsonLinesSink = runtime.JsonLinesSink;
 export const MemorySink = runtime.MemorySink;
+export const Refusal = runtime.Refusal;
 export const Webhooks = runtime.Webhooks;
 export const bundle = runtime.bundle;
 export const commandSchemas = runtime.commandSchemas;
