@@ -225,9 +225,6 @@ impl Dispatcher {
     }
 }
 
-/// The failure's own answer. Internal errors (a handler's, the dedup store's) are answered with
-/// a generic `ErrorInfo` naming the request id; their own words go to the log, not to whoever
-/// sent the request.
 /// Only a before-callback has a failure policy to leave its answer to: an after-callback left
 /// undecided would be answered 503 and, as the vendor does not retry it, lost without a trace, so
 /// it is a handler failure (logged and dead-lettered) like any other.
@@ -241,6 +238,9 @@ fn undecided_only_before(error: DispatchError, kind: Option<CallbackKind>) -> Di
     }
 }
 
+/// The failure's own answer. Internal errors (a handler's, the dedup store's) are answered with
+/// a generic `ErrorInfo` naming the request id; their own words go to the log, not to whoever
+/// sent the request.
 fn own_reply(error: &DispatchError, request_id: &str) -> HttpReply {
     let generic = match error {
         DispatchError::Handler(_) => "the callback could not be handled",
