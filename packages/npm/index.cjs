@@ -109,6 +109,12 @@ function replyBody(actionStatus, errorCode, info) {
   return JSON.stringify({ ActionStatus: actionStatus, ErrorCode: errorCode, ErrorInfo: info });
 }
 
+/**
+ * Failures whose body is not dead-lettered, as the Rust crate's `Reason::keeps_body` says: one too
+ * large to have been read, and a before-callback the handler left to the policy on purpose.
+ */
+const KEEPS_NO_BODY = new Set(["body_too_large", "undecided"]);
+
 const bodyTooLarge = (limit) => new DispatchError(413, `the body is larger than the limit of ${limit} bytes`, { reason: "body_too_large" });
 const invalidBody = (command, path, message) =>
   new DispatchError(400, `the body is not a valid \`${clip(command)}\`: at \`${clip(path)}\`: ${clip(message)}`, { reason: "undecodable" });
@@ -524,7 +530,7 @@ class Webhooks {
       if (error.status >= 500) this.logger.error(`callback failed ${line}`);
       else this.logger.warn(`callback refused ${line}`);
     }
-    if (raw !== null && error.reason !== "body_too_large" && error.reason !== "undecided") this.writeDeadLetter(this.letter(head, error.reason, error.message, raw));
+    if (raw !== null && !KEEPS_NO_BODY.has(error.reason)) this.writeDeadLetter(this.letter(head, error.reason, error.message, raw));
     return this.answer(head.command, kindOf(head.command), error, requestId, log);
   }
 

@@ -139,6 +139,11 @@ class Refusal(DispatchError):
         return cls(503, "the handler left this callback to the failure policy", reason="undecided")
 
 
+_KEEPS_NO_BODY = frozenset({"body_too_large", "undecided"})
+"""Failures whose body is not dead-lettered, as the Rust crate's `Reason::keeps_body` says: one
+too large to have been read, and a before-callback the handler left to the policy on purpose."""
+
+
 def _body_too_large(limit: int) -> DispatchError:
     return DispatchError(413, f"the body is larger than the limit of {limit} bytes", reason="body_too_large")
 
@@ -781,7 +786,7 @@ class Dispatcher:
                 error.reason,
                 error.message,
             )
-        if body is not None and error.reason not in ("body_too_large", "undecided"):
+        if body is not None and error.reason not in _KEEPS_NO_BODY:
             self._write_dead_letter(self._letter(head, error.reason, error.message, body))
         return self._answer(head.command, head.kind(), error, request_id, log)
 
